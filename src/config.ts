@@ -1,0 +1,317 @@
+/**
+ * Configuration: the only module that reads `process.env`. Validated once at start-up with zod; every
+ * problem is reported at once with how to fix it. Empty strings count as unset (t3-env's rule), so a blank
+ * line in `.env` never turns into a value.
+ *
+ * Add a variable here, in `.env.example` and in the README's configuration table, together.
+ */
+import { z } from 'zod';
+
+const emptyAsUnset = (value: unknown) => (typeof value === 'string' && value.trim() === '' ? undefined : value);
+
+const optionalString = z.preprocess(emptyAsUnset, z.string().optional());
+const stringWithDefault = (fallback: string) => z.preprocess(emptyAsUnset, z.string().default(fallback));
+const integerWithDefault = (fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
+  z.preprocess(emptyAsUnset, z.coerce.number().int().min(min).max(max).default(fallback));
+const numberWithDefault = (fallback: number, min = 0) =>
+  z.preprocess(emptyAsUnset, z.coerce.number().min(min).default(fallback));
+const booleanWithDefault = (fallback: boolean) =>
+  z.preprocess((value) => {
+    const unset = emptyAsUnset(value);
+    if (unset === undefined) return undefined;
+    return ['1', 'true', 'yes', 'on'].includes(String(unset).toLowerCase());
+  }, z.boolean().default(fallback));
+const idList = z.preprocess(
+  (value) =>
+    (emptyAsUnset(value) as string | undefined)
+      ?.split(',')
+      .map((part) => part.trim())
+      .filter(Boolean) ?? [],
+  z.array(z.string().regex(/^[UWSB][A-Z0-9]+$/, 'must be Slack ids such as U0123ABCD, separated by commas')),
+);
+const stringList = (fallback: string[]) =>
+  z.preprocess(
+    (value) =>
+      (emptyAsUnset(value) as string | undefined)
+        ?.split(',')
+        .map((part) => part.trim())
+        .filter(Boolean) ?? fallback,
+    z.array(z.string().min(1)),
+  );
+const optionalUrl = () => z.preprocess(emptyAsUnset, z.url().optional());
+const urlWithDefault = (fallback: string) => z.preprocess(emptyAsUnset, z.url().default(fallback));
+
+const timeZone = z.preprocess(
+  emptyAsUnset,
+  z
+    .string()
+    .default('UTC')
+    .refine((zone) => {
+      try {
+        new Intl.DateTimeFormat('en', { timeZone: zone });
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'must be an IANA time zone such as Europe/Berlin'),
+);
+
+/** Each variable with the hint shown when it is wrong. */
+const hints: Record<string, string> = {
+  SLACK_BOT_TOKEN: 'the Bot User OAuth Token (xoxb-…) from your Slack app’s "OAuth & Permissions" page',
+  SLACK_SIGNING_SECRET: 'the Signing Secret from your Slack app’s "Basic Information" page',
+  SLACK_APP_TOKEN: 'an app-level token (xapp-…) with connections:write, only for Socket Mode; leave unset for HTTP',
+  SLACK_API_URL: 'the Web API base URL ending in /api/, e.g. https://slack.com/api/',
+  PORT: 'a TCP port number between 1 and 65535',
+  OPENAI_BASE_URL: 'the base URL of an OpenAI-compatible API, e.g. https://api.openai.com/v1',
+  REDIS_URL: 'a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379',
+  QDRANT_URL: 'the Qdrant REST URL, e.g. http://127.0.0.1:6333; leave unset to use the embedded index',
+  ADMIN_USER_IDS: 'comma-separated Slack user ids (U…)',
+  APPROVER_USER_IDS: 'comma-separated Slack user ids (U…)',
+  TIME_ZONE: 'an IANA time zone such as Europe/Berlin',
+};
+
+export const configurationSchema = z.object({
+  NODE_ENV: stringWithDefault('production'),
+  LOG_LEVEL: z.preprocess(
+    emptyAsUnset,
+    z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  ),
+
+  // Slack
+  SLACK_BOT_TOKEN: z.preprocess(emptyAsUnset, z.string().regex(/^xoxb-/, 'must start with xoxb-')),
+  SLACK_SIGNING_SECRET: z.preprocess(emptyAsUnset, z.string().min(8, 'looks too short')),
+  SLACK_APP_TOKEN: z.preprocess(
+    emptyAsUnset,
+    z
+      .string()
+      .regex(/^xapp-/, 'must start with xapp-')
+      .optional(),
+  ),
+  SLACK_API_URL: urlWithDefault('https://slack.com/api/'),
+  SLACK_REQUEST_TIMEOUT_MS: integerWithDefault(10_000, 100),
+  SLACK_MAX_FUTURE_SKEW_SECONDS: integerWithDefault(60, 0, 300),
+  PORT: integerWithDefault(3000, 1, 65535),
+
+  // Models
+  OPENAI_API_KEY: optionalString,
+  OPENAI_BASE_URL: urlWithDefault('https://api.openai.com/v1'),
+  OPENAI_MODEL: stringWithDefault('gpt-4o-mini'),
+  OPENAI_CLASSIFIER_MODEL: optionalString,
+  OPENAI_EMBEDDING_MODEL: stringWithDefault('text-embedding-3-small'),
+  OPENAI_EMBEDDING_DIMENSIONS: integerWithDefault(1536, 1, 4096),
+  OPENAI_TIMEOUT_MS: integerWithDefault(60_000, 100),
+  TOKENIZER_FALLBACK_ENCODING: z.preprocess(emptyAsUnset, z.enum(['o200k_base', 'cl100k_base']).optional()),
+  MODEL_PRICES_JSON: optionalString,
+
+  // Budgets and cache
+  TIME_ZONE: timeZone,
+  BUDGET_CHANNEL_DAILY_USD: numberWithDefault(5),
+  BUDGET_CHANNEL_MONTHLY_USD: numberWithDefault(50),
+  BUDGET_WORKSPACE_DAILY_USD: numberWithDefault(50),
+  BUDGET_RESERVATION_TTL_SECONDS: integerWithDefault(600, 10),
+  CACHE_TTL_SECONDS: integerWithDefault(86_400, 0),
+  CACHE_TTL_TIME_SENSITIVE_SECONDS: integerWithDefault(900, 0),
+
+  // Stores
+  REDIS_URL: urlWithDefault('redis://127.0.0.1:6379'),
+  REDIS_KEY_PREFIX: stringWithDefault('dh:'),
+  QDRANT_URL: optionalUrl(),
+  QDRANT_API_KEY: optionalString,
+  QDRANT_COLLECTION: stringWithDefault('deskhand_chunks'),
+  DATA_DIR: stringWithDefault('./data'),
+
+  // People
+  ADMIN_USER_IDS: idList,
+  APPROVER_USER_IDS: idList,
+  APPROVER_USER_GROUP_ID: optionalString,
+  ALLOW_SELF_APPROVAL: booleanWithDefault(false),
+
+  // Routing and conversation
+  THREAD_CONTEXT_TOKENS: integerWithDefault(3000, 100),
+
+  // Tickets
+  TICKET_REACTION: stringWithDefault('ticket'),
+  TICKET_CATEGORIES: stringList([
+    'missing_delivery',
+    'app_crash',
+    'billing',
+    'account_access',
+    'bug',
+    'feature_request',
+    'question',
+    'other',
+  ]),
+  TICKET_TRIAGE_CHANNEL_ID: optionalString,
+  TICKET_WEBHOOK_URL: optionalUrl(),
+  TICKET_WEBHOOK_SECRET: optionalString,
+  TEAM_LANGUAGE: stringWithDefault('en'),
+
+  // Retrieval
+  RETRIEVAL_MODE: z.preprocess(emptyAsUnset, z.enum(['hybrid', 'dense', 'sparse']).default('hybrid')),
+  RETRIEVAL_CONTEXT_TOKENS: integerWithDefault(2500, 100),
+  RERANKER_ENABLED: booleanWithDefault(false),
+  MAX_UPLOAD_BYTES: integerWithDefault(20 * 1024 * 1024, 1024),
+
+  // Agent
+  AGENT_MAX_STEPS: integerWithDefault(8, 1, 100),
+  AGENT_MAX_TOOL_CALLS: integerWithDefault(12, 1, 200),
+  AGENT_MAX_RUN_USD: numberWithDefault(0.5),
+  AGENT_MAX_RUN_SECONDS: integerWithDefault(300, 5),
+  APPROVAL_TTL_SECONDS: integerWithDefault(86_400, 60),
+});
+
+type RawConfiguration = z.infer<typeof configurationSchema>;
+
+/** The validated configuration, with names the code uses. */
+export interface Configuration {
+  nodeEnvironment: string;
+  logLevel: RawConfiguration['LOG_LEVEL'];
+  slack: {
+    botToken: string;
+    signingSecret: string;
+    appToken: string | undefined;
+    apiUrl: string;
+    requestTimeoutMs: number;
+    maxFutureSkewSeconds: number;
+  };
+  port: number;
+  openai: {
+    apiKey: string | undefined;
+    baseURL: string;
+    model: string;
+    classifierModel: string;
+    embeddingModel: string;
+    embeddingDimensions: number;
+    timeoutMs: number;
+    fallbackEncoding: 'o200k_base' | 'cl100k_base' | undefined;
+    pricesJson: string | undefined;
+  };
+  budgets: {
+    timeZone: string;
+    channelDailyUsd: number;
+    channelMonthlyUsd: number;
+    workspaceDailyUsd: number;
+    reservationTtlSeconds: number;
+  };
+  cache: { ttlSeconds: number; timeSensitiveTtlSeconds: number };
+  redis: { url: string; keyPrefix: string };
+  qdrant: { url: string | undefined; apiKey: string | undefined; collection: string };
+  dataDir: string;
+  people: {
+    adminUserIds: string[];
+    approverUserIds: string[];
+    approverUserGroupId: string | undefined;
+    allowSelfApproval: boolean;
+  };
+  threadContextTokens: number;
+  tickets: {
+    reaction: string;
+    categories: string[];
+    triageChannelId: string | undefined;
+    webhookUrl: string | undefined;
+    webhookSecret: string | undefined;
+    teamLanguage: string;
+  };
+  retrieval: {
+    mode: 'hybrid' | 'dense' | 'sparse';
+    contextTokens: number;
+    rerankerEnabled: boolean;
+    maxUploadBytes: number;
+  };
+  agent: {
+    maxSteps: number;
+    maxToolCalls: number;
+    maxRunUsd: number;
+    maxRunSeconds: number;
+    approvalTtlSeconds: number;
+  };
+}
+
+export type ConfigurationResult = { ok: true; configuration: Configuration } | { ok: false; problems: string[] };
+
+/** Validates an environment (default: `process.env`) and returns the configuration or every problem found. */
+export function loadConfiguration(environment: Record<string, string | undefined> = process.env): ConfigurationResult {
+  const parsed = configurationSchema.safeParse(environment);
+  const problems: string[] = [];
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const name = String(issue.path[0] ?? '(unknown)');
+      const missing = issue.code === 'invalid_type' && environment[name] === undefined;
+      const reason = missing ? 'is required but not set' : `is invalid: ${issue.message}`;
+      problems.push(`${name} ${reason}${hints[name] ? ` — set it to ${hints[name]}` : ''}.`);
+    }
+    return { ok: false, problems };
+  }
+  const raw = parsed.data;
+  if (raw.TICKET_WEBHOOK_URL && !raw.TICKET_WEBHOOK_SECRET) {
+    problems.push('TICKET_WEBHOOK_SECRET is required when TICKET_WEBHOOK_URL is set — it signs every delivery.');
+  }
+  if (problems.length > 0) return { ok: false, problems };
+  return {
+    ok: true,
+    configuration: {
+      nodeEnvironment: raw.NODE_ENV,
+      logLevel: raw.LOG_LEVEL,
+      slack: {
+        botToken: raw.SLACK_BOT_TOKEN,
+        signingSecret: raw.SLACK_SIGNING_SECRET,
+        appToken: raw.SLACK_APP_TOKEN,
+        apiUrl: raw.SLACK_API_URL.endsWith('/') ? raw.SLACK_API_URL : `${raw.SLACK_API_URL}/`,
+        requestTimeoutMs: raw.SLACK_REQUEST_TIMEOUT_MS,
+        maxFutureSkewSeconds: raw.SLACK_MAX_FUTURE_SKEW_SECONDS,
+      },
+      port: raw.PORT,
+      openai: {
+        apiKey: raw.OPENAI_API_KEY,
+        baseURL: raw.OPENAI_BASE_URL,
+        model: raw.OPENAI_MODEL,
+        classifierModel: raw.OPENAI_CLASSIFIER_MODEL ?? raw.OPENAI_MODEL,
+        embeddingModel: raw.OPENAI_EMBEDDING_MODEL,
+        embeddingDimensions: raw.OPENAI_EMBEDDING_DIMENSIONS,
+        timeoutMs: raw.OPENAI_TIMEOUT_MS,
+        fallbackEncoding: raw.TOKENIZER_FALLBACK_ENCODING,
+        pricesJson: raw.MODEL_PRICES_JSON,
+      },
+      budgets: {
+        timeZone: raw.TIME_ZONE,
+        channelDailyUsd: raw.BUDGET_CHANNEL_DAILY_USD,
+        channelMonthlyUsd: raw.BUDGET_CHANNEL_MONTHLY_USD,
+        workspaceDailyUsd: raw.BUDGET_WORKSPACE_DAILY_USD,
+        reservationTtlSeconds: raw.BUDGET_RESERVATION_TTL_SECONDS,
+      },
+      cache: { ttlSeconds: raw.CACHE_TTL_SECONDS, timeSensitiveTtlSeconds: raw.CACHE_TTL_TIME_SENSITIVE_SECONDS },
+      redis: { url: raw.REDIS_URL, keyPrefix: raw.REDIS_KEY_PREFIX },
+      qdrant: { url: raw.QDRANT_URL, apiKey: raw.QDRANT_API_KEY, collection: raw.QDRANT_COLLECTION },
+      dataDir: raw.DATA_DIR,
+      people: {
+        adminUserIds: raw.ADMIN_USER_IDS,
+        approverUserIds: raw.APPROVER_USER_IDS,
+        approverUserGroupId: raw.APPROVER_USER_GROUP_ID,
+        allowSelfApproval: raw.ALLOW_SELF_APPROVAL,
+      },
+      threadContextTokens: raw.THREAD_CONTEXT_TOKENS,
+      tickets: {
+        reaction: raw.TICKET_REACTION.replace(/^:|:$/g, ''),
+        categories: raw.TICKET_CATEGORIES,
+        triageChannelId: raw.TICKET_TRIAGE_CHANNEL_ID,
+        webhookUrl: raw.TICKET_WEBHOOK_URL,
+        webhookSecret: raw.TICKET_WEBHOOK_SECRET,
+        teamLanguage: raw.TEAM_LANGUAGE,
+      },
+      retrieval: {
+        mode: raw.RETRIEVAL_MODE,
+        contextTokens: raw.RETRIEVAL_CONTEXT_TOKENS,
+        rerankerEnabled: raw.RERANKER_ENABLED,
+        maxUploadBytes: raw.MAX_UPLOAD_BYTES,
+      },
+      agent: {
+        maxSteps: raw.AGENT_MAX_STEPS,
+        maxToolCalls: raw.AGENT_MAX_TOOL_CALLS,
+        maxRunUsd: raw.AGENT_MAX_RUN_USD,
+        maxRunSeconds: raw.AGENT_MAX_RUN_SECONDS,
+        approvalTtlSeconds: raw.APPROVAL_TTL_SECONDS,
+      },
+    },
+  };
+}

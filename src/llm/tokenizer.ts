@@ -1,0 +1,65 @@
+/**
+ * Exact token counting with tiktoken. One encoder per encoding per process: tiktoken's WASM encoders hold
+ * native memory that is only released by `free()`, so creating one per call leaks (../shared/REFERENCE.md).
+ */
+
+import type { TiktokenModel } from 'tiktoken';
+import { get_encoding, get_encoding_name_for_model, type Tiktoken, type TiktokenEncoding } from 'tiktoken';
+import { DeskhandError } from '../errors.ts';
+
+export type EncodingName = 'o200k_base' | 'cl100k_base';
+
+const encoders = new Map<EncodingName, Tiktoken>();
+const textDecoder = new TextDecoder();
+
+/** The process-wide encoder for an encoding, created on first use. */
+export function getEncoder(encoding: EncodingName): Tiktoken {
+  let encoder = encoders.get(encoding);
+  if (!encoder) {
+    encoder = get_encoding(encoding as TiktokenEncoding);
+    encoders.set(encoding, encoder);
+  }
+  return encoder;
+}
+
+/**
+ * The encoding a model uses. An unknown model is a configuration error unless a fallback encoding is given:
+ * counting with the wrong encoding would make every budget reservation wrong.
+ */
+export function encodingForModel(model: string, fallback?: EncodingName): EncodingName {
+  try {
+    const name = get_encoding_name_for_model(model as TiktokenModel);
+    if (name === 'o200k_base' || name === 'cl100k_base') return name;
+  } catch {
+    // tiktoken throws for names it does not know; handled below.
+  }
+  // Dated snapshots ("gpt-4o-2024-08-06") and fine-tunes ("ft:gpt-4o-mini:org::id") share their base's encoding.
+  const base = model.replace(/^ft:/, '').split(':')[0] ?? model;
+  if (/^(gpt-4o|gpt-4\.1|gpt-4\.5|gpt-5|o1|o3|o4|chatgpt-4o|gpt-oss)/.test(base)) return 'o200k_base';
+  if (/^(gpt-4|gpt-3\.5|text-embedding-3|text-embedding-ada-002)/.test(base)) return 'cl100k_base';
+  if (fallback) return fallback;
+  throw new DeskhandError('configuration', `Unknown model "${model}": no tokenizer encoding is known for it`, {
+    userMessage: `Deskhand does not know how to count tokens for the model "${model}". An admin must set TOKENIZER_FALLBACK_ENCODING.`,
+  });
+}
+
+/** Exact number of tokens in a text. */
+export function countTokens(text: string, encoding: EncodingName = 'o200k_base'): number {
+  if (text.length === 0) return 0;
+  return getEncoder(encoding).encode_ordinary(text).length;
+}
+
+/** The longest prefix of `text` that fits in `maxTokens`, and whether anything was cut. */
+export function truncateToTokens(
+  text: string,
+  maxTokens: number,
+  encoding: EncodingName = 'o200k_base',
+): { text: string; truncated: boolean; tokens: number } {
+  const encoder = getEncoder(encoding);
+  const tokens = encoder.encode_ordinary(text);
+  if (tokens.length <= maxTokens) return { text, truncated: false, tokens: tokens.length };
+  let kept = textDecoder.decode(encoder.decode(tokens.slice(0, maxTokens)));
+  // A cut inside a multi-byte character leaves U+FFFD at the end; drop it.
+  kept = kept.replace(/\uFFFD+$/, '');
+  return { text: kept, truncated: true, tokens: maxTokens };
+}
