@@ -24,8 +24,8 @@ describe('FakeOpenAIServer', () => {
     const body = (await raw.json()) as OpenAI.ChatCompletion;
     const validate = openAISpecValidators().chatResponse;
     assert.equal(validate(body), true, JSON.stringify(validate.errors));
-    assert.equal(body.choices[0].message.content, 'Hello there');
-    assert.ok(body.usage.prompt_tokens > 0);
+    assert.equal(body.choices[0]?.message.content, 'Hello there');
+    assert.ok((body.usage?.prompt_tokens ?? 0) > 0);
     assert.equal(fake.violations.length, 0);
   });
 
