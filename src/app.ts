@@ -1,0 +1,194 @@
+/**
+ * `createApp(dependencies)`: the Slack app assembled from injected adapters — no SDK client for Redis, models,
+ * the index or posting is built here (that is `main.ts`'s job), so tests run the whole app in-process on port 0
+ * against fakes. Bolt's own Web API client is used for exactly one call, `auth.test` at start, to learn
+ * Deskhand's bot ids; everything Deskhand says goes through the injected `Messenger`.
+ */
+import { App, type Receiver, SocketModeReceiver } from '@slack/bolt';
+import type { Redis } from 'ioredis';
+import type { Configuration } from './config.ts';
+import { encodingForModel } from './llm/tokenizer.ts';
+import type { Logger } from './observability/logger.ts';
+import { createMetricsRegistry, type Registry } from './observability/metrics.ts';
+import type { LanguageModelGateway } from './ports/language-model.ts';
+import type { Messenger } from './ports/messenger.ts';
+import type { VectorIndex } from './ports/vector-index.ts';
+import { completeHandlers } from './router/default-handlers.ts';
+import { Router } from './router/router.ts';
+import type { BotIdentity } from './router/thread-context.ts';
+import { RedisThreadMemory } from './router/thread-memory.ts';
+import type { CapabilityHandlers } from './router/types.ts';
+import { BackgroundJobs } from './slack/background-jobs.ts';
+import { boltLogger } from './slack/bolt-logger.ts';
+import { DeliveryDeduplicator } from './slack/dedupe.ts';
+import { deliveryMiddleware } from './slack/delivery-middleware.ts';
+import { healthRoutes } from './slack/health-routes.ts';
+import * as actionListeners from './slack/listeners/actions.ts';
+import * as commandListeners from './slack/listeners/commands.ts';
+import type { InteractionHandlers, ListenerDependencies } from './slack/listeners/dependencies.ts';
+import * as eventListeners from './slack/listeners/events.ts';
+import * as shortcutListeners from './slack/listeners/shortcuts.ts';
+import * as viewListeners from './slack/listeners/views.ts';
+import { DeskhandReceiver } from './slack/receiver.ts';
+
+export interface AppDependencies {
+  configuration: Configuration;
+  logger: Logger;
+  redis: Redis;
+  messenger: Messenger;
+  gateway: LanguageModelGateway;
+  vectorIndex: VectorIndex;
+  /** Defaults to a fresh registry with Node's default metrics. */
+  registry?: Registry;
+  /** Capability handlers by route; missing ones answer "not available yet". */
+  capabilities?: Partial<CapabilityHandlers>;
+  interactions?: Partial<InteractionHandlers>;
+  /** Delivery claim lease (default 30 s); tests shorten it to exercise lease expiry. */
+  deliveryLeaseMs?: number;
+  /** How long shutdown waits for background work (default 25 s, within Docker's default 10 s + grace). */
+  shutdownTimeoutMs?: number;
+  /** Deskhand's bot ids; default: `auth.test` with the bot token at start. */
+  resolveIdentity?: () => Promise<BotIdentity>;
+}
+
+export interface DeskhandApp {
+  readonly bolt: App;
+  readonly router: Router;
+  readonly jobs: BackgroundJobs;
+  readonly registry: Registry;
+  readonly dedupe: DeliveryDeduplicator;
+  /** The HTTP port after `start()` (undefined in Socket Mode without an HTTP server). */
+  readonly port: number | undefined;
+  /** Learns the bot identity, then listens (HTTP on `port`, default the configured PORT; or Socket Mode). */
+  start(port?: number): Promise<void>;
+  /** Graceful stop: refuse new work, finish in-flight work, drain the messenger. Does not close Redis. */
+  stop(): Promise<void>;
+}
+
+export function createApp(dependencies: AppDependencies): DeskhandApp {
+  const { configuration, logger, redis, messenger, gateway, vectorIndex } = dependencies;
+  const registry = dependencies.registry ?? createMetricsRegistry({ collectDefaults: true });
+  const leaseMs = dependencies.deliveryLeaseMs ?? 30_000;
+  const jobs = new BackgroundJobs({ logger, registry });
+  const dedupe = new DeliveryDeduplicator({ redis, keyPrefix: configuration.redis.keyPrefix, leaseMs });
+  let identity: BotIdentity = {};
+  let accepting = true;
+
+  const routes = healthRoutes({
+    registry,
+    logger,
+    accepting: () => accepting,
+    readiness: [
+      { name: 'redis', check: async () => (await redis.ping()) === 'PONG' },
+      { name: 'vector_index', check: () => vectorIndex.ping() },
+    ],
+  });
+
+  const socketMode = configuration.slack.appToken !== undefined;
+  const receiver: Receiver & { port?: number | undefined } = socketMode
+    ? new SocketModeReceiver({
+        appToken: configuration.slack.appToken as string,
+        logger: boltLogger(logger),
+        customRoutes: Object.entries(routes).map(([path, handler]) => ({ path, method: 'GET', handler })),
+        installerOptions: { port: configuration.port },
+      })
+    : new DeskhandReceiver({
+        signingSecret: configuration.slack.signingSecret,
+        maxFutureSkewSeconds: configuration.slack.maxFutureSkewSeconds,
+        logger,
+        registry,
+        routes,
+      });
+
+  const bolt = new App({
+    receiver,
+    logger: boltLogger(logger),
+    deferInitialization: true,
+    ignoreSelf: true,
+    // One installation: the identity is learnt once at start, so authorising a request costs nothing.
+    authorize: async () => ({
+      botToken: configuration.slack.botToken,
+      ...(identity.botId ? { botId: identity.botId } : {}),
+      ...(identity.botUserId ? { botUserId: identity.botUserId } : {}),
+    }),
+    clientOptions: {
+      slackApiUrl: configuration.slack.apiUrl,
+      timeout: configuration.slack.requestTimeoutMs,
+      retryConfig: { retries: 2 },
+    },
+  });
+
+  const router = new Router({
+    gateway,
+    messenger,
+    handlers: completeHandlers(dependencies.capabilities ?? {}),
+    threads: new RedisThreadMemory({ redis, keyPrefix: configuration.redis.keyPrefix }),
+    logger,
+    registry,
+    classifierModel: configuration.openai.classifierModel,
+    threadContextTokens: configuration.threadContextTokens,
+    encoding: encodingForModel(configuration.openai.model, configuration.openai.fallbackEncoding),
+    identity: () => identity,
+  });
+
+  const listenerDependencies: ListenerDependencies = {
+    router,
+    jobs,
+    messenger,
+    logger,
+    leaseMs,
+    ticketReaction: configuration.tickets.reaction,
+    identity: () => identity,
+    interactions: {
+      actions: dependencies.interactions?.actions ?? {},
+      views: dependencies.interactions?.views ?? {},
+      ...(dependencies.interactions?.fileShared ? { fileShared: dependencies.interactions.fileShared } : {}),
+    },
+  };
+
+  bolt.use(deliveryMiddleware({ dedupe, logger, registry }));
+  eventListeners.register(bolt, listenerDependencies);
+  commandListeners.register(bolt, listenerDependencies);
+  shortcutListeners.register(bolt, listenerDependencies);
+  actionListeners.register(bolt, listenerDependencies);
+  viewListeners.register(bolt, listenerDependencies);
+  bolt.error(async (error) => {
+    logger.error({ err: error, code: 'internal' }, 'unhandled error in a listener');
+  });
+
+  const resolveIdentity =
+    dependencies.resolveIdentity ??
+    (async (): Promise<BotIdentity> => {
+      const result = await bolt.client.auth.test({ token: configuration.slack.botToken });
+      return { botUserId: result.user_id, botId: result.bot_id };
+    });
+
+  return {
+    bolt,
+    router,
+    jobs,
+    registry,
+    dedupe,
+    get port() {
+      return receiver instanceof DeskhandReceiver ? receiver.port : socketMode ? undefined : configuration.port;
+    },
+    async start(port = configuration.port) {
+      identity = await resolveIdentity();
+      await bolt.init();
+      if (receiver instanceof DeskhandReceiver) await receiver.start(port);
+      else await bolt.start();
+      logger.info({ port: this.port, socketMode, botUserId: identity.botUserId }, 'deskhand started');
+    },
+    async stop() {
+      accepting = false;
+      const timeoutMs = dependencies.shutdownTimeoutMs ?? 25_000;
+      // Stop taking requests first, then let the work already accepted finish and its messages go out.
+      await receiver.stop(timeoutMs);
+      jobs.close();
+      const finished = await jobs.drain(timeoutMs);
+      if (!finished) logger.warn({ inFlight: jobs.inFlight, code: 'deadline_exceeded' }, 'stopped with work running');
+      await messenger.drain();
+      logger.info('deskhand stopped');
+    },
+  };
+}

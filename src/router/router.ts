@@ -1,0 +1,262 @@
+/**
+ * The one router: every mention, thread follow-up, slash command, shortcut and ticket reaction goes through
+ * `handle`, which picks a route (rules first, one classification call only for an ambiguous mention), fetches
+ * the thread context once, calls the capability and delivers its reply — or a short, specific reason when
+ * there is none. It never throws: every request ends in an outcome that is logged with a stable code and
+ * counted.
+ */
+import { DeskhandError, type OutcomeCode, toDeskhandError } from '../errors.ts';
+import type { EncodingName } from '../llm/tokenizer.ts';
+import type { Logger } from '../observability/logger.ts';
+import { counter, histogram, type Registry } from '../observability/metrics.ts';
+import type { LanguageModelGateway } from '../ports/language-model.ts';
+import type { Messenger } from '../ports/messenger.ts';
+import { errorMessage } from '../slack/blocks/error-message.ts';
+import { classifyRoute } from './classify-route.ts';
+import { routeForCommand, routeMentionByRules, withoutRoutePrefix } from './route-rules.ts';
+import { type BotIdentity, toContextMessages, trimThreadContext } from './thread-context.ts';
+import type { ThreadKey, ThreadMemory } from './thread-memory.ts';
+import type {
+  CapabilityHandlers,
+  CapabilityOutcome,
+  CapabilityRequest,
+  ContextMessage,
+  IncomingRequest,
+  Route,
+} from './types.ts';
+
+/** Routes whose conversations continue in a thread without a mention (help does not: it would make every chat noisy). */
+const conversationalRoutes: ReadonlySet<Route> = new Set(['ticket', 'question', 'task']);
+
+export interface RouterDependencies {
+  gateway: LanguageModelGateway;
+  messenger: Messenger;
+  threads: ThreadMemory;
+  handlers: CapabilityHandlers;
+  logger: Logger;
+  registry: Registry;
+  classifierModel: string;
+  threadContextTokens: number;
+  encoding: EncodingName;
+  /** Deskhand's own user and bot ids (from auth.test), to label its messages in thread context. */
+  identity: () => BotIdentity;
+}
+
+export type RouterOutcome =
+  | { status: 'done'; route: Route; classified: boolean }
+  | { status: 'failed'; route: Route | undefined; classified: boolean; code: OutcomeCode }
+  /** A thread message in a thread Deskhand is not part of: not addressed to Deskhand, nothing to do. */
+  | { status: 'ignored' };
+
+export class Router {
+  readonly #dependencies: RouterDependencies;
+  readonly #requests;
+  readonly #classifications;
+  readonly #duration;
+
+  constructor(dependencies: RouterDependencies) {
+    this.#dependencies = dependencies;
+    const { registry } = dependencies;
+    this.#requests = counter(registry, 'deskhand_requests_total', 'Requests by origin, route and outcome code', [
+      'origin',
+      'route',
+      'outcome',
+    ]);
+    this.#classifications = counter(registry, 'deskhand_route_classifications_total', 'Mention classifications', [
+      'result',
+    ]);
+    this.#duration = histogram(
+      registry,
+      'deskhand_request_duration_seconds',
+      'Time from routing to the reply being sent',
+      ['origin', 'route'],
+      [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
+    );
+  }
+
+  /** Handles one request to its end; resolves with what happened, never rejects. */
+  async handle(request: IncomingRequest): Promise<RouterOutcome> {
+    const started = performance.now();
+    const logger = this.#dependencies.logger.child({
+      requestId: request.requestId,
+      origin: request.origin,
+      workspaceId: request.workspaceId,
+      channelId: request.channelId,
+      userId: request.userId,
+    });
+    let route: Route | undefined;
+    let classified = false;
+    try {
+      const thread = this.#threadKey(request);
+      const threadRoute = thread ? await this.#dependencies.threads.recall(thread) : undefined;
+      if (request.origin === 'thread_follow_up' && threadRoute === undefined) return { status: 'ignored' };
+
+      const decision = await this.#decide(request, threadRoute);
+      route = decision.route;
+      classified = decision.classified;
+
+      const threadContext = thread ? await this.#threadContext(request, thread.threadTs) : [];
+      const capabilityRequest: CapabilityRequest = {
+        ...request,
+        text: decision.text,
+        route,
+        threadContext,
+      };
+      const replyThreadTs = this.#replyThreadTs(request);
+      if (replyThreadTs !== undefined) capabilityRequest.replyThreadTs = replyThreadTs;
+
+      const outcome = await this.#dependencies.handlers[route](capabilityRequest);
+      const postedThreadTs = await this.#deliver(request, outcome, replyThreadTs);
+      if (postedThreadTs !== undefined && conversationalRoutes.has(route)) {
+        await this.#dependencies.threads
+          .remember({ workspaceId: request.workspaceId, channelId: request.channelId, threadTs: postedThreadTs }, route)
+          .catch((error: unknown) => logger.warn({ err: error }, 'could not remember the thread'));
+      }
+      this.#requests.inc({ origin: request.origin, route, outcome: 'ok' });
+      this.#duration.observe({ origin: request.origin, route }, (performance.now() - started) / 1000);
+      logger.info({ route, classified, code: 'ok', durationMs: Math.round(performance.now() - started) }, 'handled');
+      return { status: 'done', route, classified };
+    } catch (error) {
+      const coded = toDeskhandError(error);
+      const routeLabel = route ?? 'unrouted';
+      this.#requests.inc({ origin: request.origin, route: routeLabel, outcome: coded.code });
+      this.#duration.observe({ origin: request.origin, route: routeLabel }, (performance.now() - started) / 1000);
+      const level = coded.code === 'internal' ? 'error' : 'warn';
+      logger[level](
+        {
+          route: routeLabel,
+          classified,
+          code: coded.code,
+          err: error,
+          durationMs: Math.round(performance.now() - started),
+        },
+        'request ended without a result',
+      );
+      await this.#deliverFailure(request, coded).catch((deliveryError: unknown) =>
+        logger.error({ err: deliveryError, code: 'upstream_unavailable' }, 'could not tell the user why'),
+      );
+      return { status: 'failed', route, classified, code: coded.code };
+    }
+  }
+
+  async #decide(
+    request: IncomingRequest,
+    threadRoute: Route | undefined,
+  ): Promise<{ route: Route; classified: boolean; text: string }> {
+    switch (request.origin) {
+      case 'command': {
+        const route = routeForCommand(request.command ?? '', request.text);
+        if (!route) {
+          throw new DeskhandError('invalid_input', `unknown command ${request.command}`, {
+            userMessage: `I do not know the command ${request.command ?? ''}.`,
+          });
+        }
+        return { route, classified: false, text: request.text.trim() };
+      }
+      case 'shortcut':
+      case 'reaction':
+        return { route: 'ticket', classified: false, text: request.text };
+      case 'thread_follow_up':
+        // Only reached for threads Deskhand is part of (checked by the caller of #decide).
+        return { route: threadRoute ?? 'help', classified: false, text: request.text.trim() };
+      case 'mention': {
+        const byRule = routeMentionByRules(request.text);
+        if (byRule !== undefined) return { route: byRule, classified: false, text: withoutRoutePrefix(request.text) };
+        if (threadRoute !== undefined && conversationalRoutes.has(threadRoute)) {
+          return { route: threadRoute, classified: false, text: request.text.trim() };
+        }
+        return { route: await this.#classify(request), classified: true, text: request.text.trim() };
+      }
+    }
+  }
+
+  async #classify(request: IncomingRequest): Promise<Route> {
+    try {
+      const route = await classifyRoute(
+        this.#dependencies.gateway,
+        request.text,
+        {
+          workspaceId: request.workspaceId,
+          channelId: request.channelId,
+          userId: request.userId,
+          requestId: `${request.requestId}:route`,
+        },
+        { model: this.#dependencies.classifierModel },
+      );
+      this.#classifications.inc({ result: route });
+      return route;
+    } catch (error) {
+      const coded = toDeskhandError(error);
+      this.#classifications.inc({ result: coded.code });
+      // A reply that is not a route still deserves an answer: the help message explains how to be explicit.
+      if (coded.code === 'upstream_invalid_response') {
+        this.#dependencies.logger.warn(
+          { requestId: request.requestId, code: coded.code, err: error },
+          'classification unusable; answering with help',
+        );
+        return 'help';
+      }
+      throw coded;
+    }
+  }
+
+  async #threadContext(request: IncomingRequest, threadTs: string): Promise<ContextMessage[]> {
+    const messages = await this.#dependencies.messenger.threadMessages(request.channelId, threadTs);
+    const labelled = toContextMessages(messages, this.#dependencies.identity(), request.messageTs);
+    return trimThreadContext(labelled, this.#dependencies.threadContextTokens, this.#dependencies.encoding);
+  }
+
+  #threadKey(request: IncomingRequest): ThreadKey | undefined {
+    if (request.threadTs === undefined) return undefined;
+    return { workspaceId: request.workspaceId, channelId: request.channelId, threadTs: request.threadTs };
+  }
+
+  #replyThreadTs(request: IncomingRequest): string | undefined {
+    if (request.origin === 'command') return undefined;
+    return request.threadTs ?? request.messageTs;
+  }
+
+  /** Posts a capability's reply; returns the thread it went into when it is visible in a thread. */
+  async #deliver(
+    request: IncomingRequest,
+    outcome: CapabilityOutcome,
+    replyThreadTs: string | undefined,
+  ): Promise<string | undefined> {
+    if (outcome.kind === 'posted') return outcome.threadTs;
+    const conversational = request.origin === 'mention' || request.origin === 'thread_follow_up';
+    const visibility = outcome.visibility ?? (conversational ? 'thread' : 'ephemeral');
+    const content = { text: outcome.text, ...(outcome.blocks ? { blocks: outcome.blocks } : {}) };
+    const { messenger } = this.#dependencies;
+    if (visibility === 'ephemeral') {
+      await messenger.postEphemeral({
+        channel: request.channelId,
+        user: request.userId,
+        ...content,
+        ...(replyThreadTs !== undefined ? { threadTs: replyThreadTs } : {}),
+      });
+      return undefined;
+    }
+    if (visibility === 'thread' && replyThreadTs !== undefined) {
+      await messenger.post({ channel: request.channelId, threadTs: replyThreadTs, ...content });
+      return replyThreadTs;
+    }
+    const posted = await messenger.post({ channel: request.channelId, ...content });
+    return visibility === 'thread' ? posted.ts : undefined;
+  }
+
+  async #deliverFailure(request: IncomingRequest, error: DeskhandError): Promise<void> {
+    const message = errorMessage(error.code, error.userMessage);
+    const replyThreadTs = this.#replyThreadTs(request);
+    const conversational = request.origin === 'mention' || request.origin === 'thread_follow_up';
+    if (conversational && replyThreadTs !== undefined) {
+      await this.#dependencies.messenger.post({ channel: request.channelId, threadTs: replyThreadTs, ...message });
+      return;
+    }
+    await this.#dependencies.messenger.postEphemeral({
+      channel: request.channelId,
+      user: request.userId,
+      ...message,
+      ...(replyThreadTs !== undefined ? { threadTs: replyThreadTs } : {}),
+    });
+  }
+}

@@ -1,0 +1,127 @@
+/**
+ * Work that must not sit on the ack path (model, index, tokenizer, Slack posts) runs here, after the ack.
+ * Jobs are tracked so shutdown can wait for them, errors are caught and logged with their code (a job never
+ * crashes the process), and a job bound to a delivery claim renews the lease while it runs and marks the
+ * delivery done when it ends.
+ */
+import { toDeskhandError } from '../errors.ts';
+import type { Logger } from '../observability/logger.ts';
+import { counter, gauge, histogram, type Registry } from '../observability/metrics.ts';
+import type { DeliveryClaim } from './dedupe.ts';
+
+export interface BackgroundJobOptions {
+  /** The delivery this job works on: renewed while running, completed at the end. */
+  claim?: DeliveryClaim;
+  /** Lease renewal interval; defaults to a third of `leaseMs`. */
+  leaseMs?: number;
+  /** Bound into every log line of the job. */
+  logFields?: Record<string, unknown>;
+}
+
+export class BackgroundJobs {
+  readonly #logger: Logger;
+  readonly #running = new Set<Promise<void>>();
+  readonly #started;
+  readonly #failed;
+  readonly #inFlightGauge;
+  readonly #duration;
+  #accepting = true;
+
+  constructor(options: { logger: Logger; registry: Registry }) {
+    this.#logger = options.logger;
+    this.#started = counter(options.registry, 'deskhand_jobs_started_total', 'Background jobs started', ['job']);
+    this.#failed = counter(options.registry, 'deskhand_jobs_failed_total', 'Background jobs that threw', [
+      'job',
+      'code',
+    ]);
+    this.#inFlightGauge = gauge(options.registry, 'deskhand_jobs_in_flight', 'Background jobs running now');
+    this.#duration = histogram(options.registry, 'deskhand_job_duration_seconds', 'Background job duration', ['job']);
+  }
+
+  get inFlight(): number {
+    return this.#running.size;
+  }
+
+  get accepting(): boolean {
+    return this.#accepting;
+  }
+
+  /**
+   * Starts `work` without awaiting it. The returned promise settles when the job has ended and never rejects.
+   * After `close()`, new jobs are refused (logged) and their claim is released so a redelivery can run them.
+   */
+  run(name: string, work: () => Promise<void>, options: BackgroundJobOptions = {}): Promise<void> {
+    const logger = this.#logger.child({ job: name, ...options.logFields });
+    if (!this.#accepting) {
+      logger.warn({ code: 'cancelled' }, 'job refused: shutting down');
+      return options.claim ? options.claim.release().then(noop, noop) : Promise.resolve();
+    }
+    this.#started.inc({ job: name });
+    const endTimer = this.#duration.startTimer({ job: name });
+    const { claim } = options;
+    const leaseMs = options.leaseMs ?? 30_000;
+    const heartbeat = claim
+      ? setInterval(
+          () => {
+            claim.renew().then(
+              (held) => {
+                if (!held) logger.warn({ code: 'conflict', key: claim.key }, 'delivery lease lost while working');
+              },
+              (error: unknown) => logger.warn({ err: error, key: claim.key }, 'delivery lease renewal failed'),
+            );
+          },
+          Math.max(50, Math.floor(leaseMs / 3)),
+        )
+      : undefined;
+    heartbeat?.unref();
+
+    const job = (async () => {
+      try {
+        await work();
+      } catch (error) {
+        const coded = toDeskhandError(error);
+        this.#failed.inc({ job: name, code: coded.code });
+        logger.error({ err: error, code: coded.code }, 'background job failed');
+      } finally {
+        if (heartbeat) clearInterval(heartbeat);
+        endTimer();
+        if (claim) {
+          // The user has been answered (or told why not) by now, so a redelivery must not run it again.
+          await claim.complete().catch((error: unknown) => {
+            logger.warn({ err: error, key: claim.key }, 'could not mark delivery done');
+          });
+        }
+      }
+    })();
+    this.#running.add(job);
+    this.#inFlightGauge.set(this.#running.size);
+    void job.finally(() => {
+      this.#running.delete(job);
+      this.#inFlightGauge.set(this.#running.size);
+    });
+    return job;
+  }
+
+  /** Stops accepting jobs. */
+  close(): void {
+    this.#accepting = false;
+  }
+
+  /** Waits until every running job has ended, or `timeoutMs` passed; resolves whether all ended. */
+  async drain(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.#running.size > 0) {
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) return false;
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, remaining);
+      });
+      await Promise.race([Promise.allSettled([...this.#running]), timeout]);
+      clearTimeout(timer);
+    }
+    return true;
+  }
+}
+
+function noop(): void {}

@@ -1,0 +1,113 @@
+/**
+ * Global de-duplication of Slack deliveries in Redis. Slack retries an event when the ack is late or lost
+ * (`X-Slack-Retry-Num`), Socket Mode redelivers envelopes, and several app instances may receive the same
+ * delivery; Bolt de-duplicates nothing (../shared/REFERENCE.md).
+ *
+ * A delivery is claimed with a lease (`SET NX PX`), the lease is renewed while work runs, and a done marker
+ * replaces the lease when the work finishes. A redelivery while the lease is live or after the done marker is
+ * acknowledged without work. A worker that dies after claiming stops renewing, its lease expires, and the next
+ * redelivery is processed — a permanent SETNX would lose that event.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+
+const DONE = 'done';
+
+// Atomic claim: a plain SET NX followed by GET could see the lease expire in between and report "in progress"
+// for a key that no longer exists.
+const claimScript = `
+local ok = redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
+if ok then return 'claimed' end
+local value = redis.call('GET', KEYS[1])
+if value == '${DONE}' then return 'done' end
+return 'in_progress'`;
+
+const renewScript = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0`;
+
+const completeScript = `
+local value = redis.call('GET', KEYS[1])
+if value == ARGV[1] or value == false then
+  redis.call('SET', KEYS[1], '${DONE}', 'PX', ARGV[2])
+  return 1
+end
+return 0`;
+
+const releaseScript = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
+
+/** A live claim on one delivery. */
+export interface DeliveryClaim {
+  readonly key: string;
+  /** Extends the lease; false when it was lost (expired and claimed by someone else). */
+  renew(): Promise<boolean>;
+  /** Replaces the lease with the done marker, unless another worker has claimed the delivery since. */
+  complete(): Promise<boolean>;
+  /** Drops the lease so that a redelivery is processed (used when the work must be retried). */
+  release(): Promise<boolean>;
+}
+
+export type ClaimOutcome =
+  | { status: 'claimed'; claim: DeliveryClaim }
+  | { status: 'duplicate'; reason: 'in_progress' | 'done' };
+
+export interface DeliveryDeduplicatorOptions {
+  redis: Redis;
+  /** Key prefix, e.g. `dh:`; keys are `${keyPrefix}delivery:${id}`. */
+  keyPrefix: string;
+  /** How long a claim holds without renewal. */
+  leaseMs?: number;
+  /** How long the done marker is kept; longer than Slack's last retry (~5 min) and Socket Mode redelivery. */
+  doneTtlMs?: number;
+}
+
+/** Claims deliveries by id so that each is worked on once across retries, redeliveries and instances. */
+export class DeliveryDeduplicator {
+  readonly leaseMs: number;
+  readonly doneTtlMs: number;
+  readonly #redis: Redis;
+  readonly #keyPrefix: string;
+
+  constructor(options: DeliveryDeduplicatorOptions) {
+    this.#redis = options.redis;
+    this.#keyPrefix = options.keyPrefix;
+    this.leaseMs = options.leaseMs ?? 30_000;
+    this.doneTtlMs = options.doneTtlMs ?? 24 * 60 * 60 * 1000;
+  }
+
+  /** Tries to claim a delivery. Exactly one concurrent caller gets `claimed` for the same id. */
+  async claim(deliveryId: string): Promise<ClaimOutcome> {
+    const key = `${this.#keyPrefix}delivery:${deliveryId}`;
+    const token = `lease:${randomUUID()}`;
+    const result = await this.#redis.eval(claimScript, 1, key, token, String(this.leaseMs));
+    if (result === 'claimed') return { status: 'claimed', claim: this.#claim(key, token) };
+    return { status: 'duplicate', reason: result === 'done' ? 'done' : 'in_progress' };
+  }
+
+  #claim(key: string, token: string): DeliveryClaim {
+    const redis = this.#redis;
+    const leaseMs = String(this.leaseMs);
+    const doneTtlMs = String(this.doneTtlMs);
+    return {
+      key,
+      renew: async () => (await redis.eval(renewScript, 1, key, token, leaseMs)) === 1,
+      complete: async () => (await redis.eval(completeScript, 1, key, token, doneTtlMs)) === 1,
+      release: async () => (await redis.eval(releaseScript, 1, key, token)) === 1,
+    };
+  }
+}
+
+/**
+ * The id a delivery is de-duplicated by: the Events API `event_id` when there is one, otherwise a hash of the
+ * payload (slash commands and interactions carry no event id; a redelivery repeats the payload exactly, while
+ * two different clicks differ at least in `trigger_id`/`action_ts`).
+ */
+export function deliveryIdOf(body: unknown): string {
+  if (typeof body === 'object' && body !== null) {
+    const eventId = (body as { event_id?: unknown }).event_id;
+    if (typeof eventId === 'string' && eventId.length > 0) return `event:${eventId}`;
+  }
+  return `sha256:${createHash('sha256').update(JSON.stringify(body)).digest('hex')}`;
+}

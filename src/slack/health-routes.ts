@@ -1,0 +1,69 @@
+/** `GET /healthz` (the process answers), `GET /readyz` (Redis and the vector index reachable), `GET /metrics`. */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from '../observability/logger.ts';
+import type { Registry } from '../observability/metrics.ts';
+
+export interface ReadinessCheck {
+  name: string;
+  /** Resolves true when the dependency answers; a rejection or a timeout counts as not ready. */
+  check: () => Promise<boolean>;
+}
+
+export interface HealthRouteOptions {
+  registry: Registry;
+  readiness: ReadinessCheck[];
+  logger: Logger;
+  /** Per-check time limit, so a hung dependency makes /readyz answer "not ready" rather than hang. */
+  checkTimeoutMs?: number;
+  /** False while shutting down: /readyz answers 503 so load balancers stop sending traffic. */
+  accepting: () => boolean;
+}
+
+export type RouteHandler = (request: IncomingMessage, response: ServerResponse) => void;
+
+export function healthRoutes(options: HealthRouteOptions): Record<'/healthz' | '/readyz' | '/metrics', RouteHandler> {
+  const timeoutMs = options.checkTimeoutMs ?? 2_000;
+  return {
+    '/healthz': (_request, response) => sendJson(response, 200, { status: 'ok' }),
+    '/readyz': (_request, response) => {
+      void (async () => {
+        const results = await Promise.all(
+          options.readiness.map(async ({ name, check }) => [name, await withTimeout(check(), timeoutMs)] as const),
+        );
+        const checks = Object.fromEntries(results);
+        const ready = options.accepting() && results.every(([, ok]) => ok);
+        if (!ready) options.logger.warn({ checks, code: 'upstream_unavailable' }, 'not ready');
+        sendJson(response, ready ? 200 : 503, { status: ready ? 'ready' : 'not_ready', checks });
+      })();
+    },
+    '/metrics': (_request, response) => {
+      options.registry.metrics().then(
+        (body) => {
+          response.writeHead(200, { 'content-type': options.registry.contentType });
+          response.end(body);
+        },
+        (error: unknown) => {
+          options.logger.error({ err: error, code: 'internal' }, 'metrics rendering failed');
+          sendJson(response, 500, { status: 'error' });
+        },
+      );
+    },
+  };
+}
+
+function sendJson(response: ServerResponse, status: number, body: unknown): void {
+  response.writeHead(status, { 'content-type': 'application/json' });
+  response.end(JSON.stringify(body));
+}
+
+async function withTimeout(check: Promise<boolean>, timeoutMs: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), timeoutMs);
+  });
+  try {
+    return await Promise.race([check.catch(() => false), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

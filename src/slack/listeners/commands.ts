@@ -1,0 +1,34 @@
+/** Slash commands: ack at once (empty ack: no extra message), then route in the background. */
+import type { App } from '@slack/bolt';
+import { deliveryIdFrom, runInBackground } from '../delivery-middleware.ts';
+import { commands } from '../ids.ts';
+import { tenantOf } from '../tenancy.ts';
+import type { ListenerDependencies } from './dependencies.ts';
+
+export function register(app: App, dependencies: ListenerDependencies): void {
+  for (const name of Object.values(commands)) {
+    app.command(name, async ({ command, ack, body, context }) => {
+      await ack();
+      const workspaceId = tenantOf(body) ?? command.team_id;
+      runInBackground(
+        context,
+        dependencies.jobs,
+        'command',
+        async () => {
+          await dependencies.router.handle({
+            origin: 'command',
+            command: command.command,
+            workspaceId,
+            channelId: command.channel_id,
+            userId: command.user_id,
+            text: command.text ?? '',
+            requestId: deliveryIdFrom(context),
+            triggerId: command.trigger_id,
+            responseUrl: command.response_url,
+          });
+        },
+        { leaseMs: dependencies.leaseMs },
+      );
+    });
+  }
+}

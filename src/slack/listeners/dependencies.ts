@@ -1,0 +1,67 @@
+/** What listeners need: the router for routed requests, and handlers for clicks, modals and shared files. */
+import type { Logger } from '../../observability/logger.ts';
+import type { Messenger } from '../../ports/messenger.ts';
+import type { Router } from '../../router/router.ts';
+import type { BotIdentity } from '../../router/thread-context.ts';
+import type { CapabilityOutcome } from '../../router/types.ts';
+import type { BackgroundJobs } from '../background-jobs.ts';
+import type { ActionId, ViewCallbackId } from '../ids.ts';
+
+export interface ActionRequest {
+  actionId: ActionId;
+  /** The button's `value`: untrusted (anyone who can click may craft it); authorise server-side. */
+  value: string | undefined;
+  workspaceId: string;
+  userId: string;
+  channelId: string | undefined;
+  messageTs: string | undefined;
+  requestId: string;
+  triggerId: string | undefined;
+}
+
+/** Handles a button click after the ack; a `reply` outcome is shown to the clicker only. */
+export type ActionHandler = (request: ActionRequest) => Promise<CapabilityOutcome | undefined>;
+
+export interface ViewRequest {
+  callbackId: ViewCallbackId;
+  workspaceId: string;
+  userId: string;
+  viewId: string;
+  privateMetadata: string;
+  /** `view.state.values`: block id → action id → element state. */
+  values: Record<string, Record<string, unknown>>;
+  requestId: string;
+}
+
+/** Handles a modal submission after the ack (which closes the modal). */
+export type ViewHandler = (request: ViewRequest) => Promise<void>;
+
+export interface FileSharedRequest {
+  workspaceId: string;
+  fileId: string;
+  channelId: string | undefined;
+  userId: string;
+  requestId: string;
+}
+
+/** Document ingestion hook for `file_shared`; absent until the documents capability lands. */
+export type FileSharedHandler = (request: FileSharedRequest) => Promise<void>;
+
+export interface InteractionHandlers {
+  actions: Partial<Record<ActionId, ActionHandler>>;
+  views: Partial<Record<ViewCallbackId, ViewHandler>>;
+  fileShared?: FileSharedHandler;
+}
+
+export interface ListenerDependencies {
+  router: Router;
+  jobs: BackgroundJobs;
+  messenger: Messenger;
+  logger: Logger;
+  /** Delivery lease (see dedupe.ts), renewed by the background job while it runs. */
+  leaseMs: number;
+  /** Reaction name (without colons) that turns a message into a ticket. */
+  ticketReaction: string;
+  identity: () => BotIdentity;
+  interactions: InteractionHandlers;
+}

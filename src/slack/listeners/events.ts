@@ -1,0 +1,158 @@
+/**
+ * Events API listeners. Only three things start work: a mention of Deskhand (or a direct message), a message in
+ * a thread Deskhand is part of, and the ticket reaction. Deskhand's own messages, other bots, edits, deletions,
+ * unfurls and thread broadcasts never do (../shared/REFERENCE.md, "Own messages"). Bolt has already acked when
+ * these run; the work goes to the background.
+ */
+import type { App } from '@slack/bolt';
+import { stripMentions } from '../../router/route-rules.ts';
+import { deliveryIdFrom, runInBackground } from '../delivery-middleware.ts';
+import { tenantOf } from '../tenancy.ts';
+import type { ListenerDependencies } from './dependencies.ts';
+
+/** The fields of a message-like event Deskhand reads. */
+interface MessageLike {
+  type: string;
+  subtype?: string;
+  text?: string;
+  user?: string;
+  bot_id?: string;
+  app_id?: string;
+  bot_profile?: unknown;
+  channel?: string;
+  channel_type?: string;
+  ts?: string;
+  thread_ts?: string;
+  hidden?: boolean;
+}
+
+/** Subtypes that are a person talking; every other subtype (edits, deletions, broadcasts, joins…) is ignored. */
+const workableSubtypes: ReadonlySet<string | undefined> = new Set([undefined, 'file_share']);
+
+/** Why a message-like event must not start work, or undefined when it may. */
+export function ignoredBecause(event: MessageLike, botUserId: string | undefined): string | undefined {
+  if (!workableSubtypes.has(event.subtype)) return `subtype ${event.subtype}`;
+  if (event.hidden) return 'hidden';
+  if (event.bot_id || event.app_id || event.bot_profile) return 'bot message';
+  if (!event.user) return 'no user';
+  if (botUserId && event.user === botUserId) return 'own message';
+  if (!event.channel || !event.ts) return 'no channel or ts';
+  return undefined;
+}
+
+export function register(app: App, dependencies: ListenerDependencies): void {
+  const { router, jobs, logger, leaseMs } = dependencies;
+
+  app.event('app_mention', async ({ event, body, context }) => {
+    const message = event as unknown as MessageLike;
+    const reason = ignoredBecause(message, context.botUserId ?? dependencies.identity().botUserId);
+    const workspaceId = tenantOf(body);
+    if (reason || !workspaceId) {
+      logger.debug({ deliveryId: deliveryIdFrom(context), reason: reason ?? 'no tenant' }, 'mention ignored');
+      return;
+    }
+    runInBackground(
+      context,
+      jobs,
+      'mention',
+      async () => {
+        await router.handle({
+          origin: 'mention',
+          workspaceId,
+          channelId: message.channel as string,
+          userId: message.user as string,
+          text: stripMentions(message.text ?? ''),
+          messageTs: message.ts as string,
+          ...(message.thread_ts ? { threadTs: message.thread_ts } : {}),
+          requestId: deliveryIdFrom(context),
+        });
+      },
+      { leaseMs },
+    );
+  });
+
+  app.event('message', async ({ event, body, context }) => {
+    const message = event as unknown as MessageLike;
+    const botUserId = context.botUserId ?? dependencies.identity().botUserId;
+    const workspaceId = tenantOf(body);
+    const reason = ignoredBecause(message, botUserId) ?? (workspaceId ? undefined : 'no tenant');
+    if (reason) {
+      logger.debug({ deliveryId: deliveryIdFrom(context), reason }, 'message ignored');
+      return;
+    }
+    const directMessage = message.channel_type === 'im';
+    const inThread = message.thread_ts !== undefined && message.thread_ts !== message.ts;
+    // A mention also arrives as `app_mention`, which handles it; direct messages get no `app_mention`.
+    const mentionsDeskhand = botUserId !== undefined && (message.text ?? '').includes(`<@${botUserId}`);
+    if ((mentionsDeskhand && !directMessage) || (!directMessage && !inThread)) return;
+    runInBackground(
+      context,
+      jobs,
+      directMessage && !inThread ? 'direct_message' : 'thread_follow_up',
+      async () => {
+        await router.handle({
+          origin: directMessage && !inThread ? 'mention' : 'thread_follow_up',
+          workspaceId: workspaceId as string,
+          channelId: message.channel as string,
+          userId: message.user as string,
+          text: stripMentions(message.text ?? ''),
+          messageTs: message.ts as string,
+          ...(inThread ? { threadTs: message.thread_ts as string } : {}),
+          requestId: deliveryIdFrom(context),
+        });
+      },
+      { leaseMs },
+    );
+  });
+
+  app.event('reaction_added', async ({ event, body, context }) => {
+    const botUserId = context.botUserId ?? dependencies.identity().botUserId;
+    const workspaceId = tenantOf(body);
+    if (event.reaction !== dependencies.ticketReaction || event.item.type !== 'message' || !workspaceId) return;
+    if (botUserId && event.user === botUserId) return;
+    const { channel, ts } = event.item;
+    const userId = event.user;
+    runInBackground(
+      context,
+      jobs,
+      'ticket_reaction',
+      async () => {
+        const target = await dependencies.messenger.message(channel, ts);
+        await router.handle({
+          origin: 'reaction',
+          workspaceId,
+          channelId: channel,
+          userId,
+          text: target?.text ?? '',
+          messageTs: ts,
+          ...(target?.threadTs ? { threadTs: target.threadTs } : {}),
+          requestId: deliveryIdFrom(context),
+        });
+      },
+      { leaseMs },
+    );
+  });
+
+  app.event('file_shared', async ({ event, body, context }) => {
+    const workspaceId = tenantOf(body);
+    const handler = dependencies.interactions.fileShared;
+    if (!handler || !workspaceId) {
+      logger.debug({ deliveryId: deliveryIdFrom(context), code: 'not_available_yet' }, 'file_shared not handled');
+      return;
+    }
+    runInBackground(
+      context,
+      jobs,
+      'file_shared',
+      () =>
+        handler({
+          workspaceId,
+          fileId: event.file_id,
+          channelId: event.channel_id,
+          userId: event.user_id,
+          requestId: deliveryIdFrom(context),
+        }),
+      { leaseMs },
+    );
+  });
+}

@@ -1,0 +1,135 @@
+/**
+ * The HTTP front door: Bolt's `HTTPReceiver` (signature verification, 5-minute staleness check, ack handling)
+ * behind our own `node:http` server, which adds what Bolt lacks:
+ * - a future-timestamp check: Bolt accepts timestamps in the future, so a request signed with a clock far ahead
+ *   would stay replayable for longer than 5 minutes (../shared/REFERENCE.md, "Signatures");
+ * - `GET /healthz`, `GET /readyz`, `GET /metrics`;
+ * - request metrics, whose duration for `POST /slack/events` is the ack latency;
+ * - a graceful stop (stop accepting, let in-flight requests finish).
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type App, HTTPReceiver, type Receiver } from '@slack/bolt';
+import type { Logger } from '../observability/logger.ts';
+import { counter, histogram, type Registry } from '../observability/metrics.ts';
+import { boltLogger } from './bolt-logger.ts';
+import type { RouteHandler } from './health-routes.ts';
+
+export const eventsPath = '/slack/events';
+
+export interface DeskhandReceiverOptions {
+  signingSecret: string;
+  maxFutureSkewSeconds: number;
+  logger: Logger;
+  registry: Registry;
+  routes: Record<string, RouteHandler>;
+  /** Clock in seconds, injectable for tests. */
+  nowSeconds?: () => number;
+}
+
+export class DeskhandReceiver implements Receiver {
+  readonly #inner: HTTPReceiver;
+  readonly #options: DeskhandReceiverOptions;
+  readonly #requests;
+  readonly #duration;
+  #server: Server | undefined;
+
+  constructor(options: DeskhandReceiverOptions) {
+    this.#options = options;
+    this.#inner = new HTTPReceiver({
+      signingSecret: options.signingSecret,
+      endpoints: [eventsPath],
+      logger: boltLogger(options.logger),
+      processBeforeResponse: false,
+      signatureVerification: true,
+    });
+    this.#requests = counter(options.registry, 'deskhand_http_requests_total', 'HTTP requests by path and status', [
+      'path',
+      'status',
+    ]);
+    this.#duration = histogram(
+      options.registry,
+      'deskhand_http_request_duration_seconds',
+      'HTTP request duration; for /slack/events this is the ack latency',
+      ['path'],
+      [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 3, 5],
+    );
+  }
+
+  init(app: App): void {
+    this.#inner.init(app);
+  }
+
+  /** Starts listening; `port` 0 picks a free port (see `port`). */
+  async start(port: number, host = '0.0.0.0'): Promise<Server> {
+    const server = createServer((request, response) => this.#handle(request, response));
+    this.#server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    return server;
+  }
+
+  /** The port the server listens on (after `start`). */
+  get port(): number | undefined {
+    const address = this.#server?.address();
+    return address && typeof address === 'object' ? (address as AddressInfo).port : undefined;
+  }
+
+  /**
+   * Stops accepting connections and waits for in-flight requests, up to `timeoutMs`; then closes what is left.
+   */
+  async stop(timeoutMs = 10_000): Promise<void> {
+    const server = this.#server;
+    if (!server) return;
+    this.#server = undefined;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    const timer = setTimeout(() => server.closeAllConnections(), timeoutMs);
+    timer.unref();
+    await closed;
+    clearTimeout(timer);
+  }
+
+  #handle(request: IncomingMessage, response: ServerResponse): void {
+    const started = performance.now();
+    const path = (request.url ?? '/').split('?')[0] ?? '/';
+    const known = path === eventsPath || path in this.#options.routes;
+    const label = known ? path : 'other';
+    response.once('finish', () => {
+      this.#requests.inc({ path: label, status: String(response.statusCode) });
+      this.#duration.observe({ path: label }, (performance.now() - started) / 1000);
+    });
+
+    const route = this.#options.routes[path];
+    if (route && request.method === 'GET') {
+      route(request, response);
+      return;
+    }
+    if (path === eventsPath && request.method === 'POST') {
+      const rejection = this.#futureTimestampRejection(request);
+      if (rejection) {
+        this.#options.logger.warn({ code: 'not_authorised', ...rejection }, 'rejected a request signed in the future');
+        request.resume();
+        response.writeHead(401, { 'content-type': 'text/plain' });
+        response.end('request timestamp is too far in the future');
+        return;
+      }
+    }
+    this.#inner.requestListener(request, response);
+  }
+
+  #futureTimestampRejection(request: IncomingMessage): { timestamp: number; skewSeconds: number } | undefined {
+    const header = request.headers['x-slack-request-timestamp'];
+    const timestamp = Number(Array.isArray(header) ? header[0] : header);
+    // Missing or malformed timestamps are Bolt's to reject (it answers 401 for them).
+    if (!Number.isFinite(timestamp)) return undefined;
+    const now = this.#options.nowSeconds?.() ?? Math.floor(Date.now() / 1000);
+    const skewSeconds = timestamp - now;
+    return skewSeconds > this.#options.maxFutureSkewSeconds ? { timestamp, skewSeconds } : undefined;
+  }
+}

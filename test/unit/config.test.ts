@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { loadConfiguration } from '../../src/config.ts';
+
+const minimal = { SLACK_BOT_TOKEN: 'xoxb-1-2-abc', SLACK_SIGNING_SECRET: 'secret-123456' };
+
+describe('loadConfiguration', () => {
+  test('a minimal environment gets the documented defaults', () => {
+    const result = loadConfiguration(minimal);
+    assert.ok(result.ok);
+    const { configuration } = result;
+    assert.equal(configuration.port, 3000);
+    assert.equal(configuration.redis.url, 'redis://127.0.0.1:6379');
+    assert.equal(configuration.slack.apiUrl, 'https://slack.com/api/');
+    assert.equal(configuration.slack.appToken, undefined, 'HTTP mode unless SLACK_APP_TOKEN is set');
+    assert.equal(configuration.qdrant.url, undefined, 'embedded index unless QDRANT_URL is set');
+    assert.equal(configuration.dataDir, './data');
+    assert.equal(configuration.slack.maxFutureSkewSeconds, 60);
+  });
+
+  test('reports every problem at once, each naming the variable and how to fix it', () => {
+    const result = loadConfiguration({
+      SLACK_SIGNING_SECRET: 'short',
+      SLACK_APP_TOKEN: 'xoxb-not-an-app-token',
+      PORT: '70000',
+      REDIS_URL: 'not a url',
+      ADMIN_USER_IDS: 'U123,bob',
+      TIME_ZONE: 'Mars/Olympus',
+    });
+    assert.equal(result.ok, false);
+    if (result.ok) return;
+    const expected = [
+      /^SLACK_BOT_TOKEN is required but not set — set it to the Bot User OAuth Token/,
+      /^SLACK_SIGNING_SECRET is invalid: looks too short — set it to the Signing Secret/,
+      /^SLACK_APP_TOKEN is invalid: must start with xapp-/,
+      /^PORT is invalid: .* — set it to a TCP port number between 1 and 65535/,
+      /^REDIS_URL is invalid: .* — set it to a redis:\/\/ or rediss:\/\/ URL/,
+      /^ADMIN_USER_IDS is invalid: must be Slack ids/,
+      /^TIME_ZONE is invalid: must be an IANA time zone/,
+    ];
+    assert.equal(result.problems.length, expected.length, result.problems.join('\n'));
+    for (const pattern of expected) {
+      assert.ok(
+        result.problems.some((problem) => pattern.test(problem)),
+        `missing ${pattern}\n${result.problems.join('\n')}`,
+      );
+    }
+  });
+
+  test('empty strings count as unset', () => {
+    const result = loadConfiguration({ ...minimal, PORT: '', SLACK_APP_TOKEN: '  ', QDRANT_URL: '' });
+    assert.ok(result.ok);
+    assert.equal(result.configuration.port, 3000);
+    assert.equal(result.configuration.slack.appToken, undefined);
+    assert.equal(result.configuration.qdrant.url, undefined);
+  });
+
+  test('SLACK_APP_TOKEN switches to Socket Mode and SLACK_API_URL gains a trailing slash', () => {
+    const result = loadConfiguration({
+      ...minimal,
+      SLACK_APP_TOKEN: 'xapp-1-A1-xyz',
+      SLACK_API_URL: 'http://127.0.0.1:9/api',
+    });
+    assert.ok(result.ok);
+    assert.equal(result.configuration.slack.appToken, 'xapp-1-A1-xyz');
+    assert.equal(result.configuration.slack.apiUrl, 'http://127.0.0.1:9/api/');
+  });
+
+  test('a ticket webhook without its signing secret is a problem', () => {
+    const result = loadConfiguration({ ...minimal, TICKET_WEBHOOK_URL: 'https://example.com/hook' });
+    assert.equal(result.ok, false);
+    if (result.ok) return;
+    assert.match(result.problems.join('\n'), /TICKET_WEBHOOK_SECRET is required when TICKET_WEBHOOK_URL is set/);
+  });
+});
