@@ -543,12 +543,15 @@ export class FakeOpenAIServer {
       events.push({ ...base, choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: finishReason }] });
       if (includeUsage) events.push({ ...base, choices: [], usage });
       const cutAfter = interrupted ? (interrupted.afterChunks ?? 2) : Number.POSITIVE_INFINITY;
+      response.flushHeaders();
       for (const [index, event] of events.entries()) {
         if (index >= cutAfter) {
+          // Let the client receive what was written before the connection drops, as when a proxy cuts a stream.
+          await new Promise((resolve) => setTimeout(resolve, 20));
           response.socket?.destroy();
           return;
         }
-        response.write(`data: ${JSON.stringify(event)}\n\n`);
+        await new Promise<void>((resolve) => response.write(`data: ${JSON.stringify(event)}\n\n`, () => resolve()));
       }
       response.end('data: [DONE]\n\n');
       return;

@@ -1,0 +1,82 @@
+/**
+ * Wires the gateway from configuration: what `src/main.ts` calls after building the `openai` client (with
+ * `baseURL` and `apiKey`) and the Redis client. Kept here so the composition root stays a list of one-liners.
+ */
+import type { Redis } from 'ioredis';
+import type OpenAI from 'openai';
+import type { Logger } from 'pino';
+import type { Configuration } from '../config.ts';
+import type { Registry } from '../observability/metrics.ts';
+import { BudgetStore, type BudgetWarning } from './budget-store.ts';
+import { GatewayEmbedder, OpenAIGateway } from './gateway.ts';
+import { Ledger } from './ledger.ts';
+import { PriceTable } from './prices.ts';
+import { ResponseCache } from './response-cache.ts';
+
+const micro = (usd: number) => Math.round(usd * 1_000_000);
+
+export interface GatewayParts {
+  gateway: OpenAIGateway;
+  embedder: GatewayEmbedder;
+  budgets: BudgetStore;
+  cache: ResponseCache;
+  ledger: Ledger;
+  prices: PriceTable;
+}
+
+/** Builds the gateway and its stores. Throws `configuration` when MODEL_PRICES_JSON is invalid or a model is unpriced. */
+export function createGateway(
+  configuration: Configuration,
+  dependencies: {
+    openai: OpenAI;
+    redis: Redis;
+    metrics: Registry;
+    logger: Logger;
+    onBudgetWarning?: (warning: BudgetWarning) => void | Promise<void>;
+  },
+): GatewayParts {
+  const prices = new PriceTable(configuration.openai.pricesJson);
+  prices.priceOf(configuration.openai.model);
+  prices.priceOf(configuration.openai.classifierModel);
+  prices.priceOf(configuration.openai.embeddingModel);
+  const budgets = new BudgetStore({
+    redis: dependencies.redis,
+    keyPrefix: configuration.redis.keyPrefix,
+    timeZone: configuration.budgets.timeZone,
+    defaults: {
+      channelDailyMicroUsd: micro(configuration.budgets.channelDailyUsd),
+      channelMonthlyMicroUsd: micro(configuration.budgets.channelMonthlyUsd),
+      workspaceDailyMicroUsd: micro(configuration.budgets.workspaceDailyUsd),
+    },
+    reservationTtlMs: configuration.budgets.reservationTtlSeconds * 1000,
+    adminUserIds: configuration.people.adminUserIds,
+  });
+  const cache = new ResponseCache({
+    redis: dependencies.redis,
+    keyPrefix: configuration.redis.keyPrefix,
+    ttlSeconds: configuration.cache.ttlSeconds,
+    timeSensitiveTtlSeconds: configuration.cache.timeSensitiveTtlSeconds,
+  });
+  const ledger = new Ledger(configuration.dataDir);
+  const gateway = new OpenAIGateway({
+    client: dependencies.openai,
+    budgets,
+    cache,
+    ledger,
+    prices,
+    metrics: dependencies.metrics,
+    logger: dependencies.logger.child({ component: 'llm-gateway' }),
+    chatModel: configuration.openai.model,
+    embeddingModel: configuration.openai.embeddingModel,
+    embeddingDimensions: configuration.openai.embeddingDimensions,
+    timeoutMs: configuration.openai.timeoutMs,
+    fallbackEncoding: configuration.openai.fallbackEncoding,
+    ...(dependencies.onBudgetWarning ? { onBudgetWarning: dependencies.onBudgetWarning } : {}),
+  });
+  const embedder = new GatewayEmbedder(
+    gateway,
+    configuration.openai.embeddingModel,
+    configuration.openai.embeddingDimensions,
+  );
+  return { gateway, embedder, budgets, cache, ledger, prices };
+}

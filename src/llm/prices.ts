@@ -1,0 +1,129 @@
+/**
+ * Model prices in integer micro-dollars per million tokens, so every cost computed from them is an integer number
+ * of micro-dollars (1 USD = 1 000 000 µ$). Costs round up: a budget must never undercount.
+ */
+import { z } from 'zod';
+import { DeskhandError } from '../errors.ts';
+
+export interface ModelPrice {
+  /** µ$ per 1M input tokens. */
+  inputPerMillion: number;
+  /** µ$ per 1M cached input tokens (prompt caching discount). */
+  cachedInputPerMillion: number;
+  /** µ$ per 1M output tokens (0 for embedding models). */
+  outputPerMillion: number;
+}
+
+/** Where the default table comes from and when it was read. Override any entry with `MODEL_PRICES_JSON`. */
+export const defaultPricesSource = {
+  url: 'https://openai.com/api/pricing/ (Standard tier)',
+  checkedOn: '2025-08-07',
+} as const;
+
+const usd = (dollars: number) => Math.round(dollars * 1_000_000);
+const price = (input: number, cached: number, output: number): ModelPrice => ({
+  inputPerMillion: usd(input),
+  cachedInputPerMillion: usd(cached),
+  outputPerMillion: usd(output),
+});
+
+/** Default prices (USD per 1M tokens, converted to µ$), from `defaultPricesSource`. */
+export const defaultModelPrices: Readonly<Record<string, ModelPrice>> = {
+  'gpt-4o-mini': price(0.15, 0.075, 0.6),
+  'gpt-4o': price(2.5, 1.25, 10),
+  'gpt-4.1': price(2, 0.5, 8),
+  'gpt-4.1-mini': price(0.4, 0.1, 1.6),
+  'gpt-4.1-nano': price(0.1, 0.025, 0.4),
+  'gpt-5': price(1.25, 0.125, 10),
+  'gpt-5-mini': price(0.25, 0.025, 2),
+  'gpt-5-nano': price(0.05, 0.005, 0.4),
+  o3: price(2, 0.5, 8),
+  'o4-mini': price(1.1, 0.275, 4.4),
+  'text-embedding-3-small': price(0.02, 0.02, 0),
+  'text-embedding-3-large': price(0.13, 0.13, 0),
+  'text-embedding-ada-002': price(0.1, 0.1, 0),
+};
+
+const overrideSchema = z.record(
+  z.string().min(1),
+  z.strictObject({
+    inputPerMillionUsd: z.number().min(0),
+    cachedInputPerMillionUsd: z.number().min(0).optional(),
+    outputPerMillionUsd: z.number().min(0).default(0),
+  }),
+);
+
+/**
+ * A price table: the defaults plus overrides from `MODEL_PRICES_JSON`, e.g.
+ * `{"gpt-4o-mini":{"inputPerMillionUsd":0.15,"cachedInputPerMillionUsd":0.075,"outputPerMillionUsd":0.6}}`.
+ * A model without a price is a configuration error: an unpriced call could not be held to a budget.
+ */
+export class PriceTable {
+  private readonly prices: Map<string, ModelPrice>;
+
+  constructor(overridesJson?: string, base: Readonly<Record<string, ModelPrice>> = defaultModelPrices) {
+    this.prices = new Map(Object.entries(base));
+    if (overridesJson !== undefined && overridesJson.trim() !== '') {
+      let raw: unknown;
+      try {
+        raw = JSON.parse(overridesJson);
+      } catch (error) {
+        throw new DeskhandError('configuration', 'MODEL_PRICES_JSON is not valid JSON', { cause: error });
+      }
+      const parsed = overrideSchema.safeParse(raw);
+      if (!parsed.success) {
+        throw new DeskhandError(
+          'configuration',
+          `MODEL_PRICES_JSON is invalid: ${parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}`,
+        );
+      }
+      for (const [model, entry] of Object.entries(parsed.data)) {
+        this.prices.set(model, {
+          inputPerMillion: usd(entry.inputPerMillionUsd),
+          cachedInputPerMillion: usd(entry.cachedInputPerMillionUsd ?? entry.inputPerMillionUsd),
+          outputPerMillion: usd(entry.outputPerMillionUsd),
+        });
+      }
+    }
+  }
+
+  /**
+   * The price of a model. Dated snapshots (`gpt-4o-mini-2024-07-18`) and fine-tunes (`ft:gpt-4o-mini:org::id`)
+   * use the longest priced name they start with; anything else throws `configuration`.
+   */
+  priceOf(model: string): ModelPrice {
+    const exact = this.prices.get(model);
+    if (exact) return exact;
+    const base = model.replace(/^ft:/, '').split(':')[0] ?? model;
+    let best: string | undefined;
+    for (const name of this.prices.keys()) {
+      if ((base === name || base.startsWith(`${name}-`)) && (!best || name.length > best.length)) best = name;
+    }
+    const found = best ? this.prices.get(best) : undefined;
+    if (!found) {
+      throw new DeskhandError('configuration', `No price is configured for model "${model}"`, {
+        userMessage: `Deskhand has no price for the model "${model}", so it cannot keep it within budget. An admin must add it to MODEL_PRICES_JSON.`,
+        details: { model },
+      });
+    }
+    return found;
+  }
+
+  /** Cost in µ$ of a call, rounded up. `cachedInputTokens` is the part of `inputTokens` served from prompt cache. */
+  cost(model: string, usage: { inputTokens: number; cachedInputTokens?: number; outputTokens: number }): number {
+    const modelPrice = this.priceOf(model);
+    const cached = Math.min(usage.cachedInputTokens ?? 0, usage.inputTokens);
+    const numerator =
+      (usage.inputTokens - cached) * modelPrice.inputPerMillion +
+      cached * modelPrice.cachedInputPerMillion +
+      usage.outputTokens * modelPrice.outputPerMillion;
+    return Math.ceil(numerator / 1_000_000);
+  }
+}
+
+/** µ$ → a dollar string for people, e.g. 1234567 → "$1.23" (sub-cent amounts keep four decimals). */
+export function formatMicroUsd(micro: number): string {
+  const dollars = micro / 1_000_000;
+  if (micro !== 0 && Math.abs(dollars) < 0.01) return `$${dollars.toFixed(4)}`;
+  return `$${dollars.toFixed(2)}`;
+}
