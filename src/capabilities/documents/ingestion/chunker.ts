@@ -1,0 +1,325 @@
+/**
+ * Structure-aware chunking. Headings open sections (a chunk never spans two sections or two PDF pages);
+ * paragraphs, lists, code blocks and tables stay whole when they fit; what does not fit is split where it stays
+ * valid: lists by item, code by line (each piece re-opens the fence with its language), tables by row (each piece
+ * repeats the header and delimiter rows), prose at sentence boundaries from `Intl.Segmenter` (so Japanese and
+ * other scripts without spaces split correctly), and a pathological unbroken line by grapheme clusters. Sizes
+ * and overlap are exact tiktoken counts.
+ */
+import { countTokens, type EncodingName, truncateToTokens } from '../../../llm/tokenizer.ts';
+import type { DocumentBlock } from './parsers/document-blocks.ts';
+
+export interface ChunkingOptions {
+  /** Hard upper bound on a chunk's tokens. */
+  maxTokens: number;
+  /** Tokens of whole trailing sentences repeated at the start of the next chunk of the same section. */
+  overlapTokens: number;
+  encoding: EncodingName;
+}
+
+export const defaultChunkingOptions: ChunkingOptions = { maxTokens: 400, overlapTokens: 40, encoding: 'o200k_base' };
+
+export interface DocumentChunk {
+  text: string;
+  /** Heading path, outermost first. */
+  sectionPath: string[];
+  page?: number;
+  tokenCount: number;
+  /** Leading characters that repeat the end of the previous chunk (0 when there is no overlap). */
+  overlapPrefixChars: number;
+}
+
+type UnitKind = 'heading' | 'prose' | 'code' | 'table';
+
+interface Unit {
+  text: string;
+  kind: UnitKind;
+  /** Text placed between the previous unit and this one: '' continues a split paragraph. */
+  separator: string;
+}
+
+const sentenceSegmenter = new Intl.Segmenter(undefined, { granularity: 'sentence' });
+const graphemeSegmenter = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+
+/** Sentences of a text; each keeps its trailing whitespace, so joining them gives the text back. */
+export function splitSentences(text: string): string[] {
+  return Array.from(sentenceSegmenter.segment(text), (segment) => segment.segment);
+}
+
+/**
+ * Splits a text that has no usable sentence boundary into pieces of at most `maxTokens`, cutting only between
+ * grapheme clusters (never inside an emoji sequence or a base letter and its combining marks) and preferring a
+ * space near the end of each piece.
+ */
+export function splitByTokens(text: string, maxTokens: number, encoding: EncodingName): string[] {
+  const pieces: string[] = [];
+  let rest = text;
+  for (;;) {
+    // Tokenise a window that just exceeds the budget rather than the whole rest: keeps a 10,000+ character line
+    // linear instead of quadratic. The piece is re-counted exactly below, so window edges cannot overshoot.
+    let window = Math.min(rest.length, Math.max(256, maxTokens * 8));
+    while (window < rest.length && countTokens(rest.slice(0, window), encoding) <= maxTokens) {
+      window = Math.min(rest.length, window * 2);
+    }
+    const head = rest.slice(0, window);
+    if (window === rest.length && countTokens(head, encoding) <= maxTokens) break;
+    let cut = truncateToTokens(head, maxTokens, encoding).text.length;
+    for (;;) {
+      cut = graphemeSegmenter.segment(rest).containing(cut)?.index ?? cut;
+      const space = rest.lastIndexOf(' ', cut - 1);
+      if (space > cut * 0.8) cut = space + 1;
+      if (cut <= 0) {
+        // Not even one grapheme fits: take one anyway so the loop ends (only reachable with a tiny maxTokens).
+        cut = graphemeSegmenter.segment(rest).containing(0)?.segment.length ?? 1;
+        break;
+      }
+      if (countTokens(rest.slice(0, cut), encoding) <= maxTokens) break;
+      cut = Math.floor(cut * 0.9);
+    }
+    pieces.push(rest.slice(0, cut));
+    rest = rest.slice(cut);
+  }
+  if (rest.length > 0) pieces.push(rest);
+  return pieces;
+}
+
+function fenceFor(value: string): string {
+  const longestRun = Math.max(0, ...Array.from(value.matchAll(/`+/g), (match) => match[0].length));
+  return '`'.repeat(Math.max(3, longestRun + 1));
+}
+
+function renderCode(fence: string, lang: string, value: string): string {
+  return `${fence}${lang}\n${value}\n${fence}`;
+}
+
+/** Cells of a GFM table row (unescaped pipes separate cells). */
+function tableCells(row: string): string[] {
+  return row
+    .trim()
+    .replace(/^\|/, '')
+    .replace(/(?<!\\)\|$/, '')
+    .split(/(?<!\\)\|/)
+    .map((cell) => cell.trim());
+}
+
+class Chunker {
+  private readonly options: ChunkingOptions;
+  private readonly chunks: DocumentChunk[] = [];
+  private readonly headings: { depth: number; text: string }[] = [];
+  private page: number | undefined;
+  private units: Unit[] = [];
+  private text = '';
+  private overlap = '';
+  private overlapPrefixChars = 0;
+
+  constructor(options: ChunkingOptions) {
+    this.options = options;
+  }
+
+  private count(text: string): number {
+    return countTokens(text, this.options.encoding);
+  }
+
+  run(blocks: DocumentBlock[]): DocumentChunk[] {
+    for (const block of blocks) {
+      if (block.page !== this.page) {
+        this.flush(false);
+        this.page = block.page;
+      }
+      if (block.kind === 'heading') {
+        this.flush(false);
+        while ((this.headings.at(-1)?.depth ?? 0) >= block.depth) this.headings.pop();
+        this.headings.push({ depth: block.depth, text: block.text });
+        for (const unit of this.fit({
+          kind: 'heading',
+          separator: '\n\n',
+          text: `${'#'.repeat(block.depth)} ${block.text}`,
+        })) {
+          this.add(unit);
+        }
+        continue;
+      }
+      for (const unit of this.unitsOf(block)) this.add(unit);
+    }
+    this.flush(false);
+    return this.chunks;
+  }
+
+  /** Units no larger than maxTokens each. */
+  private unitsOf(block: DocumentBlock): Unit[] {
+    const max = this.options.maxTokens;
+    switch (block.kind) {
+      case 'heading':
+        return [];
+      case 'prose': {
+        if (this.count(block.text) <= max) return [{ kind: 'prose', separator: '\n\n', text: block.text }];
+        if (block.parts && block.parts.length > 0) return block.parts.flatMap((part) => this.unitsOf(part));
+        return this.proseUnits(block.text);
+      }
+      case 'code':
+        return this.codeUnits(block.lang, block.value);
+      case 'table':
+        return this.tableUnits(block.header, block.separator, block.rows);
+      default:
+        return block satisfies never;
+    }
+  }
+
+  private fit(unit: Unit): Unit[] {
+    if (this.count(unit.text) <= this.options.maxTokens) return [unit];
+    return splitByTokens(unit.text, this.options.maxTokens, this.options.encoding).map((text, index) => ({
+      kind: unit.kind,
+      separator: index === 0 ? unit.separator : '',
+      text,
+    }));
+  }
+
+  private proseUnits(text: string): Unit[] {
+    const units: Unit[] = [];
+    for (const sentence of splitSentences(text)) {
+      const separator = units.length === 0 ? '\n\n' : '';
+      units.push(...this.fit({ kind: 'prose', separator, text: sentence }));
+    }
+    return units;
+  }
+
+  private codeUnits(lang: string, value: string): Unit[] {
+    const fence = fenceFor(value);
+    const whole = renderCode(fence, lang, value);
+    const max = this.options.maxTokens;
+    if (this.count(whole) <= max) return [{ kind: 'code', separator: '\n\n', text: whole }];
+    const frameTokens = this.count(renderCode(fence, lang, '')) + 1;
+    const lines = value
+      .split('\n')
+      .flatMap((line) =>
+        this.count(line) + frameTokens <= max
+          ? [line]
+          : splitByTokens(line, Math.max(1, max - frameTokens), this.options.encoding),
+      );
+    const units: Unit[] = [];
+    let current: string[] = [];
+    for (const line of lines) {
+      if (current.length > 0 && this.count(renderCode(fence, lang, [...current, line].join('\n'))) > max) {
+        units.push({ kind: 'code', separator: '\n\n', text: renderCode(fence, lang, current.join('\n')) });
+        current = [];
+      }
+      current.push(line);
+    }
+    if (current.length > 0)
+      units.push({ kind: 'code', separator: '\n\n', text: renderCode(fence, lang, current.join('\n')) });
+    return units;
+  }
+
+  private tableUnits(header: string, separator: string, rows: string[]): Unit[] {
+    const max = this.options.maxTokens;
+    const whole = [header, separator, ...rows].join('\n');
+    if (this.count(whole) <= max) return [{ kind: 'table', separator: '\n\n', text: whole }];
+    const headerNames = tableCells(header);
+    const units: Unit[] = [];
+    let current: string[] = [];
+    const emit = () => {
+      if (current.length > 0)
+        units.push({ kind: 'table', separator: '\n\n', text: [header, separator, ...current].join('\n') });
+      current = [];
+    };
+    for (const row of rows) {
+      if (this.count([header, separator, ...current, row].join('\n')) <= max) {
+        current.push(row);
+        continue;
+      }
+      emit();
+      if (this.count([header, separator, row].join('\n')) <= max) {
+        current.push(row);
+        continue;
+      }
+      // One row larger than a chunk even with the header: no valid table piece can hold it, so it becomes prose
+      // that names each cell's column.
+      const described = tableCells(row)
+        .map((cell, index) => `${headerNames[index] ?? `Column ${index + 1}`}: ${cell}`)
+        .join('\n');
+      units.push(...this.proseUnits(described));
+    }
+    emit();
+    return units;
+  }
+
+  private candidateText(unit: Unit): string {
+    if (this.units.length > 0) return `${this.text}${unit.separator}${unit.text}`;
+    if (this.overlap) return `${this.overlap}${this.overlapSeparator(unit)}${unit.text}`;
+    return unit.text;
+  }
+
+  private overlapSeparator(unit: Unit): string {
+    return unit.separator === '' ? ' ' : unit.separator;
+  }
+
+  private add(unit: Unit): void {
+    const candidate = this.candidateText(unit);
+    if (this.count(candidate) <= this.options.maxTokens) {
+      if (this.units.length === 0 && this.overlap)
+        this.overlapPrefixChars = this.overlap.length + this.overlapSeparator(unit).length;
+      this.units.push(unit);
+      this.text = candidate;
+      return;
+    }
+    if (this.units.length > 0) {
+      this.flush(true);
+      this.add(unit);
+      return;
+    }
+    if (this.overlap) {
+      this.overlap = '';
+      this.add(unit);
+      return;
+    }
+    // Units are built to fit alone; keep the text rather than lose it if a tokenizer edge case says otherwise.
+    this.units.push(unit);
+    this.text = unit.text;
+  }
+
+  /** Emits the current chunk. `continues` is true when the same section goes on in the next chunk. */
+  private flush(continues: boolean): void {
+    const hasContent = this.units.some((unit) => unit.kind !== 'heading');
+    const last = this.units.at(-1);
+    if (hasContent) {
+      const text = this.text.trimEnd();
+      const chunk: DocumentChunk = {
+        text,
+        sectionPath: this.headings.map((heading) => heading.text),
+        tokenCount: this.count(text),
+        overlapPrefixChars: this.overlapPrefixChars,
+      };
+      if (this.page !== undefined) chunk.page = this.page;
+      this.chunks.push(chunk);
+    }
+    this.overlap = continues && hasContent && last?.kind === 'prose' ? this.overlapTail(last.text) : '';
+    this.units = [];
+    this.text = '';
+    this.overlapPrefixChars = 0;
+  }
+
+  /** Whole trailing sentences of `text` within the overlap budget ('' when even the last one is too long). */
+  private overlapTail(text: string): string {
+    if (this.options.overlapTokens <= 0) return '';
+    const sentences = splitSentences(text.trimEnd());
+    let tail = '';
+    for (let index = sentences.length - 1; index >= 0; index -= 1) {
+      const candidate = `${sentences[index] ?? ''}${tail}`;
+      if (this.count(candidate.trim()) > this.options.overlapTokens) break;
+      tail = candidate;
+    }
+    // A tail that reaches into a fence or table (a list item holding code, say) would start the next chunk with
+    // half a structure.
+    if (/^\s*(```|~~~|\|)/m.test(tail)) return '';
+    return tail.trim();
+  }
+}
+
+/**
+ * Chunks a parsed document. Guarantees: no chunk exceeds `maxTokens` (exact count); every fenced code piece is
+ * a complete fence with its language; every table piece starts with the table's header and delimiter rows; chunk
+ * order follows the document; `overlapPrefixChars` marks the repeated sentences at a chunk's start.
+ */
+export function chunkDocument(blocks: DocumentBlock[], options: Partial<ChunkingOptions> = {}): DocumentChunk[] {
+  return new Chunker({ ...defaultChunkingOptions, ...options }).run(blocks);
+}

@@ -1,0 +1,283 @@
+/**
+ * Checks that run before and during parsing so hostile or broken files are refused with a specific reason
+ * instead of exhausting memory or being half-indexed. Every refusal is a `DeskhandError` whose
+ * `details.reason` is one of `RejectionReason` and whose `userMessage` says what to do about it.
+ */
+import { Buffer } from 'node:buffer';
+import yauzl from 'yauzl';
+import { DeskhandError, type OutcomeCode } from '../../../errors.ts';
+
+export type RejectionReason =
+  | 'too_large'
+  | 'zip_bomb'
+  | 'binary_content'
+  | 'encrypted_pdf'
+  | 'image_only_pdf'
+  | 'empty_document'
+  | 'unsupported_format'
+  | 'corrupt_file';
+
+export interface IngestionLimits {
+  /** Largest file accepted, in bytes (`MAX_UPLOAD_BYTES`). */
+  maxUploadBytes: number;
+  /** Largest total uncompressed size of a DOCX's ZIP entries. */
+  maxUncompressedBytes: number;
+  /** Largest uncompressed:compressed ratio of one ZIP entry (or of the whole archive) above 1 MiB. */
+  maxCompressionRatio: number;
+  /** Most entries a DOCX's ZIP may have. */
+  maxZipEntries: number;
+  /** Most pages read from a PDF. */
+  maxPdfPages: number;
+  /** Most characters of extracted text (bounds chunking and embedding work per document). */
+  maxTextCharacters: number;
+}
+
+export const defaultIngestionLimits: IngestionLimits = {
+  maxUploadBytes: 20 * 1024 * 1024,
+  maxUncompressedBytes: 100 * 1024 * 1024,
+  maxCompressionRatio: 100,
+  maxZipEntries: 2_000,
+  maxPdfPages: 2_000,
+  maxTextCharacters: 5_000_000,
+};
+
+const reasonCodes: Record<RejectionReason, OutcomeCode> = {
+  too_large: 'input_too_large',
+  zip_bomb: 'input_too_large',
+  binary_content: 'invalid_input',
+  encrypted_pdf: 'unsupported_input',
+  image_only_pdf: 'unsupported_input',
+  empty_document: 'invalid_input',
+  unsupported_format: 'unsupported_input',
+  corrupt_file: 'invalid_input',
+};
+
+/** A refusal with its reason; `message` is for logs, `userMessage` is safe to show in Slack. */
+export function rejectDocument(
+  reason: RejectionReason,
+  message: string,
+  userMessage: string,
+  details: Record<string, unknown> = {},
+  cause?: unknown,
+): DeskhandError {
+  return new DeskhandError(reasonCodes[reason], message, {
+    userMessage,
+    details: { reason, ...details },
+    ...(cause === undefined ? {} : { cause }),
+  });
+}
+
+/** The reason of a refusal made by `rejectDocument`, if it is one. */
+export function rejectionReason(error: unknown): RejectionReason | undefined {
+  if (!(error instanceof DeskhandError)) return undefined;
+  const reason = error.details.reason;
+  return typeof reason === 'string' && reason in reasonCodes ? (reason as RejectionReason) : undefined;
+}
+
+const mebibytes = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+
+export function checkSize(fileName: string, size: number, limits: IngestionLimits): void {
+  if (size > limits.maxUploadBytes) {
+    throw rejectDocument(
+      'too_large',
+      `${fileName} is ${size} bytes, over the ${limits.maxUploadBytes}-byte limit`,
+      `"${fileName}" is ${mebibytes(size)}, over the ${mebibytes(limits.maxUploadBytes)} limit. Split it or share a smaller file.`,
+      { size, limit: limits.maxUploadBytes },
+    );
+  }
+}
+
+export function checkNotEmpty(fileName: string, text: string): void {
+  if (text.trim().length === 0) {
+    throw rejectDocument('empty_document', `${fileName} has no text`, `"${fileName}" contains no text to index.`);
+  }
+}
+
+export function checkTextLength(fileName: string, text: string, limits: IngestionLimits): void {
+  if (text.length > limits.maxTextCharacters) {
+    throw rejectDocument(
+      'too_large',
+      `${fileName} has ${text.length} characters of text, over the ${limits.maxTextCharacters} limit`,
+      `"${fileName}" has more text than I index from one file (${limits.maxTextCharacters.toLocaleString('en')} characters). Split it into smaller documents.`,
+      { characters: text.length, limit: limits.maxTextCharacters },
+    );
+  }
+}
+
+// Above these ratios a "text" file is not text: real text has no NUL bytes and almost no C0 control characters,
+// while random bytes have about 0.4 % NULs and 11 % control characters.
+const maxNulRatio = 0.001;
+const maxControlRatio = 0.01;
+const maxInvalidUtf8Ratio = 0.01;
+
+function binaryContent(fileName: string, details: Record<string, unknown>): DeskhandError {
+  return rejectDocument(
+    'binary_content',
+    `${fileName} looks like binary data, not text`,
+    `"${fileName}" does not look like text (it contains binary data). Share it as Markdown, text, HTML, PDF or DOCX.`,
+    details,
+  );
+}
+
+/**
+ * Decodes a text-format file: UTF-8 (BOM optional), UTF-16 with a BOM, or Windows-1252 when the bytes are not
+ * UTF-8 but are clearly text. Refuses binary content by NUL-byte, control-character and invalid-UTF-8 ratios.
+ */
+export function decodeText(fileName: string, bytes: Uint8Array): string {
+  if (bytes[0] === 0xff && bytes[1] === 0xfe) return checkDecoded(fileName, new TextDecoder('utf-16le').decode(bytes));
+  if (bytes[0] === 0xfe && bytes[1] === 0xff) return checkDecoded(fileName, new TextDecoder('utf-16be').decode(bytes));
+  let nulBytes = 0;
+  for (const byte of bytes) if (byte === 0) nulBytes += 1;
+  if (bytes.length > 0 && nulBytes / bytes.length > maxNulRatio) {
+    throw binaryContent(fileName, { nulBytes, size: bytes.length });
+  }
+  // TextDecoder strips a UTF-8 BOM by default.
+  const text = new TextDecoder('utf-8').decode(bytes);
+  const replacements = countMatches(text, /\uFFFD/g) - countLiteralReplacementCharacters(bytes);
+  if (text.length > 0 && replacements / text.length > maxInvalidUtf8Ratio) {
+    const legacy = new TextDecoder('windows-1252').decode(bytes);
+    return checkDecoded(fileName, legacy, { invalidUtf8Sequences: replacements });
+  }
+  return checkDecoded(fileName, text);
+}
+
+function checkDecoded(fileName: string, text: string, details: Record<string, unknown> = {}): string {
+  const controls = countControlCharacters(text);
+  if (text.length > 0 && controls / text.length > maxControlRatio) {
+    throw binaryContent(fileName, { ...details, controlCharacters: controls, characters: text.length });
+  }
+  return text;
+}
+
+/** C0 controls other than tab, line feed, vertical tab, form feed and carriage return, plus DEL. */
+function countControlCharacters(text: string): number {
+  let count = 0;
+  for (let index = 0; index < text.length; index += 1) {
+    const code = text.charCodeAt(index);
+    if (code <= 0x08 || (code >= 0x0e && code <= 0x1f) || code === 0x7f) count += 1;
+  }
+  return count;
+}
+
+function countMatches(text: string, pattern: RegExp): number {
+  let count = 0;
+  for (const _ of text.matchAll(pattern)) count += 1;
+  return count;
+}
+
+function countLiteralReplacementCharacters(bytes: Uint8Array): number {
+  let count = 0;
+  for (let index = 0; index + 2 < bytes.length; index += 1) {
+    if (bytes[index] === 0xef && bytes[index + 1] === 0xbf && bytes[index + 2] === 0xbd) count += 1;
+  }
+  return count;
+}
+
+function zipBomb(fileName: string, message: string, details: Record<string, unknown>): DeskhandError {
+  return rejectDocument(
+    'zip_bomb',
+    `${fileName}: ${message}`,
+    `"${fileName}" expands to far more data than a document should (${message}), so I did not open it.`,
+    details,
+  );
+}
+
+/**
+ * Inspects a ZIP container (DOCX) before any parser inflates it: entry count, declared total size and
+ * compression ratios from the central directory, encrypted entries, then inflates every entry once while counting
+ * bytes — yauzl's `validateEntrySizes` fails an entry that inflates past its declared size, so a central directory
+ * that lies about sizes is caught too. Returns the entry names.
+ */
+export async function inspectZip(fileName: string, bytes: Uint8Array, limits: IngestionLimits): Promise<string[]> {
+  let zip: yauzl.ZipFile;
+  try {
+    zip = await yauzl.fromBufferPromise(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), {
+      lazyEntries: true,
+      validateEntrySizes: true,
+      autoClose: false,
+    });
+  } catch (error) {
+    throw rejectDocument(
+      'corrupt_file',
+      `${fileName} is not a readable ZIP archive: ${(error as Error).message}`,
+      `"${fileName}" is damaged: I could not read it as a Word document.`,
+      {},
+      error,
+    );
+  }
+  try {
+    if (zip.entryCount > limits.maxZipEntries) {
+      throw zipBomb(fileName, `${zip.entryCount} files inside, the limit is ${limits.maxZipEntries}`, {
+        entries: zip.entryCount,
+        limit: limits.maxZipEntries,
+      });
+    }
+    const entries: yauzl.Entry[] = [];
+    let declaredTotal = 0;
+    let compressedTotal = 0;
+    for await (const entry of zip.eachEntry()) {
+      if (entry.isEncrypted()) {
+        throw rejectDocument(
+          'unsupported_format',
+          `${fileName} has encrypted ZIP entries`,
+          `"${fileName}" is password-protected. Remove the password and share it again.`,
+        );
+      }
+      declaredTotal += entry.uncompressedSize;
+      compressedTotal += entry.compressedSize;
+      const ratio = entry.uncompressedSize / Math.max(1, entry.compressedSize);
+      if (entry.uncompressedSize > 1024 * 1024 && ratio > limits.maxCompressionRatio) {
+        throw zipBomb(fileName, `"${entry.fileName}" is compressed ${Math.round(ratio)}:1`, {
+          entry: entry.fileName,
+          ratio,
+          limit: limits.maxCompressionRatio,
+        });
+      }
+      if (declaredTotal > limits.maxUncompressedBytes) {
+        throw zipBomb(fileName, `${mebibytes(declaredTotal)} uncompressed`, {
+          declaredTotal,
+          limit: limits.maxUncompressedBytes,
+        });
+      }
+      entries.push(entry);
+    }
+    const totalRatio = declaredTotal / Math.max(1, compressedTotal);
+    if (declaredTotal > 1024 * 1024 && totalRatio > limits.maxCompressionRatio) {
+      throw zipBomb(fileName, `compressed ${Math.round(totalRatio)}:1 overall`, {
+        ratio: totalRatio,
+        limit: limits.maxCompressionRatio,
+      });
+    }
+    let inflatedTotal = 0;
+    for (const entry of entries) {
+      if (entry.fileName.endsWith('/')) continue;
+      try {
+        const stream = await zip.openReadStreamPromise(entry);
+        for await (const chunk of stream) inflatedTotal += (chunk as Buffer).length;
+      } catch (error) {
+        if (/too many bytes/.test((error as Error).message)) {
+          throw zipBomb(fileName, `"${entry.fileName}" inflates past the size its header declares`, {
+            entry: entry.fileName,
+            declared: entry.uncompressedSize,
+          });
+        }
+        throw rejectDocument(
+          'corrupt_file',
+          `${fileName}: entry "${entry.fileName}" does not match its declared size or is damaged: ${(error as Error).message}`,
+          `"${fileName}" is damaged or altered (an embedded file does not match its description), so I did not open it.`,
+          { entry: entry.fileName },
+          error,
+        );
+      }
+      if (inflatedTotal > limits.maxUncompressedBytes) {
+        throw zipBomb(fileName, `${mebibytes(inflatedTotal)} uncompressed`, {
+          inflatedTotal,
+          limit: limits.maxUncompressedBytes,
+        });
+      }
+    }
+    return entries.map((entry) => entry.fileName);
+  } finally {
+    zip.close();
+  }
+}
