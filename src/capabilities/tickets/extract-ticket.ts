@@ -1,0 +1,262 @@
+/**
+ * extractTicket: a customer's message → a validated, grounded ticket, or the reason there is none.
+ *
+ * - `extracted`: the model's reply passed the schema (one repair round happens inside the gateway) and
+ *   grounding (invented order ids, emails, names and impossible deadlines are removed and flagged).
+ * - `degraded`: the model is unavailable or the channel's budget is spent or unenforceable; the rule-based
+ *   extractor filled what it could and the card must say "extracted without the model".
+ * - `rejected`: nothing to extract (empty text, only files or images), with a specific message.
+ * - `failed`: the model answered twice with something unusable, or another error; a clear message, no crash.
+ */
+import { type DeskhandError, isDeskhandError, type OutcomeCode, toDeskhandError } from '../../errors.ts';
+import type { EncodingName } from '../../llm/tokenizer.ts';
+import type { Logger } from '../../observability/logger.ts';
+import type { LanguageModelGateway } from '../../ports/language-model.ts';
+import { groundTicket, type TicketFlag } from './grounding.ts';
+import { extractByRules } from './rule-based-extractor.ts';
+import { hasNoReadableText, plainTextFromSlack } from './slack-text.ts';
+import { buildTicketPrompt, defaultTicketInputTokenLimit, ticketPromptVersion } from './ticket-prompt.ts';
+import { createTicketSchema, type Ticket } from './ticket-schema.ts';
+
+export interface TicketSourceFile {
+  name?: string;
+  mimetype?: string;
+}
+
+export interface ExtractTicketInput {
+  /** Slack message text (mrkdwn entities are decoded here). For a thread: the customer messages joined. */
+  text: string;
+  /** ts of the source message: relative dates resolve against it. */
+  messageTs: string;
+  workspaceId: string;
+  channelId: string;
+  /** Who asked for the ticket (budget and logs). */
+  userId: string;
+  /** IANA zone of the workspace. */
+  timeZone: string;
+  /** Files attached to the source message, to explain why a file-only message cannot be read. */
+  files?: readonly TicketSourceFile[];
+}
+
+export interface ExtractTicketConfiguration {
+  categories: readonly string[];
+  /** ISO 639-1 language for summaries and questions (`TEAM_LANGUAGE`). */
+  teamLanguage: string;
+  /** Cap on the customer text sent to the model, in tokens. */
+  maxInputTokens?: number;
+  maxOutputTokens?: number;
+  /** Model override (defaults to the gateway's configured chat model). */
+  model?: string;
+  /** Encoding of that model, for the truncation count. */
+  encoding?: EncodingName;
+  /** Milliseconds the model call may take, retries and the repair round included. */
+  timeoutMs?: number;
+}
+
+export interface ExtractTicketDependencies {
+  gateway: LanguageModelGateway;
+  configuration: ExtractTicketConfiguration;
+  logger?: Logger;
+  now?: () => number;
+}
+
+export type TicketRejection = 'empty' | 'only_files' | 'unreadable';
+
+export type TicketExtraction =
+  | {
+      kind: 'extracted';
+      ticket: Ticket;
+      flags: TicketFlag[];
+      fromCache: boolean;
+      repaired: boolean;
+      truncated: boolean;
+      model: string;
+      costMicroUsd: number;
+      promptVersion: string;
+      /** The plain text the ticket was extracted from (after decoding and truncation). */
+      sourceText: string;
+    }
+  | {
+      kind: 'degraded';
+      ticket: Ticket;
+      flags: TicketFlag[];
+      /** Why the model was not used. */
+      reason: OutcomeCode;
+      /** Safe to show: why the card was made without the model. */
+      reasonMessage: string;
+      truncated: boolean;
+      sourceText: string;
+    }
+  | { kind: 'rejected'; reason: TicketRejection; message: string }
+  | { kind: 'failed'; code: OutcomeCode; message: string };
+
+/** Gateway failures that switch to the rule-based extractor instead of failing. */
+const degradedCodes: ReadonlySet<OutcomeCode> = new Set<OutcomeCode>([
+  'upstream_unavailable',
+  'upstream_rate_limited',
+  'upstream_quota_exhausted',
+  'over_budget',
+  'budget_unenforceable',
+  'deadline_exceeded',
+  'not_available_yet',
+]);
+
+function describeFiles(files: readonly TicketSourceFile[]): string {
+  const images = files.filter((file) => file.mimetype?.startsWith('image/')).length;
+  if (images === files.length) return images === 1 ? 'an image' : `${images} images`;
+  return files.length === 1 ? 'a file' : `${files.length} files`;
+}
+
+/** Validates the input and returns the plain text to extract from, or why there is nothing to extract. */
+export function prepareTicketText(
+  input: Pick<ExtractTicketInput, 'text' | 'files'>,
+): { ok: true; text: string } | { ok: false; reason: TicketRejection; message: string } {
+  const text = plainTextFromSlack(input.text ?? '').trim();
+  const files = input.files ?? [];
+  if (hasNoReadableText(text)) {
+    if (files.length > 0) {
+      return {
+        ok: false,
+        reason: 'only_files',
+        message: `That message only has ${describeFiles(files)} and no text. I can only make tickets from text: paste or type what the customer wrote.`,
+      };
+    }
+    return text.length === 0
+      ? {
+          ok: false,
+          reason: 'empty',
+          message:
+            'There is no text to make a ticket from. Use `/ticket <what the customer wrote>` or run it on a message with text.',
+        }
+      : {
+          ok: false,
+          reason: 'unreadable',
+          message: 'That message has only mentions, emoji or punctuation, so there is nothing to make a ticket from.',
+        };
+  }
+  return { ok: true, text };
+}
+
+/**
+ * Extracts a ticket. Never throws for model, budget or input problems: every outcome is a value. The model
+ * reply is schema-validated by the gateway and grounded here against the text the model saw.
+ */
+export async function extractTicket(
+  input: ExtractTicketInput,
+  dependencies: ExtractTicketDependencies,
+): Promise<TicketExtraction> {
+  const { gateway, configuration, logger } = dependencies;
+  const now = dependencies.now ?? Date.now;
+  const log = logger?.child({ purpose: 'ticket', workspaceId: input.workspaceId, channelId: input.channelId });
+  const prepared = prepareTicketText(input);
+  if (!prepared.ok) {
+    log?.info({ reason: prepared.reason, messageTs: input.messageTs }, 'ticket input rejected');
+    return { kind: 'rejected', reason: prepared.reason, message: prepared.message };
+  }
+
+  const prompt = buildTicketPrompt({
+    text: prepared.text,
+    messageTs: input.messageTs,
+    timeZone: input.timeZone,
+    categories: configuration.categories,
+    teamLanguage: configuration.teamLanguage,
+    maxInputTokens: configuration.maxInputTokens ?? defaultTicketInputTokenLimit,
+    ...(configuration.encoding ? { encoding: configuration.encoding } : {}),
+  });
+  const sourceText = prompt.text;
+  const baseFlags: TicketFlag[] = prompt.truncated
+    ? [
+        {
+          kind: 'input_truncated',
+          value: String(prompt.originalTextTokens),
+          message: `The message was too long (${prompt.originalTextTokens} tokens); only the first ${prompt.textTokens} tokens were read.`,
+        },
+      ]
+    : [];
+  const groundingContext = { messageTs: input.messageTs, timeZone: input.timeZone };
+
+  try {
+    const structured = await gateway.structured(
+      {
+        purpose: 'ticket',
+        promptVersion: ticketPromptVersion,
+        messages: prompt.messages,
+        schema: createTicketSchema(configuration.categories),
+        schemaName: 'support_ticket',
+        maxOutputTokens: configuration.maxOutputTokens ?? 900,
+        temperature: 0,
+        cache: { enabled: true },
+        deadline: now() + (configuration.timeoutMs ?? 45_000),
+        ...(configuration.model ? { model: configuration.model } : {}),
+      },
+      {
+        workspaceId: input.workspaceId,
+        channelId: input.channelId,
+        userId: input.userId,
+        requestId: `ticket:${input.channelId}:${input.messageTs}`,
+      },
+    );
+    const grounded = groundTicket(structured.value, { sourceText, ...groundingContext });
+    const flags = [...baseFlags, ...grounded.flags];
+    if (structured.repaired) {
+      flags.push({
+        kind: 'repaired_output',
+        value: 'repair',
+        message: 'The model’s first answer was malformed and was repaired once.',
+      });
+    }
+    log?.info(
+      {
+        messageTs: input.messageTs,
+        fromCache: structured.result.fromCache,
+        repaired: structured.repaired,
+        removed: grounded.flags.map((flag) => flag.kind),
+        truncated: prompt.truncated,
+      },
+      'ticket extracted',
+    );
+    return {
+      kind: 'extracted',
+      ticket: grounded.ticket,
+      flags,
+      fromCache: structured.result.fromCache,
+      repaired: structured.repaired,
+      truncated: prompt.truncated,
+      model: structured.result.model,
+      costMicroUsd: structured.result.costMicroUsd,
+      promptVersion: ticketPromptVersion,
+      sourceText,
+    };
+  } catch (thrown) {
+    const error: DeskhandError = toDeskhandError(thrown);
+    if (degradedCodes.has(error.code)) {
+      log?.warn({ code: error.code, err: error, messageTs: input.messageTs }, 'ticket extracted without the model');
+      const ruleTicket = extractByRules({
+        text: prepared.text,
+        messageTs: input.messageTs,
+        timeZone: input.timeZone,
+        categories: configuration.categories,
+        teamLanguage: configuration.teamLanguage,
+      });
+      const grounded = groundTicket(ruleTicket, { sourceText: prepared.text, ...groundingContext });
+      return {
+        kind: 'degraded',
+        ticket: grounded.ticket,
+        flags: [{ kind: 'extracted_without_model', value: error.code, message: error.userMessage }, ...grounded.flags],
+        reason: error.code,
+        reasonMessage: error.userMessage,
+        truncated: false,
+        sourceText: prepared.text,
+      };
+    }
+    const message =
+      error.code === 'upstream_invalid_response'
+        ? 'The model twice returned a ticket I could not validate, so I made none. Try again, or write the ticket by hand.'
+        : error.userMessage;
+    log?.error(
+      { code: error.code, err: error, messageTs: input.messageTs, known: isDeskhandError(thrown) },
+      'ticket extraction failed',
+    );
+    return { kind: 'failed', code: error.code, message };
+  }
+}

@@ -1,0 +1,229 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { Redis } from 'ioredis';
+import type { SinkResult, TicketDelivery, TicketSink } from '../../src/capabilities/tickets/sinks/ticket-sink.ts';
+import { TriageChannelTicketSink } from '../../src/capabilities/tickets/sinks/triage-channel-sink.ts';
+import type { ViewStateValues } from '../../src/capabilities/tickets/ticket-card.ts';
+import {
+  ticketActionIds,
+  ticketEditBlockIds,
+  ticketEditModalCallbackId,
+} from '../../src/capabilities/tickets/ticket-ids.ts';
+import { defaultTicketCategories, emptyTicket } from '../../src/capabilities/tickets/ticket-schema.ts';
+import { TicketStore } from '../../src/capabilities/tickets/ticket-store.ts';
+import { customerTextFromThread, TicketWorkflow } from '../../src/capabilities/tickets/ticket-workflow.ts';
+import { DeskhandError } from '../../src/errors.ts';
+import { FakeLanguageModelGateway, RecordingMessenger, tsOf } from './tickets-fakes.ts';
+
+class RecordingSink implements TicketSink {
+  readonly name = 'webhook';
+  readonly delivered: TicketDelivery[] = [];
+  async deliver(delivery: TicketDelivery): Promise<SinkResult> {
+    this.delivered.push(delivery);
+    return { reference: `HD-${this.delivered.length}` };
+  }
+}
+
+const prefix = `test:${randomUUID()}:`;
+let redis: Redis;
+
+before(() => {
+  redis = new Redis('redis://127.0.0.1:6379', { maxRetriesPerRequest: 1 });
+});
+after(async () => {
+  const keys = await redis.keys(`${prefix}*`);
+  if (keys.length > 0) await redis.del(...keys);
+  await redis.quit();
+});
+
+function setup() {
+  const gateway = new FakeLanguageModelGateway();
+  const messenger = new RecordingMessenger();
+  const webhook = new RecordingSink();
+  const store = new TicketStore(redis, { keyPrefix: prefix });
+  const workflow = new TicketWorkflow({
+    extraction: { gateway, configuration: { categories: defaultTicketCategories, teamLanguage: 'en' } },
+    store,
+    messenger,
+    sinks: [new TriageChannelTicketSink(messenger, 'C_TRIAGE'), webhook],
+    categories: defaultTicketCategories,
+  });
+  return { gateway, messenger, webhook, store, workflow };
+}
+
+const messageTs = tsOf('2026-11-24T09:00:00Z');
+const request = {
+  trigger: 'shortcut' as const,
+  workspaceId: 'T_FLOW',
+  userId: 'U_AGENT',
+  source: { channelId: 'C_SUPPORT', messageTs },
+  text: 'Order #48213 never arrived. Please help by Friday!',
+  reply: { channel: 'C_SUPPORT', threadTs: messageTs },
+  timeZone: 'Europe/Berlin',
+};
+
+describe('ticket workflow', () => {
+  test('trigger → card in the thread → File → one triage post, one webhook delivery, filed card', async () => {
+    const { gateway, messenger, webhook, workflow } = setup();
+    gateway.enqueue({
+      value: emptyTicket({
+        summary: 'Order #48213 missing',
+        category: 'missing_delivery',
+        orderIds: ['#48213'],
+        confidence: 0.8,
+      }),
+    });
+    const created = await workflow.createDraft({
+      ...request,
+      source: { channelId: 'C_SUPPORT', messageTs: '1764000001.000001' },
+    });
+    assert.equal(created.kind, 'carded');
+    if (created.kind !== 'carded') return;
+    assert.equal(messenger.posts.length, 1);
+    assert.equal(messenger.posts[0]?.threadTs, messageTs);
+    assert.match(JSON.stringify(messenger.posts[0]?.blocks), /ticket_file/);
+
+    const click = {
+      actionId: ticketActionIds.file,
+      workspaceId: 'T_FLOW',
+      userId: 'U_FILER',
+      draftId: created.draft.id,
+      channel: 'C_SUPPORT',
+      messageTs: created.cardTs,
+    };
+    const outcomes = await Promise.all([workflow.handleAction(click), workflow.handleAction(click)]);
+    const redelivered = await workflow.handleAction(click);
+    assert.ok([...outcomes, redelivered].some((outcome) => outcome.kind === 'filed' && !outcome.alreadyFiled));
+    assert.equal(webhook.delivered.length, 1);
+    const triagePosts = messenger.posts.filter((post) => post.channel === 'C_TRIAGE');
+    assert.equal(triagePosts.length, 1);
+    assert.match(String(triagePosts[0]?.text), new RegExp(created.draft.id));
+    const lastUpdate = messenger.updates.at(-1);
+    assert.equal(lastUpdate?.ts, created.cardTs);
+    assert.equal(lastUpdate?.text, 'Filed by <@U_FILER> — reference HD-1');
+  });
+
+  test('degraded mode posts a card that says it was extracted without the model', async () => {
+    const { gateway, messenger, workflow } = setup();
+    gateway.enqueue({ error: new DeskhandError('upstream_unavailable', 'model fake is down') });
+    const created = await workflow.createDraft({
+      ...request,
+      source: { channelId: 'C_SUPPORT', messageTs: '1764000002.000001' },
+    });
+    assert.equal(created.kind, 'carded');
+    assert.match(JSON.stringify(messenger.posts[0]?.blocks), /Extracted without the model/);
+    if (created.kind === 'carded') assert.deepEqual(created.draft.ticket.orderIds, ['#48213']);
+  });
+
+  test('bad input gets an ephemeral explanation and no card', async () => {
+    const { messenger, workflow } = setup();
+    const outcome = await workflow.createDraft({
+      ...request,
+      text: '',
+      files: [{ name: 'a.pdf', mimetype: 'application/pdf' }],
+    });
+    assert.equal(outcome.kind, 'rejected');
+    assert.equal(messenger.posts.length, 0);
+    assert.equal(messenger.ephemerals[0]?.user, 'U_AGENT');
+    assert.match(String(messenger.ephemerals[0]?.text), /only has a file/);
+  });
+
+  test('Edit opens a pre-filled modal; an invalid save shows errors; a valid save updates the card', async () => {
+    const { gateway, messenger, workflow } = setup();
+    gateway.enqueue({
+      value: emptyTicket({ summary: 'Order #48213 missing', category: 'missing_delivery', orderIds: ['#48213'] }),
+    });
+    const created = await workflow.createDraft({
+      ...request,
+      source: { channelId: 'C_SUPPORT', messageTs: '1764000003.000001' },
+    });
+    if (created.kind !== 'carded') throw new Error('no card');
+    const opened = await workflow.handleAction({
+      actionId: ticketActionIds.edit,
+      workspaceId: 'T_FLOW',
+      userId: 'U_EDITOR',
+      draftId: created.draft.id,
+      triggerId: '123.456.abc',
+      channel: 'C_SUPPORT',
+      messageTs: created.cardTs,
+    });
+    assert.equal(opened.kind, 'modal_opened');
+    const view = messenger.views[0]?.view as { callback_id: string; private_metadata: string };
+    assert.equal(view.callback_id, ticketEditModalCallbackId);
+
+    const values = (email: string): ViewStateValues => ({
+      [ticketEditBlockIds.summary]: { input: { value: 'Parcel #48213 lost in transit' } },
+      [ticketEditBlockIds.category]: { input: { selected_option: { value: 'missing_delivery' } } },
+      [ticketEditBlockIds.urgency]: { input: { selected_option: { value: 'high' } } },
+      [ticketEditBlockIds.orderIds]: { input: { value: '#48213' } },
+      [ticketEditBlockIds.customerEmail]: { input: { value: email } },
+      [ticketEditBlockIds.language]: { input: { value: 'en' } },
+    });
+    const invalid = await workflow.handleEditSubmission({
+      workspaceId: 'T_FLOW',
+      userId: 'U_EDITOR',
+      privateMetadata: view.private_metadata,
+      values: values('nope'),
+    });
+    assert.equal(invalid.kind, 'invalid');
+    if (invalid.kind === 'invalid') assert.ok(invalid.response.errors[ticketEditBlockIds.customerEmail]);
+
+    const saved = await workflow.handleEditSubmission({
+      workspaceId: 'T_FLOW',
+      userId: 'U_EDITOR',
+      privateMetadata: view.private_metadata,
+      values: values('dana@example.org'),
+    });
+    assert.equal(saved.kind, 'saved');
+    const update = messenger.updates.at(-1);
+    assert.equal(update?.ts, created.cardTs);
+    assert.match(JSON.stringify(update?.blocks), /Parcel #48213 lost in transit/);
+    assert.match(JSON.stringify(update?.blocks), /Edited by <@U_EDITOR>/);
+
+    // The same modal submitted again is stale now.
+    const stale = await workflow.handleEditSubmission({
+      workspaceId: 'T_FLOW',
+      userId: 'U_EDITOR',
+      privateMetadata: view.private_metadata,
+      values: values('dana@example.org'),
+    });
+    assert.equal(stale.kind, 'refused');
+  });
+
+  test('Discard replaces the card and a later File is refused', async () => {
+    const { gateway, messenger, webhook, workflow } = setup();
+    gateway.enqueue({ value: emptyTicket({ summary: 'Question about fees', category: 'question' }) });
+    const created = await workflow.createDraft({
+      ...request,
+      source: { channelId: 'C_SUPPORT', messageTs: '1764000004.000001' },
+    });
+    if (created.kind !== 'carded') throw new Error('no card');
+    const base = {
+      workspaceId: 'T_FLOW',
+      userId: 'U1',
+      draftId: created.draft.id,
+      channel: 'C_SUPPORT',
+      messageTs: created.cardTs,
+    };
+    assert.equal((await workflow.handleAction({ ...base, actionId: ticketActionIds.discard })).kind, 'discarded_now');
+    assert.match(String(messenger.updates.at(-1)?.text), /discarded by <@U1>/);
+    assert.equal((await workflow.handleAction({ ...base, actionId: ticketActionIds.file })).kind, 'discarded');
+    assert.equal(webhook.delivered.length, 0);
+  });
+
+  test('the mention trigger reads the customer messages of a thread, not bots or the mention', () => {
+    const thread = customerTextFromThread(
+      [
+        { ts: '1.1', user: 'U_CUSTOMER', text: 'My parcel #99120 is late' },
+        { ts: '1.2', botId: 'B1', text: 'Deskhand: I can help' },
+        { ts: '1.3', user: 'U_CUSTOMER', text: 'Any news? I need it by Monday' },
+        { ts: '1.4', user: 'U_AGENT', text: '<@U_DESKHAND> ticket this' },
+        { ts: '1.5', user: 'U_CUSTOMER', subtype: 'channel_join', text: 'joined' },
+      ],
+      { excludeTs: '1.4' },
+    );
+    assert.equal(thread.text, 'My parcel #99120 is late\n\nAny news? I need it by Monday');
+    assert.equal(thread.latestTs, '1.3');
+  });
+});
