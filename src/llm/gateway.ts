@@ -41,8 +41,18 @@ import { toStrictJsonSchema } from './structured-schema.ts';
 import { countTokens, type EncodingName, encodingForModel } from './tokenizer.ts';
 import { toWireMessages, toWireResponseFormat, toWireToolChoice, toWireTools } from './wire-request.ts';
 
+export interface EmbeddingLimits {
+  maxInputs: number;
+  maxTokensPerRequest: number;
+  maxTokensPerInput: number;
+}
+
 /** OpenAI's documented per-request limits for embeddings. */
-export const embeddingLimits = { maxInputs: 2048, maxTokensPerRequest: 300_000, maxTokensPerInput: 8191 } as const;
+export const embeddingLimits: Readonly<EmbeddingLimits> = {
+  maxInputs: 2048,
+  maxTokensPerRequest: 300_000,
+  maxTokensPerInput: 8191,
+};
 
 export interface OpenAIGatewayOptions {
   /** Built in `src/main.ts` with `baseURL` and `apiKey`; the gateway derives a guarded copy of it. */
@@ -64,7 +74,7 @@ export interface OpenAIGatewayOptions {
   onBudgetWarning?: (warning: BudgetWarning) => void | Promise<void>;
   /** The `fetch` the guarded fetch wraps (default: global fetch). */
   fetch?: typeof fetch;
-  embeddingLimits?: Partial<typeof embeddingLimits>;
+  embeddingLimits?: Partial<EmbeddingLimits>;
 }
 
 interface InternalOptions {
@@ -102,7 +112,7 @@ export class OpenAIGateway implements LanguageModelGateway {
   private readonly client: OpenAI;
   private readonly options: OpenAIGatewayOptions;
   private readonly breaker: CircuitBreaker;
-  private readonly limits: typeof embeddingLimits;
+  private readonly limits: EmbeddingLimits;
   private readonly metric;
 
   constructor(options: OpenAIGatewayOptions) {

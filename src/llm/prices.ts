@@ -88,8 +88,8 @@ export class PriceTable {
   }
 
   /**
-   * The price of a model. Dated snapshots (`gpt-4o-mini-2024-07-18`) and fine-tunes (`ft:gpt-4o-mini:org::id`)
-   * use the longest priced name they start with; anything else throws `configuration`.
+   * The price of a model. Dated snapshots (`gpt-4o-mini-2024-07-18`, `gpt-4-0613`) and fine-tunes (`ft:gpt-4o-mini:org::id`)
+   * use their base model's price; anything else (`gpt-4o-mystery`) throws `configuration`.
    */
   priceOf(model: string): ModelPrice {
     const exact = this.prices.get(model);
@@ -97,7 +97,9 @@ export class PriceTable {
     const base = model.replace(/^ft:/, '').split(':')[0] ?? model;
     let best: string | undefined;
     for (const name of this.prices.keys()) {
-      if ((base === name || base.startsWith(`${name}-`)) && (!best || name.length > best.length)) best = name;
+      const suffix = base.slice(name.length);
+      const snapshot = base.startsWith(name) && (suffix === '' || /^-\d{4}(-\d{2}-\d{2})?$/.test(suffix));
+      if (snapshot && (!best || name.length > best.length)) best = name;
     }
     const found = best ? this.prices.get(best) : undefined;
     if (!found) {

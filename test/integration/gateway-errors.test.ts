@@ -1,0 +1,132 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { DeskhandError } from '../../src/errors.ts';
+import { CircuitBreaker } from '../../src/llm/circuit-breaker.ts';
+import type { ChatRequest } from '../../src/ports/language-model.ts';
+import { createHarness, type Harness, scope, userMessage } from './gateway-harness.ts';
+
+const request = (extra: Partial<ChatRequest> = {}): ChatRequest => ({
+  purpose: 'test',
+  promptVersion: '1',
+  messages: userMessage('Hello'),
+  maxOutputTokens: 20,
+  cache: { enabled: false },
+  ...extra,
+});
+
+async function failure(promise: Promise<unknown>): Promise<DeskhandError> {
+  const error = await promise.then(
+    () => undefined,
+    (caught: unknown) => caught,
+  );
+  assert.ok(error instanceof DeskhandError, `expected a DeskhandError, got ${String(error)}`);
+  return error;
+}
+
+describe('upstream errors and deadlines', () => {
+  let harness: Harness;
+  let now = 0;
+  const breaker = new CircuitBreaker({ failureThreshold: 3, openMs: 5_000, now: () => Date.now() + now });
+  before(async () => {
+    harness = await createHarness({ breaker });
+    // Load the tokenizer's encoder once, so timings below measure the call path, not WASM start-up.
+    harness.gateway.countChatTokens(request());
+  });
+  after(async () => harness.cleanup());
+
+  test('insufficient_quota fails fast without a retry', async () => {
+    harness.fake?.reset();
+    harness.fake?.enqueueChat({ fault: 'insufficient_quota' }, { content: 'must not be reached' });
+    const started = Date.now();
+    const error = await failure(harness.gateway.chat(request(), scope()));
+    assert.equal(error.code, 'upstream_quota_exhausted');
+    assert.equal(error.retryable, false);
+    assert.equal(harness.fake?.chatCalls().length, 1);
+    assert.ok(Date.now() - started < 400, `took ${Date.now() - started} ms`);
+  });
+
+  test('a 429 with retry-after is honoured within the deadline', async () => {
+    harness.fake?.reset();
+    harness.fake?.enqueueChat({ fault: 'rate_limit', retryAfterSeconds: 1 }, { content: 'after waiting' });
+    const started = Date.now();
+    const result = await harness.gateway.chat(request({ deadline: Date.now() + 5_000 }), scope());
+    const elapsed = Date.now() - started;
+    assert.equal(result.text, 'after waiting');
+    assert.equal(harness.fake?.chatCalls().length, 2);
+    assert.ok(elapsed >= 950 && elapsed < 5_000, `took ${elapsed} ms`);
+  });
+
+  test('a 429 whose retry-after does not fit the deadline fails at once as rate limited', async () => {
+    harness.fake?.reset();
+    harness.fake?.enqueueChat({ fault: 'rate_limit', retryAfterSeconds: 30 }, { content: 'too late' });
+    const started = Date.now();
+    const error = await failure(harness.gateway.chat(request({ deadline: Date.now() + 3_000 }), scope()));
+    assert.equal(error.code, 'upstream_rate_limited');
+    assert.equal(error.details.retryAfterMs, 30_000);
+    assert.equal(harness.fake?.chatCalls().length, 1);
+    assert.ok(Date.now() - started < 1_000);
+  });
+
+  test('a hanging provider ends in deadline_exceeded by the deadline and frees the reservation', async () => {
+    harness.fake?.reset();
+    harness.fake?.enqueueChat({ fault: 'hang' });
+    const started = Date.now();
+    const error = await failure(harness.gateway.chat(request({ deadline: Date.now() + 600 }), scope('C0HANG')));
+    assert.equal(error.code, 'deadline_exceeded');
+    assert.ok(Date.now() - started < 1_500, `took ${Date.now() - started} ms`);
+    const daily = (await harness.budgets.status('T0TEST', 'C0HANG')).windows[0];
+    assert.equal(daily?.reservedMicroUsd, 0);
+    assert.equal(daily?.spentMicroUsd, 0);
+  });
+
+  test('a caller that aborts gets cancelled', async () => {
+    harness.fake?.reset();
+    harness.fake?.enqueueChat({ fault: 'hang' });
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 100);
+    const error = await failure(harness.gateway.chat(request({ signal: controller.signal }), scope()));
+    assert.equal(error.code, 'cancelled');
+  });
+
+  test('a malformed JSON body is an invalid response', async () => {
+    harness.fake?.reset();
+    harness.fake?.enqueueChat({ fault: 'malformed_json' });
+    const error = await failure(harness.gateway.chat(request(), scope()));
+    assert.equal(error.code, 'upstream_invalid_response');
+  });
+
+  test('the breaker opens after consecutive failures, fails fast, and closes when the provider recovers', async () => {
+    harness.fake?.reset();
+    // Each failing call: 500 answered to the first attempt and every SDK retry.
+    harness.fake?.enqueueChat(...Array.from({ length: 9 }, () => ({ fault: 'server_error' as const })));
+    for (let index = 0; index < 3; index += 1) {
+      const error = await failure(harness.gateway.chat(request({ deadline: Date.now() + 1_000 }), scope()));
+      assert.equal(error.code, 'upstream_unavailable');
+    }
+    assert.equal(harness.gateway.circuitState, 'open');
+    const callsWhenOpened = harness.fake?.chatCalls().length;
+    const fast = await failure(harness.gateway.chat(request(), scope()));
+    assert.equal(fast.code, 'upstream_unavailable');
+    assert.equal(fast.details.circuit, 'open');
+    assert.equal(harness.fake?.chatCalls().length, callsWhenOpened);
+    harness.fake?.reset();
+    harness.fake?.enqueueChat({ content: 'recovered' });
+    now += 5_001;
+    const probe = await harness.gateway.chat(request(), scope());
+    assert.equal(probe.text, 'recovered');
+    assert.equal(harness.gateway.circuitState, 'closed');
+  });
+
+  test('an invalid request is refused before any model call', async () => {
+    harness.fake?.reset();
+    const error = await failure(harness.gateway.chat(request({ maxOutputTokens: 0, messages: [] }), scope()));
+    assert.equal(error.code, 'invalid_input');
+    assert.match(error.message, /messages must not be empty; maxOutputTokens must be a positive integer/);
+    assert.equal(harness.fake?.chatCalls().length, 0);
+  });
+
+  test('an unpriced model is a configuration error', async () => {
+    const error = await failure(harness.gateway.chat(request({ model: 'gpt-4o-mystery' }), scope()));
+    assert.equal(error.code, 'configuration');
+  });
+});
