@@ -1,0 +1,225 @@
+/**
+ * The agent's entry points for the Slack listeners. Each is cheap (Redis only) so it fits before the 3 s ack:
+ *
+ * ```ts
+ * // /agent <goal>  (commands listener)
+ * const started = await agent.startRun({ workspaceId, channelId, threadTs, userId, goal: command.text });
+ * await ack(started.message);                           // ephemeral text for the user
+ *
+ * // Approve / Reject buttons (action ids in agent-ids.ts): decide BEFORE acking
+ * const result = await agent.handleApprovalAction({ workspaceId, userId, actionId: action.action_id, value: action.value });
+ * await ack();
+ * await messenger.postEphemeral({ channel, user: userId, text: result.message });
+ *
+ * // Stop button
+ * const stopped = await agent.handleStopAction({ workspaceId, userId, value: action.value });
+ * await ack(); await messenger.postEphemeral({ channel, user: userId, text: stopped.message });
+ *
+ * // composition root, once per replica
+ * queue.startWorker(); const stopSweeper = agent.startExpirySweeper(30_000);
+ * ```
+ * `workspaceId` is the tenant (`context_enterprise_id` or `context_team_id`), never the envelope's team alone.
+ */
+import type { Logger } from '../../observability/logger.ts';
+import { agentActionIds } from './agent-ids.ts';
+import type { ApprovalStore, AuditEntry } from './approval-store.ts';
+import { parseApprovalButtonValue } from './approval-store.ts';
+import { type AgentRuntime, resolveApprovalCard } from './run-agent.ts';
+import type { AgentRunQueue } from './run-queue.ts';
+import { newRunState, type RunStateStore } from './run-state.ts';
+
+export type StartRunResult = { kind: 'started'; runId: string; message: string } | { kind: 'invalid'; message: string };
+
+export type ApprovalActionResult = {
+  kind: 'decided' | 'already_decided' | 'expired' | 'not_authorised' | 'not_found' | 'hash_mismatch' | 'invalid';
+  message: string;
+};
+
+export type StopActionResult = { kind: 'stopping' | 'not_authorised' | 'not_found' | 'already_ended'; message: string };
+
+const maxGoalChars = 2000;
+
+export class AgentService {
+  readonly #runtime: AgentRuntime;
+  readonly #queue: AgentRunQueue;
+  readonly #approvals: ApprovalStore;
+  readonly #runs: RunStateStore;
+  readonly #logger: Logger;
+  readonly #now: () => number;
+
+  constructor(options: { runtime: AgentRuntime; queue: AgentRunQueue; logger: Logger }) {
+    this.#runtime = options.runtime;
+    this.#queue = options.queue;
+    this.#approvals = options.runtime.approvals;
+    this.#runs = options.runtime.runs;
+    this.#logger = options.logger.child({ component: 'agent' });
+    this.#now = options.runtime.now ?? Date.now;
+  }
+
+  /** Checkpoints a new run and queues it. Resolves once both are in Redis; the run itself happens later. */
+  async startRun(input: {
+    workspaceId: string;
+    channelId: string;
+    threadTs?: string;
+    userId: string;
+    goal: string;
+  }): Promise<StartRunResult> {
+    const goal = input.goal.trim();
+    if (goal === '')
+      return {
+        kind: 'invalid',
+        message: 'Tell me what to do, for example `/agent summarise this thread and file a ticket`.',
+      };
+    if (goal.length > maxGoalChars) {
+      return {
+        kind: 'invalid',
+        message: `That goal is ${goal.length} characters long; please keep it under ${maxGoalChars}.`,
+      };
+    }
+    const state = newRunState({
+      workspaceId: input.workspaceId,
+      channelId: input.channelId,
+      threadTs: input.threadTs,
+      requesterId: input.userId,
+      goal,
+      now: this.#now(),
+    });
+    await this.#runs.save(state);
+    await this.#queue.enqueue({ kind: 'start', workspaceId: input.workspaceId, runId: state.runId });
+    this.#logger.info(
+      { runId: state.runId, workspaceId: input.workspaceId, channelId: input.channelId },
+      'agent run queued',
+    );
+    return { kind: 'started', runId: state.runId, message: 'On it. I will post my progress in the thread.' };
+  }
+
+  /**
+   * Handles an Approve or Reject click. Await it before acking: the decision is in Redis when it resolves.
+   * The run is resumed by a queued job; the message is for the clicker (ephemeral).
+   */
+  async handleApprovalAction(input: {
+    workspaceId: string;
+    userId: string;
+    actionId: string;
+    value: string;
+  }): Promise<ApprovalActionResult> {
+    const parsed = parseApprovalButtonValue(input.value);
+    const decision =
+      input.actionId === agentActionIds.approve
+        ? 'approved'
+        : input.actionId === agentActionIds.reject
+          ? 'rejected'
+          : undefined;
+    if (!parsed || !decision) {
+      this.#logger.warn({ actionId: input.actionId, userId: input.userId }, 'malformed approval action');
+      return { kind: 'invalid', message: 'That button is not valid any more.' };
+    }
+    const outcome = await this.#approvals.decide({
+      workspaceId: input.workspaceId,
+      userId: input.userId,
+      decision,
+      ...parsed,
+    });
+    switch (outcome.kind) {
+      case 'not_authorised':
+        this.#logger.warn(
+          { code: 'not_authorised', userId: input.userId, requestId: parsed.requestId, reason: outcome.reason },
+          'approval attempt refused',
+        );
+        return {
+          kind: 'not_authorised',
+          message:
+            outcome.reason === 'self_approval'
+              ? 'You started this run, so someone else has to approve it.'
+              : 'You are not authorised to approve or reject agent actions. Ask one of the configured approvers.',
+        };
+      case 'not_found':
+        return { kind: 'not_found', message: 'This approval request no longer exists.' };
+      case 'hash_mismatch':
+        this.#logger.warn({ userId: input.userId, requestId: parsed.requestId }, 'approval hash mismatch');
+        return {
+          kind: 'hash_mismatch',
+          message: 'This button does not match the pending request, so nothing was decided.',
+        };
+      default: {
+        const { request } = outcome;
+        // Resumes are idempotent; queuing on every outcome also recovers a decision whose resume was lost.
+        await this.#queue.enqueue({
+          kind: 'resume',
+          workspaceId: request.workspaceId,
+          runId: request.runId,
+          requestId: request.requestId,
+        });
+        if (outcome.kind === 'expired')
+          return { kind: 'expired', message: 'This request had expired, so it was rejected.' };
+        if (outcome.kind === 'decided') {
+          return {
+            kind: 'decided',
+            message:
+              request.status === 'approved'
+                ? 'Approved: the agent will run it now.'
+                : 'Rejected: the agent will not run it.',
+          };
+        }
+        const who = request.decidedBy === 'expiry' ? 'expiry' : `<@${request.decidedBy}>`;
+        return { kind: 'already_decided', message: `Already ${request.status} by ${who}.` };
+      }
+    }
+  }
+
+  /** Handles a Stop click: the requester or an approver may stop a run; it ends at the next step boundary. */
+  async handleStopAction(input: { workspaceId: string; userId: string; value: string }): Promise<StopActionResult> {
+    const state = await this.#runs.load(input.workspaceId, input.value);
+    if (!state) return { kind: 'not_found', message: 'I could not find that run.' };
+    if (state.status === 'ended') return { kind: 'already_ended', message: 'That run has already ended.' };
+    const allowed =
+      input.userId === state.requesterId || (await this.#approvals.isApprover(input.userId, input.workspaceId));
+    await this.#approvals.appendAudit(input.workspaceId, state.runId, {
+      at: this.#now(),
+      actor: input.userId,
+      action: 'stop',
+      result: allowed ? 'requested' : 'refused_not_authorised',
+    });
+    if (!allowed)
+      return { kind: 'not_authorised', message: 'Only the person who started the run or an approver can stop it.' };
+    await this.#runs.requestStop(input.workspaceId, state.runId, input.userId);
+    await this.#queue.enqueue({ kind: 'stop', workspaceId: input.workspaceId, runId: state.runId });
+    return { kind: 'stopping', message: 'Stopping at the next step.' };
+  }
+
+  /** Every request, attempt and decision of a run, oldest first. */
+  auditLog(workspaceId: string, runId: string): Promise<AuditEntry[]> {
+    return this.#approvals.auditLog(workspaceId, runId);
+  }
+
+  /** Expires due approval requests (as rejected), updates their cards and resumes their runs. Returns how many. */
+  async sweepExpiredApprovals(): Promise<number> {
+    const expired = await this.#approvals.sweepExpired();
+    for (const request of expired) {
+      await resolveApprovalCard(this.#runtime, request);
+      await this.#queue.enqueue({
+        kind: 'resume',
+        workspaceId: request.workspaceId,
+        runId: request.runId,
+        requestId: request.requestId,
+      });
+    }
+    return expired.length;
+  }
+
+  /** Runs the expiry sweep every `intervalMs` on this replica; returns a function that stops it. */
+  startExpirySweeper(intervalMs: number): () => void {
+    let running = false;
+    const timer = setInterval(() => {
+      if (running) return;
+      running = true;
+      this.sweepExpiredApprovals()
+        .catch((error: unknown) => this.#logger.warn({ err: error }, 'approval expiry sweep failed'))
+        .finally(() => {
+          running = false;
+        });
+    }, intervalMs);
+    timer.unref();
+    return () => clearInterval(timer);
+  }
+}

@@ -1,0 +1,171 @@
+/**
+ * The durable state of one agent run, checkpointed to Redis after every step so any replica can resume it.
+ * Keys are hash-tagged by workspace (`agent:{T…}:run:<id>`), like the approval store's.
+ */
+import { randomUUID } from 'node:crypto';
+import type { ChatMessage } from '../../ports/language-model.ts';
+import type { AgentRedis } from './agent-redis.ts';
+
+export type StepState = 'pending' | 'in_progress' | 'complete' | 'error';
+
+export interface StepRecord {
+  title: string;
+  state: StepState;
+  /** Short result or reason, shown under the step. */
+  detail?: string;
+}
+
+export type RunStatus = 'queued' | 'running' | 'awaiting_approval' | 'ended';
+
+export type RunOutcomeKind =
+  | 'finished'
+  | 'stopped'
+  | 'step_limit'
+  | 'tool_call_limit'
+  | 'cost_limit'
+  | 'time_limit'
+  | 'loop_detected'
+  | 'over_budget'
+  | 'failed';
+
+export interface PendingCall {
+  id: string;
+  name: string;
+  argumentsJson: string;
+}
+
+export interface RunState {
+  version: 1;
+  runId: string;
+  workspaceId: string;
+  channelId: string;
+  threadTs: string | undefined;
+  requesterId: string;
+  goal: string;
+  status: RunStatus;
+  createdAt: number;
+  /** Time spent working (excludes waiting for a human), checked against `AGENT_MAX_RUN_SECONDS`. */
+  activeMs: number;
+  plan: string[];
+  steps: StepRecord[];
+  /** The conversation with the model, tool observations included. */
+  messages: ChatMessage[];
+  /** Tool calls of the last model turn not processed yet. */
+  queue: PendingCall[];
+  /** Fingerprints (tool + canonical arguments) of every call so far, for loop detection. */
+  fingerprints: string[];
+  counters: { steps: number; toolCalls: number; modelCalls: number; spentMicroUsd: number };
+  /** Set just before a tool runs and cleared when its result is recorded: if present on load, the run crashed. */
+  inFlight:
+    | { call: PendingCall; stepIndex: number; startedAt: number; idempotencyKey: string; approvedBy?: string }
+    | undefined;
+  /** The approval the run is waiting for. */
+  awaiting: { requestId: string; call: PendingCall; stepIndex: number } | undefined;
+  /** The progress message in the thread. */
+  progress: { channel: string; ts: string } | undefined;
+  outcome: { kind: RunOutcomeKind; message: string; answer?: string } | undefined;
+}
+
+export function newRunState(input: {
+  workspaceId: string;
+  channelId: string;
+  threadTs: string | undefined;
+  requesterId: string;
+  goal: string;
+  now: number;
+}): RunState {
+  return {
+    version: 1,
+    runId: randomUUID(),
+    workspaceId: input.workspaceId,
+    channelId: input.channelId,
+    threadTs: input.threadTs,
+    requesterId: input.requesterId,
+    goal: input.goal,
+    status: 'queued',
+    createdAt: input.now,
+    activeMs: 0,
+    plan: [],
+    steps: [],
+    messages: [],
+    queue: [],
+    fingerprints: [],
+    counters: { steps: 0, toolCalls: 0, modelCalls: 0, spentMicroUsd: 0 },
+    inFlight: undefined,
+    awaiting: undefined,
+    progress: undefined,
+    outcome: undefined,
+  };
+}
+
+/** Run checkpoints, Stop flags and per-run leases in Redis. */
+export class RunStateStore {
+  readonly #redis: AgentRedis;
+  readonly #prefix: string;
+  readonly #retentionSeconds: number;
+
+  constructor(options: { redis: AgentRedis; keyPrefix: string; retentionSeconds?: number }) {
+    this.#redis = options.redis;
+    this.#prefix = options.keyPrefix;
+    this.#retentionSeconds = options.retentionSeconds ?? 30 * 86_400;
+  }
+
+  #key(workspaceId: string, runId: string, kind: 'run' | 'stop' | 'lease'): string {
+    return `${this.#prefix}agent:{${workspaceId}}:${kind}:${runId}`;
+  }
+
+  /** Writes the checkpoint; resolves once Redis has it. */
+  async save(state: RunState): Promise<void> {
+    // Fields that are undefined are dropped by JSON and read back as undefined.
+    const stored = JSON.stringify(state);
+    await this.#redis.set(this.#key(state.workspaceId, state.runId, 'run'), stored, 'EX', this.#retentionSeconds);
+  }
+
+  async load(workspaceId: string, runId: string): Promise<RunState | undefined> {
+    const stored = await this.#redis.get(this.#key(workspaceId, runId, 'run'));
+    if (!stored) return undefined;
+    return JSON.parse(stored) as RunState;
+  }
+
+  async requestStop(workspaceId: string, runId: string, userId: string): Promise<void> {
+    await this.#redis.set(this.#key(workspaceId, runId, 'stop'), userId, 'EX', this.#retentionSeconds);
+  }
+
+  /** Who asked to stop the run, if anyone. */
+  async stopRequestedBy(workspaceId: string, runId: string): Promise<string | undefined> {
+    return (await this.#redis.get(this.#key(workspaceId, runId, 'stop'))) ?? undefined;
+  }
+
+  /**
+   * A lease so only one worker advances a run at a time (BullMQ has no per-key concurrency outside its paid
+   * edition). The lease is renewed while held; a crashed holder's lease lapses after `ttlMs`.
+   */
+  async acquireLease(workspaceId: string, runId: string, ttlMs: number): Promise<RunLease | undefined> {
+    const key = this.#key(workspaceId, runId, 'lease');
+    const token = randomUUID();
+    const acquired = await this.#redis.eval(acquireScript, 1, key, token, String(ttlMs));
+    if (acquired !== 1) return undefined;
+    const redis = this.#redis;
+    const timer = setInterval(
+      () => {
+        redis.eval(renewScript, 1, key, token, String(ttlMs)).catch(() => undefined);
+      },
+      Math.max(100, Math.floor(ttlMs / 3)),
+    );
+    timer.unref();
+    return {
+      async release() {
+        clearInterval(timer);
+        await redis.eval(releaseScript, 1, key, token);
+      },
+    };
+  }
+}
+
+export interface RunLease {
+  release(): Promise<void>;
+}
+
+const acquireScript = `if redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then return 1 end return 0`;
+const renewScript = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`;
+const releaseScript = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
