@@ -222,6 +222,27 @@ describe('ingestDocument pipeline', () => {
     assert.equal(await index.getDocument('T100', documentIdFor('T100', '/docs/handbook.md')), undefined);
   });
 
+  test('a failed index write surfaces the error and leaves the previous version searchable', async () => {
+    const { index, dependencies } = setup();
+    await ingestDocument(markdownInput(handbook(sections)), dependencies);
+    index.failNextReplace = new DeskhandError('upstream_unavailable', 'index write failed (scripted)');
+    const changed = sections.map((text) => `${text} Revised.`);
+    await assert.rejects(ingestDocument(markdownInput(handbook(changed)), dependencies), /index write failed/);
+    assert.ok(index.chunksOf('T100').every((chunk) => !chunk.text.includes('Revised.')));
+    assert.equal(index.chunksOf('T100').length, 6);
+    // The retry embeds nothing: the vectors were cached before the failed write.
+    const retried = await ingestDocument(markdownInput(handbook(changed)), dependencies);
+    assert.deepEqual([retried.kind, retried.embeddedChunks, retried.cachedChunks], ['replaced', 0, 6]);
+  });
+
+  test('a runaway title is clipped so the embedded header cannot crowd out the chunk text', async () => {
+    const { embedder, dependencies } = setup();
+    await ingestDocument(markdownInput('Short body text.', { title: 'T'.repeat(20_000) }), dependencies);
+    const [embedded] = embedder.embeddedTexts;
+    assert.ok((embedded?.length ?? 0) < 400, `embedded ${embedded?.length} characters`);
+    assert.ok(embedded?.endsWith('Short body text.'));
+  });
+
   test('without an embedder chunks are sparse-only and no model is called', async () => {
     const { index, dependencies } = setup();
     const { embedder: _embedder, ...sparseOnly } = dependencies;

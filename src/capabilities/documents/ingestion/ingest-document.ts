@@ -99,10 +99,21 @@ export function documentIdFor(workspaceId: string, source: string): string {
 
 const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
 
+/** Longest title and heading path kept in the embedded header: a runaway PDF title must not crowd out the text. */
+const maxHeaderCharacters = 300;
+
+function clip(text: string, maxCharacters: number): string {
+  if (text.length <= maxCharacters) return text;
+  const segments = new Intl.Segmenter(undefined, { granularity: 'grapheme' }).segment(text);
+  const cut = segments.containing(maxCharacters)?.index ?? maxCharacters;
+  return `${text.slice(0, cut).trimEnd()}…`;
+}
+
 /** What is embedded for a chunk: where it sits in the document, then its text (a contextual header). */
 export function embeddingInput(title: string, sectionPath: string[], text: string): string {
-  const location = sectionPath.filter((heading) => heading !== title).join(' > ');
-  return location ? `${title}\n${location}\n\n${text}` : `${title}\n\n${text}`;
+  const location = clip(sectionPath.filter((heading) => heading !== title).join(' > '), maxHeaderCharacters);
+  const heading = clip(title, maxHeaderCharacters);
+  return location ? `${heading}\n${location}\n\n${text}` : `${heading}\n\n${text}`;
 }
 
 /**
@@ -130,7 +141,7 @@ export async function ingestDocument(
     );
     dependencies.onProgress?.({ stage: 'parsing', done: 1, total: 1 });
     const fallbackTitle = basename(input.fileName, extname(input.fileName)) || input.fileName;
-    const title = input.title?.trim() || parsed.title || fallbackTitle;
+    const title = clip((input.title?.trim() || parsed.title || fallbackTitle).replace(/\s+/g, ' '), 500);
     return ingestParsed(parsed, { ...input, title }, dependencies, limits);
   });
 }
@@ -143,7 +154,7 @@ export async function ingestText(
   const limits = { ...defaultIngestionLimits, ...dependencies.limits };
   return logOutcome(input.source, dependencies.logger, async () => {
     const parsed = input.format === 'markdown' ? parseMarkdown(input.text) : parseText(input.text);
-    const title = input.title.trim() || parsed.title || input.source;
+    const title = clip((input.title.trim() || parsed.title || input.source).replace(/\s+/g, ' '), 500);
     return ingestParsed(parsed, { ...input, fileName: input.source, title }, dependencies, limits);
   });
 }
