@@ -36,6 +36,8 @@ export interface AgentHarnessOptions {
   limits?: Partial<AgentLimits>;
   approvalTtlSeconds?: number;
   allowSelfApproval?: boolean;
+  /** The gateway's budget caps in µ$ (channel daily/monthly, workspace daily). */
+  caps?: { channelDaily?: number; channelMonthly?: number; workspaceDaily?: number };
 }
 
 export interface AgentHarness {
@@ -62,7 +64,10 @@ export interface AgentHarness {
 }
 
 export async function createAgentHarness(options: AgentHarnessOptions = {}): Promise<AgentHarness> {
-  const gateway = await createHarness({ fakeOptions: { whenEmpty: 'error' } });
+  const gateway = await createHarness({
+    fakeOptions: { whenEmpty: 'error' },
+    ...(options.caps ? { caps: options.caps } : {}),
+  });
   const fake = gateway.fake;
   if (!fake) throw new Error('the gateway harness did not start a fake');
   const logger = createSilentLogger();
