@@ -87,6 +87,19 @@ describe('document parsers', () => {
     assert.ok(!text.includes('alert(1)') && !text.includes('color:red'), 'scripts and styles are not text');
   });
 
+  test('HTML keeps the main content and drops navigation, sidebars and footers', async () => {
+    const html = `<html><head><title>Help center</title></head><body>
+      <nav><a href="/">Home</a> <a href="/pricing">Pricing</a></nav>
+      <main><h1>Reset your password</h1><p>Open Settings and choose Reset password.</p>
+      <aside>Related: billing FAQ</aside></main>
+      <footer>© Example Inc. All rights reserved.</footer></body></html>`;
+    const document = await parse('help.html', encode(html));
+    const text = document.blocks.map((block) => ('text' in block ? block.text : '')).join('\n');
+    assert.deepEqual(headings(document.blocks), ['1:Reset your password']);
+    assert.match(text, /Open Settings and choose Reset password\./);
+    assert.doesNotMatch(text, /Pricing|Related: billing|All rights reserved/);
+  });
+
   test('PDF text layer is read page by page with the page number on every block', async () => {
     const document = await parse('handbook.pdf', localFixture('sample.pdf'));
     assert.equal(document.format, 'pdf');

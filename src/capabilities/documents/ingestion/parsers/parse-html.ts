@@ -41,6 +41,25 @@ function promoteHeaderRows(tree: HastRoot): void {
   }
 }
 
+/** Page furniture that repeats on every page of a site and answers no question. */
+const boilerplateTags = new Set(['nav', 'aside', 'footer', 'noscript', 'form', 'template', 'button', 'dialog']);
+
+function removeBoilerplate(node: HastNodes): void {
+  if (!('children' in node)) return;
+  node.children = node.children.filter(
+    (child) => !(child.type === 'element' && boilerplateTags.has(child.tagName)),
+  ) as typeof node.children;
+  for (const child of node.children) removeBoilerplate(child);
+}
+
+/** The page's main content when it marks it (`<main>`, or a single `<article>`), else the whole document. */
+function contentRoot(tree: HastRoot): HastRoot {
+  const main = findElement(tree, 'main');
+  const articles = elements(tree, 'article');
+  const content = main ?? (articles.length === 1 ? articles[0] : undefined);
+  return content ? { type: 'root', children: [content] } : tree;
+}
+
 /**
  * HTML to blocks through hast → mdast, so HTML (and DOCX, which mammoth turns into HTML) share the Markdown
  * structure path: headings, lists, tables and `<pre><code class="language-…">` become the same blocks.
@@ -49,8 +68,10 @@ export function parseHtml(html: string, format: DocumentFormat = 'html'): Parsed
   const tree: HastRoot = fromHtml(html);
   const titleElement = findElement(tree, 'title');
   const htmlTitle = titleElement ? textOf(titleElement).replace(/\s+/g, ' ').trim() : '';
-  promoteHeaderRows(tree);
-  const root = toMdast(tree) as Root;
+  const content = contentRoot(tree);
+  removeBoilerplate(content);
+  promoteHeaderRows(content);
+  const root = toMdast(content) as Root;
   const blocks = blocksFromMdast(root);
   const title = htmlTitle || titleFromBlocks(blocks);
   return title ? { format, title, blocks } : { format, blocks };
