@@ -580,7 +580,11 @@ export class FakeSlackWebApi {
       if (error instanceof SlackApiError) return { ok: false, error: error.error };
       if (error instanceof LimitError) {
         violation('limit', error.problem.error, error.problem.detail);
-        return { ok: false, error: error.problem.error };
+        return {
+          ok: false,
+          error: error.problem.error,
+          response_metadata: { messages: [`[ERROR] ${error.problem.detail}`] },
+        };
       }
       throw error;
     }

@@ -254,6 +254,21 @@ describe('fake Slack Web API', () => {
     assert.throws(() => slack.expectNoViolations(), /3 violation\(s\)/);
   });
 
+  test('explains a limit failure in response_metadata like Slack does', async () => {
+    slack.reset();
+    const blocks = [{ type: 'section', text: { type: 'mrkdwn', text: 'x'.repeat(3001) } }];
+    await assert.rejects(
+      web.chat.postMessage({ channel: 'C100', text: 'fallback', blocks, unfurl_links: false, unfurl_media: false }),
+      (error: { data?: { response_metadata?: { messages?: string[] } } }) => {
+        assert.match(
+          error.data?.response_metadata?.messages?.[0] ?? '',
+          /^\[ERROR\] blocks\[0\]\.text\.text is 3001 characters/,
+        );
+        return true;
+      },
+    );
+  });
+
   test('rejects text over 40,000 characters and blocks over the cumulative character limit', async () => {
     slack.reset();
     const long = await platformError(
