@@ -7,7 +7,7 @@
 import { App, type Receiver, SocketModeReceiver } from '@slack/bolt';
 import type { Redis } from 'ioredis';
 import type { Configuration } from './config.ts';
-import { encodingForModel } from './llm/tokenizer.ts';
+import { encodingForModel, getEncoder } from './llm/tokenizer.ts';
 import type { Logger } from './observability/logger.ts';
 import { createMetricsRegistry, type Registry } from './observability/metrics.ts';
 import type { LanguageModelGateway } from './ports/language-model.ts';
@@ -173,6 +173,11 @@ export function createApp(dependencies: AppDependencies): DeskhandApp {
       return receiver instanceof DeskhandReceiver ? receiver.port : socketMode ? undefined : configuration.port;
     },
     async start(port = configuration.port) {
+      // Building a tiktoken encoder compiles its WASM and ranks (~1 s on a busy machine) and blocks the event
+      // loop; doing it before listening keeps that pause off the ack path of the first requests.
+      for (const model of [configuration.openai.model, configuration.openai.classifierModel]) {
+        getEncoder(encodingForModel(model, configuration.openai.fallbackEncoding));
+      }
       identity = await resolveIdentity();
       await bolt.init();
       if (receiver instanceof DeskhandReceiver) await receiver.start(port);

@@ -38,6 +38,41 @@ const releaseScript = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`;
 
+interface DedupeScripts {
+  claim(key: string, token: string, leaseMs: string): Promise<unknown>;
+  renew(key: string, token: string, leaseMs: string): Promise<unknown>;
+  complete(key: string, token: string, doneTtlMs: string): Promise<unknown>;
+  release(key: string, token: string): Promise<unknown>;
+}
+
+/**
+ * Registers the scripts with ioredis, which sends them by SHA (EVALSHA, falling back to EVAL once per connection)
+ * instead of shipping the script text with every delivery.
+ */
+function defineScripts(redis: Redis): DedupeScripts {
+  const scripts = {
+    dhDedupeClaim: claimScript,
+    dhDedupeRenew: renewScript,
+    dhDedupeComplete: completeScript,
+    dhDedupeRelease: releaseScript,
+  };
+  for (const [name, lua] of Object.entries(scripts)) {
+    if (!(name in redis)) redis.defineCommand(name, { numberOfKeys: 1, lua });
+  }
+  const call = redis as unknown as Record<string, (...args: string[]) => Promise<unknown>>;
+  const command = (name: string) => {
+    const method = call[name];
+    if (!method) throw new Error(`Redis script ${name} is not defined`);
+    return method.bind(redis);
+  };
+  return {
+    claim: command('dhDedupeClaim'),
+    renew: command('dhDedupeRenew'),
+    complete: command('dhDedupeComplete'),
+    release: command('dhDedupeRelease'),
+  };
+}
+
 /** A live claim on one delivery. */
 export interface DeliveryClaim {
   readonly key: string;
@@ -67,11 +102,11 @@ export interface DeliveryDeduplicatorOptions {
 export class DeliveryDeduplicator {
   readonly leaseMs: number;
   readonly doneTtlMs: number;
-  readonly #redis: Redis;
+  readonly #scripts: DedupeScripts;
   readonly #keyPrefix: string;
 
   constructor(options: DeliveryDeduplicatorOptions) {
-    this.#redis = options.redis;
+    this.#scripts = defineScripts(options.redis);
     this.#keyPrefix = options.keyPrefix;
     this.leaseMs = options.leaseMs ?? 30_000;
     this.doneTtlMs = options.doneTtlMs ?? 24 * 60 * 60 * 1000;
@@ -81,20 +116,20 @@ export class DeliveryDeduplicator {
   async claim(deliveryId: string): Promise<ClaimOutcome> {
     const key = `${this.#keyPrefix}delivery:${deliveryId}`;
     const token = `lease:${randomUUID()}`;
-    const result = await this.#redis.eval(claimScript, 1, key, token, String(this.leaseMs));
+    const result = await this.#scripts.claim(key, token, String(this.leaseMs));
     if (result === 'claimed') return { status: 'claimed', claim: this.#claim(key, token) };
     return { status: 'duplicate', reason: result === 'done' ? 'done' : 'in_progress' };
   }
 
   #claim(key: string, token: string): DeliveryClaim {
-    const redis = this.#redis;
+    const scripts = this.#scripts;
     const leaseMs = String(this.leaseMs);
     const doneTtlMs = String(this.doneTtlMs);
     return {
       key,
-      renew: async () => (await redis.eval(renewScript, 1, key, token, leaseMs)) === 1,
-      complete: async () => (await redis.eval(completeScript, 1, key, token, doneTtlMs)) === 1,
-      release: async () => (await redis.eval(releaseScript, 1, key, token)) === 1,
+      renew: async () => (await scripts.renew(key, token, leaseMs)) === 1,
+      complete: async () => (await scripts.complete(key, token, doneTtlMs)) === 1,
+      release: async () => (await scripts.release(key, token)) === 1,
     };
   }
 }
