@@ -82,7 +82,7 @@ const urgencyCues: Cue<UrgencyLevel>[] = [
   {
     value: 'critical',
     pattern:
-      /\b(fraud(?:ulent)?|stolen|hacked|unauthori[sz]ed|didn'?t make (?:this|that|these)|not me|emergency|outage|all (?:our )?(?:customers|users)|everyone is|production (?:is )?down|betrug|gestohlen|robad[ao]|fraude|volé)\b/iu,
+      /\b(fraud(?:ulent)?|stolen|hacked|unauthori[sz]ed|didn'?t make (?:this|that|these|it)|did not make|never made (?:it|this|that)|not me|without my (?:knowledge|permission|consent)|lost (?:my|the) (?:card|phone|wallet)|freeze my card|emergency|outage|all (?:our )?(?:customers|users)|everyone is|production (?:is )?down|betrug|gestohlen|robad[ao]|fraude|volé)\b/iu,
   },
   {
     value: 'high',
@@ -128,7 +128,7 @@ const categoryCues: Cue<string>[] = [
   {
     value: 'account_access',
     pattern:
-      /\b(log ?in|sign ?in|password|passcode|locked out|pin (?:is )?blocked|blocked pin|2fa|two.factor|verification code|verify (?:my )?identity|can'?t access|cannot access|anmelden|passwort|contraseña|mot de passe|iniciar sesión)\b/iu,
+      /\b(log ?in|sign ?in|password|passcode|locked out|pin (?:is )?blocked|blocked pin|unblock|2fa|two.factor|verification code|verify (?:my )?identity|can'?t access|cannot access|anmelden|passwort|contraseña|mot de passe|iniciar sesión)\b/iu,
   },
   {
     value: 'billing',
@@ -143,7 +143,7 @@ const categoryCues: Cue<string>[] = [
   {
     value: 'bug',
     pattern:
-      /\b(error|bug|glitch|broken|(?:doesn'?t|does not|isn'?t|is not|not) work(?:ing)?|wrong|declined|failed|fails|fehler|funktioniert nicht|no funciona|ne marche pas)\b/iu,
+      /\b(error|bug|glitch|broken|(?:doesn'?t|does not|don'?t|do not|won'?t|will not|isn'?t|is not|not|stopped) work(?:ing)?|didn'?t go through|wrong|declined|failed|fails|fehler|funktioniert nicht|no funciona|ne marche pas)\b/iu,
   },
   {
     value: 'question',
