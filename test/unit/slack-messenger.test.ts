@@ -194,6 +194,14 @@ describe('SlackMessenger posting', () => {
     assert.equal(error.details.slackError, 'channel_not_found');
   });
 
+  test('refuses a message without a text fallback before calling Slack', async () => {
+    const outbound = messenger();
+    const blocks = [{ type: 'section', text: { type: 'mrkdwn', text: 'only blocks' } }];
+    assert.equal((await rejection(outbound.post({ channel: 'C100', text: ' ', blocks }))).code, 'invalid_input');
+    assert.equal((await rejection(outbound.update({ channel: 'C100', ts: '1.2', text: '' }))).code, 'invalid_input');
+    assert.equal(slack.calls.length, 0);
+  });
+
   test('gives up with upstream_rate_limited when Retry-After is longer than it may wait', async () => {
     const outbound = messenger({ maxRetryAfterMs: 500 });
     slack.inject('chat.postMessage', { kind: 'rate_limited', retryAfterSeconds: 30 });

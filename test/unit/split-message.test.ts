@@ -120,6 +120,15 @@ describe('splitMessage', () => {
     assert.equal(parts[0]?.text, 'Answer');
   });
 
+  test('splits an over-long markdown block too', () => {
+    const blocks: Block[] = [{ type: 'markdown', text: paragraph(2, 2000) }];
+    const parts = splitMessage({ text: 'Answer', blocks });
+    const all = parts.flatMap((part) => part.blocks ?? []);
+    assert.ok(all.length > 1);
+    assert.ok(all.every((block) => block.type === 'markdown' && (block.text as string).length <= 3000));
+    for (const part of parts) assert.equal(checkMessage(part.text, part.blocks), undefined);
+  });
+
   test('shortens a fallback over 40,000 characters', () => {
     const blocks: Block[] = [{ type: 'section', text: { type: 'mrkdwn', text: 'see text' } }];
     const [part] = splitMessage({ text: `${'word '.repeat(9000)}`, blocks });

@@ -156,6 +156,7 @@ export class SlackMessenger implements Messenger {
   }
 
   async #post(message: OutgoingMessage): Promise<PostedMessage> {
+    rejectEmpty(message);
     const parts = splitMessage(
       { text: message.text, ...(message.blocks ? { blocks: message.blocks } : {}) },
       this.#limits,
@@ -192,6 +193,11 @@ export class SlackMessenger implements Messenger {
    * paced by a workspace-wide budget. Content beyond one message's limits is cut to the first part.
    */
   update(message: OutgoingMessage & { ts: string }): Promise<void> {
+    try {
+      rejectEmpty(message);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return this.#track(this.#coalescer.submit(`${message.channel}:${message.ts}`, message));
   }
 
@@ -224,6 +230,7 @@ export class SlackMessenger implements Messenger {
   }
 
   async #postEphemeral(message: OutgoingMessage & { user: string }): Promise<void> {
+    rejectEmpty(message);
     const [part] = splitMessage(
       { text: message.text, ...(message.blocks ? { blocks: message.blocks } : {}) },
       this.#limits,
@@ -430,6 +437,14 @@ export class SlackMessenger implements Messenger {
 }
 
 const noTurn: Turn = async () => {};
+
+/** A message needs a non-empty `text` fallback (the port requires it; Slack needs text or blocks). */
+function rejectEmpty(message: OutgoingMessage): void {
+  if (message.text.trim() !== '') return;
+  throw new DeskhandError('invalid_input', `Refusing to send a message without text to ${message.channel}`, {
+    details: { channel: message.channel, hasBlocks: (message.blocks?.length ?? 0) > 0 },
+  });
+}
 
 function threadKey(channel: string, threadTs: string): string {
   return `${channel}:${threadTs}`;

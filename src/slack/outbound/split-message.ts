@@ -143,8 +143,12 @@ export function truncateText(text: string, limit: number): string {
   return `${text.slice(0, cut).replace(/\s+$/, '')}…`;
 }
 
-/** Breaks a section whose text is over the limit into several sections; other blocks pass through. */
+/** Breaks a section (or markdown block) over the section limit into several; other blocks pass through. */
 function expandBlock(block: Block, limits: MessageLimits): Block[] {
+  if (block.type === 'markdown' && typeof block.text === 'string' && block.text.length > limits.sectionText) {
+    const { block_id: _blockId, ...rest } = block;
+    return splitText(block.text, limits.sectionText).map((piece) => ({ ...rest, type: 'markdown', text: piece }));
+  }
   const text = block.text as { type?: string; text?: unknown } | undefined;
   if (block.type !== 'section' || typeof text?.text !== 'string' || text.text.length <= limits.sectionText) {
     return [block];
