@@ -187,6 +187,24 @@ describe('SlackMessenger posting', () => {
     );
   });
 
+  test('the parts of a split message are never interleaved with another message to the same channel', async () => {
+    const outbound = messenger({ postIntervalMs: 20 });
+    const long = outbound.post({ channel: 'C100', text: paragraphs(60) });
+    const short = outbound.post({ channel: 'C100', text: 'short note' });
+    const [posted] = await Promise.all([long, short]);
+    assert.ok(posted.allTs.length >= 2);
+    const texts = slack.messages('C100').map((message) => message.text);
+    assert.equal(texts.at(-1), 'short note');
+    assert.equal(texts.length, posted.allTs.length + 1);
+  });
+
+  test('a long ephemeral message arrives whole, as several ephemerals', async () => {
+    const outbound = messenger({ postIntervalMs: 20 });
+    await outbound.postEphemeral({ channel: 'C100', user: 'W222', text: paragraphs(60) });
+    assert.ok(slack.ephemeralMessages.length >= 2);
+    slack.expectNoViolations();
+  });
+
   test('maps Slack errors to coded errors with a stable code', async () => {
     const outbound = messenger();
     const error = await rejection(outbound.post({ channel: 'not-a-channel', text: 'x' }));

@@ -162,25 +162,27 @@ export class SlackMessenger implements Messenger {
       this.#limits,
     );
     const allTs: string[] = [];
-    for (const part of parts) {
-      try {
-        const result = await this.#channels.run(message.channel, (turn) =>
-          this.#call('chat.postMessage', 'post', message.channel, turn, {
+    try {
+      // All parts in one turn of the channel's queue, so another message never lands between them.
+      await this.#channels.run(message.channel, async (turn) => {
+        for (const [index, part] of parts.entries()) {
+          if (index > 0) await turn();
+          const result = await this.#call('chat.postMessage', 'post', message.channel, turn, {
             channel: message.channel,
             text: part.text,
             ...(part.blocks ? { blocks: part.blocks } : {}),
             ...(message.threadTs === undefined ? {} : { thread_ts: message.threadTs }),
             unfurl_links: false,
             unfurl_media: false,
-          }),
-        );
-        allTs.push(String(result.ts));
-      } catch (error) {
-        if (error instanceof DeskhandError && allTs.length > 0) error.details.postedTs = [...allTs];
-        throw error;
-      } finally {
-        if (message.threadTs !== undefined) this.#threads.delete(threadKey(message.channel, message.threadTs));
-      }
+          });
+          allTs.push(String(result.ts));
+        }
+      });
+    } catch (error) {
+      if (error instanceof DeskhandError && allTs.length > 0) error.details.postedTs = [...allTs];
+      throw error;
+    } finally {
+      if (message.threadTs !== undefined) this.#threads.delete(threadKey(message.channel, message.threadTs));
     }
     const [first] = allTs;
     if (first === undefined) throw new DeskhandError('internal', 'Nothing to post: the message was empty.');
@@ -224,27 +226,32 @@ export class SlackMessenger implements Messenger {
     });
   }
 
-  /** A message only `user` sees, paced with the channel's posts. Not retried when the outcome is unknown. */
+  /**
+   * A message only `user` sees (split like `post` when long), paced with the channel's posts. Not retried when
+   * the outcome is unknown.
+   */
   postEphemeral(message: OutgoingMessage & { user: string }): Promise<void> {
     return this.#track(this.#postEphemeral(message));
   }
 
   async #postEphemeral(message: OutgoingMessage & { user: string }): Promise<void> {
     rejectEmpty(message);
-    const [part] = splitMessage(
+    const parts = splitMessage(
       { text: message.text, ...(message.blocks ? { blocks: message.blocks } : {}) },
       this.#limits,
     );
-    if (!part) return;
-    await this.#channels.run(message.channel, (turn) =>
-      this.#call('chat.postEphemeral', 'post', message.channel, turn, {
-        channel: message.channel,
-        user: message.user,
-        text: part.text,
-        ...(part.blocks ? { blocks: part.blocks } : {}),
-        ...(message.threadTs === undefined ? {} : { thread_ts: message.threadTs }),
-      }),
-    );
+    await this.#channels.run(message.channel, async (turn) => {
+      for (const [index, part] of parts.entries()) {
+        if (index > 0) await turn();
+        await this.#call('chat.postEphemeral', 'post', message.channel, turn, {
+          channel: message.channel,
+          user: message.user,
+          text: part.text,
+          ...(part.blocks ? { blocks: part.blocks } : {}),
+          ...(message.threadTs === undefined ? {} : { thread_ts: message.threadTs }),
+        });
+      }
+    });
   }
 
   /** Opens a modal immediately (no pacing: the trigger expires after 3 s; no retry: it is single-use). */
