@@ -121,17 +121,11 @@ export class Router {
       const routeLabel = route ?? 'unrouted';
       this.#requests.inc({ origin: request.origin, route: routeLabel, outcome: coded.code });
       this.#duration.observe({ origin: request.origin, route: routeLabel }, (performance.now() - started) / 1000);
-      const level = coded.code === 'internal' ? 'error' : 'warn';
-      logger[level](
-        {
-          route: routeLabel,
-          classified,
-          code: coded.code,
-          err: error,
-          durationMs: Math.round(performance.now() - started),
-        },
-        'request ended without a result',
-      );
+      const durationMs = Math.round(performance.now() - started);
+      const fields = { route: routeLabel, classified, code: coded.code, reason: coded.message, durationMs };
+      // Expected outcomes (budget, not available, upstream down…) are values, not bugs: no stack trace for them.
+      if (coded.code === 'internal') logger.error({ ...fields, err: error }, 'request ended without a result');
+      else logger.warn(fields, 'request ended without a result');
       await this.#deliverFailure(request, coded).catch((deliveryError: unknown) =>
         logger.error({ err: deliveryError, code: 'upstream_unavailable' }, 'could not tell the user why'),
       );
