@@ -1,0 +1,287 @@
+/**
+ * Retrieval evaluation over BEIR-format files (stable interface):
+ *
+ *   npm run eval:retrieval -- --corpus <file.jsonl>… --queries <file.jsonl> --qrels <file.tsv>
+ *     [--mode sparse|dense|hybrid] [--k 10]
+ *   tuning extras: [--k1 0.9] [--b 0.4] [--title-weight 1] [--budget 2500] [--cutoff 0.6] [--stop-words lucene|stopword-package]
+ *
+ * Several corpus files concatenate. The corpus is ingested into a fresh in-memory embedded index and every
+ * query goes through the real retrieval pipeline (`retrieve`). Prints nDCG@k and Recall@100 (document level:
+ * a document scores its best chunk), mean packed-context tokens and the judged-document recall of the packed
+ * context, the same for the naive "top-5 chunks" baseline, and the recall/token curve over cutoff ratios the
+ * sparse default was chosen from. The last line is one JSON object with the figures.
+ */
+
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import {
+  type Analyzer,
+  Analyzer as AnalyzerClass,
+  type StopWordList,
+} from '../src/capabilities/documents/retrieval/analyzer.ts';
+import { defaultBm25Parameters } from '../src/capabilities/documents/retrieval/bm25.ts';
+import { defaultCutoffRatios } from '../src/capabilities/documents/retrieval/cutoff.ts';
+import {
+  cutAndPack,
+  diversify,
+  type RetrievalSettings,
+  retrieve,
+} from '../src/capabilities/documents/retrieval/retrieve.ts';
+import { defaultTitleWeight } from '../src/capabilities/documents/retrieval/sparse-terms.ts';
+import { countTokens } from '../src/llm/tokenizer.ts';
+import { EmbeddedVectorIndex } from '../src/ports/adapters/embedded-vector-index.ts';
+import { deskhandUuidNamespace, uuidV5 } from '../src/ports/adapters/vector-index-shared.ts';
+import type { AccessScope, ChunkRecord, RetrievalMode, SearchHit } from '../src/ports/vector-index.ts';
+
+interface CorpusDocument {
+  id: string;
+  title: string;
+  text: string;
+}
+
+function fail(message: string): never {
+  console.error(`eval:retrieval: ${message}`);
+  process.exit(2);
+}
+
+const { values } = parseArgs({
+  options: {
+    corpus: { type: 'string', multiple: true },
+    queries: { type: 'string' },
+    qrels: { type: 'string' },
+    mode: { type: 'string', default: 'sparse' },
+    k: { type: 'string', default: '10' },
+    k1: { type: 'string' },
+    b: { type: 'string' },
+    'title-weight': { type: 'string' },
+    budget: { type: 'string', default: '2500' },
+    cutoff: { type: 'string' },
+    'stop-words': { type: 'string', default: 'lucene' },
+  },
+  allowPositionals: false,
+});
+
+const corpusFiles = values.corpus ?? [];
+if (corpusFiles.length === 0 || !values.queries || !values.qrels) {
+  fail('usage: --corpus <file.jsonl>… --queries <file.jsonl> --qrels <file.tsv> [--mode sparse|dense|hybrid] [--k 10]');
+}
+const mode = values.mode as RetrievalMode;
+if (!['sparse', 'dense', 'hybrid'].includes(mode)) fail(`--mode must be sparse, dense or hybrid, not "${values.mode}"`);
+if (mode !== 'sparse') {
+  fail(
+    `--mode ${mode} needs query and chunk embeddings from the gateway's embedder (OPENAI_API_KEY and a reachable ` +
+      'OpenAI-compatible API). No embedding provider is reachable here, so only --mode sparse produces meaningful numbers.',
+  );
+}
+const numberOption = (name: string, raw: string | undefined, fallback: number): number => {
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0) fail(`--${name} must be a non-negative number, not "${raw}"`);
+  return value;
+};
+const k = numberOption('k', values.k, 10);
+const budget = numberOption('budget', values.budget, 2500);
+const k1 = numberOption('k1', values.k1, defaultBm25Parameters.k1);
+const b = numberOption('b', values.b, defaultBm25Parameters.b);
+const titleWeight = numberOption('title-weight', values['title-weight'], defaultTitleWeight);
+const cutoff = numberOption('cutoff', values.cutoff, defaultCutoffRatios[mode]);
+const stopWords = values['stop-words'] as StopWordList;
+if (!['lucene', 'stopword-package', 'none'].includes(stopWords))
+  fail('--stop-words must be lucene, stopword-package or none');
+
+function readJsonLines(path: string): Record<string, unknown>[] {
+  let content: string;
+  try {
+    content = readFileSync(path, 'utf8');
+  } catch (error) {
+    fail(`cannot read ${path}: ${(error as Error).message}`);
+  }
+  return content
+    .split('\n')
+    .map((line, index) => ({ line, index }))
+    .filter(({ line }) => line.trim().length > 0)
+    .map(({ line, index }) => {
+      let parsed: Record<string, unknown> | undefined;
+      try {
+        parsed = JSON.parse(line) as Record<string, unknown>;
+      } catch {
+        fail(`${path}:${index + 1} is not valid JSON`);
+      }
+      return parsed;
+    });
+}
+
+const corpus: CorpusDocument[] = [];
+for (const file of corpusFiles) {
+  for (const row of readJsonLines(file)) {
+    if (typeof row._id !== 'string' || typeof row.text !== 'string')
+      fail(`${file}: every line needs string "_id" and "text"`);
+    corpus.push({ id: row._id, title: typeof row.title === 'string' ? row.title : '', text: row.text });
+  }
+}
+const queries = readJsonLines(values.queries).map((row) => {
+  if (typeof row._id !== 'string' || typeof row.text !== 'string')
+    fail(`${values.queries}: every line needs "_id" and "text"`);
+  return { id: row._id, text: row.text };
+});
+const qrels = new Map<string, Map<string, number>>();
+for (const [index, line] of readFileSync(values.qrels, 'utf8').split('\n').entries()) {
+  const [queryId, documentId, score] = line.trim().split('\t');
+  if (!queryId || !documentId || (index === 0 && queryId === 'query-id')) continue;
+  const relevance = Number(score);
+  if (!Number.isFinite(relevance)) fail(`${values.qrels}:${index + 1}: score "${score}" is not a number`);
+  if (!qrels.has(queryId)) qrels.set(queryId, new Map());
+  qrels.get(queryId)?.set(documentId, relevance);
+}
+
+const workspaceId = 'Weval';
+const access: AccessScope = { workspaceId, channelId: 'Ceval' };
+const analyzer: Analyzer = new AnalyzerClass({ stopWords });
+const index = new EmbeddedVectorIndex({ analyzer, bm25: { k1, b, luceneNorms: true }, titleWeight, sync: false });
+
+/**
+ * Chunks for one corpus document. H5's `ingestDocument` (src/capabilities/documents/ingestion/) is not in the
+ * repository yet; until it is, each abstract becomes one chunk (SciFact abstracts average ~300 tokens, under
+ * any chunk size the pipeline uses), built with the same payload fields the ingestion pipeline fills.
+ */
+function chunksOf(document: CorpusDocument): ChunkRecord[] {
+  const documentId = `beir:${document.id}`;
+  const documentHash = createHash('sha256').update(`${document.title}\n${document.text}`).digest('hex');
+  return [
+    {
+      id: uuidV5(`${documentId}:${documentHash}:0`, deskhandUuidNamespace),
+      documentId,
+      workspaceId,
+      scope: 'workspace',
+      title: document.title,
+      sectionPath: [],
+      source: `beir:${document.id}`,
+      chunkIndex: 0,
+      contentHash: createHash('sha256').update(document.text).digest('hex'),
+      documentHash,
+      ingestedAt: new Date(0).toISOString(),
+      text: document.text,
+      tokenCount: countTokens(document.text),
+    },
+  ];
+}
+
+const ingestStart = performance.now();
+await index.ensureReady();
+let chunkCount = 0;
+for (const document of corpus) {
+  const chunks = chunksOf(document);
+  chunkCount += chunks.length;
+  await index.replaceDocument(workspaceId, `beir:${document.id}`, chunks);
+}
+const ingestSeconds = (performance.now() - ingestStart) / 1000;
+
+const settings: RetrievalSettings = { mode, contextTokens: budget, cutoffRatio: cutoff, candidateLimit: 150 };
+const curveRatios = [0, 0.3, 0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9];
+const sourceOf = (hit: SearchHit) => hit.chunk.documentId.replace(/^beir:/, '');
+
+let ndcgSum = 0;
+let recallSum = 0;
+let evaluated = 0;
+let packedTokens = 0;
+let packedRecall = 0;
+let naiveTokens = 0;
+let naiveRecall = 0;
+const curve = curveRatios.map((ratio) => ({ ratio, tokens: 0, recall: 0 }));
+const queryStart = performance.now();
+for (const query of queries) {
+  const judged = qrels.get(query.id);
+  if (!judged || [...judged.values()].every((relevance) => relevance <= 0)) continue;
+  evaluated += 1;
+  const outcome = await retrieve(
+    { index },
+    { access, query: query.text, callScope: { workspaceId, channelId: 'Ceval' } },
+    settings,
+  );
+  const candidates = outcome.candidates;
+  // Document ranking: a document's score is its best chunk's, so the first occurrence fixes its rank.
+  const ranking: string[] = [];
+  for (const hit of candidates) {
+    const id = sourceOf(hit);
+    if (!ranking.includes(id)) ranking.push(id);
+  }
+  ndcgSum += ndcgAt(ranking, judged, k);
+  const relevant = [...judged.entries()].filter(([, relevance]) => relevance > 0).map(([id]) => id);
+  recallSum += relevant.filter((id) => ranking.slice(0, 100).includes(id)).length / relevant.length;
+  const recallOf = (documents: Iterable<string>) => {
+    const set = new Set(documents);
+    return relevant.filter((id) => set.has(id)).length / relevant.length;
+  };
+  const context = outcome.kind === 'retrieved' ? outcome.context : { passages: [], tokenCount: 0 };
+  packedTokens += context.tokenCount;
+  packedRecall += recallOf(context.passages.map((passage) => passage.documentId.replace(/^beir:/, '')));
+  const naive = candidates.slice(0, 5);
+  naiveTokens += naive.reduce((sum, hit) => sum + countTokens(hit.chunk.text), 0);
+  naiveRecall += recallOf(naive.map(sourceOf));
+  const diverse = diversify(candidates, settings);
+  for (const point of curve) {
+    const packed = cutAndPack(diverse, { ...settings, cutoffRatio: point.ratio });
+    point.tokens += packed.tokenCount;
+    point.recall += recallOf(packed.passages.map((passage) => passage.documentId.replace(/^beir:/, '')));
+  }
+}
+const querySeconds = (performance.now() - queryStart) / 1000;
+
+function ndcgAt(ranking: string[], judged: Map<string, number>, cutoffRank: number): number {
+  let dcg = 0;
+  ranking.slice(0, cutoffRank).forEach((id, position) => {
+    dcg += (judged.get(id) ?? 0) / Math.log2(position + 2);
+  });
+  const ideal = [...judged.values()].filter((relevance) => relevance > 0).sort((left, right) => right - left);
+  let idcg = 0;
+  ideal.slice(0, cutoffRank).forEach((relevance, position) => {
+    idcg += relevance / Math.log2(position + 2);
+  });
+  return idcg === 0 ? 0 : dcg / idcg;
+}
+
+const mean = (sum: number) => (evaluated === 0 ? 0 : sum / evaluated);
+const round = (value: number, digits = 4) => Number(value.toFixed(digits));
+const figures = {
+  mode,
+  queries: evaluated,
+  documents: corpus.length,
+  chunks: chunkCount,
+  [`ndcg@${k}`]: round(mean(ndcgSum)),
+  'recall@100': round(mean(recallSum)),
+  packed: {
+    meanTokens: round(mean(packedTokens), 1),
+    judgedRecall: round(mean(packedRecall)),
+    cutoffRatio: cutoff,
+    budget,
+  },
+  naiveTop5: { meanTokens: round(mean(naiveTokens), 1), judgedRecall: round(mean(naiveRecall)) },
+  packedToNaiveTokenRatio: round(naiveTokens === 0 ? 0 : packedTokens / naiveTokens),
+  bm25: { k1, b, titleWeight, stopWords },
+  ingestSeconds: round(ingestSeconds, 2),
+  querySeconds: round(querySeconds, 2),
+};
+
+console.log(
+  `SciFact-style evaluation (${mode}); ${evaluated} judged queries, ${corpus.length} documents, ${chunkCount} chunks`,
+);
+console.log(`  BM25 k1=${k1} b=${b}, title weight ${titleWeight}, stop words ${stopWords}`);
+console.log(`  nDCG@${k}      ${figures[`ndcg@${k}`]}`);
+console.log(`  Recall@100   ${figures['recall@100']}`);
+console.log(
+  `  packed context: ${figures.packed.meanTokens} tokens/query, judged-document recall ${figures.packed.judgedRecall} (cutoff ${cutoff}, budget ${budget})`,
+);
+console.log(
+  `  naive top-5:    ${figures.naiveTop5.meanTokens} tokens/query, judged-document recall ${figures.naiveTop5.judgedRecall}`,
+);
+console.log(`  packed / naive tokens: ${figures.packedToNaiveTokenRatio}`);
+console.log('  recall/token curve (cutoff ratio → mean tokens, judged-document recall, tokens vs naive):');
+for (const point of curve) {
+  console.log(
+    `    ${point.ratio.toFixed(2)} → ${mean(point.tokens).toFixed(1).padStart(7)} tokens, recall ${mean(point.recall).toFixed(4)}, ${(point.tokens / naiveTokens).toFixed(3)}×`,
+  );
+}
+console.log(`  ingest ${figures.ingestSeconds}s, queries ${figures.querySeconds}s`);
+await index.close();
+console.log(JSON.stringify(figures));

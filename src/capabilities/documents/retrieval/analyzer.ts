@@ -1,0 +1,148 @@
+/**
+ * A Lucene-EnglishAnalyzer-style text analyzer shared by every sparse (BM25) path: the embedded index, the
+ * Qdrant adapter's sparse vectors and the evaluation CLI. Index and query text must go through the same
+ * analyzer, so it lives in one place.
+ *
+ * Pipeline (Lucene's `EnglishAnalyzer` / Anserini's `DefaultEnglishAnalyzer` order):
+ * UAX #29 word segmentation (`Intl.Segmenter`, the same standard Lucene's `StandardTokenizer` implements) →
+ * English possessive removal ("Bob's" → "Bob") → lower-casing → stop words → Porter stemming (`stemmer`, the
+ * original 1980 Porter algorithm that Lucene's `PorterStemFilter` implements).
+ *
+ * Scripts written without spaces (Han, Hiragana, Katakana, Hangul) become overlapping character bigrams, as
+ * Lucene's `CJKBigramFilter` does: a dictionary segmentation of the query and of the document can disagree,
+ * bigrams of the same text never do.
+ */
+import { stemmer } from 'stemmer';
+import { eng as stopwordPackageEnglish } from 'stopword';
+
+/**
+ * Lucene's `EnglishAnalyzer.ENGLISH_STOP_WORDS_SET` (33 words). Default because it reproduces Lucene BM25:
+ * on the SciFact dev split it scores higher than the `stopword` package's 108-word English list (measured with
+ * `npm run eval:retrieval`; figures in the README). Written out because no npm package ships Lucene's set.
+ */
+export const luceneEnglishStopWords: readonly string[] = [
+  'a',
+  'an',
+  'and',
+  'are',
+  'as',
+  'at',
+  'be',
+  'but',
+  'by',
+  'for',
+  'if',
+  'in',
+  'into',
+  'is',
+  'it',
+  'no',
+  'not',
+  'of',
+  'on',
+  'or',
+  'such',
+  'that',
+  'the',
+  'their',
+  'then',
+  'there',
+  'these',
+  'they',
+  'this',
+  'to',
+  'was',
+  'will',
+  'with',
+];
+
+/** The `stopword` package's English list (a well-kept library list), selectable for comparison. */
+export const stopwordPackageEnglishStopWords: readonly string[] = stopwordPackageEnglish;
+
+export type StopWordList = 'lucene' | 'stopword-package' | 'none';
+
+export interface AnalyzerOptions {
+  /** Default 'lucene' (see `luceneEnglishStopWords`). */
+  stopWords?: StopWordList;
+  /** Default true. */
+  stem?: boolean;
+}
+
+/** Lucene's StandardTokenizer default maximum token length; longer tokens are skipped, not split. */
+const maxTokenLength = 255;
+
+/** Runs of characters from scripts written without spaces between words. */
+const cjkRun = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}ー々〆]+/gu;
+const possessive = /['’＇][sS]$/u;
+const hasLetterOrDigit = /[\p{L}\p{N}]/u;
+
+/** Turns text into index terms; pure and deterministic, safe to share. */
+export class Analyzer {
+  readonly stopWords: ReadonlySet<string>;
+  readonly stem: boolean;
+  readonly #segmenter = new Intl.Segmenter('en', { granularity: 'word' });
+  readonly #stemCache = new Map<string, string>();
+
+  constructor(options: AnalyzerOptions = {}) {
+    const list = options.stopWords ?? 'lucene';
+    this.stopWords = new Set(
+      list === 'lucene' ? luceneEnglishStopWords : list === 'stopword-package' ? stopwordPackageEnglishStopWords : [],
+    );
+    this.stem = options.stem ?? true;
+  }
+
+  /** The terms of `text` in order, duplicates kept (term frequency counts them). */
+  analyze(text: string): string[] {
+    const terms: string[] = [];
+    let last = 0;
+    for (const match of text.matchAll(cjkRun)) {
+      if (match.index > last) this.#analyzeSpaced(text.slice(last, match.index), terms);
+      emitBigrams(match[0], terms);
+      last = match.index + match[0].length;
+    }
+    if (last < text.length) this.#analyzeSpaced(last === 0 ? text : text.slice(last), terms);
+    return terms;
+  }
+
+  /** Term → frequency for one text. */
+  termFrequencies(text: string): Map<string, number> {
+    const frequencies = new Map<string, number>();
+    for (const term of this.analyze(text)) frequencies.set(term, (frequencies.get(term) ?? 0) + 1);
+    return frequencies;
+  }
+
+  #analyzeSpaced(text: string, into: string[]): void {
+    for (const segment of this.#segmenter.segment(text)) {
+      if (!segment.isWordLike) continue;
+      let token = segment.segment;
+      if (token.length > maxTokenLength || !hasLetterOrDigit.test(token)) continue;
+      token = token.replace(possessive, '').toLowerCase();
+      if (token.length === 0 || this.stopWords.has(token)) continue;
+      into.push(this.stem ? this.#stemmed(token) : token);
+    }
+  }
+
+  #stemmed(token: string): string {
+    let stem = this.#stemCache.get(token);
+    if (stem === undefined) {
+      // Like Lucene's PorterStemFilter, every token is stemmed ("1990s" → "1990"), not only ASCII words.
+      stem = stemmer(token);
+      if (this.#stemCache.size < 200_000) this.#stemCache.set(token, stem);
+    }
+    return stem;
+  }
+}
+
+function emitBigrams(run: string, into: string[]): void {
+  const characters = Array.from(run);
+  if (characters.length === 1) {
+    into.push(characters[0] as string);
+    return;
+  }
+  for (let index = 0; index + 1 < characters.length; index += 1) {
+    into.push(`${characters[index]}${characters[index + 1]}`);
+  }
+}
+
+/** The process-wide default analyzer (Lucene stop words, Porter stemming). */
+export const defaultAnalyzer = new Analyzer();
