@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
-import { loadConfiguration } from '../../src/config.ts';
+import { configurationSchema, loadConfiguration } from '../../src/config.ts';
 
 const minimal = { SLACK_BOT_TOKEN: 'xoxb-1-2-abc', SLACK_SIGNING_SECRET: 'secret-123456' };
 
@@ -71,5 +72,21 @@ describe('loadConfiguration', () => {
     assert.equal(result.ok, false);
     if (result.ok) return;
     assert.match(result.problems.join('\n'), /TICKET_WEBHOOK_SECRET is required when TICKET_WEBHOOK_URL is set/);
+  });
+});
+
+describe('configuration documentation', () => {
+  const variables = Object.keys(configurationSchema.shape);
+  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  const example = readFileSync(new URL('../../.env.example', import.meta.url), 'utf8');
+
+  test('every variable is in the README configuration table', () => {
+    const missing = variables.filter((name) => !readme.includes(`| \`${name}\` |`));
+    assert.deepEqual(missing, []);
+  });
+
+  test('every variable is in .env.example', () => {
+    const missing = variables.filter((name) => !new RegExp(`^${name}=`, 'm').test(example));
+    assert.deepEqual(missing, []);
   });
 });
