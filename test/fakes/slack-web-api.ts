@@ -29,6 +29,8 @@
  *   blocks without a `text` fallback) succeed but are recorded as violations of kind `policy`.
  * - State errors (`message_not_found`, `thread_not_found`, `cant_update_message`, `already_reacted`, …) are
  *   normal answers, visible in `calls[i].response`, not violations.
+ * - `views.open` with a trigger id minted by the driver (`<epoch ms>.…`) more than 3 s ago fails with
+ *   `expired_trigger_id` (a `limit` violation), as Slack's triggers expire after 3 s.
  * - A reply to a `thread_ts` the fake never saw is accepted (the parent may come from a driver event): seed the
  *   parent with `addMessage({ ts })` when a test needs `conversations.replies` to return it.
  * - Faults are matched by method and optionally by channel (`channel` or `channel_id` parameter), consumed
@@ -139,6 +141,7 @@ export interface FakeSlackOptions {
 
 const jsonFields = new Set(['blocks', 'attachments', 'view', 'metadata', 'loading_messages', 'chunks']);
 const streamLifetimeMs = 5 * 60 * 1000;
+const triggerLifetimeMs = 3000;
 
 /**
  * Methods newer than the 2021 spec, hand-described from docs.slack.dev (required parameters and types only);
@@ -348,7 +351,7 @@ export class FakeSlackWebApi {
     this.#faults = [];
   }
 
-  /** Forgets calls, violations and all state (faults included). */
+  /** Forgets calls, violations, messages, views, reactions, statuses and faults; seeded users and files stay. */
   reset(): void {
     this.calls.length = 0;
     this.violations.length = 0;
@@ -784,6 +787,14 @@ export class FakeSlackWebApi {
         };
       },
       'views.open': (params) => {
+        const triggerId = stringParam(params, 'trigger_id') ?? '';
+        const issuedAt = /^(\d{13})\./.exec(triggerId)?.[1];
+        if (issuedAt !== undefined && this.#now() - Number(issuedAt) > triggerLifetimeMs) {
+          throw new LimitError({
+            error: 'expired_trigger_id',
+            detail: `trigger_id used ${this.#now() - Number(issuedAt)} ms after the interaction (Slack allows 3 s)`,
+          });
+        }
         checkLimits(checkView(params.view));
         const view = params.view as Record<string, unknown>;
         const stored = this.#storeView(view, { triggerId: stringParam(params, 'trigger_id') });

@@ -359,6 +359,16 @@ describe('fake Slack Web API', () => {
     assert.ok(performance.now() - started >= 140);
   });
 
+  test('views.open refuses a driver-minted trigger_id older than 3 s', async () => {
+    slack.reset();
+    const view = { type: 'modal', title: { type: 'plain_text', text: 'Ticket' }, blocks: [] };
+    const fresh = slackPayloads.slashCommand({ command: '/ticket' }).payload as Record<string, string>;
+    await web.views.open({ trigger_id: fresh.trigger_id ?? '', view: view as never });
+    const stale = `${Date.now() - 4000}.111.abcdef`;
+    assert.equal(await platformError(web.views.open({ trigger_id: stale, view: view as never })), 'expired_trigger_id');
+    assert.equal(slack.violations[0]?.error, 'expired_trigger_id');
+  });
+
   test('views open and update, ephemeral messages and newer AI methods are served and checked', async () => {
     slack.reset();
     const view = {
