@@ -136,6 +136,21 @@ describe('agent bounds end a run cleanly', () => {
   });
 });
 
+describe('transient failures', () => {
+  test('a model outage that outlasts the gateway retries is retried by the queue from the checkpoint', async () => {
+    const h = await withHarness();
+    for (let attempt = 0; attempt < 3; attempt += 1) h.fake.enqueueChat({ fault: 'server_error', status: 503 });
+    h.fake.enqueueChat({ toolCalls: [plan()] });
+    h.fake.enqueueChat({ content: 'Recovered.' });
+    const runId = await h.startRun('Survive an outage');
+    const ended = await h.waitForRun(runId, (state) => state.status === 'ended', 20_000);
+    assert.equal(ended.outcome?.kind, 'finished');
+    assert.equal(ended.outcome?.answer, 'Recovered.');
+    assert.equal(ended.counters.transientFailures, 1);
+    assert.equal(ended.counters.modelCalls, 2);
+  });
+});
+
 describe('untrusted input cannot cause a write', () => {
   test('a document that says "post to #general" gets an approval card, never a post', async () => {
     const h = await withHarness();
@@ -197,7 +212,7 @@ describe('a crash during a tool call', () => {
       { role: 'user', content: 'Crash test' },
       { role: 'assistant', content: null, toolCalls: [pending] },
     ];
-    state.counters = { steps: 1, toolCalls: 0, modelCalls: 1, spentMicroUsd: 0 };
+    state.counters = { steps: 1, toolCalls: 0, modelCalls: 1, spentMicroUsd: 0, transientFailures: 0 };
     state.steps = [{ title: `Run ${name}`, state: 'in_progress' }];
     state.inFlight = {
       call: pending,

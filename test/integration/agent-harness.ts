@@ -20,6 +20,7 @@ import {
 } from '../../src/capabilities/agent/tools/search-documents.ts';
 import { createSummariseThreadTool } from '../../src/capabilities/agent/tools/summarise-thread.ts';
 import { createSilentLogger } from '../../src/observability/logger.ts';
+import type { Messenger } from '../../src/ports/messenger.ts';
 import type { FakeOpenAIServer } from '../fakes/openai-server.ts';
 import { RecordingMessenger } from '../fakes/recording-messenger.ts';
 import { createHarness, type Harness } from './gateway-harness.ts';
@@ -38,6 +39,10 @@ export interface AgentHarnessOptions {
   allowSelfApproval?: boolean;
   /** The gateway's budget caps in µ$ (channel daily/monthly, workspace daily). */
   caps?: { channelDaily?: number; channelMonthly?: number; workspaceDaily?: number };
+  /** Used instead of the RecordingMessenger (e.g. the real SlackMessenger over the fake Slack Web API). */
+  messenger?: Messenger;
+  /** Runs advanced at once by the worker (default 4). */
+  concurrency?: number;
 }
 
 export interface AgentHarness {
@@ -59,6 +64,8 @@ export interface AgentHarness {
   restartWorker(): Promise<void>;
   startRun(goal: string, userId?: string): Promise<string>;
   waitForRun(runId: string, predicate: (state: RunState) => boolean, timeoutMs?: number): Promise<RunState>;
+  /** Resolves when the queue has no waiting, active or delayed job. */
+  waitForIdleQueue(timeoutMs?: number): Promise<void>;
   reset(): void;
   cleanup(): Promise<void>;
 }
@@ -71,7 +78,8 @@ export async function createAgentHarness(options: AgentHarnessOptions = {}): Pro
   const fake = gateway.fake;
   if (!fake) throw new Error('the gateway harness did not start a fake');
   const logger = createSilentLogger();
-  const messenger = new RecordingMessenger();
+  const recording = new RecordingMessenger();
+  const messenger: Messenger = options.messenger ?? recording;
   const filed: FileTicketArguments[] = [];
   const passages: DocumentPassage[] = [];
   const clock = { offsetMs: 0 };
@@ -133,6 +141,7 @@ export async function createAgentHarness(options: AgentHarnessOptions = {}): Pro
       runtime,
       logger,
       leaseMs: 3000,
+      ...(options.concurrency ? { concurrency: options.concurrency } : {}),
     });
     queue.startWorker();
     return queue;
@@ -140,7 +149,7 @@ export async function createAgentHarness(options: AgentHarnessOptions = {}): Pro
   const harness: AgentHarness = {
     gateway,
     fake,
-    messenger,
+    messenger: recording,
     runtime,
     approvals,
     runs,
@@ -170,6 +179,15 @@ export async function createAgentHarness(options: AgentHarnessOptions = {}): Pro
       throw new Error(
         `run ${runId} did not reach the expected state; last: ${JSON.stringify(last?.outcome ?? last?.status)}`,
       );
+    },
+    async waitForIdleQueue(timeoutMs = 30_000) {
+      const until = Date.now() + timeoutMs;
+      while (Date.now() < until) {
+        const counts = await harness.queue.counts();
+        if ((counts.waiting ?? 0) + (counts.active ?? 0) + (counts.delayed ?? 0) === 0) return;
+        await sleep(25);
+      }
+      throw new Error('the agent queue did not become idle');
     },
     reset() {
       fake.reset();

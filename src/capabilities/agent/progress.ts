@@ -112,13 +112,16 @@ export function renderProgress(state: RunState, limits: ProgressLimits): Outgoin
 }
 
 /**
- * Posts the progress message once and updates it afterwards. Never throws: a Slack failure is logged and the
- * run goes on (the progress message is a view of the checkpoint, not the state itself).
+ * Posts the progress message once and updates it afterwards. Updates do not hold the run up: the Messenger
+ * coalesces them per message and paces them workspace-wide, so the run only waits for Slack when it asks to
+ * (`wait`, used when the run pauses or ends so the final state is on screen before the job completes).
+ * Never throws: a Slack failure is logged and the run goes on (the message is a view of the checkpoint).
  */
 export class ProgressReporter {
   readonly #messenger: Pick<Messenger, 'post' | 'update'>;
   readonly #limits: ProgressLimits;
   readonly #logger: Logger;
+  readonly #pending = new Map<string, Promise<void>>();
 
   constructor(options: { messenger: Pick<Messenger, 'post' | 'update'>; limits: ProgressLimits; logger: Logger }) {
     this.#messenger = options.messenger;
@@ -127,17 +130,31 @@ export class ProgressReporter {
   }
 
   /** Publishes the state; sets `state.progress` when the message is first posted (checkpoint afterwards). */
-  async publish(state: RunState): Promise<void> {
+  async publish(state: RunState, options: { wait?: boolean } = {}): Promise<void> {
     const message = renderProgress(state, this.#limits);
-    try {
-      if (state.progress) {
-        await this.#messenger.update({ ...message, channel: state.progress.channel, ts: state.progress.ts });
-      } else {
+    if (!state.progress) {
+      try {
         const posted = await this.#messenger.post(message);
         state.progress = { channel: posted.channel, ts: posted.ts };
+      } catch (error) {
+        this.#logger.warn({ err: error, runId: state.runId }, 'agent progress message could not be posted');
       }
-    } catch (error) {
-      this.#logger.warn({ err: error, runId: state.runId }, 'agent progress message could not be published');
+      return;
     }
+    const update = this.#messenger
+      .update({ ...message, channel: state.progress.channel, ts: state.progress.ts })
+      .catch((error: unknown) => {
+        this.#logger.warn({ err: error, runId: state.runId }, 'agent progress message could not be updated');
+      });
+    this.#pending.set(state.runId, update);
+    void update.finally(() => {
+      if (this.#pending.get(state.runId) === update) this.#pending.delete(state.runId);
+    });
+    if (options.wait) await update;
+  }
+
+  /** Resolves when every update started so far has been sent (or failed and been logged). */
+  async flush(): Promise<void> {
+    await Promise.all([...this.#pending.values()]);
   }
 }

@@ -85,6 +85,10 @@ const planTool: ToolDefinition = {
 
 const observationChars = 6000;
 
+/** Failures worth retrying the step for (through the queue's backoff) before the run is ended as failed. */
+const transientCodes = new Set<string>(['budget_unenforceable', 'upstream_unavailable', 'upstream_rate_limited']);
+const maxTransientFailures = 3;
+
 function systemPrompt(state: RunState, registry: ToolRegistry): string {
   const writeTools = registry
     .names()
@@ -167,7 +171,7 @@ export async function driveRun(
 async function checkpoint(state: RunState, runtime: AgentRuntime): Promise<void> {
   await runtime.runs.save(state);
   const hadProgress = state.progress !== undefined;
-  await runtime.progress.publish(state);
+  await runtime.progress.publish(state, { wait: state.status !== 'running' });
   if (!hadProgress && state.progress) await runtime.runs.save(state);
 }
 
@@ -239,6 +243,15 @@ async function modelTurn(state: RunState, runtime: AgentRuntime, segment: Segmen
   } catch (error) {
     const coded = toDeskhandError(error);
     logger.warn({ err: coded, code: coded.code }, 'agent model call failed');
+    if (transientCodes.has(coded.code) && state.counters.transientFailures < maxTransientFailures) {
+      // The step is retried by the queue (with backoff) from the last checkpoint instead of ending the run.
+      state.counters.transientFailures += 1;
+      await runtime.runs.save(state);
+      throw new DeskhandError(coded.code, `Agent step failed transiently: ${coded.message}`, {
+        cause: coded,
+        retryable: true,
+      });
+    }
     if (coded.code === 'over_budget') finish(state, 'over_budget', coded.userMessage);
     else if (coded.code === 'deadline_exceeded')
       finish(state, 'time_limit', 'The model did not answer in the time left.');

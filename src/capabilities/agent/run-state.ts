@@ -54,7 +54,7 @@ export interface RunState {
   queue: PendingCall[];
   /** Fingerprints (tool + canonical arguments) of every call so far, for loop detection. */
   fingerprints: string[];
-  counters: { steps: number; toolCalls: number; modelCalls: number; spentMicroUsd: number };
+  counters: { steps: number; toolCalls: number; modelCalls: number; spentMicroUsd: number; transientFailures: number };
   /** Set just before a tool runs and cleared when its result is recorded: if present on load, the run crashed. */
   inFlight:
     | { call: PendingCall; stepIndex: number; startedAt: number; idempotencyKey: string; approvedBy?: string }
@@ -90,7 +90,7 @@ export function newRunState(input: {
     messages: [],
     queue: [],
     fingerprints: [],
-    counters: { steps: 0, toolCalls: 0, modelCalls: 0, spentMicroUsd: 0 },
+    counters: { steps: 0, toolCalls: 0, modelCalls: 0, spentMicroUsd: 0, transientFailures: 0 },
     inFlight: undefined,
     awaiting: undefined,
     progress: undefined,
