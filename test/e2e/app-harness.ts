@@ -1,0 +1,127 @@
+/**
+ * Starts the real app in-process on port 0 against the fake Slack Web API, the fake OpenAI server, a real Redis
+ * (unique key prefix) and an in-memory embedded index — the same wiring as src/main.ts, minus process signals.
+ * Shared by the end-to-end tests and the ingress benchmark.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import OpenAI from 'openai';
+import { type AppDependencies, createApp, type DeskhandApp } from '../../src/app.ts';
+import { type Configuration, loadConfiguration } from '../../src/config.ts';
+import { createGateway } from '../../src/llm/create-gateway.ts';
+import { createSilentLogger, type Logger } from '../../src/observability/logger.ts';
+import { createMetricsRegistry } from '../../src/observability/metrics.ts';
+import { EmbeddedVectorIndex } from '../../src/ports/adapters/embedded-vector-index.ts';
+import { budgetHandler } from '../../src/router/budget-handler.ts';
+import { createSlackWebClient, SlackMessenger } from '../../src/slack/outbound/slack-messenger.ts';
+import { FakeOpenAIServer } from '../fakes/openai-server.ts';
+import { SlackDriver } from '../fakes/slack-driver.ts';
+import { FakeSlackWebApi } from '../fakes/slack-web-api.ts';
+
+export const signingSecret = 'e2e-signing-secret-123456';
+
+export interface AppHarness {
+  app: DeskhandApp;
+  slack: FakeSlackWebApi;
+  openai: FakeOpenAIServer;
+  driver: SlackDriver;
+  redis: Redis;
+  configuration: Configuration;
+  keyPrefix: string;
+  baseUrl: string;
+  /** Keys this harness created in Redis. */
+  redisKeys(): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+export interface AppHarnessOptions {
+  environment?: Record<string, string>;
+  capabilities?: AppDependencies['capabilities'];
+  deliveryLeaseMs?: number;
+  logger?: Logger;
+  openaiWhenEmpty?: 'default' | 'error';
+}
+
+export async function startAppHarness(options: AppHarnessOptions = {}): Promise<AppHarness> {
+  const slack = await FakeSlackWebApi.start();
+  const openai = await FakeOpenAIServer.start({ whenEmpty: options.openaiWhenEmpty ?? 'error' });
+  const keyPrefix = `test:${randomUUID()}:`;
+  const dataDir = mkdtempSync(join(tmpdir(), 'deskhand-e2e-'));
+  const loaded = loadConfiguration({
+    SLACK_BOT_TOKEN: slack.token,
+    SLACK_SIGNING_SECRET: signingSecret,
+    SLACK_API_URL: slack.url,
+    OPENAI_API_KEY: 'test-key',
+    OPENAI_BASE_URL: openai.baseURL,
+    REDIS_KEY_PREFIX: keyPrefix,
+    DATA_DIR: dataDir,
+    LOG_LEVEL: 'silent',
+    ...options.environment,
+  });
+  if (!loaded.ok) throw new Error(`bad test configuration: ${loaded.problems.join('; ')}`);
+  const configuration = loaded.configuration;
+  const logger = options.logger ?? createSilentLogger();
+  const registry = createMetricsRegistry();
+  const redis = new Redis(configuration.redis.url, { maxRetriesPerRequest: 2 });
+  const webClient = createSlackWebClient({
+    token: configuration.slack.botToken,
+    apiUrl: configuration.slack.apiUrl,
+    timeoutMs: configuration.slack.requestTimeoutMs,
+  });
+  const messenger = new SlackMessenger({ client: webClient, logger, metrics: registry });
+  const parts = createGateway(configuration, {
+    openai: new OpenAI({ apiKey: 'test-key', baseURL: openai.baseURL }),
+    redis,
+    metrics: registry,
+    logger,
+  });
+  const vectorIndex = new EmbeddedVectorIndex({ logger });
+  await vectorIndex.ensureReady();
+  const app = createApp({
+    configuration,
+    logger,
+    redis,
+    messenger,
+    gateway: parts.gateway,
+    vectorIndex,
+    registry,
+    capabilities: {
+      budget: budgetHandler({ budgets: parts.budgets, adminUserIds: configuration.people.adminUserIds, logger }),
+      ...options.capabilities,
+    },
+    ...(options.deliveryLeaseMs ? { deliveryLeaseMs: options.deliveryLeaseMs } : {}),
+    shutdownTimeoutMs: 5_000,
+    resolveIdentity: async () => {
+      const identity = await webClient.auth.test();
+      return { botUserId: identity.user_id, botId: identity.bot_id };
+    },
+  });
+  await app.start(0);
+  const baseUrl = `http://127.0.0.1:${app.port}`;
+  const driver = new SlackDriver({ url: `${baseUrl}/slack/events`, signingSecret });
+  return {
+    app,
+    slack,
+    openai,
+    driver,
+    redis,
+    configuration,
+    keyPrefix,
+    baseUrl,
+    redisKeys: () => redis.keys(`${keyPrefix}*`),
+    async close() {
+      await app.stop();
+      await vectorIndex.close();
+      await parts.ledger.close();
+      const keys = await redis.keys(`${keyPrefix}*`);
+      if (keys.length > 0) await redis.del(...keys);
+      await redis.quit();
+      await slack.close();
+      await openai.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
