@@ -9,11 +9,15 @@ import {
   ticketActionIds,
   ticketEditBlockIds,
   ticketEditModalCallbackId,
+  ticketMessageShortcutCallbackId,
 } from '../../src/capabilities/tickets/ticket-ids.ts';
 import { defaultTicketCategories, emptyTicket } from '../../src/capabilities/tickets/ticket-schema.ts';
 import { TicketStore } from '../../src/capabilities/tickets/ticket-store.ts';
 import { customerTextFromThread, TicketWorkflow } from '../../src/capabilities/tickets/ticket-workflow.ts';
 import { DeskhandError } from '../../src/errors.ts';
+import type { CapabilityHandler } from '../../src/router/types.ts';
+import { actions, messageShortcuts, views } from '../../src/slack/ids.ts';
+import type { ActionHandler } from '../../src/slack/listeners/dependencies.ts';
 import { FakeLanguageModelGateway, RecordingMessenger, tsOf } from './tickets-fakes.ts';
 
 class RecordingSink implements TicketSink {
@@ -48,6 +52,8 @@ function setup() {
     messenger,
     sinks: [new TriageChannelTicketSink(messenger, 'C_TRIAGE'), webhook],
     categories: defaultTicketCategories,
+    timeZone: 'Europe/Berlin',
+    now: () => new Date('2026-11-24T09:00:00Z'),
   });
   return { gateway, messenger, webhook, store, workflow };
 }
@@ -82,7 +88,7 @@ describe('ticket workflow', () => {
     if (created.kind !== 'carded') return;
     assert.equal(messenger.posts.length, 1);
     assert.equal(messenger.posts[0]?.threadTs, messageTs);
-    assert.match(JSON.stringify(messenger.posts[0]?.blocks), /ticket_file/);
+    assert.ok(JSON.stringify(messenger.posts[0]?.blocks).includes(ticketActionIds.file));
 
     const click = {
       actionId: ticketActionIds.file,
@@ -225,5 +231,100 @@ describe('ticket workflow', () => {
     );
     assert.equal(thread.text, 'My parcel #99120 is late\n\nAny news? I need it by Monday');
     assert.equal(thread.latestTs, '1.3');
+  });
+});
+
+describe('wiring into the router and listeners', () => {
+  test('ticket ids are the ones the Slack layer registers', () => {
+    assert.equal(ticketActionIds.file, actions.ticketConfirm);
+    assert.equal(ticketActionIds.discard, actions.ticketDiscard);
+    assert.equal(ticketEditModalCallbackId, views.ticketReview);
+    assert.equal(ticketMessageShortcutCallbackId, messageShortcuts.createTicket);
+  });
+
+  test('a mention in a thread makes one card from the thread’s customer messages, claimed by the thread root', async () => {
+    const { gateway, messenger, workflow } = setup();
+    gateway.enqueue({
+      value: emptyTicket({ summary: 'Parcel #99120 late', category: 'missing_delivery', orderIds: ['#99120'] }),
+    });
+    // Compile-time check: the workflow plugs into the router as the ticket capability.
+    const handler: CapabilityHandler = (request) => workflow.handleRoutedRequest(request);
+    const outcome = await handler({
+      route: 'ticket',
+      origin: 'mention',
+      workspaceId: 'T_FLOW',
+      channelId: 'C_SUPPORT',
+      userId: 'U_AGENT',
+      text: 'this',
+      messageTs: '1795600000.000400',
+      threadTs: '1795600000.000100',
+      requestId: 'Ev1',
+      threadContext: [
+        { ts: '1795600000.000100', author: 'user', userId: 'U_CUSTOMER', text: 'My parcel #99120 is late' },
+        { ts: '1795600000.000200', author: 'deskhand', text: 'On it' },
+        { ts: '1795600000.000300', author: 'user', userId: 'U_CUSTOMER', text: 'I need it by Monday' },
+      ],
+    });
+    assert.deepEqual(outcome, { kind: 'posted', threadTs: '1795600000.000100' });
+    const sent = String(gateway.calls[0]?.request.messages.at(-1)?.content);
+    assert.match(sent, /My parcel #99120 is late\\n\\nI need it by Monday/);
+    assert.doesNotMatch(sent, /On it/);
+    assert.equal(messenger.posts[0]?.threadTs, '1795600000.000100');
+  });
+
+  test('/ticket posts the card in the channel; a file-only reaction target gets a specific ephemeral reason', async () => {
+    const { gateway, messenger, workflow } = setup();
+    gateway.enqueue({ value: emptyTicket({ summary: 'Refund question', category: 'billing' }) });
+    await workflow.handleRoutedRequest({
+      origin: 'command',
+      workspaceId: 'T_FLOW',
+      channelId: 'C_SUPPORT',
+      userId: 'U_AGENT',
+      text: 'Customer asks when refund REF-1 arrives',
+      requestId: 'cmd-1',
+    });
+    assert.equal(messenger.posts[0]?.threadTs, undefined);
+    messenger.message = async () => ({
+      ts: '1795600000.000900',
+      text: '',
+      files: [{ id: 'F1', name: 'screen.png', mimetype: 'image/png' }],
+    });
+    await workflow.handleRoutedRequest({
+      origin: 'reaction',
+      workspaceId: 'T_FLOW',
+      channelId: 'C_SUPPORT',
+      userId: 'U_AGENT',
+      text: '',
+      messageTs: '1795600000.000900',
+      requestId: 'Ev2',
+    });
+    assert.match(String(messenger.ephemerals.at(-1)?.text), /only has an image/);
+    assert.equal(gateway.calls.length, 1);
+  });
+
+  test('buttons arrive through the actions listener shape; a click without a draft id does nothing', async () => {
+    const { gateway, webhook, workflow } = setup();
+    gateway.enqueue({ value: emptyTicket({ summary: 'Card stuck in ATM', category: 'other' }) });
+    const created = await workflow.createDraft({
+      ...request,
+      source: { channelId: 'C_SUPPORT', messageTs: '1764000005.000001' },
+    });
+    if (created.kind !== 'carded') throw new Error('no card');
+    const handler: ActionHandler = (click) => workflow.handleButton(click);
+    const click = {
+      actionId: actions.ticketConfirm,
+      value: created.draft.id,
+      workspaceId: 'T_FLOW',
+      userId: 'U1',
+      channelId: 'C_SUPPORT',
+      messageTs: created.cardTs,
+      requestId: 'r1',
+      triggerId: undefined,
+    };
+    assert.equal(await handler(click), undefined);
+    assert.equal(webhook.delivered.length, 1);
+    await handler({ ...click, value: undefined });
+    await handler({ ...click, value: 'DH-FORGED' });
+    assert.equal(webhook.delivered.length, 1);
   });
 });

@@ -8,11 +8,14 @@
 export const ticketCommand = '/ticket';
 
 /** Message shortcut "Create ticket" (manifest `shortcuts[].callback_id`, type `message`). */
-export const ticketMessageShortcutCallbackId = 'ticket_create_from_message';
+export const ticketMessageShortcutCallbackId = 'create_ticket';
 
-/** Buttons on the ticket card; the button `value` is the draft id. */
+/**
+ * Buttons on the ticket card; the button `value` is the draft id. The values match `src/slack/ids.ts`
+ * (`actions.ticketConfirm`, `actions.ticketDiscard`; a test checks it); `ticket_edit` is new there.
+ */
 export const ticketActionIds = {
-  file: 'ticket_file',
+  file: 'ticket_confirm',
   edit: 'ticket_edit',
   discard: 'ticket_discard',
 } as const;
@@ -22,8 +25,8 @@ export type TicketActionId = (typeof ticketActionIds)[keyof typeof ticketActionI
 /** Block id of the card's button row. */
 export const ticketActionsBlockId = 'ticket_actions';
 
-/** The Edit modal; `private_metadata` carries the draft id and the card's location. */
-export const ticketEditModalCallbackId = 'ticket_edit_modal';
+/** The Edit modal (`views.ticketReview` in src/slack/ids.ts); `private_metadata` carries the draft id and the card's location. */
+export const ticketEditModalCallbackId = 'ticket_review';
 
 /** Input blocks of the Edit modal; each holds one element whose action id is `ticketEditInputActionId`. */
 export const ticketEditBlockIds = {

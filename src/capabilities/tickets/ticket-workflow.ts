@@ -18,7 +18,7 @@ import {
   parseEditSubmission,
   type ViewStateValues,
 } from './ticket-card.ts';
-import { type TicketActionId, ticketActionIds } from './ticket-ids.ts';
+import { isTicketActionId, type TicketActionId, ticketActionIds, ticketEditBlockIds } from './ticket-ids.ts';
 import { newTicketId, type StoredTicketDraft, type TicketDraft, type TicketStore } from './ticket-store.ts';
 
 export type TicketTrigger = 'command' | 'mention' | 'shortcut' | 'reaction';
@@ -49,8 +49,42 @@ export interface TicketWorkflowDependencies {
   messenger: Messenger;
   sinks: readonly TicketSink[];
   categories: readonly string[];
+  /** Workspace time zone (`TIME_ZONE`) for relative dates. */
+  timeZone: string;
   logger?: Logger;
   now?: () => Date;
+}
+
+/**
+ * What the router hands the ticket capability: structurally a subset of `CapabilityRequest`
+ * (src/router/types.ts), so `ticket: (request) => workflow.handleRoutedRequest(request)` wires it.
+ */
+export interface RoutedTicketRequest {
+  origin: 'mention' | 'thread_follow_up' | 'command' | 'shortcut' | 'reaction';
+  workspaceId: string;
+  channelId: string;
+  userId: string;
+  /** Command text, mention text without the "ticket" keyword, or the shortcut/reaction target's text. */
+  text: string;
+  /** The triggering message (mention) or the target message (shortcut, reaction). */
+  messageTs?: string;
+  threadTs?: string;
+  replyThreadTs?: string;
+  requestId: string;
+  /** Earlier messages of the thread, oldest first (the triggering message excluded). */
+  threadContext?: readonly { ts: string; author: 'deskhand' | 'user' | 'other_bot'; userId?: string; text: string }[];
+}
+
+/** A button click as the actions listener passes it (structurally `ActionRequest` in src/slack/listeners). */
+export interface TicketButtonRequest {
+  actionId: string;
+  /** The button value (the draft id): untrusted, only used as a key inside the clicker's workspace. */
+  value: string | undefined;
+  workspaceId: string;
+  userId: string;
+  channelId: string | undefined;
+  messageTs: string | undefined;
+  triggerId: string | undefined;
 }
 
 export interface TicketActionRequest {
@@ -261,32 +295,36 @@ export class TicketWorkflow {
   }
 
   /**
-   * The Edit modal's submission. Invalid input comes back as `response_action: "errors"` for the listener to
-   * return in its ack; a valid one updates the draft (refusing a save over a newer version) and its card.
+   * Validates and saves an Edit modal submission, fast enough to run before the view's ack (one Redis read and
+   * one compare-and-set). Invalid input and refusals come back as `response_action: "errors"`, which the listener
+   * passes to `ack()` so Slack shows them inside the modal; after a save the listener acks with nothing and calls
+   * `showDraftCard`.
    */
-  async handleEditSubmission(request: EditSubmissionRequest): Promise<EditSubmissionOutcome> {
-    const { store, messenger } = this.#dependencies;
+  async saveEdit(request: EditSubmissionRequest): Promise<EditSubmissionOutcome> {
+    const { store } = this.#dependencies;
+    const refuse = (message: string): EditSubmissionOutcome => ({
+      kind: 'refused',
+      response: { response_action: 'errors', errors: { [ticketEditBlockIds.summary]: message } },
+    });
     let metadata: EditModalMetadata;
     try {
       metadata = JSON.parse(request.privateMetadata) as EditModalMetadata;
     } catch {
-      return {
-        kind: 'refused',
-        response: {
-          response_action: 'errors',
-          errors: { ticket_summary: 'This form is damaged; close it and click Edit again.' },
-        },
-      };
+      return refuse('This form is damaged; close it and click Edit again.');
+    }
+    if (typeof metadata?.draftId !== 'string' || typeof metadata.version !== 'number') {
+      return refuse('This form is damaged; close it and click Edit again.');
     }
     // Tenant comes from the request context, never from the modal's metadata.
     const draft = await store.get(request.workspaceId, metadata.draftId);
     if (draft?.status !== 'draft') {
-      const reason = !draft
-        ? 'This draft has expired.'
-        : draft.status === 'filed'
-          ? 'This ticket was filed meanwhile; it can no longer be edited.'
-          : 'This draft was discarded.';
-      return { kind: 'refused', response: { response_action: 'errors', errors: { ticket_summary: reason } } };
+      return refuse(
+        !draft
+          ? 'This draft has expired.'
+          : draft.status === 'filed'
+            ? 'This ticket was filed meanwhile; it can no longer be edited.'
+            : 'This draft was discarded.',
+      );
     }
     const parsed = parseEditSubmission(request.values, draft.ticket, this.#dependencies.categories);
     if (!parsed.ok) return { kind: 'invalid', response: parsed.response };
@@ -305,23 +343,116 @@ export class TicketWorkflow {
       metadata.version,
     );
     if (!saved.ok) {
-      const reason =
+      return refuse(
         saved.reason === 'version_conflict'
           ? 'Someone changed this ticket while you were editing. Close this form and click Edit again.'
-          : 'This ticket can no longer be edited (it is being filed, filed or discarded).';
-      return { kind: 'refused', response: { response_action: 'errors', errors: { ticket_summary: reason } } };
+          : 'This ticket can no longer be edited (it is being filed, filed or discarded).',
+      );
     }
-    const card = buildTicketCard({
-      draftId: saved.draft.id,
-      ticket: saved.draft.ticket,
-      flags: saved.draft.flags,
-      mode: saved.draft.mode,
-      editedBy: request.userId,
-    });
-    const location =
-      saved.draft.card ??
-      (metadata.channel && metadata.ts ? { channel: metadata.channel, ts: metadata.ts } : undefined);
-    if (location) await messenger.update({ ...location, text: card.text, blocks: card.blocks });
     return { kind: 'saved', draft: saved.draft };
+  }
+
+  /** Re-renders a draft's card where it was posted (after an edit). */
+  async showDraftCard(draft: StoredTicketDraft): Promise<void> {
+    if (!draft.card) return;
+    const card = buildTicketCard({
+      draftId: draft.id,
+      ticket: draft.ticket,
+      flags: draft.flags,
+      mode: draft.mode,
+      ...(draft.editedBy ? { editedBy: draft.editedBy } : {}),
+    });
+    await this.#dependencies.messenger.update({ ...draft.card, text: card.text, blocks: card.blocks });
+  }
+
+  /** `saveEdit` then `showDraftCard`, for callers that may take their time (tests, Socket Mode). */
+  async handleEditSubmission(request: EditSubmissionRequest): Promise<EditSubmissionOutcome> {
+    const outcome = await this.saveEdit(request);
+    if (outcome.kind === 'saved') await this.showDraftCard(outcome.draft);
+    return outcome;
+  }
+
+  /**
+   * The ticket route: `/ticket <text>`, a mention ("@Deskhand ticket this" in a thread reads the thread's
+   * people's messages), the "Create ticket" shortcut and the ticket reaction. Posts the card (or tells the
+   * requester why there is none) and returns `posted`.
+   */
+  async handleRoutedRequest(request: RoutedTicketRequest): Promise<{ kind: 'posted'; threadTs?: string }> {
+    const now = this.#dependencies.now ?? (() => new Date());
+    const nowTs = (now().getTime() / 1000).toFixed(6);
+    let text = request.text;
+    let textTs = request.messageTs ?? nowTs;
+    let source = { channelId: request.channelId, messageTs: request.messageTs ?? `command:${request.requestId}` };
+    let files: TicketSourceFile[] | undefined;
+    const replyThreadTs =
+      request.replyThreadTs ?? request.threadTs ?? (request.origin === 'command' ? undefined : request.messageTs);
+
+    if ((request.origin === 'mention' || request.origin === 'thread_follow_up') && request.threadTs) {
+      const people = (request.threadContext ?? []).filter((message) => message.author === 'user');
+      const customers = people.filter((message) => message.userId !== request.userId);
+      const chosen = customers.length > 0 ? customers : people;
+      const instruction = request.text.replace(
+        /^\s*(?:please\s+)?(?:make\s+|create\s+|file\s+|open\s+)?(?:a\s+)?(?:ticket\s*)?(?:this|that|it|of this|from this|for this)?[\s.!]*$/i,
+        '',
+      );
+      const parts = chosen.map((message) => message.text.trim()).filter(Boolean);
+      if (instruction.trim()) parts.push(instruction.trim());
+      if (parts.length > 0) text = parts.join('\n\n');
+      source = { channelId: request.channelId, messageTs: request.threadTs };
+      textTs = chosen.at(-1)?.ts ?? textTs;
+    } else if ((request.origin === 'shortcut' || request.origin === 'reaction') && request.messageTs && !text.trim()) {
+      // The target message has no text: find out whether it holds files, to say so precisely.
+      const target = await this.#dependencies.messenger
+        .message(request.channelId, request.messageTs)
+        .catch(() => undefined);
+      files = target?.files?.map((file) => ({
+        ...(file.name ? { name: file.name } : {}),
+        ...(file.mimetype ? { mimetype: file.mimetype } : {}),
+      }));
+    }
+    const trigger: TicketTrigger =
+      request.origin === 'command'
+        ? 'command'
+        : request.origin === 'shortcut'
+          ? 'shortcut'
+          : request.origin === 'reaction'
+            ? 'reaction'
+            : 'mention';
+    await this.createDraft({
+      trigger,
+      workspaceId: request.workspaceId,
+      userId: request.userId,
+      source,
+      textTs,
+      text,
+      ...(files ? { files } : {}),
+      reply: { channel: request.channelId, ...(replyThreadTs ? { threadTs: replyThreadTs } : {}) },
+      timeZone: this.#dependencies.timeZone,
+    });
+    return { kind: 'posted', ...(replyThreadTs ? { threadTs: replyThreadTs } : {}) };
+  }
+
+  /**
+   * A card button as the actions listener passes it (File, Edit, Discard). Posts its own results; returns
+   * nothing for the listener to add.
+   */
+  async handleButton(request: TicketButtonRequest): Promise<undefined> {
+    if (!isTicketActionId(request.actionId) || !request.value || !request.channelId || !request.messageTs) {
+      this.#dependencies.logger?.warn(
+        { actionId: request.actionId, code: 'invalid_input' },
+        'ticket button without draft or message',
+      );
+      return undefined;
+    }
+    await this.handleAction({
+      actionId: request.actionId,
+      workspaceId: request.workspaceId,
+      userId: request.userId,
+      draftId: request.value,
+      channel: request.channelId,
+      messageTs: request.messageTs,
+      ...(request.triggerId ? { triggerId: request.triggerId } : {}),
+    });
+    return undefined;
   }
 }
