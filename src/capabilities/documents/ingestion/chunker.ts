@@ -102,6 +102,9 @@ function tableCells(row: string): string[] {
     .map((cell) => cell.trim());
 }
 
+/** Tokens allowed for merges where two texts are joined (BPE may tokenise a join differently from its parts). */
+const joinSlack = 3;
+
 class Chunker {
   private readonly options: ChunkingOptions;
   private readonly chunks: DocumentChunk[] = [];
@@ -109,15 +112,28 @@ class Chunker {
   private page: number | undefined;
   private units: Unit[] = [];
   private text = '';
+  /** An upper estimate of `text`'s tokens while packing; the exact count is taken when the chunk is emitted. */
+  private tokens = 0;
   private overlap = '';
+  /** The overlap the current chunk started with, to rebuild it if the estimate was too low. */
+  private startOverlap = '';
   private overlapPrefixChars = 0;
+  /** Count every candidate exactly (used when rebuilding a chunk whose estimate was too low). */
+  private exactOnly = false;
+  /** Token counts of unit texts: each is counted once when the unit is built and reused when packing. */
+  private readonly counted = new Map<string, number>();
 
   constructor(options: ChunkingOptions) {
     this.options = options;
   }
 
   private count(text: string): number {
-    return countTokens(text, this.options.encoding);
+    let tokens = this.counted.get(text);
+    if (tokens === undefined) {
+      tokens = countTokens(text, this.options.encoding);
+      if (text.length <= 4 * 1024) this.counted.set(text, tokens);
+    }
+    return tokens;
   }
 
   run(blocks: DocumentBlock[]): DocumentChunk[] {
@@ -183,12 +199,54 @@ class Chunker {
     return units;
   }
 
+  /**
+   * Groups lines into the largest pieces whose rendering fits in maxTokens. Packs by the sum of line counts and
+   * counts exactly only near the limit; every piece is verified exactly and halved if a join made it too long.
+   * Each line must fit alone with the frame (callers ensure it).
+   */
+  private packLines(lines: string[], render: (lines: string[]) => string): string[] {
+    const max = this.options.maxTokens;
+    const frame = this.count(render([]));
+    const groups: string[][] = [];
+    let current: string[] = [];
+    let estimate = frame;
+    for (const line of lines) {
+      const lineTokens = this.count(line) + joinSlack;
+      if (current.length > 0 && estimate + lineTokens > max) {
+        const exact = countTokens(render([...current, line]), this.options.encoding);
+        if (exact > max) {
+          groups.push(current);
+          current = [];
+          estimate = frame;
+        } else {
+          current.push(line);
+          estimate = exact;
+          continue;
+        }
+      }
+      current.push(line);
+      estimate += lineTokens;
+    }
+    if (current.length > 0) groups.push(current);
+    const pieces: string[] = [];
+    const verify = (group: string[]) => {
+      const text = render(group);
+      if (group.length > 1 && countTokens(text, this.options.encoding) > max) {
+        const middle = Math.ceil(group.length / 2);
+        verify(group.slice(0, middle));
+        verify(group.slice(middle));
+      } else pieces.push(text);
+    };
+    groups.forEach(verify);
+    return pieces;
+  }
+
   private codeUnits(lang: string, value: string): Unit[] {
     const fence = fenceFor(value);
     const whole = renderCode(fence, lang, value);
     const max = this.options.maxTokens;
     if (this.count(whole) <= max) return [{ kind: 'code', separator: '\n\n', text: whole }];
-    const frameTokens = this.count(renderCode(fence, lang, '')) + 1;
+    const frameTokens = this.count(renderCode(fence, lang, '')) + joinSlack;
     const lines = value
       .split('\n')
       .flatMap((line) =>
@@ -196,44 +254,33 @@ class Chunker {
           ? [line]
           : splitByTokens(line, Math.max(1, max - frameTokens), this.options.encoding),
       );
-    const units: Unit[] = [];
-    let current: string[] = [];
-    for (const line of lines) {
-      if (current.length > 0 && this.count(renderCode(fence, lang, [...current, line].join('\n'))) > max) {
-        units.push({ kind: 'code', separator: '\n\n', text: renderCode(fence, lang, current.join('\n')) });
-        current = [];
-      }
-      current.push(line);
-    }
-    if (current.length > 0)
-      units.push({ kind: 'code', separator: '\n\n', text: renderCode(fence, lang, current.join('\n')) });
-    return units;
+    return this.packLines(lines, (group) => renderCode(fence, lang, group.join('\n'))).map((text) => ({
+      kind: 'code',
+      separator: '\n\n',
+      text,
+    }));
   }
 
   private tableUnits(header: string, separator: string, rows: string[]): Unit[] {
     const max = this.options.maxTokens;
-    const whole = [header, separator, ...rows].join('\n');
+    const render = (group: string[]) => [header, separator, ...group].join('\n');
+    const whole = render(rows);
     if (this.count(whole) <= max) return [{ kind: 'table', separator: '\n\n', text: whole }];
     const headerNames = tableCells(header);
     const units: Unit[] = [];
-    let current: string[] = [];
+    let fitting: string[] = [];
     const emit = () => {
-      if (current.length > 0)
-        units.push({ kind: 'table', separator: '\n\n', text: [header, separator, ...current].join('\n') });
-      current = [];
+      for (const text of this.packLines(fitting, render)) units.push({ kind: 'table', separator: '\n\n', text });
+      fitting = [];
     };
     for (const row of rows) {
-      if (this.count([header, separator, ...current, row].join('\n')) <= max) {
-        current.push(row);
-        continue;
-      }
-      emit();
-      if (this.count([header, separator, row].join('\n')) <= max) {
-        current.push(row);
+      if (countTokens(render([row]), this.options.encoding) <= max) {
+        fitting.push(row);
         continue;
       }
       // One row larger than a chunk even with the header: no valid table piece can hold it, so it becomes prose
       // that names each cell's column.
+      emit();
       const described = tableCells(row)
         .map((cell, index) => `${headerNames[index] ?? `Column ${index + 1}`}: ${cell}`)
         .join('\n');
@@ -254,12 +301,27 @@ class Chunker {
   }
 
   private add(unit: Unit): void {
+    const max = this.options.maxTokens;
+    const starting = this.units.length === 0;
     const candidate = this.candidateText(unit);
-    if (this.count(candidate) <= this.options.maxTokens) {
-      if (this.units.length === 0 && this.overlap)
-        this.overlapPrefixChars = this.overlap.length + this.overlapSeparator(unit).length;
+    // Packing by the sum of parts (plus slack for merges at the joins) avoids re-tokenising the growing chunk for
+    // every sentence; near the limit, and when rebuilding, the candidate is counted exactly.
+    const base = starting ? (this.overlap ? this.count(this.overlap) + joinSlack : 0) : this.tokens;
+    const estimate = base + this.count(unit.text) + joinSlack;
+    let tokens: number | undefined;
+    if (!this.exactOnly && estimate <= max) tokens = estimate;
+    else {
+      const exact = countTokens(candidate, this.options.encoding);
+      if (exact <= max) tokens = exact;
+    }
+    if (tokens !== undefined) {
+      if (starting) {
+        this.startOverlap = this.overlap;
+        this.overlapPrefixChars = this.overlap ? this.overlap.length + this.overlapSeparator(unit).length : 0;
+      }
       this.units.push(unit);
       this.text = candidate;
+      this.tokens = tokens;
       return;
     }
     if (this.units.length > 0) {
@@ -273,8 +335,10 @@ class Chunker {
       return;
     }
     // Units are built to fit alone; keep the text rather than lose it if a tokenizer edge case says otherwise.
+    this.startOverlap = '';
     this.units.push(unit);
     this.text = unit.text;
+    this.tokens = this.count(unit.text);
   }
 
   /** Emits the current chunk. `continues` is true when the same section goes on in the next chunk. */
@@ -283,10 +347,15 @@ class Chunker {
     const last = this.units.at(-1);
     if (hasContent) {
       const text = this.text.trimEnd();
+      const tokenCount = countTokens(text, this.options.encoding);
+      if (tokenCount > this.options.maxTokens && this.units.length > 1 && !this.exactOnly) {
+        this.rebuild(continues);
+        return;
+      }
       const chunk: DocumentChunk = {
         text,
         sectionPath: this.headings.map((heading) => heading.text),
-        tokenCount: this.count(text),
+        tokenCount,
         overlapPrefixChars: this.overlapPrefixChars,
       };
       if (this.page !== undefined) chunk.page = this.page;
@@ -295,7 +364,22 @@ class Chunker {
     this.overlap = continues && hasContent && last?.kind === 'prose' ? this.overlapTail(last.text) : '';
     this.units = [];
     this.text = '';
+    this.tokens = 0;
     this.overlapPrefixChars = 0;
+  }
+
+  /** Re-packs the current chunk's units with exact counts (the estimate let it grow past the limit). */
+  private rebuild(continues: boolean): void {
+    const units = this.units;
+    this.units = [];
+    this.text = '';
+    this.tokens = 0;
+    this.overlap = this.startOverlap;
+    this.overlapPrefixChars = 0;
+    this.exactOnly = true;
+    for (const unit of units) this.add(unit);
+    this.flush(continues);
+    this.exactOnly = false;
   }
 
   /** Whole trailing sentences of `text` within the overlap budget ('' when even the last one is too long). */
