@@ -213,6 +213,7 @@ export class BudgetStore {
   readonly adminUserIds: readonly string[];
   private readonly warningPermille: number;
   private readonly now: () => number;
+  private windowCache: { from: number; windows: BudgetWindows } | undefined;
 
   constructor(options: BudgetStoreOptions) {
     this.redis = options.redis;
@@ -228,13 +229,18 @@ export class BudgetStore {
 
   /** The day and month a call made now belongs to, and when each resets, in the configured time zone. */
   windowsAt(at: number = this.now()): BudgetWindows {
+    const cached = this.windowCache;
+    if (cached && at >= cached.from && at < cached.windows.dayResetsAt) return cached.windows;
     const local = DateTime.fromMillis(at, { zone: this.timeZone });
-    return {
+    const windows = {
       day: local.toFormat('yyyy-LL-dd'),
       month: local.toFormat('yyyy-LL'),
       dayResetsAt: local.startOf('day').plus({ days: 1 }).toMillis(),
       monthResetsAt: local.startOf('month').plus({ months: 1 }).toMillis(),
     };
+    // A day never spans two months, so the windows hold from the start of this day until it ends.
+    this.windowCache = { from: local.startOf('day').toMillis(), windows };
+    return windows;
   }
 
   /** Key names for one workspace/channel/window set (exported shape for the ledger rebuild and tests). */

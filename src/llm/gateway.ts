@@ -114,6 +114,7 @@ export class OpenAIGateway implements LanguageModelGateway {
   private readonly breaker: CircuitBreaker;
   private readonly limits: EmbeddingLimits;
   private readonly metric;
+  private readonly pendingLedger = new Set<Promise<void>>();
 
   constructor(options: OpenAIGatewayOptions) {
     this.options = options;
@@ -151,6 +152,11 @@ export class OpenAIGateway implements LanguageModelGateway {
         'model',
       ]),
     };
+  }
+
+  /** Resolves once every ledger entry written so far is on disk (call before shutdown). */
+  async flush(): Promise<void> {
+    await Promise.all([...this.pendingLedger]);
   }
 
   /** Current breaker state (for health checks and tests). */
@@ -620,7 +626,9 @@ export class OpenAIGateway implements LanguageModelGateway {
       settled = { charged: true, warnings: [] };
     }
     if (settled.charged && this.options.ledger) {
-      await this.options.ledger
+      // The ledger is the backup of Redis's counters, not the enforcement: its fsync (group-committed) runs off the
+      // reply path. `flush()` (and `Ledger.close()`) wait for it; a crash loses at most the last group commit.
+      const appended = this.options.ledger
         .append({
           at: new Date().toISOString(),
           requestId: reservation.requestId,
@@ -633,7 +641,9 @@ export class OpenAIGateway implements LanguageModelGateway {
         })
         .catch((error: unknown) => {
           this.options.logger.error({ err: error, requestId: reservation.requestId }, 'could not append to the ledger');
-        });
+        })
+        .finally(() => this.pendingLedger.delete(appended));
+      this.pendingLedger.add(appended);
     }
     for (const warning of settled.warnings) {
       try {

@@ -28,7 +28,8 @@ export interface LedgerEntry {
 export class Ledger {
   readonly directory: string;
   readonly file: string;
-  private queue: Promise<void> = Promise.resolve();
+  private pending: Array<{ line: string; resolve: () => void; reject: (error: unknown) => void }> = [];
+  private flushing: Promise<void> | undefined;
   private handle: Awaited<ReturnType<typeof open>> | undefined;
 
   constructor(dataDir: string) {
@@ -37,23 +38,39 @@ export class Ledger {
     this.file = join(this.directory, `${safeHost}-${process.pid}-${Date.now()}-${randomUUID().slice(0, 8)}.jsonl`);
   }
 
-  /** Appends one entry and resolves once it is on disk (fsync). Appends are serialised within the process. */
+  /**
+   * Appends one entry and resolves once it is on disk (fsync). Entries that arrive while a write is in progress
+   * are committed together by the next write (group commit), so concurrent calls share one fsync.
+   */
   append(entry: LedgerEntry): Promise<void> {
-    const line = `${JSON.stringify(entry)}\n`;
-    const next = this.queue.then(async () => {
-      if (!this.handle) {
-        await mkdir(this.directory, { recursive: true });
-        this.handle = await open(this.file, 'a');
-      }
-      await this.handle.write(line);
-      await this.handle.datasync();
+    return new Promise<void>((resolve, reject) => {
+      this.pending.push({ line: `${JSON.stringify(entry)}\n`, resolve, reject });
+      if (!this.flushing) this.flushing = this.flush();
     });
-    this.queue = next.catch(() => {});
-    return next;
   }
 
+  private async flush(): Promise<void> {
+    while (this.pending.length > 0) {
+      const batch = this.pending;
+      this.pending = [];
+      try {
+        if (!this.handle) {
+          await mkdir(this.directory, { recursive: true });
+          this.handle = await open(this.file, 'a');
+        }
+        await this.handle.write(batch.map((item) => item.line).join(''));
+        await this.handle.datasync();
+        for (const item of batch) item.resolve();
+      } catch (error) {
+        for (const item of batch) item.reject(error);
+      }
+    }
+    this.flushing = undefined;
+  }
+
+  /** Waits for every pending entry to be on disk, then closes the file. */
   async close(): Promise<void> {
-    await this.queue;
+    while (this.flushing) await this.flushing;
     await this.handle?.close();
     this.handle = undefined;
   }

@@ -131,6 +131,15 @@ describe('budget store', () => {
   });
   after(async () => harness.cleanup());
 
+  test('windows are calendar days and months in the configured time zone', () => {
+    // 2026-03-31 23:30 UTC is already 1 April 01:30 in Berlin (CEST, UTC+2).
+    const windows = harness.budgets.windowsAt(Date.UTC(2026, 2, 31, 23, 30));
+    assert.equal(windows.day, '2026-04-01');
+    assert.equal(windows.month, '2026-04');
+    assert.equal(new Date(windows.dayResetsAt).toISOString(), '2026-04-01T22:00:00.000Z');
+    assert.equal(new Date(windows.monthResetsAt).toISOString(), '2026-04-30T22:00:00.000Z');
+  });
+
   test('settling the same request twice charges it once', async () => {
     const reservation = await harness.budgets.reserve({
       requestId: 'twice',

@@ -28,6 +28,8 @@ export interface HarnessOptions {
   /** µ$ caps; default $5 / $50 / $50. */
   caps?: { channelDaily?: number; channelMonthly?: number; workspaceDaily?: number };
   reservationTtlMs?: number;
+  /** Redis slower than this counts as down (fail closed). Generous here: tests share two loaded cores. */
+  commandTimeoutMs?: number;
   breaker?: CircuitBreaker;
   timeoutMs?: number;
   dataDir?: string;
@@ -68,6 +70,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
       workspaceDailyMicroUsd: options.caps?.workspaceDaily ?? 50_000_000,
     },
     reservationTtlMs: options.reservationTtlMs ?? 600_000,
+    commandTimeoutMs: options.commandTimeoutMs ?? 5_000,
     adminUserIds: options.adminUserIds ?? ['U0ADMIN1'],
   });
   const cache = new ResponseCache({ redis, keyPrefix, ttlSeconds: 3600, timeSensitiveTtlSeconds: 60 });
@@ -85,7 +88,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     chatModel: 'gpt-4o-mini',
     embeddingModel: 'text-embedding-3-small',
     embeddingDimensions: 64,
-    timeoutMs: options.timeoutMs ?? 10_000,
+    timeoutMs: options.timeoutMs ?? 30_000,
     onBudgetWarning: (warning) => {
       warnings.push(warning);
     },

@@ -1,0 +1,208 @@
+/**
+ * Gateway benchmark (`npm run bench:gateway -- [--iterations 300]`). Everything is measured in the same run, against
+ * the local Redis and a FakeOpenAIServer in a child process:
+ *
+ * (a) overhead on a cache miss: `gateway.chat` (token count, cache lookup, Lua reserve, SDK call, Lua settle,
+ *     ledger) against the bare `openai` client sending the same request to the same fake — p50/p99 of each,
+ *     the difference in ms and the ratio;
+ * (b) cache-hit latency p50/p99 (no provider call);
+ * (c) budget reserve+settle: sequential p50/p99 and throughput with 32 concurrent pairs;
+ * (d) token counting: `countChatTokens` on a realistic request against raw tiktoken on the same text.
+ *
+ * Calls alternate between baseline and gateway so that noise from the shared machine hits both alike.
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Redis } from 'ioredis';
+import OpenAI from 'openai';
+import { countChatRequestTokens } from '../../src/llm/chat-token-count.ts';
+import { countTokens } from '../../src/llm/tokenizer.ts';
+import { toWireMessages } from '../../src/llm/wire-request.ts';
+import type { ChatRequest } from '../../src/ports/language-model.ts';
+import { createHarness, deleteKeys } from '../../test/integration/gateway-harness.ts';
+
+const { values } = parseArgs({ options: { iterations: { type: 'string', default: '300' } } });
+const iterations = Number(values.iterations);
+
+function percentile(samples: number[], p: number): number {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+}
+const ms = (value: number) => `${value.toFixed(3)} ms`;
+
+async function startFake(): Promise<{ child: ChildProcess; baseURL: string }> {
+  const child = fork(new URL('./fake-server.ts', import.meta.url).pathname, [], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const baseURL = await new Promise<string>((resolve, reject) => {
+    child.once('message', (message) => resolve((message as { baseURL: string }).baseURL));
+    child.once('error', reject);
+  });
+  return { child, baseURL };
+}
+
+const { child, baseURL } = await startFake();
+const dataDir = await mkdtemp(join(tmpdir(), 'deskhand-bench-gateway-'));
+const harness = await createHarness({
+  baseURL,
+  dataDir,
+  caps: { channelDaily: 1e12, channelMonthly: 1e12, workspaceDaily: 1e12 },
+});
+const bare = new OpenAI({ apiKey: 'sk-bench', baseURL });
+
+const messages: ChatRequest['messages'] = [
+  {
+    role: 'system',
+    content: 'You are Deskhand, a support assistant for the Acme team. Answer briefly and cite sources.',
+  },
+  { role: 'user', content: 'Where is my parcel? I ordered it on 3 March and the tracking page has not changed since.' },
+];
+const missRequest = (index: number): ChatRequest => ({
+  purpose: 'bench',
+  promptVersion: '1',
+  messages: [...messages, { role: 'user', content: `Request ${index}` }],
+  maxOutputTokens: 200,
+  cache: { enabled: false },
+});
+
+// (a) cache-miss overhead, interleaved.
+const bareTimes: number[] = [];
+const gatewayTimes: number[] = [];
+const benchScope = { workspaceId: 'T0BENCH', channelId: 'C0BENCH' };
+for (let index = -30; index < iterations; index += 1) {
+  const request = missRequest(index);
+  let started = performance.now();
+  await bare.chat.completions.create({
+    model: 'gpt-4o-mini',
+    messages: toWireMessages(request.messages),
+    max_completion_tokens: 200,
+    temperature: 0,
+  });
+  const bareElapsed = performance.now() - started;
+  started = performance.now();
+  await harness.gateway.chat(request, benchScope);
+  const gatewayElapsed = performance.now() - started;
+  if (index >= 0) {
+    bareTimes.push(bareElapsed);
+    gatewayTimes.push(gatewayElapsed);
+  }
+}
+
+// (b) cache hits.
+const hitRequest: ChatRequest = { purpose: 'bench', promptVersion: '1', messages, maxOutputTokens: 200 };
+await harness.gateway.chat(hitRequest, benchScope);
+const hitTimes: number[] = [];
+for (let index = -100; index < iterations * 3; index += 1) {
+  const started = performance.now();
+  const result = await harness.gateway.chat(hitRequest, benchScope);
+  if (!result.fromCache) throw new Error('expected a cache hit');
+  if (index >= 0) hitTimes.push(performance.now() - started);
+}
+
+// (c) reserve + settle.
+const pairTimes: number[] = [];
+for (let index = -100; index < iterations * 3; index += 1) {
+  const started = performance.now();
+  const reservation = await harness.budgets.reserve({ requestId: randomUUID(), ...benchScope, amountMicroUsd: 500 });
+  await harness.budgets.settle(reservation, 400);
+  if (index >= 0) pairTimes.push(performance.now() - started);
+}
+const concurrentPairs = iterations * 10;
+const concurrency = 32;
+let next = 0;
+const concurrentStarted = performance.now();
+await Promise.all(
+  Array.from({ length: concurrency }, async () => {
+    while (next < concurrentPairs) {
+      next += 1;
+      const reservation = await harness.budgets.reserve({
+        requestId: randomUUID(),
+        ...benchScope,
+        amountMicroUsd: 500,
+      });
+      await harness.budgets.settle(reservation, 400);
+    }
+  }),
+);
+const pairsPerSecond = concurrentPairs / ((performance.now() - concurrentStarted) / 1000);
+
+// (d) token counting.
+const countingRequest: ChatRequest = {
+  purpose: 'bench',
+  promptVersion: '1',
+  maxOutputTokens: 200,
+  messages: [
+    ...messages,
+    { role: 'assistant', content: 'Could you give me the order number, please? '.repeat(5) },
+    {
+      role: 'user',
+      content: 'It is A-1234. The parcel was supposed to arrive on Friday; I need it for a trip. '.repeat(10),
+    },
+  ],
+  tools: [
+    {
+      name: 'get_order_status',
+      description: 'Looks up the delivery status of an order.',
+      parameters: { type: 'object', properties: { orderId: { type: 'string', description: 'The order number' } } },
+    },
+  ],
+};
+const rawText = countingRequest.messages.map((message) => `${message.role}${message.content ?? ''}`).join('');
+const tokensPerRequest = countChatRequestTokens(countingRequest, 'o200k_base');
+const countingIterations = iterations * 10;
+let started = performance.now();
+for (let index = 0; index < countingIterations; index += 1) countChatRequestTokens(countingRequest, 'o200k_base');
+const countingSeconds = (performance.now() - started) / 1000;
+started = performance.now();
+for (let index = 0; index < countingIterations; index += 1) countTokens(rawText, 'o200k_base');
+const rawSeconds = (performance.now() - started) / 1000;
+
+const bareP50 = percentile(bareTimes, 50);
+const gatewayP50 = percentile(gatewayTimes, 50);
+const report = {
+  iterations,
+  cacheMiss: {
+    bareP50: bareP50,
+    bareP99: percentile(bareTimes, 99),
+    gatewayP50,
+    gatewayP99: percentile(gatewayTimes, 99),
+    addedP50Ms: gatewayP50 - bareP50,
+    ratioP50: gatewayP50 / bareP50,
+  },
+  cacheHit: { p50: percentile(hitTimes, 50), p99: percentile(hitTimes, 99) },
+  reserveSettle: { p50: percentile(pairTimes, 50), p99: percentile(pairTimes, 99), pairsPerSecond, concurrency },
+  tokenCounting: {
+    tokensPerRequest,
+    requestsPerSecond: countingIterations / countingSeconds,
+    tokensPerSecond: (countingIterations * tokensPerRequest) / countingSeconds,
+    rawTiktokenRequestsPerSecond: countingIterations / rawSeconds,
+    ratioToRawTiktoken: countingSeconds / rawSeconds,
+  },
+};
+
+console.log(`Gateway benchmark — ${iterations} iterations, local Redis, fake OpenAI in a child process`);
+console.log('(a) cache miss, gateway vs bare openai client (same fake, interleaved)');
+console.log(`    bare client  p50 ${ms(report.cacheMiss.bareP50)}  p99 ${ms(report.cacheMiss.bareP99)}`);
+console.log(`    gateway      p50 ${ms(gatewayP50)}  p99 ${ms(report.cacheMiss.gatewayP99)}`);
+console.log(
+  `    added at p50 ${ms(report.cacheMiss.addedP50Ms)} (target < 1 ms), ratio ${report.cacheMiss.ratioP50.toFixed(2)}×`,
+);
+console.log(`(b) cache hit  p50 ${ms(report.cacheHit.p50)}  p99 ${ms(report.cacheHit.p99)} (target p50 < 1 ms)`);
+console.log(
+  `(c) reserve+settle  p50 ${ms(report.reserveSettle.p50)}  p99 ${ms(report.reserveSettle.p99)}  throughput ${Math.round(pairsPerSecond)} pairs/s at concurrency ${concurrency}`,
+);
+console.log(
+  `(d) token counting  ${Math.round(report.tokenCounting.requestsPerSecond)} requests/s (${tokensPerRequest} tokens each, ${(report.tokenCounting.tokensPerSecond / 1e6).toFixed(2)} M tokens/s); raw tiktoken on the same text ${Math.round(report.tokenCounting.rawTiktokenRequestsPerSecond)}/s, ratio ${report.tokenCounting.ratioToRawTiktoken.toFixed(2)}×`,
+);
+console.log(JSON.stringify(report));
+
+await harness.cleanup();
+const cleanupRedis = new Redis();
+await deleteKeys(cleanupRedis, harness.keyPrefix);
+cleanupRedis.disconnect();
+await rm(dataDir, { recursive: true, force: true });
+child.send('stop');
