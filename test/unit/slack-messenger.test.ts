@@ -62,14 +62,15 @@ describe('SlackMessenger posting', () => {
 
   test('a 429 on channel A does not delay posts to channel B, and A is posted exactly once after Retry-After', async () => {
     const outbound = messenger({ postIntervalMs: 1000 });
-    slack.inject('chat.postMessage', { kind: 'rate_limited', retryAfterSeconds: 1 }, { channel: 'CA1' });
+    slack.inject('chat.postMessage', { kind: 'rate_limited', retryAfterSeconds: 2 }, { channel: 'CA1' });
     const started = performance.now();
     const postA = outbound.post({ channel: 'CA1', text: 'to A' }).then(() => performance.now() - started);
     await slack.waitForCalls('chat.postMessage', 1);
     const bLatency = await outbound.post({ channel: 'CB1', text: 'to B' }).then(() => performance.now() - started);
     const aLatency = await postA;
-    assert.ok(bLatency < 300, `B took ${bLatency.toFixed(0)} ms while A was rate limited`);
-    assert.ok(aLatency >= 950, `A was retried after ${aLatency.toFixed(0)} ms (Retry-After is 1 s)`);
+    // Stalled behind A, B would take at least the 2 s Retry-After; the margin absorbs a loaded machine.
+    assert.ok(bLatency < 1000, `B took ${bLatency.toFixed(0)} ms while A was rate limited`);
+    assert.ok(aLatency >= 1950, `A was retried after ${aLatency.toFixed(0)} ms (Retry-After is 2 s)`);
     assert.equal(slack.messages('CA1').length, 1);
     assert.equal(slack.messages('CB1').length, 1);
     assert.deepEqual(
@@ -159,8 +160,8 @@ describe('SlackMessenger posting', () => {
     const received = slack.callsTo('chat.postMessage').map((call) => call.receivedAtMonotonic);
     // Receive times include connection set-up and jitter on a shared machine; the pacer spaces starts by 100 ms.
     const gaps = received.slice(1).map((time, index) => time - received[index]!);
-    assert.ok(Math.min(...gaps) >= 50, `parts are paced (gaps ${gaps.map((gap) => gap.toFixed(0)).join(', ')} ms)`);
-    assert.ok(received.at(-1)! - received[0]! >= gaps.length * 100 - 40, 'about one part per 100 ms overall');
+    assert.ok(Math.min(...gaps) >= 40, `parts are paced (gaps ${gaps.map((gap) => gap.toFixed(0)).join(', ')} ms)`);
+    assert.ok(received.at(-1)! - received[0]! >= gaps.length * 75, 'about one part per 100 ms overall');
     const text = replies
       .map((reply) => (reply.blocks ?? []).map((block) => (block as { text: { text: string } }).text.text).join('\n'))
       .join('\n');
@@ -168,7 +169,7 @@ describe('SlackMessenger posting', () => {
   });
 
   test('posts to one channel are paced about one per interval while another channel is not held up', async () => {
-    const outbound = messenger({ postIntervalMs: 200 });
+    const outbound = messenger({ postIntervalMs: 250 });
     const started = performance.now();
     const same = [1, 2, 3].map((index) => outbound.post({ channel: 'C100', text: `same ${index}` }));
     const other = await outbound.post({ channel: 'C200', text: 'other' }).then(() => performance.now() - started);
@@ -178,9 +179,11 @@ describe('SlackMessenger posting', () => {
       .filter((call) => call.params.channel === 'C100')
       .map((call) => call.receivedAtMonotonic);
     assert.equal(times.length, 3);
-    assert.ok(times[1]! - times[0]! >= 170 && times[2]! - times[1]! >= 170, 'one post per 200 ms in C100');
-    assert.ok(times[2]! - times[0]! >= 360, 'about two intervals between the first and the third');
-    assert.ok(other < 150, `C200 waited ${other.toFixed(0)} ms`);
+    // Server receive times carry network jitter (the machine is shared); the pacer spaces starts by 250 ms.
+    assert.ok(times[1]! - times[0]! >= 125 && times[2]! - times[1]! >= 125, 'about one post per 250 ms in C100');
+    assert.ok(times[2]! - times[0]! >= 400, 'about two intervals between the first and the third');
+    // Queued behind C100 it would wait at least 750 ms.
+    assert.ok(other < 400, `C200 waited ${other.toFixed(0)} ms`);
     assert.deepEqual(
       slack.messages('C100').map((message) => message.text),
       ['same 1', 'same 2', 'same 3'],
@@ -245,7 +248,7 @@ describe('SlackMessenger updates', () => {
   });
 
   test('paces updates across the workspace with the update budget', async () => {
-    const outbound = messenger({ updatesPerMinute: 600, updateBurst: 1 });
+    const outbound = messenger({ updatesPerMinute: 240, updateBurst: 1 });
     const first = await outbound.post({ channel: 'C100', text: 'one' });
     const second = await outbound.post({ channel: 'C200', text: 'two' });
     const third = await outbound.post({ channel: 'C300', text: 'three' });
@@ -254,7 +257,8 @@ describe('SlackMessenger updates', () => {
     );
     const times = slack.callsTo('chat.update').map((call) => call.receivedAtMonotonic);
     assert.equal(times.length, 3);
-    assert.ok(times[1]! - times[0]! >= 75 && times[2]! - times[1]! >= 75, 'about 10 updates per second at most');
+    assert.ok(times[1]! - times[0]! >= 125 && times[2]! - times[1]! >= 125, 'about 4 updates per second at most');
+    assert.ok(times[2]! - times[0]! >= 400, 'two refill periods between the first and the third');
   });
 
   test('a 429 on chat.update waits Retry-After and retries the latest content', async () => {
