@@ -1,0 +1,257 @@
+/**
+ * Entry points for Slack wiring. Each returns a handler of the router's shape, so wiring is a few lines in
+ * the composition root:
+ *
+ * ```ts
+ * const feedback = new FeedbackStore(redis, { keyPrefix });
+ * const retrieve = createRetriever({ index, embedder, gateway, logger }, { mode, contextTokens, rerankerEnabled });
+ * const handlers = completeHandlers({
+ *   question: createQuestionHandler({ answer: { gateway, retrieve }, messenger, feedback, logger }),
+ *   docs: createDocsHandler({ ...docsDependencies, messenger, isAdmin, resolveFile }),
+ * });
+ * // actions: { answer_helpful: feedbackHandler, answer_not_helpful: feedbackHandler }
+ * const feedbackHandler = createFeedbackHandler(feedback);
+ * ```
+ * A file shared with a mention of Deskhand: the listener resolves the `SharedFile` (files.info) and calls
+ * `addSharedFile` from `docs-command.ts` with the same dependencies.
+ */
+import { DeskhandError, toDeskhandError } from '../../errors.ts';
+import type { Logger } from '../../observability/logger.ts';
+import type { Messenger } from '../../ports/messenger.ts';
+import type { CapabilityOutcome, CapabilityRequest } from '../../router/types.ts';
+import { buildAnswerMessage, buildStatusMessage, buildStreamingMessage } from './answer-blocks.ts';
+import { answerActionIds } from './answer-ids.ts';
+import { type AnswerOutcome, type AnswerQuestionDependencies, answerQuestion } from './answer-question.ts';
+import {
+  addSharedFile,
+  type DocsDependencies,
+  type DocsReply,
+  handleDocsCommand,
+  parseDocsCommand,
+  type SharedFile,
+} from './docs-command.ts';
+import { type FeedbackStore, voteAcknowledgement } from './feedback-store.ts';
+import type { ConversationTurn } from './rewrite-question.ts';
+
+export interface QuestionHandlerDependencies {
+  answer: AnswerQuestionDependencies;
+  messenger: Messenger;
+  feedback: FeedbackStore;
+  logger?: Logger;
+  /** Least time between two `chat.update`s of a streaming answer (default 1,500 ms; the Messenger also coalesces). */
+  streamUpdateIntervalMs?: number;
+  /** Deadline for the whole answer, from the start (default 90 s). */
+  answerTimeoutMs?: number;
+  now?: () => number;
+}
+
+/** Thread messages as conversation turns: ours are the assistant's, users' are the user's; other bots are left out. */
+export function turnsFromThread(context: CapabilityRequest['threadContext']): ConversationTurn[] {
+  const turns: ConversationTurn[] = [];
+  for (const message of context) {
+    if (message.author === 'other_bot' || !message.text.trim()) continue;
+    turns.push({ role: message.author === 'deskhand' ? 'assistant' : 'user', text: message.text });
+  }
+  return turns;
+}
+
+/**
+ * The `question` route (`/ask`, mentions classified as questions, thread follow-ups): posts a status message
+ * in the thread, streams the answer into it (paced `chat.update`), replaces it with the final answer, sources
+ * and footer, and records the answer for feedback. Never leaves the status message hanging: any failure
+ * replaces it with the reason.
+ */
+export function createQuestionHandler(dependencies: QuestionHandlerDependencies) {
+  const now = dependencies.now ?? Date.now;
+  const interval = dependencies.streamUpdateIntervalMs ?? 1500;
+  return async (request: CapabilityRequest): Promise<CapabilityOutcome> => {
+    const { messenger } = dependencies;
+    const threadTs = request.replyThreadTs ?? request.threadTs ?? request.messageTs;
+    const history = turnsFromThread(request.threadContext);
+    const status = buildStatusMessage(history.length > 0 ? 'rewriting' : 'searching', request.text);
+    const posted = await messenger.post({
+      channel: request.channelId,
+      ...(threadTs ? { threadTs } : {}),
+      ...status,
+    });
+    const update = (message: { text: string; blocks: NonNullable<Parameters<Messenger['update']>[0]['blocks']> }) =>
+      messenger.update({ channel: request.channelId, ts: posted.ts, ...(threadTs ? { threadTs } : {}), ...message });
+
+    let lastUpdate = 0;
+    let pending: Promise<void> = Promise.resolve();
+    const onTextDelta = (_delta: string, textSoFar: string) => {
+      const at = now();
+      if (at - lastUpdate < interval) return;
+      lastUpdate = at;
+      // Fire and forget; the Messenger coalesces to the newest content and the final update supersedes it.
+      pending = update(buildStreamingMessage(request.text, textSoFar)).catch((error: unknown) => {
+        dependencies.logger?.warn({ err: error, requestId: request.requestId }, 'streaming update failed');
+      });
+    };
+
+    let outcome: AnswerOutcome;
+    try {
+      outcome = await answerQuestion(
+        {
+          question: request.text,
+          access: { workspaceId: request.workspaceId, channelId: request.channelId },
+          callScope: {
+            workspaceId: request.workspaceId,
+            channelId: request.channelId,
+            userId: request.userId,
+            requestId: request.requestId,
+          },
+          history,
+          streaming: { onTextDelta },
+          deadline: now() + (dependencies.answerTimeoutMs ?? 90_000),
+        },
+        {
+          ...dependencies.answer,
+          onWarning: (message, details) => {
+            dependencies.logger?.warn({ ...details, requestId: request.requestId }, message);
+            dependencies.answer.onWarning?.(message, details);
+          },
+        },
+      );
+    } catch (error) {
+      const coded = toDeskhandError(error);
+      dependencies.logger?.error({ err: error, code: coded.code, requestId: request.requestId }, 'answer failed');
+      await pending;
+      await update(
+        buildAnswerMessage({
+          kind: 'failed',
+          code: coded.code,
+          userMessage: coded.userMessage,
+          answerId: request.requestId,
+          question: request.text,
+          standaloneQuestion: request.text,
+          rewritten: false,
+          usage: { modelCalls: 0, cacheHits: 0, inputTokens: 0, outputTokens: 0, costMicroUsd: 0, savedMicroUsd: 0 },
+        }),
+      );
+      return { kind: 'posted', ...(threadTs ? { threadTs } : { threadTs: posted.ts }) };
+    }
+    dependencies.logger?.info(
+      {
+        requestId: request.requestId,
+        answerId: outcome.answerId,
+        kind: outcome.kind,
+        rewritten: outcome.rewritten,
+        ...outcome.usage,
+        ...(outcome.kind === 'answered' ? { fromCache: outcome.fromCache, cited: outcome.cited.length } : {}),
+      },
+      'question answered',
+    );
+    await pending;
+    await update(buildAnswerMessage(outcome));
+    if (outcome.kind === 'answered' || outcome.kind === 'over_budget' || outcome.kind === 'upstream_unavailable') {
+      await dependencies.feedback
+        .recordAnswer(outcome, {
+          workspaceId: request.workspaceId,
+          channelId: request.channelId,
+          userId: request.userId,
+        })
+        .catch((error: unknown) => {
+          dependencies.logger?.warn({ err: error, answerId: outcome.answerId }, 'could not record answer for feedback');
+        });
+    }
+    return { kind: 'posted', threadTs: threadTs ?? posted.ts };
+  };
+}
+
+export interface DocsHandlerDependencies extends DocsDependencies {
+  messenger: Messenger;
+  /** From configuration (ADMIN_USER_IDS), never from the request. */
+  isAdmin: (userId: string) => boolean;
+  /** The file `/docs add` refers to (e.g. the newest file the user shared in the channel or thread). */
+  resolveFile?: (request: CapabilityRequest) => Promise<SharedFile | undefined>;
+}
+
+function toOutcome(reply: DocsReply): CapabilityOutcome {
+  return {
+    kind: 'reply',
+    text: reply.text,
+    ...(reply.blocks ? { blocks: reply.blocks } : {}),
+    visibility: reply.visibility === 'ephemeral' ? 'ephemeral' : 'thread',
+  };
+}
+
+/**
+ * The `docs` route (`/docs …`). `/docs add` posts a progress message and updates it while the file is
+ * ingested (coalesced by the Messenger), then replies with the result.
+ */
+export function createDocsHandler(dependencies: DocsHandlerDependencies) {
+  return async (request: CapabilityRequest): Promise<CapabilityOutcome> => {
+    const requester = {
+      access: { workspaceId: request.workspaceId, channelId: request.channelId },
+      userId: request.userId,
+      isAdmin: dependencies.isAdmin(request.userId),
+    };
+    const command = parseDocsCommand(request.text);
+    if (command.action !== 'add')
+      return toOutcome(await handleDocsCommand({ ...requester, text: request.text }, dependencies));
+    const file = await dependencies.resolveFile?.(request);
+    if (!file) return toOutcome(await handleDocsCommand({ ...requester, text: request.text }, dependencies));
+    const threadTs = request.replyThreadTs ?? request.threadTs;
+    const progress = await dependencies.messenger.post({
+      channel: request.channelId,
+      ...(threadTs ? { threadTs } : {}),
+      text: `:hourglass_flowing_sand: Adding ${file.name}…`,
+    });
+    const { reply } = await addSharedFile(
+      {
+        ...requester,
+        file,
+        scope: command.scope,
+        onProgress: (text) => {
+          void dependencies.messenger
+            .update({ channel: request.channelId, ts: progress.ts, ...(threadTs ? { threadTs } : {}), text })
+            .catch(() => undefined);
+        },
+      },
+      dependencies,
+    );
+    await dependencies.messenger.update({
+      channel: request.channelId,
+      ts: progress.ts,
+      ...(threadTs ? { threadTs } : {}),
+      text: reply.text,
+    });
+    return { kind: 'posted', threadTs: threadTs ?? progress.ts };
+  };
+}
+
+/** A click on a feedback button, as the actions listener sees it. */
+export interface FeedbackClick {
+  actionId: string;
+  /** The button's value (an answer id): untrusted; the store checks it against the recorded answer. */
+  value: string | undefined;
+  workspaceId: string;
+  userId: string;
+  channelId: string | undefined;
+}
+
+/**
+ * The helpful / not-helpful buttons: records the vote (one per user per answer) and answers the clicker
+ * ephemerally. The buttons stay on the message so other readers can vote too.
+ */
+export function createFeedbackHandler(feedback: FeedbackStore, logger?: Logger) {
+  return async (click: FeedbackClick): Promise<CapabilityOutcome> => {
+    if (click.actionId !== answerActionIds.helpful && click.actionId !== answerActionIds.notHelpful) {
+      throw new DeskhandError('invalid_input', `not a feedback action: ${click.actionId}`);
+    }
+    const helpful = click.actionId === answerActionIds.helpful;
+    if (!click.value || !click.channelId) {
+      return { kind: 'reply', text: voteAcknowledgement('unknown_answer', helpful), visibility: 'ephemeral' };
+    }
+    const result = await feedback.vote({
+      answerId: click.value,
+      workspaceId: click.workspaceId,
+      channelId: click.channelId,
+      userId: click.userId,
+      helpful,
+    });
+    logger?.info({ answerId: click.value, userId: click.userId, helpful, result }, 'answer feedback');
+    return { kind: 'reply', text: voteAcknowledgement(result, helpful), visibility: 'ephemeral' };
+  };
+}

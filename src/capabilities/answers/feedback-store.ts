@@ -1,0 +1,221 @@
+/**
+ * Helpful / not-helpful votes on answers, kept in Redis for later evaluation. Each answer is recorded when it
+ * is posted (question, cited chunks, model, cost, index version); a vote is accepted only for a recorded
+ * answer, only from the channel and workspace the answer was posted in (taken from the click payload by the
+ * listener, never from the button value), and at most once per user per answer — a second click or a replayed
+ * request changes nothing, a different vote replaces the first. The check and the write are one Lua script, so
+ * concurrent clicks cannot both count.
+ *
+ * Capabilities do not import ioredis (lint rule); `FeedbackRedis` is the subset of its API used here, which an
+ * ioredis client satisfies as is.
+ */
+import type { AnswerOutcome } from './answer-question.ts';
+
+/** The Redis commands the store uses (an ioredis `Redis` instance fits). */
+export interface FeedbackRedis {
+  set(key: string, value: string, expiryMode: 'EX', seconds: number): Promise<unknown>;
+  get(key: string): Promise<string | null>;
+  hgetall(key: string): Promise<Record<string, string>>;
+  zrangebyscore(key: string, min: number | string, max: number | string): Promise<string[]>;
+  eval(script: string, numberOfKeys: number, ...args: (string | number)[]): Promise<unknown>;
+}
+
+/** What is kept about an answer for evaluation. */
+export interface AnswerRecord {
+  answerId: string;
+  workspaceId: string;
+  channelId: string;
+  userId?: string;
+  kind: AnswerOutcome['kind'];
+  question: string;
+  standaloneQuestion: string;
+  /** The answer as shown (markdown), cut to 4,000 characters. */
+  answer: string;
+  /** Cited sources in citation order: what a later evaluation checks the answer against. */
+  cited: { number: number; documentId: string; title: string; chunkIndexes: number[] }[];
+  model?: string;
+  fromCache: boolean;
+  costMicroUsd: number;
+  indexVersion?: number;
+  /** ISO 8601. */
+  createdAt: string;
+}
+
+export type VoteResult = 'recorded' | 'changed' | 'unchanged' | 'unknown_answer' | 'wrong_channel';
+
+export interface Vote {
+  answerId: string;
+  /** Workspace and channel of the click, from the interaction payload. */
+  workspaceId: string;
+  channelId: string;
+  userId: string;
+  helpful: boolean;
+}
+
+export interface FeedbackEntry {
+  record: AnswerRecord;
+  votes: { userId: string; helpful: boolean; at: number }[];
+}
+
+const voteScript = `
+local record = redis.call('GET', KEYS[1])
+if not record then return 'unknown_answer' end
+local answer = cjson.decode(record)
+if answer.workspaceId ~= ARGV[1] or answer.channelId ~= ARGV[2] then return 'wrong_channel' end
+local previous = redis.call('HGET', KEYS[2], ARGV[3])
+if previous and string.sub(previous, 1, 2) == ARGV[4] .. ':' then return 'unchanged' end
+redis.call('HSET', KEYS[2], ARGV[3], ARGV[4] .. ':' .. ARGV[5])
+redis.call('EXPIRE', KEYS[2], ARGV[6])
+redis.call('ZADD', KEYS[3], ARGV[5], ARGV[7])
+if previous then return 'changed' end
+return 'recorded'
+`;
+
+/** Answer ids are UUIDs we generate; anything else in a button value is rejected before touching Redis. */
+const answerIdPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export class FeedbackStore {
+  readonly #redis: FeedbackRedis;
+  readonly #prefix: string;
+  readonly #ttlSeconds: number;
+
+  /** `keyPrefix` namespaces every key (e.g. the configured `REDIS_KEY_PREFIX`); records live `ttlSeconds`. */
+  constructor(redis: FeedbackRedis, options: { keyPrefix: string; ttlSeconds?: number }) {
+    this.#redis = redis;
+    this.#prefix = `${options.keyPrefix}answers:`;
+    this.#ttlSeconds = options.ttlSeconds ?? 90 * 86_400;
+  }
+
+  #answerKey(answerId: string): string {
+    return `${this.#prefix}answer:${answerId}`;
+  }
+  #votesKey(answerId: string): string {
+    return `${this.#prefix}votes:${answerId}`;
+  }
+  get #votedKey(): string {
+    return `${this.#prefix}voted`;
+  }
+
+  /** Records an answer as posted so votes on it can be accepted and evaluated later. */
+  async recordAnswer(outcome: AnswerOutcome, where: { workspaceId: string; channelId: string; userId?: string }) {
+    const record = answerRecordOf(outcome, where, new Date());
+    await this.#redis.set(this.#answerKey(outcome.answerId), JSON.stringify(record), 'EX', this.#ttlSeconds);
+    return record;
+  }
+
+  /** The recorded answer, if it exists and has not expired. */
+  async answer(answerId: string): Promise<AnswerRecord | undefined> {
+    if (!answerIdPattern.test(answerId)) return undefined;
+    const raw = await this.#redis.get(this.#answerKey(answerId));
+    return raw ? (JSON.parse(raw) as AnswerRecord) : undefined;
+  }
+
+  /** Records one user's vote (see the module comment for what is accepted). */
+  async vote(vote: Vote, now: number = Date.now()): Promise<VoteResult> {
+    if (!answerIdPattern.test(vote.answerId)) return 'unknown_answer';
+    const result = await this.#redis.eval(
+      voteScript,
+      3,
+      this.#answerKey(vote.answerId),
+      this.#votesKey(vote.answerId),
+      this.#votedKey,
+      vote.workspaceId,
+      vote.channelId,
+      vote.userId,
+      vote.helpful ? 'u' : 'd',
+      now,
+      this.#ttlSeconds,
+      vote.answerId,
+    );
+    return result as VoteResult;
+  }
+
+  /** Helpful and not-helpful counts of one answer. */
+  async counts(answerId: string): Promise<{ helpful: number; notHelpful: number }> {
+    const votes = await this.#redis.hgetall(this.#votesKey(answerId));
+    let helpful = 0;
+    let notHelpful = 0;
+    for (const value of Object.values(votes)) {
+      if (value.startsWith('u:')) helpful += 1;
+      else if (value.startsWith('d:')) notHelpful += 1;
+    }
+    return { helpful, notHelpful };
+  }
+
+  /** Answers voted on since `sinceMs`, with their votes: the input of an offline evaluation. */
+  async export(sinceMs = 0): Promise<FeedbackEntry[]> {
+    const ids = await this.#redis.zrangebyscore(this.#votedKey, sinceMs, '+inf');
+    const entries: FeedbackEntry[] = [];
+    for (const answerId of ids) {
+      const record = await this.answer(answerId);
+      if (!record) continue;
+      const votes = await this.#redis.hgetall(this.#votesKey(answerId));
+      entries.push({
+        record,
+        votes: Object.entries(votes).map(([userId, value]) => ({
+          userId,
+          helpful: value.startsWith('u:'),
+          at: Number(value.slice(2)),
+        })),
+      });
+    }
+    return entries;
+  }
+}
+
+/** The record kept for an outcome (pure; exported for tests). */
+export function answerRecordOf(
+  outcome: AnswerOutcome,
+  where: { workspaceId: string; channelId: string; userId?: string },
+  at: Date,
+): AnswerRecord {
+  const cited =
+    outcome.kind === 'answered'
+      ? outcome.cited
+      : (outcome.kind === 'over_budget' || outcome.kind === 'upstream_unavailable') && outcome.extractive
+        ? outcome.extractive.cited
+        : [];
+  const answer =
+    outcome.kind === 'answered'
+      ? outcome.markdown
+      : (outcome.kind === 'over_budget' || outcome.kind === 'upstream_unavailable') && outcome.extractive
+        ? outcome.extractive.markdown
+        : '';
+  return {
+    answerId: outcome.answerId,
+    workspaceId: where.workspaceId,
+    channelId: where.channelId,
+    ...(where.userId ? { userId: where.userId } : {}),
+    kind: outcome.kind,
+    question: outcome.question,
+    standaloneQuestion: outcome.standaloneQuestion,
+    answer: answer.slice(0, 4000),
+    cited: cited.map((entry) => ({
+      number: entry.number,
+      documentId: entry.source.documentId,
+      title: entry.source.title,
+      chunkIndexes: entry.source.chunkIndexes,
+    })),
+    ...(outcome.kind === 'answered' ? { model: outcome.model, indexVersion: outcome.indexVersion } : {}),
+    fromCache: outcome.kind === 'answered' && outcome.fromCache,
+    costMicroUsd: outcome.usage.costMicroUsd,
+    createdAt: at.toISOString(),
+  };
+}
+
+/** What the voter sees (ephemeral) after clicking. */
+export function voteAcknowledgement(result: VoteResult, helpful: boolean): string {
+  switch (result) {
+    case 'recorded':
+    case 'changed':
+      return helpful
+        ? 'Thanks, noted as helpful.'
+        : 'Thanks, noted as not helpful. This helps us improve the documents.';
+    case 'unchanged':
+      return 'Your vote on this answer was already recorded.';
+    case 'unknown_answer':
+      return 'This answer is too old to rate (feedback is kept for 90 days).';
+    case 'wrong_channel':
+      return 'This feedback button does not belong to an answer in this channel.';
+  }
+}
