@@ -21,7 +21,7 @@ function describeRequest(request: ApprovalRequest): Block[] {
     section(heading),
     section(`*What will happen:* ${escapeMrkdwn(request.summary)}`),
     section(
-      `*Tool:* \`${request.tool}\`   *Target:* ${renderTarget(request.target)}\n\`\`\`${argumentsText.replace(/```/g, "'''")}\`\`\``,
+      `*Tool:* \`${request.tool}\`   *Target:* ${renderTarget(request.target)}\n\`\`\`${escapeMrkdwn(argumentsText).replace(/```/g, "'''")}\`\`\``,
     ),
     context(
       `Requested by <@${request.requesterId}> for run \`${request.runId.slice(0, 8)}\` · approval ${request.hash.slice(0, 12)} · expires <!date^${Math.floor(request.expiresAt / 1000)}^{date_short_pretty} {time}|${new Date(request.expiresAt).toISOString()}>`,

@@ -1,0 +1,137 @@
+/**
+ * Wires the agent from configuration, so the composition root stays a few lines:
+ *
+ * ```ts
+ * const agent = createAgent({
+ *   configuration, redis, gateway, messenger, logger,
+ *   queueConnection: { url: configuration.redis.url, maxRetriesPerRequest: null },
+ *   tools: {
+ *     search: vectorIndexSearch(vectorIndex),              // or the retrieval pipeline's hybrid search
+ *     extractTicket: async (request) => …,                  // tickets capability
+ *     fileTicket: async (request) => …,                     // ticket sinks
+ *     ticketDestinationName: 'the support queue',
+ *     encoding: encodingForModel(configuration.openai.model, configuration.openai.fallbackEncoding),
+ *   },
+ *   estimateChatCostMicroUsd: (request) => prices.cost(configuration.openai.model, {
+ *     inputTokens: gateway.countChatTokens(request), outputTokens: request.maxOutputTokens }),
+ *   isInApproverGroup,                                      // optional, for APPROVER_USER_GROUP_ID (cache it)
+ * });
+ * agent.queue.startWorker();
+ * const stopSweeper = agent.service.startExpirySweeper(30_000);
+ * // shutdown: stopSweeper(); await agent.queue.close();
+ * ```
+ */
+import type { ConnectionOptions } from 'bullmq';
+import type { Configuration } from '../../config.ts';
+import type { EncodingName } from '../../llm/tokenizer.ts';
+import type { Logger } from '../../observability/logger.ts';
+import type { ChatRequest, LanguageModelGateway } from '../../ports/language-model.ts';
+import type { Messenger } from '../../ports/messenger.ts';
+import type { AgentRedis } from './agent-redis.ts';
+import { AgentService } from './agent-service.ts';
+import { ApprovalStore } from './approval-store.ts';
+import { ProgressReporter } from './progress.ts';
+import type { AgentLimits, AgentRuntime } from './run-agent.ts';
+import { AgentRunQueue } from './run-queue.ts';
+import { RunStateStore } from './run-state.ts';
+import { type AgentTool, createToolRegistry } from './tool-registry.ts';
+import { createExtractTicketTool, type ExtractTicket } from './tools/extract-ticket.ts';
+import { createFileTicketTool, type FileTicket } from './tools/file-ticket.ts';
+import { createPostMessageTool } from './tools/post-message.ts';
+import { createSearchDocumentsTool, type SearchDocuments } from './tools/search-documents.ts';
+import { createSummariseThreadTool } from './tools/summarise-thread.ts';
+
+export interface CreateAgentOptions {
+  configuration: Configuration;
+  redis: AgentRedis;
+  /** BullMQ's connection (its own clients; workers need `maxRetriesPerRequest: null`). */
+  queueConnection: ConnectionOptions;
+  gateway: LanguageModelGateway;
+  messenger: Messenger;
+  logger: Logger;
+  tools: {
+    search: SearchDocuments;
+    extractTicket: ExtractTicket;
+    fileTicket: FileTicket;
+    ticketDestinationName: string;
+    /** Set when the ticket sink dedupes on the idempotency key. */
+    ticketSinkDedupes?: boolean;
+    encoding: EncodingName;
+    /** Extra tools (each one module, see tool-registry.ts). */
+    extra?: readonly AgentTool<unknown>[];
+  };
+  estimateChatCostMicroUsd?: (request: ChatRequest) => number;
+  isInApproverGroup?: (userId: string, workspaceId: string) => Promise<boolean>;
+  maxOutputTokensPerTurn?: number;
+  concurrency?: number;
+}
+
+/** The limits from configuration (`AGENT_*`), in the units the loop uses. */
+export function agentLimitsFrom(configuration: Configuration): AgentLimits {
+  return {
+    maxSteps: configuration.agent.maxSteps,
+    maxToolCalls: configuration.agent.maxToolCalls,
+    maxRunMicroUsd: Math.round(configuration.agent.maxRunUsd * 1_000_000),
+    maxRunMs: configuration.agent.maxRunSeconds * 1000,
+  };
+}
+
+export function createAgent(options: CreateAgentOptions): {
+  service: AgentService;
+  queue: AgentRunQueue;
+  runtime: AgentRuntime;
+} {
+  const { configuration, logger } = options;
+  const limits = agentLimitsFrom(configuration);
+  const keyPrefix = configuration.redis.keyPrefix;
+  const registry = createToolRegistry([
+    createSearchDocumentsTool({ search: options.tools.search }),
+    createExtractTicketTool({ extractTicket: options.tools.extractTicket }),
+    createFileTicketTool({
+      fileTicket: options.tools.fileTicket,
+      destinationName: options.tools.ticketDestinationName,
+      ...(options.tools.ticketSinkDedupes ? { sinkDedupes: true } : {}),
+    }),
+    createPostMessageTool({ messenger: options.messenger }),
+    createSummariseThreadTool({
+      messenger: options.messenger,
+      gateway: options.gateway,
+      encoding: options.tools.encoding,
+    }),
+    ...(options.tools.extra ?? []),
+  ]);
+  const runtime: AgentRuntime = {
+    gateway: options.gateway,
+    registry,
+    approvals: new ApprovalStore({
+      redis: options.redis,
+      keyPrefix,
+      ttlSeconds: configuration.agent.approvalTtlSeconds,
+      policy: {
+        approverUserIds: configuration.people.approverUserIds,
+        allowSelfApproval: configuration.people.allowSelfApproval,
+        ...(options.isInApproverGroup ? { isInApproverGroup: options.isInApproverGroup } : {}),
+      },
+    }),
+    runs: new RunStateStore({ redis: options.redis, keyPrefix }),
+    messenger: options.messenger,
+    progress: new ProgressReporter({
+      messenger: options.messenger,
+      limits: { maxSteps: limits.maxSteps, maxToolCalls: limits.maxToolCalls, maxRunMicroUsd: limits.maxRunMicroUsd },
+      logger,
+    }),
+    limits,
+    model: configuration.openai.model,
+    maxOutputTokensPerTurn: options.maxOutputTokensPerTurn ?? 800,
+    ...(options.estimateChatCostMicroUsd ? { estimateChatCostMicroUsd: options.estimateChatCostMicroUsd } : {}),
+    logger: logger.child({ component: 'agent' }),
+  };
+  const queue = new AgentRunQueue({
+    connection: options.queueConnection,
+    prefix: `${keyPrefix}{agent}`,
+    runtime,
+    logger,
+    ...(options.concurrency ? { concurrency: options.concurrency } : {}),
+  });
+  return { service: new AgentService({ runtime, queue, logger }), queue, runtime };
+}
