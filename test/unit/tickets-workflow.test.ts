@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
+import { createTicketWorkflow } from '../../src/capabilities/tickets/create-ticket-workflow.ts';
+import { createTicketSinks } from '../../src/capabilities/tickets/sinks/create-ticket-sinks.ts';
 import type { SinkResult, TicketDelivery, TicketSink } from '../../src/capabilities/tickets/sinks/ticket-sink.ts';
 import { TriageChannelTicketSink } from '../../src/capabilities/tickets/sinks/triage-channel-sink.ts';
 import type { ViewStateValues } from '../../src/capabilities/tickets/ticket-card.ts';
@@ -14,6 +16,7 @@ import {
 import { defaultTicketCategories, emptyTicket } from '../../src/capabilities/tickets/ticket-schema.ts';
 import { TicketStore } from '../../src/capabilities/tickets/ticket-store.ts';
 import { customerTextFromThread, TicketWorkflow } from '../../src/capabilities/tickets/ticket-workflow.ts';
+import { loadConfiguration } from '../../src/config.ts';
 import { DeskhandError } from '../../src/errors.ts';
 import type { CapabilityHandler } from '../../src/router/types.ts';
 import { actions, messageShortcuts, views } from '../../src/slack/ids.ts';
@@ -326,5 +329,62 @@ describe('wiring into the router and listeners', () => {
     await handler({ ...click, value: undefined });
     await handler({ ...click, value: 'DH-FORGED' });
     assert.equal(webhook.delivered.length, 1);
+  });
+});
+
+describe('building from configuration', () => {
+  test('sinks follow TICKET_TRIAGE_CHANNEL_ID and TICKET_WEBHOOK_URL', () => {
+    const messenger = new RecordingMessenger();
+    const both = createTicketSinks(
+      { triageChannelId: 'C_TRIAGE', webhookUrl: 'https://hooks.example.com/t', webhookSecret: 'secret-123456' },
+      { messenger },
+    );
+    assert.deepEqual(
+      both.map((sink) => sink.name),
+      ['triage_channel', 'webhook'],
+    );
+    assert.deepEqual(
+      createTicketSinks({ triageChannelId: undefined, webhookUrl: undefined, webhookSecret: undefined }, { messenger }),
+      [],
+    );
+  });
+
+  test('createTicketWorkflow wires configuration, the gateway, Redis and the messenger into a working capability', async () => {
+    const loaded = loadConfiguration({
+      SLACK_BOT_TOKEN: 'xoxb-test',
+      SLACK_SIGNING_SECRET: 'signing-secret-test',
+      TICKET_TRIAGE_CHANNEL_ID: 'C_TRIAGE',
+      TICKET_CATEGORIES: 'refund,other',
+      TIME_ZONE: 'Asia/Tokyo',
+      REDIS_KEY_PREFIX: prefix,
+    });
+    assert.ok(loaded.ok);
+    if (!loaded.ok) return;
+    const gateway = new FakeLanguageModelGateway().enqueue({
+      value: emptyTicket({ summary: 'Refund late', category: 'refund' }),
+    });
+    const messenger = new RecordingMessenger();
+    const workflow = createTicketWorkflow(loaded.configuration, { gateway, redis, messenger });
+    const created = await workflow.createDraft({
+      ...request,
+      source: { channelId: 'C_SUPPORT', messageTs: '1764000006.000001' },
+    });
+    assert.equal(created.kind, 'carded');
+    const schema = gateway.calls[0]?.request.schema;
+    assert.equal(
+      schema?.safeParse(emptyTicket({ summary: 'x', category: 'billing' })).success,
+      false,
+      'categories come from TICKET_CATEGORIES',
+    );
+    if (created.kind !== 'carded') return;
+    await workflow.handleAction({
+      actionId: ticketActionIds.file,
+      workspaceId: 'T_FLOW',
+      userId: 'U1',
+      draftId: created.draft.id,
+      channel: 'C_SUPPORT',
+      messageTs: created.cardTs,
+    });
+    assert.equal(messenger.posts.filter((post) => post.channel === 'C_TRIAGE').length, 1);
   });
 });

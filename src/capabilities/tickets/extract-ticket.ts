@@ -36,6 +36,8 @@ export interface ExtractTicketInput {
   timeZone: string;
   /** Files attached to the source message, to explain why a file-only message cannot be read. */
   files?: readonly TicketSourceFile[];
+  /** Correlates the model call with the Slack delivery (event id); the gateway makes each call's id unique. */
+  requestId?: string;
 }
 
 export interface ExtractTicketConfiguration {
@@ -193,7 +195,7 @@ export async function extractTicket(
         workspaceId: input.workspaceId,
         channelId: input.channelId,
         userId: input.userId,
-        requestId: `ticket:${input.channelId}:${input.messageTs}`,
+        requestId: input.requestId ?? `ticket:${input.channelId}:${input.messageTs}`,
       },
     );
     const grounded = groundTicket(structured.value, { sourceText, ...groundingContext });

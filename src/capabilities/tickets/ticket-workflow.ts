@@ -37,6 +37,8 @@ export interface CreateDraftRequest {
   /** Where the card goes; `threadTs` keeps it in the source's thread. */
   reply: { channel: string; threadTs?: string };
   timeZone: string;
+  /** Slack delivery id, for log correlation. */
+  requestId?: string;
 }
 
 export type CreateDraftOutcome =
@@ -166,6 +168,7 @@ export class TicketWorkflow {
         userId: request.userId,
         timeZone: request.timeZone,
         ...(request.files ? { files: request.files } : {}),
+        ...(request.requestId ? { requestId: request.requestId } : {}),
       },
       this.#dependencies.extraction,
     );
@@ -428,6 +431,7 @@ export class TicketWorkflow {
       ...(files ? { files } : {}),
       reply: { channel: request.channelId, ...(replyThreadTs ? { threadTs: replyThreadTs } : {}) },
       timeZone: this.#dependencies.timeZone,
+      requestId: request.requestId,
     });
     return { kind: 'posted', ...(replyThreadTs ? { threadTs: replyThreadTs } : {}) };
   }

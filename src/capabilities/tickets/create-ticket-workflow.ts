@@ -1,0 +1,41 @@
+/**
+ * Builds the ticket capability from configuration, for the composition root (src/main.ts):
+ *
+ *   const tickets = createTicketWorkflow(configuration, { gateway, redis, messenger, logger });
+ *   handlers.ticket = (request) => tickets.handleRoutedRequest(request);
+ */
+import type { Configuration } from '../../config.ts';
+import { encodingForModel } from '../../llm/tokenizer.ts';
+import type { Logger } from '../../observability/logger.ts';
+import type { LanguageModelGateway } from '../../ports/language-model.ts';
+import type { Messenger } from '../../ports/messenger.ts';
+import { createTicketSinks } from './sinks/create-ticket-sinks.ts';
+import { type TicketRedis, TicketStore } from './ticket-store.ts';
+import { TicketWorkflow } from './ticket-workflow.ts';
+
+export function createTicketWorkflow(
+  configuration: Pick<Configuration, 'tickets' | 'budgets' | 'redis' | 'openai'>,
+  dependencies: { gateway: LanguageModelGateway; redis: TicketRedis; messenger: Messenger; logger?: Logger },
+): TicketWorkflow {
+  const { tickets } = configuration;
+  return new TicketWorkflow({
+    extraction: {
+      gateway: dependencies.gateway,
+      configuration: {
+        categories: tickets.categories,
+        teamLanguage: tickets.teamLanguage,
+        encoding: encodingForModel(configuration.openai.model, configuration.openai.fallbackEncoding ?? 'o200k_base'),
+      },
+      ...(dependencies.logger ? { logger: dependencies.logger } : {}),
+    },
+    store: new TicketStore(dependencies.redis, { keyPrefix: configuration.redis.keyPrefix }),
+    messenger: dependencies.messenger,
+    sinks: createTicketSinks(tickets, {
+      messenger: dependencies.messenger,
+      ...(dependencies.logger ? { logger: dependencies.logger } : {}),
+    }),
+    categories: tickets.categories,
+    timeZone: configuration.budgets.timeZone,
+    ...(dependencies.logger ? { logger: dependencies.logger } : {}),
+  });
+}
