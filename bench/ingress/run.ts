@@ -49,8 +49,12 @@ function forkServer(mode: 'fakes' | 'baseline'): ChildProcess {
 
 function nextMessage<T>(child: ChildProcess): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    child.once('message', (message) => resolve(message as T));
-    child.once('exit', (code) => reject(new Error(`child exited with ${code}`)));
+    const onExit = (code: number | null) => reject(new Error(`child exited with ${code}`));
+    child.once('exit', onExit);
+    child.once('message', (message) => {
+      child.off('exit', onExit);
+      resolve(message as T);
+    });
   });
 }
 

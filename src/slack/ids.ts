@@ -4,6 +4,10 @@
  * that no listener is registered for an id that is not here.
  */
 
+import { agentActionIds } from '../capabilities/agent/agent-ids.ts';
+import { answerActionIds } from '../capabilities/answers/answer-ids.ts';
+import { ticketActionIds, ticketEditModalCallbackId } from '../capabilities/tickets/ticket-ids.ts';
+
 /** Slash commands, as declared in the manifest. */
 export const commands = {
   ask: '/ask',
@@ -18,22 +22,28 @@ export const messageShortcuts = {
   createTicket: 'create_ticket',
 } as const;
 
-/** Block Kit action ids of buttons Deskhand posts. */
+/**
+ * Block Kit action ids of buttons Deskhand posts. Each capability owns its ids (it builds the blocks); they are
+ * gathered here so the app registers a listener for every one.
+ */
 export const actions = {
-  /** Approve a pending agent action (the agent capability authorises the clicker). */
-  approvalApprove: 'approval_approve',
-  /** Reject a pending agent action. */
-  approvalReject: 'approval_reject',
-  /** "Create ticket" on a ticket draft. */
-  ticketConfirm: 'ticket_confirm',
-  /** "Discard" on a ticket draft. */
-  ticketDiscard: 'ticket_discard',
+  /** Approve / reject a pending agent action (the agent authorises the clicker); stop a run. */
+  approvalApprove: agentActionIds.approve,
+  approvalReject: agentActionIds.reject,
+  agentStop: agentActionIds.stop,
+  /** File, edit or discard a ticket draft. */
+  ticketConfirm: ticketActionIds.file,
+  ticketEdit: ticketActionIds.edit,
+  ticketDiscard: ticketActionIds.discard,
+  /** Feedback on an answer. */
+  answerHelpful: answerActionIds.helpful,
+  answerNotHelpful: answerActionIds.notHelpful,
 } as const;
 
 /** Modal callback ids. */
 export const views = {
   /** The ticket review/edit modal. */
-  ticketReview: 'ticket_review',
+  ticketReview: ticketEditModalCallbackId,
 } as const;
 
 export type CommandName = (typeof commands)[keyof typeof commands];

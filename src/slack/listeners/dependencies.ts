@@ -33,8 +33,16 @@ export interface ViewRequest {
   requestId: string;
 }
 
-/** Handles a modal submission after the ack (which closes the modal). */
-export type ViewHandler = (request: ViewRequest) => Promise<void>;
+/** What to answer Slack for a submission: close the modal (undefined), or e.g. `response_action: 'errors'`. */
+export type ViewAckResponse = Record<string, unknown> & { response_action: 'errors' | 'update' | 'push' | 'clear' };
+
+/**
+ * Handles a modal submission in two parts: `respond` runs before the ack and must be quick (validation, a
+ * Redis write — no model or index work; Slack waits at most 3 s), `afterAck` runs after the ack in the background.
+ */
+export type ViewHandler = (
+  request: ViewRequest,
+) => Promise<{ response?: ViewAckResponse; afterAck?: () => Promise<void> } | undefined>;
 
 export interface FileSharedRequest {
   workspaceId: string;
