@@ -235,6 +235,30 @@ describe('ingestDocument pipeline', () => {
     assert.deepEqual([retried.kind, retried.embeddedChunks, retried.cachedChunks], ['replaced', 0, 6]);
   });
 
+  test('concurrent ingestions of one document apply in call order, so the last one shared wins', async () => {
+    const { index, embedder, dependencies } = setup();
+    const slowEmbedder = {
+      model: embedder.model,
+      dimensions: embedder.dimensions,
+      embed: async (texts: string[], scope: { workspaceId: string; channelId: string }) => {
+        // The first (older) version embeds slowly: without ordering it would be written last.
+        if (texts.some((text) => text.includes('version one'))) await new Promise((done) => setTimeout(done, 150));
+        return embedder.embed(texts, scope);
+      },
+    };
+    const concurrent = { ...dependencies, embedder: slowEmbedder };
+    const [first, second] = await Promise.all([
+      ingestDocument(markdownInput('# Policy\n\nThis is version one.'), concurrent),
+      ingestDocument(markdownInput('# Policy\n\nThis is version two.'), concurrent),
+    ]);
+    assert.equal(first.kind, 'indexed');
+    assert.equal(second.kind, 'replaced');
+    assert.deepEqual(
+      index.chunksOf('T100').map((chunk) => chunk.text),
+      ['# Policy\n\nThis is version two.'],
+    );
+  });
+
   test('a runaway title is clipped so the embedded header cannot crowd out the chunk text', async () => {
     const { embedder, dependencies } = setup();
     await ingestDocument(markdownInput('Short body text.', { title: 'T'.repeat(20_000) }), dependencies);

@@ -130,20 +130,22 @@ export async function ingestDocument(
   dependencies: IngestDocumentDependencies,
 ): Promise<IngestDocumentResult> {
   const limits = { ...defaultIngestionLimits, ...dependencies.limits };
-  return logOutcome(input.source, dependencies.logger, async () => {
-    checkSize(input.fileName, input.bytes.byteLength, limits);
-    dependencies.onProgress?.({ stage: 'parsing', done: 0, total: 1 });
-    const parsed = await parseDocument(
-      input.mimeType === undefined
-        ? { fileName: input.fileName, bytes: input.bytes }
-        : { fileName: input.fileName, bytes: input.bytes, mimeType: input.mimeType },
-      limits,
-    );
-    dependencies.onProgress?.({ stage: 'parsing', done: 1, total: 1 });
-    const fallbackTitle = basename(input.fileName, extname(input.fileName)) || input.fileName;
-    const title = clip((input.title?.trim() || parsed.title || fallbackTitle).replace(/\s+/g, ' '), 500);
-    return ingestParsed(parsed, { ...input, title }, dependencies, limits);
-  });
+  return oneAtATime(dependencies.index, input.workspaceId, input.source, () =>
+    logOutcome(input.source, dependencies.logger, async () => {
+      checkSize(input.fileName, input.bytes.byteLength, limits);
+      dependencies.onProgress?.({ stage: 'parsing', done: 0, total: 1 });
+      const parsed = await parseDocument(
+        input.mimeType === undefined
+          ? { fileName: input.fileName, bytes: input.bytes }
+          : { fileName: input.fileName, bytes: input.bytes, mimeType: input.mimeType },
+        limits,
+      );
+      dependencies.onProgress?.({ stage: 'parsing', done: 1, total: 1 });
+      const fallbackTitle = basename(input.fileName, extname(input.fileName)) || input.fileName;
+      const title = clip((input.title?.trim() || parsed.title || fallbackTitle).replace(/\s+/g, ' '), 500);
+      return ingestParsed(parsed, { ...input, title }, dependencies, limits);
+    }),
+  );
 }
 
 /** `ingestDocument` for text that has no file (BEIR corpora, Slack messages): same chunking, caching, indexing. */
@@ -152,11 +154,13 @@ export async function ingestText(
   dependencies: IngestDocumentDependencies,
 ): Promise<IngestDocumentResult> {
   const limits = { ...defaultIngestionLimits, ...dependencies.limits };
-  return logOutcome(input.source, dependencies.logger, async () => {
-    const parsed = input.format === 'markdown' ? parseMarkdown(input.text) : parseText(input.text);
-    const title = clip((input.title.trim() || parsed.title || input.source).replace(/\s+/g, ' '), 500);
-    return ingestParsed(parsed, { ...input, fileName: input.source, title }, dependencies, limits);
-  });
+  return oneAtATime(dependencies.index, input.workspaceId, input.source, () =>
+    logOutcome(input.source, dependencies.logger, async () => {
+      const parsed = input.format === 'markdown' ? parseMarkdown(input.text) : parseText(input.text);
+      const title = clip((input.title.trim() || parsed.title || input.source).replace(/\s+/g, ' '), 500);
+      return ingestParsed(parsed, { ...input, fileName: input.source, title }, dependencies, limits);
+    }),
+  );
 }
 
 /** Removes the document at `source` from the workspace's index. */
@@ -165,12 +169,43 @@ export async function removeDocument(
   dependencies: { index: VectorIndex; logger?: Logger },
 ): Promise<RemoveDocumentResult> {
   const documentId = documentIdFor(input.workspaceId, input.source);
-  const removed = await dependencies.index.deleteDocument(input.workspaceId, documentId);
+  const removed = await oneAtATime(dependencies.index, input.workspaceId, input.source, () =>
+    dependencies.index.deleteDocument(input.workspaceId, documentId),
+  );
   dependencies.logger?.info(
     { workspaceId: input.workspaceId, documentId, source: input.source, removed },
     removed ? 'document removed' : 'document to remove was not indexed',
   );
   return { kind: removed ? 'removed' : 'not_found', documentId };
+}
+
+const pendingByIndex = new WeakMap<VectorIndex, Map<string, Promise<unknown>>>();
+
+/**
+ * Runs changes to one document one at a time, in call order, within this process: without it, a file shared
+ * twice in quick succession could finish out of order and leave the older version indexed.
+ */
+async function oneAtATime<T>(
+  index: VectorIndex,
+  workspaceId: string,
+  source: string,
+  run: () => Promise<T>,
+): Promise<T> {
+  let pending = pendingByIndex.get(index);
+  if (!pending) {
+    pending = new Map();
+    pendingByIndex.set(index, pending);
+  }
+  const key = `${workspaceId}\n${source}`;
+  const previous = pending.get(key) ?? Promise.resolve();
+  const current = previous.catch(() => undefined).then(run);
+  const settled = current.catch(() => undefined);
+  pending.set(key, settled);
+  try {
+    return await current;
+  } finally {
+    if (pending.get(key) === settled) pending.delete(key);
+  }
 }
 
 async function logOutcome(
