@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { afterEach, test } from 'node:test';
+import {
+  createApprovalActionHandler,
+  createStopActionHandler,
+  createTaskHandler,
+} from '../../src/capabilities/agent/agent-handlers.ts';
 import { agentActionIds } from '../../src/capabilities/agent/agent-ids.ts';
+import { DeskhandError } from '../../src/errors.ts';
 import {
   type AgentHarness,
   type AgentHarnessOptions,
@@ -89,4 +95,64 @@ test('an empty or oversized goal is refused with a specific message and nothing 
   assert.match(huge.message, /2001 characters/);
   const counts = await h.queue.counts();
   assert.equal((counts.waiting ?? 0) + (counts.active ?? 0), 0);
+});
+
+test('router and listener handlers: /agent outside a thread, then Approve and Stop clicks', async () => {
+  const h = await withHarness();
+  h.fake.enqueueChat({ toolCalls: [call('update_plan', { steps: ['Post'] })] });
+  h.fake.enqueueChat({ toolCalls: [call('post_message', { channel: 'C0TEAM', text: 'Deploy at 5' })] });
+  h.fake.enqueueChat({ content: 'Posted.' });
+  const task = createTaskHandler(h.service);
+  const reply = await task({
+    origin: 'command',
+    command: '/agent',
+    route: 'task',
+    workspaceId,
+    channelId,
+    userId: 'U0REQUESTER',
+    text: 'Tell the team we deploy at 5',
+    requestId: 'req-1',
+    threadContext: [],
+  });
+  assert.deepEqual(reply, {
+    kind: 'reply',
+    text: 'On it. I will post my progress in the thread.',
+    visibility: 'ephemeral',
+  });
+  const [progress] = h.messenger.posts;
+  assert.equal(progress?.threadTs, undefined, 'the progress message starts the thread');
+  await h.waitForIdleQueue();
+  const card = h.messenger.posts[1];
+  assert.ok(card);
+  assert.match(card.threadTs ?? '', /^1800000000\.000001$/, 'the card is in the progress message’s thread');
+
+  const stop = createStopActionHandler(h.service);
+  const refused = await stop({ actionId: agentActionIds.stop, value: 'not-a-run', workspaceId, userId: approver });
+  assert.deepEqual(refused, { kind: 'reply', text: 'I could not find that run.', visibility: 'ephemeral' });
+
+  const approve = createApprovalActionHandler(h.service);
+  const decided = await approve({
+    actionId: agentActionIds.approve,
+    value: buttonValue(card, agentActionIds.approve),
+    workspaceId,
+    userId: approver,
+  });
+  assert.deepEqual(decided, { kind: 'reply', text: 'Approved: the agent will run it now.', visibility: 'ephemeral' });
+  await h.waitForIdleQueue();
+  assert.deepEqual(
+    h.messenger.postsTo('C0TEAM').map((post) => post.text),
+    ['Deploy at 5'],
+  );
+  const invalid = await task({
+    origin: 'command',
+    route: 'task',
+    workspaceId,
+    channelId,
+    userId: 'U0REQUESTER',
+    text: '',
+    requestId: 'req-2',
+    threadContext: [],
+  }).catch((error: unknown) => error);
+  assert.ok(invalid instanceof DeskhandError);
+  assert.equal(invalid.code, 'invalid_input');
 });

@@ -1,23 +1,18 @@
 /**
- * The agent's entry points for the Slack listeners. Each is cheap (Redis only) so it fits before the 3 s ack:
+ * The agent's entry points for the Slack listeners. Each is cheap (Redis only) so it fits before the 3 s ack.
+ * `agent-handlers.ts` adapts them to the router's `task` route and the listeners' action handlers:
  *
  * ```ts
- * // /agent <goal>  (commands listener)
- * const started = await agent.startRun({ workspaceId, channelId, threadTs, userId, goal: command.text });
- * await ack(started.message);                           // ephemeral text for the user
- *
- * // Approve / Reject buttons (action ids in agent-ids.ts): decide BEFORE acking
- * const result = await agent.handleApprovalAction({ workspaceId, userId, actionId: action.action_id, value: action.value });
- * await ack();
- * await messenger.postEphemeral({ channel, user: userId, text: result.message });
- *
- * // Stop button
- * const stopped = await agent.handleStopAction({ workspaceId, userId, value: action.value });
- * await ack(); await messenger.postEphemeral({ channel, user: userId, text: stopped.message });
- *
- * // composition root, once per replica
- * queue.startWorker(); const stopSweeper = agent.startExpirySweeper(30_000);
+ * const { service, queue } = createAgent({ … });                 // create-agent.ts
+ * queue.startWorker();
+ * const stopSweeper = service.startExpirySweeper(30_000);
+ * handlers.task = createTaskHandler(service);                    // `/agent <goal>` and task mentions
+ * interactions.actions[actions.approvalApprove] = createApprovalActionHandler(service);
+ * interactions.actions[actions.approvalReject] = createApprovalActionHandler(service);
+ * interactions.actions[actions.agentStop] = createStopActionHandler(service);
  * ```
+ * Approve/Reject must be decided BEFORE the click is acked (REFERENCE.md, Approvals): in the action listener,
+ * `const outcome = await handler(request); await ack();` for those two ids, then post the reply ephemerally.
  * `workspaceId` is the tenant (`context_enterprise_id` or `context_team_id`), never the envelope's team alone.
  */
 import type { Logger } from '../../observability/logger.ts';

@@ -172,7 +172,11 @@ async function checkpoint(state: RunState, runtime: AgentRuntime): Promise<void>
   await runtime.runs.save(state);
   const hadProgress = state.progress !== undefined;
   await runtime.progress.publish(state, { wait: state.status !== 'running' });
-  if (!hadProgress && state.progress) await runtime.runs.save(state);
+  if (!hadProgress && state.progress) {
+    // A run started outside a thread (a slash command) keeps its cards in the progress message's thread.
+    if (!state.threadTs) state.threadTs = state.progress.ts;
+    await runtime.runs.save(state);
+  }
 }
 
 function finish(state: RunState, kind: RunOutcomeKind, message: string, answer?: string): void {

@@ -1,0 +1,62 @@
+/**
+ * The agent as router and listener handlers:
+ * - `createTaskHandler` is the `task` route (`/agent <goal>` and mentions the router classifies as tasks);
+ * - `createApprovalActionHandler` handles `approval_approve` / `approval_reject` clicks;
+ * - `createStopActionHandler` handles `agent_stop` clicks.
+ *
+ * Each returns a reply for the requester or clicker (ephemeral). All of them touch Redis only, so they fit
+ * before the ack. The approval handler MUST run before the click is acked (REFERENCE.md, Approvals): the decision
+ * is then durable before Slack considers the click delivered.
+ */
+import { DeskhandError } from '../../errors.ts';
+import type { CapabilityOutcome, CapabilityRequest } from '../../router/types.ts';
+import type { AgentService } from './agent-service.ts';
+
+/** What the action handlers read from a click (a subset of the listeners' `ActionRequest`). */
+export interface AgentClick {
+  actionId: string;
+  /** Untrusted: checked against Redis. */
+  value: string | undefined;
+  workspaceId: string;
+  userId: string;
+}
+
+export function createTaskHandler(service: AgentService) {
+  return async (request: CapabilityRequest): Promise<CapabilityOutcome> => {
+    const threadTs = request.replyThreadTs ?? request.threadTs ?? request.messageTs;
+    const started = await service.startRun({
+      workspaceId: request.workspaceId,
+      channelId: request.channelId,
+      ...(threadTs ? { threadTs } : {}),
+      userId: request.userId,
+      goal: request.text,
+    });
+    if (started.kind === 'invalid') {
+      throw new DeskhandError('invalid_input', 'agent goal refused', { userMessage: started.message });
+    }
+    return { kind: 'reply', text: started.message, visibility: 'ephemeral' };
+  };
+}
+
+export function createApprovalActionHandler(service: AgentService) {
+  return async (click: AgentClick): Promise<CapabilityOutcome> => {
+    const result = await service.handleApprovalAction({
+      workspaceId: click.workspaceId,
+      userId: click.userId,
+      actionId: click.actionId,
+      value: click.value ?? '',
+    });
+    return { kind: 'reply', text: result.message, visibility: 'ephemeral' };
+  };
+}
+
+export function createStopActionHandler(service: AgentService) {
+  return async (click: AgentClick): Promise<CapabilityOutcome> => {
+    const result = await service.handleStopAction({
+      workspaceId: click.workspaceId,
+      userId: click.userId,
+      value: click.value ?? '',
+    });
+    return { kind: 'reply', text: result.message, visibility: 'ephemeral' };
+  };
+}
