@@ -208,10 +208,11 @@ async function main(): Promise<void> {
         { ...dependencies, onProgress: (event) => output.progress(basename(file), event) },
       );
       counts[result.kind] = (counts[result.kind] ?? 0) + 1;
-      const detail =
-        result.kind === 'unchanged'
-          ? `${result.chunkCount} chunks`
-          : `${result.chunkCount} chunks, ${result.embeddedChunks} embedded, ${result.cachedChunks} from cache`;
+      const chunks = `${result.chunkCount} ${result.chunkCount === 1 ? 'chunk' : 'chunks'}`;
+      const vectors = dependencies.embedder
+        ? `${result.embeddedChunks} embedded, ${result.cachedChunks} from cache`
+        : 'sparse-only';
+      const detail = result.kind === 'unchanged' ? chunks : `${chunks}, ${vectors}`;
       output.done(`${result.kind.padEnd(9)} ${shown} (${detail})`);
     } catch (error) {
       problems += 1;

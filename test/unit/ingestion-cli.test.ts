@@ -125,7 +125,7 @@ describe('npm run ingest (scripts/ingest.ts)', () => {
     const sparse = await ingest(['docs/returns.md', '--workspace', 'T0SPARSE'], {});
     assert.equal(sparse.code, 0, sparse.stdout + sparse.stderr);
     assert.match(sparse.stderr, /OPENAI_API_KEY is not set: indexing sparse-only/);
-    assert.match(sparse.stdout, /^indexed {3}docs\/returns\.md \(2 chunks, 0 embedded, 0 from cache\)$/m);
+    assert.match(sparse.stdout, /^indexed {3}docs\/returns\.md \(2 chunks, sparse-only\)$/m);
     const removed = await ingest(['docs/returns.md', '--workspace', 'T0SPARSE', '--remove'], {});
     assert.equal(removed.code, 0, removed.stdout + removed.stderr);
     assert.match(removed.stdout, /^removed {3}docs\/returns\.md$/m);
