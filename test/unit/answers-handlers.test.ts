@@ -3,12 +3,14 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import {
+  createDocsHandler,
   createFeedbackHandler,
   createQuestionHandler,
   turnsFromThread,
 } from '../../src/capabilities/answers/answer-handlers.ts';
 import { answerActionIds, answerFeedbackBlockId } from '../../src/capabilities/answers/answer-ids.ts';
 import type { Retriever } from '../../src/capabilities/answers/answer-source.ts';
+import { UploaderStore } from '../../src/capabilities/answers/docs-command.ts';
 import { FeedbackStore } from '../../src/capabilities/answers/feedback-store.ts';
 import type { CapabilityRequest } from '../../src/router/types.ts';
 import { RecordingMessenger } from '../fakes/recording-messenger.ts';
@@ -141,5 +143,67 @@ describe('feedback handler', () => {
     const elsewhere = await handler({ ...click, userId: 'U0VOTER2', channelId: 'C2' });
     assert.match(elsewhere.kind === 'reply' ? elsewhere.text : '', /does not belong/);
     assert.deepEqual(await feedback.counts(answerId), { helpful: 0, notHelpful: 1 });
+  });
+});
+
+describe('docs handler', () => {
+  const docsRequest = (text: string): CapabilityRequest =>
+    request({ route: 'docs', command: '/docs', text, replyThreadTs: '1700000000.000200' });
+
+  function docsDependencies(messenger: RecordingMessenger) {
+    const ingested: string[] = [];
+    return {
+      ingested,
+      dependencies: {
+        messenger,
+        index: {
+          listDocuments: async () => [],
+          deleteDocument: async () => false,
+        },
+        uploaders: new UploaderStore(redis, { keyPrefix: `${prefix}docs:` }),
+        maxUploadBytes: 1024 * 1024,
+        fetchFile: async () => new TextEncoder().encode('# Guide'),
+        ingest: async (
+          input: { fileName: string },
+          onProgress: (progress: { stage: 'parsing'; done: number; total: number }) => void,
+        ) => {
+          ingested.push(input.fileName);
+          onProgress({ stage: 'parsing', done: 0, total: 1 });
+          return { kind: 'indexed' as const, documentId: 'doc-1', chunkCount: 2, embeddedChunks: 2, cachedChunks: 0 };
+        },
+        isAdmin: (userId: string) => userId === 'U0ADMIN01',
+        resolveFile: async () => ({
+          id: 'F0GUIDE',
+          name: 'guide.md',
+          size: 7,
+          urlPrivate: 'https://files.slack.com/files-pri/T1-F0GUIDE/guide.md',
+        }),
+      },
+    };
+  }
+
+  test('/docs add posts progress in the thread and ends with the result in the same message', async () => {
+    const messenger = new RecordingMessenger();
+    const { dependencies, ingested } = docsDependencies(messenger);
+    const outcome = await createDocsHandler(dependencies)(docsRequest('add'));
+    assert.equal(outcome.kind, 'posted');
+    assert.deepEqual(ingested, ['guide.md']);
+    assert.equal(messenger.posts.length, 1);
+    assert.equal(messenger.posts[0]?.threadTs, '1700000000.000200');
+    assert.match(
+      messenger.updates.at(-1)?.text ?? '',
+      /Added \*guide\.md\* in this channel’s documents \(2 sections\)/,
+    );
+  });
+
+  test('/docs and /docs forget reply ephemerally without posting', async () => {
+    const messenger = new RecordingMessenger();
+    const { dependencies } = docsDependencies(messenger);
+    const list = await createDocsHandler(dependencies)(docsRequest(''));
+    assert.equal(list.kind === 'reply' && list.visibility, 'ephemeral');
+    assert.match(list.kind === 'reply' ? list.text : '', /no documents yet/);
+    const forget = await createDocsHandler(dependencies)(docsRequest('forget nothing'));
+    assert.match(forget.kind === 'reply' ? forget.text : '', /No document called/);
+    assert.equal(messenger.posts.length, 0);
   });
 });

@@ -9,8 +9,11 @@
  * - term coverage: the share of the question's content terms (stemmed; stop words from the `stopword`
  *   package's larger English list, so "what", "does", "have" do not count) that occur in the best passage;
  * - or, when the index has dense vectors, the best candidate's cosine similarity.
- * Thresholds are measured by `npm run eval:answers` (SciFact dev questions against SciFact must pass; the same
- * questions against an unrelated manual must not) and recorded in the report.
+ * The coverage threshold is measured by `npm run eval:answers`: at 0.4, 99.4 % of the SciFact dev questions are
+ * still answered from the SciFact corpus while only 1.2 % of the same questions asked in a channel whose only
+ * document is an unrelated manual get past the gate (0.3: 99.8 % / 6.3 %; 0.5: 96.6 % / 0.2 %). The dense
+ * threshold is a reasoned default, not a measured one (no embedding provider is reachable here): cosine
+ * similarities of text-embedding-3 models for unrelated texts sit well below 0.45.
  */
 
 import { countTokens } from '../../llm/tokenizer.ts';
@@ -32,7 +35,7 @@ export interface RelevanceGate {
   minimumDenseScore: number;
 }
 
-/** Measured on the SciFact dev split (see the module comment and the eval's output). */
+/** Coverage measured on the SciFact dev split; the dense threshold reasoned (see the module comment). */
 export const defaultRelevanceGate: RelevanceGate = { minimumTermCoverage: 0.4, minimumDenseScore: 0.45 };
 
 const gateAnalyzer = new Analyzer({ stopWords: 'stopword-package' });
