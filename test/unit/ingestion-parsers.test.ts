@@ -100,20 +100,33 @@ describe('document parsers', () => {
     assert.doesNotMatch(text, /Pricing|Related: billing|All rights reserved/);
   });
 
-  test('PDF text layer is read page by page with the page number on every block', async () => {
+  test('PDF text layer is read page by page: larger type becomes headings, hyphenation is joined, pages kept', async () => {
     const document = await parse('handbook.pdf', localFixture('sample.pdf'));
     assert.equal(document.format, 'pdf');
     assert.equal(document.title, 'Deskhand Returns Handbook');
-    const pages = document.blocks.map((block) => block.page);
-    assert.ok(pages.includes(1) && pages.includes(2));
-    const secondPage = document.blocks
-      .filter((block) => block.page === 2)
-      .map((block) => ('text' in block ? block.text : ''));
-    assert.match(secondPage.join('\n'), /photo of the box and the label/);
-    const firstPage = document.blocks
-      .filter((block) => block.page === 1)
-      .map((block) => ('text' in block ? block.text : ''));
-    assert.match(firstPage.join('\n'), /within 30 days of delivery/);
+    assert.deepEqual(
+      document.blocks.map((block) => [block.page, block.kind, 'text' in block ? block.text : '']),
+      [
+        [1, 'heading', 'Deskhand Returns Handbook'],
+        [
+          1,
+          'prose',
+          'Customers may return unopened items within 30 days of delivery.\nRefunds are issued to the original payment method within 5 business days.',
+        ],
+        [1, 'heading', 'Exchanges'],
+        [1, 'prose', 'An exchange ships once the returned item is scanned at the warehouse, usually within two days.'],
+        [2, 'heading', 'Damaged deliveries'],
+        [
+          2,
+          'prose',
+          'If a parcel arrives damaged, ask the customer for a photo of the box and the label.\nOpen a ticket in the triage channel and attach the photo.',
+        ],
+      ],
+    );
+    assert.deepEqual(
+      document.blocks.filter((block) => block.kind === 'heading').map((block) => block.depth),
+      [1, 2, 2],
+    );
   });
 
   test('DOCX keeps Word headings and tables through mammoth and the HTML path', async () => {

@@ -309,7 +309,14 @@ describe('ingestDocument pipeline', () => {
     );
     assert.equal(result.kind, 'indexed');
     const chunks = index.chunksOf('T100');
-    assert.deepEqual(chunks.map((chunk) => chunk.page).sort(), [1, 2]);
+    assert.deepEqual(
+      chunks.map((chunk) => [chunk.page, chunk.sectionPath]),
+      [
+        [1, ['Deskhand Returns Handbook']],
+        [1, ['Deskhand Returns Handbook', 'Exchanges']],
+        [2, ['Deskhand Returns Handbook', 'Damaged deliveries']],
+      ],
+    );
     assert.ok(chunks.every((chunk) => chunk.title === 'Deskhand Returns Handbook' && chunk.scope === 'channel:C100'));
   });
 

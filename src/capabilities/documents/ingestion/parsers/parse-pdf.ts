@@ -1,6 +1,6 @@
-import { extractText, getDocumentProxy, getResolvedPDFJS } from 'unpdf';
+import { extractTextItems, getDocumentProxy, getResolvedPDFJS, type StructuredTextItem } from 'unpdf';
 import { type IngestionLimits, rejectDocument } from '../safety.ts';
-import { blocksFromPlainText, type DocumentBlock, type ParsedDocument } from './document-blocks.ts';
+import { type DocumentBlock, type ParsedDocument, titleFromBlocks } from './document-blocks.ts';
 
 type PdfDocument = Awaited<ReturnType<typeof getDocumentProxy>>;
 
@@ -17,6 +17,87 @@ async function hasImages(pdf: PdfDocument): Promise<boolean> {
     if (operations.fnArray.some((operation) => imageOperations.has(operation))) return true;
   }
   return false;
+}
+
+interface PdfLine {
+  text: string;
+  size: number;
+  y: number;
+}
+
+/** Items on one baseline form a line (pdf.js splits lines into runs by font and spacing). */
+function linesOf(items: StructuredTextItem[]): PdfLine[] {
+  const lines: PdfLine[] = [];
+  for (const item of items) {
+    if (item.str === '') continue;
+    const current = lines.at(-1);
+    if (current && Math.abs(current.y - item.y) <= Math.max(2, item.fontSize * 0.3)) {
+      current.text += item.str;
+      current.size = Math.max(current.size, item.fontSize);
+    } else {
+      lines.push({ text: item.str, size: item.fontSize, y: item.y });
+    }
+  }
+  return lines.filter((line) => line.text.trim() !== '');
+}
+
+const roundSize = (size: number) => Math.round(size * 2) / 2;
+
+/** The font size most of the text is set in. */
+function bodySize(pages: PdfLine[][]): number {
+  const weight = new Map<number, number>();
+  for (const line of pages.flat()) {
+    const size = roundSize(line.size);
+    weight.set(size, (weight.get(size) ?? 0) + line.text.length);
+  }
+  return [...weight].sort((left, right) => right[1] - left[1])[0]?.[0] ?? 0;
+}
+
+/** Joins words hyphenated across a line break ("ware-\nhouse") so search finds them. */
+function joinHyphenation(text: string): string {
+  return text.replace(/(\p{L})-\n(\p{Ll})/gu, '$1$2');
+}
+
+/**
+ * Blocks from the text layer. PDFs carry no heading markup, so short lines set clearly larger than the body text
+ * become headings (the largest size is level 1), which gives PDF chunks a section path; a vertical gap larger
+ * than usual starts a new paragraph. Every block carries its page.
+ */
+function pdfBlocks(pages: PdfLine[][]): DocumentBlock[] {
+  const body = bodySize(pages);
+  const isHeading = (line: PdfLine) =>
+    body > 0 && roundSize(line.size) >= body * 1.15 && line.text.trim().length <= 150 && /\p{L}/u.test(line.text);
+  const headingSizes = [
+    ...new Set(
+      pages
+        .flat()
+        .filter(isHeading)
+        .map((line) => roundSize(line.size)),
+    ),
+  ].sort((left, right) => right - left);
+  const blocks: DocumentBlock[] = [];
+  pages.forEach((lines, pageIndex) => {
+    const page = pageIndex + 1;
+    let paragraph: PdfLine[] = [];
+    const emit = () => {
+      const text = joinHyphenation(paragraph.map((line) => line.text.trimEnd()).join('\n')).trim();
+      if (text) blocks.push({ kind: 'prose', text, page });
+      paragraph = [];
+    };
+    for (const line of lines) {
+      if (isHeading(line)) {
+        emit();
+        const depth = Math.min(6, headingSizes.indexOf(roundSize(line.size)) + 1);
+        blocks.push({ kind: 'heading', depth, text: line.text.replace(/\s+/g, ' ').trim(), page });
+        continue;
+      }
+      const previous = paragraph.at(-1);
+      if (previous && previous.y - line.y > Math.max(previous.size, line.size) * 1.8) emit();
+      paragraph.push(line);
+    }
+    emit();
+  });
+  return blocks;
 }
 
 /**
@@ -55,12 +136,9 @@ export async function parsePdf(fileName: string, bytes: Uint8Array, limits: Inge
         { pages: pdf.numPages, limit: limits.maxPdfPages },
       );
     }
-    const { text: pages } = await extractText(pdf, { mergePages: false });
-    const blocks: DocumentBlock[] = [];
-    pages.forEach((pageText, index) => {
-      blocks.push(...blocksFromPlainText(pageText, index + 1));
-    });
-    if (blocks.length === 0) {
+    const { items } = await extractTextItems(pdf);
+    const blocks = pdfBlocks(items.map(linesOf));
+    if (!blocks.some((block) => block.kind === 'prose')) {
       if (await hasImages(pdf)) {
         throw rejectDocument(
           'image_only_pdf',
@@ -73,7 +151,7 @@ export async function parsePdf(fileName: string, bytes: Uint8Array, limits: Inge
     }
     const metadata = await pdf.getMetadata().catch(() => undefined);
     const info = metadata?.info as Record<string, unknown> | undefined;
-    const title = typeof info?.Title === 'string' ? info.Title.trim() : '';
+    const title = (typeof info?.Title === 'string' ? info.Title.trim() : '') || titleFromBlocks(blocks);
     return title ? { format: 'pdf', title, blocks } : { format: 'pdf', blocks };
   } catch (error) {
     if ((error as { details?: { reason?: unknown } }).details?.reason !== undefined) throw error;
