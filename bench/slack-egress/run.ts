@@ -1,14 +1,15 @@
 /**
  * Slack egress benchmark (`node bench/slack-egress/run.ts [--rounds 5]`), against the fake Slack Web API.
  *
- * 1. 429 isolation: channel A gets a 429 with `Retry-After: 1`; right after it, a post to channel B is timed.
+ * 1. 429 isolation: channel A gets a 429 with `Retry-After: 1`; as soon as the client has seen it, a post to
+ *    channel B is timed.
  *    Baseline, same run: @slack/web-api's default client (whose 429 pauses its whole queue) doing the same.
  * 2. Coalescing: 50 progress updates to one message, fired as fast as a streaming answer would. Baseline: one
  *    `chat.update` per progress step (what a naive client sends).
  * 3. Splitting: time to split a 100,000-character answer into valid messages (absolute numbers).
  */
 import { parseArgs } from 'node:util';
-import { WebClient } from '@slack/web-api';
+import { WebClient, WebClientEvent } from '@slack/web-api';
 import { createSilentLogger } from '../../src/observability/logger.ts';
 import { createSlackWebClient, SlackMessenger } from '../../src/slack/outbound/slack-messenger.ts';
 import { splitMessage } from '../../src/slack/outbound/split-message.ts';
@@ -45,13 +46,12 @@ try {
   const baselineLatencies: number[] = [];
   for (let round = 0; round < rounds; round += 1) {
     slack.reset();
-    const messenger = new SlackMessenger({
-      client: createSlackWebClient({ token: slack.token, apiUrl: slack.url, timeoutMs: 5000 }),
-      logger: createSilentLogger(),
-    });
+    const client = createSlackWebClient({ token: slack.token, apiUrl: slack.url, timeoutMs: 5000 });
+    const messenger = new SlackMessenger({ client, logger: createSilentLogger() });
     slack.inject('chat.postMessage', { kind: 'rate_limited', retryAfterSeconds: 1 }, { channel: 'CA1' });
+    const rateLimited = new Promise((resolve) => client.once(WebClientEvent.RATE_LIMITED, resolve));
     const postA = messenger.post({ channel: 'CA1', text: 'a' });
-    await slack.waitForCalls('chat.postMessage', 1);
+    await rateLimited;
     let started = performance.now();
     await messenger.post({ channel: 'CB1', text: 'b' });
     messengerLatencies.push(performance.now() - started);
@@ -64,14 +64,14 @@ try {
       logger: quietLogger,
     });
     slack.inject('chat.postMessage', { kind: 'rate_limited', retryAfterSeconds: 1 }, { channel: 'CA1' });
+    const paused = new Promise((resolve) => sdkDefault.once(WebClientEvent.RATE_LIMITED, resolve));
     const baselineA = sdkDefault.chat.postMessage({
       channel: 'CA1',
       text: 'a',
       unfurl_links: false,
       unfurl_media: false,
     });
-    await slack.waitForCalls('chat.postMessage', 1);
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    await paused;
     started = performance.now();
     await sdkDefault.chat.postMessage({ channel: 'CB1', text: 'b', unfurl_links: false, unfurl_media: false });
     baselineLatencies.push(performance.now() - started);

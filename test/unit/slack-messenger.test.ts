@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { WebClient } from '@slack/web-api';
+import { WebClient, WebClientEvent } from '@slack/web-api';
 import { DeskhandError } from '../../src/errors.ts';
 import { createSilentLogger } from '../../src/observability/logger.ts';
 import { createMetricsRegistry } from '../../src/observability/metrics.ts';
@@ -39,6 +39,14 @@ async function rejection(promise: Promise<unknown>): Promise<DeskhandError> {
   assert.fail('expected a rejection');
 }
 
+async function eventually(condition: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!condition()) {
+    if (performance.now() > deadline) assert.fail('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 function paragraphs(count: number): string {
   return Array.from(
     { length: count },
@@ -61,11 +69,13 @@ describe('SlackMessenger posting', () => {
   });
 
   test('a 429 on channel A does not delay posts to channel B, and A is posted exactly once after Retry-After', async () => {
-    const outbound = messenger({ postIntervalMs: 1000 });
+    const client = createSlackWebClient({ token: slack.token, apiUrl: slack.url, timeoutMs: 2000 });
+    const outbound = messenger({ postIntervalMs: 1000, client });
     slack.inject('chat.postMessage', { kind: 'rate_limited', retryAfterSeconds: 2 }, { channel: 'CA1' });
+    const rateLimited = new Promise((resolve) => client.once(WebClientEvent.RATE_LIMITED, resolve));
     const started = performance.now();
     const postA = outbound.post({ channel: 'CA1', text: 'to A' }).then(() => performance.now() - started);
-    await slack.waitForCalls('chat.postMessage', 1);
+    await rateLimited;
     const bLatency = await outbound.post({ channel: 'CB1', text: 'to B' }).then(() => performance.now() - started);
     const aLatency = await postA;
     // Stalled behind A, B would take at least the 2 s Retry-After; the margin absorbs a loaded machine.
@@ -101,9 +111,9 @@ describe('SlackMessenger posting', () => {
     slack.inject('chat.postMessage', { kind: 'rate_limited', retryAfterSeconds: 1 }, { channel: 'CA1' });
     const post = (channel: string) =>
       sdkDefault.chat.postMessage({ channel, text: 'x', unfurl_links: false, unfurl_media: false });
+    const paused = new Promise((resolve) => sdkDefault.once(WebClientEvent.RATE_LIMITED, resolve));
     const postA = post('CA1');
-    await slack.waitForCalls('chat.postMessage', 1);
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await paused;
     const started = performance.now();
     await post('CB1');
     const bLatency = performance.now() - started;
@@ -126,9 +136,8 @@ describe('SlackMessenger posting', () => {
     slack.inject('chat.postMessage', { kind: 'delay', ms: 400 });
     const error = await rejection(outbound.post({ channel: 'C100', text: 'slow' }));
     assert.equal(error.code, 'upstream_unavailable');
-    await new Promise((resolve) => setTimeout(resolve, 400));
+    await eventually(() => slack.messages('C100').length === 1);
     assert.equal(slack.callsTo('chat.postMessage').length, 1);
-    assert.equal(slack.messages('C100').length, 1);
   });
 
   test('a 500 on a post is not retried, but a read is retried once', async () => {
