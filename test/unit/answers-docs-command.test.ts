@@ -1,14 +1,18 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import {
+  addFilesSharedWithMention,
   addSharedFile,
   type DocsDependencies,
   handleDocsCommand,
+  newestFileSharedBy,
   parseDocsCommand,
   type SharedFile,
   sharedFileSource,
+  sharedFilesOf,
   UploaderStore,
 } from '../../src/capabilities/answers/docs-command.ts';
 import type {
@@ -284,5 +288,65 @@ describe('/docs forget', () => {
     const reply = await handleDocsCommand({ access, userId: 'UADMIN', isAdmin: true, text: 'forget guide' }, deps);
     assert.match(reply.text, /Several documents match/);
     assert.deepEqual(index.deleted, []);
+  });
+});
+
+describe('files shared in Slack', () => {
+  const fixture = JSON.parse(
+    readFileSync(
+      '/work/shared/fixtures/slack/bolt-python-test-payloads/event_callback__message__file_share__test_message_file_share_L74.json',
+      'utf8',
+    ),
+  ) as { event: Record<string, unknown> };
+
+  test('reads the files of a real file_share event, preferring the download URL', () => {
+    assert.deepEqual(sharedFilesOf(fixture.event), [
+      {
+        id: 'F111',
+        name: 'file.png',
+        title: 'file.png',
+        mimetype: 'image/png',
+        size: 92582,
+        urlPrivate: 'https://files.slack.com/files-pri/T111-F111/download/file.png',
+        permalink: 'https://xxx.slack.com/files/U111/F111/file.png',
+      },
+    ]);
+    assert.deepEqual(
+      sharedFilesOf({ files: [{ id: 'F2', is_external: true, url_private: 'https://x.example/f' }] }),
+      [],
+    );
+    assert.deepEqual(sharedFilesOf({ files: 'nope' }), []);
+  });
+
+  test('adds the files of a message that mentions Deskhand, and ignores one that does not', async () => {
+    const { deps, ingested } = dependencies();
+    const mentioned = { ...fixture.event, text: '<@U0DESKHAND> please index this' };
+    const replies = await addFilesSharedWithMention(
+      { access, userId: 'U0UPLOADER', isAdmin: false, event: mentioned, botUserId: 'U0DESKHAND' },
+      deps,
+    );
+    assert.equal(replies.length, 1);
+    assert.equal(ingested[0]?.fileName, 'file.png');
+    assert.equal(ingested[0]?.scope, 'channel:C1');
+    const quiet = await addFilesSharedWithMention(
+      { access, userId: 'U0UPLOADER', isAdmin: false, event: fixture.event, botUserId: 'U0DESKHAND' },
+      deps,
+    );
+    assert.deepEqual(quiet, []);
+    assert.equal(ingested.length, 1);
+  });
+
+  test('/docs add picks the newest file the requester shared', () => {
+    const file = (id: string) => ({ id, name: `${id}.md`, urlPrivate: `https://files.slack.com/${id}` });
+    const chosen = newestFileSharedBy(
+      [
+        { ts: '1', user: 'U0UPLOADER', text: '', files: [file('F1')] },
+        { ts: '2', user: 'U0UPLOADER', text: '', files: [file('F2'), file('F3')] },
+        { ts: '3', user: 'U0STRANGER', text: '', files: [file('F4')] },
+      ],
+      'U0UPLOADER',
+    );
+    assert.equal(chosen?.id, 'F3');
+    assert.equal(newestFileSharedBy([{ ts: '1', user: 'U0OTHER', text: 'hi' }], 'U0UPLOADER'), undefined);
   });
 });

@@ -12,8 +12,11 @@
  * // actions: { answer_helpful: feedbackHandler, answer_not_helpful: feedbackHandler }
  * const feedbackHandler = createFeedbackHandler(feedback);
  * ```
- * A file shared with a mention of Deskhand: the listener resolves the `SharedFile` (files.info) and calls
- * `addSharedFile` from `docs-command.ts` with the same dependencies.
+ * A file shared with a mention of Deskhand: in the `message` listener (`subtype: 'file_share'`), call
+ * `addFilesSharedWithMention({ access, userId, isAdmin, event, botUserId }, docsDependencies)` from
+ * `docs-command.ts` and post its replies in the thread (it ignores messages that do not mention the bot). For
+ * `resolveFile`, `newestFileSharedBy(await messenger.threadMessages(channel, threadTs), userId)` picks the file
+ * `/docs add` refers to. `fetchFile(urlPrivate, maxBytes)` is the bot-token download, bounded by `maxBytes`.
  */
 import { DeskhandError, toDeskhandError } from '../../errors.ts';
 import type { Logger } from '../../observability/logger.ts';

@@ -8,9 +8,11 @@
  * thread, or the newest one the user shared in the channel), injects `fetchFile` (a download with the bot
  * token, bounded by `maxBytes`) and posts the returned replies.
  */
+
+import { z } from 'zod';
 import { toDeskhandError } from '../../errors.ts';
 import type { Logger } from '../../observability/logger.ts';
-import type { Block } from '../../ports/messenger.ts';
+import type { Block, ThreadMessage } from '../../ports/messenger.ts';
 import type { AccessScope, DocumentScope, DocumentSummary, VectorIndex } from '../../ports/vector-index.ts';
 import type {
   IngestDocumentInput,
@@ -407,4 +409,106 @@ export async function handleDocsCommand(
     case 'help':
       return { visibility: 'ephemeral', text: command.problem ? `${command.problem}\n\n${usage}` : usage };
   }
+}
+
+// --- reading shared files from Slack payloads ------------------------------------------------------------------
+
+const slackFileSchema = z.object({
+  id: z.string().min(1),
+  name: z.string().optional(),
+  title: z.string().optional(),
+  mimetype: z.string().optional(),
+  size: z.number().int().nonnegative().optional(),
+  url_private: z.url().optional(),
+  url_private_download: z.url().optional(),
+  permalink: z.url().optional(),
+  mode: z.string().optional(),
+  is_external: z.boolean().optional(),
+});
+
+/**
+ * The files of a Slack `message` event (`subtype: file_share`), as `SharedFile`s. The payload is untrusted: a
+ * file without a private URL, an external file (Google Drive etc.) or a tombstoned/hidden one is skipped.
+ * The download URL is preferred over the view URL.
+ */
+export function sharedFilesOf(event: unknown): SharedFile[] {
+  if (typeof event !== 'object' || event === null || !Array.isArray((event as { files?: unknown }).files)) return [];
+  const files: SharedFile[] = [];
+  for (const raw of (event as { files: unknown[] }).files) {
+    const parsed = slackFileSchema.safeParse(raw);
+    if (!parsed.success) continue;
+    const file = parsed.data;
+    const url = file.url_private_download ?? file.url_private;
+    if (!url || file.is_external || file.mode === 'tombstone' || file.mode === 'hidden_by_limit') continue;
+    files.push({
+      id: file.id,
+      name: file.name ?? file.title ?? file.id,
+      ...(file.title ? { title: file.title } : {}),
+      ...(file.mimetype ? { mimetype: file.mimetype } : {}),
+      ...(file.size !== undefined ? { size: file.size } : {}),
+      urlPrivate: url,
+      ...(file.permalink ? { permalink: file.permalink } : {}),
+    });
+  }
+  return files;
+}
+
+/**
+ * The file `/docs add` means: the newest file `userId` shared among `messages` (a thread, or the channel's
+ * recent history as the Messenger returns it, oldest first).
+ */
+export function newestFileSharedBy(messages: readonly ThreadMessage[], userId: string): SharedFile | undefined {
+  for (let index = messages.length - 1; index >= 0; index -= 1) {
+    const message = messages[index] as ThreadMessage;
+    if (message.user !== userId || !message.files) continue;
+    for (let fileIndex = message.files.length - 1; fileIndex >= 0; fileIndex -= 1) {
+      const file = message.files[fileIndex];
+      if (!file?.urlPrivate) continue;
+      return {
+        id: file.id,
+        name: file.name ?? file.id,
+        ...(file.mimetype ? { mimetype: file.mimetype } : {}),
+        ...(file.size !== undefined ? { size: file.size } : {}),
+        urlPrivate: file.urlPrivate,
+      };
+    }
+  }
+  return undefined;
+}
+
+/**
+ * A file shared with a mention of Deskhand: adds every file of the message (at most `maxFiles`, default 5) to
+ * the channel's documents, one after the other, and returns one reply per file. Call it from the `message`
+ * listener when `event.subtype === 'file_share'` and the text mentions the bot (`<@BOT_USER_ID>`); files shared
+ * without a mention are ignored (Deskhand stays quiet where not invited).
+ */
+export async function addFilesSharedWithMention(
+  request: DocsRequester & {
+    event: unknown;
+    botUserId: string;
+    onProgress?: (text: string, progress: IngestionProgress) => void;
+    maxFiles?: number;
+  },
+  dependencies: DocsDependencies,
+): Promise<DocsReply[]> {
+  const text = (request.event as { text?: unknown } | null)?.text;
+  if (typeof text !== 'string' || !text.includes(`<@${request.botUserId}>`)) return [];
+  const files = sharedFilesOf(request.event);
+  const maxFiles = request.maxFiles ?? 5;
+  const replies: DocsReply[] = [];
+  for (const file of files.slice(0, maxFiles)) {
+    const { onProgress } = request;
+    const { reply } = await addSharedFile(
+      { ...request, file, scope: 'channel', ...(onProgress ? { onProgress } : {}) },
+      dependencies,
+    );
+    replies.push(reply);
+  }
+  if (files.length > maxFiles) {
+    replies.push({
+      visibility: 'in_channel',
+      text: `I added the first ${maxFiles} files; share the other ${files.length - maxFiles} in another message.`,
+    });
+  }
+  return replies;
 }
