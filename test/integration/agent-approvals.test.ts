@@ -137,6 +137,18 @@ describe('agent run with a write that needs approval', () => {
       `${secondApprover}:approve:already_decided`,
     ]);
 
+    // The log is viewable per run by the requester or an approver, not by anyone else.
+    const shown = await harness.service.viewAudit({ workspaceId, userId: requester, runId });
+    assert.equal(shown.kind, 'shown');
+    assert.match(shown.message, new RegExp(`<@${approver}> · approve → approved`));
+    assert.match(
+      shown.message,
+      new RegExp(`<@${secondApprover}> · approve → already_decided \\(decided by ${approver}\\)`),
+    );
+    const hidden = await harness.service.viewAudit({ workspaceId, userId: bystander, runId });
+    assert.equal(hidden.kind, 'not_authorised');
+    assert.equal(hidden.message.includes(approver), false);
+
     // Agent steps are never cached, and every request the gateway sent matched the OpenAI spec.
     assert.equal(harness.fake.violations.length, 0, JSON.stringify(harness.fake.violations));
     assert.equal(harness.messenger.violations.length, 0);

@@ -136,6 +136,25 @@ describe('agent bounds end a run cleanly', () => {
   });
 });
 
+describe('Stop', () => {
+  test('a Stop click ends a working run at the next step boundary, before the next model call', async () => {
+    const h = await withHarness();
+    h.passages.push({ title: 'FAQ', source: 'faq.md', text: 'Answer.' });
+    h.fake.enqueueChat({ toolCalls: [plan()] });
+    h.fake.enqueueChat({ toolCalls: [search('slow question')], delayMs: 600 });
+    h.fake.enqueueChat({ content: 'never reached' });
+    const runId = await h.startRun('Take a while');
+    await h.waitForRun(runId, (state) => state.plan.length > 0);
+    const stopping = await h.service.handleStopAction({ workspaceId, userId: requester, value: runId });
+    assert.equal(stopping.kind, 'stopping');
+    const ended = await h.waitForRun(runId, (state) => state.status === 'ended');
+    assert.equal(ended.outcome?.kind, 'stopped');
+    assert.match(ended.outcome?.message ?? '', new RegExp(`Stopped by <@${requester}>`));
+    assert.ok(h.fake.chatCalls().length <= 2, 'no model call after the Stop');
+    assert.equal(h.fake.pendingChat(), 1, 'the reply after the boundary was never requested');
+  });
+});
+
 describe('transient failures', () => {
   test('a model outage that outlasts the gateway retries is retried by the queue from the checkpoint', async () => {
     const h = await withHarness();

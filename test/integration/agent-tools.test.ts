@@ -119,11 +119,10 @@ test('router and listener handlers: /agent outside a thread, then Approve and St
     text: 'On it. I will post my progress in the thread.',
     visibility: 'ephemeral',
   });
-  const [progress] = h.messenger.posts;
-  assert.equal(progress?.threadTs, undefined, 'the progress message starts the thread');
   await h.waitForIdleQueue();
-  const card = h.messenger.posts[1];
-  assert.ok(card);
+  const [progress, card] = h.messenger.posts;
+  assert.ok(progress && card);
+  assert.equal(progress.threadTs, undefined, 'the progress message starts the thread');
   assert.match(card.threadTs ?? '', /^1800000000\.000001$/, 'the card is in the progress message’s thread');
 
   const stop = createStopActionHandler(h.service);
@@ -142,6 +141,23 @@ test('router and listener handlers: /agent outside a thread, then Approve and St
   assert.deepEqual(
     h.messenger.postsTo('C0TEAM').map((post) => post.text),
     ['Deploy at 5'],
+  );
+  const runId = /run `([0-9a-f-]{36})`/.exec(JSON.stringify(progress.blocks))?.[1];
+  assert.ok(runId, 'the progress message shows the full run id');
+  const audit = await task({
+    origin: 'command',
+    route: 'task',
+    workspaceId,
+    channelId,
+    userId: approver,
+    text: `audit ${runId}`,
+    requestId: 'req-3',
+    threadContext: [],
+  });
+  assert.equal(audit.kind, 'reply');
+  assert.match(
+    audit.kind === 'reply' ? audit.text : '',
+    new RegExp(`Audit log of run ${runId}:[\\s\\S]*approve → approved`),
   );
   const invalid = await task({
     origin: 'command',

@@ -21,8 +21,20 @@ export interface AgentClick {
   userId: string;
 }
 
+const auditCommand = /^audit\s+([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\s*$/i;
+
+/** The `task` route. `/agent audit <run id>` shows a run's audit log to its requester or an approver. */
 export function createTaskHandler(service: AgentService) {
   return async (request: CapabilityRequest): Promise<CapabilityOutcome> => {
+    const audit = auditCommand.exec(request.text.trim());
+    if (audit?.[1]) {
+      const shown = await service.viewAudit({
+        workspaceId: request.workspaceId,
+        userId: request.userId,
+        runId: audit[1].toLowerCase(),
+      });
+      return { kind: 'reply', text: shown.message, visibility: 'ephemeral' };
+    }
     const threadTs = request.replyThreadTs ?? request.threadTs ?? request.messageTs;
     const started = await service.startRun({
       workspaceId: request.workspaceId,

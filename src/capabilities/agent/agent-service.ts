@@ -33,6 +33,26 @@ export type ApprovalActionResult = {
 export type StopActionResult = { kind: 'stopping' | 'not_authorised' | 'not_found' | 'already_ended'; message: string };
 
 const maxGoalChars = 2000;
+const auditTextChars = 3500;
+
+/** The audit log as plain text, oldest first, cut to fit one message. */
+export function renderAuditLog(runId: string, entries: AuditEntry[]): string {
+  if (entries.length === 0) return `Run ${runId}: no approval requests or decisions were recorded.`;
+  const lines = entries.map((entry) => {
+    const actor = /^[UW][A-Z0-9]+$/.test(entry.actor) ? `<@${entry.actor}>` : entry.actor;
+    const decided = entry.decidedBy && entry.result === 'already_decided' ? ` (decided by ${entry.decidedBy})` : '';
+    return `${new Date(entry.at).toISOString()} · ${actor} · ${entry.action} → ${entry.result}${decided}`;
+  });
+  let text = `Audit log of run ${runId}:`;
+  for (const [index, line] of lines.entries()) {
+    if (text.length + line.length + 1 > auditTextChars) {
+      text += `\n… and ${lines.length - index} more entries`;
+      break;
+    }
+    text += `\n${line}`;
+  }
+  return text;
+}
 
 export class AgentService {
   readonly #runtime: AgentRuntime;
@@ -185,6 +205,34 @@ export class AgentService {
   /** Every request, attempt and decision of a run, oldest first. */
   auditLog(workspaceId: string, runId: string): Promise<AuditEntry[]> {
     return this.#approvals.auditLog(workspaceId, runId);
+  }
+
+  /**
+   * The audit log of a run as text, for the requester of the run or an approver (`/agent audit <run id>`);
+   * anyone else is refused, and the attempt is audited.
+   */
+  async viewAudit(input: { workspaceId: string; userId: string; runId: string }): Promise<{
+    kind: 'shown' | 'not_authorised' | 'not_found';
+    message: string;
+  }> {
+    const state = await this.#runs.load(input.workspaceId, input.runId);
+    if (!state) return { kind: 'not_found', message: `I could not find run ${input.runId} in this workspace.` };
+    const allowed =
+      input.userId === state.requesterId || (await this.#approvals.isApprover(input.userId, input.workspaceId));
+    if (!allowed) {
+      await this.#approvals.appendAudit(input.workspaceId, state.runId, {
+        at: this.#now(),
+        actor: input.userId,
+        action: 'view_audit',
+        result: 'refused_not_authorised',
+      });
+      return {
+        kind: 'not_authorised',
+        message: 'Only the person who started the run or an approver can see its audit log.',
+      };
+    }
+    const entries = await this.#approvals.auditLog(input.workspaceId, state.runId);
+    return { kind: 'shown', message: renderAuditLog(state.runId, entries) };
   }
 
   /** Expires due approval requests (as rejected), updates their cards and resumes their runs. Returns how many. */

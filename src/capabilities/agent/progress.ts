@@ -81,7 +81,7 @@ export function renderProgress(state: RunState, limits: ProgressLimits): Outgoin
   blocks.push(
     context(
       `Steps ${counters.steps}/${limits.maxSteps} · tool calls ${counters.toolCalls}/${limits.maxToolCalls} · ` +
-        `cost ${formatUsd(counters.spentMicroUsd)} of ${formatUsd(limits.maxRunMicroUsd)} · ${status} · run \`${state.runId.slice(0, 8)}\``,
+        `cost ${formatUsd(counters.spentMicroUsd)} of ${formatUsd(limits.maxRunMicroUsd)} · ${status} · run \`${state.runId}\``,
     ),
   );
   if (state.outcome) {
