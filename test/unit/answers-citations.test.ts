@@ -37,6 +37,11 @@ describe('renumberCitations', () => {
     assert.deepEqual(result.order, [2, 3, 1]);
   });
 
+  test('keeps list indentation while tidying the space a dropped citation leaves', () => {
+    const result = renumberCitations('- top [1]\n  - nested [9] .\n    - deeper', 1);
+    assert.equal(result.text, '- top [1]\n  - nested.\n    - deeper');
+  });
+
   test('leaves brackets inside code untouched', () => {
     const result = renumberCitations('Use `items[1]` as shown [2].\n```\nx = list[3]\n```', 3);
     assert.equal(result.text, 'Use `items[1]` as shown [1].\n```\nx = list[3]\n```');

@@ -181,7 +181,7 @@ export function buildAnswerMessage(outcome: AnswerOutcome): AnswerMessage {
         );
         blocks.push(...splitForSections(limitText(outcome.extractive.mrkdwn, answerTextBudget)).map((t) => section(t)));
         blocks.push(...sourcesBlocks(outcome.extractive.cited));
-        blocks.push(context(footerText(outcome.usage, { noModelCall: true })));
+        blocks.push(context(footerText(outcome.usage, { noModelCall: outcome.usage.modelCalls === 0 })));
         blocks.push(feedbackBlock(outcome.answerId));
         fallback = [reason, outcome.extractive.mrkdwn, ...outcome.extractive.cited.map(formatSourcePlain)].join('\n');
       } else {

@@ -168,7 +168,7 @@ export function renumberCitations(
     }),
   );
   return {
-    text: rewritten.replace(/[ \t]+([.,;:!?])/g, '$1').replace(/[ \t]{2,}/g, ' '),
+    text: rewritten.replace(/(\S)[ \t]+([.,;:!?])/g, '$1$2').replace(/(\S)[ \t]{2,}/g, '$1 '),
     order,
     invalid: [...invalid],
   };
