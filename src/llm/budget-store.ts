@@ -64,6 +64,21 @@ export interface Reservation {
   windows: BudgetWindows;
 }
 
+/** A response-cache entry served by `reserveOrServeCached` instead of a reservation. */
+export interface CacheHit {
+  kind: 'cache_hit';
+  /** The stored entry as written by the gateway (JSON text). */
+  value: string;
+  savedMicroUsd: number;
+}
+
+/** A reply to store in the response cache atomically with the settlement. */
+export interface CacheStore {
+  key: string;
+  value: string;
+  ttlSeconds: number;
+}
+
 export interface BudgetWarning {
   workspaceId: string;
   channelId: string;
@@ -78,6 +93,15 @@ export interface SettleResult {
   charged: boolean;
   /** Windows that passed the warning ratio with this settlement (each reported once per window). */
   warnings: BudgetWarning[];
+}
+
+export interface ReserveInput {
+  requestId: string;
+  workspaceId: string;
+  channelId: string;
+  amountMicroUsd: number;
+  /** At least this long (e.g. until the call's deadline); the configured TTL is the minimum. */
+  ttlMs?: number;
 }
 
 export interface WindowStatus {
@@ -121,10 +145,31 @@ end
 
 /*
  * KEYS: 1 reservations zset, 2 reservation records hash, 3 reserved totals hash, 4-6 spent (channel day, channel
- * month, workspace day), 7 channel cap overrides hash, 8 request state.
- * ARGV: 1 request id, 2 amount µ$, 3 reservation ttl ms, 4-6 default caps, 7-9 reserved-hash fields, 10 state ttl ms.
+ * month, workspace day), 7 channel cap overrides hash, 8 request state, 9 response-cache entry, 10-12 savings
+ * (channel day, channel month, workspace day).
+ * ARGV: 1 request id, 2 amount µ$, 3 reservation ttl ms, 4-6 default caps, 7-9 reserved-hash fields, 10 state ttl ms,
+ * 11 '1' to look the cache entry up first, 12 day ttl s, 13 month ttl s.
+ * A cache hit returns the entry and counts its cost (field costMicroUsd) as savings; nothing is reserved.
  */
 const reserveLua = `${dropReservationLua}
+if ARGV[11] == '1' then
+  local cached = redis.call('GET', KEYS[9])
+  if cached then
+    local ok, decoded = pcall(cjson.decode, cached)
+    local saved = 0
+    if ok and type(decoded) == 'table' and tonumber(decoded['costMicroUsd']) then
+      saved = math.floor(tonumber(decoded['costMicroUsd']))
+    end
+    if saved > 0 then
+      local ttls = {ARGV[12], ARGV[13], ARGV[12]}
+      for i = 1, 3 do
+        redis.call('INCRBY', KEYS[9 + i], saved)
+        redis.call('EXPIRE', KEYS[9 + i], ttls[i])
+      end
+    end
+    return {'hit', cached, tostring(saved)}
+  end
+end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, 200)
@@ -154,8 +199,9 @@ return {'reserved'}
 `;
 
 /*
- * KEYS: 1-3 as reserve, 4-6 spent, 7 cap overrides, 8 request state, 9-11 warning markers.
- * ARGV: 1 request id, 2 actual µ$, 3-5 default caps, 6 day ttl s, 7 month ttl s, 8 state ttl ms, 9 warning ratio ‰.
+ * KEYS: 1-3 as reserve, 4-6 spent, 7 cap overrides, 8 request state, 9-11 warning markers, 12 response-cache entry.
+ * ARGV: 1 request id, 2 actual µ$, 3-5 default caps, 6 day ttl s, 7 month ttl s, 8 state ttl ms, 9 warning ratio ‰,
+ * 10 cache value ('' for none), 11 cache ttl s.
  */
 const settleLua = `${dropReservationLua}
 if redis.call('GET', KEYS[8]) == 'settled' then return {'duplicate'} end
@@ -168,6 +214,7 @@ for i = 1, 3 do
   redis.call('EXPIRE', KEYS[3 + i], ttls[i])
 end
 redis.call('SET', KEYS[8], 'settled', 'PX', ARGV[8])
+if ARGV[10] ~= '' and tonumber(ARGV[11]) > 0 then redis.call('SET', KEYS[12], ARGV[10], 'EX', ARGV[11]) end
 local caps = {
   tonumber(redis.call('HGET', KEYS[7], 'daily') or ARGV[3]),
   tonumber(redis.call('HGET', KEYS[7], 'monthly') or ARGV[4]),
@@ -272,18 +319,22 @@ export class BudgetStore {
    * who can raise the cap in its user message) when a window would pass its cap, `budget_unenforceable` when Redis
    * cannot answer, `conflict` when the request id was already used.
    */
-  async reserve(input: {
-    requestId: string;
-    workspaceId: string;
-    channelId: string;
-    amountMicroUsd: number;
-    /** At least this long (e.g. until the call's deadline); the configured TTL is the minimum. */
-    ttlMs?: number;
-  }): Promise<Reservation> {
+  async reserve(input: ReserveInput): Promise<Reservation> {
+    const outcome = await this.reserveOrServeCached(input);
+    if ('kind' in outcome) throw new DeskhandError('internal', 'reserve() without a cache key returned a cache hit');
+    return outcome;
+  }
+
+  /**
+   * Like `reserve`, but first looks up `cacheKey` (a response-cache key in the same workspace slot) in the same
+   * script: a hit returns the entry, counts its cost as savings and reserves nothing — one round trip either way.
+   */
+  async reserveOrServeCached(input: ReserveInput & { cacheKey?: string }): Promise<Reservation | CacheHit> {
     assertAmount(input.amountMicroUsd);
     const windows = this.windowsAt();
     const keys = this.keys(input.workspaceId, input.channelId, windows);
     const ttlMs = Math.max(this.reservationTtlMs, input.ttlMs ?? 0);
+    const requestKey = keys.request(input.requestId);
     const reply = (await this.run(
       scripts.reserve,
       [
@@ -294,7 +345,11 @@ export class BudgetStore {
         keys.spentChannelMonth,
         keys.spentWorkspaceDay,
         keys.channelCaps,
-        keys.request(input.requestId),
+        requestKey,
+        input.cacheKey ?? requestKey,
+        keys.savedChannelDay,
+        keys.savedChannelMonth,
+        keys.savedWorkspaceDay,
       ],
       [
         input.requestId,
@@ -305,8 +360,12 @@ export class BudgetStore {
         this.defaults.workspaceDailyMicroUsd,
         ...keys.reservedFields,
         requestStateTtlMs,
+        input.cacheKey === undefined ? '0' : '1',
+        dayTtlSeconds,
+        monthTtlSeconds,
       ],
     )) as string[];
+    if (reply[0] === 'hit') return { kind: 'cache_hit', value: reply[1] ?? '', savedMicroUsd: Number(reply[2] ?? 0) };
     if (reply[0] === 'reserved') {
       return {
         requestId: input.requestId,
@@ -342,7 +401,7 @@ export class BudgetStore {
   }
 
   /** Charges the actual cost once per request id and frees its reservation. Safe to call twice. */
-  async settle(reservation: Reservation, actualMicroUsd: number): Promise<SettleResult> {
+  async settle(reservation: Reservation, actualMicroUsd: number, cacheStore?: CacheStore): Promise<SettleResult> {
     assertAmount(actualMicroUsd);
     const keys = this.keys(reservation.workspaceId, reservation.channelId, reservation.windows);
     const reply = (await this.run(
@@ -359,6 +418,7 @@ export class BudgetStore {
         keys.warnChannelDay,
         keys.warnChannelMonth,
         keys.warnWorkspaceDay,
+        cacheStore?.key ?? keys.request(reservation.requestId),
       ],
       [
         reservation.requestId,
@@ -370,6 +430,8 @@ export class BudgetStore {
         monthTtlSeconds,
         requestStateTtlMs,
         this.warningPermille,
+        cacheStore?.value ?? '',
+        cacheStore?.ttlSeconds ?? 0,
       ],
     )) as string[];
     if (reply[0] === 'duplicate') return { charged: false, warnings: [] };

@@ -30,6 +30,18 @@ const enumInit = -3;
 const enumItem = 3;
 const functionsEnd = 12;
 
+const roleTokens = new Map<string, number>();
+/** Role names are a handful of fixed strings: count each once per encoding instead of once per message. */
+function countRole(role: string, encoding: EncodingName): number {
+  const key = `${encoding}:${role}`;
+  let count = roleTokens.get(key);
+  if (count === undefined) {
+    count = countTokens(role, encoding);
+    roleTokens.set(key, count);
+  }
+  return count;
+}
+
 function textOf(content: WireMessage['content']): string {
   if (typeof content === 'string') return content;
   if (!content) return '';
@@ -40,7 +52,7 @@ function textOf(content: WireMessage['content']): string {
 export function countWireMessageTokens(messages: readonly WireMessage[], encoding: EncodingName): number {
   let total = 0;
   for (const message of messages) {
-    total += tokensPerMessage + countTokens(message.role, encoding) + countTokens(textOf(message.content), encoding);
+    total += tokensPerMessage + countRole(message.role, encoding) + countTokens(textOf(message.content), encoding);
     if ('name' in message && message.name) total += tokensPerName + countTokens(message.name, encoding);
     if (message.role === 'assistant') {
       for (const call of message.tool_calls ?? []) {

@@ -3,16 +3,16 @@
  * passes through it, in this order:
  *
  * 1. validate the request and resolve model, encoding and price (an unknown model is a configuration error);
- * 2. serve deterministic calls from the scoped response cache (a hit costs 0 and is counted as savings);
- * 3. fail fast while the circuit breaker is open;
- * 4. reserve the worst case (exact input tokens + `maxOutputTokens` of output) in the budget store — refused calls
- *    never reach the provider, and a budget store that cannot answer refuses too (fail closed);
- * 5. call the provider once through the `openai` SDK with a per-call `timeout` and `maxRetries` that fit the
+ * 2. in one Lua script, serve a deterministic call from the scoped response cache (a hit costs 0 and is counted as
+ *    savings) or reserve its worst case (exact input tokens + `maxOutputTokens` of output) — refused calls never
+ *    reach the provider, and a budget store that cannot answer refuses too (fail closed);
+ * 3. fail fast while the circuit breaker is open (releasing the reservation);
+ * 4. call the provider once through the `openai` SDK with a per-call `timeout` and `maxRetries` that fit the
  *    deadline (the SDK's retry loop is the only one; `createGuardedFetch` stops it retrying `insufficient_quota` or a
  *    `retry-after` beyond the deadline);
- * 6. settle to the reported usage (idempotent per request id), append to the ledger, report 80 % warnings; on any
- *    failure release the reservation — except an interrupted stream, which is charged its input and the output
- *    received so far.
+ * 5. settle to the reported usage (idempotent per request id) and store a cacheable reply in the same script, append
+ *    to the ledger, report 80 % warnings; on any failure release the reservation — except an interrupted stream,
+ *    which is charged its input and the output received so far.
  */
 import { randomUUID } from 'node:crypto';
 import type OpenAI from 'openai';
@@ -30,7 +30,7 @@ import type {
   StructuredResult,
   ToolCall,
 } from '../ports/language-model.ts';
-import type { BudgetStore, BudgetWarning, Reservation } from './budget-store.ts';
+import type { BudgetStore, BudgetWarning, CacheStore, Reservation } from './budget-store.ts';
 import { countChatRequestTokens } from './chat-token-count.ts';
 import { CircuitBreaker } from './circuit-breaker.ts';
 import { createGuardedFetch, isUpstreamFailure, mapOpenAIError, upstreamCallContext } from './errors.ts';
@@ -376,12 +376,29 @@ export class OpenAIGateway implements LanguageModelGateway {
       const encoding = encodingForModel(model, this.options.fallbackEncoding);
       this.options.prices.priceOf(model);
 
-      const cacheable = isCacheable(request);
-      const cacheKey = cacheable ? this.options.cache.keyFor(request, model, scope) : undefined;
-      if (cacheKey) {
-        const hit = await this.cacheLookup(cacheKey, scope);
+      const cacheKey = isCacheable(request) ? this.options.cache.keyFor(request, model, scope) : undefined;
+      const counted = countChatRequestTokens(request, encoding);
+      const reserveInput = {
+        requestId: `${scope.requestId ?? 'call'}:${randomUUID()}`,
+        workspaceId: scope.workspaceId,
+        channelId: scope.channelId,
+        amountMicroUsd: this.options.prices.cost(model, {
+          inputTokens: counted,
+          outputTokens: request.maxOutputTokens,
+        }),
+        ttlMs: deadline - Date.now() + 30_000,
+      };
+      // One script: serve from the cache (counting the savings) or reserve the worst case.
+      let reserved = await this.options.budgets.reserveOrServeCached({
+        ...reserveInput,
+        ...(cacheKey ? { cacheKey } : {}),
+      });
+      if ('kind' in reserved) {
+        const hit = this.options.cache.decode(reserved.value);
         if (hit) {
           outcome = 'cache_hit';
+          this.metric.cache.inc({ channel: scope.channelId, result: 'hit' });
+          this.metric.savings.inc({ channel: scope.channelId }, reserved.savedMicroUsd);
           request.onTextDelta?.(hit.text);
           return {
             text: hit.text,
@@ -390,31 +407,24 @@ export class OpenAIGateway implements LanguageModelGateway {
             usage: hit.usage,
             costMicroUsd: 0,
             fromCache: true,
-            savedMicroUsd: hit.costMicroUsd,
+            savedMicroUsd: reserved.savedMicroUsd,
             model: hit.model,
             requestId: `${scope.requestId ?? 'call'}:cache`,
           };
         }
+        this.options.logger.warn({ cacheKey }, 'corrupt response-cache entry; deleting it');
+        if (cacheKey) await this.options.cache.delete(cacheKey).catch(() => {});
+        reserved = await this.options.budgets.reserve(reserveInput);
       }
-
-      const result = await this.callChat(request, scope, model, encoding, deadline);
-      const cacheableReply =
-        (result.finishReason === 'stop' || result.finishReason === 'tool_calls') &&
-        (internal.acceptForCache?.(result) ?? true);
-      if (cacheKey && cacheableReply) {
-        const entry: CachedChat = {
-          text: result.text,
-          toolCalls: result.toolCalls,
-          finishReason: result.finishReason,
-          usage: result.usage,
-          costMicroUsd: result.costMicroUsd,
-          model: result.model,
-          storedAt: Date.now(),
-        };
-        await this.options.cache.set(cacheKey, entry, request.cache?.timeSensitive ?? false).catch((error: unknown) => {
-          this.options.logger.warn({ err: error, requestId: result.requestId }, 'could not store a reply in the cache');
-        });
-      }
+      if (cacheKey) this.metric.cache.inc({ channel: scope.channelId, result: 'miss' });
+      const cacheTarget = cacheKey
+        ? {
+            key: cacheKey,
+            ttlSeconds: this.options.cache.ttlFor(request.cache?.timeSensitive ?? false),
+            ...(internal.acceptForCache ? { accept: internal.acceptForCache } : {}),
+          }
+        : undefined;
+      const result = await this.callChat(request, model, encoding, deadline, reserved, counted, cacheTarget);
       return result;
     } catch (error) {
       const mapped = toDeskhandError(error);
@@ -442,28 +452,18 @@ export class OpenAIGateway implements LanguageModelGateway {
 
   private async callChat(
     request: ChatRequest,
-    scope: CallScope,
     model: string,
     encoding: EncodingName,
     deadline: number,
+    reservation: Reservation,
+    counted: number,
+    cacheTarget: { key: string; ttlSeconds: number; accept?: (result: ChatResult) => boolean } | undefined,
   ): Promise<ChatResult> {
-    this.acquireBreaker();
-    const counted = countChatRequestTokens(request, encoding);
-    const requestId = `${scope.requestId ?? 'call'}:${randomUUID()}`;
-    let reservation: Reservation;
+    const requestId = reservation.requestId;
     try {
-      reservation = await this.options.budgets.reserve({
-        requestId,
-        workspaceId: scope.workspaceId,
-        channelId: scope.channelId,
-        amountMicroUsd: this.options.prices.cost(model, {
-          inputTokens: counted,
-          outputTokens: request.maxOutputTokens,
-        }),
-        ttlMs: deadline - Date.now() + 30_000,
-      });
+      this.acquireBreaker();
     } catch (error) {
-      this.breaker.recordNeutral();
+      await this.releaseQuietly(reservation);
       throw error;
     }
 
@@ -540,26 +540,18 @@ export class OpenAIGateway implements LanguageModelGateway {
         };
       });
       this.breaker.recordSuccess();
-      const outputCounted = countTokens(reply.text, encoding) + countTokens(stream.toolArguments, encoding);
       const usage = {
         inputTokens: reply.usage?.prompt_tokens ?? counted,
         cachedInputTokens: reply.usage?.prompt_tokens_details?.cached_tokens ?? 0,
-        outputTokens: reply.usage?.completion_tokens ?? outputCounted,
+        outputTokens:
+          reply.usage?.completion_tokens ??
+          countTokens(reply.text, encoding) +
+            countTokens(reply.toolCalls.map((call) => call.name + call.argumentsJson).join(''), encoding),
       };
       if (reply.usage) this.recordDrift(model, usage.inputTokens, counted, requestId);
       else this.options.logger.warn({ requestId, model }, 'the provider reported no usage; charging our own count');
       const costMicroUsd = this.options.prices.cost(model, usage);
-      await this.settle(reservation, costMicroUsd, {
-        model,
-        purpose: request.purpose,
-        inputTokens: usage.inputTokens,
-        outputTokens: usage.outputTokens,
-      });
-      this.metric.tokens.inc({ model, kind: 'input' }, usage.inputTokens - usage.cachedInputTokens);
-      this.metric.tokens.inc({ model, kind: 'cached_input' }, usage.cachedInputTokens);
-      this.metric.tokens.inc({ model, kind: 'output' }, usage.outputTokens);
-      this.metric.cost.inc({ model, purpose: request.purpose }, costMicroUsd);
-      return {
+      const result: ChatResult = {
         text: reply.text,
         toolCalls: reply.toolCalls,
         finishReason: reply.finishReason,
@@ -570,6 +562,35 @@ export class OpenAIGateway implements LanguageModelGateway {
         model: reply.model,
         requestId,
       };
+      // Only finished replies are cached: never errors, truncated (length) or filtered output, or interrupted streams.
+      const cacheable =
+        cacheTarget !== undefined &&
+        (result.finishReason === 'stop' || result.finishReason === 'tool_calls') &&
+        (cacheTarget.accept?.(result) ?? true);
+      const entry: CachedChat | undefined = cacheable
+        ? {
+            text: result.text,
+            toolCalls: result.toolCalls,
+            finishReason: result.finishReason,
+            usage,
+            costMicroUsd,
+            model: result.model,
+            storedAt: Date.now(),
+          }
+        : undefined;
+      await this.settle(
+        reservation,
+        costMicroUsd,
+        { model, purpose: request.purpose, inputTokens: usage.inputTokens, outputTokens: usage.outputTokens },
+        cacheTarget && entry
+          ? { key: cacheTarget.key, value: this.options.cache.encode(entry), ttlSeconds: cacheTarget.ttlSeconds }
+          : undefined,
+      );
+      this.metric.tokens.inc({ model, kind: 'input' }, usage.inputTokens - usage.cachedInputTokens);
+      this.metric.tokens.inc({ model, kind: 'cached_input' }, usage.cachedInputTokens);
+      this.metric.tokens.inc({ model, kind: 'output' }, usage.outputTokens);
+      this.metric.cost.inc({ model, purpose: request.purpose }, costMicroUsd);
+      return result;
     } catch (error) {
       const mapped = mapOpenAIError(error, { deadline, callerSignal: request.signal, model });
       if (isUpstreamFailure(mapped)) this.breaker.recordFailure();
@@ -613,10 +634,11 @@ export class OpenAIGateway implements LanguageModelGateway {
     reservation: Reservation,
     costMicroUsd: number,
     details: { model: string; purpose: string; inputTokens: number; outputTokens: number },
+    cacheStore?: CacheStore,
   ): Promise<void> {
     let settled: Awaited<ReturnType<BudgetStore['settle']>>;
     try {
-      settled = await this.options.budgets.settle(reservation, costMicroUsd);
+      settled = await this.options.budgets.settle(reservation, costMicroUsd, cacheStore);
     } catch (error) {
       // The call already happened: keep the ledger right so a rebuild restores the spend; the reservation expires.
       this.options.logger.error(
@@ -661,24 +683,6 @@ export class OpenAIGateway implements LanguageModelGateway {
         'could not release a reservation; it expires on its own',
       );
     });
-  }
-
-  private async cacheLookup(key: string, scope: CallScope): Promise<CachedChat | undefined> {
-    let hit: CachedChat | undefined;
-    try {
-      hit = await this.options.cache.get(key);
-    } catch (error) {
-      this.options.logger.warn({ err: error }, 'response cache unavailable; treating as a miss');
-      hit = undefined;
-    }
-    this.metric.cache.inc({ channel: scope.channelId, result: hit ? 'hit' : 'miss' });
-    if (hit) {
-      this.metric.savings.inc({ channel: scope.channelId }, hit.costMicroUsd);
-      await this.options.budgets
-        .recordSavings(scope.workspaceId, scope.channelId, hit.costMicroUsd)
-        .catch((error: unknown) => this.options.logger.warn({ err: error }, 'could not record cache savings'));
-    }
-    return hit;
   }
 
   private recordDrift(model: string, reported: number, counted: number, requestId: string): void {

@@ -5,7 +5,9 @@
  * of the key, never a similarity threshold: an entry is only ever served to the same workspace, channel and scope
  * (litellm#29955 served one tenant's answers to another; LightRAG#755 served answers from a stale index).
  *
- * The key also carries the workspace hash tag, so a workspace's entries live in its Redis Cluster slot.
+ * The key also carries the workspace hash tag, so a workspace's entries live in its Redis Cluster slot: the gateway
+ * looks an entry up in the same Lua script that otherwise reserves the budget (one round trip for a hit or a miss),
+ * and stores a new entry in the script that settles the call.
  */
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
@@ -77,23 +79,39 @@ export class ResponseCache {
     return `${this.keyPrefix}{${scope.workspaceId}}:cache:${digest}`;
   }
 
-  /** The stored reply, or undefined. A corrupt entry counts as a miss and is deleted. */
-  async get(key: string): Promise<CachedChat | undefined> {
-    const raw = await this.redis.get(key);
-    if (!raw) return undefined;
+  /** The TTL of an entry: the shorter one for time-sensitive wording. */
+  ttlFor(timeSensitive: boolean): number {
+    return timeSensitive ? this.timeSensitiveTtlSeconds : this.ttlSeconds;
+  }
+
+  encode(entry: CachedChat): string {
+    return JSON.stringify(entry);
+  }
+
+  /** Parses a stored entry; undefined when it is corrupt. */
+  decode(text: string): CachedChat | undefined {
     try {
-      return JSON.parse(raw) as CachedChat;
+      const entry = JSON.parse(text) as CachedChat;
+      return typeof entry?.text === 'string' && Array.isArray(entry.toolCalls) ? entry : undefined;
     } catch {
-      await this.redis.del(key);
       return undefined;
     }
   }
 
+  /** The stored reply, or undefined. A corrupt entry counts as a miss and is deleted. */
+  async get(key: string): Promise<CachedChat | undefined> {
+    const raw = await this.redis.get(key);
+    if (!raw) return undefined;
+    const entry = this.decode(raw);
+    if (!entry) await this.redis.del(key);
+    return entry;
+  }
+
   /** Stores a complete reply; the gateway only calls this for finished, non-truncated, non-error results. */
   async set(key: string, value: CachedChat, timeSensitive: boolean): Promise<void> {
-    const ttl = timeSensitive ? this.timeSensitiveTtlSeconds : this.ttlSeconds;
+    const ttl = this.ttlFor(timeSensitive);
     if (ttl <= 0) return;
-    await this.redis.set(key, JSON.stringify(value), 'EX', ttl);
+    await this.redis.set(key, this.encode(value), 'EX', ttl);
   }
 
   async delete(key: string): Promise<void> {

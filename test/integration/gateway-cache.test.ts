@@ -87,6 +87,33 @@ describe('response cache', () => {
     }
   });
 
+  test('serves a cached reply even when the channel has no budget left, and refuses a new prompt', async () => {
+    harness.fake?.reset();
+    harness.fake?.enqueueChat({ content: 'answer before the cap' });
+    const prompt = request('Which plan includes SSO?');
+    await harness.gateway.chat(prompt, scope('C7', 'T1'));
+    await harness.budgets.setChannelCap('T1', 'C7', 'daily', 0);
+    const hit = await harness.gateway.chat(prompt, scope('C7', 'T1'));
+    assert.equal(hit.fromCache, true);
+    const refused = await harness.gateway
+      .chat(request('A new question'), scope('C7', 'T1'))
+      .catch((error: unknown) => error);
+    assert.equal((refused as { code?: string }).code, 'over_budget');
+    assert.equal(harness.fake?.chatCalls().length, 1);
+  });
+
+  test('treats a corrupt entry as a miss and replaces it', async () => {
+    harness.fake?.reset();
+    harness.fake?.enqueueChat({ content: 'fresh answer' });
+    const prompt = request('Corrupt me');
+    const key = harness.cache.keyFor(prompt, 'gpt-4o-mini', scope('C8', 'T1'));
+    await harness.redis.set(key, '{not json', 'EX', 60);
+    const result = await harness.gateway.chat(prompt, scope('C8', 'T1'));
+    assert.equal(result.fromCache, false);
+    assert.equal(result.text, 'fresh answer');
+    assert.equal(harness.cache.decode((await harness.redis.get(key)) ?? '')?.text, 'fresh answer');
+  });
+
   test('a time-sensitive entry gets the shorter TTL', async () => {
     harness.fake?.enqueueChat({ content: 'today' });
     const prompt = request('What is on the status page today?', { cache: { enabled: true, timeSensitive: true } });
