@@ -120,7 +120,12 @@ describe('ingestDocument pipeline', () => {
     const callsBefore = embedder.calls.length;
     const writesBefore = index.writes().length;
     const versionBefore = await index.indexVersion('T100');
-    const again = await ingestDocument({ ...input, bytes: encode(handbook(sections)) }, dependencies);
+    const progress: IngestionProgress[] = [];
+    const again = await ingestDocument(
+      { ...input, bytes: encode(handbook(sections)) },
+      { ...dependencies, onProgress: (event) => progress.push(event) },
+    );
+    assert.deepEqual(progress, [], 'not even parsed');
     assert.deepEqual(again, {
       kind: 'unchanged',
       documentId: documentIdFor('T100', '/docs/handbook.md'),
@@ -337,7 +342,7 @@ describe('ingestDocument pipeline', () => {
       'image_only_pdf',
       'unsupported_input',
     );
-    assert.deepEqual(index.calls, []);
+    assert.deepEqual(index.writes(), []);
     const entries = lines.map((line) => JSON.parse(line) as { level: string; reason?: string; msg: string });
     assert.deepEqual(
       entries.map((entry) => [entry.level, entry.reason, entry.msg]),

@@ -27,8 +27,8 @@ import {
 } from './safety.ts';
 import { chunkIdNamespace, documentIdNamespace, uuidV5 } from './uuid-v5.ts';
 
-/** Bump when chunking changes in a way that should re-chunk unchanged documents. */
-const chunkerVersion = 'structure-v1';
+/** Bump when parsing or chunking changes in a way that should re-chunk unchanged documents. */
+const pipelineVersion = 'structure-v1';
 
 export interface IngestDocumentInput {
   workspaceId: string;
@@ -119,8 +119,8 @@ export function embeddingInput(title: string, sectionPath: string[], text: strin
 /**
  * Parses, chunks, embeds and indexes one file. Guarantees:
  * - a refused file throws a `DeskhandError` with a specific `details.reason` (see `safety.ts`) and a log entry;
- * - re-ingesting an unchanged document (same text, title, scope, chunking and embedding model) returns
- *   `unchanged` without embedding or writing anything;
+ * - re-ingesting an unchanged document (same bytes, title, scope, chunking and embedding model) returns
+ *   `unchanged` after one hash and one index lookup: no parsing, no embedding, no write;
  * - a changed document replaces its chunks in one `replaceDocument` call, embedding only chunks whose vectors
  *   are not cached;
  * - any failure before that call leaves the index as it was.
@@ -133,6 +133,15 @@ export async function ingestDocument(
   return oneAtATime(dependencies.index, input.workspaceId, input.source, () =>
     logOutcome(input.source, dependencies.logger, async () => {
       checkSize(input.fileName, input.bytes.byteLength, limits);
+      const documentHash = inputHash(dependencies, {
+        kind: 'file',
+        extension: extname(input.fileName).toLowerCase(),
+        mimeType: input.mimeType ?? '',
+        title: input.title?.trim() ?? '',
+        content: createHash('sha256').update(input.bytes).digest('hex'),
+      });
+      const unchanged = await unchangedResult(input, documentHash, dependencies.index);
+      if (unchanged) return unchanged;
       dependencies.onProgress?.({ stage: 'parsing', done: 0, total: 1 });
       const parsed = await parseDocument(
         input.mimeType === undefined
@@ -143,7 +152,7 @@ export async function ingestDocument(
       dependencies.onProgress?.({ stage: 'parsing', done: 1, total: 1 });
       const fallbackTitle = basename(input.fileName, extname(input.fileName)) || input.fileName;
       const title = clip((input.title?.trim() || parsed.title || fallbackTitle).replace(/\s+/g, ' '), 500);
-      return ingestParsed(parsed, { ...input, title }, dependencies, limits);
+      return ingestParsed(parsed, { ...input, title }, documentHash, dependencies, limits);
     }),
   );
 }
@@ -156,11 +165,48 @@ export async function ingestText(
   const limits = { ...defaultIngestionLimits, ...dependencies.limits };
   return oneAtATime(dependencies.index, input.workspaceId, input.source, () =>
     logOutcome(input.source, dependencies.logger, async () => {
+      const documentHash = inputHash(dependencies, {
+        kind: 'text',
+        format: input.format ?? 'text',
+        title: input.title.trim(),
+        content: sha256(input.text),
+      });
+      const unchanged = await unchangedResult(input, documentHash, dependencies.index);
+      if (unchanged) return unchanged;
       const parsed = input.format === 'markdown' ? parseMarkdown(input.text) : parseText(input.text);
       const title = clip((input.title.trim() || parsed.title || input.source).replace(/\s+/g, ' '), 500);
-      return ingestParsed(parsed, { ...input, fileName: input.source, title }, dependencies, limits);
+      return ingestParsed(parsed, { ...input, fileName: input.source, title }, documentHash, dependencies, limits);
     }),
   );
+}
+
+/**
+ * The document hash: the input exactly as given plus everything else that shapes its chunks (title override,
+ * chunking settings, chunker and parser versions, embedding model). Hashing the input rather than the parsed
+ * text lets an unchanged re-ingestion stop before parsing — it costs one hash and one index lookup.
+ */
+function inputHash(dependencies: IngestDocumentDependencies, input: Record<string, string>): string {
+  const { embedder } = dependencies;
+  return sha256(
+    JSON.stringify({
+      pipelineVersion,
+      chunking: { ...defaultChunkingOptions, ...dependencies.chunking },
+      embedding: embedder ? `${embedder.model}:${embedder.dimensions}` : 'sparse-only',
+      input,
+    }),
+  );
+}
+
+/** The `unchanged` outcome when the index already holds this exact input with the same scope. */
+async function unchangedResult(
+  input: { workspaceId: string; source: string; scope: DocumentScope },
+  documentHash: string,
+  index: VectorIndex,
+): Promise<IngestDocumentResult | undefined> {
+  const documentId = documentIdFor(input.workspaceId, input.source);
+  const existing = await index.getDocument(input.workspaceId, documentId);
+  if (!existing || existing.documentHash !== documentHash || existing.scope !== input.scope) return undefined;
+  return { kind: 'unchanged', documentId, chunkCount: existing.chunkCount, embeddedChunks: 0, cachedChunks: 0 };
 }
 
 /** Removes the document at `source` from the workspace's index. */
@@ -236,6 +282,7 @@ interface DocumentMetadata {
 async function ingestParsed(
   parsed: ParsedDocument,
   metadata: DocumentMetadata,
+  documentHash: string,
   dependencies: IngestDocumentDependencies,
   limits: IngestionLimits,
 ): Promise<IngestDocumentResult> {
@@ -251,21 +298,7 @@ async function ingestParsed(
   checkNotEmpty(metadata.fileName, chunks.map((chunk) => chunk.text).join(''));
 
   const documentId = documentIdFor(metadata.workspaceId, metadata.source);
-  // The hash covers everything that shapes the indexed chunks, so "unchanged" means "nothing to redo".
-  const documentHash = sha256(
-    JSON.stringify({
-      chunkerVersion,
-      chunking,
-      embedding: embedder ? `${embedder.model}:${embedder.dimensions}` : 'sparse-only',
-      title: metadata.title,
-      text: normaliseText(text),
-    }),
-  );
-
   const existing = await index.getDocument(metadata.workspaceId, documentId);
-  if (existing && existing.documentHash === documentHash && existing.scope === metadata.scope) {
-    return { kind: 'unchanged', documentId, chunkCount: existing.chunkCount, embeddedChunks: 0, cachedChunks: 0 };
-  }
 
   const vectors = embedder
     ? await embedChunks(chunks, metadata, embedder, dependencies)
@@ -305,13 +338,6 @@ async function ingestParsed(
     embeddedChunks: vectors.embeddedChunks,
     cachedChunks: vectors.cachedChunks,
   };
-}
-
-function normaliseText(text: string): string {
-  return text
-    .normalize('NFC')
-    .replace(/[ \t]+$/gm, '')
-    .trim();
 }
 
 async function embedChunks(
