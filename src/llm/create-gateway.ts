@@ -9,7 +9,7 @@ import type { Configuration } from '../config.ts';
 import type { Registry } from '../observability/metrics.ts';
 import { BudgetStore, type BudgetWarning } from './budget-store.ts';
 import { GatewayEmbedder, OpenAIGateway } from './gateway.ts';
-import { Ledger } from './ledger.ts';
+import { Ledger, rebuildCounters } from './ledger.ts';
 import { PriceTable } from './prices.ts';
 import { ResponseCache } from './response-cache.ts';
 
@@ -22,6 +22,11 @@ export interface GatewayParts {
   cache: ResponseCache;
   ledger: Ledger;
   prices: PriceTable;
+  /**
+   * Reseeds today's and this month's spend counters in Redis from every ledger file under `DATA_DIR/ledger`
+   * (only ever raising them). Call at start-up, and after Redis lost its data.
+   */
+  rebuildCounters: () => ReturnType<typeof rebuildCounters>;
 }
 
 /** Builds the gateway and its stores. Throws `configuration` when MODEL_PRICES_JSON is invalid or a model is unpriced. */
@@ -78,5 +83,13 @@ export function createGateway(
     configuration.openai.embeddingModel,
     configuration.openai.embeddingDimensions,
   );
-  return { gateway, embedder, budgets, cache, ledger, prices };
+  return {
+    gateway,
+    embedder,
+    budgets,
+    cache,
+    ledger,
+    prices,
+    rebuildCounters: () => rebuildCounters(budgets, ledger.directory),
+  };
 }
