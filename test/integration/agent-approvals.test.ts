@@ -149,6 +149,16 @@ describe('agent run with a write that needs approval', () => {
     assert.equal(hidden.kind, 'not_authorised');
     assert.equal(hidden.message.includes(approver), false);
 
+    const metrics = await harness.metrics.getMetricsAsJSON();
+    const values = (name: string) =>
+      metrics.find((metric) => metric.name === name)?.values.map((value) => [value.labels, value.value]) ?? [];
+    assert.deepEqual(values('deskhand_agent_runs_total'), [[{ outcome: 'finished' }, 1]]);
+    assert.deepEqual(values('deskhand_agent_approvals_total'), [
+      [{ result: 'refused_not_approver' }, 2],
+      [{ result: 'approved' }, 1],
+      [{ result: 'already_decided' }, 1],
+    ]);
+
     // Agent steps are never cached, and every request the gateway sent matched the OpenAI spec.
     assert.equal(harness.fake.violations.length, 0, JSON.stringify(harness.fake.violations));
     assert.equal(harness.messenger.violations.length, 0);

@@ -4,6 +4,7 @@
  * file (unique key prefix, deleted by `cleanup`); `reset()` between tests.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { createAgentMetrics } from '../../src/capabilities/agent/agent-metrics.ts';
 import { AgentService } from '../../src/capabilities/agent/agent-service.ts';
 import { ApprovalStore } from '../../src/capabilities/agent/approval-store.ts';
 import { ProgressReporter } from '../../src/capabilities/agent/progress.ts';
@@ -20,6 +21,7 @@ import {
 } from '../../src/capabilities/agent/tools/search-documents.ts';
 import { createSummariseThreadTool } from '../../src/capabilities/agent/tools/summarise-thread.ts';
 import { createSilentLogger } from '../../src/observability/logger.ts';
+import { createMetricsRegistry, type Registry } from '../../src/observability/metrics.ts';
 import type { Messenger } from '../../src/ports/messenger.ts';
 import type { FakeOpenAIServer } from '../fakes/openai-server.ts';
 import { RecordingMessenger } from '../fakes/recording-messenger.ts';
@@ -58,6 +60,7 @@ export interface AgentHarness {
   filed: FileTicketArguments[];
   /** What search_documents returns. */
   passages: DocumentPassage[];
+  metrics: Registry;
   /** Added to the approval store's clock, to expire requests without waiting. */
   clock: { offsetMs: number };
   /** Closes this worker and starts a fresh queue, worker and service (a replica restart). */
@@ -83,6 +86,7 @@ export async function createAgentHarness(options: AgentHarnessOptions = {}): Pro
   const filed: FileTicketArguments[] = [];
   const passages: DocumentPassage[] = [];
   const clock = { offsetMs: 0 };
+  const metrics = createMetricsRegistry();
   const approvals = new ApprovalStore({
     redis: gateway.redis,
     keyPrefix: gateway.keyPrefix,
@@ -132,6 +136,7 @@ export async function createAgentHarness(options: AgentHarnessOptions = {}): Pro
         outputTokens: request.maxOutputTokens,
       }),
     logger,
+    metrics: createAgentMetrics(metrics),
   };
   const connection = { host: '127.0.0.1', port: 6379, maxRetriesPerRequest: null };
   const buildQueue = () => {
@@ -157,6 +162,7 @@ export async function createAgentHarness(options: AgentHarnessOptions = {}): Pro
     service: undefined as unknown as AgentService,
     filed,
     passages,
+    metrics,
     clock,
     async restartWorker() {
       await harness.queue.close();

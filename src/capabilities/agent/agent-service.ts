@@ -135,6 +135,13 @@ export class AgentService {
       decision,
       ...parsed,
     });
+    this.#runtime.metrics?.approval(
+      outcome.kind === 'decided'
+        ? outcome.request.status
+        : outcome.kind === 'not_authorised'
+          ? `refused_${outcome.reason}`
+          : outcome.kind,
+    );
     switch (outcome.kind) {
       case 'not_authorised':
         this.#logger.warn(
@@ -239,6 +246,7 @@ export class AgentService {
   async sweepExpiredApprovals(): Promise<number> {
     const expired = await this.#approvals.sweepExpired();
     for (const request of expired) {
+      this.#runtime.metrics?.approval('expired');
       await resolveApprovalCard(this.#runtime, request);
       await this.#queue.enqueue({
         kind: 'resume',

@@ -25,8 +25,10 @@ import type { ConnectionOptions } from 'bullmq';
 import type { Configuration } from '../../config.ts';
 import type { EncodingName } from '../../llm/tokenizer.ts';
 import type { Logger } from '../../observability/logger.ts';
+import type { Registry } from '../../observability/metrics.ts';
 import type { ChatRequest, LanguageModelGateway } from '../../ports/language-model.ts';
 import type { Messenger } from '../../ports/messenger.ts';
+import { createAgentMetrics } from './agent-metrics.ts';
 import type { AgentRedis } from './agent-redis.ts';
 import { AgentService } from './agent-service.ts';
 import { ApprovalStore } from './approval-store.ts';
@@ -64,6 +66,7 @@ export interface CreateAgentOptions {
   isInApproverGroup?: (userId: string, workspaceId: string) => Promise<boolean>;
   maxOutputTokensPerTurn?: number;
   concurrency?: number;
+  metrics?: Registry;
 }
 
 /** The limits from configuration (`AGENT_*`), in the units the loop uses. */
@@ -125,6 +128,7 @@ export function createAgent(options: CreateAgentOptions): {
     maxOutputTokensPerTurn: options.maxOutputTokensPerTurn ?? 800,
     ...(options.estimateChatCostMicroUsd ? { estimateChatCostMicroUsd: options.estimateChatCostMicroUsd } : {}),
     logger: logger.child({ component: 'agent' }),
+    metrics: createAgentMetrics(options.metrics),
   };
   const queue = new AgentRunQueue({
     connection: options.queueConnection,

@@ -25,6 +25,7 @@ import type {
   ToolDefinition,
 } from '../../ports/language-model.ts';
 import type { Messenger } from '../../ports/messenger.ts';
+import type { AgentMetrics } from './agent-metrics.ts';
 import { renderApprovalCard, renderResolvedApprovalCard } from './approval-card.ts';
 import { type ApprovalKind, type ApprovalRequest, type ApprovalStore, approvalHash } from './approval-store.ts';
 import type { ProgressReporter } from './progress.ts';
@@ -62,6 +63,8 @@ export interface AgentRuntime {
   /** Worst-case cost of a chat request (the gateway's price table), so the run cap is checked before a call. */
   estimateChatCostMicroUsd?: (request: ChatRequest) => number;
   logger: Logger;
+  /** Run outcomes, tool calls and approvals (optional). */
+  metrics?: AgentMetrics;
   now?: () => number;
 }
 
@@ -131,6 +134,7 @@ export async function driveRun(
       await cancelPendingApproval(state, runtime, stopper);
       finish(state, 'stopped', `Stopped by <@${stopper}> while waiting for approval.`);
       await checkpoint(state, runtime);
+      runtime.metrics?.runEnded('stopped');
       return state;
     }
     const decision = options.decision;
@@ -165,6 +169,7 @@ export async function driveRun(
     await checkpoint(state, runtime);
     if (state.status !== 'running') break;
   }
+  if (state.outcome) runtime.metrics?.runEnded(state.outcome.kind);
   return state;
 }
 
@@ -620,6 +625,7 @@ async function executeTool(
       step.detail = truncate(output.content.split('\n')[0] ?? '', 120);
     }
     respond(state, call, wrapUntrusted(tool.name, truncate(output.content, observationChars)));
+    runtime.metrics?.toolCall(tool.name, 'ok');
     if (tool.risk === 'write') {
       await runtime.approvals.appendAudit(state.workspaceId, state.runId, {
         at: segment.now(),
@@ -638,6 +644,7 @@ async function executeTool(
       step.detail = coded.userMessage;
     }
     respond(state, call, `Error: ${tool.name} failed (${coded.code}): ${coded.userMessage}`);
+    runtime.metrics?.toolCall(tool.name, 'error');
     if (tool.risk === 'write') {
       await runtime.approvals.appendAudit(state.workspaceId, state.runId, {
         at: segment.now(),
