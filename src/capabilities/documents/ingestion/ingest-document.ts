@@ -140,7 +140,7 @@ export async function ingestDocument(
         title: input.title?.trim() ?? '',
         content: createHash('sha256').update(input.bytes).digest('hex'),
       });
-      const unchanged = await unchangedResult(input, documentHash, dependencies.index);
+      const { exists, unchanged } = await lookUp(input, documentHash, dependencies.index);
       if (unchanged) return unchanged;
       dependencies.onProgress?.({ stage: 'parsing', done: 0, total: 1 });
       const parsed = await parseDocument(
@@ -152,7 +152,7 @@ export async function ingestDocument(
       dependencies.onProgress?.({ stage: 'parsing', done: 1, total: 1 });
       const fallbackTitle = basename(input.fileName, extname(input.fileName)) || input.fileName;
       const title = clip((input.title?.trim() || parsed.title || fallbackTitle).replace(/\s+/g, ' '), 500);
-      return ingestParsed(parsed, { ...input, title }, documentHash, dependencies, limits);
+      return ingestParsed(parsed, { ...input, title }, { documentHash, exists }, dependencies, limits);
     }),
   );
 }
@@ -171,11 +171,17 @@ export async function ingestText(
         title: input.title.trim(),
         content: sha256(input.text),
       });
-      const unchanged = await unchangedResult(input, documentHash, dependencies.index);
+      const { exists, unchanged } = await lookUp(input, documentHash, dependencies.index);
       if (unchanged) return unchanged;
       const parsed = input.format === 'markdown' ? parseMarkdown(input.text) : parseText(input.text);
       const title = clip((input.title.trim() || parsed.title || input.source).replace(/\s+/g, ' '), 500);
-      return ingestParsed(parsed, { ...input, fileName: input.source, title }, documentHash, dependencies, limits);
+      return ingestParsed(
+        parsed,
+        { ...input, fileName: input.source, title },
+        { documentHash, exists },
+        dependencies,
+        limits,
+      );
     }),
   );
 }
@@ -197,16 +203,20 @@ function inputHash(dependencies: IngestDocumentDependencies, input: Record<strin
   );
 }
 
-/** The `unchanged` outcome when the index already holds this exact input with the same scope. */
-async function unchangedResult(
+/** Whether the document is indexed, and the `unchanged` outcome when it holds this exact input and scope. */
+async function lookUp(
   input: { workspaceId: string; source: string; scope: DocumentScope },
   documentHash: string,
   index: VectorIndex,
-): Promise<IngestDocumentResult | undefined> {
+): Promise<{ exists: boolean; unchanged?: IngestDocumentResult }> {
   const documentId = documentIdFor(input.workspaceId, input.source);
   const existing = await index.getDocument(input.workspaceId, documentId);
-  if (!existing || existing.documentHash !== documentHash || existing.scope !== input.scope) return undefined;
-  return { kind: 'unchanged', documentId, chunkCount: existing.chunkCount, embeddedChunks: 0, cachedChunks: 0 };
+  if (!existing) return { exists: false };
+  if (existing.documentHash !== documentHash || existing.scope !== input.scope) return { exists: true };
+  return {
+    exists: true,
+    unchanged: { kind: 'unchanged', documentId, chunkCount: existing.chunkCount, embeddedChunks: 0, cachedChunks: 0 },
+  };
 }
 
 /** Removes the document at `source` from the workspace's index. */
@@ -282,7 +292,7 @@ interface DocumentMetadata {
 async function ingestParsed(
   parsed: ParsedDocument,
   metadata: DocumentMetadata,
-  documentHash: string,
+  { documentHash, exists }: { documentHash: string; exists: boolean },
   dependencies: IngestDocumentDependencies,
   limits: IngestionLimits,
 ): Promise<IngestDocumentResult> {
@@ -298,8 +308,6 @@ async function ingestParsed(
   checkNotEmpty(metadata.fileName, chunks.map((chunk) => chunk.text).join(''));
 
   const documentId = documentIdFor(metadata.workspaceId, metadata.source);
-  const existing = await index.getDocument(metadata.workspaceId, documentId);
-
   const vectors = embedder
     ? await embedChunks(chunks, metadata, embedder, dependencies)
     : { vectors: undefined, embeddedChunks: 0, cachedChunks: 0 };
@@ -332,7 +340,7 @@ async function ingestParsed(
   await index.replaceDocument(metadata.workspaceId, documentId, records);
   dependencies.onProgress?.({ stage: 'indexing', done: 1, total: 1 });
   return {
-    kind: existing ? 'replaced' : 'indexed',
+    kind: exists ? 'replaced' : 'indexed',
     documentId,
     chunkCount: records.length,
     embeddedChunks: vectors.embeddedChunks,
