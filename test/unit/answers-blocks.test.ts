@@ -80,7 +80,7 @@ describe('answer blocks', () => {
     assert.ok(message.blocks.some((block) => block.block_id === answerFeedbackBlockId));
   });
 
-  test('no_sources lists the closest documents and states that no model was called', () => {
+  test('no_sources lists the closest documents and states that no model wrote an answer', () => {
     const message = buildAnswerMessage({
       kind: 'no_sources',
       answerId,
@@ -96,7 +96,7 @@ describe('answer blocks', () => {
     const json = allText(message);
     assert.match(json, /Closest documents/);
     assert.match(json, /<https:\/\/wiki\.example\.com\/team\|Team &lt;!here&gt; page>/);
-    assert.match(json, /no model call/);
+    assert.match(json, /no model-written answer/);
     assert.doesNotMatch(json, new RegExp(answerFeedbackBlockId));
   });
 
@@ -118,7 +118,7 @@ describe('answer blocks', () => {
     assert.match(json, /reached its model budget/);
     assert.match(json, /> Refunds are paid within 5 business days\. \[1\]/);
     assert.match(json, /\*Sources\*/);
-    assert.match(json, /no model call/);
+    assert.match(json, /no model-written answer/);
   });
 
   test('a rewritten follow-up shows how it was understood', () => {

@@ -73,11 +73,12 @@ export function formatCost(microUsd: number): string {
 
 function footerText(
   usage: AnswerUsage,
-  options: { fromCache?: boolean; model?: string; noModelCall?: boolean },
+  options: { fromCache?: boolean; model?: string; noModelAnswer?: boolean },
 ): string {
   const parts = [`Cost of this answer: ${formatCost(usage.costMicroUsd)}`];
   if (options.fromCache) parts.push(`answered from cache (saved ${formatCost(usage.savedMicroUsd)})`);
-  if (options.noModelCall) parts.push('no model call');
+  // The question may still have cost a query embedding or a rewrite; what is certain is that no model wrote this.
+  if (options.noModelAnswer) parts.push('no model-written answer');
   if (options.model) parts.push(escapeMrkdwn(options.model));
   return parts.join(' · ');
 }
@@ -166,7 +167,7 @@ export function buildAnswerMessage(outcome: AnswerOutcome): AnswerMessage {
     case 'no_sources': {
       blocks.push(section(`:mag: ${escapeMrkdwn(outcome.userMessage)}`));
       blocks.push(...closestBlocks(outcome.closest));
-      blocks.push(context(footerText(outcome.usage, { noModelCall: outcome.usage.modelCalls === 0 })));
+      blocks.push(context(footerText(outcome.usage, { noModelAnswer: true })));
       fallback = [outcome.userMessage, ...outcome.closest.map((document) => `• ${document.title}`)]
         .map(escapeMrkdwn)
         .join('\n');
@@ -181,12 +182,12 @@ export function buildAnswerMessage(outcome: AnswerOutcome): AnswerMessage {
         );
         blocks.push(...splitForSections(limitText(outcome.extractive.mrkdwn, answerTextBudget)).map((t) => section(t)));
         blocks.push(...sourcesBlocks(outcome.extractive.cited));
-        blocks.push(context(footerText(outcome.usage, { noModelCall: outcome.usage.modelCalls === 0 })));
+        blocks.push(context(footerText(outcome.usage, { noModelAnswer: true })));
         blocks.push(feedbackBlock(outcome.answerId));
         fallback = [reason, outcome.extractive.mrkdwn, ...outcome.extractive.cited.map(formatSourcePlain)].join('\n');
       } else {
         blocks.push(section(`:warning: ${reason}\nI also found no passage that answers this.`));
-        blocks.push(context(footerText(outcome.usage, { noModelCall: outcome.usage.modelCalls === 0 })));
+        blocks.push(context(footerText(outcome.usage, { noModelAnswer: true })));
         fallback = reason;
       }
       break;
