@@ -16,6 +16,7 @@ export const upstreamCallContext = new AsyncLocalStorage<UpstreamCallContext>();
 /**
  * A `fetch` for the `openai` client that marks responses the SDK must not retry, via the SDK's own
  * `x-should-retry: false` header:
+ * - every 4xx except 429 (the SDK would retry 408 and 409; a request the provider rejected will not improve);
  * - `429 insufficient_quota` (the account is out of credit: retrying only burns the deadline);
  * - a `429` whose `retry-after(-ms)` would not leave time for another attempt before the call's deadline.
  * Everything else passes through unchanged, and the SDK keeps its backoff and `retry-after` handling.
@@ -23,6 +24,7 @@ export const upstreamCallContext = new AsyncLocalStorage<UpstreamCallContext>();
 export function createGuardedFetch(base: typeof fetch = globalThis.fetch): typeof fetch {
   return async (input, init) => {
     const response = await base(input, init);
+    if (response.status >= 400 && response.status < 500 && response.status !== 429) return withoutRetry(response);
     if (response.status !== 429) return response;
     let code: string | undefined;
     try {
@@ -35,10 +37,14 @@ export function createGuardedFetch(base: typeof fetch = globalThis.fetch): typeo
     const waitMs = retryAfterMs(response.headers);
     const tooLate = context !== undefined && waitMs !== undefined && Date.now() + waitMs >= context.deadline - 50;
     if (code !== 'insufficient_quota' && !tooLate) return response;
-    const headers = new Headers(response.headers);
-    headers.set('x-should-retry', 'false');
-    return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+    return withoutRetry(response);
   };
+}
+
+function withoutRetry(response: Response): Response {
+  const headers = new Headers(response.headers);
+  headers.set('x-should-retry', 'false');
+  return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
 }
 
 /** The wait a 429 asks for, from `retry-after-ms` or `retry-after` (seconds or an HTTP date). */

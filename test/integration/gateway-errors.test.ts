@@ -46,6 +46,14 @@ describe('upstream errors and deadlines', () => {
     assert.ok(Date.now() - started < 5_000, `took ${Date.now() - started} ms`);
   });
 
+  test('a 4xx other than 429 is not retried, not even the 409 the SDK would retry', async () => {
+    harness.fake?.reset();
+    harness.fake?.enqueueChat({ fault: 'server_error', status: 409 }, { content: 'must not be reached' });
+    const error = await failure(harness.gateway.chat(request(), scope()));
+    assert.equal(error.details.status, 409);
+    assert.equal(harness.fake?.chatCalls().length, 1);
+  });
+
   test('a 429 with retry-after is honoured within the deadline', async () => {
     harness.fake?.reset();
     harness.fake?.enqueueChat({ fault: 'rate_limit', retryAfterSeconds: 1 }, { content: 'after waiting' });

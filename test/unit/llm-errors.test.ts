@@ -83,6 +83,16 @@ describe('createGuardedFetch', () => {
     assert.equal(inTime.headers.get('x-should-retry'), null);
   });
 
+  test('tells the SDK not to retry 4xx such as 409 and 408, but leaves 5xx to its retry loop', async () => {
+    for (const status of [400, 408, 409]) {
+      const response = await createGuardedFetch(respond(status, { error: { code: null } }))('http://x');
+      assert.equal(response.headers.get('x-should-retry'), 'false', String(status));
+      assert.equal(response.status, status);
+    }
+    const serverError = await createGuardedFetch(respond(503, { error: { code: null } }))('http://x');
+    assert.equal(serverError.headers.get('x-should-retry'), null);
+  });
+
   test('reads retry-after in seconds, milliseconds and HTTP dates', () => {
     assert.equal(retryAfterMs(new Headers({ 'retry-after': '2' })), 2000);
     assert.equal(retryAfterMs(new Headers({ 'retry-after-ms': '150' })), 150);
