@@ -293,6 +293,21 @@ describe('answerQuestion', () => {
     assert.equal(gateway.calls.length, 0);
   });
 
+  test('an unexpected retrieval failure becomes a failed outcome, with the cause handed to onError', async () => {
+    const errors: DeskhandError[] = [];
+    const broken: Retriever = async () => {
+      throw new Error('index file corrupt');
+    };
+    const outcome = await answerQuestion(
+      { question: 'Refunds?', access, callScope },
+      { gateway: new FakeGateway(), retrieve: broken, onError: (error) => errors.push(error) },
+    );
+    assert.equal(outcome.kind, 'failed');
+    assert.equal(outcome.kind === 'failed' && outcome.code, 'internal');
+    assert.doesNotMatch(outcome.kind === 'failed' ? outcome.userMessage : '', /corrupt/);
+    assert.match(String((errors[0]?.cause as Error | undefined)?.message), /index file corrupt/);
+  });
+
   test('refuses a call scope that does not match the access scope', async () => {
     await assert.rejects(
       answerQuestion(

@@ -114,6 +114,10 @@ export function createQuestionHandler(dependencies: QuestionHandlerDependencies)
             dependencies.logger?.warn({ ...details, requestId: request.requestId }, message);
             dependencies.answer.onWarning?.(message, details);
           },
+          onError: (error, details) => {
+            dependencies.logger?.error({ ...details, err: error, requestId: request.requestId }, 'answer failed');
+            dependencies.answer.onError?.(error, details);
+          },
         },
       );
     } catch (error) {

@@ -125,6 +125,8 @@ export interface AnswerQuestionDependencies {
   rewrite?: RewriteOptions;
   /** Receives problems that were handled by degrading (e.g. a failed rewrite); wire to the logger. */
   onWarning?: (message: string, details: Record<string, unknown>) => void;
+  /** Receives the error behind a `failed` outcome (with its cause), so it is logged where the user sees only a reason. */
+  onError?: (error: DeskhandError, details: Record<string, unknown>) => void;
 }
 
 const budgetCodes = new Set<OutcomeCode>(['over_budget', 'budget_unenforceable']);
@@ -227,7 +229,7 @@ export async function answerQuestion(
     if (rewrite.rewritten) addChatUsage(usage, rewrite.result);
   } catch (error) {
     const coded = toDeskhandError(error);
-    if (coded.code === 'cancelled') return failed(base(question, false), coded);
+    if (coded.code === 'cancelled') return fail(base(question, false), coded);
     // Degrade: retrieval with the follow-up as asked still works for many follow-ups.
     dependencies.onWarning?.('question rewrite failed; answering the follow-up as asked', {
       answerId,
@@ -244,7 +246,7 @@ export async function answerQuestion(
   } catch (error) {
     const coded = toDeskhandError(error);
     if (!budgetCodes.has(coded.code) && !upstreamCodes.has(coded.code)) {
-      return failed(base(standalone, rewritten), coded);
+      return fail(base(standalone, rewritten), coded);
     }
     dependencies.onWarning?.('retrieval failed; retrying sparse-only', { answerId, code: coded.code });
     try {
@@ -255,7 +257,7 @@ export async function answerQuestion(
         sparseOnly: true,
       });
     } catch (fallbackError) {
-      return failed(base(standalone, rewritten), toDeskhandError(fallbackError));
+      return fail(base(standalone, rewritten), toDeskhandError(fallbackError));
     }
     if (budgetCodes.has(coded.code)) return degraded(base(standalone, rewritten), coded, context.passages);
   }
@@ -299,7 +301,7 @@ export async function answerQuestion(
     if (budgetCodes.has(coded.code) || upstreamCodes.has(coded.code)) {
       return degraded(base(standalone, rewritten), coded, sources);
     }
-    return failed(base(standalone, rewritten), coded);
+    return fail(base(standalone, rewritten), coded);
   }
   addChatUsage(usage, result);
   if (result.finishReason === 'content_filter') {
@@ -343,6 +345,11 @@ export async function answerQuestion(
     model: result.model,
     indexVersion: context.indexVersion,
   };
+
+  function fail(common: OutcomeBase, error: DeskhandError): AnswerOutcome {
+    dependencies.onError?.(error, { answerId, code: error.code });
+    return failed(common, error);
+  }
 
   function degraded(common: OutcomeBase, error: DeskhandError, passages: readonly AnswerSource[]): AnswerOutcome {
     const extractive = passages.length > 0 ? extractiveAnswer(common.standaloneQuestion, passages) : undefined;
