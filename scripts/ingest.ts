@@ -2,8 +2,8 @@
  * `npm run ingest -- <paths…> --workspace T… [--scope workspace|channel:C…] [--remove]`
  *
  * Ingests files (directories are walked, hidden entries skipped) through the same `ingestDocument` pipeline the
- * Slack app uses, into the index the configuration selects (the embedded index under DATA_DIR/index unless
- * QDRANT_URL is set). Dense vectors only when OPENAI_API_KEY is set, through the gateway so budgets apply; without
+ * Slack app uses, into the index the configuration selects (Qdrant when QDRANT_URL is set, with index versions in
+ * Redis; otherwise the embedded index under DATA_DIR/index). Dense vectors only when OPENAI_API_KEY is set, through the gateway so budgets apply; without
  * it the chunks are sparse-only and the script says so. Prints each file's outcome (indexed / unchanged /
  * replaced / removed / rejected with the reason) and exits 1 if any file was rejected or failed.
  *
@@ -12,6 +12,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { QdrantClient } from '@qdrant/js-client-rest';
 import { MultiBar, Presets } from 'cli-progress';
 import { Redis } from 'ioredis';
 import OpenAI from 'openai';
@@ -30,6 +31,7 @@ import { createGateway } from '../src/llm/create-gateway.ts';
 import { createLogger } from '../src/observability/logger.ts';
 import { createMetricsRegistry } from '../src/observability/metrics.ts';
 import { EmbeddedVectorIndex } from '../src/ports/adapters/embedded-vector-index.ts';
+import { QdrantVectorIndex, RedisIndexVersionCounter } from '../src/ports/adapters/qdrant-vector-index.ts';
 import type { Embedder } from '../src/ports/embedder.ts';
 import type { DocumentScope, VectorIndex } from '../src/ports/vector-index.ts';
 
@@ -145,15 +147,36 @@ async function main(): Promise<void> {
   const configuration = loaded.configuration;
   const logger = createLogger({ level: configuration.logLevel, destination: pino.destination(2) });
 
+  let redis: Redis | undefined;
+  const connectRedis = () => {
+    if (!redis) {
+      redis = new Redis(configuration.redis.url, { maxRetriesPerRequest: 2, connectTimeout: 5_000 });
+      redis.on('error', (error) => logger.warn({ err: error }, 'redis error'));
+    }
+    return redis;
+  };
+  let index: VectorIndex;
   if (configuration.qdrant.url) {
-    // TODO(issue 5): build the Qdrant adapter here once it lands, exactly as src/main.ts does.
-    console.error('QDRANT_URL is set, but this build has only the embedded index. Unset QDRANT_URL to use it.');
-    process.exit(2);
+    const client = new QdrantClient({
+      url: configuration.qdrant.url,
+      ...(configuration.qdrant.apiKey ? { apiKey: configuration.qdrant.apiKey } : {}),
+      timeout: 30_000,
+      checkCompatibility: false,
+    });
+    // Index versions in Redis, as the app keeps them, so answers cached before this ingestion are invalidated.
+    index = new QdrantVectorIndex({
+      client,
+      collection: configuration.qdrant.collection,
+      dimensions: configuration.openai.embeddingDimensions,
+      versions: new RedisIndexVersionCounter(connectRedis(), configuration.redis.keyPrefix),
+      logger,
+    });
+    console.error(`Indexing into Qdrant collection "${configuration.qdrant.collection}".`);
+  } else {
+    index = new EmbeddedVectorIndex({ directory: join(configuration.dataDir, 'index'), logger });
   }
-  const index: VectorIndex = new EmbeddedVectorIndex({ directory: join(configuration.dataDir, 'index'), logger });
   await index.ensureReady();
 
-  let redis: Redis | undefined;
   let embedder: Embedder | undefined;
   let closeLedger = async () => {};
   const dependencies: Omit<IngestDocumentDependencies, 'onProgress'> = {
@@ -168,14 +191,19 @@ async function main(): Promise<void> {
   };
   if (!command.remove) {
     if (configuration.openai.apiKey) {
-      redis = new Redis(configuration.redis.url, { maxRetriesPerRequest: 2, connectTimeout: 5_000 });
-      redis.on('error', (error) => logger.warn({ err: error }, 'redis error'));
       const openai = new OpenAI({ apiKey: configuration.openai.apiKey, baseURL: configuration.openai.baseURL });
-      const parts = createGateway(configuration, { openai, redis, metrics: createMetricsRegistry(), logger });
+      const parts = createGateway(configuration, {
+        openai,
+        redis: connectRedis(),
+        metrics: createMetricsRegistry(),
+        logger,
+      });
       embedder = parts.embedder;
       closeLedger = () => parts.ledger.close();
       dependencies.embedder = embedder;
-      dependencies.embeddingCache = new RedisEmbeddingCache(redis, { keyPrefix: configuration.redis.keyPrefix });
+      dependencies.embeddingCache = new RedisEmbeddingCache(connectRedis(), {
+        keyPrefix: configuration.redis.keyPrefix,
+      });
       console.error(`Embedding with ${embedder.model} (${embedder.dimensions} dimensions) through the gateway.`);
     } else {
       console.error('OPENAI_API_KEY is not set: indexing sparse-only (keyword search works; no dense vectors).');

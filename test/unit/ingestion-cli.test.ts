@@ -11,6 +11,7 @@ import { Redis } from 'ioredis';
 import { documentIdFor } from '../../src/capabilities/documents/ingestion/ingest-document.ts';
 import { EmbeddedVectorIndex } from '../../src/ports/adapters/embedded-vector-index.ts';
 import { FakeOpenAIServer } from '../fakes/openai-server.ts';
+import { FakeQdrantServer } from '../fakes/qdrant-server.ts';
 import { localFixtures } from './ingestion-test-support.ts';
 
 const run = promisify(execFile);
@@ -129,6 +130,25 @@ describe('npm run ingest (scripts/ingest.ts)', () => {
     const removed = await ingest(['docs/returns.md', '--workspace', 'T0SPARSE', '--remove'], {});
     assert.equal(removed.code, 0, removed.stdout + removed.stderr);
     assert.match(removed.stdout, /^removed {3}docs\/returns\.md$/m);
+  });
+
+  test('with QDRANT_URL it indexes into Qdrant, every request valid against the 1.19 spec, versions in Redis', async () => {
+    const qdrant = new FakeQdrantServer();
+    const url = await qdrant.start();
+    try {
+      const environment = { QDRANT_URL: url, QDRANT_COLLECTION: 'cli_test' };
+      const first = await ingest(['docs/returns.md', '--workspace', 'T0QDRANT'], environment);
+      assert.equal(first.code, 0, first.stdout + first.stderr);
+      assert.match(first.stderr, /Indexing into Qdrant collection "cli_test"/);
+      assert.match(first.stdout, /^indexed {3}docs\/returns\.md \(2 chunks, sparse-only\)$/m);
+      const again = await ingest(['docs/returns.md', '--workspace', 'T0QDRANT'], environment);
+      assert.match(again.stdout, /^unchanged docs\/returns\.md \(2 chunks\)$/m);
+      assert.deepEqual(qdrant.problems, []);
+      assert.ok(qdrant.requests.some((request) => request.template?.endsWith('/points') && request.method === 'PUT'));
+      assert.equal(await redis.get(`${prefix}index-version:T0QDRANT`), '1', 'one change, one version bump');
+    } finally {
+      await qdrant.close();
+    }
   });
 
   test('refuses bad arguments with a usage message and exit code 2', async () => {
