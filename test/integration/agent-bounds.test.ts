@@ -266,6 +266,44 @@ describe('a crash during a tool call', () => {
     assert.equal(h.messenger.postsTo('C0ANNOUNCE').length, 1, 'run again once, after a human said so');
   });
 
+  test('a crash between storing a request and posting its card: the card is posted when the run is picked up', async () => {
+    const h = await withHarness();
+    const state = newRunState({
+      workspaceId,
+      channelId,
+      threadTs,
+      requesterId: requester,
+      goal: 'Post',
+      now: Date.now(),
+    });
+    const pending = { id: 'call_post', name: 'post_message', argumentsJson: '{"channel":"C0TEAM","text":"hi"}' };
+    const request = await h.approvals.create({
+      runId: state.runId,
+      workspaceId,
+      channelId,
+      threadTs,
+      requesterId: requester,
+      kind: 'write',
+      tool: 'post_message',
+      canonicalArguments: '{"channel":"C0TEAM","text":"hi"}',
+      target: 'channel:C0TEAM',
+      summary: 'Post a message to channel C0TEAM: "hi"',
+      toolCallId: pending.id,
+    });
+    state.status = 'awaiting_approval';
+    state.steps = [{ title: 'Post', state: 'pending' }];
+    state.awaiting = { requestId: request.requestId, call: pending, stepIndex: 0 };
+    await h.runs.save(state);
+    assert.equal(h.messenger.posts.length, 0);
+    await h.queue.enqueue({ kind: 'start', workspaceId, runId: state.runId });
+    await h.waitForIdleQueue();
+    const stored = await h.approvals.get(workspaceId, request.requestId);
+    assert.ok(stored?.card, 'the card was posted and recorded');
+    assert.equal(h.messenger.posts.length, 1);
+    assert.equal(buttonValue(h.messenger.posts[0], agentActionIds.approve), `${request.requestId}.${request.hash}`);
+    assert.equal(h.messenger.postsTo('C0TEAM').length, 0);
+  });
+
   test('an idempotent call that was in flight is simply run again', async () => {
     const h = await withHarness();
     h.passages.push({ title: 'FAQ', source: 'faq.md', text: 'Answer.' });

@@ -13,7 +13,11 @@ import { AgentRunQueue } from '../../src/capabilities/agent/run-queue.ts';
 import { type RunState, RunStateStore } from '../../src/capabilities/agent/run-state.ts';
 import { createToolRegistry } from '../../src/capabilities/agent/tool-registry.ts';
 import { createExtractTicketTool } from '../../src/capabilities/agent/tools/extract-ticket.ts';
-import { createFileTicketTool, type FileTicketArguments } from '../../src/capabilities/agent/tools/file-ticket.ts';
+import {
+  createFileTicketTool,
+  type FileTicket,
+  type FileTicketArguments,
+} from '../../src/capabilities/agent/tools/file-ticket.ts';
 import { createPostMessageTool } from '../../src/capabilities/agent/tools/post-message.ts';
 import {
   createSearchDocumentsTool,
@@ -45,10 +49,20 @@ export interface AgentHarnessOptions {
   messenger?: Messenger;
   /** Runs advanced at once by the worker (default 4). */
   concurrency?: number;
+  /** Share another process's fake model and key prefix (crash tests run workers in child processes). */
+  shared?: { baseURL: string; keyPrefix: string; dataDir: string };
+  /** Replaces the recording ticket sink. */
+  fileTicket?: FileTicket;
+  /** Start the worker with the harness (default true). */
+  startWorker?: boolean;
+  /** BullMQ job lock and stalled-check interval, shortened for crash tests. */
+  lockDurationMs?: number;
+  stalledIntervalMs?: number;
 }
 
 export interface AgentHarness {
   gateway: Harness;
+  /** The fake model (another process's when `shared` is given: then scripted there). */
   fake: FakeOpenAIServer;
   messenger: RecordingMessenger;
   runtime: AgentRuntime;
@@ -77,9 +91,10 @@ export async function createAgentHarness(options: AgentHarnessOptions = {}): Pro
   const gateway = await createHarness({
     fakeOptions: { whenEmpty: 'error' },
     ...(options.caps ? { caps: options.caps } : {}),
+    ...(options.shared ? options.shared : {}),
   });
   const fake = gateway.fake;
-  if (!fake) throw new Error('the gateway harness did not start a fake');
+  if (!fake && !options.shared) throw new Error('the gateway harness did not start a fake');
   const logger = createSilentLogger();
   const recording = new RecordingMessenger();
   const messenger: Messenger = options.messenger ?? recording;
@@ -109,10 +124,12 @@ export async function createAgentHarness(options: AgentHarnessOptions = {}): Pro
     }),
     createFileTicketTool({
       destinationName: 'the support queue',
-      fileTicket: async ({ ticket }) => {
-        filed.push(ticket);
-        return { reference: `TCK-${filed.length}` };
-      },
+      fileTicket:
+        options.fileTicket ??
+        (async ({ ticket }) => {
+          filed.push(ticket);
+          return { reference: `TCK-${filed.length}` };
+        }),
     }),
     createPostMessageTool({ messenger }),
     createSummariseThreadTool({ messenger, gateway: gateway.gateway, encoding: 'o200k_base' }),
@@ -147,13 +164,15 @@ export async function createAgentHarness(options: AgentHarnessOptions = {}): Pro
       logger,
       leaseMs: 3000,
       ...(options.concurrency ? { concurrency: options.concurrency } : {}),
+      ...(options.lockDurationMs ? { lockDurationMs: options.lockDurationMs } : {}),
+      ...(options.stalledIntervalMs ? { stalledIntervalMs: options.stalledIntervalMs } : {}),
     });
-    queue.startWorker();
+    if (options.startWorker !== false) queue.startWorker();
     return queue;
   };
   const harness: AgentHarness = {
     gateway,
-    fake,
+    fake: fake as FakeOpenAIServer,
     messenger: recording,
     runtime,
     approvals,
@@ -196,7 +215,7 @@ export async function createAgentHarness(options: AgentHarnessOptions = {}): Pro
       throw new Error('the agent queue did not become idle');
     },
     reset() {
-      fake.reset();
+      fake?.reset();
       filed.length = 0;
       passages.length = 0;
       clock.offsetMs = 0;

@@ -576,9 +576,8 @@ async function executeTool(
     step.state = 'in_progress';
     delete step.detail;
   }
-  await runtime.runs.save(state);
-  await runtime.progress.publish(state);
   if (tool.risk === 'write') {
+    // Audited before the in-flight checkpoint, so a crash after the checkpoint always has its "started" entry.
     await runtime.approvals.appendAudit(state.workspaceId, state.runId, {
       at: startedAt,
       ...(input.approval ? { requestId: input.approval.requestId } : {}),
@@ -588,6 +587,8 @@ async function executeTool(
       detail: `${tool.name} ${canonicalJson(input.args)}`,
     });
   }
+  await runtime.runs.save(state);
+  await runtime.progress.publish(state);
   const controller = new AbortController();
   const toolDeadline = Math.min(segment.deadline, startedAt + tool.timeoutMs);
   const timeoutError = new DeskhandError('deadline_exceeded', `Tool ${tool.name} timed out`, {

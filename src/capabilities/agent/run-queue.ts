@@ -32,6 +32,12 @@ export interface AgentRunQueueOptions {
   concurrency?: number;
   /** Lease on a run while a worker advances it; renewed every third. */
   leaseMs?: number;
+  /**
+   * BullMQ's job lock (default 30 s) and stalled-job check interval (default 30 s): a worker that dies holding a
+   * job loses it after about `lockDurationMs`, and another replica's worker re-queues it at its next check.
+   */
+  lockDurationMs?: number;
+  stalledIntervalMs?: number;
   logger: Logger;
 }
 
@@ -79,6 +85,8 @@ export class AgentRunQueue {
         connection: this.#options.connection,
         prefix: this.#options.prefix,
         concurrency: this.#options.concurrency ?? 4,
+        ...(this.#options.lockDurationMs ? { lockDuration: this.#options.lockDurationMs } : {}),
+        ...(this.#options.stalledIntervalMs ? { stalledInterval: this.#options.stalledIntervalMs } : {}),
       },
     );
     this.#worker.on('failed', (job, error) => {
