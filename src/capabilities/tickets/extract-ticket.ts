@@ -101,6 +101,8 @@ const degradedCodes: ReadonlySet<OutcomeCode> = new Set<OutcomeCode>([
   'budget_unenforceable',
   'deadline_exceeded',
   'not_available_yet',
+  // No model configured (no API key, unknown model): rules still make a useful card.
+  'configuration',
 ]);
 
 function describeFiles(files: readonly TicketSourceFile[]): string {
