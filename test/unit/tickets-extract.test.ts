@@ -63,6 +63,7 @@ describe('extractTicket', () => {
     'over_budget',
     'budget_unenforceable',
     'upstream_quota_exhausted',
+    'configuration',
   ] as const) {
     test(`falls back to the rule-based extractor when the gateway throws ${code}`, async () => {
       const gateway = new FakeLanguageModelGateway().enqueue({ error: new DeskhandError(code, 'scripted') });
