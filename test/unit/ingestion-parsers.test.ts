@@ -100,6 +100,23 @@ describe('document parsers', () => {
     assert.doesNotMatch(text, /Pricing|Related: billing|All rights reserved/);
   });
 
+  test('inline images as data URLs never reach the text, in Markdown or HTML; their alt text does', async () => {
+    const base64 = 'iVBORw0KGgo'.repeat(500);
+    const markdown = await parse(
+      'diagram.md',
+      encode(`# Flow\n\nSee ![the refund flow](data:image/png;base64,${base64}) above.`),
+    );
+    const html = await parse(
+      'diagram.html',
+      encode(`<h1>Flow</h1><p>See <img alt="the refund flow" src="data:image/png;base64,${base64}"> above.</p>`),
+    );
+    for (const document of [markdown, html]) {
+      const text = JSON.stringify(document.blocks);
+      assert.ok(!text.includes('iVBORw0KGgo'), text.slice(0, 200));
+    }
+    assert.match(JSON.stringify(markdown.blocks), /See \[image: the refund flow\] above\./);
+  });
+
   test('PDF text layer is read page by page: larger type becomes headings, hyphenation is joined, pages kept', async () => {
     const document = await parse('handbook.pdf', localFixture('sample.pdf'));
     assert.equal(document.format, 'pdf');

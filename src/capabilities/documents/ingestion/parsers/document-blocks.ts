@@ -46,12 +46,18 @@ function serialize(node: Nodes): string {
   return toMarkdown(node, toMarkdownOptions).trimEnd();
 }
 
+/** Inline images carried as data URLs: kilobytes of base64 that no question matches; the alt text stays. */
+const dataImagePattern = /!\[([^\]]*)\]\(\s*<?data:[^)]*\)/g;
+
 /** Slices the original Markdown when the node has offsets (keeps the author's text); serialises otherwise. */
 function markdownOf(node: Nodes, source: string | undefined): string {
   const start = node.position?.start.offset;
   const end = node.position?.end.offset;
-  if (source !== undefined && start !== undefined && end !== undefined) return source.slice(start, end).trimEnd();
-  return serialize(node);
+  const text =
+    source !== undefined && start !== undefined && end !== undefined
+      ? source.slice(start, end).trimEnd()
+      : serialize(node);
+  return text.replace(dataImagePattern, (_, alt: string) => (alt ? `[image: ${alt}]` : ''));
 }
 
 function tableBlock(node: Table, source: string | undefined): DocumentBlock {
