@@ -6,18 +6,11 @@
  */
 import { App, type Receiver, SocketModeReceiver } from '@slack/bolt';
 import type { Redis } from 'ioredis';
+import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import type { Configuration } from './config.ts';
-import { encodingForModel, getEncoder } from './llm/tokenizer.ts';
 import type { Logger } from './observability/logger.ts';
 import { createMetricsRegistry, type Registry } from './observability/metrics.ts';
-import type { LanguageModelGateway } from './ports/language-model.ts';
-import type { Messenger } from './ports/messenger.ts';
-import type { VectorIndex } from './ports/vector-index.ts';
-import { completeHandlers } from './router/default-handlers.ts';
-import { Router } from './router/router.ts';
 import type { BotIdentity } from './router/thread-context.ts';
-import { RedisThreadMemory } from './router/thread-memory.ts';
-import type { CapabilityHandlers } from './router/types.ts';
 import { BackgroundJobs } from './slack/background-jobs.ts';
 import { boltLogger } from './slack/bolt-logger.ts';
 import { DeliveryDeduplicator } from './slack/dedupe.ts';
@@ -25,24 +18,24 @@ import { deliveryMiddleware } from './slack/delivery-middleware.ts';
 import { healthRoutes } from './slack/health-routes.ts';
 import * as actionListeners from './slack/listeners/actions.ts';
 import * as commandListeners from './slack/listeners/commands.ts';
-import type { InteractionHandlers, ListenerDependencies } from './slack/listeners/dependencies.ts';
+import type { ListenerDependencies } from './slack/listeners/dependencies.ts';
 import * as eventListeners from './slack/listeners/events.ts';
 import * as shortcutListeners from './slack/listeners/shortcuts.ts';
 import * as viewListeners from './slack/listeners/views.ts';
 import { DeskhandReceiver } from './slack/receiver.ts';
+import type { Work } from './slack/work.ts';
 
 export interface AppDependencies {
   configuration: Configuration;
   logger: Logger;
+  /** For delivery de-duplication and readiness. */
   redis: Redis;
-  messenger: Messenger;
-  gateway: LanguageModelGateway;
-  vectorIndex: VectorIndex;
+  /** Everything after the ack: `createInProcessWork(…)`, or a worker thread (src/workers/threaded-work.ts). */
+  work: Work;
   /** Defaults to a fresh registry with Node's default metrics. */
   registry?: Registry;
-  /** Capability handlers by route; missing ones answer "not available yet". */
-  capabilities?: Partial<CapabilityHandlers>;
-  interactions?: Partial<InteractionHandlers>;
+  /** Metrics recorded elsewhere (a worker thread), merged into `GET /metrics`. */
+  externalMetrics?: () => Promise<MetricObjectWithValues<MetricValue<string>>[]>;
   /** Delivery claim lease (default 30 s); tests shorten it to exercise lease expiry. */
   deliveryLeaseMs?: number;
   /** How long shutdown waits for background work (default 25 s, within Docker's default 10 s + grace). */
@@ -53,7 +46,7 @@ export interface AppDependencies {
 
 export interface DeskhandApp {
   readonly bolt: App;
-  readonly router: Router;
+  readonly work: Work;
   readonly jobs: BackgroundJobs;
   readonly registry: Registry;
   readonly dedupe: DeliveryDeduplicator;
@@ -61,12 +54,12 @@ export interface DeskhandApp {
   readonly port: number | undefined;
   /** Learns the bot identity, then listens (HTTP on `port`, default the configured PORT; or Socket Mode). */
   start(port?: number): Promise<void>;
-  /** Graceful stop: refuse new work, finish in-flight work, drain the messenger. Does not close Redis. */
+  /** Graceful stop: refuse new requests, finish in-flight work, close the work side. Does not close Redis. */
   stop(): Promise<void>;
 }
 
 export function createApp(dependencies: AppDependencies): DeskhandApp {
-  const { configuration, logger, redis, messenger, gateway, vectorIndex } = dependencies;
+  const { configuration, logger, redis, work } = dependencies;
   const registry = dependencies.registry ?? createMetricsRegistry({ collectDefaults: true });
   const leaseMs = dependencies.deliveryLeaseMs ?? 30_000;
   const jobs = new BackgroundJobs({ logger, registry });
@@ -80,8 +73,9 @@ export function createApp(dependencies: AppDependencies): DeskhandApp {
     accepting: () => accepting,
     readiness: [
       { name: 'redis', check: async () => (await redis.ping()) === 'PONG' },
-      { name: 'vector_index', check: () => vectorIndex.ping() },
+      { name: 'work', check: () => work.ready() },
     ],
+    ...(dependencies.externalMetrics ? { externalMetrics: dependencies.externalMetrics } : {}),
   });
 
   const socketMode = configuration.slack.appToken !== undefined;
@@ -118,35 +112,17 @@ export function createApp(dependencies: AppDependencies): DeskhandApp {
     },
   });
 
-  const router = new Router({
-    gateway,
-    messenger,
-    handlers: completeHandlers(dependencies.capabilities ?? {}),
-    threads: new RedisThreadMemory({ redis, keyPrefix: configuration.redis.keyPrefix }),
-    logger,
-    registry,
-    classifierModel: configuration.openai.classifierModel,
-    threadContextTokens: configuration.threadContextTokens,
-    encoding: encodingForModel(configuration.openai.model, configuration.openai.fallbackEncoding),
-    identity: () => identity,
-  });
-
   const listenerDependencies: ListenerDependencies = {
-    router,
+    work,
     jobs,
-    messenger,
     logger,
     leaseMs,
     ticketReaction: configuration.tickets.reaction,
     identity: () => identity,
-    interactions: {
-      actions: dependencies.interactions?.actions ?? {},
-      views: dependencies.interactions?.views ?? {},
-      ...(dependencies.interactions?.fileShared ? { fileShared: dependencies.interactions.fileShared } : {}),
-    },
   };
 
-  bolt.use(deliveryMiddleware({ dedupe, logger, registry }));
+  const deliveries = deliveryMiddleware({ dedupe, logger, registry });
+  bolt.use(deliveries);
   eventListeners.register(bolt, listenerDependencies);
   commandListeners.register(bolt, listenerDependencies);
   shortcutListeners.register(bolt, listenerDependencies);
@@ -165,7 +141,7 @@ export function createApp(dependencies: AppDependencies): DeskhandApp {
 
   return {
     bolt,
-    router,
+    work,
     jobs,
     registry,
     dedupe,
@@ -173,12 +149,8 @@ export function createApp(dependencies: AppDependencies): DeskhandApp {
       return receiver instanceof DeskhandReceiver ? receiver.port : socketMode ? undefined : configuration.port;
     },
     async start(port = configuration.port) {
-      // Building a tiktoken encoder compiles its WASM and ranks (~1 s on a busy machine) and blocks the event
-      // loop; doing it before listening keeps that pause off the ack path of the first requests.
-      for (const model of [configuration.openai.model, configuration.openai.classifierModel]) {
-        getEncoder(encodingForModel(model, configuration.openai.fallbackEncoding));
-      }
       identity = await resolveIdentity();
+      work.setIdentity(identity);
       await bolt.init();
       if (receiver instanceof DeskhandReceiver) await receiver.start(port);
       else await bolt.start();
@@ -189,10 +161,12 @@ export function createApp(dependencies: AppDependencies): DeskhandApp {
       const timeoutMs = dependencies.shutdownTimeoutMs ?? 25_000;
       // Stop taking requests first, then let the work already accepted finish and its messages go out.
       await receiver.stop(timeoutMs);
-      jobs.close();
+      const deadline = Date.now() + timeoutMs;
+      while (deliveries.inFlight() > 0 && Date.now() < deadline)
+        await new Promise((resolve) => setTimeout(resolve, 10));
       const finished = await jobs.drain(timeoutMs);
       if (!finished) logger.warn({ inFlight: jobs.inFlight, code: 'deadline_exceeded' }, 'stopped with work running');
-      await messenger.drain();
+      await work.close(timeoutMs);
       logger.info('deskhand stopped');
     },
   };

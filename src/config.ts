@@ -129,6 +129,7 @@ export const configurationSchema = z.object({
 
   // Routing and conversation
   THREAD_CONTEXT_TOKENS: integerWithDefault(3000, 100),
+  WORK_THREAD: booleanWithDefault(true),
 
   // Tickets
   TICKET_REACTION: stringWithDefault('ticket'),
@@ -205,6 +206,8 @@ export interface Configuration {
     allowSelfApproval: boolean;
   };
   threadContextTokens: number;
+  /** Run everything after the ack in a worker thread, so background work never delays acks. */
+  workThread: boolean;
   tickets: {
     reaction: string;
     categories: string[];
@@ -291,6 +294,7 @@ export function loadConfiguration(environment: Record<string, string | undefined
         allowSelfApproval: raw.ALLOW_SELF_APPROVAL,
       },
       threadContextTokens: raw.THREAD_CONTEXT_TOKENS,
+      workThread: raw.WORK_THREAD,
       tickets: {
         reaction: raw.TICKET_REACTION.replace(/^:|:$/g, ''),
         categories: raw.TICKET_CATEGORIES,

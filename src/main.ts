@@ -1,35 +1,21 @@
 /**
  * Composition root: the only place SDK clients are built. Loads the configuration (printing every problem and
- * exiting 1 when there are any), builds Redis, the Slack Web API client and Messenger, the model gateway and
- * the vector index, creates the app and starts it. SIGTERM/SIGINT stop it gracefully: stop accepting, finish
+ * exiting 1 when there are any), builds the ingress's Redis connection and the work side — in a worker thread by
+ * default (`WORK_THREAD`), where the Messenger, the model gateway, the vector index and the capabilities live
+ * (src/work-side.ts) — creates the app and starts it. SIGTERM/SIGINT stop it gracefully: stop accepting, finish
  * in-flight work, drain the messenger, close the stores.
  */
-import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import OpenAI from 'openai';
 import { createApp } from './app.ts';
 import { loadConfiguration } from './config.ts';
-import { DeskhandError } from './errors.ts';
-import { createGateway } from './llm/create-gateway.ts';
+import { toDeskhandError } from './errors.ts';
 import { createLogger } from './observability/logger.ts';
 import { createMetricsRegistry } from './observability/metrics.ts';
-import { EmbeddedVectorIndex } from './ports/adapters/embedded-vector-index.ts';
-import type { LanguageModelGateway } from './ports/language-model.ts';
-import type { VectorIndex } from './ports/vector-index.ts';
-import { budgetHandler } from './router/budget-handler.ts';
-import type { CapabilityHandlers } from './router/types.ts';
 import { boltLogger } from './slack/bolt-logger.ts';
-import { createSlackWebClient, SlackMessenger } from './slack/outbound/slack-messenger.ts';
-
-/** A gateway for when no model is configured: every call ends in a clear `configuration` outcome. */
-function unconfiguredGateway(reason: string): LanguageModelGateway {
-  const fail = async (): Promise<never> => {
-    throw new DeskhandError('configuration', reason, {
-      userMessage: 'No language model is configured for Deskhand yet. An admin must set OPENAI_API_KEY.',
-    });
-  };
-  return { chat: fail, structured: fail, embed: fail, countChatTokens: () => 0 };
-}
+import { createSlackWebClient } from './slack/outbound/slack-messenger.ts';
+import type { Work } from './slack/work.ts';
+import { buildWorkSide } from './work-side.ts';
+import { ThreadedWork } from './workers/threaded-work.ts';
 
 async function main(): Promise<void> {
   const loaded = loadConfiguration();
@@ -41,57 +27,43 @@ async function main(): Promise<void> {
   const configuration = loaded.configuration;
   const logger = createLogger({ level: configuration.logLevel });
   const registry = createMetricsRegistry({ collectDefaults: true });
-
   process.on('unhandledRejection', (reason) => logger.error({ err: reason, code: 'internal' }, 'unhandled rejection'));
+
+  let work: Work;
+  let threaded: ThreadedWork | undefined;
+  try {
+    if (configuration.workThread) {
+      threaded = await ThreadedWork.start({ logger });
+      work = threaded;
+    } else {
+      work = await buildWorkSide(configuration, logger, registry);
+    }
+  } catch (error) {
+    const coded = toDeskhandError(error, 'configuration');
+    console.error(`Deskhand cannot start: ${coded.userMessage}`);
+    logger.fatal({ err: error, code: coded.code }, 'could not build the work side');
+    process.exit(1);
+  }
 
   const redis = new Redis(configuration.redis.url, { maxRetriesPerRequest: 2, connectTimeout: 5_000 });
   redis.on('error', (error) => logger.warn({ err: error, code: 'upstream_unavailable' }, 'redis error'));
-
-  const webClient = createSlackWebClient({
+  // Used for one call, auth.test at start; everything Deskhand says goes through the work side's Messenger.
+  const identityClient = createSlackWebClient({
     token: configuration.slack.botToken,
     apiUrl: configuration.slack.apiUrl,
     timeoutMs: configuration.slack.requestTimeoutMs,
     clientLogger: boltLogger(logger),
   });
-  const messenger = new SlackMessenger({ client: webClient, logger, metrics: registry });
-
-  let closeLedger = async () => {};
-  let gateway: LanguageModelGateway;
-  const capabilities: Partial<CapabilityHandlers> = {};
-  if (configuration.openai.apiKey) {
-    const openai = new OpenAI({ apiKey: configuration.openai.apiKey, baseURL: configuration.openai.baseURL });
-    const parts = createGateway(configuration, { openai, redis, metrics: registry, logger });
-    gateway = parts.gateway;
-    closeLedger = () => parts.ledger.close();
-    capabilities.budget = budgetHandler({
-      budgets: parts.budgets,
-      adminUserIds: configuration.people.adminUserIds,
-      logger,
-    });
-  } else {
-    logger.warn({ code: 'configuration' }, 'OPENAI_API_KEY is not set: model features answer with a clear reason');
-    gateway = unconfiguredGateway('OPENAI_API_KEY is not set');
-  }
-
-  if (configuration.qdrant.url) {
-    // The Qdrant adapter lands with the document index; until then refuse rather than silently ignore the setting.
-    console.error('QDRANT_URL is set, but this build has only the embedded index. Unset QDRANT_URL to use it.');
-    process.exit(1);
-  }
-  const vectorIndex: VectorIndex = new EmbeddedVectorIndex({ directory: join(configuration.dataDir, 'index'), logger });
-  await vectorIndex.ensureReady();
 
   const app = createApp({
     configuration,
     logger,
     redis,
-    messenger,
-    gateway,
-    vectorIndex,
+    work,
     registry,
-    capabilities,
+    ...(threaded ? { externalMetrics: () => (threaded as ThreadedWork).metrics() } : {}),
     resolveIdentity: async () => {
-      const identity = await webClient.auth.test();
+      const identity = await identityClient.auth.test();
       return { botUserId: identity.user_id, botId: identity.bot_id };
     },
   });
@@ -108,8 +80,6 @@ async function main(): Promise<void> {
     force.unref();
     try {
       await app.stop();
-      await vectorIndex.close();
-      await closeLedger();
       await redis.quit();
       process.exit(0);
     } catch (error) {
@@ -124,6 +94,7 @@ async function main(): Promise<void> {
     await app.start();
   } catch (error) {
     logger.fatal({ err: error, code: 'configuration' }, 'could not start (is SLACK_BOT_TOKEN valid and PORT free?)');
+    await work.close(1_000).catch(() => {});
     await redis.quit().catch(() => {});
     process.exit(1);
   }

@@ -25,7 +25,6 @@ export class BackgroundJobs {
   readonly #failed;
   readonly #inFlightGauge;
   readonly #duration;
-  #accepting = true;
 
   constructor(options: { logger: Logger; registry: Registry }) {
     this.#logger = options.logger;
@@ -42,20 +41,13 @@ export class BackgroundJobs {
     return this.#running.size;
   }
 
-  get accepting(): boolean {
-    return this.#accepting;
-  }
-
   /**
    * Starts `work` without awaiting it. The returned promise settles when the job has ended and never rejects.
-   * After `close()`, new jobs are refused (logged) and their claim is released so a redelivery can run them.
+   * Jobs are accepted during shutdown too: they come from requests already acknowledged, which Slack will not
+   * redeliver, so refusing them would lose them.
    */
   run(name: string, work: () => Promise<void>, options: BackgroundJobOptions = {}): Promise<void> {
     const logger = this.#logger.child({ job: name, ...options.logFields });
-    if (!this.#accepting) {
-      logger.warn({ code: 'cancelled' }, 'job refused: shutting down');
-      return options.claim ? options.claim.release().then(noop, noop) : Promise.resolve();
-    }
     this.#started.inc({ job: name });
     const endTimer = this.#duration.startTimer({ job: name });
     const { claim } = options;
@@ -102,11 +94,6 @@ export class BackgroundJobs {
     return job;
   }
 
-  /** Stops accepting jobs. */
-  close(): void {
-    this.#accepting = false;
-  }
-
   /** Waits until every running job has ended, or `timeoutMs` passed; resolves whether all ended. */
   async drain(timeoutMs: number): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
@@ -123,5 +110,3 @@ export class BackgroundJobs {
     return true;
   }
 }
-
-function noop(): void {}

@@ -14,18 +14,37 @@ const claimKey = 'deskhandDeliveryClaim';
 const handedOffKey = 'deskhandDeliveryHandedOff';
 const deliveryIdKey = 'deskhandDeliveryId';
 
+export interface DeliveryMiddleware {
+  (args: AnyMiddlewareArgs & AllMiddlewareArgs): Promise<void>;
+  /**
+   * Deliveries between claim and the end of their listeners. Events are acknowledged before listeners run, so
+   * shutdown waits for this to reach zero before draining background jobs — otherwise an acknowledged event
+   * could be dropped between its ack and its job.
+   */
+  readonly inFlight: () => number;
+}
+
 export function deliveryMiddleware(options: {
   dedupe: DeliveryDeduplicator;
   logger: Logger;
   registry: Registry;
-}): (args: AnyMiddlewareArgs & AllMiddlewareArgs) => Promise<void> {
+}): DeliveryMiddleware {
+  let inFlight = 0;
   const deliveries = counter(
     options.registry,
     'deskhand_deliveries_total',
     'Slack deliveries by de-duplication result',
     ['result'],
   );
-  return async (args) => {
+  const middleware = async (args: AnyMiddlewareArgs & AllMiddlewareArgs): Promise<void> => {
+    inFlight += 1;
+    try {
+      await handle(args);
+    } finally {
+      inFlight -= 1;
+    }
+  };
+  const handle = async (args: AnyMiddlewareArgs & AllMiddlewareArgs): Promise<void> => {
     const { body, context, next } = args;
     const deliveryId = deliveryIdOf(body);
     context[deliveryIdKey] = deliveryId;
@@ -60,6 +79,7 @@ export function deliveryMiddleware(options: {
       }
     }
   };
+  return Object.assign(middleware, { inFlight: () => inFlight });
 }
 
 /** The delivery id (event id or payload hash) set by the middleware; used as the request id. */

@@ -1,5 +1,6 @@
 /** `GET /healthz` (the process answers), `GET /readyz` (Redis and the vector index reachable), `GET /metrics`. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 import type { Logger } from '../observability/logger.ts';
 import type { Registry } from '../observability/metrics.ts';
 
@@ -17,6 +18,8 @@ export interface HealthRouteOptions {
   checkTimeoutMs?: number;
   /** False while shutting down: /readyz answers 503 so load balancers stop sending traffic. */
   accepting: () => boolean;
+  /** Metrics recorded elsewhere (a worker thread), merged into the response. */
+  externalMetrics?: () => Promise<MetricObjectWithValues<MetricValue<string>>[]>;
 }
 
 export type RouteHandler = (request: IncomingMessage, response: ServerResponse) => void;
@@ -37,7 +40,7 @@ export function healthRoutes(options: HealthRouteOptions): Record<'/healthz' | '
       })();
     },
     '/metrics': (_request, response) => {
-      options.registry.metrics().then(
+      renderMetrics(options).then(
         (body) => {
           response.writeHead(200, { 'content-type': options.registry.contentType });
           response.end(body);
@@ -66,4 +69,10 @@ async function withTimeout(check: Promise<boolean>, timeoutMs: number): Promise<
   } finally {
     clearTimeout(timer);
   }
+}
+
+async function renderMetrics(options: HealthRouteOptions): Promise<string> {
+  if (!options.externalMetrics) return options.registry.metrics();
+  const [own, external] = await Promise.all([options.registry.getMetricsAsJSON(), options.externalMetrics()]);
+  return AggregatorRegistry.aggregate([own, external]).metrics();
 }

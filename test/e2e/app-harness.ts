@@ -9,14 +9,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import OpenAI from 'openai';
-import { type AppDependencies, createApp, type DeskhandApp } from '../../src/app.ts';
+import { createApp, type DeskhandApp } from '../../src/app.ts';
 import { type Configuration, loadConfiguration } from '../../src/config.ts';
 import { createGateway } from '../../src/llm/create-gateway.ts';
+import { encodingForModel } from '../../src/llm/tokenizer.ts';
 import { createSilentLogger, type Logger } from '../../src/observability/logger.ts';
 import { createMetricsRegistry } from '../../src/observability/metrics.ts';
 import { EmbeddedVectorIndex } from '../../src/ports/adapters/embedded-vector-index.ts';
 import { budgetHandler } from '../../src/router/budget-handler.ts';
+import { RedisThreadMemory } from '../../src/router/thread-memory.ts';
+import type { CapabilityHandlers } from '../../src/router/types.ts';
+import type { InteractionHandlers } from '../../src/slack/listeners/dependencies.ts';
 import { createSlackWebClient, SlackMessenger } from '../../src/slack/outbound/slack-messenger.ts';
+import { createInProcessWork } from '../../src/slack/work.ts';
 import { FakeOpenAIServer } from '../fakes/openai-server.ts';
 import { SlackDriver } from '../fakes/slack-driver.ts';
 import { FakeSlackWebApi } from '../fakes/slack-web-api.ts';
@@ -39,7 +44,8 @@ export interface AppHarness {
 
 export interface AppHarnessOptions {
   environment?: Record<string, string>;
-  capabilities?: AppDependencies['capabilities'];
+  capabilities?: Partial<CapabilityHandlers>;
+  interactions?: Partial<InteractionHandlers>;
   deliveryLeaseMs?: number;
   logger?: Logger;
   openaiWhenEmpty?: 'default' | 'error';
@@ -80,18 +86,28 @@ export async function startAppHarness(options: AppHarnessOptions = {}): Promise<
   });
   const vectorIndex = new EmbeddedVectorIndex({ logger });
   await vectorIndex.ensureReady();
-  const app = createApp({
-    configuration,
-    logger,
-    redis,
+  const work = createInProcessWork({
     messenger,
     gateway: parts.gateway,
-    vectorIndex,
+    threads: new RedisThreadMemory({ redis, keyPrefix }),
+    logger,
     registry,
     capabilities: {
       budget: budgetHandler({ budgets: parts.budgets, adminUserIds: configuration.people.adminUserIds, logger }),
       ...options.capabilities,
     },
+    ...(options.interactions ? { interactions: options.interactions } : {}),
+    classifierModel: configuration.openai.classifierModel,
+    threadContextTokens: configuration.threadContextTokens,
+    encoding: encodingForModel(configuration.openai.model),
+    ready: () => vectorIndex.ping(),
+  });
+  const app = createApp({
+    configuration,
+    logger,
+    redis,
+    work,
+    registry,
     ...(options.deliveryLeaseMs ? { deliveryLeaseMs: options.deliveryLeaseMs } : {}),
     shutdownTimeoutMs: 5_000,
     resolveIdentity: async () => {

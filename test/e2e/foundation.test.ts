@@ -231,12 +231,12 @@ describe('routing', () => {
 });
 
 describe('operations endpoints', () => {
-  test('healthz answers, readyz checks Redis and the index, metrics exposes request and outcome counters', async () => {
+  test('healthz answers, readyz checks Redis and the work side (index), metrics exposes request and outcome counters', async () => {
     const health = await fetch(`${harness.baseUrl}/healthz`);
     assert.equal(health.status, 200);
     const ready = await fetch(`${harness.baseUrl}/readyz`);
     assert.equal(ready.status, 200);
-    assert.deepEqual(((await ready.json()) as { checks: unknown }).checks, { redis: true, vector_index: true });
+    assert.deepEqual(((await ready.json()) as { checks: unknown }).checks, { redis: true, work: true });
 
     await harness.driver.send(slackPayloads.slashCommand({ command: '/docs', text: 'list' }));
     await settled();

@@ -8,10 +8,12 @@ import { Redis } from 'ioredis';
 import { createApp } from '../../src/app.ts';
 import { loadConfiguration } from '../../src/config.ts';
 import { createSilentLogger } from '../../src/observability/logger.ts';
+import { createMetricsRegistry } from '../../src/observability/metrics.ts';
 import type { LanguageModelGateway } from '../../src/ports/language-model.ts';
 import type { Messenger } from '../../src/ports/messenger.ts';
-import type { VectorIndex } from '../../src/ports/vector-index.ts';
+import { RedisThreadMemory } from '../../src/router/thread-memory.ts';
 import { actions, commands, messageShortcuts, views } from '../../src/slack/ids.ts';
+import { createInProcessWork } from '../../src/slack/work.ts';
 
 const schemaDirectory = '/work/shared/fixtures/slack/manifest-schema';
 const manifest = JSON.parse(
@@ -62,13 +64,21 @@ async function createInspectableApp(redis: Redis) {
     postEphemeral: async () => {},
     drain: async () => {},
   } as unknown as Messenger;
+  const work = createInProcessWork({
+    messenger,
+    gateway: { chat: unused } as unknown as LanguageModelGateway,
+    threads: new RedisThreadMemory({ redis, keyPrefix }),
+    logger: createSilentLogger(),
+    registry: createMetricsRegistry(),
+    classifierModel: 'gpt-4o-mini',
+    threadContextTokens: 1000,
+    encoding: 'o200k_base',
+  });
   const app = createApp({
     configuration: configuration.configuration,
     logger: createSilentLogger(),
     redis,
-    messenger,
-    gateway: { chat: unused } as unknown as LanguageModelGateway,
-    vectorIndex: { ping: async () => true } as unknown as VectorIndex,
+    work,
     resolveIdentity: async () => ({ botUserId: 'UBOT', botId: 'BBOT' }),
   });
   await app.bolt.init();

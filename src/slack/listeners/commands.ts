@@ -15,7 +15,7 @@ export function register(app: App, dependencies: ListenerDependencies): void {
         dependencies.jobs,
         'command',
         async () => {
-          await dependencies.router.handle({
+          await dependencies.work.route({
             origin: 'command',
             command: command.command,
             workspaceId,

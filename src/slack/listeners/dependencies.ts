@@ -1,11 +1,10 @@
 /** What listeners need: the router for routed requests, and handlers for clicks, modals and shared files. */
 import type { Logger } from '../../observability/logger.ts';
-import type { Messenger } from '../../ports/messenger.ts';
-import type { Router } from '../../router/router.ts';
 import type { BotIdentity } from '../../router/thread-context.ts';
 import type { CapabilityOutcome } from '../../router/types.ts';
 import type { BackgroundJobs } from '../background-jobs.ts';
 import type { ActionId, ViewCallbackId } from '../ids.ts';
+import type { Work } from '../work.ts';
 
 export interface ActionRequest {
   actionId: ActionId;
@@ -62,14 +61,13 @@ export interface InteractionHandlers {
 }
 
 export interface ListenerDependencies {
-  router: Router;
+  /** Everything after the ack (this event loop or a worker thread). */
+  work: Work;
   jobs: BackgroundJobs;
-  messenger: Messenger;
   logger: Logger;
   /** Delivery lease (see dedupe.ts), renewed by the background job while it runs. */
   leaseMs: number;
   /** Reaction name (without colons) that turns a message into a ticket. */
   ticketReaction: string;
   identity: () => BotIdentity;
-  interactions: InteractionHandlers;
 }

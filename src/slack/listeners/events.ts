@@ -41,7 +41,7 @@ export function ignoredBecause(event: MessageLike, botUserId: string | undefined
 }
 
 export function register(app: App, dependencies: ListenerDependencies): void {
-  const { router, jobs, logger, leaseMs } = dependencies;
+  const { work, jobs, logger, leaseMs } = dependencies;
 
   app.event('app_mention', async ({ event, body, context }) => {
     const message = event as unknown as MessageLike;
@@ -56,7 +56,7 @@ export function register(app: App, dependencies: ListenerDependencies): void {
       jobs,
       'mention',
       async () => {
-        await router.handle({
+        await work.route({
           origin: 'mention',
           workspaceId,
           channelId: message.channel as string,
@@ -90,7 +90,7 @@ export function register(app: App, dependencies: ListenerDependencies): void {
       jobs,
       directMessage && !inThread ? 'direct_message' : 'thread_follow_up',
       async () => {
-        await router.handle({
+        await work.route({
           origin: directMessage && !inThread ? 'mention' : 'thread_follow_up',
           workspaceId: workspaceId as string,
           channelId: message.channel as string,
@@ -117,15 +117,11 @@ export function register(app: App, dependencies: ListenerDependencies): void {
       jobs,
       'ticket_reaction',
       async () => {
-        const target = await dependencies.messenger.message(channel, ts);
-        await router.handle({
-          origin: 'reaction',
+        await work.reaction({
           workspaceId,
           channelId: channel,
           userId,
-          text: target?.text ?? '',
           messageTs: ts,
-          ...(target?.threadTs ? { threadTs: target.threadTs } : {}),
           requestId: deliveryIdFrom(context),
         });
       },
@@ -135,17 +131,13 @@ export function register(app: App, dependencies: ListenerDependencies): void {
 
   app.event('file_shared', async ({ event, body, context }) => {
     const workspaceId = tenantOf(body);
-    const handler = dependencies.interactions.fileShared;
-    if (!handler || !workspaceId) {
-      logger.debug({ deliveryId: deliveryIdFrom(context), code: 'not_available_yet' }, 'file_shared not handled');
-      return;
-    }
+    if (!workspaceId) return;
     runInBackground(
       context,
       jobs,
       'file_shared',
       () =>
-        handler({
+        work.fileShared({
           workspaceId,
           fileId: event.file_id,
           channelId: event.channel_id,

@@ -24,7 +24,7 @@ export function register(app: App, dependencies: ListenerDependencies): void {
         dependencies.jobs,
         'shortcut',
         async () => {
-          await dependencies.router.handle({
+          await dependencies.work.route({
             origin: 'shortcut',
             workspaceId,
             channelId: shortcut.channel.id,

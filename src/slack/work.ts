@@ -1,0 +1,208 @@
+/**
+ * Everything that happens after the ack, behind one interface, so the ingress (receiver, Bolt, de-duplication,
+ * listeners) can hand work to this event loop (`createInProcessWork`) or to a worker thread
+ * (src/workers/threaded-work.ts) without knowing which. Every request type is plain, serialisable data.
+ */
+import { DeskhandError, toDeskhandError } from '../errors.ts';
+import { type EncodingName, getEncoder } from '../llm/tokenizer.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { Registry } from '../observability/metrics.ts';
+import type { LanguageModelGateway } from '../ports/language-model.ts';
+import type { Block, Messenger } from '../ports/messenger.ts';
+import { completeHandlers } from '../router/default-handlers.ts';
+import { Router, type RouterOutcome } from '../router/router.ts';
+import type { BotIdentity } from '../router/thread-context.ts';
+import type { ThreadMemory } from '../router/thread-memory.ts';
+import type { CapabilityHandlers, IncomingRequest } from '../router/types.ts';
+import { errorMessage } from './blocks/error-message.ts';
+import type {
+  ActionRequest,
+  FileSharedRequest,
+  InteractionHandlers,
+  ViewAckResponse,
+  ViewRequest,
+} from './listeners/dependencies.ts';
+
+/** A ticket reaction: the target message is fetched by the work side, not on the ack path. */
+export interface ReactionRequest {
+  workspaceId: string;
+  channelId: string;
+  userId: string;
+  messageTs: string;
+  requestId: string;
+}
+
+export interface Work {
+  /** Routes a mention, follow-up, command or shortcut to its capability and delivers the outcome. */
+  route(request: IncomingRequest): Promise<RouterOutcome>;
+  /** Turns the reacted-to message into a routed ticket request. */
+  reaction(request: ReactionRequest): Promise<RouterOutcome>;
+  /** Runs a button's handler; the clicker always sees a result or the reason there is none. */
+  action(request: ActionRequest): Promise<void>;
+  /**
+   * Runs a modal submission's quick part and returns the ack response; its slow part continues on the work side
+   * (`settled` resolves when it has ended).
+   */
+  view(request: ViewRequest): Promise<{ response?: ViewAckResponse; settled: Promise<void> }>;
+  fileShared(request: FileSharedRequest): Promise<void>;
+  /** Tells the work side who Deskhand is (after auth.test). */
+  setIdentity(identity: BotIdentity): void;
+  /** Readiness of what the work side owns (index, stores). */
+  ready(): Promise<boolean>;
+  /** Waits for running work, then releases what the work side owns. */
+  close(timeoutMs: number): Promise<void>;
+}
+
+export interface InProcessWorkDependencies {
+  messenger: Messenger;
+  gateway: LanguageModelGateway;
+  threads: ThreadMemory;
+  logger: Logger;
+  registry: Registry;
+  capabilities?: Partial<CapabilityHandlers>;
+  interactions?: Partial<InteractionHandlers>;
+  classifierModel: string;
+  threadContextTokens: number;
+  encoding: EncodingName;
+  /** Readiness of the stores the work side uses (e.g. the vector index). */
+  ready?: () => Promise<boolean>;
+  /** Called by `close` after running work has ended (drain the messenger, close the index…). */
+  onClose?: () => Promise<void>;
+}
+
+/** The work side on the current event loop (tests, and `WORK_THREAD=false`). */
+export function createInProcessWork(dependencies: InProcessWorkDependencies): Work & { router: Router } {
+  const { messenger, logger } = dependencies;
+  // Building a tiktoken encoder compiles its WASM and ranks (~1 s on a busy machine) and blocks the event loop;
+  // doing it now, before the app listens, keeps that pause off the first requests.
+  getEncoder(dependencies.encoding);
+  let identity: BotIdentity = {};
+  const running = new Set<Promise<unknown>>();
+  const track = <T>(promise: Promise<T>): Promise<T> => {
+    running.add(promise);
+    void promise.finally(() => running.delete(promise)).catch(() => {});
+    return promise;
+  };
+  const router = new Router({
+    gateway: dependencies.gateway,
+    messenger,
+    threads: dependencies.threads,
+    handlers: completeHandlers(dependencies.capabilities ?? {}),
+    logger,
+    registry: dependencies.registry,
+    classifierModel: dependencies.classifierModel,
+    threadContextTokens: dependencies.threadContextTokens,
+    encoding: dependencies.encoding,
+    identity: () => identity,
+  });
+  const interactions = dependencies.interactions ?? {};
+
+  async function action(request: ActionRequest): Promise<void> {
+    const actionLogger = logger.child({ requestId: request.requestId, actionId: request.actionId });
+    let reply: { text: string; blocks?: Block[] } | undefined;
+    try {
+      const handler = interactions.actions?.[request.actionId];
+      if (!handler) {
+        throw new DeskhandError('not_available_yet', `no handler for action ${request.actionId}`, {
+          userMessage: 'That button does not do anything yet.',
+        });
+      }
+      const outcome = await handler(request);
+      if (outcome?.kind === 'reply')
+        reply = { text: outcome.text, ...(outcome.blocks ? { blocks: outcome.blocks } : {}) };
+      actionLogger.info({ code: 'ok' }, 'action handled');
+    } catch (error) {
+      const coded = toDeskhandError(error);
+      actionLogger[coded.code === 'internal' ? 'error' : 'warn']({ err: error, code: coded.code }, 'action failed');
+      reply = errorMessage(coded.code, coded.userMessage);
+    }
+    if (reply && request.channelId) {
+      await messenger.postEphemeral({ channel: request.channelId, user: request.userId, ...reply });
+    }
+  }
+
+  return {
+    router,
+    route: (request) => track(router.handle(request)),
+    reaction: (request) =>
+      track(
+        (async () => {
+          const target = await messenger.message(request.channelId, request.messageTs);
+          return router.handle({
+            origin: 'reaction',
+            workspaceId: request.workspaceId,
+            channelId: request.channelId,
+            userId: request.userId,
+            text: target?.text ?? '',
+            messageTs: request.messageTs,
+            ...(target?.threadTs ? { threadTs: target.threadTs } : {}),
+            requestId: request.requestId,
+          });
+        })(),
+      ),
+    action: (request) => track(action(request)),
+    async view(request) {
+      const handler = interactions.views?.[request.callbackId];
+      if (!handler) {
+        logger.info({ code: 'not_available_yet', callbackId: request.callbackId }, 'view submission without a handler');
+        return { response: messageView(defaultNotAvailable), settled: Promise.resolve() };
+      }
+      try {
+        const result = await handler(request);
+        const afterAck = result?.afterAck;
+        const settled = afterAck
+          ? track(
+              afterAck().catch((error: unknown) => {
+                const coded = toDeskhandError(error);
+                logger.error({ err: error, code: coded.code, callbackId: request.callbackId }, 'view work failed');
+              }),
+            )
+          : Promise.resolve();
+        return { ...(result?.response ? { response: result.response } : {}), settled };
+      } catch (error) {
+        const coded = toDeskhandError(error);
+        logger[coded.code === 'internal' ? 'error' : 'warn'](
+          { err: error, code: coded.code, callbackId: request.callbackId },
+          'view submission failed',
+        );
+        return { response: messageView(coded.userMessage), settled: Promise.resolve() };
+      }
+    },
+    async fileShared(request) {
+      const handler = interactions.fileShared;
+      if (!handler) {
+        logger.debug({ code: 'not_available_yet', requestId: request.requestId }, 'file_shared not handled');
+        return;
+      }
+      await track(handler(request));
+    },
+    setIdentity(value) {
+      identity = value;
+    },
+    ready: dependencies.ready ?? (async () => true),
+    async close(timeoutMs) {
+      const deadline = Date.now() + timeoutMs;
+      while (running.size > 0 && Date.now() < deadline) {
+        await Promise.race([Promise.allSettled([...running]), new Promise((resolve) => setTimeout(resolve, 100))]);
+      }
+      if (running.size > 0) logger.warn({ inFlight: running.size, code: 'deadline_exceeded' }, 'work still running');
+      await messenger.drain();
+      await dependencies.onClose?.();
+    },
+  };
+}
+
+const defaultNotAvailable = 'That is not available yet.';
+
+/** A modal that only says `text` (replaces the submitted one, so the submitter sees the outcome). */
+export function messageView(text: string): ViewAckResponse {
+  return {
+    response_action: 'update',
+    view: {
+      type: 'modal',
+      title: { type: 'plain_text', text: 'Deskhand' },
+      close: { type: 'plain_text', text: 'Close' },
+      blocks: [{ type: 'section', text: { type: 'plain_text', text } }],
+    },
+  };
+}

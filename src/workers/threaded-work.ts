@@ -1,0 +1,161 @@
+/**
+ * The work side in a worker thread, seen from the ingress as a `Work`. Node runs one event loop per thread: with
+ * the model, index, tokenizer and Slack work on the worker's loop, the main loop only parses, verifies,
+ * de-duplicates and acknowledges — its latency no longer depends on how busy the background is.
+ */
+import { Worker } from 'node:worker_threads';
+import type { MetricObjectWithValues, MetricValue } from 'prom-client';
+import { DeskhandError, type OutcomeCode, outcomeCodes } from '../errors.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { RouterOutcome } from '../router/router.ts';
+import type { BotIdentity } from '../router/thread-context.ts';
+import type { ViewAckResponse } from '../slack/listeners/dependencies.ts';
+import type { Work } from '../slack/work.ts';
+import type { FromWorker, ToWorker, WorkMethod } from './work-protocol.ts';
+
+interface Pending {
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
+export class ThreadedWork implements Work {
+  readonly #worker: Worker;
+  readonly #logger: Logger;
+  readonly #pending = new Map<number, Pending>();
+  readonly #settling = new Map<number, () => void>();
+  #nextId = 1;
+  #alive = true;
+  #closing = false;
+
+  private constructor(worker: Worker, logger: Logger) {
+    this.#worker = worker;
+    this.#logger = logger;
+    worker.on('message', (message: FromWorker) => this.#onMessage(message));
+    worker.on('error', (error) => {
+      logger.error({ err: error, code: 'internal' }, 'work thread crashed');
+    });
+    worker.on('exit', (code) => {
+      this.#alive = false;
+      const error = new DeskhandError('internal', `work thread exited with code ${code}`);
+      for (const pending of this.#pending.values()) pending.reject(error);
+      this.#pending.clear();
+      for (const settle of this.#settling.values()) settle();
+      this.#settling.clear();
+      if (!this.#closing) logger.error({ code: 'internal', exitCode: code }, 'work thread exited');
+    });
+  }
+
+  /** Starts the thread and resolves once its work side is built (rejects with its configuration problem). */
+  static async start(options: { logger: Logger }): Promise<ThreadedWork> {
+    const worker = new Worker(new URL('./work-thread.ts', import.meta.url));
+    await new Promise<void>((resolve, reject) => {
+      const onMessage = (message: FromWorker) => {
+        if (message.type === 'started') settle(() => resolve());
+        if (message.type === 'failed') settle(() => reject(new DeskhandError('configuration', message.message)));
+      };
+      const onError = (error: Error) => settle(() => reject(error));
+      const onExit = (code: number) =>
+        settle(() => reject(new Error(`work thread exited with code ${code} while starting`)));
+      // Only our own listeners are removed: Worker relies on internal 'newListener' hooks to deliver messages.
+      const settle = (outcome: () => void) => {
+        worker.off('message', onMessage);
+        worker.off('error', onError);
+        worker.off('exit', onExit);
+        outcome();
+      };
+      worker.on('message', onMessage);
+      worker.once('error', onError);
+      worker.once('exit', onExit);
+    });
+    return new ThreadedWork(worker, options.logger);
+  }
+
+  #onMessage(message: FromWorker): void {
+    if (message.type === 'settled') {
+      this.#settling.get(message.id)?.();
+      this.#settling.delete(message.id);
+      return;
+    }
+    if (message.type !== 'result') return;
+    const pending = this.#pending.get(message.id);
+    if (!pending) return;
+    this.#pending.delete(message.id);
+    if (message.ok) pending.resolve(message.value);
+    else {
+      const code = (outcomeCodes as readonly string[]).includes(message.code)
+        ? (message.code as OutcomeCode)
+        : 'internal';
+      pending.reject(new DeskhandError(code, message.message, { userMessage: message.userMessage }));
+    }
+  }
+
+  #request<T>(build: (id: number) => ToWorker): { id: number; promise: Promise<T> } {
+    const id = this.#nextId++;
+    if (!this.#alive) {
+      return { id, promise: Promise.reject(new DeskhandError('internal', 'work thread is not running')) };
+    }
+    const promise = new Promise<T>((resolve, reject) => {
+      this.#pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
+    });
+    this.#worker.postMessage(build(id));
+    return { id, promise };
+  }
+
+  #call<T>(method: WorkMethod, request: unknown): Promise<T> {
+    return this.#request<T>((id) => ({ type: 'call', id, method, request })).promise;
+  }
+
+  route(request: Parameters<Work['route']>[0]): Promise<RouterOutcome> {
+    return this.#call('route', request);
+  }
+
+  reaction(request: Parameters<Work['reaction']>[0]): Promise<RouterOutcome> {
+    return this.#call('reaction', request);
+  }
+
+  action(request: Parameters<Work['action']>[0]): Promise<void> {
+    return this.#call('action', request);
+  }
+
+  async view(request: Parameters<Work['view']>[0]): Promise<{ response?: ViewAckResponse; settled: Promise<void> }> {
+    const { id, promise } = this.#request<{ response?: ViewAckResponse }>((requestId) => ({
+      type: 'call',
+      id: requestId,
+      method: 'view',
+      request,
+    }));
+    const settled = new Promise<void>((resolve) => this.#settling.set(id, resolve));
+    const { response } = await promise;
+    return { ...(response ? { response } : {}), settled };
+  }
+
+  fileShared(request: Parameters<Work['fileShared']>[0]): Promise<void> {
+    return this.#call('fileShared', request);
+  }
+
+  setIdentity(identity: BotIdentity): void {
+    if (this.#alive) this.#worker.postMessage({ type: 'identity', identity } satisfies ToWorker);
+  }
+
+  async ready(): Promise<boolean> {
+    if (!this.#alive) return false;
+    return this.#request<boolean>((id) => ({ type: 'ready', id })).promise;
+  }
+
+  /** The work thread's metrics, for `GET /metrics`. */
+  async metrics(): Promise<MetricObjectWithValues<MetricValue<string>>[]> {
+    if (!this.#alive) return [];
+    return this.#request<MetricObjectWithValues<MetricValue<string>>[]>((id) => ({ type: 'metrics', id })).promise;
+  }
+
+  async close(timeoutMs: number): Promise<void> {
+    if (!this.#alive) return;
+    try {
+      await this.#request<void>((id) => ({ type: 'close', id, timeoutMs })).promise;
+    } catch (error) {
+      this.#logger.warn({ err: error }, 'work thread did not close cleanly');
+    }
+    this.#closing = true;
+    await this.#worker.terminate();
+  }
+}

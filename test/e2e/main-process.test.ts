@@ -1,0 +1,133 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import { FakeOpenAIServer } from '../fakes/openai-server.ts';
+import { SlackDriver, slackPayloads } from '../fakes/slack-driver.ts';
+import { FakeSlackWebApi } from '../fakes/slack-web-api.ts';
+
+const signingSecret = 'process-signing-secret-123456';
+const keyPrefix = `test:${randomUUID()}:`;
+const root = new URL('../..', import.meta.url);
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+let slack: FakeSlackWebApi;
+let openai: FakeOpenAIServer;
+let dataDir: string;
+
+before(async () => {
+  slack = await FakeSlackWebApi.start();
+  openai = await FakeOpenAIServer.start({ whenEmpty: 'error' });
+  dataDir = mkdtempSync(join(tmpdir(), 'deskhand-process-'));
+});
+
+after(async () => {
+  await slack.close();
+  await openai.close();
+  rmSync(dataDir, { recursive: true, force: true });
+  const redis = new Redis();
+  const keys = await redis.keys(`${keyPrefix}*`);
+  if (keys.length > 0) await redis.del(...keys);
+  await redis.quit();
+});
+
+function startMain(environment: Record<string, string>): { child: ChildProcess; output: () => string } {
+  let output = '';
+  const child = spawn(process.execPath, ['src/main.ts'], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { PATH: process.env.PATH ?? '', ...environment },
+  });
+  child.stdout?.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  return { child, output: () => output };
+}
+
+const exited = (child: ChildProcess) =>
+  new Promise<number | null>((resolve) => {
+    if (child.exitCode !== null) resolve(child.exitCode);
+    else child.once('exit', (code) => resolve(code));
+  });
+
+describe('node src/main.ts', () => {
+  test('with bad settings it prints every problem and exits 1', async () => {
+    const { child, output } = startMain({ PORT: 'not-a-port', SLACK_SIGNING_SECRET: 'short' });
+    assert.equal(await exited(child), 1);
+    assert.match(output(), /SLACK_BOT_TOKEN is required but not set/);
+    assert.match(output(), /SLACK_SIGNING_SECRET is invalid/);
+    assert.match(output(), /PORT is invalid/);
+  });
+
+  test('starts in HTTP mode against the fakes with the work in a thread, answers, and stops gracefully', async () => {
+    const port = await freePort();
+    const { child, output } = startMain({
+      PORT: String(port),
+      SLACK_BOT_TOKEN: slack.token,
+      SLACK_SIGNING_SECRET: signingSecret,
+      SLACK_API_URL: slack.url,
+      OPENAI_API_KEY: 'test-key',
+      OPENAI_BASE_URL: openai.baseURL,
+      REDIS_KEY_PREFIX: keyPrefix,
+      DATA_DIR: dataDir,
+      LOG_LEVEL: 'info',
+      WORK_THREAD: 'true',
+    });
+    try {
+      let ready = 0;
+      for (let attempt = 0; attempt < 150 && ready !== 200; attempt += 1) {
+        await sleep(100);
+        ready = await fetch(`http://127.0.0.1:${port}/readyz`).then(
+          (response) => response.status,
+          () => 0,
+        );
+      }
+      assert.equal(ready, 200, output());
+
+      // A slow classification: the ack returns at once, the answer comes from the work thread later.
+      openai.enqueueChat({ content: '{"route":"help"}', delayMs: 1_000 });
+      const driver = new SlackDriver({ url: `http://127.0.0.1:${port}/slack/events`, signingSecret });
+      const response = await driver.send(
+        slackPayloads.appMention({ text: '<@U0BOT> the export for customer 7 is odd' }),
+      );
+      assert.equal(response.status, 200);
+      assert.ok(response.latencyMs < 500, `ack took ${response.latencyMs} ms`);
+
+      // Stop while the answer is still being worked on: graceful shutdown finishes it first.
+      child.kill('SIGTERM');
+      assert.equal(await exited(child), 0, output());
+      assert.equal(slack.callsTo('chat.postMessage').length, 1, 'the in-flight answer was posted before exit');
+      assert.match(String(slack.callsTo('chat.postMessage')[0]?.params.text), /\/ask/);
+      assert.equal(openai.chatCalls().length, 1);
+
+      const metricsLines = output()
+        .split('\n')
+        .filter((line) => line.startsWith('{'));
+      assert.ok(
+        metricsLines.some((line) => line.includes('"thread":"work"')),
+        'the work thread logs structured JSON too',
+      );
+      assert.doesNotMatch(output(), new RegExp(slack.token), 'no secret in the logs');
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+});
