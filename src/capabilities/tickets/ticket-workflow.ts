@@ -215,9 +215,15 @@ export class TicketWorkflow {
   /** File / Edit / Discard on a card. */
   async handleAction(request: TicketActionRequest): Promise<TicketActionOutcome> {
     const { store, messenger } = this.#dependencies;
-    const ephemeral = (text: string) =>
-      messenger.postEphemeral({ channel: request.channel, user: request.userId, text, threadTs: request.messageTs });
     const draft = await store.get(request.workspaceId, request.draftId);
+    // Ephemeral replies go where the card is: its thread when it has one (thread_ts must be the thread root).
+    const ephemeral = (text: string) =>
+      messenger.postEphemeral({
+        channel: request.channel,
+        user: request.userId,
+        text,
+        ...(draft?.threadTs ? { threadTs: draft.threadTs } : {}),
+      });
     if (!draft) {
       const message = 'This ticket draft has expired or does not exist. Create the ticket again.';
       await ephemeral(message);
@@ -226,7 +232,10 @@ export class TicketWorkflow {
     const card = { channel: draft.card?.channel ?? request.channel, ts: draft.card?.ts ?? request.messageTs };
 
     if (request.actionId === ticketActionIds.file) {
-      const permalink = await messenger.permalink(draft.channelId, draft.messageTs).catch(() => undefined);
+      // A /ticket command has no source message (its key is `command:<request id>`), so no permalink.
+      const permalink = /^\d+\.\d+$/.test(draft.messageTs)
+        ? await messenger.permalink(draft.channelId, draft.messageTs).catch(() => undefined)
+        : undefined;
       const outcome = await fileTicket(
         {
           workspaceId: request.workspaceId,
