@@ -213,6 +213,22 @@ describe('agent run with a write that needs approval', () => {
     assert.equal(harness.filed.length, 0);
   });
 
+  test('a click replayed into another workspace finds nothing to decide', async () => {
+    scriptTicketRun();
+    const { runId, request, card } = await runUntilCard();
+    const value = buttonValue(card, agentActionIds.approve) ?? '';
+    const elsewhere = await harness.service.handleApprovalAction({
+      workspaceId: 'T0OTHERTENANT',
+      userId: approver,
+      actionId: agentActionIds.approve,
+      value,
+    });
+    assert.equal(elsewhere.kind, 'not_found');
+    assert.equal((await harness.approvals.get(workspaceId, request.requestId))?.status, 'pending');
+    await harness.service.handleApprovalAction({ workspaceId, userId: approver, actionId: agentActionIds.reject, value });
+    await harness.waitForRun(runId, (state) => state.status === 'ended');
+  });
+
   test('a rejection is not executed and the run finishes with the rejection observed', async () => {
     scriptTicketRun('I did not file the ticket because it was rejected.');
     const { runId, request, card } = await runUntilCard();
