@@ -124,6 +124,8 @@ function createOutput(total: number) {
       else console.log(line);
     },
     stop() {
+      // Flush outcome lines still buffered for the next redraw before the bar is cleared.
+      bars?.update();
       bars?.stop();
     },
   };
