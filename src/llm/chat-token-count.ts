@@ -42,6 +42,37 @@ function countRole(role: string, encoding: EncodingName): number {
   return count;
 }
 
+/**
+ * Token counts of recent message texts, per encoding (least recently used evicted past `memoMaxChars`). The same
+ * system prompt, thread history and retrieved context recur across calls, and a cache hit repeats a request
+ * exactly, so most of a request is counted once instead of on every call. Counts are exact: a text always has
+ * the same tokens in one encoding.
+ */
+const memo = new Map<string, number>();
+const memoMaxChars = 4_000_000;
+const memoMinChars = 32;
+let memoChars = 0;
+
+function countMessageText(text: string, encoding: EncodingName): number {
+  if (text.length < memoMinChars) return countTokens(text, encoding);
+  const key = `${encoding}\u0000${text}`;
+  const known = memo.get(key);
+  if (known !== undefined) {
+    memo.delete(key);
+    memo.set(key, known);
+    return known;
+  }
+  const count = countTokens(text, encoding);
+  memo.set(key, count);
+  memoChars += key.length;
+  for (const oldest of memo.keys()) {
+    if (memoChars <= memoMaxChars) break;
+    memo.delete(oldest);
+    memoChars -= oldest.length;
+  }
+  return count;
+}
+
 function textOf(content: WireMessage['content']): string {
   if (typeof content === 'string') return content;
   if (!content) return '';
@@ -52,7 +83,7 @@ function textOf(content: WireMessage['content']): string {
 export function countWireMessageTokens(messages: readonly WireMessage[], encoding: EncodingName): number {
   let total = 0;
   for (const message of messages) {
-    total += tokensPerMessage + countRole(message.role, encoding) + countTokens(textOf(message.content), encoding);
+    total += tokensPerMessage + countRole(message.role, encoding) + countMessageText(textOf(message.content), encoding);
     if ('name' in message && message.name) total += tokensPerName + countTokens(message.name, encoding);
     if (message.role === 'assistant') {
       for (const call of message.tool_calls ?? []) {
