@@ -164,5 +164,8 @@ describe('document parsers', () => {
     assert.equal(detectFormat('page', encode('<!DOCTYPE html><html><body>x</body></html>')), 'html');
     assert.equal(detectFormat('readme', encode('# Title'), 'text/markdown'), 'markdown');
     assert.equal(detectFormat('readme', encode('# Title')), 'text');
+    assert.equal(detectFormat('pdf-tips.md', encode('# PDF tips\n\nEvery file starts with %PDF-1.7.')), 'markdown');
+    const junkThenPdf = new Uint8Array([...encode('junk\n'), ...pdf]);
+    assert.equal(detectFormat('scan.pdf', junkThenPdf), 'pdf');
   });
 });

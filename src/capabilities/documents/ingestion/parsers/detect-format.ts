@@ -53,10 +53,13 @@ function startsWith(bytes: Uint8Array, signature: number[], offset = 0): boolean
   return signature.every((byte, index) => bytes[offset + index] === byte);
 }
 
-function containsPdfHeader(bytes: Uint8Array): boolean {
-  // ISO 32000 allows bytes before the header; readers look for it in the first 1,024 bytes.
+function isPdf(bytes: Uint8Array, extension: string): boolean {
   const head = Buffer.from(bytes.subarray(0, 1024)).toString('latin1');
-  return head.includes('%PDF-');
+  if (head.startsWith('%PDF-')) return true;
+  // ISO 32000 tolerates junk before the header (readers look in the first 1,024 bytes), but a text file that
+  // merely mentions "%PDF-" must stay text: only trust a late header when nothing says the file is text.
+  const textual = markdownExtensions.has(extension) || htmlExtensions.has(extension) || textExtensions.has(extension);
+  return !textual && head.includes('%PDF-');
 }
 
 function unsupported(fileName: string, description: string): never {
@@ -71,7 +74,7 @@ function unsupported(fileName: string, description: string): never {
 /** The format to parse `bytes` as; throws `unsupported_input` or `invalid_input` with the reason. */
 export function detectFormat(fileName: string, bytes: Uint8Array, mimeType?: string): DocumentFormat {
   const extension = extname(fileName).toLowerCase();
-  if (containsPdfHeader(bytes)) return 'pdf';
+  if (isPdf(bytes, extension)) return 'pdf';
   if (startsWith(bytes, [0x50, 0x4b, 0x03, 0x04])) {
     if (extension === '' || extension === '.docx' || extension === '.docm') return 'docx';
     return unsupported(fileName, `a ZIP-based "${extension}" file`);
