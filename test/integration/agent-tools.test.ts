@@ -6,6 +6,7 @@ import {
   createTaskHandler,
 } from '../../src/capabilities/agent/agent-handlers.ts';
 import { agentActionIds } from '../../src/capabilities/agent/agent-ids.ts';
+import { ApprovalStore } from '../../src/capabilities/agent/approval-store.ts';
 import { DeskhandError } from '../../src/errors.ts';
 import {
   type AgentHarness,
@@ -171,4 +172,52 @@ test('router and listener handlers: /agent outside a thread, then Approve and St
   }).catch((error: unknown) => error);
   assert.ok(invalid instanceof DeskhandError);
   assert.equal(invalid.code, 'invalid_input');
+});
+
+test('a member of the approver user group may decide; the membership check is asked server-side', async () => {
+  const h = await withHarness();
+  const asked: string[] = [];
+  const store = new ApprovalStore({
+    redis: h.gateway.redis,
+    keyPrefix: `${h.gateway.keyPrefix}group:`,
+    ttlSeconds: 600,
+    policy: {
+      approverUserIds: [],
+      allowSelfApproval: false,
+      isInApproverGroup: async (userId, workspace) => {
+        asked.push(`${workspace}/${userId}`);
+        return userId === 'U0GROUPMEMBER';
+      },
+    },
+  });
+  const request = await store.create({
+    runId: crypto.randomUUID(),
+    workspaceId,
+    channelId,
+    threadTs: undefined,
+    requesterId: 'U0REQUESTER',
+    kind: 'write',
+    tool: 'post_message',
+    canonicalArguments: '{"channel":"C0TEAM","text":"hi"}',
+    target: 'channel:C0TEAM',
+    summary: 'Post a message to channel C0TEAM: "hi"',
+    toolCallId: 'call_1',
+  });
+  const outsider = await store.decide({
+    workspaceId,
+    requestId: request.requestId,
+    hash: request.hash,
+    userId: 'U0OUTSIDER',
+    decision: 'approved',
+  });
+  assert.equal(outsider.kind, 'not_authorised');
+  const member = await store.decide({
+    workspaceId,
+    requestId: request.requestId,
+    hash: request.hash,
+    userId: 'U0GROUPMEMBER',
+    decision: 'approved',
+  });
+  assert.equal(member.kind, 'decided');
+  assert.deepEqual(asked, [`${workspaceId}/U0OUTSIDER`, `${workspaceId}/U0GROUPMEMBER`]);
 });
