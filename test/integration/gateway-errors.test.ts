@@ -91,16 +91,19 @@ describe('upstream errors and deadlines', () => {
     assert.equal(daily?.spentMicroUsd, 0);
   });
 
-  test('a caller that aborts gets cancelled', async () => {
+  test('a caller that aborts gets cancelled and its reservation is released', async () => {
     harness.fake?.reset();
     harness.fake?.enqueueChat({ fault: 'hang' });
     const controller = new AbortController();
-    const pending = failure(harness.gateway.chat(request({ signal: controller.signal }), scope()));
+    const pending = failure(harness.gateway.chat(request({ signal: controller.signal }), scope('C0CANCEL')));
     // Abort once the request reached the fake, so it cannot arrive later and consume another test's script.
     while ((harness.fake?.chatCalls().length ?? 0) === 0) await new Promise((resolve) => setTimeout(resolve, 10));
     controller.abort();
     const error = await pending;
     assert.equal(error.code, 'cancelled');
+    const daily = (await harness.budgets.status('T0TEST', 'C0CANCEL')).windows[0];
+    assert.equal(daily?.reservedMicroUsd, 0);
+    assert.equal(daily?.spentMicroUsd, 0);
   });
 
   test('a malformed JSON body is an invalid response', async () => {
