@@ -73,16 +73,11 @@ before(async () => {
     capabilities: { ticket: (request) => requireWorkflow().handleRoutedRequest(request) },
     interactions: {
       actions: {
-        ticket_confirm: (request) => requireWorkflow().handleButton(request),
-        ticket_discard: (request) => requireWorkflow().handleButton(request),
+        [ticketActionIds.file]: (request) => requireWorkflow().handleButton(request),
+        [ticketActionIds.edit]: (request) => requireWorkflow().handleButton(request),
+        [ticketActionIds.discard]: (request) => requireWorkflow().handleButton(request),
       },
-      views: {
-        ticket_review: async (request) => {
-          await requireWorkflow().handleEditSubmission(
-            request as Parameters<TicketWorkflow['handleEditSubmission']>[0],
-          );
-        },
-      },
+      views: { [ticketEditModalCallbackId]: (request) => requireWorkflow().handleViewSubmission(request) },
     },
   });
   const configuration = harness.configuration;
@@ -283,37 +278,69 @@ describe('tickets end to end over signed Slack requests', () => {
     assert.match(card.blocksJson, /#55120/);
   });
 
-  test('an Edit submission replaces the card with the corrected ticket', async () => {
+  test('Edit → pre-filled modal; an invalid submission shows errors in the modal; a valid one corrects the card', async () => {
     harness.openai.enqueueChat({ content: modelReply({ summary: 'Order missing', orderIds: ['#48213'] }) });
     await harness.driver.send(slackPayloads.slashCommand({ command: '/ticket', text: 'order #48213 missing' }));
     await settled('chat.postMessage', 1);
     const [card] = cards();
     assert.ok(card);
-    const input = (value: string) => ({ input: { type: 'plain_text_input', value } });
-    const select = (value: string) => ({ input: { type: 'static_select', selected_option: { value } } });
+
     await harness.driver.send(
-      slackPayloads.viewSubmission({
-        callbackId: ticketEditModalCallbackId,
-        privateMetadata: JSON.stringify({
-          workspaceId: 'T111',
-          draftId: card.draftId,
-          version: 2,
-          channel: card.channel,
-          ts: card.ts,
-        }),
-        values: {
-          [ticketEditBlockIds.summary]: input('Order #48213 lost in transit, customer wants a refund'),
-          [ticketEditBlockIds.category]: select('billing'),
-          [ticketEditBlockIds.urgency]: select('high'),
-          [ticketEditBlockIds.orderIds]: input('#48213'),
-          [ticketEditBlockIds.language]: input('en'),
-        },
+      slackPayloads.blockActions({
+        actionId: ticketActionIds.edit,
+        value: card.draftId,
+        channel: card.channel,
+        messageTs: card.ts,
       }),
     );
+    await settled('views.open', 1);
+    const opened = harness.slack.callsTo('views.open')[0]?.params.view as {
+      callback_id: string;
+      private_metadata: string;
+      blocks: { block_id: string; element: { initial_value?: string } }[];
+    };
+    assert.equal(opened.callback_id, ticketEditModalCallbackId);
+    assert.equal(
+      opened.blocks.find((block) => block.block_id === ticketEditBlockIds.summary)?.element.initial_value,
+      'Order missing',
+    );
+
+    const input = (value: string) => ({ input: { type: 'plain_text_input', value } });
+    const select = (value: string) => ({ input: { type: 'static_select', selected_option: { value } } });
+    const values = (email: string) => ({
+      [ticketEditBlockIds.summary]: input('Order #48213 lost in transit, customer wants a refund'),
+      [ticketEditBlockIds.category]: select('billing'),
+      [ticketEditBlockIds.urgency]: select('high'),
+      [ticketEditBlockIds.orderIds]: input('#48213'),
+      [ticketEditBlockIds.customerEmail]: input(email),
+      [ticketEditBlockIds.language]: input('en'),
+    });
+    const invalid = await harness.driver.send(
+      slackPayloads.viewSubmission({
+        callbackId: ticketEditModalCallbackId,
+        privateMetadata: opened.private_metadata,
+        values: values('not an email'),
+      }),
+    );
+    assert.equal(invalid.status, 200);
+    const ack = JSON.parse(invalid.body) as { response_action: string; errors: Record<string, string> };
+    assert.equal(ack.response_action, 'errors');
+    assert.match(String(ack.errors[ticketEditBlockIds.customerEmail]), /email/);
+
+    const valid = await harness.driver.send(
+      slackPayloads.viewSubmission({
+        callbackId: ticketEditModalCallbackId,
+        privateMetadata: opened.private_metadata,
+        values: values('dana@example.org'),
+      }),
+    );
+    assert.equal(valid.status, 200);
+    assert.equal(valid.body, '', 'an empty ack closes the modal');
     await settled('chat.update', 1);
     const update = harness.slack.callsTo('chat.update').find((call) => call.params.ts === card.ts);
     assert.ok(update, 'the card was updated');
     assert.match(JSON.stringify(update.params.blocks), /lost in transit, customer wants a refund/);
     assert.match(JSON.stringify(update.params.blocks), /Edited by <@W222>/);
+    harness.slack.expectNoViolations();
   });
 });

@@ -377,6 +377,30 @@ export class TicketWorkflow {
     await this.#dependencies.messenger.update({ ...draft.card, text: card.text, blocks: card.blocks });
   }
 
+  /**
+   * The Edit modal's submission in the shape of the views listener's `ViewHandler` (src/slack/listeners):
+   * validation and the save run before the ack; errors go back as the ack's `response_action: "errors"` (Slack
+   * shows them in the modal); after a save the modal closes and `afterAck` re-renders the card.
+   */
+  async handleViewSubmission(request: {
+    workspaceId: string;
+    userId: string;
+    privateMetadata: string;
+    values: Record<string, Record<string, unknown>>;
+  }): Promise<{
+    response?: { response_action: 'errors'; errors: Record<string, string> };
+    afterAck?: () => Promise<void>;
+  }> {
+    const outcome = await this.saveEdit({
+      workspaceId: request.workspaceId,
+      userId: request.userId,
+      privateMetadata: request.privateMetadata,
+      values: request.values as ViewStateValues,
+    });
+    if (outcome.kind !== 'saved') return { response: outcome.response };
+    return { afterAck: () => this.showDraftCard(outcome.draft) };
+  }
+
   /** `saveEdit` then `showDraftCard`, for callers that may take their time (tests, Socket Mode). */
   async handleEditSubmission(request: EditSubmissionRequest): Promise<EditSubmissionOutcome> {
     const outcome = await this.saveEdit(request);
