@@ -115,8 +115,14 @@ export class Analyzer {
     for (const segment of this.#segmenter.segment(text)) {
       if (!segment.isWordLike) continue;
       let token = segment.segment;
-      if (token.length > maxTokenLength || !hasLetterOrDigit.test(token)) continue;
-      token = token.replace(possessive, '').toLowerCase();
+      if (token.length > maxTokenLength) continue;
+      // isWordLike segments are letters, numbers, kana or ideographs (ICU rule status); the regex only runs on the
+      // rare ones that could be something else (e.g. a lone underscore).
+      if (token.length === 1 && !hasLetterOrDigit.test(token)) continue;
+      if (token.length > 2 && (token.includes("'") || token.includes('’') || token.includes('＇'))) {
+        token = token.replace(possessive, '');
+      }
+      token = token.toLowerCase();
       if (token.length === 0 || this.stopWords.has(token)) continue;
       into.push(this.stem ? this.#stemmed(token) : token);
     }

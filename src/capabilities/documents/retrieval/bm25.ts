@@ -29,10 +29,15 @@ export interface ScoredSlot {
 }
 
 class Postings {
+  readonly term: string;
   slots = new Int32Array(4);
   frequencies = new Float32Array(4);
   length = 0;
   documentFrequency = 0;
+
+  constructor(term: string) {
+    this.term = term;
+  }
 
   push(slot: number, frequency: number): void {
     if (this.length === this.slots.length) {
@@ -55,7 +60,8 @@ export class Bm25Index {
   readonly #terms = new Map<string, Postings>();
   #lengths = new Float32Array(1024);
   #alive = new Uint8Array(1024);
-  #documentTerms: (Map<string, number> | undefined)[] = [];
+  /** Per slot, the postings it appears in and its frequency there: typed arrays, not a Map per document (GC). */
+  #documentTerms: ({ postings: Postings[]; frequencies: Float32Array } | undefined)[] = [];
   #slotCount = 0;
   #aliveCount = 0;
   #totalLength = 0;
@@ -78,21 +84,25 @@ export class Bm25Index {
     this.#slotCount += 1;
     this.#ensureCapacity(this.#slotCount);
     let length = 0;
+    const touched: Postings[] = [];
+    const frequencies = new Float32Array(termFrequencies.size);
     for (const [term, frequency] of termFrequencies) {
       if (frequency <= 0) continue;
       let postings = this.#terms.get(term);
       if (!postings) {
-        postings = new Postings();
+        postings = new Postings(term);
         this.#terms.set(term, postings);
       }
       postings.push(slot, frequency);
       postings.documentFrequency += 1;
+      frequencies[touched.length] = frequency;
+      touched.push(postings);
       length += frequency;
       this.#livePostings += 1;
     }
     this.#lengths[slot] = this.parameters.luceneNorms ? luceneNormLength(length) : length;
     this.#alive[slot] = 1;
-    this.#documentTerms[slot] = new Map(termFrequencies);
+    this.#documentTerms[slot] = { postings: touched, frequencies: frequencies.subarray(0, touched.length) };
     this.#aliveCount += 1;
     this.#totalLength += length;
     return slot;
@@ -106,14 +116,12 @@ export class Bm25Index {
     this.#documentTerms[slot] = undefined;
     this.#aliveCount -= 1;
     if (terms) {
-      for (const [term, frequency] of terms) {
-        if (frequency <= 0) continue;
-        const postings = this.#terms.get(term);
-        if (postings) postings.documentFrequency -= 1;
-        this.#totalLength -= frequency;
+      terms.postings.forEach((postings, position) => {
+        postings.documentFrequency -= 1;
+        this.#totalLength -= terms.frequencies[position] as number;
         this.#deadPostings += 1;
         this.#livePostings -= 1;
-      }
+      });
     }
     if (this.#deadPostings > 10_000 && this.#deadPostings > this.#livePostings) this.#compact();
   }
