@@ -85,6 +85,12 @@ function assertValidChunks(blocks: DocumentBlock[], chunks: DocumentChunk[], max
     assert.ok(chunk.text.trim().length > 0);
     assertBalancedFences(chunk);
     assertWholeTables(chunk, headers);
+    if (chunk.overlapPrefixChars > 0) {
+      const overlap = chunk.text.slice(0, chunk.overlapPrefixChars);
+      assert.equal((overlap.match(/`/g)?.length ?? 0) % 2, 0, `overlap splits inline code: ${overlap}`);
+      assert.match(overlap, /[\p{L}\p{N}]{2}/u, `overlap without words: ${overlap}`);
+      assert.doesNotMatch(overlap, /^\s*(```|~~~|\||:::)/m, `overlap with half a structure: ${overlap}`);
+    }
     // A chunk never spans two sections: its only heading, if any, opens it and names its section.
     const headingLines = linesOutsideFences(chunk.text).filter(({ line }) => /^#{1,6} /.test(line));
     assert.ok(headingLines.length <= 1, `chunk spans sections:\n${chunk.text}`);

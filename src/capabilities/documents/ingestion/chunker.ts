@@ -387,16 +387,27 @@ class Chunker {
     if (this.options.overlapTokens <= 0) return '';
     const sentences = splitSentences(text.trimEnd());
     let tail = '';
+    let best = '';
     for (let index = sentences.length - 1; index >= 0; index -= 1) {
       const candidate = `${sentences[index] ?? ''}${tail}`;
       if (this.count(candidate.trim()) > this.options.overlapTokens) break;
       tail = candidate;
+      // A tail that reaches into a fence, a table or a `:::` admonition (a list item holding code, say) would
+      // start the next chunk with half a structure; stop there.
+      if (/^\s*(```|~~~|\||:::)/m.test(tail)) break;
+      if (isUsefulOverlap(tail)) best = tail;
     }
-    // A tail that reaches into a fence or table (a list item holding code, say) would start the next chunk with
-    // half a structure.
-    if (/^\s*(```|~~~|\|)/m.test(tail)) return '';
-    return tail.trim();
+    return best.trim();
   }
+}
+
+/**
+ * An overlap worth repeating: it has words and does not open or close inline code it does not contain whole (a
+ * sentence boundary inside backticks would leave a stray one).
+ */
+function isUsefulOverlap(tail: string): boolean {
+  const backticks = tail.match(/`/g)?.length ?? 0;
+  return backticks % 2 === 0 && /[\p{L}\p{N}]{2}/u.test(tail);
 }
 
 /**
