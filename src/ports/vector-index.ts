@@ -31,7 +31,10 @@ export interface ChunkPayload {
   chunkIndex: number;
   /** sha256 of the chunk text (embedding cache key). */
   contentHash: string;
-  /** sha256 of the whole document's normalised text; changes when the document changes. */
+  /**
+   * sha256 of the document as ingested (its bytes or text) and the settings that shape its chunks (title override,
+   * chunking, embedding model); changes when the document or any of those changes, so equal hash = nothing to redo.
+   */
   documentHash: string;
   /** ISO 8601. */
   ingestedAt: string;
