@@ -5,7 +5,8 @@
  * (a) overhead on a cache miss: `gateway.chat` of a cacheable request with a new prompt (token count, one Lua script
  *     for cache lookup + reservation, SDK call, one Lua script for settlement + cache store, ledger off the reply
  *     path) against the bare `openai` client sending the same request to the same fake — p50/p99 of each, the
- *     difference in ms and the ratio;
+ *     difference in ms and the ratio; plus the same gateway with its budget store stubbed out, which separates the
+ *     gateway's own work from its two Redis round trips;
  * (b) cache-hit latency p50/p99 (no provider call);
  * (c) budget reserve+settle: sequential p50/p99 and throughput with 32 concurrent pairs;
  * (d) token counting: `countChatTokens` on a realistic request against raw tiktoken on the same text.
@@ -20,6 +21,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import OpenAI from 'openai';
+import type { BudgetStore, Reservation } from '../../src/llm/budget-store.ts';
 import { countChatRequestTokens } from '../../src/llm/chat-token-count.ts';
 import { countTokens } from '../../src/llm/tokenizer.ts';
 import { toWireMessages } from '../../src/llm/wire-request.ts';
@@ -54,6 +56,18 @@ const harness = await createHarness({
   caps: { channelDaily: 1e12, channelMonthly: 1e12, workspaceDaily: 1e12 },
 });
 const bare = new OpenAI({ apiKey: 'sk-bench', baseURL });
+// Decomposition only: the same gateway with a budget store that answers at once, to separate the gateway's own work
+// from its two Redis round trips. Never used outside this benchmark.
+const noRedisBudgets = {
+  reserveOrServeCached: async (input: Omit<Reservation, 'windows'>) => ({
+    ...input,
+    windows: harness.budgets.windowsAt(),
+  }),
+  reserve: async (input: Omit<Reservation, 'windows'>) => ({ ...input, windows: harness.budgets.windowsAt() }),
+  settle: async () => ({ charged: false, warnings: [] }),
+  release: async () => {},
+} as unknown as BudgetStore;
+const noRedis = await createHarness({ baseURL, dataDir, gateway: { budgets: noRedisBudgets } });
 
 const messages: ChatRequest['messages'] = [
   {
@@ -75,6 +89,7 @@ const missRequest = (index: number): ChatRequest => ({
 // (a) cache-miss overhead, interleaved.
 const bareTimes: number[] = [];
 const gatewayTimes: number[] = [];
+const noRedisTimes: number[] = [];
 // CPU time this process spends per call: unlike wall time it does not include waiting for Redis or the fake, so it
 // isolates the gateway's own work from the scheduling noise of a shared machine.
 let bareCpuMicros = 0;
@@ -101,9 +116,13 @@ for (let index = -30; index < iterations; index += 1) {
   await harness.gateway.chat(request, benchScope);
   const gatewayElapsed = performance.now() - started;
   const gatewayCpu = cpuMicros(cpu);
+  started = performance.now();
+  await noRedis.gateway.chat({ ...request, promptVersion: 'no-redis' }, benchScope);
+  const noRedisElapsed = performance.now() - started;
   if (index >= 0) {
     bareTimes.push(bareElapsed);
     gatewayTimes.push(gatewayElapsed);
+    noRedisTimes.push(noRedisElapsed);
     bareCpuMicros += bareCpu;
     gatewayCpuMicros += gatewayCpu;
   }
@@ -214,6 +233,7 @@ const report = {
     gatewayP99: percentile(gatewayTimes, 99),
     addedP50Ms: gatewayP50 - bareP50,
     ratioP50: gatewayP50 / bareP50,
+    withoutRedisP50: percentile(noRedisTimes, 50),
     bareCpuMsPerCall: bareCpuMicros / iterations / 1000,
     gatewayCpuMsPerCall: gatewayCpuMicros / iterations / 1000,
   },
@@ -237,6 +257,9 @@ console.log(
   `    added at p50 ${ms(report.cacheMiss.addedP50Ms)} (target < 1 ms), ratio ${report.cacheMiss.ratioP50.toFixed(2)}×`,
 );
 console.log(
+  `    same gateway, budget store stubbed (no Redis): p50 ${ms(report.cacheMiss.withoutRedisP50)} (added ${ms(report.cacheMiss.withoutRedisP50 - bareP50)})`,
+);
+console.log(
   `    CPU per call in this process: bare ${ms(report.cacheMiss.bareCpuMsPerCall)}, gateway ${ms(report.cacheMiss.gatewayCpuMsPerCall)} (added ${ms(report.cacheMiss.gatewayCpuMsPerCall - report.cacheMiss.bareCpuMsPerCall)})`,
 );
 console.log(`(b) cache hit  p50 ${ms(report.cacheHit.p50)}  p99 ${ms(report.cacheHit.p99)} (target p50 < 1 ms)`);
@@ -249,6 +272,7 @@ console.log(
 console.log(JSON.stringify(report));
 
 await harness.cleanup();
+await noRedis.cleanup();
 const cleanupRedis = new Redis();
 await deleteKeys(cleanupRedis, harness.keyPrefix);
 cleanupRedis.disconnect();
