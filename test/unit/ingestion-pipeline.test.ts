@@ -264,6 +264,25 @@ describe('ingestDocument pipeline', () => {
     );
   });
 
+  test('refuses a malformed scope or workspace id before touching the index', async () => {
+    const { index, dependencies } = setup();
+    for (const overrides of [
+      { scope: 'channel:' as const },
+      { scope: 'everyone' as unknown as 'workspace' },
+      { workspaceId: 'T1\nT2' },
+      { workspaceId: '' },
+      { source: '  ' },
+    ]) {
+      await assert.rejects(
+        ingestDocument(markdownInput('# Title\n\nText.', overrides), dependencies),
+        (error: unknown) => {
+          return error instanceof DeskhandError && error.code === 'invalid_input';
+        },
+      );
+    }
+    assert.deepEqual(index.calls, []);
+  });
+
   test('a runaway title is clipped so the embedded header cannot crowd out the chunk text', async () => {
     const { embedder, dependencies } = setup();
     await ingestDocument(markdownInput('Short body text.', { title: 'T'.repeat(20_000) }), dependencies);

@@ -132,6 +132,7 @@ export async function ingestDocument(
   const limits = { ...defaultIngestionLimits, ...dependencies.limits };
   return oneAtATime(dependencies.index, input.workspaceId, input.source, () =>
     logOutcome(input.source, dependencies.logger, async () => {
+      checkAccess(input);
       checkSize(input.fileName, input.bytes.byteLength, limits);
       const documentHash = inputHash(dependencies, {
         kind: 'file',
@@ -165,6 +166,7 @@ export async function ingestText(
   const limits = { ...defaultIngestionLimits, ...dependencies.limits };
   return oneAtATime(dependencies.index, input.workspaceId, input.source, () =>
     logOutcome(input.source, dependencies.logger, async () => {
+      checkAccess(input);
       const documentHash = inputHash(dependencies, {
         kind: 'text',
         format: input.format ?? 'text',
@@ -184,6 +186,26 @@ export async function ingestText(
       );
     }),
   );
+}
+
+/**
+ * Refuses a workspace id or scope that could widen who sees the document (an empty channel, a malformed scope)
+ * before anything is read or written.
+ */
+function checkAccess(input: { workspaceId: string; scope: string; source: string }): void {
+  const problems: string[] = [];
+  if (!/^[A-Za-z0-9_-]+$/.test(input.workspaceId))
+    problems.push(`workspace id "${input.workspaceId}" is not a Slack id`);
+  if (input.scope !== 'workspace' && !/^channel:[A-Za-z0-9_-]+$/.test(input.scope)) {
+    problems.push(`scope "${input.scope}" is neither "workspace" nor "channel:<channel id>"`);
+  }
+  if (input.source.trim() === '') problems.push('source is empty');
+  if (problems.length > 0) {
+    throw new DeskhandError('invalid_input', `Cannot ingest: ${problems.join('; ')}`, {
+      userMessage: 'I could not tell who may see this document, so I did not index it.',
+      details: { problems },
+    });
+  }
 }
 
 /**
@@ -224,6 +246,7 @@ export async function removeDocument(
   input: { workspaceId: string; source: string },
   dependencies: { index: VectorIndex; logger?: Logger },
 ): Promise<RemoveDocumentResult> {
+  checkAccess({ ...input, scope: 'workspace' });
   const documentId = documentIdFor(input.workspaceId, input.source);
   const removed = await oneAtATime(dependencies.index, input.workspaceId, input.source, () =>
     dependencies.index.deleteDocument(input.workspaceId, documentId),
