@@ -275,6 +275,25 @@ describe('wiring into the router and listeners', () => {
     assert.equal(messenger.posts[0]?.threadTs, '1795600000.000100');
   });
 
+  test('"ticket this" outside a thread, or in an empty thread, explains how to ask instead of inventing a ticket', async () => {
+    const { gateway, messenger, workflow } = setup();
+    const base = {
+      origin: 'mention' as const,
+      workspaceId: 'T_FLOW',
+      channelId: 'C_SUPPORT',
+      userId: 'U_AGENT',
+      text: 'this',
+      messageTs: '1795600001.000100',
+      requestId: 'Ev3',
+    };
+    await workflow.handleRoutedRequest(base);
+    await workflow.handleRoutedRequest({ ...base, threadTs: '1795600001.000100', threadContext: [] });
+    assert.equal(gateway.calls.length, 0);
+    assert.equal(messenger.posts.length, 0);
+    assert.equal(messenger.ephemerals.length, 2);
+    assert.match(String(messenger.ephemerals[0]?.text), /nothing to make a ticket from/);
+  });
+
   test('/ticket posts the card in the channel; a file-only reaction target gets a specific ephemeral reason', async () => {
     const { gateway, messenger, workflow } = setup();
     gateway.enqueue({ value: emptyTicket({ summary: 'Refund question', category: 'billing' }) });

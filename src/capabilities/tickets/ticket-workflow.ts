@@ -423,20 +423,40 @@ export class TicketWorkflow {
     const replyThreadTs =
       request.replyThreadTs ?? request.threadTs ?? (request.origin === 'command' ? undefined : request.messageTs);
 
-    if ((request.origin === 'mention' || request.origin === 'thread_follow_up') && request.threadTs) {
+    const conversational = request.origin === 'mention' || request.origin === 'thread_follow_up';
+    // "ticket this", "make a ticket of it": words that point at the conversation rather than describe a problem.
+    const substance = request.text
+      .replace(
+        /^\s*(?:please\s+)?(?:make\s+|create\s+|file\s+|open\s+)?(?:a\s+)?(?:ticket\s*)?(?:this|that|it|of this|of it|from this|for this)?[\s.!]*$/i,
+        '',
+      )
+      .trim();
+    if (conversational && request.threadTs) {
       const people = (request.threadContext ?? []).filter((message) => message.author === 'user');
       const customers = people.filter((message) => message.userId !== request.userId);
       const chosen = customers.length > 0 ? customers : people;
-      const instruction = request.text.replace(
-        /^\s*(?:please\s+)?(?:make\s+|create\s+|file\s+|open\s+)?(?:a\s+)?(?:ticket\s*)?(?:this|that|it|of this|from this|for this)?[\s.!]*$/i,
-        '',
-      );
       const parts = chosen.map((message) => message.text.trim()).filter(Boolean);
-      if (instruction.trim()) parts.push(instruction.trim());
-      if (parts.length > 0) text = parts.join('\n\n');
+      if (substance) parts.push(substance);
+      text = parts.join('\n\n');
       source = { channelId: request.channelId, messageTs: request.threadTs };
       textTs = chosen.at(-1)?.ts ?? textTs;
-    } else if ((request.origin === 'shortcut' || request.origin === 'reaction') && request.messageTs && !text.trim()) {
+    }
+    if (conversational && !substance && (!request.threadTs || !text.trim())) {
+      const message =
+        'There is nothing to make a ticket from here. Mention me with "ticket this" in the customer’s thread, use the *Create ticket* message shortcut, or `/ticket <what the customer wrote>`.';
+      await this.#dependencies.messenger.postEphemeral({
+        channel: request.channelId,
+        user: request.userId,
+        text: message,
+        ...(replyThreadTs ? { threadTs: replyThreadTs } : {}),
+      });
+      this.#dependencies.logger?.info(
+        { origin: request.origin, code: 'invalid_input' },
+        'ticket mention without content',
+      );
+      return { kind: 'posted', ...(replyThreadTs ? { threadTs: replyThreadTs } : {}) };
+    }
+    if ((request.origin === 'shortcut' || request.origin === 'reaction') && request.messageTs && !text.trim()) {
       // The target message has no text: find out whether it holds files, to say so precisely.
       const target = await this.#dependencies.messenger
         .message(request.channelId, request.messageTs)
