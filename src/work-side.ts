@@ -7,6 +7,18 @@
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import OpenAI from 'openai';
+import {
+  createDocsHandler,
+  createFeedbackHandler,
+  createQuestionHandler,
+} from './capabilities/answers/answer-handlers.ts';
+import { answerActionIds } from './capabilities/answers/answer-ids.ts';
+import { UploaderStore } from './capabilities/answers/docs-command.ts';
+import { FeedbackStore } from './capabilities/answers/feedback-store.ts';
+import { createRetriever } from './capabilities/answers/retrieval-adapter.ts';
+import { ingestDocument } from './capabilities/documents/ingestion/ingest-document.ts';
+import { createTicketWorkflow } from './capabilities/tickets/create-ticket-workflow.ts';
+import { ticketActionIds, ticketEditModalCallbackId } from './capabilities/tickets/ticket-ids.ts';
 import type { Configuration } from './config.ts';
 import { DeskhandError } from './errors.ts';
 import { createGateway } from './llm/create-gateway.ts';
@@ -14,12 +26,14 @@ import { encodingForModel } from './llm/tokenizer.ts';
 import type { Logger } from './observability/logger.ts';
 import type { Registry } from './observability/metrics.ts';
 import { EmbeddedVectorIndex } from './ports/adapters/embedded-vector-index.ts';
+import type { Embedder } from './ports/embedder.ts';
 import type { LanguageModelGateway } from './ports/language-model.ts';
 import type { VectorIndex } from './ports/vector-index.ts';
 import { budgetHandler } from './router/budget-handler.ts';
 import { RedisThreadMemory } from './router/thread-memory.ts';
 import type { CapabilityHandlers } from './router/types.ts';
 import { boltLogger } from './slack/bolt-logger.ts';
+import type { InteractionHandlers } from './slack/listeners/dependencies.ts';
 import { createSlackWebClient, SlackMessenger } from './slack/outbound/slack-messenger.ts';
 import { createInProcessWork, type Work } from './slack/work.ts';
 
@@ -52,11 +66,14 @@ export async function buildWorkSide(configuration: Configuration, logger: Logger
 
   let closeLedger = async () => {};
   let gateway: LanguageModelGateway;
+  let embedder: Embedder | undefined;
   const capabilities: Partial<CapabilityHandlers> = {};
+  const interactions: InteractionHandlers = { actions: {}, views: {} };
   if (configuration.openai.apiKey) {
     const openai = new OpenAI({ apiKey: configuration.openai.apiKey, baseURL: configuration.openai.baseURL });
     const parts = createGateway(configuration, { openai, redis, metrics: registry, logger });
     gateway = parts.gateway;
+    embedder = parts.embedder;
     closeLedger = () => parts.ledger.close();
     capabilities.budget = budgetHandler({
       budgets: parts.budgets,
@@ -71,6 +88,57 @@ export async function buildWorkSide(configuration: Configuration, logger: Logger
   const vectorIndex: VectorIndex = new EmbeddedVectorIndex({ directory: join(configuration.dataDir, 'index'), logger });
   await vectorIndex.ensureReady();
 
+  // Tickets: /ticket, the shortcut, the reaction, ticket mentions; the card's buttons and its edit modal.
+  const tickets = createTicketWorkflow(configuration, { gateway, redis, messenger, logger });
+  capabilities.ticket = (request) => tickets.handleRoutedRequest(request);
+  for (const actionId of Object.values(ticketActionIds)) {
+    interactions.actions[actionId] = (click) => tickets.handleButton(click);
+  }
+  interactions.views[ticketEditModalCallbackId] = (submission) => tickets.handleViewSubmission(submission);
+
+  // Answers from documents (/ask, questions, follow-ups), /docs, and feedback on answers.
+  const retrieve = createRetriever(
+    { index: vectorIndex, ...(embedder ? { embedder } : {}), gateway, logger },
+    {
+      mode: embedder ? configuration.retrieval.mode : 'sparse',
+      contextTokens: configuration.retrieval.contextTokens,
+      rerankerEnabled: configuration.retrieval.rerankerEnabled,
+    },
+  );
+  const feedback = new FeedbackStore(redis, { keyPrefix: configuration.redis.keyPrefix });
+  capabilities.question = createQuestionHandler({
+    answer: {
+      gateway,
+      retrieve,
+      onWarning: (message, details) => logger.warn(details, message),
+      onError: (error, details) => logger.warn({ ...details, err: error, code: error.code }, 'answer failed'),
+    },
+    messenger,
+    feedback,
+    logger,
+  });
+  const feedbackHandler = createFeedbackHandler(feedback, logger);
+  for (const actionId of Object.values(answerActionIds)) {
+    interactions.actions[actionId] = (click) => feedbackHandler(click);
+  }
+  capabilities.docs = createDocsHandler({
+    messenger,
+    index: vectorIndex,
+    uploaders: new UploaderStore(redis, { keyPrefix: configuration.redis.keyPrefix }),
+    ingest: (input, onProgress) =>
+      ingestDocument(input, {
+        index: vectorIndex,
+        ...(embedder ? { embedder } : {}),
+        callScope: { workspaceId: input.workspaceId, channelId: 'ingestion' },
+        logger,
+        onProgress,
+      }),
+    fetchFile: (url, maxBytes) => downloadSlackFile(url, configuration.slack.botToken, maxBytes),
+    maxUploadBytes: configuration.retrieval.maxUploadBytes,
+    isAdmin: (userId) => configuration.people.adminUserIds.includes(userId),
+    logger,
+  });
+
   return createInProcessWork({
     messenger,
     gateway,
@@ -78,6 +146,7 @@ export async function buildWorkSide(configuration: Configuration, logger: Logger
     logger,
     registry,
     capabilities,
+    interactions,
     classifierModel: configuration.openai.classifierModel,
     threadContextTokens: configuration.threadContextTokens,
     encoding: encodingForModel(configuration.openai.model, configuration.openai.fallbackEncoding),
@@ -88,4 +157,38 @@ export async function buildWorkSide(configuration: Configuration, logger: Logger
       await redis.quit();
     },
   });
+}
+
+/**
+ * Downloads a Slack file (`url_private`) with the bot token, refusing anything larger than `maxBytes` while it
+ * streams — the declared size is not trusted. Hand-written: a bounded authenticated GET is all this needs.
+ */
+async function downloadSlackFile(url: string, botToken: string, maxBytes: number): Promise<Uint8Array> {
+  const response = await fetch(url, {
+    headers: { authorization: `Bearer ${botToken}` },
+    signal: AbortSignal.timeout(60_000),
+  });
+  if (!response.ok || !response.body) {
+    throw new DeskhandError('upstream_unavailable', `file download failed with HTTP ${response.status}`, {
+      userMessage: 'I could not download that file from Slack.',
+    });
+  }
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of response.body) {
+    size += chunk.byteLength;
+    if (size > maxBytes) {
+      throw new DeskhandError('input_too_large', `file larger than ${maxBytes} bytes`, {
+        userMessage: `That file is larger than the ${Math.round(maxBytes / 1024 / 1024)} MB limit.`,
+      });
+    }
+    chunks.push(chunk);
+  }
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return bytes;
 }
