@@ -18,6 +18,7 @@ import { TicketStore } from '../../src/capabilities/tickets/ticket-store.ts';
 import { customerTextFromThread, TicketWorkflow } from '../../src/capabilities/tickets/ticket-workflow.ts';
 import { loadConfiguration } from '../../src/config.ts';
 import { DeskhandError } from '../../src/errors.ts';
+import { createMetricsRegistry } from '../../src/observability/metrics.ts';
 import type { CapabilityHandler } from '../../src/router/types.ts';
 import { actions, messageShortcuts, views } from '../../src/slack/ids.ts';
 import type { ActionHandler } from '../../src/slack/listeners/dependencies.ts';
@@ -383,7 +384,8 @@ describe('building from configuration', () => {
       value: emptyTicket({ summary: 'Refund late', category: 'refund' }),
     });
     const messenger = new RecordingMessenger();
-    const workflow = createTicketWorkflow(loaded.configuration, { gateway, redis, messenger });
+    const metrics = createMetricsRegistry();
+    const workflow = createTicketWorkflow(loaded.configuration, { gateway, redis, messenger, metrics });
     const created = await workflow.createDraft({
       ...request,
       source: { channelId: 'C_SUPPORT', messageTs: '1764000006.000001' },
@@ -405,5 +407,10 @@ describe('building from configuration', () => {
       messageTs: created.cardTs,
     });
     assert.equal(messenger.posts.filter((post) => post.channel === 'C_TRIAGE').length, 1);
+    assert.match(
+      await metrics.metrics(),
+      /deskhand_ticket_extractions_total\{trigger="shortcut",outcome="extracted"\} 1/,
+    );
+    assert.match(await metrics.metrics(), /deskhand_ticket_filings_total\{outcome="filed"\} 1/);
   });
 });

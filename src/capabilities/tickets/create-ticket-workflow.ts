@@ -1,12 +1,13 @@
 /**
  * Builds the ticket capability from configuration, for the composition root (src/main.ts):
  *
- *   const tickets = createTicketWorkflow(configuration, { gateway, redis, messenger, logger });
+ *   const tickets = createTicketWorkflow(configuration, { gateway, redis, messenger, logger, metrics: registry });
  *   handlers.ticket = (request) => tickets.handleRoutedRequest(request);
  */
 import type { Configuration } from '../../config.ts';
 import { encodingForModel } from '../../llm/tokenizer.ts';
 import type { Logger } from '../../observability/logger.ts';
+import type { Registry } from '../../observability/metrics.ts';
 import type { LanguageModelGateway } from '../../ports/language-model.ts';
 import type { Messenger } from '../../ports/messenger.ts';
 import { createTicketSinks } from './sinks/create-ticket-sinks.ts';
@@ -15,7 +16,13 @@ import { TicketWorkflow } from './ticket-workflow.ts';
 
 export function createTicketWorkflow(
   configuration: Pick<Configuration, 'tickets' | 'budgets' | 'redis' | 'openai'>,
-  dependencies: { gateway: LanguageModelGateway; redis: TicketRedis; messenger: Messenger; logger?: Logger },
+  dependencies: {
+    gateway: LanguageModelGateway;
+    redis: TicketRedis;
+    messenger: Messenger;
+    logger?: Logger;
+    metrics?: Registry;
+  },
 ): TicketWorkflow {
   const { tickets } = configuration;
   return new TicketWorkflow({
@@ -37,5 +44,6 @@ export function createTicketWorkflow(
     categories: tickets.categories,
     timeZone: configuration.budgets.timeZone,
     ...(dependencies.logger ? { logger: dependencies.logger } : {}),
+    ...(dependencies.metrics ? { metrics: dependencies.metrics } : {}),
   });
 }

@@ -5,6 +5,7 @@
  * these; every outcome is rendered here through the Messenger port, and each method returns what happened.
  */
 import type { Logger } from '../../observability/logger.ts';
+import { counter, type Registry } from '../../observability/metrics.ts';
 import type { Messenger, ThreadMessage } from '../../ports/messenger.ts';
 import { type ExtractTicketDependencies, extractTicket, type TicketSourceFile } from './extract-ticket.ts';
 import { type FileTicketOutcome, fileTicket } from './file-ticket.ts';
@@ -54,6 +55,8 @@ export interface TicketWorkflowDependencies {
   /** Workspace time zone (`TIME_ZONE`) for relative dates. */
   timeZone: string;
   logger?: Logger;
+  /** When given: `deskhand_ticket_extractions_total{trigger,outcome}` and `deskhand_ticket_filings_total{outcome}`. */
+  metrics?: Registry;
   now?: () => Date;
 }
 
@@ -147,9 +150,23 @@ export function customerTextFromThread(
 
 export class TicketWorkflow {
   readonly #dependencies: TicketWorkflowDependencies;
+  readonly #extractions: ((trigger: TicketTrigger, outcome: string) => void) | undefined;
+  readonly #filings: ((outcome: string) => void) | undefined;
 
   constructor(dependencies: TicketWorkflowDependencies) {
     this.#dependencies = dependencies;
+    const registry = dependencies.metrics;
+    if (registry) {
+      const extractions = counter(
+        registry,
+        'deskhand_ticket_extractions_total',
+        'Ticket extractions by trigger and outcome',
+        ['trigger', 'outcome'],
+      );
+      const filings = counter(registry, 'deskhand_ticket_filings_total', 'File clicks by outcome', ['outcome']);
+      this.#extractions = (trigger, outcome) => extractions.inc({ trigger, outcome });
+      this.#filings = (outcome) => filings.inc({ outcome });
+    }
   }
 
   /**
@@ -172,6 +189,7 @@ export class TicketWorkflow {
       },
       this.#dependencies.extraction,
     );
+    this.#extractions?.(request.trigger, extraction.kind);
     if (extraction.kind === 'rejected' || extraction.kind === 'failed') {
       await messenger.postEphemeral({
         channel: request.reply.channel,
@@ -250,6 +268,7 @@ export class TicketWorkflow {
           ...(this.#dependencies.now ? { now: this.#dependencies.now } : {}),
         },
       );
+      this.#filings?.(outcome.kind === 'filed' && outcome.alreadyFiled ? 'already_filed' : outcome.kind);
       if (outcome.kind === 'filed') {
         const filed = buildFiledCard({
           ticket: outcome.draft.ticket,
