@@ -69,7 +69,7 @@ describe('ingestion safety checks', () => {
     await assertRejected(parse('notes.md', nuls), 'binary_content', 'invalid_input');
   });
 
-  test('accepts legacy Windows-1252 text and UTF-16 with a BOM instead of calling them binary', () => {
+  test('accepts legacy Windows-1252, Shift_JIS and GBK text and UTF-16 with a BOM instead of calling them binary', () => {
     const latin = Uint8Array.from([
       ...encode('Caf'),
       0xe9,
@@ -84,6 +84,17 @@ describe('ingestion safety checks', () => {
     assert.equal(decodeText('menu.txt', latin), 'Café crème brûlée');
     const utf16 = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('Grüße aus Köln', 'utf16le')]);
     assert.equal(decodeText('gruss.txt', utf16), 'Grüße aus Köln');
+    // Japanese in Shift_JIS and Chinese in GBK, as older tools export them (bytes made with iconv-lite).
+    const shiftJis = Buffer.from(
+      '95d4956982cd333093fa88c893e082c98ef382af957482af82dc82b78142919797bf82cd82a88b71976c82cc82b29589925382c682c882e882dc82b78142',
+      'hex',
+    );
+    assert.equal(decodeText('henpin.txt', shiftJis), '返品は30日以内に受け付けます。送料はお客様のご負担となります。');
+    const gbk = Buffer.from(
+      'cdcbbbf5d5feb2dfa3ba3330ccecc4dabfc9d2d4cdcbbbf5a3acd4cbb7d1d3c9b9cbbfcdb3d0b5a3a1a3',
+      'hex',
+    );
+    assert.equal(decodeText('tuihuo.txt', gbk), '退货政策：30天内可以退货，运费由顾客承担。');
   });
 
   test('refuses an encrypted PDF that needs a password', async () => {

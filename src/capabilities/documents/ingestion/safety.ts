@@ -135,10 +135,52 @@ export function decodeText(fileName: string, bytes: Uint8Array): string {
   const text = new TextDecoder('utf-8').decode(bytes);
   const replacements = countMatches(text, /\uFFFD/g) - countLiteralReplacementCharacters(bytes);
   if (text.length > 0 && replacements / text.length > maxInvalidUtf8Ratio) {
-    const legacy = new TextDecoder('windows-1252').decode(bytes);
-    return checkDecoded(fileName, legacy, { invalidUtf8Sequences: replacements });
+    return checkDecoded(fileName, decodeLegacy(bytes), { invalidUtf8Sequences: replacements });
   }
   return checkDecoded(fileName, text);
+}
+
+/** East Asian legacy encodings, in the order a tie is resolved (Shift_JIS and GB18030 can both read the same bytes). */
+const eastAsianEncodings = ['shift_jis', 'euc-jp', 'gb18030', 'big5', 'euc-kr'];
+
+/** Share of non-ASCII characters that are ordinary CJK text (half-width katakana and symbols count against). */
+function eastAsianPlausibility(text: string): number {
+  let nonAscii = 0;
+  let plausible = 0;
+  for (const character of text) {
+    const code = character.codePointAt(0) ?? 0;
+    if (code < 0x80) continue;
+    nonAscii += 1;
+    if (
+      (code >= 0x3000 && code <= 0x30ff) || // CJK punctuation, hiragana, katakana
+      (code >= 0x4e00 && code <= 0x9fff) || // CJK unified ideographs
+      (code >= 0xac00 && code <= 0xd7af) || // Hangul syllables
+      (code >= 0xff01 && code <= 0xff5e) // full-width ASCII forms
+    ) {
+      plausible += 1;
+    }
+  }
+  return nonAscii === 0 ? 0 : plausible / nonAscii;
+}
+
+/**
+ * Bytes that are not UTF-8: an East Asian legacy encoding when one decodes them without error into ordinary
+ * CJK text (Japanese support teams still receive Shift_JIS exports), otherwise Windows-1252, which reads any
+ * byte and is what Western legacy text is in practice.
+ */
+function decodeLegacy(bytes: Uint8Array): string {
+  let best: { text: string; score: number } | undefined;
+  for (const encoding of eastAsianEncodings) {
+    let text: string;
+    try {
+      text = new TextDecoder(encoding, { fatal: true }).decode(bytes);
+    } catch {
+      continue;
+    }
+    const score = eastAsianPlausibility(text);
+    if (score >= 0.9 && (!best || score > best.score)) best = { text, score };
+  }
+  return best?.text ?? new TextDecoder('windows-1252').decode(bytes);
 }
 
 function checkDecoded(fileName: string, text: string, details: Record<string, unknown> = {}): string {
