@@ -3,9 +3,11 @@ import { describe, test } from 'node:test';
 import { agentActionIds } from '../../src/capabilities/agent/agent-ids.ts';
 import { renderApprovalCard, renderResolvedApprovalCard } from '../../src/capabilities/agent/approval-card.ts';
 import { type ApprovalRequest, approvalHash } from '../../src/capabilities/agent/approval-store.ts';
-import { renderProgress } from '../../src/capabilities/agent/progress.ts';
+import { ProgressReporter, renderProgress } from '../../src/capabilities/agent/progress.ts';
 import { newRunState } from '../../src/capabilities/agent/run-state.ts';
+import { createSilentLogger } from '../../src/observability/logger.ts';
 import { actions } from '../../src/slack/ids.ts';
+import { RecordingMessenger } from '../fakes/recording-messenger.ts';
 import { checkMessage } from '../fakes/slack-limits.ts';
 
 const limits = { maxSteps: 8, maxToolCalls: 12, maxRunMicroUsd: 500_000 };
@@ -153,5 +155,35 @@ describe('progress message', () => {
     assert.equal(checkMessage(message.text, message.blocks), undefined);
     assert.ok((message.blocks?.length ?? 0) <= 50);
     assert.match(JSON.stringify(message.blocks), /85 earlier steps/);
+  });
+});
+
+describe('progress reporter', () => {
+  test('a failed first post is not retried at every step (its outcome is unknown), only when the run ends', async () => {
+    const messenger = new RecordingMessenger();
+    const reporter = new ProgressReporter({ messenger, limits, logger: createSilentLogger() });
+    const run = newRunState({
+      workspaceId: 'T1',
+      channelId: 'C1',
+      threadTs: undefined,
+      requesterId: 'U1',
+      goal: 'x',
+      now: 0,
+    });
+    run.status = 'running';
+    messenger.failNextPosts(1);
+    await reporter.publish(run);
+    assert.equal(run.progress, undefined);
+    await reporter.publish(run);
+    await reporter.publish(run);
+    assert.equal(messenger.posts.length, 0, 'no blind re-post while the run works');
+    run.status = 'ended';
+    run.outcome = { kind: 'finished', message: 'The agent finished.', answer: 'done' };
+    await reporter.publish(run, { wait: true });
+    assert.equal(messenger.posts.length, 1, 'the summary is posted once the run ends');
+    assert.ok(run.progress);
+    await reporter.publish(run, { wait: true });
+    assert.equal(messenger.posts.length, 1);
+    assert.equal(messenger.updates.length, 1, 'later publishes update the message');
   });
 });

@@ -122,6 +122,8 @@ export class ProgressReporter {
   readonly #limits: ProgressLimits;
   readonly #logger: Logger;
   readonly #pending = new Map<string, Promise<void>>();
+  /** Runs whose first post failed: a post's outcome is unknown, so it is retried only when the run pauses or ends. */
+  readonly #failedPosts = new Set<string>();
 
   constructor(options: { messenger: Pick<Messenger, 'post' | 'update'>; limits: ProgressLimits; logger: Logger }) {
     this.#messenger = options.messenger;
@@ -133,10 +135,13 @@ export class ProgressReporter {
   async publish(state: RunState, options: { wait?: boolean } = {}): Promise<void> {
     const message = renderProgress(state, this.#limits);
     if (!state.progress) {
+      if (this.#failedPosts.has(state.runId) && !options.wait) return;
       try {
         const posted = await this.#messenger.post(message);
         state.progress = { channel: posted.channel, ts: posted.ts };
+        this.#failedPosts.delete(state.runId);
       } catch (error) {
+        this.#failedPosts.add(state.runId);
         this.#logger.warn({ err: error, runId: state.runId }, 'agent progress message could not be posted');
       }
       return;
