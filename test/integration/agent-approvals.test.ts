@@ -225,7 +225,12 @@ describe('agent run with a write that needs approval', () => {
     });
     assert.equal(elsewhere.kind, 'not_found');
     assert.equal((await harness.approvals.get(workspaceId, request.requestId))?.status, 'pending');
-    await harness.service.handleApprovalAction({ workspaceId, userId: approver, actionId: agentActionIds.reject, value });
+    await harness.service.handleApprovalAction({
+      workspaceId,
+      userId: approver,
+      actionId: agentActionIds.reject,
+      value,
+    });
     await harness.waitForRun(runId, (state) => state.status === 'ended');
   });
 
