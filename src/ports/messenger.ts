@@ -48,6 +48,63 @@ export interface Messenger {
   permalink(channel: string, ts: string): Promise<string | undefined>;
   /** Resolves when everything queued has been sent (graceful shutdown). */
   drain(): Promise<void>;
+  /**
+   * Shows a status ("is searching the docs…") under the thread's composer, as Slack's AI surfaces do
+   * (`assistant.threads.setStatus`; cleared by the next reply or after 2 minutes; `''` clears it). Best effort:
+   * failures are logged, never thrown. Optional: messengers without AI surfaces omit it.
+   */
+  setStatus?(channel: string, threadTs: string, status: string): Promise<void>;
+  /**
+   * Starts a reply that grows while it is written (`chat.startStream`/`appendStream`/`stopStream`). When
+   * streaming is unavailable or the stream expires, the same stream continues as one posted message updated
+   * within `chat.update` limits, with everything written so far: content is never lost, and a post whose
+   * outcome is unknown is never repeated. Optional: callers without it use `post` then `update`.
+   */
+  startStream?(options: StreamOptions): Promise<MessageStream>;
+}
+
+export interface StreamOptions {
+  channel: string;
+  /** The thread the reply goes to (streams are always thread replies). */
+  threadTs: string;
+  /** Who asked; Slack requires both recipients outside DMs. */
+  recipientUserId?: string;
+  recipientTeamId?: string;
+  /** How task updates are shown: one by one (`timeline`, Slack's default) or grouped (`plan`). */
+  taskDisplayMode?: 'timeline' | 'plan';
+}
+
+export type StreamTaskStatus = 'pending' | 'in_progress' | 'complete' | 'error';
+
+export interface StreamTask {
+  /** Stable id: a later update with the same id replaces the task's line. */
+  id: string;
+  title: string;
+  status: StreamTaskStatus;
+  /** At most 256 characters are shown (longer is cut). */
+  details?: string;
+  /** At most 256 characters are shown (longer is cut). */
+  output?: string;
+}
+
+/**
+ * A reply being written. `append` and `updateTasks` only buffer (they never throw and never wait for Slack);
+ * the buffer is sent at a bounded rate. `stop` sends everything left and resolves with the final message.
+ */
+export interface MessageStream {
+  /** `stream` while Slack's streaming API is used; `update` once the reply is a posted message being edited. */
+  readonly mode: 'stream' | 'update';
+  /** Appends Markdown (standard Markdown, not mrkdwn) to the reply. */
+  append(markdown: string): void;
+  /** Adds or replaces tasks (by id). */
+  updateTasks(tasks: StreamTask[]): void;
+  /**
+   * Sends what is left, appends `final.markdown`, adds `final.blocks` at the bottom, and ends the stream.
+   * `final.text` is the plain-text fallback when the reply ends as an ordinary message. Content too long for
+   * one message continues in further messages of the thread. Resolves with the (first) message; rejects only
+   * when the reply could not be delivered at all (e.g. its first post had an unknown outcome).
+   */
+  stop(final?: { markdown?: string; blocks?: Block[]; text: string }): Promise<{ channel: string; ts: string }>;
 }
 
 export interface ThreadMessage {

@@ -13,12 +13,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface Clock {
   now(): number;
-  sleep(ms: number): Promise<void>;
+  /** Resolves after `ms`; when `signal` aborts first, resolves early and releases the timer. */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
 export const systemClock: Clock = {
   now: () => performance.now(),
-  sleep: (ms) => sleep(ms),
+  sleep: (ms, signal) => (signal === undefined ? sleep(ms) : sleep(ms, undefined, { signal }).catch(() => undefined)),
 };
 
 interface KeyState {

@@ -12,14 +12,24 @@
  *   coalesced to the latest content;
  * - content split into valid messages (split-message.ts); `unfurl_links`/`unfurl_media` false and a `text`
  *   fallback on every post;
- * - thread history (conversations.replies, paginated) cached per thread for a short TTL and single-flight.
+ * - thread history (conversations.replies, paginated) cached per thread for a short TTL and single-flight;
+ * - streamed replies (`chat.*Stream`, Tier 4 bucket) falling back to the coalesced update path
+ *   (message-stream.ts), and a best-effort assistant status.
  */
 import { LogLevel, type WebAPICallResult, WebClient } from '@slack/web-api';
 import type { Counter, Histogram } from 'prom-client';
 import { DeskhandError, type OutcomeCode } from '../../errors.ts';
 import type { Logger } from '../../observability/logger.ts';
 import { counter, histogram, type Registry } from '../../observability/metrics.ts';
-import type { Messenger, OutgoingMessage, PostedMessage, ThreadMessage } from '../../ports/messenger.ts';
+import type {
+  MessageStream,
+  Messenger,
+  OutgoingMessage,
+  PostedMessage,
+  StreamOptions,
+  ThreadMessage,
+} from '../../ports/messenger.ts';
+import { type MessageStreamTuning, SlackMessageStream } from './message-stream.ts';
 import { type Clock, Coalescer, KeyedPacer, systemClock, TokenBucket, type Turn } from './pacer.ts';
 import { type MessageLimits, slackMessageLimits, splitMessage } from './split-message.ts';
 
@@ -72,9 +82,18 @@ export interface SlackMessengerOptions {
   /** Most messages fetched for one thread (default 1000). */
   maxThreadMessages?: number;
   limits?: MessageLimits;
+  /** Workspace-wide `chat.*Stream` rate (Tier 4: default 100 per minute) and burst (default 10). */
+  streamCallsPerMinute?: number;
+  streamCallBurst?: number;
+  /** How streamed replies buffer: flush interval (default 1000 ms) and size (default 1000 characters). */
+  stream?: Omit<MessageStreamTuning, 'limits'>;
 }
 
-type CallKind = 'post' | 'update' | 'read' | 'view';
+/**
+ * `stream`: chat.*Stream calls (Tier 4 bucket; never retried on an unknown outcome: an append could show
+ * twice). `status`: best-effort assistant status (one retry; a 429 is not waited out).
+ */
+type CallKind = 'post' | 'update' | 'read' | 'view' | 'stream' | 'status';
 
 interface SlackCallError {
   code?: string;
@@ -108,6 +127,9 @@ export class SlackMessenger implements Messenger {
   #clock: Clock;
   #channels: KeyedPacer;
   #updates: TokenBucket;
+  #streamCalls: TokenBucket;
+  #streamTuning: MessageStreamTuning;
+  #streamFallbacks: Counter<'reason'> | undefined;
   #coalescer: Coalescer<OutgoingMessage & { ts: string }>;
   #threads = new Map<string, CachedThread>();
   #threadCacheTtlMs: number;
@@ -129,13 +151,25 @@ export class SlackMessenger implements Messenger {
       refillPerMinute: options.updatesPerMinute ?? 50,
       clock: this.#clock,
     });
+    this.#streamCalls = new TokenBucket({
+      capacity: options.streamCallBurst ?? 10,
+      refillPerMinute: options.streamCallsPerMinute ?? 100,
+      clock: this.#clock,
+    });
     this.#coalescer = new Coalescer((_key, message) => this.#sendUpdate(message));
     this.#threadCacheTtlMs = options.threadCacheTtlMs ?? 15_000;
     this.#maxRateLimitRetries = options.maxRateLimitRetries ?? 3;
     this.#maxRetryAfterMs = options.maxRetryAfterMs ?? 60_000;
     this.#maxThreadMessages = options.maxThreadMessages ?? 1000;
     this.#limits = options.limits ?? slackMessageLimits;
+    this.#streamTuning = { ...options.stream, limits: this.#limits };
     if (options.metrics) {
+      this.#streamFallbacks = counter(
+        options.metrics,
+        'deskhand_slack_stream_fallbacks_total',
+        'Streamed replies that continued as an updated message, by reason',
+        ['reason'],
+      );
       this.#calls = counter(options.metrics, 'deskhand_slack_api_calls_total', 'Slack Web API calls by outcome', [
         'method',
         'outcome',
@@ -351,6 +385,50 @@ export class SlackMessenger implements Messenger {
     }
   }
 
+  /**
+   * Sets the assistant thread status (`assistant.threads.setStatus`, `chat:write`). Best effort: a failure
+   * (including a 429, which is not waited out) is logged and swallowed, never thrown.
+   */
+  async setStatus(channel: string, threadTs: string, status: string): Promise<void> {
+    try {
+      await this.#track(
+        this.#call('assistant.threads.setStatus', 'status', channel, noTurn, {
+          channel_id: channel,
+          thread_ts: threadTs,
+          status,
+        }),
+      );
+    } catch (error) {
+      this.#logger.warn({ channel, threadTs, err: error }, 'could not set the assistant status');
+    }
+  }
+
+  /**
+   * Starts a streamed reply in a thread (see message-stream.ts for the buffering, fallback and
+   * unknown-outcome guarantees). Nothing is sent until the first content; never rejects.
+   */
+  async startStream(options: StreamOptions): Promise<MessageStream> {
+    const turn: Turn = () => this.#streamCalls.take();
+    const stream = new SlackMessageStream(
+      options,
+      {
+        call: async (method, parameters) => {
+          await turn();
+          return this.#call(method, 'stream', options.channel, turn, parameters);
+        },
+        post: (message) => this.post(message),
+        update: (message) => this.update(message),
+        logger: this.#logger,
+        clock: this.#clock,
+        onFallback: (reason) => this.#streamFallbacks?.inc({ reason }),
+      },
+      this.#streamTuning,
+    );
+    const stop = stream.stop.bind(stream);
+    // Tracked so drain() waits for a reply being finished.
+    return Object.assign(stream, { stop: (final?: Parameters<typeof stop>[0]) => this.#track(stop(final)) });
+  }
+
   /** Resolves once every queued post, ephemeral and update has been sent (or has failed). */
   async drain(): Promise<void> {
     while (this.#inFlight.size > 0) {
@@ -392,7 +470,7 @@ export class SlackMessenger implements Messenger {
           this.#observe(method, 'rate_limited', started);
           const retryAfterMs = Math.max(1, error.retryAfter ?? 1) * 1000;
           rateLimited += 1;
-          if (rateLimited > this.#maxRateLimitRetries || retryAfterMs > this.#maxRetryAfterMs) {
+          if (rateLimited > this.#maxRateLimitRetries || retryAfterMs > this.#maxRetryAfterMs || kind === 'status') {
             this.#logger.warn({ ...log, retryAfterMs }, 'slack rate limit: giving up');
             throw new DeskhandError('upstream_rate_limited', `${method} stayed rate limited by Slack`, {
               cause: caught,
@@ -404,6 +482,7 @@ export class SlackMessenger implements Messenger {
           this.#logger.info({ ...log, retryAfterMs }, 'slack rate limit: pausing this channel only');
           const until = this.#clock.now() + retryAfterMs;
           if (kind === 'update') this.#updates.pause(until);
+          else if (kind === 'stream') this.#streamCalls.pause(until);
           else if (channel !== undefined && kind === 'post') this.#channels.pause(channel, until);
           else await this.#clock.sleep(retryAfterMs);
           await turn();
@@ -420,7 +499,7 @@ export class SlackMessenger implements Messenger {
         }
         // Timeout, network failure or HTTP 5xx: the outcome is unknown.
         this.#observe(method, 'unavailable', started);
-        const retrySafe = kind !== 'post' && kind !== 'view';
+        const retrySafe = kind !== 'post' && kind !== 'view' && kind !== 'stream';
         if (retrySafe && !failedOnce) {
           failedOnce = true;
           this.#logger.info(log, 'slack call failed, retrying once');
