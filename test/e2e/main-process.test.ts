@@ -93,7 +93,7 @@ describe('node src/main.ts', () => {
     });
     try {
       let ready = 0;
-      for (let attempt = 0; attempt < 150 && ready !== 200; attempt += 1) {
+      for (let attempt = 0; attempt < 300 && ready !== 200; attempt += 1) {
         await sleep(100);
         ready = await fetch(`http://127.0.0.1:${port}/readyz`).then(
           (response) => response.status,
@@ -103,13 +103,13 @@ describe('node src/main.ts', () => {
       assert.equal(ready, 200, output());
 
       // A slow classification: the ack returns at once, the answer comes from the work thread later.
-      openai.enqueueChat({ content: '{"route":"help"}', delayMs: 1_000 });
+      openai.enqueueChat({ content: '{"route":"help"}', delayMs: 3_000 });
       const driver = new SlackDriver({ url: `http://127.0.0.1:${port}/slack/events`, signingSecret });
       const response = await driver.send(
         slackPayloads.appMention({ text: '<@U0BOT> the export for customer 7 is odd' }),
       );
       assert.equal(response.status, 200);
-      assert.ok(response.latencyMs < 500, `ack took ${response.latencyMs} ms`);
+      assert.ok(response.latencyMs < 1_500, `ack took ${response.latencyMs} ms, the model takes 3 s`);
 
       // Stop while the answer is still being worked on: graceful shutdown finishes it first.
       child.kill('SIGTERM');
