@@ -1,8 +1,8 @@
 /**
  * `EmbeddedVectorIndex`: the in-process `VectorIndex`, used when QDRANT_URL is unset.
  *
- * - Search: exact cosine over one contiguous Float32Array (vectors normalised at insert, so cosine is a dot
- *   product) and BM25 over typed-array postings with the shared analyzer; hybrid fuses both with RRF. The
+ * - Search: exact cosine over one contiguous Float32Array (`DenseVectorStore`: vectors normalised at insert,
+ *   scanned by a WebAssembly SIMD kernel) and BM25 over typed-array postings with the shared analyzer; hybrid fuses both with RRF. The
  *   access filter (workspace + workspace-or-own-channel scope) is applied inside the scan, so a hit the caller
  *   may not see is never even scored.
  * - Atomicity: mutations are serialised; each one is made durable first, then applied to memory in one
@@ -36,6 +36,7 @@ import type {
   SearchRequest,
   VectorIndex,
 } from '../vector-index.ts';
+import { DenseVectorStore } from './dense-vector-store.ts';
 import { assertAccessScope, prefetchLimit, summariseDocument, validateDocumentChunks } from './vector-index-shared.ts';
 
 export interface EmbeddedVectorIndexOptions {
@@ -75,7 +76,7 @@ export class EmbeddedVectorIndex implements VectorIndex {
   #scopeOf = new Int32Array(1024);
   #alive = new Uint8Array(1024);
   #hasVector = new Uint8Array(1024);
-  #vectors = new Float32Array(0);
+  #dense: DenseVectorStore | undefined;
   #dimensions: number | undefined;
   #slotCount = 0;
   #deadSlots = 0;
@@ -305,13 +306,8 @@ export class EmbeddedVectorIndex implements VectorIndex {
     this.#alive[slot] = 1;
     if (chunk.dense) {
       this.#checkDimensions(chunk.dense);
-      const dimensions = chunk.dense.length;
-      if (this.#vectors.length < this.#workspaceOf.length * dimensions) this.#growVectors(this.#workspaceOf.length);
-      const norm = Math.hypot(...chunk.dense) || 1;
-      const offset = slot * dimensions;
-      for (let index = 0; index < dimensions; index += 1) {
-        this.#vectors[offset + index] = (chunk.dense[index] as number) / norm;
-      }
+      this.#dense ??= new DenseVectorStore(chunk.dense.length);
+      this.#dense.set(slot, chunk.dense);
       this.#hasVector[slot] = 1;
     }
     const bm25Slot = this.#bm25.add(
@@ -369,14 +365,6 @@ export class EmbeddedVectorIndex implements VectorIndex {
     this.#scopeOf = grow(this.#scopeOf, capacity, Int32Array);
     this.#alive = grow(this.#alive, capacity, Uint8Array);
     this.#hasVector = grow(this.#hasVector, capacity, Uint8Array);
-    if (this.#dimensions !== undefined && this.#vectors.length > 0) this.#growVectors(capacity);
-  }
-
-  #growVectors(capacity: number): void {
-    const dimensions = this.#dimensions ?? 0;
-    const vectors = new Float32Array(capacity * dimensions);
-    vectors.set(this.#vectors.subarray(0, Math.min(this.#vectors.length, vectors.length)));
-    this.#vectors = vectors;
   }
 
   #intern(value: string): number {
@@ -418,32 +406,14 @@ export class EmbeddedVectorIndex implements VectorIndex {
         `Query vector has ${query.length} dimensions but the index holds ${dimensions}-dimensional vectors`,
       );
     }
-    const norm = Math.hypot(...query) || 1;
-    const normalised = new Float32Array(dimensions);
-    for (let index = 0; index < dimensions; index += 1) normalised[index] = (query[index] as number) / norm;
-    const vectors = this.#vectors;
+    if (!this.#dense) return [];
+    // Exact cosine of every stored vector (SIMD when available), then the access filter and a bounded heap.
+    const scores = this.#dense.scores(query, this.#slotCount);
     const hasVector = this.#hasVector;
     const heap = new TopK(limit);
-    const unrolled = dimensions - (dimensions % 4);
     for (let slot = 0; slot < this.#slotCount; slot += 1) {
-      if (hasVector[slot] !== 1 || !accept(slot)) continue;
-      const offset = slot * dimensions;
-      // Four accumulators let V8 overlap the multiply-adds (no SIMD in JS); measurably faster than one.
-      let sum0 = 0;
-      let sum1 = 0;
-      let sum2 = 0;
-      let sum3 = 0;
-      let index = 0;
-      for (; index < unrolled; index += 4) {
-        sum0 += (vectors[offset + index] as number) * (normalised[index] as number);
-        sum1 += (vectors[offset + index + 1] as number) * (normalised[index + 1] as number);
-        sum2 += (vectors[offset + index + 2] as number) * (normalised[index + 2] as number);
-        sum3 += (vectors[offset + index + 3] as number) * (normalised[index + 3] as number);
-      }
-      for (; index < dimensions; index += 1)
-        sum0 += (vectors[offset + index] as number) * (normalised[index] as number);
-      const score = sum0 + sum1 + sum2 + sum3;
-      if (score > heap.threshold) heap.offer(slot, score);
+      const score = scores[slot] as number;
+      if (score > heap.threshold && hasVector[slot] === 1 && accept(slot)) heap.offer(slot, score);
     }
     return heap.sorted();
   }
