@@ -112,6 +112,54 @@ describe('SlackMessenger streamed replies', () => {
     slack.expectNoViolations();
   });
 
+  test('a steady trickle of appends is sent at most about once per flush interval, not once per append', async () => {
+    const outbound = messenger({ stream: { flushIntervalMs: 150, flushChars: 100_000 } });
+    const stream = await outbound.startStream(streamOptions('C214'));
+    const started = performance.now();
+    let appended = 0;
+    let expected = '';
+    while (performance.now() - started < 900) {
+      for (let burst = 0; burst < 5; burst += 1) {
+        const piece = `token${appended} `;
+        stream.append(piece);
+        expected += piece;
+        appended += 1;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    const elapsed = performance.now() - started;
+    await stream.stop({ text: 'done' });
+    const sends = slack.callsTo('chat.startStream').length + slack.callsTo('chat.appendStream').length;
+    // One immediate first send, then at most one per 150 ms interval (a loaded machine only sends fewer).
+    assert.ok(sends <= Math.ceil(elapsed / 150) + 1, `${sends} sends for ${appended} appends in ${elapsed} ms`);
+    assert.ok(appended > sends * 2, `${appended} appends were not coalesced into ${sends} sends`);
+    assert.equal(slack.messages('C214')[0]?.text, expected);
+    slack.expectNoViolations();
+  });
+
+  test('a rate-limited append waits for Retry-After and is sent once; drain() waits for the stop', async () => {
+    const outbound = messenger();
+    const stream = await outbound.startStream(streamOptions('C215'));
+    stream.append('before ');
+    await slack.waitForCalls('chat.startStream', 1);
+    slack.inject('chat.appendStream', { kind: 'rate_limited', retryAfterSeconds: 1 });
+    stream.append('during ');
+    await slack.waitForCalls('chat.appendStream', 1);
+    stream.append('after');
+    void stream.stop({ text: 'done' });
+    await outbound.drain();
+    assert.equal(slack.callsTo('chat.stopStream').length, 1, 'drain() waited for the stream to stop');
+    const applied = slack.callsTo('chat.appendStream').filter((call) => call.fault === undefined);
+    assert.deepEqual(
+      applied.map((call) => call.params.markdown_text),
+      ['during '],
+      'the refused append was sent again once, alone',
+    );
+    assert.equal(slack.messages('C215')[0]?.text, 'before during after');
+    assert.equal(stream.mode, 'stream');
+    slack.expectNoViolations();
+  });
+
   test('a reply longer than one streamed message continues in further messages without losing text', async () => {
     const outbound = messenger();
     const stream = await outbound.startStream(streamOptions('C203'));

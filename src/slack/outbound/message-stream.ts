@@ -45,6 +45,8 @@ export interface StreamTransport {
   clock: Clock;
   /** Called once per switch to the fallback, with the reason (for a metric). */
   onFallback?: (reason: string) => void;
+  /** Registers work the messenger's `drain()` must wait for (the stream's sends and its stop). */
+  track?: <T>(work: Promise<T>) => Promise<T>;
 }
 
 export interface MessageStreamTuning {
@@ -156,7 +158,10 @@ export class SlackMessageStream implements MessageStream {
   }
 
   stop(final?: FinalContent): Promise<{ channel: string; ts: string }> {
-    this.#stopped ??= this.#stop(final);
+    if (this.#stopped === undefined) {
+      const stopping = this.#stop(final);
+      this.#stopped = this.#transport.track ? this.#transport.track(stopping) : stopping;
+    }
     return this.#stopped;
   }
 
@@ -180,7 +185,9 @@ export class SlackMessageStream implements MessageStream {
       return;
     }
     if (this.#lost !== undefined) return;
-    this.#pump = this.#run()
+    const run = this.#run();
+    this.#transport.track?.(run).catch(() => undefined);
+    this.#pump = run
       .catch((error: unknown) => this.#logger.error({ err: error }, 'message stream flush failed'))
       .finally(() => {
         this.#pump = undefined;
@@ -273,7 +280,7 @@ export class SlackMessageStream implements MessageStream {
       if (item.kind === 'text') {
         const room = this.#maxStreamChars - this.#streamedChars;
         if (this.#streamTs !== undefined && item.text.length > room) {
-          await this.#rollOver();
+          await this.#rollOver(final);
           return;
         }
         sentChars = safeLength(item.text, Math.min(this.#maxCallChars, room));
@@ -350,7 +357,7 @@ export class SlackMessageStream implements MessageStream {
   }
 
   /** The streamed message is full: stop it (closing an open code fence) and continue in a posted message. */
-  async #rollOver(): Promise<void> {
+  async #rollOver(final: boolean): Promise<void> {
     const offset = this.#text.length - this.#pendingChars();
     const openFence = openFenceAtEnd(this.#text.slice(0, offset));
     const closing = openFence === undefined ? undefined : `\n${fenceMarkerOf(openFence)}`;
@@ -366,7 +373,8 @@ export class SlackMessageStream implements MessageStream {
     this.#switchToUpdate(undefined, 'streamed message full', false);
     this.#segmentStart = offset;
     this.#segmentPrefix = openFence === undefined ? '' : `${openFence}\n`;
-    await this.#flushUpdate(undefined);
+    // While finishing, stop() posts the final content itself.
+    if (!final) await this.#flushUpdate(undefined);
   }
 
   async #stopStream(final: FinalContent | undefined): Promise<void> {

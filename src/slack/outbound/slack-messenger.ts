@@ -421,12 +421,11 @@ export class SlackMessenger implements Messenger {
         logger: this.#logger,
         clock: this.#clock,
         onFallback: (reason) => this.#streamFallbacks?.inc({ reason }),
+        track: (work) => this.#track(work),
       },
       this.#streamTuning,
     );
-    const stop = stream.stop.bind(stream);
-    // Tracked so drain() waits for a reply being finished.
-    return Object.assign(stream, { stop: (final?: Parameters<typeof stop>[0]) => this.#track(stop(final)) });
+    return stream;
   }
 
   /** Resolves once every queued post, ephemeral and update has been sent (or has failed). */
