@@ -28,7 +28,12 @@
  * fake.pendingChat()    // scripted chat replies not yet consumed
  * fake.reset()          // clears queues, calls and violations
  * await fake.close()
+ * FakeOpenAIServer.start({ validate: false })   // skip spec validation (benchmarks only)
+ * fakeEmbedding(text, dimensions)               // the vector the fake returns for a text
+ * fakePromptTokens(wireBody)                    // the prompt_tokens the fake reports for a request body
+ * openAISpecValidators()                        // ajv validators for the spec's request/response schemas
  * ```
+ * Error bodies follow the spec's `ErrorResponse`: `{ error: { message, type, param, code } }`.
  * When the chat queue is empty: `whenEmpty: 'default'` answers "OK" (or, when the request asks for a `json_schema`
  * response format, a minimal JSON value that satisfies the schema); `whenEmpty: 'error'` answers 500 and records the
  * call, so a test sees exactly which call it did not script. Embeddings are deterministic without scripting: each
