@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
+  detectLanguage,
   extractByRules,
   findCustomerName,
   findDeadline,
@@ -83,6 +84,12 @@ describe('rule-based extractor: whole tickets', () => {
     assert.equal(ticket.urgencyReason, 'dringend');
     assert.equal(ticket.frequency, 'always');
     assert.equal(ticket.language, 'de');
+  });
+
+  test('detects the language of a full sentence but leaves a one-word greeting to the team language', () => {
+    assert.equal(detectLanguage('O aplicativo trava de vez em quando ao abrir o extrato.', 'en'), 'pt');
+    assert.equal(detectLanguage('Mi tarjeta no funciona desde ayer', 'en'), 'es');
+    assert.equal(detectLanguage('hello?', 'de'), 'de');
   });
 
   test('marks fraud as critical', () => {

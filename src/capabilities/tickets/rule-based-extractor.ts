@@ -245,10 +245,18 @@ const detectableLanguages = [
   'ko',
 ];
 
-/** ISO 639-1 code of the text's language; `fallback` when the text is too short to tell. */
+/**
+ * ISO 639-1 code of the text's language; `fallback` when the text is too short or too ambiguous to tell.
+ * tinyld's scores are not probabilities: a confident score wins, and on sentences of five words or more a clear
+ * lead over the runner-up does too (one-word greetings are left to the fallback).
+ */
 export function detectLanguage(text: string, fallback: string): string {
-  const best = detectAll(text, { only: detectableLanguages })[0];
-  return best && best.accuracy >= 0.5 ? best.lang : fallback;
+  const [best, second] = detectAll(text, { only: detectableLanguages });
+  if (!best) return fallback;
+  if (best.accuracy >= 0.5) return best.lang;
+  const words = text.split(/\s+/).filter((word) => /\p{L}/u.test(word)).length;
+  const lead = best.accuracy / Math.max(second?.accuracy ?? 0, 1e-9);
+  return words >= 5 && best.accuracy >= 0.05 && lead >= 1.5 ? best.lang : fallback;
 }
 
 function summarise(text: string): string {
