@@ -155,6 +155,50 @@ describe('Stop', () => {
   });
 });
 
+describe('durability of decisions', () => {
+  test('a resume job that failed is retried when the approver clicks again', async () => {
+    const h = await withHarness({ attempts: 1 });
+    h.fake.enqueueChat({ toolCalls: [plan()] });
+    h.fake.enqueueChat({ toolCalls: [call('post_message', { channel: 'C0TEAM', text: 'hello' })] });
+    h.fake.enqueueChat({ content: 'Posted.' });
+    const runId = await h.startRun('Say hello to the team');
+    const waiting = await h.waitForRun(runId, (state) => state.status === 'awaiting_approval');
+    await h.waitForIdleQueue();
+    const request = await h.approvals.get(workspaceId, waiting.awaiting?.requestId ?? '');
+    const card = h.messenger.current(request?.card?.channel ?? '', request?.card?.ts ?? '');
+    const value = buttonValue(card, agentActionIds.approve) ?? '';
+    // Another holder of the run's lease makes the resume job fail (one attempt only).
+    const lease = await h.runs.acquireLease(workspaceId, runId, 10_000);
+    assert.ok(lease);
+    const first = await h.service.handleApprovalAction({
+      workspaceId,
+      userId: approver,
+      actionId: agentActionIds.approve,
+      value,
+    });
+    assert.equal(first.kind, 'decided');
+    for (let waited = 0; ((await h.queue.counts()).failed ?? 0) === 0 && waited < 200; waited += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    assert.equal((await h.queue.counts()).failed, 1);
+    assert.equal((await h.runs.load(workspaceId, runId))?.status, 'awaiting_approval');
+    await lease.release();
+    const again = await h.service.handleApprovalAction({
+      workspaceId,
+      userId: approver,
+      actionId: agentActionIds.approve,
+      value,
+    });
+    assert.equal(again.kind, 'already_decided');
+    const ended = await h.waitForRun(runId, (state) => state.status === 'ended');
+    assert.equal(ended.outcome?.kind, 'finished');
+    assert.deepEqual(
+      h.messenger.postsTo('C0TEAM').map((post) => post.text),
+      ['hello'],
+    );
+  });
+});
+
 describe('transient failures', () => {
   test('a model outage that outlasts the gateway retries is retried by the queue from the checkpoint', async () => {
     const h = await withHarness();

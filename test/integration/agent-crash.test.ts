@@ -78,7 +78,7 @@ function scriptTicketRun() {
 }
 
 async function waitForCard(requestId: string): Promise<void> {
-  const until = Date.now() + 10_000;
+  const until = Date.now() + 30_000;
   while (Date.now() < until) {
     if ((await harness.approvals.get(workspaceId, requestId))?.card) return;
     await new Promise((resolve) => setTimeout(resolve, 25));
@@ -107,7 +107,7 @@ test('the process is killed after posting the card; another process completes th
   const decided = await approve(waiting.awaiting?.requestId ?? '');
   assert.equal(decided.kind, 'decided', 'the pending approval is still valid');
   harness.queue.startWorker();
-  const ended = await harness.waitForRun(runId, (state) => state.status === 'ended', 20_000);
+  const ended = await harness.waitForRun(runId, (state) => state.status === 'ended', 45_000);
   assert.equal(ended.outcome?.kind, 'finished');
   assert.equal(harness.filed.length, 1);
 });
@@ -125,7 +125,7 @@ test('a process killed during a write: the stalled job resumes elsewhere and esc
   const escalated = await harness.waitForRun(
     runId,
     (state) => state.status === 'awaiting_approval' && state.awaiting?.requestId !== waiting.awaiting?.requestId,
-    30_000,
+    45_000,
   );
   const request = await harness.approvals.get(workspaceId, escalated.awaiting?.requestId ?? '');
   assert.equal(request?.kind, 'uncertain_write');

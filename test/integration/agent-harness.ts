@@ -58,6 +58,8 @@ export interface AgentHarnessOptions {
   /** BullMQ job lock and stalled-check interval, shortened for crash tests. */
   lockDurationMs?: number;
   stalledIntervalMs?: number;
+  /** Attempts per queue job (default 8). */
+  attempts?: number;
 }
 
 export interface AgentHarness {
@@ -166,6 +168,7 @@ export async function createAgentHarness(options: AgentHarnessOptions = {}): Pro
       ...(options.concurrency ? { concurrency: options.concurrency } : {}),
       ...(options.lockDurationMs ? { lockDurationMs: options.lockDurationMs } : {}),
       ...(options.stalledIntervalMs ? { stalledIntervalMs: options.stalledIntervalMs } : {}),
+      ...(options.attempts ? { attempts: options.attempts } : {}),
     });
     if (options.startWorker !== false) queue.startWorker();
     return queue;
@@ -193,7 +196,7 @@ export async function createAgentHarness(options: AgentHarnessOptions = {}): Pro
       if (started.kind !== 'started') throw new Error(started.message);
       return started.runId;
     },
-    async waitForRun(runId, predicate, timeoutMs = 10_000) {
+    async waitForRun(runId, predicate, timeoutMs = 20_000) {
       const until = Date.now() + timeoutMs;
       let last: RunState | undefined;
       while (Date.now() < until) {

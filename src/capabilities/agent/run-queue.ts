@@ -38,6 +38,8 @@ export interface AgentRunQueueOptions {
    */
   lockDurationMs?: number;
   stalledIntervalMs?: number;
+  /** Attempts per job, with exponential backoff from 500 ms (default 8). */
+  attempts?: number;
   logger: Logger;
 }
 
@@ -56,7 +58,7 @@ export class AgentRunQueue {
       connection: options.connection,
       prefix: options.prefix,
       defaultJobOptions: {
-        attempts: 8,
+        attempts: options.attempts ?? 8,
         backoff: { type: 'exponential', delay: 500 },
         removeOnComplete: true,
         removeOnFail: { age: 7 * 86_400 },
@@ -72,6 +74,13 @@ export class AgentRunQueue {
         : job.kind === 'start'
           ? `start-${job.runId}`
           : `stop-${job.runId}`;
+    // A job that used up its attempts keeps its id (removeOnFail keeps it for inspection), so adding it again
+    // would be ignored: retry it instead, e.g. when an approver clicks again after a resume failed.
+    const existing = await this.#queue.getJob(jobId);
+    if (existing && (await existing.isFailed())) {
+      await existing.retry('failed');
+      return;
+    }
     await this.#queue.add(job.kind, job, { jobId });
   }
 
