@@ -63,7 +63,7 @@ for (let attempt = 0; ; attempt += 1) {
     () => 0,
   );
   if (status === 200) break;
-  if (attempt > 100) {
+  if (attempt > 300) {
     console.error(`Deskhand did not become ready at ${readyUrl}.`);
     await stop(1);
   }

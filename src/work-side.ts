@@ -8,6 +8,14 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import OpenAI from 'openai';
 import {
+  createApprovalActionHandler,
+  createStopActionHandler,
+  createTaskHandler,
+} from './capabilities/agent/agent-handlers.ts';
+import { agentActionIds } from './capabilities/agent/agent-ids.ts';
+import { createAgent } from './capabilities/agent/create-agent.ts';
+import type { FileTicket } from './capabilities/agent/tools/file-ticket.ts';
+import {
   createDocsHandler,
   createFeedbackHandler,
   createQuestionHandler,
@@ -18,6 +26,9 @@ import { FeedbackStore } from './capabilities/answers/feedback-store.ts';
 import { createRetriever } from './capabilities/answers/retrieval-adapter.ts';
 import { ingestDocument } from './capabilities/documents/ingestion/ingest-document.ts';
 import { createTicketWorkflow } from './capabilities/tickets/create-ticket-workflow.ts';
+import { extractTicket } from './capabilities/tickets/extract-ticket.ts';
+import { createTicketSinks } from './capabilities/tickets/sinks/create-ticket-sinks.ts';
+import type { TicketSink } from './capabilities/tickets/sinks/ticket-sink.ts';
 import { ticketActionIds, ticketEditModalCallbackId } from './capabilities/tickets/ticket-ids.ts';
 import type { Configuration } from './config.ts';
 import { DeskhandError } from './errors.ts';
@@ -139,6 +150,62 @@ export async function buildWorkSide(configuration: Configuration, logger: Logger
     logger,
   });
 
+  // The agent (/agent, approvals, stop): its tools reuse retrieval, ticket extraction and the ticket sinks.
+  const sinks = createTicketSinks(configuration.tickets, { messenger, logger });
+  const agent = createAgent({
+    configuration,
+    redis,
+    queueConnection: { url: configuration.redis.url, maxRetriesPerRequest: null },
+    gateway,
+    messenger,
+    logger,
+    metrics: registry,
+    tools: {
+      search: async ({ query, access, limit }) => {
+        const context = await retrieve({ question: query, access, callScope: { ...access } });
+        return context.passages
+          .slice(0, limit)
+          .map((passage) => ({ title: passage.title, source: passage.source, text: passage.text }));
+      },
+      extractTicket: async ({ text, workspaceId, channelId, userId }) => {
+        const extraction = await extractTicket(
+          {
+            text,
+            messageTs: (Date.now() / 1000).toFixed(6),
+            workspaceId,
+            channelId,
+            userId,
+            timeZone: configuration.budgets.timeZone,
+          },
+          {
+            gateway,
+            configuration: {
+              categories: configuration.tickets.categories,
+              teamLanguage: configuration.tickets.teamLanguage,
+            },
+            logger,
+          },
+        );
+        if (extraction.kind !== 'extracted') {
+          throw new DeskhandError('upstream_invalid_response', `ticket extraction ${extraction.kind}`, {
+            userMessage: 'I could not extract a ticket from that text.',
+          });
+        }
+        return { ticket: { ...extraction.ticket } };
+      },
+      fileTicket: (request) => fileTicketThroughSinks(request, sinks, configuration.tickets.teamLanguage),
+      ticketDestinationName: configuration.tickets.triageChannelId ? 'the triage channel' : 'the ticket webhook',
+      encoding: encodingForModel(configuration.openai.model, configuration.openai.fallbackEncoding),
+    },
+  });
+  agent.queue.startWorker();
+  capabilities.task = createTaskHandler(agent.service);
+  const approval = createApprovalActionHandler(agent.service);
+  interactions.actions[agentActionIds.approve] = (click) => approval(click);
+  interactions.actions[agentActionIds.reject] = (click) => approval(click);
+  const stop = createStopActionHandler(agent.service);
+  interactions.actions[agentActionIds.stop] = (click) => stop(click);
+
   return createInProcessWork({
     messenger,
     gateway,
@@ -152,6 +219,7 @@ export async function buildWorkSide(configuration: Configuration, logger: Logger
     encoding: encodingForModel(configuration.openai.model, configuration.openai.fallbackEncoding),
     ready: async () => (await redis.ping()) === 'PONG' && (await vectorIndex.ping()),
     onClose: async () => {
+      await agent.queue.close();
       await vectorIndex.close();
       await closeLedger();
       await redis.quit();
@@ -191,4 +259,50 @@ async function downloadSlackFile(url: string, botToken: string, maxBytes: number
     offset += chunk.byteLength;
   }
   return bytes;
+}
+
+/**
+ * The agent's `file_ticket` tool: delivers the approved ticket to every configured sink, with the run's
+ * idempotency key as the ticket id (sinks key their delivery records on it). Without a sink there is nowhere
+ * to file, which is a clear outcome rather than a silent success.
+ */
+async function fileTicketThroughSinks(
+  request: Parameters<FileTicket>[0],
+  sinks: readonly TicketSink[],
+  teamLanguage: string,
+): Promise<{ reference: string; url?: string }> {
+  if (sinks.length === 0) {
+    throw new DeskhandError('configuration', 'no ticket sink configured', {
+      userMessage: 'No ticket destination is configured (TICKET_TRIAGE_CHANNEL_ID or TICKET_WEBHOOK_URL).',
+    });
+  }
+  const { ticket } = request;
+  let reference = request.idempotencyKey;
+  for (const sink of sinks) {
+    const result = await sink.deliver({
+      ticketId: request.idempotencyKey,
+      workspaceId: request.workspaceId,
+      ticket: {
+        summary: ticket.summary,
+        category: ticket.category,
+        urgency: ticket.urgency,
+        urgencyReason: null,
+        orderIds: ticket.orderIds,
+        customerName: null,
+        customerEmail: ticket.customerEmail,
+        product: null,
+        deadline: null,
+        frequency: null,
+        language: teamLanguage,
+        questionsToAsk: [],
+        confidence: 1,
+      },
+      source: { channelId: request.channelId, messageTs: request.threadTs ?? request.idempotencyKey },
+      filedBy: request.approvedBy ?? request.requesterId,
+      filedAt: new Date().toISOString(),
+      extractedWithoutModel: false,
+    });
+    if (result.reference) reference = result.reference;
+  }
+  return { reference };
 }
