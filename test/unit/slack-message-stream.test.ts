@@ -333,6 +333,21 @@ describe('SlackMessenger streamed task updates', () => {
     slack.expectNoViolations();
   });
 
+  test('a task update made while the previous task call is in flight is sent afterwards, not dropped', async () => {
+    slack.inject('chat.startStream', { kind: 'delay', ms: 150 });
+    const outbound = messenger();
+    const stream = await outbound.startStream(streamOptions('C216'));
+    stream.updateTasks([{ id: 'fetch', title: 'Fetch the ticket', status: 'in_progress' }]);
+    await slack.waitForCalls('chat.startStream', 1);
+    stream.updateTasks([{ id: 'fetch', title: 'Fetch the ticket', status: 'complete' }]);
+    await stream.stop({ markdown: 'Done.', text: 'Done.' });
+    const statuses = streamCalls()
+      .flatMap((call) => (call.params.chunks as { status?: string }[] | undefined) ?? [])
+      .map((chunk) => chunk.status);
+    assert.deepEqual(statuses, ['in_progress', 'complete']);
+    slack.expectNoViolations();
+  });
+
   test('fallback mode: tasks render as a list with status emoji, with untrusted titles escaped', async () => {
     slack.inject('chat.startStream', { kind: 'platform_error', error: 'not_allowed' });
     const outbound = messenger();

@@ -286,11 +286,14 @@ export class SlackMessageStream implements MessageStream {
         sentChars = safeLength(item.text, Math.min(this.#maxCallChars, room));
         parameters = { markdown_text: item.text.slice(0, sentChars) };
       } else {
+        // Out of the queue while in flight, so updates made meanwhile start a new item instead of vanishing.
+        this.#queue.shift();
         parameters = { chunks: [...item.tasks.values()].map(taskChunk) };
       }
       const starting = this.#streamTs === undefined;
       const outcome = starting ? await this.#start(parameters) : await this.#append(parameters);
       if (outcome.kind === 'later') {
+        if (item.kind === 'tasks') this.#requeueTasks(item.tasks);
         if (final) this.#switchToUpdate(this.#streamTs, 'rate limited while finishing', true);
         return;
       }
@@ -313,10 +316,20 @@ export class SlackMessageStream implements MessageStream {
       if (item.kind === 'text') {
         item.text = item.text.slice(sentChars);
         if (item.text === '') this.#queue.shift();
-      } else {
-        this.#queue.shift();
       }
     }
+  }
+
+  /** Puts unsent task updates back at the head of the queue; newer updates of the same task win. */
+  #requeueTasks(tasks: Map<string, StreamTask>): void {
+    const head = this.#queue[0];
+    if (head?.kind !== 'tasks') {
+      this.#queue.unshift({ kind: 'tasks', tasks });
+      return;
+    }
+    const merged = new Map(tasks);
+    for (const [id, task] of head.tasks) merged.set(id, task);
+    head.tasks = merged;
   }
 
   async #start(content: Record<string, unknown>): Promise<SendOutcome> {
