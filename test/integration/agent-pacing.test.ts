@@ -79,7 +79,10 @@ test('20 concurrent runs in one workspace stay within the chat.update and per-ch
   await messenger.drain();
   const elapsedMs = performance.now() - started;
 
-  for (const state of ended) assert.equal(state.outcome?.kind, 'finished', JSON.stringify(state.outcome));
+  // Concurrent runs share the fake's FIFO script, so a fast run may take several tool replies and reach its step
+  // bound; either way every run must end cleanly.
+  for (const state of ended)
+    assert.ok(['finished', 'step_limit'].includes(state.outcome?.kind ?? ''), JSON.stringify(state.outcome));
   slack.expectNoViolations();
 
   const updates = issued.filter((call) => call.method === 'chat.update').map((call) => call.at);
@@ -103,7 +106,9 @@ test('20 concurrent runs in one workspace stay within the chat.update and per-ch
         JSON.stringify(mine.map((c) => [c.status, c.response?.ok, c.response?.error, c.fault])),
       );
     }
-    assert.match(JSON.stringify(shown?.blocks ?? []), /Done/);
+    const blocks = JSON.stringify(shown?.blocks ?? []);
+    assert.match(blocks, /\d+ steps, \d+ tool calls \(\d+ completed\), \$\d\.\d+ spent/, 'the final summary is shown');
+    assert.equal(blocks.includes('agent_stop'), false, 'the Stop button is gone');
   }
   const received = slack.callsTo('chat.update').map((recorded) => recorded.receivedAtMonotonic);
   const rate = (updates.length / elapsedMs) * 60_000;
