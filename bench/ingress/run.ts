@@ -4,9 +4,12 @@
  * Runs the app as in production (`node src/main.ts`, info-level JSON logs, real Redis, embedded index) against
  * the fake Slack and a fake OpenAI server whose every reply takes `--model-delay-ms`, each in its own process.
  * Sends an open-loop burst of signed `app_mention` events — each in its own channel and ambiguous, so each costs
- * a slow classification call — and measures the ack latency the sender sees. The same burst against a bare
- * node:http server on the same machine, in the same run, is the baseline. Prints p50/p99, the ratio of the app's
+ * a slow classification call (answered "help": exactly one reply per event) — and measures the ack latency the
+ * sender sees. The same burst against a bare node:http server on the same machine, in the same run, is the
+ * baseline. Prints p50/p99, the ratio of the app's
  * p99 to the baseline's and to Slack's 3 s ack limit, the acks, and the replies (exactly one per event).
+ * `BENCH_TIMELINE=1` also lists the slow requests by index; `BENCH_APP_NODE_ARGS` passes flags (e.g. --cpu-prof)
+ * to the app's node process.
  */
 import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';

@@ -33,7 +33,7 @@ if (mode === 'baseline') {
   const slack = await FakeSlackWebApi.start();
   const openai = await FakeOpenAIServer.start({ whenEmpty: 'default' });
   for (let index = 0; index < expected; index += 1) {
-    openai.enqueueChat({ content: '{"route":"question"}', delayMs: modelDelayMs });
+    openai.enqueueChat({ content: '{"route":"help"}', delayMs: modelDelayMs });
   }
   send({ slackUrl: slack.url, slackToken: slack.token, openaiBaseURL: openai.baseURL });
   process.on('message', async (message: { type: string }) => {
