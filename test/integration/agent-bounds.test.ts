@@ -197,6 +197,22 @@ describe('durability of decisions', () => {
       ['hello'],
     );
   });
+
+  test("the worker's scheduled sweep expires a pending request without any other wiring", async () => {
+    const h = await withHarness({ expirySweepIntervalMs: 200 });
+    h.fake.enqueueChat({ toolCalls: [plan()] });
+    h.fake.enqueueChat({ toolCalls: [call('post_message', { channel: 'C0TEAM', text: 'hello' })] });
+    h.fake.enqueueChat({ content: 'Nobody approved it.' });
+    const runId = await h.startRun('Say hello to the team');
+    const waiting = await h.waitForRun(runId, (state) => state.status === 'awaiting_approval');
+    h.clock.offsetMs = 3601_000;
+    const ended = await h.waitForRun(runId, (state) => state.status === 'ended');
+    assert.equal(ended.outcome?.kind, 'finished');
+    const request = await h.approvals.get(workspaceId, waiting.awaiting?.requestId ?? '');
+    assert.equal(request?.status, 'rejected');
+    assert.equal(request?.decidedBy, 'expiry');
+    assert.equal(h.messenger.postsTo('C0TEAM').length, 0);
+  });
 });
 
 describe('transient failures', () => {

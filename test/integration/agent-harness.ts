@@ -60,6 +60,8 @@ export interface AgentHarnessOptions {
   stalledIntervalMs?: number;
   /** Attempts per queue job (default 8). */
   attempts?: number;
+  /** Scheduled approval expiry sweep (default off in tests: its delayed job keeps the queue from looking idle). */
+  expirySweepIntervalMs?: number;
 }
 
 export interface AgentHarness {
@@ -169,6 +171,7 @@ export async function createAgentHarness(options: AgentHarnessOptions = {}): Pro
       ...(options.lockDurationMs ? { lockDurationMs: options.lockDurationMs } : {}),
       ...(options.stalledIntervalMs ? { stalledIntervalMs: options.stalledIntervalMs } : {}),
       ...(options.attempts ? { attempts: options.attempts } : {}),
+      expirySweepIntervalMs: options.expirySweepIntervalMs ?? 0,
     });
     if (options.startWorker !== false) queue.startWorker();
     return queue;

@@ -19,7 +19,7 @@ import type { Logger } from '../../observability/logger.ts';
 import { agentActionIds } from './agent-ids.ts';
 import type { ApprovalStore, AuditEntry } from './approval-store.ts';
 import { parseApprovalButtonValue } from './approval-store.ts';
-import { type AgentRuntime, resolveApprovalCard } from './run-agent.ts';
+import type { AgentRuntime } from './run-agent.ts';
 import type { AgentRunQueue } from './run-queue.ts';
 import { newRunState, type RunStateStore } from './run-state.ts';
 
@@ -243,22 +243,14 @@ export class AgentService {
   }
 
   /** Expires due approval requests (as rejected), updates their cards and resumes their runs. Returns how many. */
-  async sweepExpiredApprovals(): Promise<number> {
-    const expired = await this.#approvals.sweepExpired();
-    for (const request of expired) {
-      this.#runtime.metrics?.approval('expired');
-      await resolveApprovalCard(this.#runtime, request);
-      await this.#queue.enqueue({
-        kind: 'resume',
-        workspaceId: request.workspaceId,
-        runId: request.runId,
-        requestId: request.requestId,
-      });
-    }
-    return expired.length;
+  sweepExpiredApprovals(): Promise<number> {
+    return this.#queue.sweepExpiredApprovals();
   }
 
-  /** Runs the expiry sweep every `intervalMs` on this replica; returns a function that stops it. */
+  /**
+   * Runs the expiry sweep every `intervalMs` on this replica; returns a function that stops it. Not needed when
+   * the queue's worker runs (it schedules the sweep itself); useful for a replica without a worker.
+   */
   startExpirySweeper(intervalMs: number): () => void {
     let running = false;
     const timer = setInterval(() => {

@@ -16,9 +16,8 @@
  *     inputTokens: gateway.countChatTokens(request), outputTokens: request.maxOutputTokens }),
  *   isInApproverGroup,                                      // optional, for APPROVER_USER_GROUP_ID (cache it)
  * });
- * agent.queue.startWorker();
- * const stopSweeper = agent.service.startExpirySweeper(30_000);
- * // shutdown: stopSweeper(); await agent.queue.close();
+ * agent.queue.startWorker();                              // also schedules the approval expiry sweep
+ * // shutdown: await agent.queue.close();
  * ```
  */
 import type { ConnectionOptions } from 'bullmq';
@@ -67,6 +66,8 @@ export interface CreateAgentOptions {
   maxOutputTokensPerTurn?: number;
   concurrency?: number;
   metrics?: Registry;
+  /** Approval expiry check interval (default 30 s), run by the queue's worker. */
+  expirySweepIntervalMs?: number;
 }
 
 /** The limits from configuration (`AGENT_*`), in the units the loop uses. */
@@ -136,6 +137,7 @@ export function createAgent(options: CreateAgentOptions): {
     runtime,
     logger,
     ...(options.concurrency ? { concurrency: options.concurrency } : {}),
+    ...(options.expirySweepIntervalMs === undefined ? {} : { expirySweepIntervalMs: options.expirySweepIntervalMs }),
   });
   return { service: new AgentService({ runtime, queue, logger }), queue, runtime };
 }

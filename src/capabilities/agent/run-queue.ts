@@ -4,7 +4,8 @@
  * whose worker died (stalled-job detection), and the run resumes from its last checkpoint.
  *
  * Jobs: `start` (a new run), `resume` (an approval was decided or expired), `stop` (a Stop click while the
- * run waits for a human; a working run sees the Stop flag itself at the next step boundary). Job ids are
+ * run waits for a human; a working run sees the Stop flag itself at the next step boundary), `sweep` (expire
+ * due approval requests, on a schedule). Job ids are
  * deterministic where duplicates are possible (`resume-<requestId>`), and every job is idempotent on the
  * checkpoint, so a duplicate delivery is harmless.
  */
@@ -15,7 +16,8 @@ import type { ApprovalRequest } from './approval-store.ts';
 import { type AgentRuntime, driveRun, resolveApprovalCard } from './run-agent.ts';
 
 export interface AgentJob {
-  kind: 'start' | 'resume' | 'stop';
+  /** `sweep` expires due approval requests (scheduled by `startWorker`; `workspaceId`/`runId` are empty). */
+  kind: 'start' | 'resume' | 'stop' | 'sweep';
   workspaceId: string;
   runId: string;
   requestId?: string;
@@ -40,6 +42,11 @@ export interface AgentRunQueueOptions {
   stalledIntervalMs?: number;
   /** Attempts per job, with exponential backoff from 500 ms (default 8). */
   attempts?: number;
+  /**
+   * How often pending approvals are checked for expiry (default 30 s; 0 disables). A BullMQ job scheduler, so
+   * one replica sweeps each time and expiry needs no wiring beyond `startWorker()`.
+   */
+  expirySweepIntervalMs?: number;
   logger: Logger;
 }
 
@@ -98,6 +105,16 @@ export class AgentRunQueue {
         ...(this.#options.stalledIntervalMs ? { stalledInterval: this.#options.stalledIntervalMs } : {}),
       },
     );
+    const sweepEvery = this.#options.expirySweepIntervalMs ?? 30_000;
+    if (sweepEvery > 0) {
+      this.#queue
+        .upsertJobScheduler(
+          'agent-approval-expiry',
+          { every: sweepEvery },
+          { name: 'sweep', data: { kind: 'sweep', workspaceId: '', runId: '' } },
+        )
+        .catch((error: unknown) => this.#logger.error({ err: error }, 'could not schedule the approval expiry sweep'));
+    }
     this.#worker.on('failed', (job, error) => {
       this.#logger.warn({ err: error, jobId: job?.id, attempts: job?.attemptsMade }, 'agent job failed');
     });
@@ -126,7 +143,29 @@ export class AgentRunQueue {
     await this.#queue.obliterate({ force: true });
   }
 
+  /** Expires due approval requests, updates their cards and queues their runs' resumes. Returns how many. */
+  async sweepExpiredApprovals(): Promise<number> {
+    const { runtime } = this.#options;
+    const expired = await runtime.approvals.sweepExpired();
+    for (const request of expired) {
+      runtime.metrics?.approval('expired');
+      await resolveApprovalCard(runtime, request);
+      await this.enqueue({
+        kind: 'resume',
+        workspaceId: request.workspaceId,
+        runId: request.runId,
+        requestId: request.requestId,
+      });
+    }
+    return expired.length;
+  }
+
   async #process(job: Job<AgentJob>): Promise<void> {
+    if (job.data.kind === 'sweep') {
+      const expired = await this.sweepExpiredApprovals();
+      if (expired > 0) this.#logger.info({ expired }, 'approval requests expired');
+      return;
+    }
     const { runtime } = this.#options;
     const { workspaceId, runId } = job.data;
     const logger = this.#logger.child({ jobId: job.id, runId, kind: job.data.kind });
