@@ -1,0 +1,78 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, test } from 'node:test';
+import { ignoredBecause } from '../../src/slack/listeners/events.ts';
+import { tenantOf } from '../../src/slack/tenancy.ts';
+
+const fixtures = '/work/shared/fixtures/slack/bolt-python-test-payloads';
+const load = (name: string) => JSON.parse(readFileSync(`${fixtures}/${name}`, 'utf8')) as Record<string, unknown>;
+
+describe('tenantOf', () => {
+  test('a shared-channel event from another organisation belongs to the installation, not the envelope team', () => {
+    const body = load('event_callback__reaction_added__test_events_shared_channels_L137.json');
+    assert.equal(body.team_id, 'T_SOURCE');
+    assert.equal(tenantOf(body), 'T_INSTALLED');
+  });
+
+  test('context_team_id wins over the envelope and the authorizations', () => {
+    const body = {
+      ...load('event_callback__app_mention__test_events_shared_channels_L60.json'),
+      context_team_id: 'T_CONTEXT',
+    };
+    assert.equal(tenantOf(body), 'T_CONTEXT');
+  });
+
+  test('an org-wide installation is one tenant: the enterprise', () => {
+    const body = {
+      team_id: 'T1',
+      context_enterprise_id: 'E1',
+      authorizations: [{ team_id: null, enterprise_id: 'E1', is_enterprise_install: true }],
+    };
+    assert.equal(tenantOf(body), 'E1');
+  });
+
+  test('interactions use the team of the payload', () => {
+    assert.equal(tenantOf(load('block_actions__test_block_actions_L161.json')), 'T111');
+  });
+
+  test('a payload without any team has no tenant', () => {
+    assert.equal(tenantOf({ type: 'event_callback' }), undefined);
+    assert.equal(tenantOf(null), undefined);
+  });
+});
+
+describe('which messages may start work', () => {
+  const event = (name: string) => load(name).event as Parameters<typeof ignoredBecause>[0];
+
+  test('edits, deletions, thread broadcasts and bot messages never start work; a person’s mention does', () => {
+    assert.match(
+      ignoredBecause(event('event_callback__message__message_changed__test_message_changed_L68.json'), 'UBOT') ?? '',
+      /message_changed/,
+    );
+    assert.match(
+      ignoredBecause(event('event_callback__message__message_deleted__test_message_deleted_L68.json'), 'UBOT') ?? '',
+      /message_deleted/,
+    );
+    assert.match(
+      ignoredBecause(
+        event('event_callback__message__thread_broadcast__in_thread__test_message_thread_broadcast_L74.json'),
+        'UBOT',
+      ) ?? '',
+      /thread_broadcast/,
+    );
+    assert.ok(ignoredBecause(event('event_callback__message__bot_message__test_message_bot_L173.json'), 'UBOT'));
+    // A modern bot (a user id plus bot_id/bot_profile) and a person mentioning Deskhand.
+    assert.equal(ignoredBecause(event('event_callback__message__test_message_bot_L128.json'), 'UBOT'), 'bot message');
+    assert.equal(ignoredBecause(event('event_callback__app_mention__test_app_bot_only_L119.json'), 'UBOT'), undefined);
+  });
+
+  test('Deskhand’s own messages never start work, a person’s message and a file share may', () => {
+    const person = event('event_callback__message__test_message_L208.json');
+    assert.equal(ignoredBecause(person, 'UBOT'), undefined);
+    assert.equal(ignoredBecause({ ...person, user: 'UBOT' }, 'UBOT'), 'own message');
+    assert.equal(
+      ignoredBecause(event('event_callback__message__file_share__test_message_file_share_L74.json'), 'UBOT'),
+      undefined,
+    );
+  });
+});
