@@ -111,6 +111,11 @@ describe('node src/main.ts', () => {
       assert.equal(response.status, 200);
       assert.ok(response.latencyMs < 1_500, `ack took ${response.latencyMs} ms, the model takes 3 s`);
 
+      // /metrics merges the ingress's metrics with the work thread's.
+      const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      assert.match(metrics, /deskhand_http_requests_total\{path="\/slack\/events",status="200"\} 1/);
+      assert.match(metrics, /deskhand_llm_circuit_open 0/, 'the work thread’s gateway metrics are included');
+
       // Stop while the answer is still being worked on: graceful shutdown finishes it first.
       child.kill('SIGTERM');
       assert.equal(await exited(child), 0, output());
