@@ -5,6 +5,7 @@
  * never competes with acknowledging Slack.
  */
 import { join } from 'node:path';
+import { QdrantClient } from '@qdrant/js-client-rest';
 import { Redis } from 'ioredis';
 import OpenAI from 'openai';
 import {
@@ -37,6 +38,7 @@ import { encodingForModel } from './llm/tokenizer.ts';
 import type { Logger } from './observability/logger.ts';
 import type { Registry } from './observability/metrics.ts';
 import { EmbeddedVectorIndex } from './ports/adapters/embedded-vector-index.ts';
+import { QdrantVectorIndex, RedisIndexVersionCounter } from './ports/adapters/qdrant-vector-index.ts';
 import type { Embedder } from './ports/embedder.ts';
 import type { LanguageModelGateway } from './ports/language-model.ts';
 import type { VectorIndex } from './ports/vector-index.ts';
@@ -59,12 +61,6 @@ function unconfiguredGateway(reason: string): LanguageModelGateway {
 }
 
 export async function buildWorkSide(configuration: Configuration, logger: Logger, registry: Registry): Promise<Work> {
-  if (configuration.qdrant.url) {
-    // The Qdrant adapter lands with the document index; refuse rather than silently ignore the setting.
-    throw new DeskhandError('configuration', 'QDRANT_URL is set, but this build has only the embedded index', {
-      userMessage: 'QDRANT_URL is set, but this build has only the embedded index. Unset QDRANT_URL to use it.',
-    });
-  }
   const redis = new Redis(configuration.redis.url, { maxRetriesPerRequest: 2, connectTimeout: 5_000 });
   redis.on('error', (error) => logger.warn({ err: error, code: 'upstream_unavailable' }, 'redis error'));
   const webClient = createSlackWebClient({
@@ -96,7 +92,21 @@ export async function buildWorkSide(configuration: Configuration, logger: Logger
     gateway = unconfiguredGateway('OPENAI_API_KEY is not set');
   }
 
-  const vectorIndex: VectorIndex = new EmbeddedVectorIndex({ directory: join(configuration.dataDir, 'index'), logger });
+  // Qdrant when QDRANT_URL is set (index versions as Redis counters, shared with `npm run ingest`), else embedded.
+  const vectorIndex: VectorIndex = configuration.qdrant.url
+    ? new QdrantVectorIndex({
+        client: new QdrantClient({
+          url: configuration.qdrant.url,
+          ...(configuration.qdrant.apiKey ? { apiKey: configuration.qdrant.apiKey } : {}),
+          timeout: 30_000,
+          checkCompatibility: false,
+        }),
+        collection: configuration.qdrant.collection,
+        dimensions: configuration.openai.embeddingDimensions,
+        versions: new RedisIndexVersionCounter(redis, configuration.redis.keyPrefix),
+        logger,
+      })
+    : new EmbeddedVectorIndex({ directory: join(configuration.dataDir, 'index'), logger });
   await vectorIndex.ensureReady();
 
   // Tickets: /ticket, the shortcut, the reaction, ticket mentions; the card's buttons and its edit modal.

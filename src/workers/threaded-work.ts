@@ -51,7 +51,8 @@ export class ThreadedWork implements Work {
     await new Promise<void>((resolve, reject) => {
       const onMessage = (message: FromWorker) => {
         if (message.type === 'started') settle(() => resolve());
-        if (message.type === 'failed') settle(() => reject(new DeskhandError('configuration', message.message)));
+        if (message.type === 'failed')
+          settle(() => reject(new DeskhandError('configuration', message.message, { userMessage: message.message })));
       };
       const onError = (error: Error) => settle(() => reject(error));
       const onExit = (code: number) =>
