@@ -3,18 +3,19 @@
  *
  *   npm run eval:retrieval -- --corpus <file.jsonl>… --queries <file.jsonl> --qrels <file.tsv>
  *     [--mode sparse|dense|hybrid] [--k 10]
- *   tuning extras: [--k1 0.9] [--b 0.4] [--title-weight 1] [--budget 2500] [--cutoff 0.6] [--stop-words lucene|stopword-package]
+ *   tuning extras: [--k1 0.9] [--b 0.4] [--title-weight 1] [--neighbour-weight 0] [--budget 2500] [--cutoff 0.6] [--stop-words lucene|stopword-package]
  *
- * Several corpus files concatenate. The corpus is ingested into a fresh in-memory embedded index and every
- * query goes through the real retrieval pipeline (`retrieve`). Prints nDCG@k and Recall@100 (document level:
+ * Several corpus files concatenate. The corpus is ingested into a fresh in-memory embedded index through the
+ * real ingestion pipeline (`ingestText`: chunking, hashing, indexing; sparse-only, no embedder) and every query
+ * goes through the real retrieval pipeline (`retrieve`). Prints nDCG@k and Recall@100 (document level:
  * a document scores its best chunk), mean packed-context tokens and the judged-document recall of the packed
  * context, the same for the naive "top-5 chunks" baseline, and the recall/token curve over cutoff ratios the
  * sparse default was chosen from. The last line is one JSON object with the figures.
  */
 
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { ingestText } from '../src/capabilities/documents/ingestion/ingest-document.ts';
 import {
   type Analyzer,
   Analyzer as AnalyzerClass,
@@ -28,11 +29,10 @@ import {
   type RetrievalSettings,
   retrieve,
 } from '../src/capabilities/documents/retrieval/retrieve.ts';
-import { defaultTitleWeight } from '../src/capabilities/documents/retrieval/sparse-terms.ts';
+import { defaultNeighbourWeight, defaultTitleWeight } from '../src/capabilities/documents/retrieval/sparse-terms.ts';
 import { countTokens } from '../src/llm/tokenizer.ts';
 import { EmbeddedVectorIndex } from '../src/ports/adapters/embedded-vector-index.ts';
-import { deskhandUuidNamespace, uuidV5 } from '../src/ports/adapters/vector-index-shared.ts';
-import type { AccessScope, ChunkRecord, RetrievalMode, SearchHit } from '../src/ports/vector-index.ts';
+import type { AccessScope, RetrievalMode, SearchHit } from '../src/ports/vector-index.ts';
 
 interface CorpusDocument {
   id: string;
@@ -55,6 +55,7 @@ const { values } = parseArgs({
     k1: { type: 'string' },
     b: { type: 'string' },
     'title-weight': { type: 'string' },
+    'neighbour-weight': { type: 'string' },
     budget: { type: 'string', default: '2500' },
     cutoff: { type: 'string' },
     'stop-words': { type: 'string', default: 'lucene' },
@@ -85,6 +86,7 @@ const budget = numberOption('budget', values.budget, 2500);
 const k1 = numberOption('k1', values.k1, defaultBm25Parameters.k1);
 const b = numberOption('b', values.b, defaultBm25Parameters.b);
 const titleWeight = numberOption('title-weight', values['title-weight'], defaultTitleWeight);
+const neighbourWeight = numberOption('neighbour-weight', values['neighbour-weight'], defaultNeighbourWeight);
 const cutoff = numberOption('cutoff', values.cutoff, defaultCutoffRatios[mode]);
 const stopWords = values['stop-words'] as StopWordList;
 if (!['lucene', 'stopword-package', 'none'].includes(stopWords))
@@ -138,48 +140,33 @@ for (const [index, line] of readFileSync(values.qrels, 'utf8').split('\n').entri
 const workspaceId = 'Weval';
 const access: AccessScope = { workspaceId, channelId: 'Ceval' };
 const analyzer: Analyzer = new AnalyzerClass({ stopWords });
-const index = new EmbeddedVectorIndex({ analyzer, bm25: { k1, b, luceneNorms: true }, titleWeight, sync: false });
+const index = new EmbeddedVectorIndex({
+  analyzer,
+  bm25: { k1, b, luceneNorms: true },
+  titleWeight,
+  neighbourWeight,
+  sync: false,
+});
 
-/**
- * Chunks for one corpus document. H5's `ingestDocument` (src/capabilities/documents/ingestion/) is not in the
- * repository yet; until it is, each abstract becomes one chunk (SciFact abstracts average ~300 tokens, under
- * any chunk size the pipeline uses), built with the same payload fields the ingestion pipeline fills.
- */
-function chunksOf(document: CorpusDocument): ChunkRecord[] {
-  const documentId = `beir:${document.id}`;
-  const documentHash = createHash('sha256').update(`${document.title}\n${document.text}`).digest('hex');
-  return [
-    {
-      id: uuidV5(`${documentId}:${documentHash}:0`, deskhandUuidNamespace),
-      documentId,
-      workspaceId,
-      scope: 'workspace',
-      title: document.title,
-      sectionPath: [],
-      source: `beir:${document.id}`,
-      chunkIndex: 0,
-      contentHash: createHash('sha256').update(document.text).digest('hex'),
-      documentHash,
-      ingestedAt: new Date(0).toISOString(),
-      text: document.text,
-      tokenCount: countTokens(document.text),
-    },
-  ];
-}
-
+/** BEIR id of each indexed document id (the ingestion pipeline derives ids from workspace + source). */
+const beirIdOf = new Map<string, string>();
 const ingestStart = performance.now();
 await index.ensureReady();
 let chunkCount = 0;
 for (const document of corpus) {
-  const chunks = chunksOf(document);
-  chunkCount += chunks.length;
-  await index.replaceDocument(workspaceId, `beir:${document.id}`, chunks);
+  const result = await ingestText(
+    { workspaceId, scope: 'workspace', source: `beir:${document.id}`, title: document.title, text: document.text },
+    { index, callScope: { workspaceId, channelId: 'Ceval' } },
+  );
+  beirIdOf.set(result.documentId, document.id);
+  chunkCount += result.chunkCount;
 }
 const ingestSeconds = (performance.now() - ingestStart) / 1000;
 
 const settings: RetrievalSettings = { mode, contextTokens: budget, cutoffRatio: cutoff, candidateLimit: 150 };
 const curveRatios = [0, 0.3, 0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9];
-const sourceOf = (hit: SearchHit) => hit.chunk.documentId.replace(/^beir:/, '');
+const beirId = (documentId: string) => beirIdOf.get(documentId) ?? documentId;
+const sourceOf = (hit: SearchHit) => beirId(hit.chunk.documentId);
 
 let ndcgSum = 0;
 let recallSum = 0;
@@ -215,7 +202,7 @@ for (const query of queries) {
   };
   const context = outcome.kind === 'retrieved' ? outcome.context : { passages: [], tokenCount: 0 };
   packedTokens += context.tokenCount;
-  packedRecall += recallOf(context.passages.map((passage) => passage.documentId.replace(/^beir:/, '')));
+  packedRecall += recallOf(context.passages.map((passage) => beirId(passage.documentId)));
   const naive = candidates.slice(0, 5);
   naiveTokens += naive.reduce((sum, hit) => sum + countTokens(hit.chunk.text), 0);
   naiveRecall += recallOf(naive.map(sourceOf));
@@ -223,7 +210,7 @@ for (const query of queries) {
   for (const point of curve) {
     const packed = cutAndPack(diverse, { ...settings, cutoffRatio: point.ratio });
     point.tokens += packed.tokenCount;
-    point.recall += recallOf(packed.passages.map((passage) => passage.documentId.replace(/^beir:/, '')));
+    point.recall += recallOf(packed.passages.map((passage) => beirId(passage.documentId)));
   }
 }
 const querySeconds = (performance.now() - queryStart) / 1000;
@@ -258,7 +245,7 @@ const figures = {
   },
   naiveTop5: { meanTokens: round(mean(naiveTokens), 1), judgedRecall: round(mean(naiveRecall)) },
   packedToNaiveTokenRatio: round(naiveTokens === 0 ? 0 : packedTokens / naiveTokens),
-  bm25: { k1, b, titleWeight, stopWords },
+  bm25: { k1, b, titleWeight, neighbourWeight, stopWords },
   ingestSeconds: round(ingestSeconds, 2),
   querySeconds: round(querySeconds, 2),
 };
@@ -266,7 +253,9 @@ const figures = {
 console.log(
   `SciFact-style evaluation (${mode}); ${evaluated} judged queries, ${corpus.length} documents, ${chunkCount} chunks`,
 );
-console.log(`  BM25 k1=${k1} b=${b}, title weight ${titleWeight}, stop words ${stopWords}`);
+console.log(
+  `  BM25 k1=${k1} b=${b}, title weight ${titleWeight}, neighbour weight ${neighbourWeight}, stop words ${stopWords}`,
+);
 console.log(`  nDCG@${k}      ${figures[`ndcg@${k}`]}`);
 console.log(`  Recall@100   ${figures['recall@100']}`);
 console.log(

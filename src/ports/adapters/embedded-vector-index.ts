@@ -25,7 +25,10 @@ import {
   TopK,
 } from '../../capabilities/documents/retrieval/bm25.ts';
 import { reciprocalRankFusion } from '../../capabilities/documents/retrieval/fusion.ts';
-import { chunkTermFrequencies, queryTermFrequencies } from '../../capabilities/documents/retrieval/sparse-terms.ts';
+import {
+  documentChunkTermFrequencies,
+  queryTermFrequencies,
+} from '../../capabilities/documents/retrieval/sparse-terms.ts';
 import { DeskhandError } from '../../errors.ts';
 import type { Logger } from '../../observability/logger.ts';
 import type {
@@ -45,6 +48,8 @@ export interface EmbeddedVectorIndexOptions {
   analyzer?: Analyzer;
   bm25?: Bm25Parameters;
   titleWeight?: number;
+  /** Weight of adjacent chunks' terms in a chunk's sparse representation (`documentChunkTermFrequencies`). */
+  neighbourWeight?: number;
   /** fdatasync every mutation (default true); turn off only for throwaway indexes. */
   sync?: boolean;
   /** Rewrite the snapshot once the log is larger than this and than the snapshot (default 8 MiB). */
@@ -273,7 +278,8 @@ export class EmbeddedVectorIndex implements VectorIndex {
     const key = documentKey(workspaceId, documentId);
     const previous = this.#documents.get(key);
     const sorted = [...chunks].sort((left, right) => left.chunkIndex - right.chunkIndex);
-    const slots = sorted.map((chunk) => this.#insert(chunk));
+    const terms = this.#sparseTerms(sorted);
+    const slots = sorted.map((chunk, position) => this.#insert(chunk, terms[position] as Map<string, number>));
     if (previous) for (const slot of previous.slots) this.#remove(slot);
     if (slots.length > 0) this.#documents.set(key, { slots, summary: summariseDocument(sorted) });
     else this.#documents.delete(key);
@@ -295,7 +301,15 @@ export class EmbeddedVectorIndex implements VectorIndex {
     this.#versions.set(workspaceId, Math.max(version, this.#versions.get(workspaceId) ?? 0));
   }
 
-  #insert(chunk: ChunkRecord): number {
+  #sparseTerms(chunks: readonly ChunkRecord[]): Map<string, number>[] {
+    return documentChunkTermFrequencies(chunks, {
+      analyzer: this.#analyzer,
+      titleWeight: this.#options.titleWeight ?? 1,
+      ...(this.#options.neighbourWeight === undefined ? {} : { neighbourWeight: this.#options.neighbourWeight }),
+    });
+  }
+
+  #insert(chunk: ChunkRecord, terms: Map<string, number>): number {
     const slot = this.#slotCount;
     this.#slotCount += 1;
     this.#ensureCapacity(this.#slotCount);
@@ -310,9 +324,7 @@ export class EmbeddedVectorIndex implements VectorIndex {
       this.#dense.set(slot, chunk.dense);
       this.#hasVector[slot] = 1;
     }
-    const bm25Slot = this.#bm25.add(
-      chunkTermFrequencies(chunk, { analyzer: this.#analyzer, titleWeight: this.#options.titleWeight ?? 1 }),
-    );
+    const bm25Slot = this.#bm25.add(terms);
     if (bm25Slot !== slot) throw new DeskhandError('internal', 'Embedded index slots out of step with BM25 slots');
     return slot;
   }
@@ -340,7 +352,10 @@ export class EmbeddedVectorIndex implements VectorIndex {
     this.#alive.fill(0);
     this.#hasVector.fill(0);
     for (const document of documents) {
-      const slots = document.records.map((record) => this.#insert(record));
+      const terms = this.#sparseTerms(document.records);
+      const slots = document.records.map((record, position) =>
+        this.#insert(record, terms[position] as Map<string, number>),
+      );
       this.#documents.set(document.key, { slots, summary: document.summary });
     }
   }

@@ -29,7 +29,7 @@ import type { QdrantClient } from '@qdrant/js-client-rest';
 import type { Analyzer } from '../../capabilities/documents/retrieval/analyzer.ts';
 import { defaultAnalyzer } from '../../capabilities/documents/retrieval/analyzer.ts';
 import {
-  chunkTermFrequencies,
+  documentChunkTermFrequencies,
   queryTermFrequencies,
   termId,
 } from '../../capabilities/documents/retrieval/sparse-terms.ts';
@@ -93,6 +93,8 @@ export interface QdrantVectorIndexOptions {
   /** BM25 term-frequency parameters for the stored sparse values. */
   bm25?: { k1: number; b: number; averageLength: number };
   titleWeight?: number;
+  /** Weight of adjacent chunks' terms (see `documentChunkTermFrequencies`); same default as the embedded index. */
+  neighbourWeight?: number;
   /** Defaults to a `QdrantMetadataVersionCounter` on the same collection. */
   versions?: IndexVersionCounter;
   logger?: Logger;
@@ -121,6 +123,7 @@ export class QdrantVectorIndex implements VectorIndex {
   readonly #analyzer: Analyzer;
   readonly #bm25: { k1: number; b: number; averageLength: number };
   readonly #titleWeight: number;
+  readonly #neighbourWeight: number | undefined;
   readonly #versions: IndexVersionCounter;
   readonly #logger: Logger | undefined;
   #ready: Promise<void> | undefined;
@@ -133,6 +136,7 @@ export class QdrantVectorIndex implements VectorIndex {
     this.#analyzer = options.analyzer ?? defaultAnalyzer;
     this.#bm25 = options.bm25 ?? { k1: 0.9, b: 0.4, averageLength: 150 };
     this.#titleWeight = options.titleWeight ?? 1;
+    this.#neighbourWeight = options.neighbourWeight;
     this.#versions =
       options.versions ?? new QdrantMetadataVersionCounter(options.client, options.collection, options.dimensions);
     this.#logger = options.logger;
@@ -169,7 +173,14 @@ export class QdrantVectorIndex implements VectorIndex {
     await this.ensureReady();
     const generation = this.#nextGeneration();
     const summary = chunks.length > 0 ? summariseDocument(chunks) : undefined;
-    const points = chunks.map((chunk) => this.#point(chunk, generation, summary as DocumentSummary));
+    const terms = documentChunkTermFrequencies(chunks, {
+      analyzer: this.#analyzer,
+      titleWeight: this.#titleWeight,
+      ...(this.#neighbourWeight === undefined ? {} : { neighbourWeight: this.#neighbourWeight }),
+    });
+    const points = chunks.map((chunk, position) =>
+      this.#point(chunk, terms[position] as Map<string, number>, generation, summary as DocumentSummary),
+    );
     for (let start = 0; start < points.length; start += 128) {
       const batch = points.slice(start, start + 128);
       await this.#call('upsert', () =>
@@ -325,8 +336,7 @@ export class QdrantVectorIndex implements VectorIndex {
     return toSparseVector(queryTermFrequencies(text, this.#analyzer));
   }
 
-  #point(chunk: ChunkRecord, generation: number, summary: DocumentSummary) {
-    const frequencies = chunkTermFrequencies(chunk, { analyzer: this.#analyzer, titleWeight: this.#titleWeight });
+  #point(chunk: ChunkRecord, frequencies: Map<string, number>, generation: number, summary: DocumentSummary) {
     let length = 0;
     for (const frequency of frequencies.values()) length += frequency;
     const { k1, b, averageLength } = this.#bm25;

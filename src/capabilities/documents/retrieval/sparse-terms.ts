@@ -30,6 +30,47 @@ export function chunkTermFrequencies(
   return frequencies;
 }
 
+/**
+ * Sparse terms for every chunk of one document: each chunk's own terms (`chunkTermFrequencies`) plus its
+ * adjacent chunks' text terms times `neighbourWeight`, so a chunk cut from the middle of a passage still
+ * matches the words just before and after it. Only direct neighbours count, so chunks of a long manual stay
+ * distinct. `chunks` may be in any order; neighbours are by `chunkIndex`.
+ */
+export function documentChunkTermFrequencies(
+  chunks: readonly Pick<ChunkPayload, 'title' | 'sectionPath' | 'text' | 'chunkIndex'>[],
+  options: SparseTermOptions & { neighbourWeight?: number } = {},
+): Map<string, number>[] {
+  const analyzer = options.analyzer ?? defaultAnalyzer;
+  const neighbourWeight = options.neighbourWeight ?? defaultNeighbourWeight;
+  const own = chunks.map((chunk) => chunkTermFrequencies(chunk, options));
+  if (neighbourWeight <= 0 || chunks.length < 2) return own;
+  const byIndex = new Map(chunks.map((chunk) => [chunk.chunkIndex, chunk]));
+  const textTerms = new Map<number, Map<string, number>>();
+  const termsOf = (chunkIndex: number) => {
+    let terms = textTerms.get(chunkIndex);
+    const chunk = byIndex.get(chunkIndex);
+    if (!terms && chunk) {
+      terms = analyzer.termFrequencies(chunk.text);
+      textTerms.set(chunkIndex, terms);
+    }
+    return terms;
+  };
+  return chunks.map((chunk, position) => {
+    const frequencies = own[position] as Map<string, number>;
+    for (const neighbour of [chunk.chunkIndex - 1, chunk.chunkIndex + 1]) {
+      const terms = termsOf(neighbour);
+      if (!terms) continue;
+      for (const [term, frequency] of terms) {
+        frequencies.set(term, (frequencies.get(term) ?? 0) + frequency * neighbourWeight);
+      }
+    }
+    return frequencies;
+  });
+}
+
+/** Default weight of adjacent chunks' terms (0 = off); chosen on the SciFact dev split (README). */
+export const defaultNeighbourWeight = 0;
+
 /** Term → count for a query. */
 export function queryTermFrequencies(text: string, analyzer: Analyzer = defaultAnalyzer): Map<string, number> {
   return analyzer.termFrequencies(text);
