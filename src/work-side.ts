@@ -25,6 +25,7 @@ import { answerActionIds } from './capabilities/answers/answer-ids.ts';
 import { UploaderStore } from './capabilities/answers/docs-command.ts';
 import { FeedbackStore } from './capabilities/answers/feedback-store.ts';
 import { createRetriever } from './capabilities/answers/retrieval-adapter.ts';
+import { budgetWarningText } from './capabilities/budget/budget-warning.ts';
 import { ingestDocument } from './capabilities/documents/ingestion/ingest-document.ts';
 import { createTicketWorkflow } from './capabilities/tickets/create-ticket-workflow.ts';
 import { extractTicket } from './capabilities/tickets/extract-ticket.ts';
@@ -40,7 +41,7 @@ import type { Registry } from './observability/metrics.ts';
 import { EmbeddedVectorIndex } from './ports/adapters/embedded-vector-index.ts';
 import { QdrantVectorIndex, RedisIndexVersionCounter } from './ports/adapters/qdrant-vector-index.ts';
 import type { Embedder } from './ports/embedder.ts';
-import type { LanguageModelGateway } from './ports/language-model.ts';
+import type { ChatRequest, LanguageModelGateway } from './ports/language-model.ts';
 import type { VectorIndex } from './ports/vector-index.ts';
 import { budgetHandler } from './router/budget-handler.ts';
 import { RedisThreadMemory } from './router/thread-memory.ts';
@@ -72,16 +73,47 @@ export async function buildWorkSide(configuration: Configuration, logger: Logger
   const messenger = new SlackMessenger({ client: webClient, logger, metrics: registry });
 
   let closeLedger = async () => {};
+  let estimateChatCostMicroUsd: ((request: ChatRequest) => number) | undefined;
   let gateway: LanguageModelGateway;
   let embedder: Embedder | undefined;
   const capabilities: Partial<CapabilityHandlers> = {};
   const interactions: InteractionHandlers = { actions: {}, views: {} };
   if (configuration.openai.apiKey) {
     const openai = new OpenAI({ apiKey: configuration.openai.apiKey, baseURL: configuration.openai.baseURL });
-    const parts = createGateway(configuration, { openai, redis, metrics: registry, logger });
+    const parts = createGateway(configuration, {
+      openai,
+      redis,
+      metrics: registry,
+      logger,
+      // Each window's 80 % crossing is reported once by the budget store; the channel hears it once.
+      onBudgetWarning: async (warning) => {
+        logger.info({ code: 'budget_warning', ...warning }, 'budget warning');
+        await messenger.post({
+          channel: warning.channelId,
+          text: budgetWarningText(warning, {
+            timeZone: configuration.budgets.timeZone,
+            adminUserIds: configuration.people.adminUserIds,
+          }),
+        });
+      },
+    });
     gateway = parts.gateway;
     embedder = parts.embedder;
     closeLedger = () => parts.ledger.close();
+    const chatModel = configuration.openai.model;
+    estimateChatCostMicroUsd = (request) =>
+      parts.prices.cost(request.model ?? chatModel, {
+        inputTokens: parts.gateway.countChatTokens(request),
+        outputTokens: request.maxOutputTokens,
+      });
+    // Counters are only ever raised from the durable ledger, so this is safe on every start and restores caps
+    // after Redis lost its data (restart without persistence, failover).
+    try {
+      const rebuilt = await parts.rebuildCounters();
+      logger.info({ code: 'ok', ...rebuilt }, 'budget counters reseeded from the ledger');
+    } catch (error) {
+      logger.warn({ err: error, code: 'budget_unenforceable' }, 'could not reseed budget counters from the ledger');
+    }
     capabilities.budget = budgetHandler({
       budgets: parts.budgets,
       adminUserIds: configuration.people.adminUserIds,
@@ -110,7 +142,7 @@ export async function buildWorkSide(configuration: Configuration, logger: Logger
   await vectorIndex.ensureReady();
 
   // Tickets: /ticket, the shortcut, the reaction, ticket mentions; the card's buttons and its edit modal.
-  const tickets = createTicketWorkflow(configuration, { gateway, redis, messenger, logger });
+  const tickets = createTicketWorkflow(configuration, { gateway, redis, messenger, logger, metrics: registry });
   capabilities.ticket = (request) => tickets.handleRoutedRequest(request);
   for (const actionId of Object.values(ticketActionIds)) {
     interactions.actions[actionId] = (click) => tickets.handleButton(click);
@@ -207,6 +239,8 @@ export async function buildWorkSide(configuration: Configuration, logger: Logger
       ticketDestinationName: configuration.tickets.triageChannelId ? 'the triage channel' : 'the ticket webhook',
       encoding: encodingForModel(configuration.openai.model, configuration.openai.fallbackEncoding),
     },
+    // Lets the run check its per-run cap before a call, not only after it.
+    ...(estimateChatCostMicroUsd ? { estimateChatCostMicroUsd } : {}),
   });
   agent.queue.startWorker();
   capabilities.task = createTaskHandler(agent.service);

@@ -1,0 +1,27 @@
+/**
+ * The one-time notice a channel gets when its spend passes the warning share (80 %) of a cap. The budget store
+ * reports each window's crossing once (a marker per window), so this only formats it.
+ */
+import { DateTime } from 'luxon';
+import type { BudgetWarning } from '../../llm/budget-store.ts';
+import { formatMicroUsd } from '../../llm/prices.ts';
+
+const windowNames: Record<BudgetWarning['window'], string> = {
+  channel_daily: "this channel's daily model budget",
+  channel_monthly: "this channel's monthly model budget",
+  workspace_daily: "the workspace's daily model budget",
+};
+
+/** Plain text (mrkdwn) for the warning, naming the reset time and who can raise the cap. */
+export function budgetWarningText(
+  warning: BudgetWarning,
+  options: { timeZone: string; adminUserIds: readonly string[] },
+): string {
+  const share = warning.capMicroUsd > 0 ? Math.floor((warning.spentMicroUsd / warning.capMicroUsd) * 100) : 100;
+  const reset = DateTime.fromMillis(warning.resetsAt, { zone: options.timeZone }).toFormat('ccc d LLL, HH:mm ZZZZ');
+  const admins =
+    options.adminUserIds.length > 0
+      ? ` ${options.adminUserIds.map((id) => `<@${id}>`).join(', ')} can raise it with \`/budget set\`.`
+      : ' No admin is configured (ADMIN_USER_IDS) to raise it.';
+  return `:warning: Deskhand has used ${share} % of ${windowNames[warning.window]} (${formatMicroUsd(warning.spentMicroUsd)} of ${formatMicroUsd(warning.capMicroUsd)}). It resets ${reset}.${admins}`;
+}
