@@ -49,8 +49,9 @@ import { EmbeddedVectorIndex } from '../src/ports/adapters/embedded-vector-index
 import type { ChatResult } from '../src/ports/language-model.ts';
 import type { AccessScope, RetrievalMode } from '../src/ports/vector-index.ts';
 import { FakeOpenAIServer } from '../test/fakes/openai-server.ts';
+import { sharedFixtures } from '../test/support/shared-fixtures.ts';
 
-const fixtures = '/work/shared/fixtures';
+const fixtures = `${sharedFixtures}`;
 const scifact = `${fixtures}/retrieval/scifact`;
 
 function fail(message: string): never {

@@ -17,11 +17,12 @@ import { parseMarkdown } from '../../src/capabilities/documents/ingestion/parser
 import { countTokens, getEncoder } from '../../src/llm/tokenizer.ts';
 import { EmbeddedVectorIndex } from '../../src/ports/adapters/embedded-vector-index.ts';
 import type { ChunkRecord } from '../../src/ports/vector-index.ts';
+import { sharedFixtures } from '../../test/support/shared-fixtures.ts';
 
 const { values } = parseArgs({ options: { documents: { type: 'string', default: '1000' } } });
 const limit = Number(values.documents);
-const corpusDirectory = '/work/shared/fixtures/retrieval/scifact';
-const manualPath = '/work/shared/fixtures/documents/long-manual-markdown/openapi-spec-3.2.0.md';
+const corpusDirectory = `${sharedFixtures}/retrieval/scifact`;
+const manualPath = `${sharedFixtures}/documents/long-manual-markdown/openapi-spec-3.2.0.md`;
 
 interface CorpusDocument {
   _id: string;

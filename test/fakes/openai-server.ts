@@ -52,8 +52,9 @@ import type { AddressInfo, Socket } from 'node:net';
 import Ajv2020Module, { type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import { get_encoding, type Tiktoken } from 'tiktoken';
+import { sharedFixtures } from '../support/shared-fixtures.ts';
 
-export const openAISpecPath = '/work/shared/fixtures/openai/openai-subset-chat-embeddings-errors.json';
+export const openAISpecPath = `${sharedFixtures}/openai/openai-subset-chat-embeddings-errors.json`;
 
 export type FakeFault =
   | { fault: 'rate_limit'; retryAfterSeconds?: number; retryAfterMs?: number }

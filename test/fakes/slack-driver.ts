@@ -25,8 +25,9 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { sharedFixtures } from '../support/shared-fixtures.ts';
 
-export const slackFixturesDirectory = '/work/shared/fixtures/slack';
+export const slackFixturesDirectory = `${sharedFixtures}/slack`;
 const payloadDirectory = join(slackFixturesDirectory, 'bolt-python-test-payloads');
 
 type JsonObject = Record<string, unknown>;

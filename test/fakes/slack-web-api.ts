@@ -40,10 +40,11 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { sharedFixtures } from '../support/shared-fixtures.ts';
 import { checkMessage, checkView, type LimitProblem } from './slack-limits.ts';
 import { OpenApiValidator } from './spec-validator.ts';
 
-export const slackWebApiSpecPath = '/work/shared/fixtures/slack/slack-api-specs/web-api/slack_web_openapi_v2.json';
+export const slackWebApiSpecPath = `${sharedFixtures}/slack/slack-api-specs/web-api/slack_web_openapi_v2.json`;
 
 export type FakeSlackFault =
   /** 429 with `Retry-After`; the call is NOT applied (as in Slack). */

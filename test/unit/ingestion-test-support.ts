@@ -11,10 +11,11 @@ import type { RejectionReason } from '../../src/capabilities/documents/ingestion
 import { DeskhandError, type OutcomeCode } from '../../src/errors.ts';
 import type { Embedder } from '../../src/ports/embedder.ts';
 import type { CallScope } from '../../src/ports/language-model.ts';
+import { sharedFixtures as sharedFixturesRoot } from '../support/shared-fixtures.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const localFixtures = join(here, '..', 'fixtures', 'documents');
-export const sharedFixtures = join(here, '..', '..', '..', 'shared', 'fixtures', 'documents');
+export const sharedFixtures = join(sharedFixturesRoot, 'documents');
 export const openApiManual = join(sharedFixtures, 'long-manual-markdown', 'openapi-spec-3.2.0.md');
 export const japaneseDocs = join(sharedFixtures, 'non-english-ja-bolt-docs', 'japanese');
 
