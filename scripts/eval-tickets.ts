@@ -22,7 +22,7 @@ import OpenAI from 'openai';
 import { extractTicket, type TicketExtraction } from '../src/capabilities/tickets/extract-ticket.ts';
 import { normaliseIdentifier } from '../src/capabilities/tickets/rule-based-extractor.ts';
 import { plainTextFromSlack } from '../src/capabilities/tickets/slack-text.ts';
-import { emptyTicket, type Ticket } from '../src/capabilities/tickets/ticket-schema.ts';
+import { defaultTicketCategories, emptyTicket, type Ticket } from '../src/capabilities/tickets/ticket-schema.ts';
 import { loadConfiguration } from '../src/config.ts';
 import { DeskhandError } from '../src/errors.ts';
 import { createGateway } from '../src/llm/create-gateway.ts';
@@ -176,18 +176,7 @@ async function main(): Promise<void> {
   const model = mode === 'model' ? await buildModelGateway() : undefined;
   const gateway = model?.gateway ?? unavailableGateway;
   const configuration = {
-    categories: [
-      ...new Set([
-        'missing_delivery',
-        'app_crash',
-        'billing',
-        'account_access',
-        'bug',
-        'feature_request',
-        'question',
-        'other',
-      ]),
-    ],
+    categories: [...defaultTicketCategories],
     teamLanguage: 'en',
     ...(model ? { encoding: encodingForModel(model.model, 'o200k_base') } : {}),
   };

@@ -6,6 +6,7 @@
  * Add a variable here, in `.env.example` and in the README's configuration table, together.
  */
 import { z } from 'zod';
+import { defaultTicketCategories } from './capabilities/tickets/ticket-schema.ts';
 
 const emptyAsUnset = (value: unknown) => (typeof value === 'string' && value.trim() === '' ? undefined : value);
 
@@ -133,16 +134,7 @@ export const configurationSchema = z.object({
 
   // Tickets
   TICKET_REACTION: stringWithDefault('ticket'),
-  TICKET_CATEGORIES: stringList([
-    'missing_delivery',
-    'app_crash',
-    'billing',
-    'account_access',
-    'bug',
-    'feature_request',
-    'question',
-    'other',
-  ]),
+  TICKET_CATEGORIES: stringList([...defaultTicketCategories]),
   TICKET_TRIAGE_CHANNEL_ID: optionalString,
   TICKET_WEBHOOK_URL: optionalUrl(),
   TICKET_WEBHOOK_SECRET: optionalString,
