@@ -3,7 +3,7 @@
  *
  *   npm run eval:retrieval -- --corpus <file.jsonl>… --queries <file.jsonl> --qrels <file.tsv>
  *     [--mode sparse|dense|hybrid] [--k 10]
- *   tuning extras: [--k1 0.9] [--b 0.4] [--title-weight 1] [--neighbour-weight 0] [--budget 2500] [--cutoff 0.6] [--stop-words lucene|stopword-package]
+ *   tuning extras: [--k1 0.9] [--b 0.4] [--title-weight 1] [--neighbour-weight 0] [--max-chunk-tokens 400] [--budget 2500] [--cutoff 0.6] [--stop-words lucene|stopword-package]
  *
  * Several corpus files concatenate. The corpus is ingested into a fresh in-memory embedded index through the
  * real ingestion pipeline (`ingestText`: chunking, hashing, indexing; sparse-only, no embedder) and every query
@@ -56,6 +56,7 @@ const { values } = parseArgs({
     b: { type: 'string' },
     'title-weight': { type: 'string' },
     'neighbour-weight': { type: 'string' },
+    'max-chunk-tokens': { type: 'string' },
     budget: { type: 'string', default: '2500' },
     cutoff: { type: 'string' },
     'stop-words': { type: 'string', default: 'lucene' },
@@ -87,6 +88,10 @@ const k1 = numberOption('k1', values.k1, defaultBm25Parameters.k1);
 const b = numberOption('b', values.b, defaultBm25Parameters.b);
 const titleWeight = numberOption('title-weight', values['title-weight'], defaultTitleWeight);
 const neighbourWeight = numberOption('neighbour-weight', values['neighbour-weight'], defaultNeighbourWeight);
+const maxChunkTokens =
+  values['max-chunk-tokens'] === undefined
+    ? undefined
+    : numberOption('max-chunk-tokens', values['max-chunk-tokens'], 400);
 const cutoff = numberOption('cutoff', values.cutoff, defaultCutoffRatios[mode]);
 const stopWords = values['stop-words'] as StopWordList;
 if (!['lucene', 'stopword-package', 'none'].includes(stopWords))
@@ -156,7 +161,11 @@ let chunkCount = 0;
 for (const document of corpus) {
   const result = await ingestText(
     { workspaceId, scope: 'workspace', source: `beir:${document.id}`, title: document.title, text: document.text },
-    { index, callScope: { workspaceId, channelId: 'Ceval' } },
+    {
+      index,
+      callScope: { workspaceId, channelId: 'Ceval' },
+      ...(maxChunkTokens ? { chunking: { maxTokens: maxChunkTokens } } : {}),
+    },
   );
   beirIdOf.set(result.documentId, document.id);
   chunkCount += result.chunkCount;
