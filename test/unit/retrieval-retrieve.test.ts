@@ -1,0 +1,156 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { type RetrievalSettings, retrieve } from '../../src/capabilities/documents/retrieval/retrieve.ts';
+import { DeskhandError } from '../../src/errors.ts';
+import { EmbeddedVectorIndex } from '../../src/ports/adapters/embedded-vector-index.ts';
+import type {
+  CallScope,
+  LanguageModelGateway,
+  StructuredRequest,
+  StructuredResult,
+} from '../../src/ports/language-model.ts';
+import type { AccessScope } from '../../src/ports/vector-index.ts';
+import { makeChunks } from '../contract/vector-index.contract.ts';
+
+const access: AccessScope = { workspaceId: 'W1', channelId: 'C1' };
+const callScope: CallScope = { workspaceId: 'W1', channelId: 'C1' };
+const sparse: RetrievalSettings = { mode: 'sparse', contextTokens: 500 };
+
+async function indexWith(documents: Record<string, string[]>): Promise<EmbeddedVectorIndex> {
+  const index = new EmbeddedVectorIndex();
+  for (const [documentId, texts] of Object.entries(documents)) {
+    await index.replaceDocument(
+      'W1',
+      documentId,
+      makeChunks({ workspaceId: 'W1', documentId, scope: 'workspace', texts }, 8),
+    );
+  }
+  return index;
+}
+
+/** Serves one scripted structured reply (or error) and records the requests it got. */
+class ScriptedGateway implements LanguageModelGateway {
+  readonly requests: StructuredRequest<unknown>[] = [];
+  readonly #reply: unknown;
+
+  constructor(reply: unknown) {
+    this.#reply = reply;
+  }
+
+  async structured<T>(request: StructuredRequest<T>): Promise<StructuredResult<T>> {
+    this.requests.push(request as StructuredRequest<unknown>);
+    if (this.#reply instanceof Error) throw this.#reply;
+    return {
+      value: request.schema.parse(this.#reply),
+      repaired: false,
+      result: {
+        text: JSON.stringify(this.#reply),
+        toolCalls: [],
+        finishReason: 'stop',
+        usage: { inputTokens: 1, cachedInputTokens: 0, outputTokens: 1 },
+        costMicroUsd: 0,
+        fromCache: false,
+        savedMicroUsd: 0,
+        model: 'scripted',
+        requestId: 'r1',
+      },
+    };
+  }
+
+  chat(): never {
+    throw new Error('unscripted chat call');
+  }
+
+  embed(): never {
+    throw new Error('unscripted embed call');
+  }
+
+  countChatTokens(): number {
+    return 0;
+  }
+}
+
+describe('retrieve', () => {
+  test('fails closed without an access scope, before touching the index', async () => {
+    const index = await indexWith({ a: ['password reset'] });
+    await assert.rejects(
+      retrieve({ index }, { access: undefined, query: 'password', callScope }, sparse),
+      (error: unknown) => error instanceof DeskhandError && error.code === 'not_authorised',
+    );
+  });
+
+  test('sparse mode answers without any embedding provider and packs the best passage first', async () => {
+    const index = await indexWith({
+      reset: ['To reset a password open Settings and choose Reset password.'],
+      billing: ['Invoices are emailed monthly.'],
+    });
+    const outcome = await retrieve({ index }, { access, query: 'how do I reset my password', callScope }, sparse);
+    assert.equal(outcome.kind, 'retrieved');
+    assert.equal(outcome.kind === 'retrieved' && outcome.context.passages[0]?.documentId, 'reset');
+    assert.ok(
+      outcome.kind === 'retrieved' && outcome.context.passages.every((passage) => passage.documentId !== 'billing'),
+    );
+    assert.equal(outcome.indexVersion, 2);
+  });
+
+  test('returns no_sources when nothing visible matches', async () => {
+    const index = await indexWith({ a: ['password reset'] });
+    const outcome = await retrieve({ index }, { access, query: 'quarterly revenue', callScope }, sparse);
+    assert.equal(outcome.kind, 'no_sources');
+  });
+
+  test('dense and hybrid modes without an embedder fail with a configuration error', async () => {
+    const index = await indexWith({ a: ['password reset'] });
+    await assert.rejects(
+      retrieve({ index }, { access, query: 'password', callScope }, { mode: 'hybrid', contextTokens: 500 }),
+      (error: unknown) => error instanceof DeskhandError && error.code === 'configuration',
+    );
+  });
+
+  test('the re-ranker re-orders by the model’s grades, drops grade-0 passages and fences passages as data', async () => {
+    const index = await indexWith({
+      first: ['password policy overview for admins'],
+      second: ['reset a forgotten password from the login page'],
+    });
+    const gateway = new ScriptedGateway({
+      grades: [
+        { passage: 1, relevance: 0 },
+        { passage: 2, relevance: 3 },
+      ],
+    });
+    const outcome = await retrieve(
+      { index, gateway },
+      { access, query: 'password', callScope },
+      { ...sparse, rerankerEnabled: true },
+    );
+    assert.equal(outcome.kind, 'retrieved');
+    const passages = outcome.kind === 'retrieved' ? outcome.context.passages : [];
+    assert.equal(passages.length, 1);
+    const kept = passages[0]?.documentId;
+    const [request] = gateway.requests;
+    const userMessage = request?.messages.find((message) => message.role === 'user')?.content ?? '';
+    assert.match(userMessage, /<passage id="1">/);
+    const secondShown = /<passage id="2">\n([^\n]*)/.exec(userMessage)?.[1] ?? '';
+    assert.ok(secondShown.includes(kept === 'second' ? 'forgotten' : 'policy'), 'the passage graded 3 is the one kept');
+  });
+
+  test('a failing re-ranker degrades to the index order instead of failing the question', async () => {
+    const index = await indexWith({ a: ['password reset steps'] });
+    const gateway = new ScriptedGateway(new DeskhandError('upstream_unavailable', 'model down'));
+    const outcome = await retrieve(
+      { index, gateway },
+      { access, query: 'password', callScope },
+      { ...sparse, rerankerEnabled: true },
+    );
+    assert.equal(outcome.kind, 'retrieved');
+  });
+
+  test('an over-budget re-ranker call is not hidden', async () => {
+    const index = await indexWith({ a: ['password reset steps'] });
+    const gateway = new ScriptedGateway(new DeskhandError('over_budget', 'cap reached'));
+    await assert.rejects(
+      retrieve({ index, gateway }, { access, query: 'password', callScope }, { ...sparse, rerankerEnabled: true }),
+      (error: unknown) => error instanceof DeskhandError && error.code === 'over_budget',
+    );
+  });
+});
