@@ -32,19 +32,41 @@ const plan = () => call('update_plan', { steps: ['Look things up', 'Answer'] });
 const search = (query: string) => call('search_documents', { query });
 
 type SentMessage = { role: string; content: string | null };
+/** Waits for the bound's card and rejects it as an approver: the run then ends with its summary. */
+async function rejectExtension(h: AgentHarness, runId: string): Promise<string> {
+  const waiting = await h.waitForRun(runId, (state) => state.awaiting?.extension !== undefined);
+  const request = await h.approvals.get(workspaceId, waiting.awaiting?.requestId ?? '');
+  assert.equal(request?.kind, 'extend_bound');
+  await h.waitForIdleQueue();
+  const card = h.messenger.current(request?.card?.channel ?? '', request?.card?.ts ?? '');
+  const rejected = await h.service.handleApprovalAction({
+    workspaceId,
+    userId: approver,
+    actionId: agentActionIds.reject,
+    value: buttonValue(card, agentActionIds.reject) ?? '',
+  });
+  assert.equal(rejected.kind, 'decided');
+  return blockText(card);
+}
+
 const lastMessages = (h: AgentHarness) => (h.fake.chatCalls().at(-1) as { messages: SentMessage[] }).messages;
 
-describe('agent bounds end a run cleanly', () => {
-  test('the step bound ends the run with what was done so far', async () => {
+describe('a bound reached with work left pauses on a card; rejecting it ends the run cleanly', () => {
+  test('the step bound asks to continue; rejected, the run ends with what was done so far', async () => {
     const h = await withHarness({ limits: { maxSteps: 3 } });
     h.passages.push({ title: 'FAQ', source: 'faq.md', text: 'Refunds take 5 days.' });
     h.fake.enqueueChat({ toolCalls: [plan()] });
     h.fake.enqueueChat({ toolCalls: [search('refund time')] });
     h.fake.enqueueChat({ toolCalls: [search('refund policy')] });
     const runId = await h.startRun('How long do refunds take?');
+    const card = await rejectExtension(h, runId);
+    assert.match(card, /Allow 2 more steps \(limit 3 steps → 5 steps; at most 6 steps\)/);
     const ended = await h.waitForRun(runId, (state) => state.status === 'ended');
     assert.equal(ended.outcome?.kind, 'step_limit');
-    assert.match(ended.outcome?.message ?? '', /limit of 3 steps/);
+    assert.match(
+      ended.outcome?.message ?? '',
+      /limit of 3 steps; continuing was not approved \(rejected by <@U0APPROVER1>\)/,
+    );
     assert.match(ended.outcome?.message ?? '', /Done so far: Search the channel's documents for "refund time"/);
     assert.equal(ended.counters.steps, 3);
     assert.equal(h.fake.chatCalls().length, 3, 'no model call after the bound');
@@ -52,23 +74,35 @@ describe('agent bounds end a run cleanly', () => {
     assert.match(blockText(progress), /Stopped at the step limit/);
   });
 
-  test('the tool-call bound refuses the call over the limit and ends the run', async () => {
+  test('the tool-call bound holds the call over the limit; rejected, the run ends', async () => {
     const h = await withHarness({ limits: { maxToolCalls: 2 } });
     h.fake.enqueueChat({ toolCalls: [plan()] });
     h.fake.enqueueChat({ toolCalls: [search('one'), search('two'), search('three')] });
     const runId = await h.startRun('Search three times');
+    const waiting = await h.waitForRun(runId, (state) => state.awaiting?.extension !== undefined);
+    assert.deepEqual(waiting.awaiting?.extension, { bound: 'tool_calls', amount: 1 });
+    assert.equal(waiting.queue[0]?.name, 'search_documents', 'the held call is first in line for a resume');
+    assert.match(await rejectExtension(h, runId), /Allow 1 more tool calls/);
     const ended = await h.waitForRun(runId, (state) => state.status === 'ended');
     assert.equal(ended.outcome?.kind, 'tool_call_limit');
     assert.equal(ended.counters.toolCalls, 2);
-    assert.equal(ended.steps.length, 2);
+    assert.deepEqual(
+      ended.steps.map((step) => step.state),
+      ['complete', 'complete', 'error'],
+    );
+    assert.match(ended.steps[2]?.detail ?? '', /not continued: rejected by <@U0APPROVER1>/);
   });
 
-  test('the per-run cost bound stops before a model call that could exceed it', async () => {
+  test('the per-run cost bound pauses before a model call that could exceed it; rejected, the run ends', async () => {
     // Enough for the first turn's worst case (~300 µ$ with 400 output tokens) but not for many.
     const h = await withHarness({ limits: { maxRunMicroUsd: 700 } });
     h.fake.enqueueChat({ toolCalls: [plan()] });
     for (let index = 0; index < 6; index += 1) h.fake.enqueueChat({ toolCalls: [search(`query ${index}`)] });
     const runId = await h.startRun('Keep searching');
+    assert.match(
+      await rejectExtension(h, runId),
+      /Allow \$0\.0003 more \(limit \$0\.0007 → \$0\.0010; at most \$0\.0014\)/,
+    );
     const ended = await h.waitForRun(runId, (state) => state.status === 'ended');
     assert.equal(ended.outcome?.kind, 'cost_limit');
     assert.ok(ended.counters.modelCalls >= 1);
@@ -86,7 +120,7 @@ describe('agent bounds end a run cleanly', () => {
     assert.equal(h.fake.chatCalls().length, 0, 'the reservation refused the call before it was sent');
   });
 
-  test('the wall-clock bound ends a run whose model is slow', async () => {
+  test('the wall-clock bound pauses a run whose model is slow; rejected, the run ends', async () => {
     const h = await withHarness({ limits: { maxRunMs: 500 } });
     h.fake.enqueueChat({ toolCalls: [plan()], delayMs: 200 });
     h.fake.enqueueChat({ toolCalls: [search('slow')], delayMs: 200 });
@@ -94,6 +128,10 @@ describe('agent bounds end a run cleanly', () => {
     h.fake.enqueueChat({ content: 'done', delayMs: 200 });
     const started = Date.now();
     const runId = await h.startRun('Be slow');
+    assert.match(
+      await rejectExtension(h, runId),
+      /Allow 0\.5 s more working time \(limit 0\.5 s of working time → 1 s of working time/,
+    );
     const ended = await h.waitForRun(runId, (state) => state.status === 'ended');
     assert.equal(ended.outcome?.kind, 'time_limit');
     assert.ok(ended.activeMs <= 900, `active ${ended.activeMs} ms`);

@@ -153,7 +153,9 @@ export class AgentService {
           message:
             outcome.reason === 'self_approval'
               ? 'You started this run, so someone else has to approve it.'
-              : 'You are not authorised to approve or reject agent actions. Ask one of the configured approvers.',
+              : outcome.reason === 'unverified'
+                ? 'I could not verify that you are in the approver group (the lookup failed), so nothing was decided. Please try again in a minute.'
+                : 'You are not authorised to approve or reject agent actions. Ask one of the configured approvers.',
         };
       case 'not_found':
         return { kind: 'not_found', message: 'This approval request no longer exists.' };
@@ -179,8 +181,12 @@ export class AgentService {
             kind: 'decided',
             message:
               request.status === 'approved'
-                ? 'Approved: the agent will run it now.'
-                : 'Rejected: the agent will not run it.',
+                ? request.kind === 'extend_bound' || request.kind === 'continue_after_errors'
+                  ? 'Approved: the agent will continue.'
+                  : 'Approved: the agent will run it now.'
+                : request.kind === 'extend_bound' || request.kind === 'continue_after_errors'
+                  ? 'Rejected: the agent will stop and post a summary.'
+                  : 'Rejected: the agent will not run it.',
           };
         }
         const who = request.decidedBy === 'expiry' ? 'expiry' : `<@${request.decidedBy}>`;

@@ -12,6 +12,19 @@ import { truncate } from './tool-registry.ts';
 const argumentsChars = 1500;
 
 function describeRequest(request: ApprovalRequest): Block[] {
+  if (request.kind === 'extend_bound' || request.kind === 'continue_after_errors') {
+    return [
+      section(
+        request.kind === 'extend_bound'
+          ? ':pause_button: *The run reached a limit with work left.* Approve to let it continue, reject to end it.'
+          : ':warning: *The run hit errors that need a human.* Approve to let it try again, reject to end it.',
+      ),
+      section(`*What continuing means:* ${escapeMrkdwn(request.summary)}`),
+      context(
+        `Requested by <@${request.requesterId}> for run \`${request.runId.slice(0, 8)}\` · approval ${request.hash.slice(0, 12)} · expires <!date^${Math.floor(request.expiresAt / 1000)}^{date_short_pretty} {time}|${new Date(request.expiresAt).toISOString()}> (expiry ends the run)`,
+      ),
+    ];
+  }
   const heading =
     request.kind === 'uncertain_write'
       ? ':warning: *A write may or may not have happened before a restart.* Approve to run it again, reject to leave it.'
@@ -40,7 +53,10 @@ export function renderApprovalCard(request: ApprovalRequest): OutgoingMessage {
   return {
     channel: request.channelId,
     ...(request.threadTs ? { threadTs: request.threadTs } : {}),
-    text: `Approval needed: ${truncate(request.summary, 300)}`,
+    text:
+      request.kind === 'extend_bound' || request.kind === 'continue_after_errors'
+        ? `Continue the run? ${truncate(request.summary, 300)}`
+        : `Approval needed: ${truncate(request.summary, 300)}`,
     blocks: [
       ...describeRequest(request),
       {

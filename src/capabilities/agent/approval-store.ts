@@ -24,8 +24,11 @@ import { canonicalJson } from './tool-registry.ts';
 
 export type ApprovalStatus = 'pending' | 'approved' | 'rejected';
 
-/** Why the run paused: a write tool's call, or a write that may or may not have happened before a crash. */
-export type ApprovalKind = 'write' | 'uncertain_write';
+/**
+ * Why the run paused: a write tool's call, a write that may or may not have happened before a crash, a bound
+ * reached with work left (`extend_bound`), or errors that need a human (`continue_after_errors`).
+ */
+export type ApprovalKind = 'write' | 'uncertain_write' | 'extend_bound' | 'continue_after_errors';
 
 export interface ApprovalRequest {
   requestId: string;
@@ -73,7 +76,7 @@ export type DecisionOutcome =
   | { kind: 'decided'; request: ApprovalRequest }
   | { kind: 'already_decided'; request: ApprovalRequest }
   | { kind: 'expired'; request: ApprovalRequest }
-  | { kind: 'not_authorised'; reason: 'not_approver' | 'self_approval' }
+  | { kind: 'not_authorised'; reason: 'not_approver' | 'self_approval' | 'unverified' }
   | { kind: 'not_found' }
   | { kind: 'hash_mismatch' };
 
@@ -271,10 +274,22 @@ export class ApprovalStore {
     };
   }
 
-  /** Whether `userId` may decide requests in `workspaceId`. Decided on the server, never from the payload. */
+  /**
+   * Whether `userId` may decide requests in `workspaceId`. Decided on the server, never from the payload. Fails
+   * closed: a user-group lookup that fails counts as "not an approver".
+   */
   async isApprover(userId: string, workspaceId: string): Promise<boolean> {
-    if (this.#policy.approverUserIds.includes(userId)) return true;
-    return this.#policy.isInApproverGroup ? this.#policy.isInApproverGroup(userId, workspaceId) : false;
+    return (await this.#approverCheck(userId, workspaceId)) === 'approver';
+  }
+
+  async #approverCheck(userId: string, workspaceId: string): Promise<'approver' | 'not_approver' | 'unverified'> {
+    if (this.#policy.approverUserIds.includes(userId)) return 'approver';
+    if (!this.#policy.isInApproverGroup) return 'not_approver';
+    try {
+      return (await this.#policy.isInApproverGroup(userId, workspaceId)) ? 'approver' : 'not_approver';
+    } catch {
+      return 'unverified';
+    }
   }
 
   /**
@@ -291,15 +306,16 @@ export class ApprovalStore {
     const request = await this.get(input.workspaceId, input.requestId);
     if (!request) return { kind: 'not_found' };
     const action = input.decision === 'approved' ? 'approve' : 'reject';
-    if (!(await this.isApprover(input.userId, input.workspaceId))) {
+    const check = await this.#approverCheck(input.userId, input.workspaceId);
+    if (check !== 'approver') {
       await this.appendAudit(input.workspaceId, request.runId, {
         at: this.#now(),
         requestId: request.requestId,
         actor: input.userId,
         action,
-        result: 'refused_not_approver',
+        result: check === 'unverified' ? 'refused_unverified' : 'refused_not_approver',
       });
-      return { kind: 'not_authorised', reason: 'not_approver' };
+      return { kind: 'not_authorised', reason: check };
     }
     if (input.decision === 'approved' && input.userId === request.requesterId && !this.#policy.allowSelfApproval) {
       await this.appendAudit(input.workspaceId, request.runId, {

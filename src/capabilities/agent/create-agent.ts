@@ -14,7 +14,8 @@
  *   },
  *   estimateChatCostMicroUsd: (request) => prices.cost(configuration.openai.model, {
  *     inputTokens: gateway.countChatTokens(request), outputTokens: request.maxOutputTokens }),
- *   isInApproverGroup,                                      // optional, for APPROVER_USER_GROUP_ID (cache it)
+ *   listUserGroupMembers: async (usergroup) =>              // for APPROVER_USER_GROUP_ID (cached 60 s here)
+ *     (await webClient.usergroups.users.list({ usergroup })).users ?? [],
  * });
  * agent.queue.startWorker();                              // also schedules the approval expiry sweep
  * // shutdown: await agent.queue.close();
@@ -31,6 +32,7 @@ import { createAgentMetrics } from './agent-metrics.ts';
 import type { AgentRedis } from './agent-redis.ts';
 import { AgentService } from './agent-service.ts';
 import { ApprovalStore } from './approval-store.ts';
+import { createApproverGroupCheck, type ListUserGroupMembers } from './approver-group.ts';
 import { ProgressReporter } from './progress.ts';
 import type { AgentLimits, AgentRuntime } from './run-agent.ts';
 import { AgentRunQueue } from './run-queue.ts';
@@ -62,7 +64,14 @@ export interface CreateAgentOptions {
     extra?: readonly AgentTool<unknown>[];
   };
   estimateChatCostMicroUsd?: (request: ChatRequest) => number;
+  /** Overrides the approver-group check built from `listUserGroupMembers`. */
   isInApproverGroup?: (userId: string, workspaceId: string) => Promise<boolean>;
+  /**
+   * Members of a user group (Slack's `usergroups.users.list`). With `APPROVER_USER_GROUP_ID` set, its members
+   * are approvers (cached 60 s; a failed lookup denies). With the group set but no lister, nobody is an
+   * approver through the group (fail closed).
+   */
+  listUserGroupMembers?: ListUserGroupMembers;
   maxOutputTokensPerTurn?: number;
   concurrency?: number;
   metrics?: Registry;
@@ -88,6 +97,15 @@ export function createAgent(options: CreateAgentOptions): {
   const { configuration, logger } = options;
   const limits = agentLimitsFrom(configuration);
   const keyPrefix = configuration.redis.keyPrefix;
+  const groupId = configuration.people.approverUserGroupId;
+  if (groupId && !options.isInApproverGroup && !options.listUserGroupMembers) {
+    logger.warn({ groupId }, 'APPROVER_USER_GROUP_ID is set but no group lookup was given; its members cannot approve');
+  }
+  const isInApproverGroup =
+    options.isInApproverGroup ??
+    (groupId && options.listUserGroupMembers
+      ? createApproverGroupCheck({ groupId, listMembers: options.listUserGroupMembers, logger })
+      : undefined);
   const registry = createToolRegistry([
     createSearchDocumentsTool({ search: options.tools.search }),
     createExtractTicketTool({ extractTicket: options.tools.extractTicket }),
@@ -114,7 +132,7 @@ export function createAgent(options: CreateAgentOptions): {
       policy: {
         approverUserIds: configuration.people.approverUserIds,
         allowSelfApproval: configuration.people.allowSelfApproval,
-        ...(options.isInApproverGroup ? { isInApproverGroup: options.isInApproverGroup } : {}),
+        ...(isInApproverGroup ? { isInApproverGroup } : {}),
       },
     }),
     runs: new RunStateStore({ redis: options.redis, keyPrefix }),

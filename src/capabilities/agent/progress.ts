@@ -70,6 +70,7 @@ export function renderProgress(state: RunState, limits: ProgressLimits): Outgoin
     blocks.push(section(chunk));
   }
   const { counters } = state;
+  const extensions = state.extensions ?? {};
   const status =
     state.status === 'ended'
       ? 'ended'
@@ -80,8 +81,10 @@ export function renderProgress(state: RunState, limits: ProgressLimits): Outgoin
           : 'working';
   blocks.push(
     context(
-      `Steps ${counters.steps}/${limits.maxSteps} · tool calls ${counters.toolCalls}/${limits.maxToolCalls} · ` +
-        `cost ${formatUsd(counters.spentMicroUsd)} of ${formatUsd(limits.maxRunMicroUsd)} · ${status} · run \`${state.runId}\``,
+      `Steps ${counters.steps}/${limits.maxSteps + (extensions.steps ?? 0)} · ` +
+        `tool calls ${counters.toolCalls}/${limits.maxToolCalls + (extensions.tool_calls ?? 0)} · ` +
+        `cost ${formatUsd(counters.spentMicroUsd)} of ${formatUsd(limits.maxRunMicroUsd + (extensions.cost ?? 0))} · ` +
+        `${status} · run \`${state.runId}\``,
     ),
   );
   if (state.outcome) {

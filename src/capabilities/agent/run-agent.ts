@@ -6,7 +6,11 @@
  *   (model calls through the gateway's reservations, which also hold the channel cap, plus tool costs) ≤
  *   `maxRunMicroUsd` (checked before each call against the declared tool cost and, when a price estimator is
  *   given, the model call's worst case); active wall-clock ≤ `maxRunMs` (time waiting for a human does not
- *   count). Reaching a bound ends the run with a clear message and what was done so far.
+ *   count). Reaching a bound with work left pauses the run on an approval card stating how much more
+ *   continuing allows; Approve extends that bound once (bound to a hash of run, bound and amount), Reject or
+ *   expiry ends the run with a clear message and what was done so far. Extensions never take a bound past 2× its
+ *   configured value; at that ceiling the run ends. Errors that need a human (tool calls failing
+ *   three times in a row, a model call that keeps failing) pause the same way.
  * - A tool outside the registry or with arguments that fail its schema is refused, fed back as an error
  *   observation and counted as a step. The same call (tool + canonical arguments) twice stops the run.
  * - A write tool never runs without an approved request whose hash matches the exact call being run.
@@ -28,8 +32,9 @@ import type { Messenger } from '../../ports/messenger.ts';
 import type { AgentMetrics } from './agent-metrics.ts';
 import { renderApprovalCard, renderResolvedApprovalCard } from './approval-card.ts';
 import { type ApprovalKind, type ApprovalRequest, type ApprovalStore, approvalHash } from './approval-store.ts';
+import { formatUsd as formatMicroUsd } from './blocks.ts';
 import type { ProgressReporter } from './progress.ts';
-import type { PendingCall, RunOutcomeKind, RunState, RunStateStore } from './run-state.ts';
+import type { BoundName, PendingCall, RunOutcomeKind, RunState, RunStateStore } from './run-state.ts';
 import {
   type AgentTool,
   callFingerprint,
@@ -39,6 +44,105 @@ import {
   truncate,
 } from './tool-registry.ts';
 import { wrapUntrusted } from './untrusted.ts';
+
+/** The pseudo tool an extension approval is bound to (with the run id, the bound and the amount). */
+export const continueRunToolName = 'continue_run';
+
+/** Tool calls failing in a row before a human is asked whether the run should go on. */
+export const repeatedFailureLimit = 3;
+
+/** How many times approvers may let a run continue after errors (the `errors` bound's configured value). */
+export const maxErrorContinuations = 2;
+
+const boundOutcomes: Record<BoundName, RunOutcomeKind> = {
+  steps: 'step_limit',
+  tool_calls: 'tool_call_limit',
+  cost: 'cost_limit',
+  time: 'time_limit',
+  errors: 'failed',
+};
+
+function baseLimit(limits: AgentLimits, bound: BoundName): number {
+  switch (bound) {
+    case 'steps':
+      return limits.maxSteps;
+    case 'tool_calls':
+      return limits.maxToolCalls;
+    case 'cost':
+      return limits.maxRunMicroUsd;
+    case 'time':
+      return limits.maxRunMs;
+    case 'errors':
+      return maxErrorContinuations;
+  }
+}
+
+/** A bound as configured plus what approvers added (never more than twice the configured value). */
+export function effectiveLimit(state: Pick<RunState, 'extensions'>, limits: AgentLimits, bound: BoundName): number {
+  return baseLimit(limits, bound) + (state.extensions?.[bound] ?? 0);
+}
+
+/**
+ * What one approval adds to a bound: half the configured value (whole seconds for time), capped so the total of
+ * all extensions never exceeds the configured value — a run gets at most 2× any bound, so it cannot loop
+ * forever through approvals. 0 when the ceiling is reached.
+ */
+export function extensionFor(state: Pick<RunState, 'extensions'>, limits: AgentLimits, bound: BoundName): number {
+  const base = baseLimit(limits, bound);
+  const headroom = base - (state.extensions?.[bound] ?? 0);
+  let amount = Math.ceil(base / 2);
+  if (bound === 'time') amount = Math.ceil(amount / 1000) * 1000;
+  return Math.max(0, Math.min(amount, headroom));
+}
+
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(ms % 1000 === 0 ? 0 : 1)} s`;
+}
+
+function formatBound(bound: BoundName, value: number): string {
+  switch (bound) {
+    case 'steps':
+      return `${value} steps`;
+    case 'tool_calls':
+      return `${value} tool calls`;
+    case 'cost':
+      return formatMicroUsd(value);
+    case 'time':
+      return `${seconds(value)} of working time`;
+    case 'errors':
+      return `${value} continuations after errors`;
+  }
+}
+
+/** "2 more steps", "$0.0350 more", "30 s more working time": what one approval adds. */
+function formatMore(bound: BoundName, amount: number): string {
+  switch (bound) {
+    case 'steps':
+      return `${amount} more steps`;
+    case 'tool_calls':
+      return `${amount} more tool calls`;
+    case 'cost':
+      return `${formatMicroUsd(amount)} more`;
+    case 'time':
+      return `${seconds(amount)} more working time`;
+    case 'errors':
+      return 'one more try';
+  }
+}
+
+/** The arguments an extension approval's hash binds: the run, the bound and exactly how much is added. */
+function extensionArguments(runId: string, bound: BoundName, amount: number): string {
+  return canonicalJson({ runId, bound, amount });
+}
+
+function extensionHash(state: RunState, bound: BoundName, amount: number): string {
+  return approvalHash({
+    tool: continueRunToolName,
+    canonicalArguments: extensionArguments(state.runId, bound, amount),
+    target: `run:${state.runId}`,
+    workspaceId: state.workspaceId,
+  });
+}
 
 export interface AgentLimits {
   maxSteps: number;
@@ -122,7 +226,10 @@ export async function driveRun(
   const now = runtime.now ?? Date.now;
   const segmentStart = now();
   const activeAtStart = state.activeMs;
-  const segment: Segment = { deadline: segmentStart + Math.max(0, runtime.limits.maxRunMs - activeAtStart), now };
+  const segment: Segment = {
+    deadline: segmentStart + Math.max(0, effectiveLimit(state, runtime.limits, 'time') - activeAtStart),
+    now,
+  };
   const tick = () => {
     state.activeMs = activeAtStart + (now() - segmentStart);
   };
@@ -152,12 +259,17 @@ export async function driveRun(
     if (stopper) {
       if (state.awaiting) await cancelPendingApproval(state, runtime, stopper);
       finish(state, 'stopped', `Stopped by <@${stopper}>.`);
-    } else if (now() >= segment.deadline) {
-      finish(state, 'time_limit', `The run used its ${Math.round(runtime.limits.maxRunMs / 1000)} s of working time.`);
     } else if (state.awaiting && options.decision) {
       const decision = options.decision;
       delete options.decision;
       await applyDecision(state, runtime, decision, segment);
+    } else if (now() >= segment.deadline) {
+      await reachBound(
+        state,
+        runtime,
+        'time',
+        `The run used its ${formatBound('time', effectiveLimit(state, runtime.limits, 'time'))}.`,
+      );
     } else if (state.inFlight) {
       await recoverInFlight(state, runtime, segment, logger);
     } else if (state.queue.length > 0) {
@@ -208,12 +320,14 @@ function scopeOf(state: RunState) {
 
 async function modelTurn(state: RunState, runtime: AgentRuntime, segment: Segment, logger: Logger): Promise<void> {
   const { limits } = runtime;
-  if (state.counters.steps >= limits.maxSteps) {
-    finish(state, 'step_limit', `The run reached its limit of ${limits.maxSteps} steps.`);
+  const maxSteps = effectiveLimit(state, limits, 'steps');
+  const maxRunMicroUsd = effectiveLimit(state, limits, 'cost');
+  if (state.counters.steps >= maxSteps) {
+    await reachBound(state, runtime, 'steps', `The run reached its limit of ${maxSteps} steps.`);
     return;
   }
-  if (state.counters.spentMicroUsd >= limits.maxRunMicroUsd) {
-    finish(state, 'cost_limit', 'The run used its budget.');
+  if (state.counters.spentMicroUsd >= maxRunMicroUsd) {
+    await reachBound(state, runtime, 'cost', `The run used its budget of ${formatBound('cost', maxRunMicroUsd)}.`);
     return;
   }
   if (state.messages.length === 0) {
@@ -236,8 +350,13 @@ async function modelTurn(state: RunState, runtime: AgentRuntime, segment: Segmen
   };
   if (runtime.estimateChatCostMicroUsd) {
     const worstCase = runtime.estimateChatCostMicroUsd(request);
-    if (state.counters.spentMicroUsd + worstCase > limits.maxRunMicroUsd) {
-      finish(state, 'cost_limit', 'The next model call could exceed the run budget, so I stopped before making it.');
+    if (state.counters.spentMicroUsd + worstCase > maxRunMicroUsd) {
+      await reachBound(
+        state,
+        runtime,
+        'cost',
+        `The next model call could exceed the run budget of ${formatBound('cost', maxRunMicroUsd)}, so I paused before making it.`,
+      );
       return;
     }
   }
@@ -263,8 +382,8 @@ async function modelTurn(state: RunState, runtime: AgentRuntime, segment: Segmen
     }
     if (coded.code === 'over_budget') finish(state, 'over_budget', coded.userMessage);
     else if (coded.code === 'deadline_exceeded')
-      finish(state, 'time_limit', 'The model did not answer in the time left.');
-    else finish(state, 'failed', coded.userMessage);
+      await reachBound(state, runtime, 'time', 'The model did not answer in the working time left.');
+    else await reachBound(state, runtime, 'errors', `The model call failed: ${coded.userMessage}`);
     return;
   }
   state.counters.steps += 1;
@@ -329,14 +448,23 @@ async function processNextCall(state: RunState, runtime: AgentRuntime, segment: 
     return;
   }
   const { tool, args, canonicalArguments } = validation;
-  if (state.counters.toolCalls >= runtime.limits.maxToolCalls) {
-    respond(state, call, 'Refused: the run reached its tool-call limit.');
-    finish(state, 'tool_call_limit', `The run reached its limit of ${runtime.limits.maxToolCalls} tool calls.`);
+  const maxToolCalls = effectiveLimit(state, runtime.limits, 'tool_calls');
+  if (state.counters.toolCalls >= maxToolCalls) {
+    await reachBound(state, runtime, 'tool_calls', `The run reached its limit of ${maxToolCalls} tool calls.`, {
+      call,
+      fingerprint,
+    });
     return;
   }
-  if (state.counters.spentMicroUsd + tool.costMicroUsd > runtime.limits.maxRunMicroUsd) {
-    respond(state, call, 'Refused: the call would exceed the run budget.');
-    finish(state, 'cost_limit', `Calling \`${tool.name}\` would exceed the run budget.`);
+  const maxRunMicroUsd = effectiveLimit(state, runtime.limits, 'cost');
+  if (state.counters.spentMicroUsd + tool.costMicroUsd > maxRunMicroUsd) {
+    await reachBound(
+      state,
+      runtime,
+      'cost',
+      `Calling \`${tool.name}\` would exceed the run budget of ${formatBound('cost', maxRunMicroUsd)}.`,
+      { call, fingerprint },
+    );
     return;
   }
   const effect = tool.describe(args, scopeOf(state));
@@ -355,7 +483,81 @@ async function processNextCall(state: RunState, runtime: AgentRuntime, segment: 
   });
 }
 
+/**
+ * A bound was reached with work left: pause and ask an approver to extend it once (the card says by how much),
+ * or, when the bound is already at its 2× ceiling, end the run with what was done so far. `call` is the call
+ * that was about to run: it goes back to the front of the queue so an approval resumes exactly there.
+ */
+async function reachBound(
+  state: RunState,
+  runtime: AgentRuntime,
+  bound: BoundName,
+  reason: string,
+  pending?: { call: PendingCall; fingerprint: string },
+): Promise<void> {
+  const amount = extensionFor(state, runtime.limits, bound);
+  if (amount <= 0) {
+    if (pending) respond(state, pending.call, 'Refused: the run reached a limit.');
+    const ceiling =
+      bound === 'errors'
+        ? ` Approvers already let it continue after errors ${maxErrorContinuations} times, the most allowed.`
+        : ` It was already extended to ${formatBound(bound, effectiveLimit(state, runtime.limits, bound))}, twice the configured limit and the most allowed.`;
+    finish(state, boundOutcomes[bound], `${reason}${ceiling}`);
+    return;
+  }
+  if (pending) {
+    state.queue.unshift(pending.call);
+    if (state.fingerprints.at(-1) === pending.fingerprint) state.fingerprints.pop();
+  }
+  const current = effectiveLimit(state, runtime.limits, bound);
+  const ceiling = 2 * baseLimit(runtime.limits, bound);
+  const summary =
+    bound === 'errors'
+      ? `Let the agent try again after these errors (continuation ${(state.extensions?.errors ?? 0) + 1} of at most ${ceiling / 2}). Reject to end the run with a summary.`
+      : `Allow ${formatMore(bound, amount)} (limit ${formatBound(bound, current)} → ${formatBound(bound, current + amount)}; at most ${formatBound(bound, ceiling)}) and resume the run. Reject to end it with a summary.`;
+  const stepIndex =
+    state.steps.push({
+      title: truncate(`${reason} Asked to continue.`, 200),
+      state: 'pending',
+      detail: 'waiting for approval',
+    }) - 1;
+  await pause(
+    state,
+    runtime,
+    {
+      kind: bound === 'errors' ? 'continue_after_errors' : 'extend_bound',
+      tool: continueRunToolName,
+      canonicalArguments: extensionArguments(state.runId, bound, amount),
+      target: `run:${state.runId}`,
+      summary: `${reason} ${summary}`,
+      toolCallId: '',
+    },
+    { stepIndex, extension: { bound, amount } },
+  );
+}
+
 /** Persists an approval request (before the card), pauses the run and posts the card. */
+async function pause(
+  state: RunState,
+  runtime: AgentRuntime,
+  fields: Pick<ApprovalRequest, 'kind' | 'tool' | 'canonicalArguments' | 'target' | 'summary' | 'toolCallId'>,
+  awaiting: Omit<NonNullable<RunState['awaiting']>, 'requestId'>,
+): Promise<void> {
+  const request = await runtime.approvals.create({
+    runId: state.runId,
+    workspaceId: state.workspaceId,
+    channelId: state.channelId,
+    threadTs: state.threadTs,
+    requesterId: state.requesterId,
+    ...fields,
+  });
+  state.awaiting = { requestId: request.requestId, ...awaiting };
+  state.status = 'awaiting_approval';
+  await runtime.runs.save(state);
+  await postApprovalCard(runtime, request);
+}
+
+/** Escalates a write call: the card states exactly what the tool will do. */
 async function escalate(
   state: RunState,
   runtime: AgentRuntime,
@@ -368,23 +570,19 @@ async function escalate(
     stepIndex: number;
   },
 ): Promise<void> {
-  const request = await runtime.approvals.create({
-    runId: state.runId,
-    workspaceId: state.workspaceId,
-    channelId: state.channelId,
-    threadTs: state.threadTs,
-    requesterId: state.requesterId,
-    kind: input.kind,
-    tool: input.tool.name,
-    canonicalArguments: input.canonicalArguments,
-    target: input.effect.target,
-    summary: input.effect.summary,
-    toolCallId: input.call.id,
-  });
-  state.awaiting = { requestId: request.requestId, call: input.call, stepIndex: input.stepIndex };
-  state.status = 'awaiting_approval';
-  await runtime.runs.save(state);
-  await postApprovalCard(runtime, request);
+  await pause(
+    state,
+    runtime,
+    {
+      kind: input.kind,
+      tool: input.tool.name,
+      canonicalArguments: input.canonicalArguments,
+      target: input.effect.target,
+      summary: input.effect.summary,
+      toolCallId: input.call.id,
+    },
+    { call: input.call, stepIndex: input.stepIndex },
+  );
 }
 
 async function postApprovalCard(runtime: AgentRuntime, request: ApprovalRequest): Promise<void> {
@@ -438,14 +636,19 @@ async function applyDecision(
   state.awaiting = undefined;
   state.status = 'running';
   const step = state.steps[awaiting.stepIndex];
+  const why =
+    request.reason === 'expired'
+      ? 'the approval request expired'
+      : request.reason === 'stopped'
+        ? 'the run was stopped'
+        : `rejected by <@${request.decidedBy}>`;
+  if (awaiting.extension) {
+    await applyExtension(state, runtime, request, { ...awaiting.extension, step, why }, segment);
+    return;
+  }
   const { call } = awaiting;
+  if (!call) return;
   if (request.status !== 'approved') {
-    const why =
-      request.reason === 'expired'
-        ? 'the approval request expired'
-        : request.reason === 'stopped'
-          ? 'the run was stopped'
-          : `rejected by <@${request.decidedBy}>`;
     if (step) {
       step.state = 'error';
       step.detail = `not run: ${why}`;
@@ -492,6 +695,68 @@ async function applyDecision(
     idempotencyKey: request.requestId,
     approval: request,
   });
+}
+
+/** Approved: the bound grows by exactly the amount the card showed (hash-checked) and the run resumes. */
+async function applyExtension(
+  state: RunState,
+  runtime: AgentRuntime,
+  request: ApprovalRequest,
+  input: { bound: BoundName; amount: number; step: RunState['steps'][number] | undefined; why: string },
+  segment: Segment,
+): Promise<void> {
+  const { bound, amount, step } = input;
+  const reached =
+    bound === 'errors'
+      ? 'The run stopped after errors'
+      : `The run reached its limit of ${formatBound(bound, effectiveLimit(state, runtime.limits, bound))}`;
+  if (request.status !== 'approved') {
+    if (step) {
+      step.state = 'error';
+      step.detail = `not continued: ${input.why}`;
+    }
+    finish(state, boundOutcomes[bound], `${reached}; continuing was not approved (${input.why}).`);
+    return;
+  }
+  const within = extensionFor(state, runtime.limits, bound) >= amount;
+  if (request.hash !== extensionHash(state, bound, amount) || !within) {
+    await runtime.approvals.appendAudit(state.workspaceId, state.runId, {
+      at: segment.now(),
+      requestId: request.requestId,
+      actor: 'agent',
+      action: 'extend',
+      result: within ? 'refused_hash_mismatch' : 'refused_over_ceiling',
+    });
+    if (step) {
+      step.state = 'error';
+      step.detail = 'not continued: the approval does not match this extension';
+    }
+    finish(state, boundOutcomes[bound], `${reached}; the approval did not match the requested extension.`);
+    return;
+  }
+  state.extensions = { ...state.extensions, [bound]: (state.extensions?.[bound] ?? 0) + amount };
+  if (bound === 'errors') {
+    state.failureStreak = 0;
+    state.counters.transientFailures = 0;
+  }
+  if (bound === 'time') {
+    segment.deadline = segment.now() + Math.max(0, effectiveLimit(state, runtime.limits, 'time') - state.activeMs);
+  }
+  await runtime.approvals.appendAudit(state.workspaceId, state.runId, {
+    at: segment.now(),
+    requestId: request.requestId,
+    actor: 'agent',
+    action: 'extend',
+    result: 'applied',
+    detail: `${bound} +${amount} → ${effectiveLimit(state, runtime.limits, bound)}`,
+  });
+  if (step) {
+    step.state = 'complete';
+    step.detail =
+      bound === 'errors'
+        ? `continued by <@${request.decidedBy}>`
+        : `<@${request.decidedBy}> allowed ${formatMore(bound, amount)}`;
+  }
 }
 
 async function recoverInFlight(
@@ -595,6 +860,7 @@ async function executeTool(
     userMessage: `timed out after ${Math.round((toolDeadline - startedAt) / 1000)} s`,
   });
   let timer: NodeJS.Timeout | undefined;
+  let failedRepeatedly: string | undefined;
   const timedOut = new Promise<never>((_, reject) => {
     timer = setTimeout(
       () => {
@@ -626,6 +892,7 @@ async function executeTool(
       step.detail = truncate(output.content.split('\n')[0] ?? '', 120);
     }
     respond(state, call, wrapUntrusted(tool.name, truncate(output.content, observationChars)));
+    state.failureStreak = 0;
     runtime.metrics?.toolCall(tool.name, 'ok');
     if (tool.risk === 'write') {
       await runtime.approvals.appendAudit(state.workspaceId, state.runId, {
@@ -645,6 +912,7 @@ async function executeTool(
       step.detail = coded.userMessage;
     }
     respond(state, call, `Error: ${tool.name} failed (${coded.code}): ${coded.userMessage}`);
+    state.failureStreak = (state.failureStreak ?? 0) + 1;
     runtime.metrics?.toolCall(tool.name, 'error');
     if (tool.risk === 'write') {
       await runtime.approvals.appendAudit(state.workspaceId, state.runId, {
@@ -656,9 +924,19 @@ async function executeTool(
       });
     }
     if (coded.code === 'over_budget') finish(state, 'over_budget', coded.userMessage);
+    else if (state.failureStreak >= repeatedFailureLimit) failedRepeatedly = coded.userMessage;
   } finally {
     clearTimeout(timer);
     state.inFlight = undefined;
+  }
+  // After the in-flight marker is cleared, so the paused checkpoint never looks like a crashed call.
+  if (failedRepeatedly !== undefined) {
+    await reachBound(
+      state,
+      runtime,
+      'errors',
+      `Tool calls failed ${state.failureStreak ?? repeatedFailureLimit} times in a row (last: ${tool.name}: ${truncate(failedRepeatedly, 160)}).`,
+    );
   }
 }
 

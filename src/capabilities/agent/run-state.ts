@@ -28,6 +28,9 @@ export type RunOutcomeKind =
   | 'over_budget'
   | 'failed';
 
+/** The bounds a human can extend: steps, tool calls, money (µ$), working time (ms) and repeated errors. */
+export type BoundName = 'steps' | 'tool_calls' | 'cost' | 'time' | 'errors';
+
 export interface PendingCall {
   id: string;
   name: string;
@@ -59,8 +62,17 @@ export interface RunState {
   inFlight:
     | { call: PendingCall; stepIndex: number; startedAt: number; idempotencyKey: string; approvedBy?: string }
     | undefined;
-  /** The approval the run is waiting for. */
-  awaiting: { requestId: string; call: PendingCall; stepIndex: number } | undefined;
+  /**
+   * The approval the run is waiting for: a write call (`call`), or continuing past a bound (`extension`: how much
+   * of which bound an approval adds).
+   */
+  awaiting:
+    | { requestId: string; call?: PendingCall; stepIndex: number; extension?: { bound: BoundName; amount: number } }
+    | undefined;
+  /** How much approvers have added to each bound so far (absent on checkpoints written before extensions). */
+  extensions?: Partial<Record<BoundName, number>>;
+  /** Tool calls that failed in a row (reset by a success or an approved "continue after errors"). */
+  failureStreak?: number;
   /** The progress message in the thread. */
   progress: { channel: string; ts: string } | undefined;
   outcome: { kind: RunOutcomeKind; message: string; answer?: string } | undefined;

@@ -1,0 +1,58 @@
+/**
+ * Membership in the approver user group (`APPROVER_USER_GROUP_ID`), for the approval store's policy.
+ *
+ * Guarantees:
+ * - One member lookup per workspace per `ttlMs` (default 60 s; concurrent checks share one lookup), so a burst
+ *   of clicks does not hit `usergroups.users.list`'s rate limit.
+ * - Fails closed: a lookup that fails is never cached and the check throws a `DeskhandError`
+ *   (`upstream_unavailable`), which the approval store turns into "could not verify" — never into an approval.
+ */
+import { DeskhandError, toDeskhandError } from '../../errors.ts';
+import type { Logger } from '../../observability/logger.ts';
+
+/** The members (user ids) of a user group, e.g. Slack's `usergroups.users.list`. Throws when it cannot tell. */
+export type ListUserGroupMembers = (groupId: string, workspaceId: string) => Promise<readonly string[]>;
+
+export function createApproverGroupCheck(options: {
+  groupId: string;
+  listMembers: ListUserGroupMembers;
+  logger: Logger;
+  ttlMs?: number;
+  now?: () => number;
+}): (userId: string, workspaceId: string) => Promise<boolean> {
+  const ttlMs = options.ttlMs ?? 60_000;
+  const now = options.now ?? Date.now;
+  const cache = new Map<string, { members: Set<string>; expiresAt: number }>();
+  const inFlight = new Map<string, Promise<Set<string>>>();
+
+  const members = (workspaceId: string): Promise<Set<string>> => {
+    const cached = cache.get(workspaceId);
+    if (cached && cached.expiresAt > now()) return Promise.resolve(cached.members);
+    const running = inFlight.get(workspaceId);
+    if (running) return running;
+    const lookup = options
+      .listMembers(options.groupId, workspaceId)
+      .then((list) => {
+        const set = new Set(list);
+        cache.set(workspaceId, { members: set, expiresAt: now() + ttlMs });
+        return set;
+      })
+      .catch((error: unknown) => {
+        const coded = toDeskhandError(error);
+        options.logger.warn(
+          { err: coded, code: coded.code, groupId: options.groupId, workspaceId },
+          'approver group lookup failed; denying',
+        );
+        throw new DeskhandError('upstream_unavailable', `Could not list the members of ${options.groupId}`, {
+          cause: error,
+          retryable: true,
+          userMessage: 'I could not verify membership of the approver group.',
+        });
+      })
+      .finally(() => inFlight.delete(workspaceId));
+    inFlight.set(workspaceId, lookup);
+    return lookup;
+  };
+
+  return async (userId, workspaceId) => (await members(workspaceId)).has(userId);
+}
