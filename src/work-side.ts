@@ -25,6 +25,11 @@ import { answerActionIds } from './capabilities/answers/answer-ids.ts';
 import { UploaderStore } from './capabilities/answers/docs-command.ts';
 import { FeedbackStore } from './capabilities/answers/feedback-store.ts';
 import { createRetriever } from './capabilities/answers/retrieval-adapter.ts';
+import {
+  createFileSharedHandler,
+  createSharedFileResolver,
+  RecentFileShares,
+} from './capabilities/answers/shared-files.ts';
 import { budgetWarningText } from './capabilities/budget/budget-warning.ts';
 import { ingestDocument } from './capabilities/documents/ingestion/ingest-document.ts';
 import { createTicketWorkflow } from './capabilities/tickets/create-ticket-workflow.ts';
@@ -44,6 +49,7 @@ import type { Embedder } from './ports/embedder.ts';
 import type { ChatRequest, LanguageModelGateway } from './ports/language-model.ts';
 import type { VectorIndex } from './ports/vector-index.ts';
 import { budgetHandler } from './router/budget-handler.ts';
+import type { BotIdentity } from './router/thread-context.ts';
 import { RedisThreadMemory } from './router/thread-memory.ts';
 import type { CapabilityHandlers } from './router/types.ts';
 import { boltLogger } from './slack/bolt-logger.ts';
@@ -174,11 +180,18 @@ export async function buildWorkSide(configuration: Configuration, logger: Logger
   for (const actionId of Object.values(answerActionIds)) {
     interactions.actions[actionId] = (click) => feedbackHandler(click);
   }
-  capabilities.docs = createDocsHandler({
+  // Documents from Slack: `file_shared` records each user's newest file per channel (what `/docs add` refers
+  // to) and ingests a file whose sharing message mentions Deskhand into the channel's scope.
+  let identity: BotIdentity = {};
+  const recentShares = new RecentFileShares(redis, { keyPrefix: configuration.redis.keyPrefix });
+  const docsDependencies = {
     messenger,
     index: vectorIndex,
     uploaders: new UploaderStore(redis, { keyPrefix: configuration.redis.keyPrefix }),
-    ingest: (input, onProgress) =>
+    ingest: (
+      input: Parameters<typeof ingestDocument>[0],
+      onProgress: NonNullable<Parameters<typeof ingestDocument>[1]['onProgress']>,
+    ) =>
       ingestDocument(input, {
         index: vectorIndex,
         ...(embedder ? { embedder } : {}),
@@ -186,10 +199,19 @@ export async function buildWorkSide(configuration: Configuration, logger: Logger
         logger,
         onProgress,
       }),
-    fetchFile: (url, maxBytes) => downloadSlackFile(url, configuration.slack.botToken, maxBytes),
+    fetchFile: (url: string, maxBytes: number) => downloadSlackFile(url, configuration.slack.botToken, maxBytes),
     maxUploadBytes: configuration.retrieval.maxUploadBytes,
-    isAdmin: (userId) => configuration.people.adminUserIds.includes(userId),
+    isAdmin: (userId: string) => configuration.people.adminUserIds.includes(userId),
     logger,
+  };
+  capabilities.docs = createDocsHandler({
+    ...docsDependencies,
+    resolveFile: createSharedFileResolver({ messenger, recentShares }),
+  });
+  interactions.fileShared = createFileSharedHandler({
+    ...docsDependencies,
+    botUserId: () => identity.botUserId,
+    recentShares,
   });
 
   // The agent (/agent, approvals, stop): its tools reuse retrieval, ticket extraction and the ticket sinks.
@@ -250,7 +272,7 @@ export async function buildWorkSide(configuration: Configuration, logger: Logger
   const stop = createStopActionHandler(agent.service);
   interactions.actions[agentActionIds.stop] = (click) => stop(click);
 
-  return createInProcessWork({
+  const work = createInProcessWork({
     messenger,
     gateway,
     threads: new RedisThreadMemory({ redis, keyPrefix: configuration.redis.keyPrefix }),
@@ -269,6 +291,13 @@ export async function buildWorkSide(configuration: Configuration, logger: Logger
       await redis.quit();
     },
   });
+  return {
+    ...work,
+    setIdentity(value) {
+      identity = value;
+      work.setIdentity(value);
+    },
+  };
 }
 
 /**

@@ -61,6 +61,27 @@ export interface Messenger {
    * outcome is unknown is never repeated. Optional: callers without it use `post` then `update`.
    */
   startStream?(options: StreamOptions): Promise<MessageStream>;
+  /**
+   * A file's details and where it was shared (`files.info`); undefined when Slack does not know it or it is
+   * not visible to Deskhand. Optional: messengers without file access omit it.
+   */
+  fileInfo?(fileId: string): Promise<FileDetails | undefined>;
+}
+
+/** A file as `files.info` describes it. Every field comes from Slack and is untrusted. */
+export interface FileDetails {
+  id: string;
+  name?: string;
+  title?: string;
+  mimetype?: string;
+  size?: number;
+  /** Bot-token download URL (`url_private_download`, else `url_private`); absent for external or hidden files. */
+  urlPrivate?: string;
+  permalink?: string;
+  /** Who shared it. */
+  user?: string;
+  /** The messages that share it: channel, message ts and, for a thread reply, the thread root. */
+  shares: { channel: string; ts: string; threadTs?: string }[];
 }
 
 export interface StreamOptions {

@@ -2,8 +2,9 @@
  * Document Q&A end to end over signed Slack requests: the real app (receiver, de-duplication, router) with the
  * answers capability plugged in through its router entry points (`createQuestionHandler`, `createDocsHandler`),
  * the real gateway against the FakeOpenAIServer, the real SlackMessenger against the fake Slack Web API, the real
- * ingestion and retrieval pipelines over an embedded index. Only the composition differs from production: the
- * handlers are injected here because the listener wiring lands separately.
+ * ingestion and retrieval pipelines over an embedded index. The handlers are built with the same functions
+ * src/work-side.ts uses (`createQuestionHandler`, `createDocsHandler` with `createSharedFileResolver`,
+ * `createFileSharedHandler`); only file downloads are served from memory (files.slack.com is unreachable).
  */
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
@@ -13,13 +14,19 @@ import type { Retriever } from '../../src/capabilities/answers/answer-source.ts'
 import { UploaderStore } from '../../src/capabilities/answers/docs-command.ts';
 import { FeedbackStore } from '../../src/capabilities/answers/feedback-store.ts';
 import { createRetriever } from '../../src/capabilities/answers/retrieval-adapter.ts';
+import {
+  createFileSharedHandler,
+  createSharedFileResolver,
+  type FileSharedEvent,
+  RecentFileShares,
+} from '../../src/capabilities/answers/shared-files.ts';
 import { ingestDocument, ingestText } from '../../src/capabilities/documents/ingestion/ingest-document.ts';
 import { GatewayEmbedder } from '../../src/llm/gateway.ts';
 import { createSilentLogger } from '../../src/observability/logger.ts';
 import { EmbeddedVectorIndex } from '../../src/ports/adapters/embedded-vector-index.ts';
 import type { CapabilityHandler, CapabilityRequest } from '../../src/router/types.ts';
 import { createSlackWebClient, SlackMessenger } from '../../src/slack/outbound/slack-messenger.ts';
-import { slackPayloads } from '../fakes/slack-driver.ts';
+import { type SlackRequest, slackPayloads } from '../fakes/slack-driver.ts';
 import { createHarness, type Harness } from '../integration/gateway-harness.ts';
 import { type AppHarness, startAppHarness } from './app-harness.ts';
 
@@ -34,7 +41,9 @@ let index: EmbeddedVectorIndex;
 let retrieve: Retriever;
 let question: CapabilityHandler;
 let docs: CapabilityHandler;
+let fileShared: (event: FileSharedEvent) => Promise<void>;
 const files = new Map<string, Uint8Array>();
+const downloads: string[] = [];
 
 before(async () => {
   app = await startAppHarness({
@@ -42,6 +51,7 @@ before(async () => {
       question: (request: CapabilityRequest) => question(request),
       docs: (request: CapabilityRequest) => docs(request),
     },
+    interactions: { actions: {}, views: {}, fileShared: (event) => fileShared(event) },
   });
   gatewayHarness = await createHarness({ fake: app.openai });
   poorHarness = await createHarness({ fake: app.openai, caps: { channelDaily: 1 } });
@@ -88,26 +98,26 @@ before(async () => {
   retrieve = createRetriever({ index, embedder }, { mode: 'hybrid', contextTokens: 1500 });
   const feedback = new FeedbackStore(app.redis, { keyPrefix: app.keyPrefix });
   question = createQuestionHandler({ answer: { gateway: gatewayHarness.gateway, retrieve }, messenger, feedback });
-  docs = createDocsHandler({
+  const recentShares = new RecentFileShares(app.redis, { keyPrefix: app.keyPrefix });
+  const docsDependencies = {
     messenger,
     index,
     uploaders: new UploaderStore(app.redis, { keyPrefix: app.keyPrefix }),
     maxUploadBytes: 1024 * 1024,
     isAdmin: () => false,
-    // The Slack side resolves the shared file (files.info / history) and downloads it with the bot token.
-    resolveFile: async () => ({
-      id: 'F0HOURS',
-      name: 'returns-desk.md',
-      urlPrivate: 'https://files.slack.com/files-pri/T111-F0HOURS/download/returns-desk.md',
-      permalink: 'https://acme.slack.com/files/W222/F0HOURS/returns-desk.md',
-    }),
-    fetchFile: async (url) => {
+    fetchFile: async (url: string) => {
+      downloads.push(url);
       const bytes = files.get(url);
       if (!bytes) throw new Error(`no such file ${url}`);
       return bytes;
     },
-    ingest: (input, onProgress) => ingestDocument(input, { index, embedder, callScope: ingestScope, onProgress }),
-  });
+    ingest: (
+      input: Parameters<typeof ingestDocument>[0],
+      onProgress: NonNullable<Parameters<typeof ingestDocument>[1]['onProgress']>,
+    ) => ingestDocument(input, { index, embedder, callScope: ingestScope, onProgress }),
+  };
+  docs = createDocsHandler({ ...docsDependencies, resolveFile: createSharedFileResolver({ messenger, recentShares }) });
+  fileShared = createFileSharedHandler({ ...docsDependencies, botUserId: () => app.slack.botUserId, recentShares });
 });
 
 after(async () => {
@@ -266,17 +276,197 @@ describe('/ask end to end', () => {
     assert.match(calls[0]?.messages[1]?.content ?? '', /How long do refunds take\?[\s\S]*and for cards\?/);
     assert.match(calls[1]?.messages[1]?.content ?? '', /How long do card refunds take after a return\?/);
     const thread = app.slack.thread(channel, parent.ts);
-    assert.match(JSON.stringify(thread.at(-1)?.blocks), /Card refunds can take up to 10 extra days \[1\]/);
+    // Thread replies stream: the answer is the streamed Markdown, the blocks below it carry the rest.
+    assert.match(thread.at(-1)?.text ?? '', /Card refunds can take up to 10 extra days \[1\]/);
     assert.match(JSON.stringify(thread.at(-1)?.blocks), /Understood as/);
+    assert.equal(app.slack.callsTo('chat.stopStream').length, 2, 'both thread answers were streamed');
   });
 });
 
-describe('/docs add end to end', () => {
-  test('a file shared in Slack becomes searchable in that channel only', async () => {
-    files.set(
-      'https://files.slack.com/files-pri/T111-F0HOURS/download/returns-desk.md',
-      new TextEncoder().encode('# Returns desk\n\nThe returns desk in Leipzig opens at 7:30 every weekday morning.'),
+describe('streamed answers in threads', () => {
+  const question = 'When are refunds paid once the return reaches the warehouse?';
+
+  async function numberOf(text: string, needle: string): Promise<number> {
+    const context = await retrieve({
+      question: text,
+      access: { workspaceId: team, channelId: channel },
+      callScope: { workspaceId: team, channelId: channel },
+    });
+    const number = context.passages.findIndex((passage) => passage.text.includes(needle)) + 1;
+    assert.ok(number > 0, `a passage with ${needle} is retrieved`);
+    return number;
+  }
+
+  test('a mention is answered through chat.startStream and chat.stopStream, ending with sources, footer and feedback buttons', async () => {
+    const number = await numberOf(question, '5 business days');
+    const parent = app.slack.addMessage({ channel, user: 'W222', text: `<@U0BOT> ask: ${question}` });
+    app.openai.enqueueChat({ content: `Refunds are paid within 5 business days [${number}].` });
+    await app.driver.send(slackPayloads.appMention({ text: `<@U0BOT> ask: ${question}`, ts: parent.ts, channel }));
+    await settled();
+
+    assert.deepEqual(
+      app.slack.statuses.map((status) => [status.channelId, status.threadTs]),
+      [[channel, parent.ts]],
+      'a status was shown in the thread while working',
     );
+    const start = app.slack.callsTo('chat.startStream');
+    assert.equal(start.length, 1);
+    assert.equal(start[0]?.params.recipient_user_id, 'W222');
+    assert.equal(start[0]?.params.recipient_team_id, team);
+    assert.equal(app.slack.callsTo('chat.stopStream').length, 1);
+    assert.equal(app.slack.callsTo('chat.postMessage').length, 0, 'no message was posted besides the stream');
+    const reply = app.slack.thread(channel, parent.ts).at(-1);
+    assert.match(reply?.text ?? '', /^Refunds are paid within 5 business days \[1\]\.$/);
+    const blocks = JSON.stringify(reply?.blocks ?? []);
+    assert.match(blocks, /\*Sources\*\\n\[1\] <https:\/\/wiki\.example\.com\/refunds\|Refund policy>/);
+    assert.match(blocks, /answer_helpful/);
+    assert.doesNotMatch(blocks, /Refunds are paid within/, 'the answer is not repeated in the blocks');
+    app.slack.expectNoViolations();
+  });
+
+  test('where Slack has no streaming methods the answer is one message, posted then updated to the full answer', async () => {
+    const text = 'How many extra days can card refunds take?';
+    const number = await numberOf(text, '10 extra days');
+    app.slack.inject('chat.startStream', { kind: 'platform_error', error: 'unknown_method' });
+    const parent = app.slack.addMessage({ channel, user: 'W222', text: `<@U0BOT> ask: ${text}` });
+    app.openai.enqueueChat({ content: `Card refunds can take up to 10 extra days [${number}].` });
+    await app.driver.send(slackPayloads.appMention({ text: `<@U0BOT> ask: ${text}`, ts: parent.ts, channel }));
+    await settled();
+
+    assert.equal(app.slack.callsTo('chat.startStream').length, 1);
+    assert.equal(app.slack.callsTo('chat.appendStream').length + app.slack.callsTo('chat.stopStream').length, 0);
+    assert.equal(app.slack.callsTo('chat.postMessage').length, 1, 'one message');
+    const replies = app.slack.thread(channel, parent.ts).slice(1);
+    assert.equal(replies.length, 1);
+    const blocks = JSON.stringify(replies[0]?.blocks ?? []);
+    assert.match(blocks, /Card refunds can take up to 10 extra days \[1\]/);
+    assert.match(blocks, /\*Sources\*\\n\[1\] <https:\/\/wiki\.example\.com\/refunds/);
+    assert.match(blocks, /answer_not_helpful/);
+    app.slack.expectNoViolations();
+  });
+});
+
+/** A signed `file_shared` event as Slack sends it (the envelope of the file_share fixture, the event Slack documents). */
+function fileSharedEvent(fileId: string, channelId: string, userId = 'W222'): SlackRequest {
+  const carrier = slackPayloads.fileShare({ channel: channelId, user: userId, fileId });
+  assert.equal(carrier.kind, 'event');
+  const event = carrier.payload.event as { event_ts: string };
+  return {
+    kind: 'event',
+    payload: {
+      ...carrier.payload,
+      event: {
+        type: 'file_shared',
+        file_id: fileId,
+        user_id: userId,
+        file: { id: fileId },
+        channel_id: channelId,
+        event_ts: event.event_ts,
+      },
+    },
+  };
+}
+
+/** A file shared by W222 in `channelId` with `text`: the message, and the file as files.info returns it. */
+function shareFile(fileId: string, name: string, content: string, channelId: string, text: string) {
+  const download = `https://files.slack.com/files-pri/${team}-${fileId}/download/${name}`;
+  const wire = {
+    id: fileId,
+    name,
+    title: name,
+    mimetype: 'text/plain',
+    filetype: 'markdown',
+    size: content.length,
+    mode: 'hosted',
+    is_external: false,
+    user: 'W222',
+    url_private: `https://files.slack.com/files-pri/${team}-${fileId}/${name}`,
+    url_private_download: download,
+    permalink: `https://acme.slack.com/files/W222/${fileId}/${name}`,
+  };
+  files.set(download, new TextEncoder().encode(content));
+  const message = app.slack.addMessage({ channel: channelId, user: 'W222', text, files: [wire] });
+  app.slack.addFile({
+    ...wire,
+    shares: {
+      public: {
+        [channelId]: [
+          { ts: message.ts, channel_name: 'support', team_id: team, share_user_id: 'W222', reply_count: 0 },
+        ],
+      },
+    },
+  });
+  return { message, download };
+}
+
+describe('documents added from Slack', () => {
+  test('a file shared with a mention of Deskhand is added to its channel and answers questions there only', async () => {
+    const { message, download } = shareFile(
+      'F0FRIDAY',
+      'leipzig-fridays.md',
+      '# Leipzig returns desk on Fridays\n\nOn Fridays the Leipzig returns desk closes at 16:45 sharp.',
+      channel,
+      '<@U0BOT> please add our Friday hours',
+    );
+    const fetched = downloads.length;
+    // Slack sends the message (with the mention, handled as the mention) and one file_shared per file.
+    await app.driver.send(
+      slackPayloads.fileShare({
+        channel,
+        ts: message.ts,
+        fileId: 'F0FRIDAY',
+        text: '<@U0BOT> please add our Friday hours',
+      }),
+    );
+    await app.driver.send(fileSharedEvent('F0FRIDAY', channel));
+    await settled();
+    assert.deepEqual(downloads.slice(fetched), [download], 'downloaded once, with the bot token path');
+    const replies = app.slack.thread(channel, message.ts).slice(1);
+    assert.equal(replies.length, 1, 'one progress message, updated to the result');
+    assert.match(replies[0]?.text ?? '', /Added \*leipzig-fridays\.md\* in this channel’s documents/);
+
+    const text = 'When does the Leipzig returns desk close on Fridays?';
+    const inChannel = await retrieve({
+      question: text,
+      access: { workspaceId: team, channelId: channel },
+      callScope: { workspaceId: team, channelId: channel },
+    });
+    const number = inChannel.passages.findIndex((passage) => passage.text.includes('16:45')) + 1;
+    assert.ok(number > 0, 'the shared file is retrieved in its channel');
+    const elsewhere = await retrieve({
+      question: text,
+      access: { workspaceId: team, channelId: otherChannel },
+      callScope: { workspaceId: team, channelId: otherChannel },
+    });
+    assert.ok(
+      elsewhere.passages.every((passage) => !passage.text.includes('16:45')),
+      'not retrieved elsewhere',
+    );
+
+    app.openai.enqueueChat({ content: `It closes at 16:45 on Fridays [${number}].` });
+    await ask(text);
+    assert.match(answerIn(channel).blocks, /It closes at 16:45 on Fridays \[1\][\s\S]*leipzig-fridays\.md/);
+    const before = chatCalls().length;
+    await ask(text, otherChannel);
+    assert.doesNotMatch(answerIn(otherChannel).blocks, /16:45|leipzig-fridays/);
+    for (const call of chatCalls().slice(before)) assert.doesNotMatch(JSON.stringify(call), /16:45/);
+    app.slack.expectNoViolations();
+  });
+
+  test('a file shared without a mention is not downloaded; /docs add then adds it to that channel only', async () => {
+    const { message } = shareFile(
+      'F0HOURS',
+      'returns-desk.md',
+      '# Returns desk\n\nThe returns desk in Leipzig opens at 7:30 every weekday morning.',
+      channel,
+      'the returns desk hours',
+    );
+    const fetched = downloads.length;
+    await app.driver.send(fileSharedEvent('F0HOURS', channel));
+    await settled();
+    assert.equal(downloads.length, fetched, 'nothing downloaded without a mention');
+    assert.equal(app.slack.thread(channel, message.ts).length, 1, 'Deskhand stayed quiet');
+
     await app.driver.send(slackPayloads.slashCommand({ command: '/docs', text: 'add', channel }));
     await settled();
     assert.match(answerIn(channel).text, /Added \*returns-desk\.md\* in this channel’s documents/);
@@ -297,5 +487,12 @@ describe('/docs add end to end', () => {
     await ask(text, otherChannel);
     assert.doesNotMatch(answerIn(otherChannel).blocks, /7:30|returns-desk/);
     for (const call of chatCalls().slice(before)) assert.doesNotMatch(JSON.stringify(call), /7:30/);
+  });
+
+  test('/docs add with no file shared by the user in the channel says how to share one', async () => {
+    await app.driver.send(slackPayloads.slashCommand({ command: '/docs', text: 'add', channel, user: 'W0NOFILES' }));
+    await settled();
+    const ephemeral = app.slack.callsTo('chat.postEphemeral').at(-1);
+    assert.match(String(ephemeral?.params.text), /I found no file to add/);
   });
 });

@@ -3,6 +3,7 @@ import { describe, test } from 'node:test';
 import {
   buildAnswerMessage,
   buildStatusMessage,
+  buildStreamEnding,
   buildStreamingMessage,
   formatCost,
   splitForSections,
@@ -158,5 +159,49 @@ describe('helpers', () => {
       assert.doesNotMatch(part, /&(a|am|amp)?$/);
     }
     assert.equal(parts.join(' ').replace(/\s+/g, ' '), text.trim().replace(/\s+/g, ' '));
+  });
+});
+
+describe('the end of a streamed answer', () => {
+  test('appends only what was not streamed and adds sources, footer and buttons without repeating the answer', () => {
+    const outcome = answered('Refunds take 5 business days [1].');
+    assert.equal(outcome.kind, 'answered');
+    const ending = buildStreamEnding(outcome, 'Refunds take 5');
+    assert.equal(ending.markdown, ' business days [1].');
+    const json = JSON.stringify(ending.blocks);
+    assert.match(json, /\*Sources\*/);
+    assert.match(json, new RegExp(answerActionIds.helpful));
+    assert.doesNotMatch(json, /Refunds take/);
+    assert.match(ending.text, /Refunds take 5 business days \[1\]/);
+    assert.equal(checkMessage(ending.text, ending.blocks), undefined);
+  });
+
+  test('appends nothing when the whole answer was streamed', () => {
+    const outcome = answered('Refunds take 5 business days [1].');
+    assert.equal(buildStreamEnding(outcome, outcome.kind === 'answered' ? outcome.markdown : '').markdown, undefined);
+  });
+
+  test('a stream that diverged from the final answer ends with the whole final message', () => {
+    const outcome = answered('Refunds take 5 business days [1].');
+    const ending = buildStreamEnding(outcome, 'Refunds need');
+    assert.equal(ending.markdown, undefined);
+    assert.deepEqual(ending.blocks, buildAnswerMessage(outcome).blocks);
+  });
+
+  test('an outcome with nothing streamed (no sources) ends with its whole message', () => {
+    const outcome: AnswerOutcome = {
+      kind: 'no_sources',
+      answerId,
+      question: 'Why is the sky blue?',
+      standaloneQuestion: 'Why is the sky blue?',
+      rewritten: false,
+      usage,
+      closest: [],
+      indexVersion: 1,
+      userMessage: 'There are no documents this channel can see that answer this.',
+    };
+    const ending = buildStreamEnding(outcome, '');
+    assert.equal(ending.markdown, undefined);
+    assert.deepEqual(ending.blocks, buildAnswerMessage(outcome).blocks);
   });
 });

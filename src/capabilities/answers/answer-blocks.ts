@@ -225,3 +225,30 @@ function fitBlocks(blocks: Block[]): Block[] {
   }
   return result;
 }
+
+/**
+ * How a streamed reply ends: what is still to append (`markdown`) and the blocks under it. When the streamed
+ * text is a prefix of the final answer, only the rest is appended and the blocks are the sources, notes, footer
+ * and feedback buttons (the answer is not repeated). When nothing was streamed (no sources, budget, failure) or
+ * the stream diverged from the final text, the blocks are the whole final message.
+ */
+export function buildStreamEnding(
+  outcome: AnswerOutcome,
+  streamedMarkdown: string,
+): { markdown?: string; blocks: Block[]; text: string } {
+  const whole = buildAnswerMessage(outcome);
+  if (outcome.kind !== 'answered' || !outcome.markdown.startsWith(streamedMarkdown)) {
+    return { blocks: whole.blocks, text: whole.text };
+  }
+  const blocks: Block[] = [];
+  if (outcome.rewritten && outcome.standaloneQuestion !== outcome.question) {
+    blocks.push(context(`_Understood as:_ ${limitText(escapeMrkdwn(outcome.standaloneQuestion), 500)}`));
+  }
+  if (outcome.truncated) blocks.push(context('_The answer hit its length limit and may be incomplete._'));
+  if (!outcome.grounded) blocks.push(context('_This answer cites no source; treat it with care._'));
+  blocks.push(...sourcesBlocks(outcome.cited));
+  blocks.push(context(footerText(outcome.usage, { fromCache: outcome.fromCache, model: outcome.model })));
+  blocks.push(feedbackBlock(outcome.answerId));
+  const rest = outcome.markdown.slice(streamedMarkdown.length);
+  return { ...(rest ? { markdown: rest } : {}), blocks: fitBlocks(blocks), text: whole.text };
+}

@@ -22,7 +22,7 @@ import { DeskhandError, toDeskhandError } from '../../errors.ts';
 import type { Logger } from '../../observability/logger.ts';
 import type { Messenger } from '../../ports/messenger.ts';
 import type { CapabilityOutcome, CapabilityRequest } from '../../router/types.ts';
-import { buildAnswerMessage, buildStatusMessage, buildStreamingMessage } from './answer-blocks.ts';
+import { buildAnswerMessage, buildStatusMessage, buildStreamEnding, buildStreamingMessage } from './answer-blocks.ts';
 import { answerActionIds } from './answer-ids.ts';
 import { type AnswerOutcome, type AnswerQuestionDependencies, answerQuestion } from './answer-question.ts';
 import {
@@ -59,10 +59,12 @@ export function turnsFromThread(context: CapabilityRequest['threadContext']): Co
 }
 
 /**
- * The `question` route (`/ask`, mentions classified as questions, thread follow-ups): posts a status message
- * in the thread, streams the answer into it (paced `chat.update`), replaces it with the final answer, sources
- * and footer, and records the answer for feedback. Never leaves the status message hanging: any failure
- * replaces it with the reason.
+ * The `question` route (`/ask`, mentions classified as questions, thread follow-ups). In a thread, with a
+ * Messenger that streams: sets the thread's status while searching, streams the sanitised answer
+ * (`startStream`, which falls back by itself to one message updated within `chat.update` limits) and ends the
+ * stream with the sources, footer and feedback buttons. Otherwise (e.g. `/ask`, which has no thread): posts a
+ * status message, streams the answer into it through paced `chat.update`s and replaces it with the final
+ * answer. Records the answer for feedback. Never leaves a reply hanging: any failure ends it with the reason.
  */
 export function createQuestionHandler(dependencies: QuestionHandlerDependencies) {
   const now = dependencies.now ?? Date.now;
@@ -71,26 +73,11 @@ export function createQuestionHandler(dependencies: QuestionHandlerDependencies)
     const { messenger } = dependencies;
     const threadTs = request.replyThreadTs ?? request.threadTs ?? request.messageTs;
     const history = turnsFromThread(request.threadContext);
-    const status = buildStatusMessage(history.length > 0 ? 'rewriting' : 'searching', request.text);
-    const posted = await messenger.post({
-      channel: request.channelId,
-      ...(threadTs ? { threadTs } : {}),
-      ...status,
-    });
-    const update = (message: { text: string; blocks: NonNullable<Parameters<Messenger['update']>[0]['blocks']> }) =>
-      messenger.update({ channel: request.channelId, ts: posted.ts, ...(threadTs ? { threadTs } : {}), ...message });
-
-    let lastUpdate = 0;
-    let pending: Promise<void> = Promise.resolve();
-    const onTextDelta = (_delta: string, textSoFar: string) => {
-      const at = now();
-      if (at - lastUpdate < interval) return;
-      lastUpdate = at;
-      // Fire and forget; the Messenger coalesces to the newest content and the final update supersedes it.
-      pending = update(buildStreamingMessage(request.text, textSoFar)).catch((error: unknown) => {
-        dependencies.logger?.warn({ err: error, requestId: request.requestId }, 'streaming update failed');
-      });
-    };
+    const startStream = messenger.startStream?.bind(messenger);
+    const reply =
+      threadTs && startStream
+        ? await streamedReply(messenger, startStream, request, threadTs, history.length > 0, dependencies.logger)
+        : await updatedReply(messenger, request, threadTs, history.length > 0, interval, now, dependencies.logger);
 
     let outcome: AnswerOutcome;
     try {
@@ -105,7 +92,7 @@ export function createQuestionHandler(dependencies: QuestionHandlerDependencies)
             requestId: request.requestId,
           },
           history,
-          streaming: { onTextDelta },
+          streaming: { onTextDelta: reply.onTextDelta },
           deadline: now() + (dependencies.answerTimeoutMs ?? 90_000),
         },
         {
@@ -123,20 +110,17 @@ export function createQuestionHandler(dependencies: QuestionHandlerDependencies)
     } catch (error) {
       const coded = toDeskhandError(error);
       dependencies.logger?.error({ err: error, code: coded.code, requestId: request.requestId }, 'answer failed');
-      await pending;
-      await update(
-        buildAnswerMessage({
-          kind: 'failed',
-          code: coded.code,
-          userMessage: coded.userMessage,
-          answerId: request.requestId,
-          question: request.text,
-          standaloneQuestion: request.text,
-          rewritten: false,
-          usage: { modelCalls: 0, cacheHits: 0, inputTokens: 0, outputTokens: 0, costMicroUsd: 0, savedMicroUsd: 0 },
-        }),
-      );
-      return { kind: 'posted', ...(threadTs ? { threadTs } : { threadTs: posted.ts }) };
+      const postedTs = await reply.finish({
+        kind: 'failed',
+        code: coded.code,
+        userMessage: coded.userMessage,
+        answerId: request.requestId,
+        question: request.text,
+        standaloneQuestion: request.text,
+        rewritten: false,
+        usage: { modelCalls: 0, cacheHits: 0, inputTokens: 0, outputTokens: 0, costMicroUsd: 0, savedMicroUsd: 0 },
+      });
+      return { kind: 'posted', ...(threadTs ? { threadTs } : postedTs ? { threadTs: postedTs } : {}) };
     }
     dependencies.logger?.info(
       {
@@ -144,13 +128,13 @@ export function createQuestionHandler(dependencies: QuestionHandlerDependencies)
         answerId: outcome.answerId,
         kind: outcome.kind,
         rewritten: outcome.rewritten,
+        streamed: reply.mode,
         ...outcome.usage,
         ...(outcome.kind === 'answered' ? { fromCache: outcome.fromCache, cited: outcome.cited.length } : {}),
       },
       'question answered',
     );
-    await pending;
-    await update(buildAnswerMessage(outcome));
+    const postedTs = await reply.finish(outcome);
     if (outcome.kind === 'answered' || outcome.kind === 'over_budget' || outcome.kind === 'upstream_unavailable') {
       await dependencies.feedback
         .recordAnswer(outcome, {
@@ -162,7 +146,94 @@ export function createQuestionHandler(dependencies: QuestionHandlerDependencies)
           dependencies.logger?.warn({ err: error, answerId: outcome.answerId }, 'could not record answer for feedback');
         });
     }
-    return { kind: 'posted', threadTs: threadTs ?? posted.ts };
+    return { kind: 'posted', ...(threadTs ? { threadTs } : postedTs ? { threadTs: postedTs } : {}) };
+  };
+}
+
+/** Where an answer is written while it is generated, and how it ends (resolves with the reply's ts, if any). */
+interface AnswerReply {
+  mode: 'stream' | 'update';
+  onTextDelta: (delta: string, textSoFar: string) => void;
+  finish: (outcome: AnswerOutcome) => Promise<string | undefined>;
+}
+
+/**
+ * A streamed thread reply. The status shows under the composer until the reply appears (Slack clears it then).
+ * `recipientTeamId` must be a team: for an org-wide install (tenant `E…`) it is left out, Slack refuses the
+ * stream and the Messenger falls back to a posted, updated message.
+ */
+async function streamedReply(
+  messenger: Messenger,
+  startStream: NonNullable<Messenger['startStream']>,
+  request: CapabilityRequest,
+  threadTs: string,
+  followUp: boolean,
+  logger: Logger | undefined,
+): Promise<AnswerReply> {
+  if (messenger.setStatus) {
+    void messenger
+      .setStatus(request.channelId, threadTs, followUp ? 'is reading the thread…' : 'is searching the documents…')
+      .catch(() => undefined);
+  }
+  const stream = await startStream({
+    channel: request.channelId,
+    threadTs,
+    recipientUserId: request.userId,
+    ...(request.workspaceId.startsWith('T') ? { recipientTeamId: request.workspaceId } : {}),
+  });
+  let streamed = '';
+  return {
+    get mode() {
+      return stream.mode;
+    },
+    onTextDelta: (delta, textSoFar) => {
+      streamed = textSoFar;
+      stream.append(delta);
+    },
+    finish: async (outcome) => {
+      try {
+        return (await stream.stop(buildStreamEnding(outcome, streamed))).ts;
+      } catch (error) {
+        // Only a first post with an unknown outcome ends here; repeating it could show the answer twice.
+        logger?.error({ err: error, requestId: request.requestId }, 'streamed answer could not be delivered');
+        return undefined;
+      }
+    },
+  };
+}
+
+/** A status message updated with the answer so far (paced) and replaced by the final answer. */
+async function updatedReply(
+  messenger: Messenger,
+  request: CapabilityRequest,
+  threadTs: string | undefined,
+  followUp: boolean,
+  interval: number,
+  now: () => number,
+  logger: Logger | undefined,
+): Promise<AnswerReply> {
+  const status = buildStatusMessage(followUp ? 'rewriting' : 'searching', request.text);
+  const posted = await messenger.post({ channel: request.channelId, ...(threadTs ? { threadTs } : {}), ...status });
+  const update = (message: { text: string; blocks: NonNullable<Parameters<Messenger['update']>[0]['blocks']> }) =>
+    messenger.update({ channel: request.channelId, ts: posted.ts, ...(threadTs ? { threadTs } : {}), ...message });
+  let lastUpdate = 0;
+  let pending: Promise<void> = Promise.resolve();
+  return {
+    mode: 'update',
+    onTextDelta: (_delta, textSoFar) => {
+      const at = now();
+      if (at - lastUpdate < interval) return;
+      lastUpdate = at;
+      // Fire and forget; the Messenger coalesces to the newest content and the final update supersedes it.
+      pending = update(buildStreamingMessage(request.text, textSoFar)).catch((error: unknown) => {
+        logger?.warn({ err: error, requestId: request.requestId }, 'streaming update failed');
+      });
+    },
+    finish: async (outcome) => {
+      await pending;
+      await update(buildAnswerMessage(outcome));
+      return posted.ts;
+    },
   };
 }
 

@@ -22,6 +22,7 @@ import { DeskhandError, type OutcomeCode } from '../../errors.ts';
 import type { Logger } from '../../observability/logger.ts';
 import { counter, histogram, type Registry } from '../../observability/metrics.ts';
 import type {
+  FileDetails,
   MessageStream,
   Messenger,
   OutgoingMessage,
@@ -103,7 +104,14 @@ interface SlackCallError {
   original?: Error;
 }
 
-const notFoundErrors = new Set(['channel_not_found', 'message_not_found', 'thread_not_found', 'not_found']);
+const notFoundErrors = new Set([
+  'channel_not_found',
+  'message_not_found',
+  'thread_not_found',
+  'not_found',
+  'file_not_found',
+  'file_deleted',
+]);
 const notAuthorisedErrors = new Set(['not_in_channel', 'is_archived', 'restricted_action', 'missing_scope']);
 const configurationErrors = new Set(['not_authed', 'invalid_auth', 'token_revoked', 'account_inactive']);
 
@@ -428,6 +436,18 @@ export class SlackMessenger implements Messenger {
     return stream;
   }
 
+  /** `files.info` (`files:read`): the file and the messages that share it; undefined when not found or deleted. */
+  async fileInfo(fileId: string): Promise<FileDetails | undefined> {
+    try {
+      const result = await this.#call('files.info', 'read', undefined, noTurn, { file: fileId });
+      const file = result.file;
+      return typeof file === 'object' && file !== null ? toFileDetails(file as Record<string, unknown>) : undefined;
+    } catch (error) {
+      if (error instanceof DeskhandError && error.code === 'not_found') return undefined;
+      throw error;
+    }
+  }
+
   /** Resolves once every queued post, ephemeral and update has been sent (or has failed). */
   async drain(): Promise<void> {
     while (this.#inFlight.size > 0) {
@@ -553,5 +573,49 @@ function toThreadMessage(raw: Record<string, unknown>): ThreadMessage {
     ...(typeof raw.bot_id === 'string' ? { botId: raw.bot_id } : {}),
     ...(typeof raw.subtype === 'string' ? { subtype: raw.subtype } : {}),
     ...(files ? { files } : {}),
+  };
+}
+
+function optionalString(value: unknown): string | undefined {
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+/** `files.info`'s `file` as `FileDetails`; `shares.public`/`shares.private` flattened to one list. */
+function toFileDetails(raw: Record<string, unknown>): FileDetails {
+  const shares: FileDetails['shares'] = [];
+  const byVisibility =
+    typeof raw.shares === 'object' && raw.shares !== null ? (raw.shares as Record<string, unknown>) : {};
+  for (const visibility of ['public', 'private']) {
+    const channels = byVisibility[visibility];
+    if (typeof channels !== 'object' || channels === null) continue;
+    for (const [channel, list] of Object.entries(channels as Record<string, unknown>)) {
+      if (!Array.isArray(list)) continue;
+      for (const share of list as Record<string, unknown>[]) {
+        const ts = optionalString(share?.ts);
+        if (!ts) continue;
+        const threadTs = optionalString(share.thread_ts);
+        shares.push({ channel, ts, ...(threadTs && threadTs !== ts ? { threadTs } : {}) });
+      }
+    }
+  }
+  const external = raw.is_external === true || raw.mode === 'tombstone' || raw.mode === 'hidden_by_limit';
+  const urlPrivate = external
+    ? undefined
+    : (optionalString(raw.url_private_download) ?? optionalString(raw.url_private));
+  const name = optionalString(raw.name);
+  const title = optionalString(raw.title);
+  const mimetype = optionalString(raw.mimetype);
+  const permalink = optionalString(raw.permalink);
+  const user = optionalString(raw.user);
+  return {
+    id: String(raw.id),
+    ...(name ? { name } : {}),
+    ...(title ? { title } : {}),
+    ...(mimetype ? { mimetype } : {}),
+    ...(typeof raw.size === 'number' ? { size: raw.size } : {}),
+    ...(urlPrivate ? { urlPrivate } : {}),
+    ...(permalink ? { permalink } : {}),
+    ...(user ? { user } : {}),
+    shares,
   };
 }

@@ -1,0 +1,181 @@
+/**
+ * Files shared in Slack, on the work side: a file shared with a mention of Deskhand is added to the channel's
+ * documents, and `/docs add` finds the file the user just shared.
+ *
+ * How the events arrive: the message that shares a file with a mention comes as `app_mention` (routed as a
+ * mention, its files not passed on) and as `message`/`file_share` (not routed: the mention handles it), and
+ * every shared file also comes as `file_shared` (`file_id`, `channel_id`, `user_id`, no message). The
+ * `file_shared` event is the one that names the file, so it drives both: it records the user's latest file
+ * per channel (for `/docs add`, which as a slash command has no thread to look in), and when the sharing
+ * message mentions Deskhand it ingests that file. One event per file, so a message with three files is three
+ * independent additions (each idempotent on the document id).
+ */
+import { toDeskhandError } from '../../errors.ts';
+import type { Logger } from '../../observability/logger.ts';
+import type { FileDetails, Messenger } from '../../ports/messenger.ts';
+import type { CapabilityRequest } from '../../router/types.ts';
+import { escapeMrkdwn } from './citations.ts';
+import { addSharedFile, type DocsDependencies, newestFileSharedBy, type SharedFile } from './docs-command.ts';
+
+/** The Redis commands the record of recent shares uses (an ioredis `Redis` instance fits). */
+export interface RecentSharesRedis {
+  set(key: string, value: string, mode: 'EX', seconds: number): Promise<unknown>;
+  get(key: string): Promise<string | null>;
+}
+
+/** The newest file each user shared in each channel, kept for `ttlSeconds` (default one day). */
+export class RecentFileShares {
+  readonly #redis: RecentSharesRedis;
+  readonly #prefix: string;
+  readonly #ttlSeconds: number;
+
+  constructor(redis: RecentSharesRedis, options: { keyPrefix: string; ttlSeconds?: number }) {
+    this.#redis = redis;
+    this.#prefix = `${options.keyPrefix}docs:recent-file:`;
+    this.#ttlSeconds = options.ttlSeconds ?? 86_400;
+  }
+
+  #key(workspaceId: string, channelId: string, userId: string): string {
+    return `${this.#prefix}${workspaceId}:${channelId}:${userId}`;
+  }
+
+  async record(workspaceId: string, channelId: string, userId: string, fileId: string): Promise<void> {
+    await this.#redis.set(this.#key(workspaceId, channelId, userId), fileId, 'EX', this.#ttlSeconds);
+  }
+
+  async latest(workspaceId: string, channelId: string, userId: string): Promise<string | undefined> {
+    return (await this.#redis.get(this.#key(workspaceId, channelId, userId))) ?? undefined;
+  }
+}
+
+/** `files.info` details as a file Deskhand can download, or undefined (external, hidden, no private URL). */
+export function sharedFileFromDetails(details: FileDetails): SharedFile | undefined {
+  if (!details.urlPrivate) return undefined;
+  return {
+    id: details.id,
+    name: details.name ?? details.title ?? details.id,
+    ...(details.title ? { title: details.title } : {}),
+    ...(details.mimetype ? { mimetype: details.mimetype } : {}),
+    ...(details.size !== undefined ? { size: details.size } : {}),
+    urlPrivate: details.urlPrivate,
+    ...(details.permalink ? { permalink: details.permalink } : {}),
+  };
+}
+
+/** True when `text` mentions the user `botUserId` (`<@U…>` or `<@U…|name>`). */
+export function mentionsUser(text: string, botUserId: string): boolean {
+  return text.includes(`<@${botUserId}>`) || text.includes(`<@${botUserId}|`);
+}
+
+/** A `file_shared` event, as the listener hands it to the work side. */
+export interface FileSharedEvent {
+  workspaceId: string;
+  fileId: string;
+  channelId: string | undefined;
+  userId: string;
+  requestId: string;
+}
+
+export interface FileSharedHandlerDependencies extends DocsDependencies {
+  messenger: Pick<Messenger, 'post' | 'update' | 'message'> & Partial<Pick<Messenger, 'fileInfo'>>;
+  /** From configuration (ADMIN_USER_IDS), never from the request. */
+  isAdmin: (userId: string) => boolean;
+  /** Deskhand's user id (from auth.test); undefined until known, when nothing is ingested. */
+  botUserId: () => string | undefined;
+  recentShares?: RecentFileShares;
+  logger?: Logger;
+}
+
+/**
+ * The `file_shared` handler: records the share for `/docs add`, then, when the message that shared the file
+ * mentions Deskhand, adds the file to the channel's documents with progress and the result in the message's
+ * thread. Files shared without a mention are not downloaded (Deskhand stays quiet where not invited). Never
+ * throws for Slack data it cannot use; a failure to add is posted in the thread with its reason.
+ */
+export function createFileSharedHandler(dependencies: FileSharedHandlerDependencies) {
+  return async (event: FileSharedEvent): Promise<void> => {
+    const logger = dependencies.logger?.child({ requestId: event.requestId, fileId: event.fileId });
+    const { messenger } = dependencies;
+    const channelId = event.channelId;
+    const botUserId = dependencies.botUserId();
+    if (!channelId || event.userId === botUserId) return;
+    await dependencies.recentShares?.record(event.workspaceId, channelId, event.userId, event.fileId);
+    if (!botUserId || !messenger.fileInfo) {
+      logger?.debug({ code: 'not_available_yet' }, 'file_shared: bot identity or files.info unavailable');
+      return;
+    }
+    const details = await messenger.fileInfo(event.fileId);
+    const share = details?.shares.filter((candidate) => candidate.channel === channelId).at(-1);
+    if (!details || !share) {
+      logger?.info({ code: 'not_found', channelId }, 'file_shared: no share of the file in this channel');
+      return;
+    }
+    const sharing = await messenger.message(channelId, share.ts);
+    if (!sharing || sharing.user !== event.userId || !mentionsUser(sharing.text, botUserId)) return;
+
+    const threadTs = share.threadTs ?? share.ts;
+    const file = sharedFileFromDetails(details);
+    if (!file) {
+      logger?.warn({ code: 'invalid_input' }, 'shared file cannot be downloaded');
+      await messenger.post({
+        channel: channelId,
+        threadTs,
+        text: `:warning: I cannot add *${escapeMrkdwn(details.name ?? event.fileId)}*: it is not stored in Slack (external or hidden files cannot be downloaded).`,
+      });
+      return;
+    }
+    const progress = await messenger.post({
+      channel: channelId,
+      threadTs,
+      text: `:hourglass_flowing_sand: Adding *${escapeMrkdwn(file.name)}*…`,
+    });
+    let text: string;
+    try {
+      const { reply } = await addSharedFile(
+        {
+          access: { workspaceId: event.workspaceId, channelId },
+          userId: event.userId,
+          isAdmin: dependencies.isAdmin(event.userId),
+          file,
+          scope: 'channel',
+          onProgress: (progressText) => {
+            void messenger
+              .update({ channel: channelId, ts: progress.ts, threadTs, text: progressText })
+              .catch(() => undefined);
+          },
+        },
+        dependencies,
+      );
+      text = reply.text;
+    } catch (error) {
+      const coded = toDeskhandError(error);
+      logger?.error({ err: error, code: coded.code }, 'adding a shared file failed');
+      text = `:warning: I could not add *${escapeMrkdwn(file.name)}*: ${escapeMrkdwn(coded.userMessage)}`;
+    }
+    await messenger.update({ channel: channelId, ts: progress.ts, threadTs, text });
+  };
+}
+
+/**
+ * The file `/docs add` refers to: in a thread, the newest file the user shared there; otherwise the newest
+ * file the user shared in the channel (recorded from `file_shared`) as `files.info` describes it now, and only
+ * while it is still shared in that channel.
+ */
+export function createSharedFileResolver(dependencies: {
+  messenger: Pick<Messenger, 'threadMessages'> & Partial<Pick<Messenger, 'fileInfo'>>;
+  recentShares?: RecentFileShares;
+}) {
+  return async (request: CapabilityRequest): Promise<SharedFile | undefined> => {
+    const { messenger } = dependencies;
+    const threadTs = request.threadTs ?? request.replyThreadTs;
+    if (threadTs) {
+      const inThread = newestFileSharedBy(await messenger.threadMessages(request.channelId, threadTs), request.userId);
+      if (inThread) return inThread;
+    }
+    const fileId = await dependencies.recentShares?.latest(request.workspaceId, request.channelId, request.userId);
+    if (!fileId || !messenger.fileInfo) return undefined;
+    const details = await messenger.fileInfo(fileId);
+    if (!details?.shares.some((share) => share.channel === request.channelId)) return undefined;
+    return sharedFileFromDetails(details);
+  };
+}
