@@ -5,8 +5,9 @@
  *     [--mode sparse|dense|hybrid] [--k 10]
  *   tuning extras: [--k1 0.9] [--b 0.4] [--title-weight 1] [--neighbour-weight 0] [--max-chunk-tokens 400] [--budget 2500] [--cutoff 0.6] [--stop-words lucene|stopword-package]
  *
- * Several corpus files concatenate. The corpus is ingested into a fresh in-memory embedded index through the
- * real ingestion pipeline (`ingestText`: chunking, hashing, indexing; sparse-only, no embedder) and every query
+ * Dense and hybrid modes embed through the gateway and need OPENAI_API_KEY (OPENAI_BASE_URL, REDIS_URL as in
+ * the app); sparse needs no provider. Several corpus files concatenate. The corpus is ingested into a fresh in-memory embedded index through the
+ * real ingestion pipeline (`ingestText`: chunking, hashing, embedding in dense/hybrid modes, indexing) and every query
  * goes through the real retrieval pipeline (`retrieve`). Prints nDCG@k and Recall@100 (document level:
  * a document scores its best chunk), mean packed-context tokens and the judged-document recall of the packed
  * context, the same for the naive "top-5 chunks" baseline, and the recall/token curve over cutoff ratios the
@@ -15,6 +16,8 @@
 
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { Redis } from 'ioredis';
+import OpenAI from 'openai';
 import { ingestText } from '../src/capabilities/documents/ingestion/ingest-document.ts';
 import {
   type Analyzer,
@@ -30,8 +33,13 @@ import {
   retrieve,
 } from '../src/capabilities/documents/retrieval/retrieve.ts';
 import { defaultNeighbourWeight, defaultTitleWeight } from '../src/capabilities/documents/retrieval/sparse-terms.ts';
+import { loadConfiguration } from '../src/config.ts';
+import { createGateway } from '../src/llm/create-gateway.ts';
 import { countTokens } from '../src/llm/tokenizer.ts';
+import { createLogger } from '../src/observability/logger.ts';
+import { createMetricsRegistry } from '../src/observability/metrics.ts';
 import { EmbeddedVectorIndex } from '../src/ports/adapters/embedded-vector-index.ts';
+import type { Embedder } from '../src/ports/embedder.ts';
 import type { AccessScope, RetrievalMode, SearchHit } from '../src/ports/vector-index.ts';
 
 interface CorpusDocument {
@@ -70,12 +78,6 @@ if (corpusFiles.length === 0 || !values.queries || !values.qrels) {
 }
 const mode = values.mode as RetrievalMode;
 if (!['sparse', 'dense', 'hybrid'].includes(mode)) fail(`--mode must be sparse, dense or hybrid, not "${values.mode}"`);
-if (mode !== 'sparse') {
-  fail(
-    `--mode ${mode} needs query and chunk embeddings from the gateway's embedder (OPENAI_API_KEY and a reachable ` +
-      'OpenAI-compatible API). No embedding provider is reachable here, so only --mode sparse produces meaningful numbers.',
-  );
-}
 const numberOption = (name: string, raw: string | undefined, fallback: number): number => {
   if (raw === undefined) return fallback;
   const value = Number(raw);
@@ -153,6 +155,43 @@ const index = new EmbeddedVectorIndex({
   sync: false,
 });
 
+/**
+ * Dense and hybrid modes embed through the gateway (budgets, token counting and batching apply) when OPENAI
+ * settings are configured; the Slack settings the configuration schema requires are not used here.
+ */
+let embedder: Embedder | undefined;
+let closeGateway = async () => {};
+if (mode !== 'sparse') {
+  const loaded = loadConfiguration({
+    SLACK_BOT_TOKEN: 'xoxb-eval-unused',
+    SLACK_SIGNING_SECRET: 'eval-unused-secret',
+    ...process.env,
+  });
+  if (!loaded.ok) fail(`configuration problems:\n${loaded.problems.join('\n')}`);
+  const configuration = loaded.configuration;
+  if (!configuration.openai.apiKey) {
+    fail(
+      `--mode ${mode} needs embeddings from the gateway: set OPENAI_API_KEY (and OPENAI_BASE_URL for a compatible API). ` +
+        'Without an embedding provider only --mode sparse produces meaningful numbers.',
+    );
+  }
+  const redis = new Redis(configuration.redis.url, { lazyConnect: false, maxRetriesPerRequest: 2 });
+  const parts = createGateway(configuration, {
+    openai: new OpenAI({ apiKey: configuration.openai.apiKey, baseURL: configuration.openai.baseURL }),
+    redis,
+    metrics: createMetricsRegistry(),
+    logger: createLogger({ level: 'warn' }),
+  });
+  embedder = parts.embedder;
+  closeGateway = async () => {
+    await parts.ledger.close();
+    await redis.quit();
+  };
+  console.log(
+    `Embedding with ${embedder.model} (${embedder.dimensions} dimensions) at ${configuration.openai.baseURL}`,
+  );
+}
+
 /** BEIR id of each indexed document id (the ingestion pipeline derives ids from workspace + source). */
 const beirIdOf = new Map<string, string>();
 const ingestStart = performance.now();
@@ -163,6 +202,7 @@ for (const document of corpus) {
     { workspaceId, scope: 'workspace', source: `beir:${document.id}`, title: document.title, text: document.text },
     {
       index,
+      ...(embedder ? { embedder } : {}),
       callScope: { workspaceId, channelId: 'Ceval' },
       ...(maxChunkTokens ? { chunking: { maxTokens: maxChunkTokens } } : {}),
     },
@@ -191,7 +231,7 @@ for (const query of queries) {
   if (!judged || [...judged.values()].every((relevance) => relevance <= 0)) continue;
   evaluated += 1;
   const outcome = await retrieve(
-    { index },
+    { index, ...(embedder ? { embedder } : {}) },
     { access, query: query.text, callScope: { workspaceId, channelId: 'Ceval' } },
     settings,
   );
@@ -282,4 +322,5 @@ for (const point of curve) {
 }
 console.log(`  ingest ${figures.ingestSeconds}s, queries ${figures.querySeconds}s`);
 await index.close();
+await closeGateway();
 console.log(JSON.stringify(figures));
