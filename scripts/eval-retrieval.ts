@@ -302,6 +302,11 @@ const figures = {
 console.log(
   `SciFact-style evaluation (${mode}); ${evaluated} judged queries, ${corpus.length} documents, ${chunkCount} chunks`,
 );
+if (mode === 'sparse') {
+  console.log(
+    '  (sparse needs no embedding provider; dense and hybrid embed through the gateway and need OPENAI_API_KEY)',
+  );
+}
 console.log(
   `  BM25 k1=${k1} b=${b}, title weight ${titleWeight}, neighbour weight ${neighbourWeight}, stop words ${stopWords}`,
 );
