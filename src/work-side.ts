@@ -27,6 +27,7 @@ import { FeedbackStore } from './capabilities/answers/feedback-store.ts';
 import { createRetriever } from './capabilities/answers/retrieval-adapter.ts';
 import {
   createFileSharedHandler,
+  createFileShareMentionCheck,
   createSharedFileResolver,
   RecentFileShares,
 } from './capabilities/answers/shared-files.ts';
@@ -224,6 +225,8 @@ export async function buildWorkSide(configuration: Configuration, logger: Logger
     messenger,
     logger,
     metrics: registry,
+    // APPROVER_USER_GROUP_ID: members are approvers (cached 60 s by the agent; a failed lookup denies).
+    listUserGroupMembers: async (usergroup) => (await webClient.usergroups.users.list({ usergroup })).users ?? [],
     tools: {
       search: async ({ query, access, limit }) => {
         const context = await retrieve({ question: query, access, callScope: { ...access } });
@@ -283,6 +286,7 @@ export async function buildWorkSide(configuration: Configuration, logger: Logger
     classifierModel: configuration.openai.classifierModel,
     threadContextTokens: configuration.threadContextTokens,
     encoding: encodingForModel(configuration.openai.model, configuration.openai.fallbackEncoding),
+    handledElsewhere: createFileShareMentionCheck({ messenger, botUserId: () => identity.botUserId }),
     ready: async () => (await redis.ping()) === 'PONG' && (await vectorIndex.ping()),
     onClose: async () => {
       await agent.queue.close();

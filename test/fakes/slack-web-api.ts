@@ -33,6 +33,8 @@
  *   `expired_trigger_id` (a `limit` violation), as Slack's triggers expire after 3 s.
  * - A reply to a `thread_ts` the fake never saw is accepted (the parent may come from a driver event): seed the
  *   parent with `addMessage({ ts })` when a test needs `conversations.replies` to return it.
+ * - `usergroups.users.list` returns the members set with `setUserGroup(id, members)`; an unknown group answers
+ *   `no_such_subteam`.
  * - Faults are matched by method and optionally by channel (`channel` or `channel_id` parameter), consumed
  *   `times` times (default 1, `Infinity` allowed), in the order injected. A faulted call is still recorded.
  */
@@ -263,6 +265,7 @@ export class FakeSlackWebApi {
   #now: () => number;
   #messages = new Map<string, StoredMessage[]>();
   #users = new Map<string, Record<string, unknown>>();
+  #userGroups = new Map<string, string[]>();
   #files = new Map<string, Record<string, unknown>>();
   #faults: { method: string; fault: FakeSlackFault; channel?: string; remaining: number }[] = [];
   #tsCounter = 0;
@@ -410,6 +413,11 @@ export class FakeSlackWebApi {
   /** Adds (or replaces) a user returned by users.info. */
   addUser(user: { id: string } & Record<string, unknown>): void {
     this.#users.set(user.id, user);
+  }
+
+  /** Sets the members (user ids) usergroups.users.list returns for a user group id (`S…`). */
+  setUserGroup(id: string, members: string[]): void {
+    this.#userGroups.set(id, [...members]);
   }
 
   /** Adds a file returned by files.info. */
@@ -851,6 +859,11 @@ export class FakeSlackWebApi {
           profile: { display_name: id.toLowerCase(), real_name: `User ${id}` },
         };
         return { ok: true, user };
+      },
+      'usergroups.users.list': (params) => {
+        const members = this.#userGroups.get(stringParam(params, 'usergroup') ?? '');
+        if (!members) throw new SlackApiError('no_such_subteam');
+        return { ok: true, users: [...members] };
       },
       'files.info': (params) => {
         const id = stringParam(params, 'file');

@@ -43,6 +43,8 @@ export interface AgentHarnessOptions {
   limits?: Partial<AgentLimits>;
   approvalTtlSeconds?: number;
   allowSelfApproval?: boolean;
+  /** Approver user-group membership (the policy's `isInApproverGroup`). */
+  isInApproverGroup?: (userId: string, workspaceId: string) => Promise<boolean>;
   /** The gateway's budget caps in µ$ (channel daily/monthly, workspace daily). */
   caps?: { channelDaily?: number; channelMonthly?: number; workspaceDaily?: number };
   /** Used instead of the RecordingMessenger (e.g. the real SlackMessenger over the fake Slack Web API). */
@@ -110,7 +112,11 @@ export async function createAgentHarness(options: AgentHarnessOptions = {}): Pro
     redis: gateway.redis,
     keyPrefix: gateway.keyPrefix,
     ttlSeconds: options.approvalTtlSeconds ?? 3600,
-    policy: { approverUserIds: [approver, secondApprover], allowSelfApproval: options.allowSelfApproval ?? false },
+    policy: {
+      approverUserIds: [approver, secondApprover],
+      allowSelfApproval: options.allowSelfApproval ?? false,
+      ...(options.isInApproverGroup ? { isInApproverGroup: options.isInApproverGroup } : {}),
+    },
     now: () => Date.now() + clock.offsetMs,
   });
   const runs = new RunStateStore({ redis: gateway.redis, keyPrefix: gateway.keyPrefix });
