@@ -27,6 +27,7 @@ import { FeedbackStore } from './capabilities/answers/feedback-store.ts';
 import { createRetriever } from './capabilities/answers/retrieval-adapter.ts';
 import {
   createFileSharedHandler,
+  createFileShareMentionCheck,
   createSharedFileResolver,
   RecentFileShares,
 } from './capabilities/answers/shared-files.ts';
@@ -285,6 +286,7 @@ export async function buildWorkSide(configuration: Configuration, logger: Logger
     classifierModel: configuration.openai.classifierModel,
     threadContextTokens: configuration.threadContextTokens,
     encoding: encodingForModel(configuration.openai.model, configuration.openai.fallbackEncoding),
+    handledElsewhere: createFileShareMentionCheck({ messenger, botUserId: () => identity.botUserId }),
     ready: async () => (await redis.ping()) === 'PONG' && (await vectorIndex.ping()),
     onClose: async () => {
       await agent.queue.close();

@@ -66,6 +66,11 @@ export interface InProcessWorkDependencies {
   encoding: EncodingName;
   /** Readiness of the stores the work side uses (e.g. the vector index). */
   ready?: () => Promise<boolean>;
+  /**
+   * A request another handler already serves (e.g. the mention that shares a file, which `fileShared` adds):
+   * not routed, outcome `ignored`. A failing check routes the request as usual.
+   */
+  handledElsewhere?: (request: IncomingRequest) => Promise<boolean>;
   /** Called by `close` after running work has ended (drain the messenger, close the index…). */
   onClose?: () => Promise<void>;
 }
@@ -123,7 +128,18 @@ export function createInProcessWork(dependencies: InProcessWorkDependencies): Wo
 
   return {
     router,
-    route: (request) => track(router.handle(request)),
+    route: (request) =>
+      track(
+        (async (): Promise<RouterOutcome> => {
+          const elsewhere = await dependencies.handledElsewhere?.(request).catch((error: unknown) => {
+            logger.warn({ err: error, requestId: request.requestId }, 'could not check the request; routing it');
+            return false;
+          });
+          if (!elsewhere) return router.handle(request);
+          logger.info({ requestId: request.requestId, origin: request.origin, code: 'ok' }, 'handled elsewhere');
+          return { status: 'ignored' };
+        })(),
+      ),
     reaction: (request) =>
       track(
         (async () => {

@@ -16,6 +16,7 @@ import { FeedbackStore } from '../../src/capabilities/answers/feedback-store.ts'
 import { createRetriever } from '../../src/capabilities/answers/retrieval-adapter.ts';
 import {
   createFileSharedHandler,
+  createFileShareMentionCheck,
   createSharedFileResolver,
   type FileSharedEvent,
   RecentFileShares,
@@ -24,7 +25,7 @@ import { ingestDocument, ingestText } from '../../src/capabilities/documents/ing
 import { GatewayEmbedder } from '../../src/llm/gateway.ts';
 import { createSilentLogger } from '../../src/observability/logger.ts';
 import { EmbeddedVectorIndex } from '../../src/ports/adapters/embedded-vector-index.ts';
-import type { CapabilityHandler, CapabilityRequest } from '../../src/router/types.ts';
+import type { CapabilityHandler, CapabilityRequest, IncomingRequest } from '../../src/router/types.ts';
 import { createSlackWebClient, SlackMessenger } from '../../src/slack/outbound/slack-messenger.ts';
 import { type SlackRequest, slackPayloads } from '../fakes/slack-driver.ts';
 import { createHarness, type Harness } from '../integration/gateway-harness.ts';
@@ -42,6 +43,7 @@ let retrieve: Retriever;
 let question: CapabilityHandler;
 let docs: CapabilityHandler;
 let fileShared: (event: FileSharedEvent) => Promise<void>;
+let handledElsewhere: (request: IncomingRequest) => Promise<boolean>;
 const files = new Map<string, Uint8Array>();
 const downloads: string[] = [];
 
@@ -52,6 +54,7 @@ before(async () => {
       docs: (request: CapabilityRequest) => docs(request),
     },
     interactions: { actions: {}, views: {}, fileShared: (event) => fileShared(event) },
+    handledElsewhere: (request) => handledElsewhere(request),
   });
   gatewayHarness = await createHarness({ fake: app.openai });
   poorHarness = await createHarness({ fake: app.openai, caps: { channelDaily: 1 } });
@@ -118,6 +121,7 @@ before(async () => {
   };
   docs = createDocsHandler({ ...docsDependencies, resolveFile: createSharedFileResolver({ messenger, recentShares }) });
   fileShared = createFileSharedHandler({ ...docsDependencies, botUserId: () => app.slack.botUserId, recentShares });
+  handledElsewhere = createFileShareMentionCheck({ messenger, botUserId: () => app.slack.botUserId });
 });
 
 after(async () => {
@@ -409,7 +413,12 @@ describe('documents added from Slack', () => {
       '<@U0BOT> please add our Friday hours',
     );
     const fetched = downloads.length;
-    // Slack sends the message (with the mention, handled as the mention) and one file_shared per file.
+    const calls = chatCalls().length;
+    // Slack sends the mention, the message (file_share, not routed: it mentions Deskhand) and one file_shared
+    // per file; the mention only shares a document, so file_shared alone answers.
+    await app.driver.send(
+      slackPayloads.appMention({ text: '<@U0BOT> please add our Friday hours', ts: message.ts, channel }),
+    );
     await app.driver.send(
       slackPayloads.fileShare({
         channel,
@@ -421,6 +430,7 @@ describe('documents added from Slack', () => {
     await app.driver.send(fileSharedEvent('F0FRIDAY', channel));
     await settled();
     assert.deepEqual(downloads.slice(fetched), [download], 'downloaded once, with the bot token path');
+    assert.equal(chatCalls().length, calls, 'the mention was not classified or answered as well');
     const replies = app.slack.thread(channel, message.ts).slice(1);
     assert.equal(replies.length, 1, 'one progress message, updated to the result');
     assert.match(replies[0]?.text ?? '', /Added \*leipzig-fridays\.md\* in this channel’s documents/);

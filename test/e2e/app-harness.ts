@@ -18,7 +18,7 @@ import { createMetricsRegistry } from '../../src/observability/metrics.ts';
 import { EmbeddedVectorIndex } from '../../src/ports/adapters/embedded-vector-index.ts';
 import { budgetHandler } from '../../src/router/budget-handler.ts';
 import { RedisThreadMemory } from '../../src/router/thread-memory.ts';
-import type { CapabilityHandlers } from '../../src/router/types.ts';
+import type { CapabilityHandlers, IncomingRequest } from '../../src/router/types.ts';
 import type { InteractionHandlers } from '../../src/slack/listeners/dependencies.ts';
 import { createSlackWebClient, SlackMessenger } from '../../src/slack/outbound/slack-messenger.ts';
 import { createInProcessWork } from '../../src/slack/work.ts';
@@ -46,6 +46,8 @@ export interface AppHarnessOptions {
   environment?: Record<string, string>;
   capabilities?: Partial<CapabilityHandlers>;
   interactions?: Partial<InteractionHandlers>;
+  /** Passed to the work side (see `InProcessWorkDependencies.handledElsewhere`). */
+  handledElsewhere?: (request: IncomingRequest) => Promise<boolean>;
   deliveryLeaseMs?: number;
   logger?: Logger;
   openaiWhenEmpty?: 'default' | 'error';
@@ -97,6 +99,7 @@ export async function startAppHarness(options: AppHarnessOptions = {}): Promise<
       ...options.capabilities,
     },
     ...(options.interactions ? { interactions: options.interactions } : {}),
+    ...(options.handledElsewhere ? { handledElsewhere: options.handledElsewhere } : {}),
     classifierModel: configuration.openai.classifierModel,
     threadContextTokens: configuration.threadContextTokens,
     encoding: encodingForModel(configuration.openai.model),

@@ -10,6 +10,7 @@ import { Redis } from 'ioredis';
 import { UploaderStore } from '../../src/capabilities/answers/docs-command.ts';
 import {
   createFileSharedHandler,
+  createFileShareMentionCheck,
   createSharedFileResolver,
   mentionsUser,
   RecentFileShares,
@@ -95,6 +96,7 @@ function share(options: {
   threadTs?: string;
   external?: boolean;
   channelId?: string;
+  mimetype?: string;
 }) {
   const channelId = options.channelId ?? channel;
   const download = `https://files.slack.com/files-pri/${team}-${options.fileId}/download/${options.name}`;
@@ -102,7 +104,7 @@ function share(options: {
     id: options.fileId,
     name: options.name,
     title: options.name,
-    mimetype: 'text/plain',
+    mimetype: options.mimetype ?? 'text/plain',
     size: (options.content ?? '').length,
     user: 'W222',
     mode: options.external ? 'external' : 'hosted',
@@ -282,5 +284,56 @@ describe('/docs add file resolver', () => {
     await recentShares.record(team, channel, 'W222', 'F0OTHER');
     const file = await resolve()(request({ origin: 'mention', threadTs: root.ts }));
     assert.equal(file?.id, 'F0INTHREAD');
+  });
+});
+
+describe('the mention that shares documents', () => {
+  const mention = (text: string, messageTs: string, userId = 'W222') => ({
+    origin: 'mention' as const,
+    workspaceId: team,
+    channelId: channel,
+    userId,
+    text,
+    messageTs,
+    requestId: randomUUID(),
+  });
+  const check = () => createFileShareMentionCheck({ messenger, botUserId: () => botUserId });
+
+  test('is left to file_shared when it only shares documents (no words, or no intent)', async () => {
+    const { message } = share({ fileId: 'F0DOCONLY', name: 'a.md', text: '<@U0BOT>', content: '# A' });
+    assert.equal(await check()(mention('', message.ts)), true);
+    const { message: withWords } = share({ fileId: 'F0DOCWORDS', name: 'b.md', text: '<@U0BOT> our new policy' });
+    assert.equal(await check()(mention('our new policy', withWords.ts)), true);
+  });
+
+  test('is routed when it asks for something, shares media, carries no file or is someone else’s', async () => {
+    const { message } = share({ fileId: 'F0ASK', name: 'c.md', text: '<@U0BOT> ask: what does it say?' });
+    assert.equal(await check()(mention('ask: what does it say?', message.ts)), false);
+    const { message: screenshot } = share({
+      fileId: 'F0PNG',
+      name: 'crash.png',
+      text: '<@U0BOT>',
+      mimetype: 'image/png',
+    });
+    assert.equal(await check()(mention('', screenshot.ts)), false);
+    const plain = slack.addMessage({ channel, user: 'W222', text: '<@U0BOT> hello' });
+    assert.equal(await check()(mention('hello', plain.ts)), false);
+    const { message: theirs } = share({ fileId: 'F0THEIRS', name: 'd.md', text: '<@U0BOT>' });
+    assert.equal(await check()(mention('', theirs.ts, 'W0OTHER')), false);
+    assert.equal(await check()({ ...mention('', theirs.ts), origin: 'thread_follow_up' }), false);
+  });
+
+  test('a media file shared with a mention is neither downloaded nor answered by file_shared', async () => {
+    const { message } = share({
+      fileId: 'F0JPG',
+      name: 'photo.jpg',
+      text: '<@U0BOT> ticket: broken box',
+      content: 'not really a jpeg',
+      mimetype: 'image/jpeg',
+    });
+    await handler(event('F0JPG'));
+    await messenger.drain();
+    assert.deepEqual(downloads, []);
+    assert.equal(slack.thread(channel, message.ts).length, 1);
   });
 });

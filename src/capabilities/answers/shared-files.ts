@@ -13,7 +13,8 @@
 import { toDeskhandError } from '../../errors.ts';
 import type { Logger } from '../../observability/logger.ts';
 import type { FileDetails, Messenger } from '../../ports/messenger.ts';
-import type { CapabilityRequest } from '../../router/types.ts';
+import { routeMentionByRules } from '../../router/route-rules.ts';
+import type { CapabilityRequest, IncomingRequest } from '../../router/types.ts';
 import { escapeMrkdwn } from './citations.ts';
 import { addSharedFile, type DocsDependencies, newestFileSharedBy, type SharedFile } from './docs-command.ts';
 
@@ -67,6 +68,15 @@ export function mentionsUser(text: string, botUserId: string): boolean {
   return text.includes(`<@${botUserId}>`) || text.includes(`<@${botUserId}|`);
 }
 
+/**
+ * Whether a shared file is meant as a document. Images, video and audio shared with a mention are left to the
+ * mention (a screenshot for a ticket is not a document); everything else goes to ingestion, whose format
+ * detection gives unsupported files a specific reason.
+ */
+export function isDocumentCandidate(file: { mimetype?: string }): boolean {
+  return !/^(image|video|audio)\//i.test(file.mimetype ?? '');
+}
+
 /** A `file_shared` event, as the listener hands it to the work side. */
 export interface FileSharedEvent {
   workspaceId: string;
@@ -113,6 +123,10 @@ export function createFileSharedHandler(dependencies: FileSharedHandlerDependenc
     const sharing = await messenger.message(channelId, share.ts);
     if (!sharing || sharing.user !== event.userId || !mentionsUser(sharing.text, botUserId)) return;
 
+    if (!isDocumentCandidate(details)) {
+      logger?.debug({ mimetype: details.mimetype }, 'file_shared: media file left to the mention');
+      return;
+    }
     const threadTs = share.threadTs ?? share.ts;
     const file = sharedFileFromDetails(details);
     if (!file) {
@@ -177,5 +191,32 @@ export function createSharedFileResolver(dependencies: {
     const details = await messenger.fileInfo(fileId);
     if (!details?.shares.some((share) => share.channel === request.channelId)) return undefined;
     return sharedFileFromDetails(details);
+  };
+}
+
+/**
+ * Whether a mention is the message that shares documents with Deskhand and nothing more: it mentions Deskhand,
+ * carries only document files from its author, and its words ask for no ticket, question or task (empty or a
+ * greeting). The `file_shared` handler adds and answers for those files, so routing the mention too would
+ * reply twice (help, or a classification call). One `conversations.history` read, only for such mentions.
+ */
+export function createFileShareMentionCheck(dependencies: {
+  messenger: Pick<Messenger, 'message'>;
+  botUserId: () => string | undefined;
+}) {
+  return async (request: IncomingRequest): Promise<boolean> => {
+    if (request.origin !== 'mention' || !request.messageTs) return false;
+    const intent = routeMentionByRules(request.text);
+    if (intent !== undefined && intent !== 'help') return false;
+    const botUserId = dependencies.botUserId();
+    if (!botUserId) return false;
+    const message = await dependencies.messenger.message(request.channelId, request.messageTs);
+    const files = message?.files ?? [];
+    return (
+      message?.user === request.userId &&
+      mentionsUser(message.text, botUserId) &&
+      files.length > 0 &&
+      files.every(isDocumentCandidate)
+    );
   };
 }
