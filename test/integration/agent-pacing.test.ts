@@ -37,7 +37,15 @@ before(async () => {
     updatesPerMinute,
     updateBurst,
   });
-  harness = await createAgentHarness({ messenger, concurrency: 8, limits: { maxSteps: 100 } });
+  // The coalesced chat.update path (the fallback when streaming is unavailable): the messenger without startStream.
+  const updatesOnly = new Proxy(messenger, {
+    get(target, property) {
+      if (property === 'startStream') return undefined;
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  harness = await createAgentHarness({ messenger: updatesOnly, concurrency: 8, limits: { maxSteps: 100 } });
 });
 after(async () => {
   await harness.cleanup();

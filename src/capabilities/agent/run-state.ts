@@ -73,8 +73,11 @@ export interface RunState {
   extensions?: Partial<Record<BoundName, number>>;
   /** Tool calls that failed in a row (reset by a success or an approved "continue after errors"). */
   failureStreak?: number;
-  /** The progress message in the thread. */
-  progress: { channel: string; ts: string } | undefined;
+  /**
+   * The progress message in the thread. `mode: 'stream'`: this is the run's control message (goal and Stop
+   * button) and the plan and steps stream below it (a fresh stream per working segment).
+   */
+  progress: { channel: string; ts: string; mode?: 'stream' } | undefined;
   outcome: { kind: RunOutcomeKind; message: string; answer?: string } | undefined;
 }
 
