@@ -12,11 +12,11 @@
  * // actions: { answer_helpful: feedbackHandler, answer_not_helpful: feedbackHandler }
  * const feedbackHandler = createFeedbackHandler(feedback);
  * ```
- * A file shared with a mention of Deskhand: in the `message` listener (`subtype: 'file_share'`), call
- * `addFilesSharedWithMention({ access, userId, isAdmin, event, botUserId }, docsDependencies)` from
- * `docs-command.ts` and post its replies in the thread (it ignores messages that do not mention the bot). For
- * `resolveFile`, `newestFileSharedBy(await messenger.threadMessages(channel, threadTs), userId)` picks the file
- * `/docs add` refers to. `fetchFile(urlPrivate, maxBytes)` is the bot-token download, bounded by `maxBytes`.
+ * Files shared in Slack (src/work-side.ts wires these from `shared-files.ts`): `createFileSharedHandler` is the
+ * work side's `fileShared` handler (a file shared with a mention is added to the channel's documents),
+ * `createSharedFileResolver` is `resolveFile` for `/docs add`, and `createFileShareMentionCheck` keeps the
+ * mention that only shares documents from being routed as well. `fetchFile(urlPrivate, maxBytes)` is the
+ * bot-token download, bounded by `maxBytes`.
  */
 import { DeskhandError, toDeskhandError } from '../../errors.ts';
 import type { Logger } from '../../observability/logger.ts';
@@ -25,6 +25,7 @@ import type { CapabilityOutcome, CapabilityRequest } from '../../router/types.ts
 import { buildAnswerMessage, buildStatusMessage, buildStreamEnding, buildStreamingMessage } from './answer-blocks.ts';
 import { answerActionIds } from './answer-ids.ts';
 import { type AnswerOutcome, type AnswerQuestionDependencies, answerQuestion } from './answer-question.ts';
+import { escapeMrkdwn } from './citations.ts';
 import {
   addSharedFile,
   type DocsDependencies,
@@ -274,7 +275,7 @@ export function createDocsHandler(dependencies: DocsHandlerDependencies) {
     const progress = await dependencies.messenger.post({
       channel: request.channelId,
       ...(threadTs ? { threadTs } : {}),
-      text: `:hourglass_flowing_sand: Adding ${file.name}…`,
+      text: `:hourglass_flowing_sand: Adding *${escapeMrkdwn(file.name)}*…`,
     });
     const { reply } = await addSharedFile(
       {
