@@ -203,4 +203,31 @@ describe('continuing past a bound needs an approver', () => {
     assert.equal(ended.outcome?.kind, 'finished');
     assert.equal(ended.outcome?.answer, 'Recovered after the error.');
   });
+
+  test('a tool failing three times in a row pauses for a human; rejected, the run ends as failed with a summary', async () => {
+    let attempts = 0;
+    const h = await withHarness({
+      search: async () => {
+        attempts += 1;
+        throw new Error('index unavailable');
+      },
+    });
+    h.fake.enqueueChat({ toolCalls: [plan()] });
+    h.fake.enqueueChat({ toolCalls: [search('one'), search('two'), search('three'), search('four')] });
+    const runId = await h.startRun('Search until it works');
+    const waiting = await h.waitForRun(runId, (state) => state.awaiting?.extension !== undefined);
+    assert.deepEqual(waiting.awaiting?.extension, { bound: 'errors', amount: 1 });
+    assert.equal(attempts, 3, 'no fourth call before a human decides');
+    assert.equal(waiting.queue.length, 1, 'the fourth call is still queued');
+    await h.waitForIdleQueue();
+    const request = await h.approvals.get(workspaceId, waiting.awaiting?.requestId ?? '');
+    assert.equal(request?.kind, 'continue_after_errors');
+    const card = h.messenger.current(request?.card?.channel ?? '', request?.card?.ts ?? '');
+    assert.match(blockText(card), /Tool calls failed 3 times in a row \(last: search_documents/);
+    assert.equal((await click(h, card, approver, agentActionIds.reject)).kind, 'decided');
+    const ended = await h.waitForRun(runId, (state) => state.status === 'ended');
+    assert.equal(ended.outcome?.kind, 'failed');
+    assert.match(ended.outcome?.message ?? '', /continuing was not approved \(rejected by <@U0APPROVER1>\)/);
+    assert.equal(attempts, 3);
+  });
 });

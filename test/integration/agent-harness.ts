@@ -22,6 +22,7 @@ import { createPostMessageTool } from '../../src/capabilities/agent/tools/post-m
 import {
   createSearchDocumentsTool,
   type DocumentPassage,
+  type SearchDocuments,
 } from '../../src/capabilities/agent/tools/search-documents.ts';
 import { createSummariseThreadTool } from '../../src/capabilities/agent/tools/summarise-thread.ts';
 import { createSilentLogger } from '../../src/observability/logger.ts';
@@ -53,6 +54,8 @@ export interface AgentHarnessOptions {
   concurrency?: number;
   /** Share another process's fake model and key prefix (crash tests run workers in child processes). */
   shared?: { baseURL: string; keyPrefix: string; dataDir: string };
+  /** Replaces the search over `passages`. */
+  search?: SearchDocuments;
   /** Replaces the recording ticket sink. */
   fileTicket?: FileTicket;
   /** Start the worker with the harness (default true). */
@@ -128,7 +131,7 @@ export async function createAgentHarness(options: AgentHarnessOptions = {}): Pro
     ...options.limits,
   };
   const registry = createToolRegistry([
-    createSearchDocumentsTool({ search: async ({ limit }) => passages.slice(0, limit) }),
+    createSearchDocumentsTool({ search: options.search ?? (async ({ limit }) => passages.slice(0, limit)) }),
     createExtractTicketTool({
       extractTicket: async ({ text }) => ({ ticket: { summary: text.slice(0, 60), category: 'question' } }),
     }),
