@@ -311,7 +311,8 @@ export class ProgressReporter {
         channel: state.channelId,
         threadTs: state.threadTs,
         recipientUserId: state.requesterId,
-        recipientTeamId: state.workspaceId,
+        // Must be a team: an org-wide tenant (`E…`) is left out; Slack then refuses and the stream falls back.
+        ...(state.workspaceId.startsWith('T') ? { recipientTeamId: state.workspaceId } : {}),
         taskDisplayMode: 'plan',
       });
       const open = { stream, sent: new Map<string, string>(), plan: '' };
