@@ -3,13 +3,14 @@
  *
  *   npm run eval:retrieval -- --corpus <file.jsonl>… --queries <file.jsonl> --qrels <file.tsv>
  *     [--mode sparse|dense|hybrid] [--k 10]
- *   tuning extras: [--k1 0.9] [--b 0.4] [--title-weight 1] [--neighbour-weight 0] [--max-chunk-tokens 400] [--budget 2500] [--cutoff 0.6] [--stop-words lucene|stopword-package]
+ *   tuning extras: [--k1 0.9] [--b 0.4] [--title-weight 1] [--neighbour-weight 0] [--document-support 0.05]
+ *     [--max-chunk-tokens 400] [--budget 2500] [--cutoff 0.6] [--stop-words lucene|stopword-package]
  *
  * Dense and hybrid modes embed through the gateway and need OPENAI_API_KEY (OPENAI_BASE_URL, REDIS_URL as in
  * the app); sparse needs no provider. Several corpus files concatenate. The corpus is ingested into a fresh in-memory embedded index through the
  * real ingestion pipeline (`ingestText`: chunking, hashing, embedding in dense/hybrid modes, indexing) and every query
  * goes through the real retrieval pipeline (`retrieve`). Prints nDCG@k and Recall@100 (document level:
- * a document scores its best chunk), mean packed-context tokens and the judged-document recall of the packed
+ * a document ranks by its first candidate, after document support), mean packed-context tokens and the judged-document recall of the packed
  * context, the same for the naive "top-5 chunks" baseline, and the recall/token curve over cutoff ratios the
  * sparse default was chosen from. The last line is one JSON object with the figures.
  */
@@ -26,6 +27,7 @@ import {
 } from '../src/capabilities/documents/retrieval/analyzer.ts';
 import { defaultBm25Parameters } from '../src/capabilities/documents/retrieval/bm25.ts';
 import { defaultCutoffRatios } from '../src/capabilities/documents/retrieval/cutoff.ts';
+import { defaultDocumentSupportShares } from '../src/capabilities/documents/retrieval/document-support.ts';
 import {
   cutAndPack,
   diversify,
@@ -64,6 +66,7 @@ const { values } = parseArgs({
     b: { type: 'string' },
     'title-weight': { type: 'string' },
     'neighbour-weight': { type: 'string' },
+    'document-support': { type: 'string' },
     'max-chunk-tokens': { type: 'string' },
     budget: { type: 'string', default: '2500' },
     cutoff: { type: 'string' },
@@ -90,6 +93,12 @@ const k1 = numberOption('k1', values.k1, defaultBm25Parameters.k1);
 const b = numberOption('b', values.b, defaultBm25Parameters.b);
 const titleWeight = numberOption('title-weight', values['title-weight'], defaultTitleWeight);
 const neighbourWeight = numberOption('neighbour-weight', values['neighbour-weight'], defaultNeighbourWeight);
+const documentSupport = numberOption(
+  'document-support',
+  values['document-support'],
+  defaultDocumentSupportShares[mode],
+);
+if (documentSupport > 1) fail(`--document-support must be within 0..1, not "${documentSupport}"`);
 const maxChunkTokens =
   values['max-chunk-tokens'] === undefined
     ? undefined
@@ -212,7 +221,13 @@ for (const document of corpus) {
 }
 const ingestSeconds = (performance.now() - ingestStart) / 1000;
 
-const settings: RetrievalSettings = { mode, contextTokens: budget, cutoffRatio: cutoff, candidateLimit: 150 };
+const settings: RetrievalSettings = {
+  mode,
+  contextTokens: budget,
+  cutoffRatio: cutoff,
+  documentSupportShare: documentSupport,
+  candidateLimit: 150,
+};
 const curveRatios = [0, 0.3, 0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9];
 const beirId = (documentId: string) => beirIdOf.get(documentId) ?? documentId;
 const sourceOf = (hit: SearchHit) => beirId(hit.chunk.documentId);
@@ -236,7 +251,8 @@ for (const query of queries) {
     settings,
   );
   const candidates = outcome.candidates;
-  // Document ranking: a document's score is its best chunk's, so the first occurrence fixes its rank.
+  // Document ranking: candidates come after document support (best chunk + a share of the runner-up), so a
+  // document's first occurrence fixes its rank.
   const ranking: string[] = [];
   for (const hit of candidates) {
     const id = sourceOf(hit);
@@ -295,6 +311,7 @@ const figures = {
   naiveTop5: { meanTokens: round(mean(naiveTokens), 1), judgedRecall: round(mean(naiveRecall)) },
   packedToNaiveTokenRatio: round(naiveTokens === 0 ? 0 : packedTokens / naiveTokens),
   bm25: { k1, b, titleWeight, neighbourWeight, stopWords },
+  documentSupport,
   ingestSeconds: round(ingestSeconds, 2),
   querySeconds: round(querySeconds, 2),
 };
@@ -308,7 +325,7 @@ if (mode === 'sparse') {
   );
 }
 console.log(
-  `  BM25 k1=${k1} b=${b}, title weight ${titleWeight}, neighbour weight ${neighbourWeight}, stop words ${stopWords}`,
+  `  BM25 k1=${k1} b=${b}, title weight ${titleWeight}, neighbour weight ${neighbourWeight}, stop words ${stopWords}, document support ${documentSupport}`,
 );
 console.log(`  nDCG@${k}      ${figures[`ndcg@${k}`]}`);
 console.log(`  Recall@100   ${figures['recall@100']}`);

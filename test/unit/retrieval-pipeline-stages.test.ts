@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { relativeCutoff } from '../../src/capabilities/documents/retrieval/cutoff.ts';
+import { addDocumentSupport } from '../../src/capabilities/documents/retrieval/document-support.ts';
 import { reciprocalRankFusion } from '../../src/capabilities/documents/retrieval/fusion.ts';
 import { maximalMarginalRelevance } from '../../src/capabilities/documents/retrieval/mmr.ts';
 import { joinChunks, packContext } from '../../src/capabilities/documents/retrieval/pack-context.ts';
@@ -158,5 +159,56 @@ describe('packContext', () => {
 
   test('joinChunks separates non-consecutive chunks with an ellipsis line', () => {
     assert.equal(joinChunks([chunk('a', 0, 'one'), chunk('a', 2, 'three')]), 'one\n…\nthree');
+  });
+});
+
+describe('addDocumentSupport', () => {
+  test('a document with a second matching chunk overtakes a one-chunk document that scored slightly higher', () => {
+    const hits = [
+      hit(chunk('single', 0, 'one strong chunk'), 10),
+      hit(chunk('split', 0, 'first half'), 9.8),
+      hit(chunk('split', 1, 'second half'), 6),
+    ];
+    const supported = addDocumentSupport(hits, 0.05);
+    assert.deepEqual(
+      supported.map((entry) => `${entry.chunk.documentId}:${entry.chunk.chunkIndex}`),
+      ['split:0', 'single:0', 'split:1'],
+    );
+    assert.ok(Math.abs((supported[0]?.score ?? 0) - (9.8 + 0.05 * 6)) < 1e-9);
+    assert.equal(supported[1]?.score, 10);
+    assert.ok(Math.abs((supported[2]?.score ?? 0) - (6 + 0.05 * 9.8)) < 1e-9);
+    assert.equal(hits[1]?.score, 9.8, 'the input hits are not mutated');
+  });
+
+  test('counts only the runner-up chunk, so many weak chunks of a long document add little', () => {
+    const manual = Array.from({ length: 40 }, (_, index) => hit(chunk('manual', index + 1, `weak ${index}`), 2));
+    const hits = [
+      hit(chunk('answer', 0, 'the answer'), 10),
+      hit(chunk('manual', 0, 'closest manual chunk'), 9.85),
+      ...manual,
+    ];
+    const supported = addDocumentSupport(hits, 0.05);
+    assert.equal(supported[0]?.chunk.documentId, 'answer');
+    assert.ok(Math.abs((supported[1]?.score ?? 0) - (9.85 + 0.05 * 2)) < 1e-9);
+  });
+
+  test('keeps the document best chunk first among its chunks and leaves other workspaces apart', () => {
+    const hits = [
+      hit(chunk('doc', 0, 'best'), 8),
+      hit(chunk('doc', 0, 'other workspace', { workspaceId: 'W2' }), 7),
+      hit(chunk('doc', 1, 'runner-up'), 7.9),
+    ];
+    const supported = addDocumentSupport(hits, 0.5);
+    assert.deepEqual(
+      supported.map((entry) => `${entry.chunk.workspaceId}:${entry.chunk.chunkIndex}:${entry.score}`),
+      ['W1:0:11.95', 'W1:1:11.9', 'W2:0:7'],
+    );
+  });
+
+  test('share 0 keeps the index order and scores; a share outside 0..1 is rejected', () => {
+    const hits = [hit(chunk('a', 0, 'x'), 3), hit(chunk('b', 0, 'y'), 3), hit(chunk('a', 1, 'z'), 2)];
+    assert.deepEqual(addDocumentSupport(hits, 0), hits);
+    assert.throws(() => addDocumentSupport(hits, 1.5), RangeError);
+    assert.throws(() => addDocumentSupport(hits, Number.NaN), RangeError);
   });
 });

@@ -9,7 +9,7 @@ import type {
   StructuredRequest,
   StructuredResult,
 } from '../../src/ports/language-model.ts';
-import type { AccessScope } from '../../src/ports/vector-index.ts';
+import type { AccessScope, SearchHit, SearchRequest, VectorIndex } from '../../src/ports/vector-index.ts';
 import { makeChunks } from '../contract/vector-index.contract.ts';
 
 const access: AccessScope = { workspaceId: 'W1', channelId: 'C1' };
@@ -91,6 +91,40 @@ describe('retrieve', () => {
       outcome.kind === 'retrieved' && outcome.context.passages.every((passage) => passage.documentId !== 'billing'),
     );
     assert.equal(outcome.indexVersion, 2);
+  });
+
+  test('sparse candidates rank a document with a supporting second chunk above a slightly better lone chunk', async () => {
+    const [lone] = makeChunks({ workspaceId: 'W1', documentId: 'lone', scope: 'workspace', texts: ['a'] }, 8);
+    const [first, second] = makeChunks(
+      { workspaceId: 'W1', documentId: 'split', scope: 'workspace', texts: ['b', 'c'] },
+      8,
+    );
+    const indexHits: SearchHit[] = [
+      { chunk: lone as SearchHit['chunk'], score: 10, sparseScore: 10 },
+      { chunk: first as SearchHit['chunk'], score: 9.8, sparseScore: 9.8 },
+      { chunk: second as SearchHit['chunk'], score: 6, sparseScore: 6 },
+    ];
+    const requests: SearchRequest[] = [];
+    // Only the two methods retrieve calls; the hits are fixed so the ranking arithmetic is exact.
+    const index = {
+      indexVersion: async () => 1,
+      search: async (request: SearchRequest) => {
+        requests.push(request);
+        return indexHits;
+      },
+    } as unknown as VectorIndex;
+    const supported = await retrieve({ index }, { access, query: 'q', callScope }, sparse);
+    assert.deepEqual(
+      supported.candidates.map((hit) => `${hit.chunk.documentId}:${hit.chunk.chunkIndex}`),
+      ['split:0', 'lone:0', 'split:1'],
+    );
+    assert.equal(supported.candidates[0]?.sparseScore, 9.8, 'the raw index score is kept');
+    const plain = await retrieve({ index }, { access, query: 'q', callScope }, { ...sparse, documentSupportShare: 0 });
+    assert.deepEqual(
+      plain.candidates.map((hit) => hit.chunk.documentId),
+      ['lone', 'split', 'split'],
+    );
+    assert.equal(requests.length, 2);
   });
 
   test('returns no_sources when nothing visible matches', async () => {

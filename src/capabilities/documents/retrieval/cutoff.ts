@@ -8,7 +8,7 @@ import type { RetrievalMode, SearchHit } from '../../../ports/vector-index.ts';
 /**
  * Per-mode defaults. Sparse 0.75: on the SciFact dev split's recall/token curve (corpus ingested through the real
  * chunker) the highest ratio whose packed context still recalls the judged documents at least as well as the
- * naive top-5 chunks (0.897 vs 0.892, at 0.57× the tokens; 0.8 drops to 0.865). Hybrid scores are RRF sums whose
+ * naive top-5 chunks (0.896 vs 0.892, at 0.58× the tokens; 0.8 drops to 0.861). Hybrid scores are RRF sums whose
  * top-to-tail ratio is compressed (rank 1 in both lists ≈ 0.033, rank 10 in one ≈ 0.014), hence a lower ratio;
  * dense cosine scores are compressed near the top, hence a high one. Hybrid and dense are not measured here
  * (no embedding provider), so those two are reasoned defaults, not tuned ones.

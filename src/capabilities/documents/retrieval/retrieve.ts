@@ -1,5 +1,6 @@
 /**
  * The retrieval pipeline every document answer uses: candidates from the index (hybrid by default) →
+ * document support (a chunk gains a small share of its document's best other chunk; `document-support.ts`) →
  * optional model re-ranking (behind RERANKER_ENABLED, through the gateway) → MMR (near-duplicates removed,
  * diversity favoured) → a cutoff relative to the top score → packing into a token budget. There is no fixed
  * top-k: how much context a question gets depends on how many chunks are close to the best one and on the
@@ -16,6 +17,7 @@ import type { Embedder } from '../../../ports/embedder.ts';
 import type { CallScope, LanguageModelGateway } from '../../../ports/language-model.ts';
 import type { AccessScope, RetrievalMode, SearchHit, VectorIndex } from '../../../ports/vector-index.ts';
 import { defaultCutoffRatios, relativeCutoff } from './cutoff.ts';
+import { addDocumentSupport, defaultDocumentSupportShares } from './document-support.ts';
 import { defaultDuplicateThreshold, defaultMmrLambda, maximalMarginalRelevance } from './mmr.ts';
 import { type PackedContext, packContext } from './pack-context.ts';
 
@@ -27,6 +29,8 @@ export interface RetrievalSettings {
   candidateLimit?: number;
   /** Score ratio to the top hit below which hits are cut; defaults per mode (`defaultCutoffRatios`). */
   cutoffRatio?: number;
+  /** Share of a document's best other chunk added to each chunk's score; defaults per mode (`defaultDocumentSupportShares`). */
+  documentSupportShare?: number;
   mmrLambda?: number;
   duplicateThreshold?: number;
   /** RERANKER_ENABLED: ask the model to grade candidates (costs one call per question). */
@@ -57,7 +61,7 @@ export type RetrievalOutcome =
   | {
       kind: 'retrieved';
       context: PackedContext;
-      /** Ranked candidates as the index returned them (for evaluation and diagnostics). */
+      /** Ranked candidates: the index's hits after document support, before re-ranking (evaluation, diagnostics). */
       candidates: SearchHit[];
       indexVersion: number;
     }
@@ -96,13 +100,17 @@ export async function retrieve(
     if (!dense) throw new DeskhandError('upstream_invalid_response', 'The embedder returned no vector for the query');
   }
 
-  const candidates = await dependencies.index.search({
+  const hits = await dependencies.index.search({
     access,
     text: query,
     mode: settings.mode,
     limit: settings.candidateLimit ?? 50,
     ...(dense ? { dense } : {}),
   });
+  const candidates = addDocumentSupport(
+    hits,
+    settings.documentSupportShare ?? defaultDocumentSupportShares[settings.mode],
+  );
   if (candidates.length === 0) return { kind: 'no_sources', candidates, indexVersion };
 
   let ranked = candidates;
