@@ -40,6 +40,8 @@ function scriptTicketRun(finalText = 'Filed the ticket for the missing order.') 
 async function runUntilCard(goal = 'File a ticket for the missing order 4411', userId = requester) {
   const runId = await harness.startRun(goal, userId);
   const waiting = await harness.waitForRun(runId, (state) => state.status === 'awaiting_approval');
+  // The pause is checkpointed before the card and the progress update are sent; the job ends after both.
+  await harness.waitForIdleQueue();
   const requestId = waiting.awaiting?.requestId;
   assert.ok(requestId, 'the run waits on a request');
   const request = await harness.approvals.get(workspaceId, requestId);
