@@ -230,4 +230,21 @@ describe('continuing past a bound needs an approver', () => {
     assert.match(ended.outcome?.message ?? '', /continuing was not approved \(rejected by <@U0APPROVER1>\)/);
     assert.equal(attempts, 3);
   });
+
+  test('an approved time extension gives the run more working time and it finishes', async () => {
+    const h = await withHarness({ limits: { maxRunMs: 500 } });
+    h.fake.enqueueChat({ toolCalls: [plan()] });
+    h.fake.enqueueChat({ toolCalls: [search('slow')], delayMs: 900 });
+    h.fake.enqueueChat({ content: 'Done in time.' });
+    const runId = await h.startRun('Be slow once');
+    const { waiting, card } = await waitForExtensionCard(h, runId);
+    assert.deepEqual(waiting.awaiting?.extension, { bound: 'time', amount: 500 });
+    assert.ok(waiting.activeMs <= 800, `active ${waiting.activeMs} ms when paused`);
+    assert.match(blockText(card), /The model did not answer in the working time left/);
+    assert.equal((await click(h, card, approver, agentActionIds.approve)).kind, 'decided');
+    const ended = await h.waitForRun(runId, (state) => state.status === 'ended');
+    assert.equal(ended.outcome?.kind, 'finished');
+    assert.equal(ended.outcome?.answer, 'Done in time.');
+    assert.deepEqual(ended.extensions, { time: 500 });
+  });
 });
