@@ -194,6 +194,7 @@ describe('Slack app manifest', () => {
         'commands',
         'reactions:read',
         'files:read',
+        'usergroups:read',
       ]),
     );
     assert.equal(manifest.settings.interactivity.is_enabled, true);
