@@ -1,8 +1,10 @@
 /**
  * `createApp(dependencies)`: the Slack app assembled from injected adapters — no SDK client for Redis, models,
  * the index or posting is built here (that is `main.ts`'s job), so tests run the whole app in-process on port 0
- * against fakes. Bolt's own Web API client is used for exactly one call, `auth.test` at start, to learn
- * Deskhand's bot ids; everything Deskhand says goes through the injected `Messenger`.
+ * against fakes. Bolt's own Web API client is used for `auth.test` at start (to learn Deskhand's bot ids) and
+ * for one rare message: telling a user that durable work was given up after repeated failures (durable-work.ts)
+ * — that happens precisely when the work side keeps failing, so it must not depend on it. Everything else
+ * Deskhand says goes through the work side's `Messenger`.
  */
 import { App, type Receiver, SocketModeReceiver } from '@slack/bolt';
 import type { Redis } from 'ioredis';
@@ -15,6 +17,7 @@ import { BackgroundJobs } from './slack/background-jobs.ts';
 import { boltLogger } from './slack/bolt-logger.ts';
 import { DeliveryDeduplicator } from './slack/dedupe.ts';
 import { deliveryMiddleware } from './slack/delivery-middleware.ts';
+import { DurableWork, isWorkNotStoredError, type UndeliverableNotice } from './slack/durable-work.ts';
 import { healthRoutes } from './slack/health-routes.ts';
 import * as actionListeners from './slack/listeners/actions.ts';
 import * as commandListeners from './slack/listeners/commands.ts';
@@ -22,7 +25,7 @@ import type { ListenerDependencies } from './slack/listeners/dependencies.ts';
 import * as eventListeners from './slack/listeners/events.ts';
 import * as shortcutListeners from './slack/listeners/shortcuts.ts';
 import * as viewListeners from './slack/listeners/views.ts';
-import { DeskhandReceiver } from './slack/receiver.ts';
+import { DeskhandReceiver, deferSocketModeAcks } from './slack/receiver.ts';
 import type { Work } from './slack/work.ts';
 
 export interface AppDependencies {
@@ -38,6 +41,10 @@ export interface AppDependencies {
   externalMetrics?: () => Promise<MetricObjectWithValues<MetricValue<string>>[]>;
   /** Delivery claim lease (default 30 s); tests shorten it to exercise lease expiry. */
   deliveryLeaseMs?: number;
+  /** How often the durable-work sweeper looks for work whose worker died (default 5 s). */
+  sweepIntervalMs?: number;
+  /** How many times a durable work item is started before the user is told it failed (default 3). */
+  maxWorkAttempts?: number;
   /** How long shutdown waits for background work (default 25 s, within Docker's default 10 s + grace). */
   shutdownTimeoutMs?: number;
   /** Deskhand's bot ids; default: `auth.test` with the bot token at start. */
@@ -50,6 +57,7 @@ export interface DeskhandApp {
   readonly jobs: BackgroundJobs;
   readonly registry: Registry;
   readonly dedupe: DeliveryDeduplicator;
+  readonly durable: DurableWork;
   /** The HTTP port after `start()` (undefined in Socket Mode without an HTTP server). */
   readonly port: number | undefined;
   /** Learns the bot identity, then listens (HTTP on `port`, default the configured PORT; or Socket Mode). */
@@ -80,12 +88,14 @@ export function createApp(dependencies: AppDependencies): DeskhandApp {
 
   const socketMode = configuration.slack.appToken !== undefined;
   const receiver: Receiver & { port?: number | undefined } = socketMode
-    ? new SocketModeReceiver({
-        appToken: configuration.slack.appToken as string,
-        logger: boltLogger(logger),
-        customRoutes: Object.entries(routes).map(([path, handler]) => ({ path, method: 'GET', handler })),
-        installerOptions: { port: configuration.port },
-      })
+    ? deferSocketModeAcks(
+        new SocketModeReceiver({
+          appToken: configuration.slack.appToken as string,
+          logger: boltLogger(logger),
+          customRoutes: Object.entries(routes).map(([path, handler]) => ({ path, method: 'GET', handler })),
+          installerOptions: { port: configuration.port },
+        }),
+      )
     : new DeskhandReceiver({
         signingSecret: configuration.slack.signingSecret,
         maxFutureSkewSeconds: configuration.slack.maxFutureSkewSeconds,
@@ -112,8 +122,28 @@ export function createApp(dependencies: AppDependencies): DeskhandApp {
     },
   });
 
+  const notify = async (notice: UndeliverableNotice): Promise<void> => {
+    const base = { token: configuration.slack.botToken, channel: notice.channelId, text: notice.text };
+    if (notice.userId) await bolt.client.chat.postEphemeral({ ...base, user: notice.userId });
+    else await bolt.client.chat.postMessage({ ...base, ...(notice.threadTs ? { thread_ts: notice.threadTs } : {}) });
+  };
+  const durable = new DurableWork({
+    redis,
+    keyPrefix: configuration.redis.keyPrefix,
+    dedupe,
+    jobs,
+    work,
+    logger,
+    registry,
+    leaseMs,
+    notify,
+    ...(dependencies.sweepIntervalMs ? { sweepIntervalMs: dependencies.sweepIntervalMs } : {}),
+    ...(dependencies.maxWorkAttempts ? { maxAttempts: dependencies.maxWorkAttempts } : {}),
+  });
+
   const listenerDependencies: ListenerDependencies = {
     work,
+    durable,
     jobs,
     logger,
     leaseMs,
@@ -129,6 +159,12 @@ export function createApp(dependencies: AppDependencies): DeskhandApp {
   actionListeners.register(bolt, listenerDependencies);
   viewListeners.register(bolt, listenerDependencies);
   bolt.error(async (error) => {
+    if (isWorkNotStoredError(error)) {
+      // Rethrown so that the receiver answers with an error instead of the stored ack: Slack retries an event;
+      // a click or command shows as failed to the user, and nothing ran.
+      logger.error({ err: error, code: error.code }, 'work could not be stored; the delivery is not acknowledged');
+      throw error;
+    }
     logger.error({ err: error, code: 'internal' }, 'unhandled error in a listener');
   });
 
@@ -145,6 +181,7 @@ export function createApp(dependencies: AppDependencies): DeskhandApp {
     jobs,
     registry,
     dedupe,
+    durable,
     get port() {
       return receiver instanceof DeskhandReceiver ? receiver.port : socketMode ? undefined : configuration.port;
     },
@@ -154,10 +191,13 @@ export function createApp(dependencies: AppDependencies): DeskhandApp {
       await bolt.init();
       if (receiver instanceof DeskhandReceiver) await receiver.start(port);
       else await bolt.start();
+      // Picks up work that a process which died after acknowledging it left behind (here or in another replica).
+      durable.start();
       logger.info({ port: this.port, socketMode, botUserId: identity.botUserId }, 'deskhand started');
     },
     async stop() {
       accepting = false;
+      await durable.stop();
       const timeoutMs = dependencies.shutdownTimeoutMs ?? 25_000;
       // Stop taking requests first, then let the work already accepted finish and its messages go out.
       await receiver.stop(timeoutMs);

@@ -16,6 +16,8 @@ export interface BackgroundJobOptions {
   leaseMs?: number;
   /** Bound into every log line of the job. */
   logFields?: Record<string, unknown>;
+  /** Runs after the work and the claim's completion, whatever the outcome (e.g. deleting a stored work item). */
+  afterEnd?: () => Promise<void>;
 }
 
 export class BackgroundJobs {
@@ -83,6 +85,9 @@ export class BackgroundJobs {
             logger.warn({ err: error, key: claim.key }, 'could not mark delivery done');
           });
         }
+        await options.afterEnd?.().catch((error: unknown) => {
+          logger.warn({ err: error }, 'job clean-up failed');
+        });
       }
     })();
     this.#running.add(job);

@@ -1,14 +1,16 @@
 /**
  * Global Bolt middleware that claims every delivery before any listener runs (see dedupe.ts). A duplicate is
  * acknowledged (for commands and interactions, whose ack is ours to send) and goes no further. The claim is
- * handed to the background job a listener starts (`runInBackground`); when no job takes it, the delivery is
- * marked done as soon as the listeners return.
+ * handed to the durable work item a listener stores (`dispatchDurably`); when no listener takes it, the delivery
+ * is marked done as soon as the listeners return; when a listener fails (e.g. the work item could not be
+ * stored), the claim is released so that Slack's retry of the unacknowledged delivery is processed.
  */
 import type { AllMiddlewareArgs, AnyMiddlewareArgs, Context } from '@slack/bolt';
 import type { Logger } from '../observability/logger.ts';
 import { counter, type Registry } from '../observability/metrics.ts';
 import type { BackgroundJobs } from './background-jobs.ts';
 import { type DeliveryClaim, type DeliveryDeduplicator, deliveryIdOf } from './dedupe.ts';
+import type { DurableWork, WorkUnit } from './durable-work.ts';
 
 const claimKey = 'deskhandDeliveryClaim';
 const handedOffKey = 'deskhandDeliveryHandedOff';
@@ -17,9 +19,8 @@ const deliveryIdKey = 'deskhandDeliveryId';
 export interface DeliveryMiddleware {
   (args: AnyMiddlewareArgs & AllMiddlewareArgs): Promise<void>;
   /**
-   * Deliveries between claim and the end of their listeners. Events are acknowledged before listeners run, so
-   * shutdown waits for this to reach zero before draining background jobs — otherwise an acknowledged event
-   * could be dropped between its ack and its job.
+   * Deliveries between claim and the end of their listeners. Shutdown waits for this to reach zero before
+   * draining background jobs, so that a work item stored just before shutdown also has its job drained.
    */
   readonly inFlight: () => number;
 }
@@ -69,12 +70,17 @@ export function deliveryMiddleware(options: {
       options.logger.warn({ err: error, deliveryId, code: 'upstream_unavailable' }, 'de-duplication unavailable');
     }
     context[claimKey] = claim;
+    let failed = false;
     try {
       await next();
+    } catch (error) {
+      failed = true;
+      throw error;
     } finally {
       if (claim && context[handedOffKey] !== true) {
-        await claim.complete().catch((error: unknown) => {
-          options.logger.warn({ err: error, deliveryId }, 'could not mark delivery done');
+        const settle = failed ? claim.release() : claim.complete();
+        await settle.catch((error: unknown) => {
+          options.logger.warn({ err: error, deliveryId }, 'could not settle the delivery claim');
         });
       }
     }
@@ -89,8 +95,26 @@ export function deliveryIdFrom(context: Context): string {
 }
 
 /**
+ * Stores `unit` as a durable work item for this delivery, then runs it in the background with the delivery's
+ * claim (renewed while it runs, marked done at the end, then the item is deleted). Resolves once the item is
+ * stored — await it before returning from the listener, so that the ack (sent after listeners return) implies
+ * the work survives a process death. Rejects with `WorkNotStoredError` when Redis could not store it; the
+ * middleware then releases the claim and the app answers Slack with an error instead of an ack.
+ */
+export async function dispatchDurably(
+  context: Context,
+  durable: DurableWork,
+  name: string,
+  unit: WorkUnit,
+): Promise<void> {
+  const claim = context[claimKey] as DeliveryClaim | undefined;
+  await durable.dispatch(deliveryIdFrom(context), name, unit, claim);
+  context[handedOffKey] = true;
+}
+
+/**
  * Runs `work` after the ack as a tracked background job that owns the delivery's claim (renewed while it runs,
- * marked done at the end). Returns immediately.
+ * marked done at the end). Not durable: only for work that is not plain data (a modal submission's `afterAck`).
  */
 export function runInBackground(
   context: Context,

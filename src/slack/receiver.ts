@@ -6,10 +6,21 @@
  * - `GET /healthz`, `GET /readyz`, `GET /metrics`;
  * - request metrics, whose duration for `POST /slack/events` is the ack latency;
  * - a graceful stop (stop accepting, let in-flight requests finish).
+ *
+ * The ack waits for the listeners (`processBeforeResponse: true`), because listeners store their work item in
+ * Redis before returning (durable-work.ts): a 200 then means the work survives a process death. Verified in
+ * @slack/bolt 5.1.0: `HTTPResponseAck.bind()` only stores the body when `processBeforeResponse` is set
+ * (`storedResponse`), and `HTTPReceiver.requestListener` writes it with `buildContentResponse` after
+ * `await this.app.processEvent(event)` resolves — i.e. after `App.processEvent` has run the global middleware
+ * and awaited every listener (`Promise.allSettled`), including for Events API requests, which App acks before
+ * the middleware. If processing rejects before any response was sent, the default `processEventErrorHandler`
+ * answers 500 (no ack, so Slack retries). The 3001 ms no-ack timer is cleared by `ack()`, so it does not fire
+ * while listeners run; listeners must stay fast (a Redis write), never model or index work.
+ * Socket Mode has no such option (`SocketModeResponseAck` sends at once): see `deferSocketModeAcks`.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type App, HTTPReceiver, type Receiver } from '@slack/bolt';
+import { type App, HTTPReceiver, type Receiver, type ReceiverEvent } from '@slack/bolt';
 import type { Logger } from '../observability/logger.ts';
 import { counter, histogram, type Registry } from '../observability/metrics.ts';
 import { boltLogger } from './bolt-logger.ts';
@@ -40,7 +51,7 @@ export class DeskhandReceiver implements Receiver {
       signingSecret: options.signingSecret,
       endpoints: [eventsPath],
       logger: boltLogger(options.logger),
-      processBeforeResponse: false,
+      processBeforeResponse: true,
       signatureVerification: true,
     });
     this.#requests = counter(options.registry, 'deskhand_http_requests_total', 'HTTP requests by path and status', [
@@ -132,4 +143,32 @@ export class DeskhandReceiver implements Receiver {
     const skewSeconds = timestamp - now;
     return skewSeconds > this.#options.maxFutureSkewSeconds ? { timestamp, skewSeconds } : undefined;
   }
+}
+
+/**
+ * Socket Mode's equivalent of `processBeforeResponse`: wraps a receiver (Bolt's `SocketModeReceiver`, which only
+ * calls `app.processEvent(event)`) so that `ack()` records the response and the envelope is acknowledged after
+ * `processEvent` resolves, i.e. after the listeners stored their work. If processing rejects, nothing is
+ * acknowledged here; the receiver's error handler decides (Bolt's default does not ack, so Slack redelivers).
+ */
+export function deferSocketModeAcks<R extends Receiver>(receiver: R): R {
+  const init = receiver.init.bind(receiver);
+  receiver.init = (app: App) => {
+    const deferring = {
+      processEvent: async (event: ReceiverEvent) => {
+        let acked = false;
+        let response: unknown;
+        await app.processEvent({
+          ...event,
+          ack: async (body?: unknown) => {
+            acked = true;
+            response = body;
+          },
+        });
+        if (acked) await event.ack(response as Parameters<ReceiverEvent['ack']>[0]);
+      },
+    };
+    init(deferring as unknown as App);
+  };
+  return receiver;
 }

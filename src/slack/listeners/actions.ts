@@ -1,9 +1,13 @@
 /**
- * Button clicks: ack at once, then hand the click to the work side, where the action's handler runs and the
- * clicker always sees a result or the reason there is none. Handlers must treat the button value as untrusted.
+ * Button clicks: store the click as a durable work item, then ack (the receiver sends the ack only after this
+ * listener returns, so an acknowledged click is never lost: ../shared/REFERENCE.md, "Approvals"); the work side
+ * runs the action's handler after the ack, and the clicker always sees a result or the reason there is none.
+ * If the click cannot be stored, the listener throws and Slack gets an error instead of an ack: the clicker's
+ * client shows that the click failed, nothing ran, and clicking again is safe. Handlers must treat the button
+ * value as untrusted.
  */
 import type { App, BlockAction, ButtonAction } from '@slack/bolt';
-import { deliveryIdFrom, runInBackground } from '../delivery-middleware.ts';
+import { deliveryIdFrom, dispatchDurably } from '../delivery-middleware.ts';
 import { type ActionId, actions } from '../ids.ts';
 import { tenantOf } from '../tenancy.ts';
 import type { ActionRequest, ListenerDependencies } from './dependencies.ts';
@@ -11,7 +15,6 @@ import type { ActionRequest, ListenerDependencies } from './dependencies.ts';
 export function register(app: App, dependencies: ListenerDependencies): void {
   for (const actionId of Object.values(actions)) {
     app.action<BlockAction<ButtonAction>>(actionId, async ({ ack, body, action, context }) => {
-      await ack();
       const request: ActionRequest = {
         actionId: actionId as ActionId,
         value: action.value,
@@ -22,9 +25,8 @@ export function register(app: App, dependencies: ListenerDependencies): void {
         requestId: deliveryIdFrom(context),
         triggerId: body.trigger_id,
       };
-      runInBackground(context, dependencies.jobs, 'action', () => dependencies.work.action(request), {
-        leaseMs: dependencies.leaseMs,
-      });
+      await dispatchDurably(context, dependencies.durable, 'action', { kind: 'action', request });
+      await ack();
     });
   }
 }

@@ -1,6 +1,6 @@
-/** Slash commands: ack at once (empty ack: no extra message), then route in the background. */
+/** Slash commands: store the request durably, ack (empty ack: no extra message), then route in the background. */
 import type { App } from '@slack/bolt';
-import { deliveryIdFrom, runInBackground } from '../delivery-middleware.ts';
+import { deliveryIdFrom, dispatchDurably } from '../delivery-middleware.ts';
 import { commands } from '../ids.ts';
 import { tenantOf } from '../tenancy.ts';
 import type { ListenerDependencies } from './dependencies.ts';
@@ -8,27 +8,22 @@ import type { ListenerDependencies } from './dependencies.ts';
 export function register(app: App, dependencies: ListenerDependencies): void {
   for (const name of Object.values(commands)) {
     app.command(name, async ({ command, ack, body, context }) => {
-      await ack();
       const workspaceId = tenantOf(body) ?? command.team_id;
-      runInBackground(
-        context,
-        dependencies.jobs,
-        'command',
-        async () => {
-          await dependencies.work.route({
-            origin: 'command',
-            command: command.command,
-            workspaceId,
-            channelId: command.channel_id,
-            userId: command.user_id,
-            text: command.text ?? '',
-            requestId: deliveryIdFrom(context),
-            triggerId: command.trigger_id,
-            responseUrl: command.response_url,
-          });
+      await dispatchDurably(context, dependencies.durable, 'command', {
+        kind: 'route',
+        request: {
+          origin: 'command',
+          command: command.command,
+          workspaceId,
+          channelId: command.channel_id,
+          userId: command.user_id,
+          text: command.text ?? '',
+          requestId: deliveryIdFrom(context),
+          triggerId: command.trigger_id,
+          responseUrl: command.response_url,
         },
-        { leaseMs: dependencies.leaseMs },
-      );
+      });
+      await ack();
     });
   }
 }

@@ -3,6 +3,7 @@ import type { Logger } from '../../observability/logger.ts';
 import type { BotIdentity } from '../../router/thread-context.ts';
 import type { CapabilityOutcome } from '../../router/types.ts';
 import type { BackgroundJobs } from '../background-jobs.ts';
+import type { DurableWork } from '../durable-work.ts';
 import type { ActionId, ViewCallbackId } from '../ids.ts';
 import type { Work } from '../work.ts';
 
@@ -63,6 +64,8 @@ export interface InteractionHandlers {
 export interface ListenerDependencies {
   /** Everything after the ack (this event loop or a worker thread). */
   work: Work;
+  /** Stores post-ack work before the ack and runs it (see durable-work.ts). */
+  durable: DurableWork;
   jobs: BackgroundJobs;
   logger: Logger;
   /** Delivery lease (see dedupe.ts), renewed by the background job while it runs. */

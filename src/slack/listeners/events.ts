@@ -1,12 +1,13 @@
 /**
  * Events API listeners. Only three things start work: a mention of Deskhand (or a direct message), a message in
  * a thread Deskhand is part of, and the ticket reaction. Deskhand's own messages, other bots, edits, deletions,
- * unfurls and thread broadcasts never do (../shared/REFERENCE.md, "Own messages"). Bolt has already acked when
- * these run; the work goes to the background.
+ * unfurls and thread broadcasts never do (../shared/REFERENCE.md, "Own messages"). The receiver sends Bolt's ack
+ * only after these return (receiver.ts), so each stores its work item durably before returning; the work itself
+ * runs in the background.
  */
 import type { App } from '@slack/bolt';
 import { stripMentions } from '../../router/route-rules.ts';
-import { deliveryIdFrom, runInBackground } from '../delivery-middleware.ts';
+import { deliveryIdFrom, dispatchDurably } from '../delivery-middleware.ts';
 import { tenantOf } from '../tenancy.ts';
 import type { ListenerDependencies } from './dependencies.ts';
 
@@ -41,7 +42,7 @@ export function ignoredBecause(event: MessageLike, botUserId: string | undefined
 }
 
 export function register(app: App, dependencies: ListenerDependencies): void {
-  const { work, jobs, logger, leaseMs } = dependencies;
+  const { durable, logger } = dependencies;
 
   app.event('app_mention', async ({ event, body, context }) => {
     const message = event as unknown as MessageLike;
@@ -51,24 +52,19 @@ export function register(app: App, dependencies: ListenerDependencies): void {
       logger.debug({ deliveryId: deliveryIdFrom(context), reason: reason ?? 'no tenant' }, 'mention ignored');
       return;
     }
-    runInBackground(
-      context,
-      jobs,
-      'mention',
-      async () => {
-        await work.route({
-          origin: 'mention',
-          workspaceId,
-          channelId: message.channel as string,
-          userId: message.user as string,
-          text: stripMentions(message.text ?? ''),
-          messageTs: message.ts as string,
-          ...(message.thread_ts ? { threadTs: message.thread_ts } : {}),
-          requestId: deliveryIdFrom(context),
-        });
+    await dispatchDurably(context, durable, 'mention', {
+      kind: 'route',
+      request: {
+        origin: 'mention',
+        workspaceId,
+        channelId: message.channel as string,
+        userId: message.user as string,
+        text: stripMentions(message.text ?? ''),
+        messageTs: message.ts as string,
+        ...(message.thread_ts ? { threadTs: message.thread_ts } : {}),
+        requestId: deliveryIdFrom(context),
       },
-      { leaseMs },
-    );
+    });
   });
 
   app.event('message', async ({ event, body, context }) => {
@@ -85,24 +81,19 @@ export function register(app: App, dependencies: ListenerDependencies): void {
     // A mention also arrives as `app_mention`, which handles it; direct messages get no `app_mention`.
     const mentionsDeskhand = botUserId !== undefined && (message.text ?? '').includes(`<@${botUserId}`);
     if ((mentionsDeskhand && !directMessage) || (!directMessage && !inThread)) return;
-    runInBackground(
-      context,
-      jobs,
-      directMessage && !inThread ? 'direct_message' : 'thread_follow_up',
-      async () => {
-        await work.route({
-          origin: directMessage && !inThread ? 'mention' : 'thread_follow_up',
-          workspaceId: workspaceId as string,
-          channelId: message.channel as string,
-          userId: message.user as string,
-          text: stripMentions(message.text ?? ''),
-          messageTs: message.ts as string,
-          ...(inThread ? { threadTs: message.thread_ts as string } : {}),
-          requestId: deliveryIdFrom(context),
-        });
+    await dispatchDurably(context, durable, directMessage && !inThread ? 'direct_message' : 'thread_follow_up', {
+      kind: 'route',
+      request: {
+        origin: directMessage && !inThread ? 'mention' : 'thread_follow_up',
+        workspaceId: workspaceId as string,
+        channelId: message.channel as string,
+        userId: message.user as string,
+        text: stripMentions(message.text ?? ''),
+        messageTs: message.ts as string,
+        ...(inThread ? { threadTs: message.thread_ts as string } : {}),
+        requestId: deliveryIdFrom(context),
       },
-      { leaseMs },
-    );
+    });
   });
 
   app.event('reaction_added', async ({ event, body, context }) => {
@@ -112,39 +103,24 @@ export function register(app: App, dependencies: ListenerDependencies): void {
     if (botUserId && event.user === botUserId) return;
     const { channel, ts } = event.item;
     const userId = event.user;
-    runInBackground(
-      context,
-      jobs,
-      'ticket_reaction',
-      async () => {
-        await work.reaction({
-          workspaceId,
-          channelId: channel,
-          userId,
-          messageTs: ts,
-          requestId: deliveryIdFrom(context),
-        });
-      },
-      { leaseMs },
-    );
+    await dispatchDurably(context, durable, 'ticket_reaction', {
+      kind: 'reaction',
+      request: { workspaceId, channelId: channel, userId, messageTs: ts, requestId: deliveryIdFrom(context) },
+    });
   });
 
   app.event('file_shared', async ({ event, body, context }) => {
     const workspaceId = tenantOf(body);
     if (!workspaceId) return;
-    runInBackground(
-      context,
-      jobs,
-      'file_shared',
-      () =>
-        work.fileShared({
-          workspaceId,
-          fileId: event.file_id,
-          channelId: event.channel_id,
-          userId: event.user_id,
-          requestId: deliveryIdFrom(context),
-        }),
-      { leaseMs },
-    );
+    await dispatchDurably(context, durable, 'file_shared', {
+      kind: 'fileShared',
+      request: {
+        workspaceId,
+        fileId: event.file_id,
+        channelId: event.channel_id,
+        userId: event.user_id,
+        requestId: deliveryIdFrom(context),
+      },
+    });
   });
 }

@@ -33,6 +33,8 @@ export function register(app: App, dependencies: ListenerDependencies): void {
         return;
       }
       await ack(result.response as Parameters<typeof ack>[0]);
+      // Not durable: `afterAck` is a closure on the work side, not serialisable data, so it cannot be stored and
+      // re-run by another process. Its quick, durable part (`respond`) ran before the ack above.
       const { settled } = result;
       runInBackground(context, dependencies.jobs, 'view', () => settled, { leaseMs: dependencies.leaseMs });
     });

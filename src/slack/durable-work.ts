@@ -1,0 +1,315 @@
+/**
+ * Durable hand-off of acknowledged work. Slack never redelivers after a 200, so a unit of work that exists only
+ * in memory after the ack is lost if the process dies. Every unit of post-ack work is plain data (`Work.route`,
+ * `reaction`, `action`, `fileShared` take serialisable requests), so a listener stores it in Redis before it
+ * returns (the receiver sends the ack only after listeners return: `processBeforeResponse`, see receiver.ts),
+ * then it runs in the background as before.
+ *
+ * Redis layout (under the configured key prefix):
+ * - `work:item:{deliveryId}`: a hash `{ kind, name, request, attempts }`, expiring after `itemTtlMs`;
+ * - `work:pending`: a ZSET of delivery ids scored by the time the item should be looked at again (its lease
+ *   expiry).
+ *
+ * The delivery claim (dedupe.ts) stays the single source of truth for who works on an item: the job renews the
+ * claim while it runs; a sweeper (every `sweepIntervalMs`, in every replica) takes due items and re-claims each
+ * through the same `DeliveryDeduplicator`, so only one replica re-runs an item whose worker died. An item that has
+ * already been tried `maxAttempts` times is given up: logged with code `deadline_exceeded` and message
+ * `durable work abandoned`, and the user is told in the channel/thread — never silently dropped.
+ */
+import type { Redis } from 'ioredis';
+import { DeskhandError, toDeskhandError } from '../errors.ts';
+import type { Logger } from '../observability/logger.ts';
+import { counter, type Registry } from '../observability/metrics.ts';
+import type { IncomingRequest } from '../router/types.ts';
+import type { BackgroundJobs } from './background-jobs.ts';
+import type { DeliveryClaim, DeliveryDeduplicator } from './dedupe.ts';
+import type { ActionRequest, FileSharedRequest } from './listeners/dependencies.ts';
+import type { ReactionRequest, Work } from './work.ts';
+
+/** One unit of post-ack work, as plain data. */
+export type WorkUnit =
+  | { kind: 'route'; request: IncomingRequest }
+  | { kind: 'reaction'; request: ReactionRequest }
+  | { kind: 'action'; request: ActionRequest }
+  | { kind: 'fileShared'; request: FileSharedRequest };
+
+/** A stored unit of work: what to run, for which delivery, and how many times it has been started. */
+export type StoredWork = WorkUnit & { deliveryId: string; name: string; attempts: number };
+
+/** Where and to whom to say that a request could not be completed. */
+export interface UndeliverableNotice {
+  channelId: string;
+  /** Set when the request came from a message: the reply goes in its thread. */
+  threadTs?: string;
+  /** Set when only this user should see it (commands, clicks, files). */
+  userId?: string;
+  text: string;
+}
+
+export interface DurableWorkOptions {
+  redis: Redis;
+  /** The configured key prefix, e.g. `dh:`. */
+  keyPrefix: string;
+  dedupe: DeliveryDeduplicator;
+  jobs: BackgroundJobs;
+  work: Work;
+  logger: Logger;
+  registry: Registry;
+  /** Delivery lease (as the deduplicator's); an item is looked at again this long after it was (re)started. */
+  leaseMs: number;
+  /** How many times an item is started before it is given up (default 3). */
+  maxAttempts?: number;
+  /** Sweep period (default 5 s). */
+  sweepIntervalMs?: number;
+  /** How long an item is kept at most, whatever happens (default 24 h). */
+  itemTtlMs?: number;
+  /** Tells the user that their request was given up. */
+  notify: (notice: UndeliverableNotice) => Promise<void>;
+}
+
+/** Thrown by `dispatch` when the item could not be stored: the delivery must not be acknowledged as received. */
+export class WorkNotStoredError extends DeskhandError {
+  readonly workNotStored = true;
+}
+
+export function isWorkNotStoredError(error: unknown): error is WorkNotStoredError {
+  return error instanceof WorkNotStoredError;
+}
+
+const givenUpText =
+  'Sorry, I could not complete this request: the work was interrupted several times. Please try again.';
+
+export class DurableWork {
+  readonly maxAttempts: number;
+  readonly #options: DurableWorkOptions;
+  readonly #pendingKey: string;
+  readonly #itemTtlMs: number;
+  readonly #outcomes;
+  #timer: NodeJS.Timeout | undefined;
+  #sweeping: Promise<number> | undefined;
+
+  constructor(options: DurableWorkOptions) {
+    this.#options = options;
+    this.maxAttempts = options.maxAttempts ?? 3;
+    this.#itemTtlMs = options.itemTtlMs ?? 24 * 60 * 60 * 1000;
+    this.#pendingKey = `${options.keyPrefix}work:pending`;
+    this.#outcomes = counter(
+      options.registry,
+      'deskhand_durable_work_total',
+      'Durable work items by event (stored, completed, recovered, abandoned, store_failed)',
+      ['event'],
+    );
+  }
+
+  /** The Redis key of a delivery's stored item. */
+  itemKey(deliveryId: string): string {
+    return `${this.#options.keyPrefix}work:item:${deliveryId}`;
+  }
+
+  /**
+   * Stores the unit of work for `deliveryId`, then starts it in the background (resolves once stored, not when
+   * the work ends; `finished` settles then, and never rejects). Guarantees: when this resolves, a process death cannot lose the work (the sweeper of any
+   * replica re-runs it); when it rejects (`WorkNotStoredError`), nothing was started and the caller must not
+   * acknowledge the delivery as handled. The `claim`, when given, is renewed while the work runs and marked done
+   * at the end, after which the item is deleted.
+   */
+  async dispatch(
+    deliveryId: string,
+    name: string,
+    unit: WorkUnit,
+    claim: DeliveryClaim | undefined,
+  ): Promise<{ finished: Promise<void> }> {
+    let attempts: number;
+    try {
+      attempts = await this.#store(deliveryId, name, unit);
+    } catch (error) {
+      this.#outcomes.inc({ event: 'store_failed' });
+      throw new WorkNotStoredError('upstream_unavailable', 'could not store the work item before the ack', {
+        cause: error,
+        retryable: true,
+        details: { deliveryId, kind: unit.kind },
+      });
+    }
+    this.#outcomes.inc({ event: 'stored' });
+    return { finished: this.#start({ ...unit, deliveryId, name, attempts } as StoredWork, claim) };
+  }
+
+  /** Reads a stored item (undefined when there is none). */
+  async stored(deliveryId: string): Promise<StoredWork | undefined> {
+    const fields = await this.#options.redis.hgetall(this.itemKey(deliveryId));
+    if (!fields.kind || !fields.request) return undefined;
+    return {
+      kind: fields.kind,
+      name: fields.name ?? fields.kind,
+      request: JSON.parse(fields.request),
+      deliveryId,
+      attempts: Number(fields.attempts ?? 0),
+    } as StoredWork;
+  }
+
+  /**
+   * Looks at every item whose lease is due: an item still held by a live worker is looked at again later; an item
+   * whose delivery is done is deleted; an item whose worker died is re-claimed and re-run, or given up (and the
+   * user told) when it has had `maxAttempts` starts. Resolves with the number of items re-run or given up.
+   * Concurrent calls share one sweep.
+   */
+  sweep(): Promise<number> {
+    this.#sweeping ??= this.#sweepOnce().finally(() => {
+      this.#sweeping = undefined;
+    });
+    return this.#sweeping;
+  }
+
+  /** Sweeps now and every `sweepIntervalMs` until `stop`. */
+  start(): void {
+    if (this.#timer) return;
+    const run = () => {
+      this.sweep().catch((error: unknown) => {
+        this.#options.logger.warn({ err: error, code: 'upstream_unavailable' }, 'durable work sweep failed');
+      });
+    };
+    run();
+    this.#timer = setInterval(run, this.#options.sweepIntervalMs ?? 5_000);
+    this.#timer.unref();
+  }
+
+  /** Stops sweeping and waits for a sweep in progress. */
+  async stop(): Promise<void> {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+    await this.#sweeping?.catch(() => {});
+  }
+
+  async #store(deliveryId: string, name: string, unit: WorkUnit): Promise<number> {
+    const key = this.itemKey(deliveryId);
+    const results = await this.#options.redis
+      .multi()
+      .hset(key, { kind: unit.kind, name, request: JSON.stringify(unit.request) })
+      .hincrby(key, 'attempts', 1)
+      .pexpire(key, this.#itemTtlMs)
+      .zadd(this.#pendingKey, Date.now() + this.#options.leaseMs, deliveryId)
+      .exec();
+    if (!results) throw new Error('work item transaction was discarded');
+    for (const [error] of results) if (error) throw error;
+    return Number(results[1]?.[1]);
+  }
+
+  async #delete(deliveryId: string): Promise<void> {
+    await this.#options.redis.multi().del(this.itemKey(deliveryId)).zrem(this.#pendingKey, deliveryId).exec();
+  }
+
+  #start(item: StoredWork, claim: DeliveryClaim | undefined): Promise<void> {
+    const { jobs, leaseMs, logger } = this.#options;
+    return jobs.run(item.name, () => this.#run(item), {
+      ...(claim ? { claim } : {}),
+      leaseMs,
+      logFields: { deliveryId: item.deliveryId, attempt: item.attempts },
+      // After the claim is marked done, so that a death in between leaves a done delivery, which the sweeper
+      // recognises and deletes, rather than a deleted item with a live lease.
+      afterEnd: async () => {
+        await this.#delete(item.deliveryId).catch((error: unknown) => {
+          logger.warn({ err: error, deliveryId: item.deliveryId }, 'could not delete a finished work item');
+        });
+        this.#outcomes.inc({ event: 'completed' });
+      },
+    });
+  }
+
+  async #run(item: StoredWork): Promise<void> {
+    const { work } = this.#options;
+    switch (item.kind) {
+      case 'route':
+        await work.route(item.request);
+        return;
+      case 'reaction':
+        await work.reaction(item.request);
+        return;
+      case 'action':
+        await work.action(item.request);
+        return;
+      case 'fileShared':
+        await work.fileShared(item.request);
+        return;
+    }
+  }
+
+  async #sweepOnce(): Promise<number> {
+    const { redis, dedupe, leaseMs, logger } = this.#options;
+    const due = await redis.zrangebyscore(this.#pendingKey, '-inf', Date.now(), 'LIMIT', 0, 100);
+    let handled = 0;
+    for (const deliveryId of due) {
+      const outcome = await dedupe.claim(deliveryId);
+      if (outcome.status === 'duplicate') {
+        if (outcome.reason === 'done') await this.#delete(deliveryId);
+        // A live worker holds it: look again when its lease could have expired.
+        else await redis.zadd(this.#pendingKey, 'XX', Date.now() + leaseMs, deliveryId);
+        continue;
+      }
+      const { claim } = outcome;
+      let item: StoredWork | undefined;
+      try {
+        item = await this.stored(deliveryId);
+      } catch (error) {
+        logger.warn({ err: error, deliveryId, code: 'invalid_input' }, 'unreadable durable work item dropped');
+      }
+      if (!item) {
+        await this.#delete(deliveryId);
+        await claim.release();
+        continue;
+      }
+      handled += 1;
+      if (item.attempts >= this.maxAttempts) {
+        await this.#abandon(item, claim);
+        continue;
+      }
+      const attempts = await redis.hincrby(this.itemKey(deliveryId), 'attempts', 1);
+      await redis.zadd(this.#pendingKey, Date.now() + leaseMs, deliveryId);
+      this.#outcomes.inc({ event: 'recovered' });
+      logger.warn(
+        { code: 'ok', deliveryId, kind: item.kind, attempt: attempts },
+        'durable work re-dispatched after its worker stopped',
+      );
+      void this.#start({ ...item, attempts }, claim);
+    }
+    return handled;
+  }
+
+  async #abandon(item: StoredWork, claim: DeliveryClaim): Promise<void> {
+    const { logger } = this.#options;
+    this.#outcomes.inc({ event: 'abandoned' });
+    logger.error(
+      { code: 'deadline_exceeded', deliveryId: item.deliveryId, kind: item.kind, attempts: item.attempts },
+      'durable work abandoned',
+    );
+    const notice = noticeFor(item);
+    if (notice) {
+      try {
+        await this.#options.notify(notice);
+      } catch (error) {
+        const coded = toDeskhandError(error);
+        logger.error({ err: error, code: coded.code, deliveryId: item.deliveryId }, 'could not tell the user');
+      }
+    }
+    await claim.complete();
+    await this.#delete(item.deliveryId);
+  }
+}
+
+/** Where to tell the user about a given-up item; undefined when the request names no channel. */
+export function noticeFor(item: StoredWork): UndeliverableNotice | undefined {
+  switch (item.kind) {
+    case 'route': {
+      const { channelId, userId, threadTs, messageTs } = item.request;
+      const thread = threadTs ?? messageTs;
+      // Commands have no message to thread on: only the user who ran it sees the notice.
+      return thread ? { channelId, threadTs: thread, text: givenUpText } : { channelId, userId, text: givenUpText };
+    }
+    case 'reaction':
+      return { channelId: item.request.channelId, threadTs: item.request.messageTs, text: givenUpText };
+    case 'action':
+    case 'fileShared':
+      return item.request.channelId
+        ? { channelId: item.request.channelId, userId: item.request.userId, text: givenUpText }
+        : undefined;
+  }
+}

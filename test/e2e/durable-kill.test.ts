@@ -1,0 +1,145 @@
+/**
+ * A process that acknowledged an event and is then SIGKILLed while the work runs: another instance's sweeper
+ * finishes it. Two real `node src/main.ts` processes share the fake Slack, the fake OpenAI server and Redis.
+ * The delivery lease is main.ts's default (30 s), so this test takes about 35–40 s.
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import { FakeOpenAIServer } from '../fakes/openai-server.ts';
+import { SlackDriver, slackPayloads } from '../fakes/slack-driver.ts';
+import { FakeSlackWebApi } from '../fakes/slack-web-api.ts';
+
+const signingSecret = 'durable-kill-signing-secret-123456';
+const keyPrefix = `test:${randomUUID()}:`;
+const root = new URL('../..', import.meta.url);
+
+let slack: FakeSlackWebApi;
+let openai: FakeOpenAIServer;
+let redis: Redis;
+const dataDirs: string[] = [];
+const children: ChildProcess[] = [];
+
+before(async () => {
+  slack = await FakeSlackWebApi.start();
+  openai = await FakeOpenAIServer.start({ whenEmpty: 'error' });
+  redis = new Redis();
+});
+
+after(async () => {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  await slack.close();
+  await openai.close();
+  for (const dir of dataDirs) rmSync(dir, { recursive: true, force: true });
+  const keys = await redis.keys(`${keyPrefix}*`);
+  if (keys.length > 0) await redis.del(...keys);
+  await redis.quit();
+});
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+interface Instance {
+  child: ChildProcess;
+  port: number;
+  output: () => string;
+}
+
+async function startInstance(): Promise<Instance> {
+  const port = await freePort();
+  const dataDir = mkdtempSync(join(tmpdir(), 'deskhand-durable-'));
+  dataDirs.push(dataDir);
+  let output = '';
+  const child = spawn(process.execPath, ['src/main.ts'], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      PATH: process.env.PATH ?? '',
+      PORT: String(port),
+      SLACK_BOT_TOKEN: slack.token,
+      SLACK_SIGNING_SECRET: signingSecret,
+      SLACK_API_URL: slack.url,
+      OPENAI_API_KEY: 'test-key',
+      OPENAI_BASE_URL: openai.baseURL,
+      REDIS_KEY_PREFIX: keyPrefix,
+      DATA_DIR: dataDir,
+      LOG_LEVEL: 'info',
+    },
+  });
+  children.push(child);
+  child.stdout?.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  let ready = 0;
+  for (let attempt = 0; attempt < 300 && ready !== 200; attempt += 1) {
+    await sleep(100);
+    ready = await fetch(`http://127.0.0.1:${port}/readyz`).then(
+      (response) => response.status,
+      () => 0,
+    );
+  }
+  assert.equal(ready, 200, output);
+  return { child, port, output: () => output };
+}
+
+const exited = (child: ChildProcess) =>
+  new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve();
+    else child.once('exit', () => resolve());
+  });
+
+describe('durable work across processes', () => {
+  test('an event acked by a process SIGKILLed mid-work is finished by another instance, with exactly one reply', async () => {
+    const [first, second] = await Promise.all([startInstance(), startInstance()]);
+
+    // The first instance's classification hangs long enough to be killed in the middle of it.
+    openai.enqueueChat({ content: '{"route":"help"}', delayMs: 10_000 });
+    const mention = slackPayloads.appMention({ text: '<@U0BOT> the export for customer 7 is odd' });
+    const mentionTs = (mention.payload.event as { ts: string }).ts;
+    const deliveryId = `event:${String(mention.payload.event_id)}`;
+    const driver = new SlackDriver({ url: `http://127.0.0.1:${first.port}/slack/events`, signingSecret });
+    const response = await driver.send(mention);
+    assert.equal(response.status, 200);
+
+    for (let attempt = 0; attempt < 100 && openai.chatCalls().length === 0; attempt += 1) await sleep(50);
+    assert.equal(openai.chatCalls().length, 1, 'the first instance was working on it');
+    first.child.kill('SIGKILL');
+    await exited(first.child);
+    assert.equal(slack.callsTo('chat.postMessage').length, 0, 'the killed instance never answered');
+    assert.equal(await redis.exists(`${keyPrefix}work:item:${deliveryId}`), 1, 'the acked work survived the kill');
+
+    // The second instance's sweeper re-claims it once the dead instance's 30 s lease has expired.
+    openai.enqueueChat({ content: '{"route":"help"}' });
+    const posts = await slack.waitForCalls('chat.postMessage', 1, 60_000);
+    assert.equal(posts[0]?.params.thread_ts, mentionTs, 'the answer went to the mention’s thread');
+    assert.match(String(posts[0]?.params.text), /\/ask/);
+
+    // One more sweep period: nothing runs it again.
+    await sleep(6_000);
+    assert.equal(slack.callsTo('chat.postMessage').length, 1, 'exactly one reply');
+    assert.equal(openai.chatCalls().length, 2);
+    assert.equal(await redis.exists(`${keyPrefix}work:item:${deliveryId}`), 0, 'the item was deleted');
+    assert.match(second.output(), /durable work re-dispatched after its worker stopped/);
+
+    second.child.kill('SIGTERM');
+    await exited(second.child);
+    assert.equal(second.child.exitCode, 0, second.output());
+  });
+});
