@@ -5,7 +5,6 @@
  * invisible from another channel. The file is served by a local HTTP server standing in for files.slack.com.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -18,10 +17,10 @@ import { Redis } from 'ioredis';
 import { FakeOpenAIServer } from '../fakes/openai-server.ts';
 import { SlackDriver, type SlackRequest, slackPayloads } from '../fakes/slack-driver.ts';
 import { FakeSlackWebApi } from '../fakes/slack-web-api.ts';
+import { exited, freePort, startMain, waitUntilReady } from './main-process-support.ts';
 
 const signingSecret = 'answers-process-secret-123456';
 const keyPrefix = `test:${randomUUID()}:`;
-const root = new URL('../..', import.meta.url);
 const channel = 'C111';
 const otherChannel = 'C999';
 const team = 'T111';
@@ -61,30 +60,6 @@ after(async () => {
   await redis.quit();
 });
 
-function startMain(environment: Record<string, string>): { child: ChildProcess; output: () => string } {
-  let output = '';
-  const child = spawn(process.execPath, ['src/main.ts'], {
-    cwd: root,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { PATH: process.env.PATH ?? '', ...environment },
-  });
-  child.stdout?.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  child.stderr?.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  return { child, output: () => output };
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
 /** Polls until `check` holds (the work runs in another process), up to `timeoutMs`. */
 async function eventually(check: () => boolean, what: string, output: () => string, timeoutMs = 30_000) {
   const deadline = Date.now() + timeoutMs;
@@ -115,12 +90,6 @@ function fileSharedEvent(fileId: string, channelId: string): SlackRequest {
   };
 }
 
-const exited = (child: ChildProcess) =>
-  new Promise<number | null>((resolve) => {
-    if (child.exitCode !== null) resolve(child.exitCode);
-    else child.once('exit', (code) => resolve(code));
-  });
-
 describe('document Q&A in the running app (node src/main.ts)', () => {
   test('a file shared with a mention in one channel is answered from there, streamed, and invisible elsewhere', async () => {
     const port = await freePort();
@@ -137,15 +106,7 @@ describe('document Q&A in the running app (node src/main.ts)', () => {
       WORK_THREAD: 'true',
     });
     try {
-      let ready = 0;
-      for (let attempt = 0; attempt < 600 && ready !== 200; attempt += 1) {
-        await sleep(100);
-        ready = await fetch(`http://127.0.0.1:${port}/readyz`).then(
-          (response) => response.status,
-          () => 0,
-        );
-      }
-      assert.equal(ready, 200, output());
+      await waitUntilReady(port, { child, output }, 60_000);
       const driver = new SlackDriver({ url: `http://127.0.0.1:${port}/slack/events`, signingSecret });
 
       // The share: Slack sends the mention, the file_share message and file_shared.

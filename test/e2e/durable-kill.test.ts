@@ -4,10 +4,9 @@
  * The delivery lease is main.ts's default (30 s), so this test takes about 35–40 s.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -16,10 +15,10 @@ import { Redis } from 'ioredis';
 import { FakeOpenAIServer } from '../fakes/openai-server.ts';
 import { SlackDriver, slackPayloads } from '../fakes/slack-driver.ts';
 import { FakeSlackWebApi } from '../fakes/slack-web-api.ts';
+import { exited, freePort, startMain, waitUntilReady } from './main-process-support.ts';
 
 const signingSecret = 'durable-kill-signing-secret-123456';
 const keyPrefix = `test:${randomUUID()}:`;
-const root = new URL('../..', import.meta.url);
 
 let slack: FakeSlackWebApi;
 let openai: FakeOpenAIServer;
@@ -43,16 +42,6 @@ after(async () => {
   await redis.quit();
 });
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
-
 interface Instance {
   child: ChildProcess;
   port: number;
@@ -63,47 +52,21 @@ async function startInstance(): Promise<Instance> {
   const port = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), 'deskhand-durable-'));
   dataDirs.push(dataDir);
-  let output = '';
-  const child = spawn(process.execPath, ['src/main.ts'], {
-    cwd: root,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: {
-      PATH: process.env.PATH ?? '',
-      PORT: String(port),
-      SLACK_BOT_TOKEN: slack.token,
-      SLACK_SIGNING_SECRET: signingSecret,
-      SLACK_API_URL: slack.url,
-      OPENAI_API_KEY: 'test-key',
-      OPENAI_BASE_URL: openai.baseURL,
-      REDIS_KEY_PREFIX: keyPrefix,
-      DATA_DIR: dataDir,
-      LOG_LEVEL: 'info',
-    },
+  const main = startMain({
+    PORT: String(port),
+    SLACK_BOT_TOKEN: slack.token,
+    SLACK_SIGNING_SECRET: signingSecret,
+    SLACK_API_URL: slack.url,
+    OPENAI_API_KEY: 'test-key',
+    OPENAI_BASE_URL: openai.baseURL,
+    REDIS_KEY_PREFIX: keyPrefix,
+    DATA_DIR: dataDir,
+    LOG_LEVEL: 'info',
   });
-  children.push(child);
-  child.stdout?.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  child.stderr?.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  let ready = 0;
-  for (let attempt = 0; attempt < 300 && ready !== 200; attempt += 1) {
-    await sleep(100);
-    ready = await fetch(`http://127.0.0.1:${port}/readyz`).then(
-      (response) => response.status,
-      () => 0,
-    );
-  }
-  assert.equal(ready, 200, output);
-  return { child, port, output: () => output };
+  children.push(main.child);
+  await waitUntilReady(port, main);
+  return { child: main.child, port, output: main.output };
 }
-
-const exited = (child: ChildProcess) =>
-  new Promise<void>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) resolve();
-    else child.once('exit', () => resolve());
-  });
 
 describe('durable work across processes', () => {
   test('an event acked by a process SIGKILLed mid-work is finished by another instance, with exactly one reply', async () => {

@@ -1,30 +1,17 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { FakeOpenAIServer } from '../fakes/openai-server.ts';
 import { SlackDriver, slackPayloads } from '../fakes/slack-driver.ts';
 import { FakeSlackWebApi } from '../fakes/slack-web-api.ts';
+import { exited, freePort, startMain, waitUntilReady } from './main-process-support.ts';
 
 const signingSecret = 'process-signing-secret-123456';
 const keyPrefix = `test:${randomUUID()}:`;
-const root = new URL('../..', import.meta.url);
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
 
 let slack: FakeSlackWebApi;
 let openai: FakeOpenAIServer;
@@ -45,28 +32,6 @@ after(async () => {
   if (keys.length > 0) await redis.del(...keys);
   await redis.quit();
 });
-
-function startMain(environment: Record<string, string>): { child: ChildProcess; output: () => string } {
-  let output = '';
-  const child = spawn(process.execPath, ['src/main.ts'], {
-    cwd: root,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { PATH: process.env.PATH ?? '', ...environment },
-  });
-  child.stdout?.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  child.stderr?.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  return { child, output: () => output };
-}
-
-const exited = (child: ChildProcess) =>
-  new Promise<number | null>((resolve) => {
-    if (child.exitCode !== null) resolve(child.exitCode);
-    else child.once('exit', (code) => resolve(code));
-  });
 
 describe('node src/main.ts', () => {
   test('with bad settings it prints every problem and exits 1', async () => {
@@ -92,15 +57,7 @@ describe('node src/main.ts', () => {
       WORK_THREAD: 'true',
     });
     try {
-      let ready = 0;
-      for (let attempt = 0; attempt < 300 && ready !== 200; attempt += 1) {
-        await sleep(100);
-        ready = await fetch(`http://127.0.0.1:${port}/readyz`).then(
-          (response) => response.status,
-          () => 0,
-        );
-      }
-      assert.equal(ready, 200, output());
+      await waitUntilReady(port, { child, output });
 
       // A slow classification: the ack returns at once, the answer comes from the work thread later.
       openai.enqueueChat({ content: '{"route":"help"}', delayMs: 3_000 });
