@@ -104,6 +104,7 @@ const noRedisTimes: number[] = [];
 // isolates the gateway's own work from the scheduling noise of a shared machine.
 let bareCpuMicros = 0;
 let gatewayCpuMicros = 0;
+let noRedisCpuMicros = 0;
 const cpuMicros = (since: NodeJS.CpuUsage) => {
   const used = process.cpuUsage(since);
   return used.user + used.system;
@@ -126,15 +127,18 @@ for (let index = -30; index < iterations; index += 1) {
   await harness.gateway.chat(request, benchScope);
   const gatewayElapsed = performance.now() - started;
   const gatewayCpu = cpuMicros(cpu);
+  cpu = process.cpuUsage();
   started = performance.now();
   await noRedis.gateway.chat({ ...request, promptVersion: 'no-redis' }, benchScope);
   const noRedisElapsed = performance.now() - started;
+  const noRedisCpu = cpuMicros(cpu);
   if (index >= 0) {
     bareTimes.push(bareElapsed);
     gatewayTimes.push(gatewayElapsed);
     noRedisTimes.push(noRedisElapsed);
     bareCpuMicros += bareCpu;
     gatewayCpuMicros += gatewayCpu;
+    noRedisCpuMicros += noRedisCpu;
   }
 }
 
@@ -246,6 +250,7 @@ const report = {
     withoutRedisP50: percentile(noRedisTimes, 50),
     bareCpuMsPerCall: bareCpuMicros / iterations / 1000,
     gatewayCpuMsPerCall: gatewayCpuMicros / iterations / 1000,
+    withoutRedisCpuMsPerCall: noRedisCpuMicros / iterations / 1000,
   },
   cacheHit: { p50: percentile(hitTimes, 50), p99: percentile(hitTimes, 99) },
   reserveSettle: { p50: percentile(pairTimes, 50), p99: percentile(pairTimes, 99), pairsPerSecond, concurrency },
@@ -271,6 +276,9 @@ console.log(
 );
 console.log(
   `    CPU per call in this process: bare ${ms(report.cacheMiss.bareCpuMsPerCall)}, gateway ${ms(report.cacheMiss.gatewayCpuMsPerCall)} (added ${ms(report.cacheMiss.gatewayCpuMsPerCall - report.cacheMiss.bareCpuMsPerCall)})`,
+);
+console.log(
+  `    CPU per call with the budget store stubbed (no Redis, no ledger): ${ms(report.cacheMiss.withoutRedisCpuMsPerCall)} (added ${ms(report.cacheMiss.withoutRedisCpuMsPerCall - report.cacheMiss.bareCpuMsPerCall)}); the rest of the gateway's added CPU is its two Redis round trips and the ledger append`,
 );
 console.log(`(b) cache hit  p50 ${ms(report.cacheHit.p50)}  p99 ${ms(report.cacheHit.p99)} (target p50 < 1 ms)`);
 console.log(
