@@ -1,32 +1,21 @@
 import assert from 'node:assert/strict';
-import { afterEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { agentActionIds } from '../../src/capabilities/agent/agent-ids.ts';
 import { newRunState } from '../../src/capabilities/agent/run-state.ts';
 import {
   type AgentHarness,
-  type AgentHarnessOptions,
   approver,
   blockText,
   buttonValue,
   call,
   channelId,
-  createAgentHarness,
+  harnessPerTest,
   requester,
   threadTs,
   workspaceId,
 } from './agent-harness.ts';
 
-let harness: AgentHarness | undefined;
-
-async function withHarness(options: AgentHarnessOptions = {}): Promise<AgentHarness> {
-  harness = await createAgentHarness(options);
-  return harness;
-}
-
-afterEach(async () => {
-  await harness?.cleanup();
-  harness = undefined;
-});
+const withHarness = harnessPerTest();
 
 const plan = () => call('update_plan', { steps: ['Look things up', 'Answer'] });
 const search = (query: string) => call('search_documents', { query });

@@ -3,6 +3,7 @@
  * tool calls), real Redis stores, a real BullMQ queue and worker, and a RecordingMessenger. One harness per test
  * file (unique key prefix, deleted by `cleanup`); `reset()` between tests.
  */
+import { afterEach } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createAgentMetrics } from '../../src/capabilities/agent/agent-metrics.ts';
 import { AgentService } from '../../src/capabilities/agent/agent-service.ts';
@@ -270,4 +271,20 @@ export function hasButtons(message: { blocks?: Record<string, unknown>[] } | und
 
 export function blockText(message: { text: string; blocks?: Record<string, unknown>[] } | undefined): string {
   return `${message?.text ?? ''}\n${JSON.stringify(message?.blocks ?? [])}`;
+}
+
+/**
+ * One harness per test, cleaned up after each: call once at a test file's top level and use the returned
+ * function in the tests that need a harness.
+ */
+export function harnessPerTest(): (options?: AgentHarnessOptions) => Promise<AgentHarness> {
+  let current: AgentHarness | undefined;
+  afterEach(async () => {
+    await current?.cleanup();
+    current = undefined;
+  });
+  return async (options = {}) => {
+    current = await createAgentHarness(options);
+    return current;
+  };
 }

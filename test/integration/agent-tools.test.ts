@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { afterEach, test } from 'node:test';
+import { test } from 'node:test';
 import {
   createApprovalActionHandler,
   createStopActionHandler,
@@ -8,29 +8,9 @@ import {
 import { agentActionIds } from '../../src/capabilities/agent/agent-ids.ts';
 import { ApprovalStore } from '../../src/capabilities/agent/approval-store.ts';
 import { DeskhandError } from '../../src/errors.ts';
-import {
-  type AgentHarness,
-  type AgentHarnessOptions,
-  approver,
-  buttonValue,
-  call,
-  channelId,
-  createAgentHarness,
-  threadTs,
-  workspaceId,
-} from './agent-harness.ts';
+import { approver, buttonValue, call, channelId, harnessPerTest, threadTs, workspaceId } from './agent-harness.ts';
 
-let harness: AgentHarness | undefined;
-
-async function withHarness(options: AgentHarnessOptions = {}): Promise<AgentHarness> {
-  harness = await createAgentHarness(options);
-  return harness;
-}
-
-afterEach(async () => {
-  await harness?.cleanup();
-  harness = undefined;
-});
+const withHarness = harnessPerTest();
 
 type SentBody = { messages: { role: string; content: string | null }[]; tools?: unknown[] };
 
