@@ -17,7 +17,7 @@ import { Redis } from 'ioredis';
 import { FakeOpenAIServer } from '../fakes/openai-server.ts';
 import { SlackDriver, type SlackRequest, slackPayloads } from '../fakes/slack-driver.ts';
 import { FakeSlackWebApi } from '../fakes/slack-web-api.ts';
-import { exited, freePort, startMain, waitUntilReady } from './main-process-support.ts';
+import { exited, fakesEnvironment, freePort, startMain, waitUntilReady } from './main-process-support.ts';
 
 const signingSecret = 'answers-process-secret-123456';
 const keyPrefix = `test:${randomUUID()}:`;
@@ -94,15 +94,7 @@ describe('document Q&A in the running app (node src/main.ts)', () => {
   test('a file shared with a mention in one channel is answered from there, streamed, and invisible elsewhere', async () => {
     const port = await freePort();
     const { child, output } = startMain({
-      PORT: String(port),
-      SLACK_BOT_TOKEN: slack.token,
-      SLACK_SIGNING_SECRET: signingSecret,
-      SLACK_API_URL: slack.url,
-      OPENAI_API_KEY: 'test-key',
-      OPENAI_BASE_URL: openai.baseURL,
-      REDIS_KEY_PREFIX: keyPrefix,
-      DATA_DIR: dataDir,
-      LOG_LEVEL: 'info',
+      ...fakesEnvironment({ port, slack, openai, signingSecret, keyPrefix, dataDir }),
       WORK_THREAD: 'true',
     });
     try {

@@ -15,7 +15,7 @@ import { Redis } from 'ioredis';
 import { FakeOpenAIServer } from '../fakes/openai-server.ts';
 import { SlackDriver, slackPayloads } from '../fakes/slack-driver.ts';
 import { FakeSlackWebApi } from '../fakes/slack-web-api.ts';
-import { exited, freePort, startMain, waitUntilReady } from './main-process-support.ts';
+import { exited, fakesEnvironment, freePort, startMain, waitUntilReady } from './main-process-support.ts';
 
 const signingSecret = 'durable-kill-signing-secret-123456';
 const keyPrefix = `test:${randomUUID()}:`;
@@ -52,17 +52,7 @@ async function startInstance(): Promise<Instance> {
   const port = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), 'deskhand-durable-'));
   dataDirs.push(dataDir);
-  const main = startMain({
-    PORT: String(port),
-    SLACK_BOT_TOKEN: slack.token,
-    SLACK_SIGNING_SECRET: signingSecret,
-    SLACK_API_URL: slack.url,
-    OPENAI_API_KEY: 'test-key',
-    OPENAI_BASE_URL: openai.baseURL,
-    REDIS_KEY_PREFIX: keyPrefix,
-    DATA_DIR: dataDir,
-    LOG_LEVEL: 'info',
-  });
+  const main = startMain(fakesEnvironment({ port, slack, openai, signingSecret, keyPrefix, dataDir }));
   children.push(main.child);
   await waitUntilReady(port, main);
   return { child: main.child, port, output: main.output };

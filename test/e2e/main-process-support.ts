@@ -62,3 +62,25 @@ export function exited(child: ChildProcess): Promise<number | null> {
     else child.once('exit', (code) => resolve(code));
   });
 }
+
+/** The environment that points `node src/main.ts` at the fake Slack and OpenAI servers and a test key prefix. */
+export function fakesEnvironment(options: {
+  port: number;
+  slack: { token: string; url: string };
+  openai: { baseURL: string };
+  signingSecret: string;
+  keyPrefix: string;
+  dataDir: string;
+}): Record<string, string> {
+  return {
+    PORT: String(options.port),
+    SLACK_BOT_TOKEN: options.slack.token,
+    SLACK_SIGNING_SECRET: options.signingSecret,
+    SLACK_API_URL: options.slack.url,
+    OPENAI_API_KEY: 'test-key',
+    OPENAI_BASE_URL: options.openai.baseURL,
+    REDIS_KEY_PREFIX: options.keyPrefix,
+    DATA_DIR: options.dataDir,
+    LOG_LEVEL: 'info',
+  };
+}
