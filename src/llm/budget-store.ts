@@ -15,7 +15,6 @@
  *
  * Windows are calendar days and months in the configured time zone (luxon).
  */
-import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { DateTime } from 'luxon';
 import { DeskhandError, isDeskhandError } from '../errors.ts';
@@ -239,12 +238,19 @@ redis.call('SET', KEYS[4], 'released', 'PX', ARGV[2])
 return 1
 `;
 
-interface Script {
-  lua: string;
-  sha: string;
-}
-const script = (lua: string): Script => ({ lua, sha: createHash('sha1').update(lua).digest('hex') });
-const scripts = { reserve: script(reserveLua), settle: script(settleLua), release: script(releaseLua) };
+/**
+ * The scripts are registered with ioredis's `defineCommand`, which sends the full script (EVAL) the first time on
+ * each connection and EVALSHA after that, falling back on NOSCRIPT. So a script's first use after a (re)connect is
+ * sent at once rather than after a NOSCRIPT round trip, which keeps the commands of one connection in the order they
+ * were issued: the gateway relies on that to settle without awaiting the reply (see `OpenAIGateway.settleInBackground`).
+ */
+const scripts = {
+  reserve: { command: 'deskhandBudgetReserve', lua: reserveLua },
+  settle: { command: 'deskhandBudgetSettle', lua: settleLua },
+  release: { command: 'deskhandBudgetRelease', lua: releaseLua },
+} as const;
+type Script = (typeof scripts)[keyof typeof scripts];
+type ScriptCommand = (numberOfKeys: number, ...keysAndArgs: Array<string | number>) => Promise<unknown>;
 
 const dayTtlSeconds = 40 * 86_400;
 const monthTtlSeconds = 400 * 86_400;
@@ -272,6 +278,7 @@ export class BudgetStore {
     this.adminUserIds = options.adminUserIds ?? [];
     this.warningPermille = Math.round((options.warningRatio ?? 0.8) * 1000);
     this.now = options.now ?? Date.now;
+    for (const { command, lua } of Object.values(scripts)) this.redis.defineCommand(command, { lua });
   }
 
   /** The day and month a call made now belongs to, and when each resets, in the configured time zone. */
@@ -582,16 +589,8 @@ export class BudgetStore {
 
   private async run(target: Script, keys: string[], args: Array<string | number>): Promise<unknown> {
     return this.guard(
-      (async () => {
-        try {
-          return await this.redis.evalsha(target.sha, keys.length, ...keys, ...args);
-        } catch (error) {
-          if (error instanceof Error && error.message.includes('NOSCRIPT')) {
-            return this.redis.eval(target.lua, keys.length, ...keys, ...args);
-          }
-          throw error;
-        }
-      })(),
+      (this.redis as unknown as Record<string, ScriptCommand>)[target.command]?.(keys.length, ...keys, ...args) ??
+        Promise.reject(new Error(`script ${target.command} is not defined on this connection`)),
     );
   }
 

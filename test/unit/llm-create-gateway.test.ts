@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { Redis } from 'ioredis';
+import { Redis } from 'ioredis';
 import OpenAI from 'openai';
 import { loadConfiguration } from '../../src/config.ts';
 import { DeskhandError } from '../../src/errors.ts';
@@ -24,7 +24,8 @@ function configurationFor(extra: Record<string, string>) {
 
 const dependencies = () => ({
   openai: new OpenAI({ apiKey: 'sk-test-create', baseURL: 'http://127.0.0.1:9/v1' }),
-  redis: {} as Redis,
+  // Never connects: these tests only build the parts.
+  redis: new Redis({ lazyConnect: true }),
   metrics: createMetricsRegistry(),
   logger: createSilentLogger(),
 });
