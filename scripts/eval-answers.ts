@@ -441,6 +441,7 @@ do {
   if (keys.length > 0) await redis.del(...keys);
 } while (cursor !== '0');
 redis.disconnect();
+await gateway.flush();
 await ledger.close();
 await rm(dataDir, { recursive: true, force: true });
 await index.close();

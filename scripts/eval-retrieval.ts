@@ -193,7 +193,7 @@ if (mode !== 'sparse') {
   });
   embedder = parts.embedder;
   closeGateway = async () => {
-    await parts.ledger.close();
+    await parts.close();
     await redis.quit();
   };
   console.log(

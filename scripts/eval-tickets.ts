@@ -139,7 +139,7 @@ async function buildModelGateway(): Promise<{
     gateway: parts.gateway,
     model: configuration.openai.model,
     close: async () => {
-      await parts.ledger.close();
+      await parts.close();
       redis.disconnect();
     },
   };

@@ -180,7 +180,7 @@ async function main(): Promise<void> {
   await index.ensureReady();
 
   let embedder: Embedder | undefined;
-  let closeLedger = async () => {};
+  let closeGateway = async () => {};
   const dependencies: Omit<IngestDocumentDependencies, 'onProgress'> = {
     index,
     callScope: {
@@ -201,7 +201,7 @@ async function main(): Promise<void> {
         logger,
       });
       embedder = parts.embedder;
-      closeLedger = () => parts.ledger.close();
+      closeGateway = parts.close;
       dependencies.embedder = embedder;
       dependencies.embeddingCache = new RedisEmbeddingCache(connectRedis(), {
         keyPrefix: configuration.redis.keyPrefix,
@@ -260,7 +260,7 @@ async function main(): Promise<void> {
     .join(', ');
   console.log(`${files.length} files: ${summary || 'nothing to do'}`);
   await index.close();
-  await closeLedger();
+  await closeGateway();
   await redis?.quit();
   process.exitCode = problems > 0 ? 1 : 0;
 }

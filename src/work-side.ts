@@ -79,7 +79,7 @@ export async function buildWorkSide(configuration: Configuration, logger: Logger
   });
   const messenger = new SlackMessenger({ client: webClient, logger, metrics: registry });
 
-  let closeLedger = async () => {};
+  let closeGateway = async () => {};
   let estimateChatCostMicroUsd: ((request: ChatRequest) => number) | undefined;
   let gateway: LanguageModelGateway;
   let embedder: Embedder | undefined;
@@ -106,7 +106,7 @@ export async function buildWorkSide(configuration: Configuration, logger: Logger
     });
     gateway = parts.gateway;
     embedder = parts.embedder;
-    closeLedger = () => parts.ledger.close();
+    closeGateway = parts.close;
     const chatModel = configuration.openai.model;
     estimateChatCostMicroUsd = (request) =>
       parts.prices.cost(request.model ?? chatModel, {
@@ -291,7 +291,7 @@ export async function buildWorkSide(configuration: Configuration, logger: Logger
     onClose: async () => {
       await agent.queue.close();
       await vectorIndex.close();
-      await closeLedger();
+      await closeGateway();
       await redis.quit();
     },
   });

@@ -27,6 +27,8 @@ export interface GatewayParts {
    * (only ever raising them). Call at start-up, and after Redis lost its data.
    */
   rebuildCounters: () => ReturnType<typeof rebuildCounters>;
+  /** Waits for settlements still in flight, then closes the ledger. Call before closing the Redis connection. */
+  close: () => Promise<void>;
 }
 
 /** Builds the gateway and its stores. Throws `configuration` when MODEL_PRICES_JSON is invalid or a model is unpriced. */
@@ -91,5 +93,9 @@ export function createGateway(
     ledger,
     prices,
     rebuildCounters: () => rebuildCounters(budgets, ledger.directory),
+    async close() {
+      await gateway.flush();
+      await ledger.close();
+    },
   };
 }

@@ -115,6 +115,7 @@ export class OpenAIGateway implements LanguageModelGateway {
   private readonly limits: EmbeddingLimits;
   private readonly metric;
   private readonly pendingLedger = new Set<Promise<void>>();
+  private readonly pendingSettlements = new Set<Promise<void>>();
 
   constructor(options: OpenAIGatewayOptions) {
     this.options = options;
@@ -154,9 +155,19 @@ export class OpenAIGateway implements LanguageModelGateway {
     };
   }
 
-  /** Resolves once every ledger entry written so far is on disk (call before shutdown). */
+  /**
+   * Resolves once every settlement started so far has been answered by Redis (its cache entry stored, its warning
+   * posted) and every ledger entry is on disk. Call before shutdown, and in tests before reading spend from another
+   * connection.
+   */
   async flush(): Promise<void> {
+    await this.whenSettled();
     await Promise.all([...this.pendingLedger]);
+  }
+
+  /** Resolves once Redis has answered every settlement started so far (spend, cache entry, warnings); not the ledger. */
+  async whenSettled(): Promise<void> {
+    while (this.pendingSettlements.size > 0) await Promise.all([...this.pendingSettlements]);
   }
 
   /** Current breaker state (for health checks and tests). */
@@ -352,7 +363,7 @@ export class OpenAIGateway implements LanguageModelGateway {
       const inputTokens = response.usage?.prompt_tokens ?? countedTokens;
       const costMicroUsd = this.options.prices.cost(model, { inputTokens, outputTokens: 0 });
       this.recordDrift(model, inputTokens, countedTokens, requestId);
-      await this.settle(reservation, costMicroUsd, { model, purpose, inputTokens, outputTokens: 0 });
+      this.settleInBackground(reservation, costMicroUsd, { model, purpose, inputTokens, outputTokens: 0 });
       this.metric.tokens.inc({ model, kind: 'input' }, inputTokens);
       this.metric.cost.inc({ model, purpose }, costMicroUsd);
       return { vectors, inputTokens, costMicroUsd };
@@ -578,7 +589,7 @@ export class OpenAIGateway implements LanguageModelGateway {
             storedAt: Date.now(),
           }
         : undefined;
-      await this.settle(
+      this.settleInBackground(
         reservation,
         costMicroUsd,
         { model, purpose: request.purpose, inputTokens: usage.inputTokens, outputTokens: usage.outputTokens },
@@ -628,6 +639,28 @@ export class OpenAIGateway implements LanguageModelGateway {
     // The SDK's worst case is bounded by the signal; retries are only worth it when a second attempt can finish.
     const maxRetries = remaining >= 4_000 ? 2 : remaining >= 1_500 ? 1 : 0;
     return upstreamCallContext.run({ deadline }, () => call({ timeout: remaining, maxRetries, signal }));
+  }
+
+  /**
+   * Settles a successful call without making the caller wait for Redis's reply. The settle script is written to the
+   * budget store's connection before this returns (`BudgetStore.settle` sends it synchronously), and Redis runs the
+   * commands of one connection in order, so any later reservation or cache lookup from this process sees the
+   * settled spend and the stored entry: no phantom refusal, no missed cache hit. Until the reply arrives the
+   * reservation still holds the worst case, so other processes can only see more spend, never less. A crash before
+   * the reply is the same window as before (the reservation expires; the ledger misses that one entry).
+   */
+  private settleInBackground(
+    reservation: Reservation,
+    costMicroUsd: number,
+    details: { model: string; purpose: string; inputTokens: number; outputTokens: number },
+    cacheStore?: CacheStore,
+  ): void {
+    const settling = this.settle(reservation, costMicroUsd, details, cacheStore)
+      .catch((error: unknown) => {
+        this.options.logger.error({ err: error, requestId: reservation.requestId }, 'settlement failed');
+      })
+      .finally(() => this.pendingSettlements.delete(settling));
+    this.pendingSettlements.add(settling);
   }
 
   private async settle(

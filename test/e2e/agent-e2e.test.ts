@@ -94,7 +94,7 @@ before(async () => {
 
 after(async () => {
   await agent.queue.close();
-  await gatewayParts.ledger.close();
+  await gatewayParts.close();
   await harness.close();
   await rm(agentDataDir, { recursive: true, force: true });
 });

@@ -134,7 +134,7 @@ export async function startAppHarness(options: AppHarnessOptions = {}): Promise<
     async close() {
       await app.stop();
       await vectorIndex.close();
-      await parts.ledger.close();
+      await parts.close();
       const keys = await redis.keys(`${keyPrefix}*`);
       if (keys.length > 0) await redis.del(...keys);
       await redis.quit();

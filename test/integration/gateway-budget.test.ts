@@ -212,10 +212,51 @@ describe('budget store', () => {
     };
     await harness.gateway.chat(request, scope('C5', 'T5'));
     await harness.gateway.chat({ ...request, maxOutputTokens: 100 }, scope('C5', 'T5'));
+    await harness.gateway.flush();
     const warnings = harness.warnings.slice(before);
     assert.equal(warnings.length, 1);
     assert.equal(warnings[0]?.window, 'channel_daily');
     assert.ok((warnings[0]?.spentMicroUsd ?? 0) >= 8_000);
+  });
+
+  test('calls made one after another never meet a phantom refusal while their settlements are in flight', async () => {
+    // Each call reserves 6,000+ µ$ of worst case against a 10,000 µ$ cap but spends ~10 µ$. The gateway returns
+    // before Redis answers the settle; the next reservation must still see the previous one settled, or the second
+    // call would be refused with real spend far below the cap.
+    const request = {
+      purpose: 'sequence',
+      promptVersion: '1',
+      messages: userMessage('next step'),
+      maxOutputTokens: 10_000,
+      cache: { enabled: false },
+    };
+    const results = [];
+    for (let step = 0; step < 5; step += 1) {
+      harness.fake?.enqueueChat({ content: `step ${step}`, usage: { promptTokens: 9, completionTokens: 10 } });
+      results.push(await harness.gateway.chat(request, scope('C9', 'T9')));
+    }
+    assert.deepEqual(
+      results.map((result) => result.text),
+      ['step 0', 'step 1', 'step 2', 'step 3', 'step 4'],
+    );
+    await harness.gateway.flush();
+    const reader = new Redis('redis://127.0.0.1:6379');
+    try {
+      const other = new BudgetStore({
+        redis: reader,
+        keyPrefix: harness.keyPrefix,
+        timeZone: 'Europe/Berlin',
+        defaults: { channelDailyMicroUsd: 10_000, channelMonthlyMicroUsd: 100_000, workspaceDailyMicroUsd: 100_000 },
+        reservationTtlMs: 1_000,
+      });
+      const daily = (await other.status('T9', 'C9')).windows[0];
+      const spent = results.reduce((sum, result) => sum + result.costMicroUsd, 0);
+      assert.ok(spent > 0);
+      assert.equal(daily?.spentMicroUsd, spent, 'after flush() another connection sees every settlement');
+      assert.equal(daily?.reservedMicroUsd, 0);
+    } finally {
+      reader.disconnect();
+    }
   });
 
   test('an upstream error releases the reservation and charges nothing', async () => {
@@ -271,6 +312,7 @@ describe('budget store', () => {
     const first = await harness.gateway.chat(request, scope('C8', 'T8'));
     const second = await harness.gateway.chat(request, scope('C8', 'T8'));
     const expected = first.costMicroUsd + second.costMicroUsd;
+    await harness.gateway.flush();
     await harness.ledger.close();
     const keys = harness.budgets.keys('T8', 'C8', harness.budgets.windowsAt());
     await harness.redis.del(keys.spentChannelDay, keys.spentChannelMonth, keys.spentWorkspaceDay);

@@ -114,6 +114,29 @@ describe('response cache', () => {
     assert.equal(harness.cache.decode((await harness.redis.get(key)) ?? '')?.text, 'fresh answer');
   });
 
+  test('a repeat sent the moment a miss returns is served from the cache, even right after Redis lost its scripts', async () => {
+    // The gateway returns before Redis answers the settle script that stores the entry. Redis runs one connection's
+    // commands in order, so the repeat's lookup still sees the entry, provided the settle goes out at once. After a
+    // restart or failover Redis has no scripts: an EVALSHA → NOSCRIPT → EVAL retry would send the store after the
+    // repeat's lookup. A fresh connection after SCRIPT FLUSH is that situation.
+    await harness.redis.script('FLUSH');
+    const fresh = await createHarness({
+      baseURL: harness.fake?.baseURL ?? '',
+      keyPrefix: `${harness.keyPrefix}fresh:`,
+    });
+    try {
+      harness.fake?.reset();
+      harness.fake?.enqueueChat({ content: 'stored at once' });
+      const prompt = request('Is the API rate limited per key?');
+      const first = await fresh.gateway.chat(prompt, scope('C9', 'T1'));
+      const repeat = await fresh.gateway.chat(prompt, scope('C9', 'T1'));
+      assert.deepEqual([first.fromCache, repeat.fromCache, repeat.text], [false, true, 'stored at once']);
+      assert.equal(harness.fake?.chatCalls().length, 1);
+    } finally {
+      await fresh.cleanup();
+    }
+  });
+
   test('a time-sensitive entry gets the shorter TTL', async () => {
     harness.fake?.enqueueChat({ content: 'today' });
     const prompt = request('What is on the status page today?', { cache: { enabled: true, timeSensitive: true } });

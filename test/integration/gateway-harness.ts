@@ -108,6 +108,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     dataDir,
     warnings,
     async cleanup() {
+      await gateway.flush();
       await ledger.close();
       await deleteKeys(redis, keyPrefix);
       redis.disconnect();

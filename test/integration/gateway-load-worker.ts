@@ -41,6 +41,7 @@ const outcomes = await Promise.all(
     }
   }),
 );
+await harness.gateway.flush();
 await harness.ledger.close();
 harness.redis.disconnect();
 process.stdout.write(`${JSON.stringify(outcomes)}\n`);

@@ -107,7 +107,7 @@ before(async () => {
 });
 
 after(async () => {
-  await gatewayParts?.ledger.close();
+  await gatewayParts?.close();
   await harness?.close();
   await new Promise<void>((resolve) => receiver.close(() => resolve()));
 });
