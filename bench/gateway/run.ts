@@ -72,7 +72,7 @@ const harness = await createHarness({
 });
 const bare = new OpenAI({ apiKey: 'sk-bench', baseURL });
 // Decomposition only: the same gateway with a budget store that answers at once, to separate the gateway's own work
-// from its two Redis round trips. Never used outside this benchmark.
+// from its Redis work. Never used outside this benchmark.
 const noRedisBudgets = {
   reserveOrServeCached: async (input: Omit<Reservation, 'windows'>) => ({
     ...input,
