@@ -4,6 +4,7 @@
  * test can assert that the index was or was not touched. Scores are deliberately simple (term overlap, cosine,
  * reciprocal-rank fusion): retrieval quality is tested against the real adapters, not here.
  */
+import { cosine } from '../../src/capabilities/documents/retrieval/mmr.ts';
 import type {
   AccessScope,
   ChunkRecord,
@@ -35,20 +36,6 @@ const visible = (chunk: ChunkRecord, access: AccessScope) =>
   (chunk.scope === 'workspace' || chunk.scope === `channel:${access.channelId}`);
 
 const terms = (text: string) => new Set(text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []);
-
-function cosine(left: Float32Array, right: Float32Array): number {
-  let dot = 0;
-  let leftNorm = 0;
-  let rightNorm = 0;
-  for (let index = 0; index < left.length; index += 1) {
-    const a = left[index] ?? 0;
-    const b = right[index] ?? 0;
-    dot += a * b;
-    leftNorm += a * a;
-    rightNorm += b * b;
-  }
-  return leftNorm === 0 || rightNorm === 0 ? 0 : dot / Math.sqrt(leftNorm * rightNorm);
-}
 
 export class MemoryVectorIndex implements VectorIndex {
   readonly calls: MemoryVectorIndexCall[] = [];
