@@ -29,6 +29,7 @@
  * fake.reset()          // clears queues, calls and violations
  * await fake.close()
  * FakeOpenAIServer.start({ validate: false })   // skip spec validation (benchmarks only)
+ * FakeOpenAIServer.start({ respond: (body) => ({ content: '…' }) }) // answer unscripted calls from the request
  * fakeEmbedding(text, dimensions)               // the vector the fake returns for a text
  * fakePromptTokens(wireBody)                    // the prompt_tokens the fake reports for a request body
  * openAISpecValidators()                        // ajv validators for the spec's request/response schemas
@@ -94,6 +95,11 @@ export interface FakeOpenAIServerOptions {
   whenEmpty?: 'default' | 'error';
   /** Validate request bodies against the OpenAPI spec (default true; the bench turns it off to measure the client). */
   validate?: boolean;
+  /**
+   * Answers a chat call the queue has no script for, from its wire body (before `whenEmpty` applies): return a
+   * reply or a fault, or undefined to fall through to `whenEmpty`. Lets a demo act like a plausible model.
+   */
+  respond?: (body: Record<string, unknown>) => FakeChatScript | undefined;
 }
 
 // --- OpenAPI validation ---------------------------------------------------------------------------------------
@@ -306,11 +312,13 @@ export class FakeOpenAIServer {
   private readonly embeddingsQueue: FakeEmbeddingsScript[] = [];
   private readonly sockets = new Set<Socket>();
   private readonly server: Server;
-  private readonly options: Required<FakeOpenAIServerOptions>;
+  private readonly options: Required<Omit<FakeOpenAIServerOptions, 'respond'>>;
+  private readonly respond: FakeOpenAIServerOptions['respond'];
   private port = 0;
 
   private constructor(options: FakeOpenAIServerOptions) {
     this.options = { whenEmpty: options.whenEmpty ?? 'default', validate: options.validate ?? true };
+    this.respond = options.respond;
     if (this.options.validate) openAISpecValidators();
     this.server = createServer((request, response) => {
       this.handle(request, response).catch((error: unknown) => {
@@ -468,7 +476,7 @@ export class FakeOpenAIServer {
   }
 
   private async chat(body: Record<string, unknown>, response: ServerResponse): Promise<void> {
-    const script = this.chatQueue.shift();
+    const script = this.chatQueue.shift() ?? this.respond?.(body);
     if (script?.delayMs) await new Promise((resolve) => setTimeout(resolve, script.delayMs));
     if (!script && this.options.whenEmpty === 'error') {
       this.json(response, 500, errorBody('FakeOpenAIServer: unscripted chat call', 'server_error', 'unscripted'));
