@@ -2,16 +2,19 @@
  * Answer-cost evaluation: model calls and tokens per answer of the answers pipeline against a naive baseline,
  * measured in the same run over the same index and the same gateway.
  *
- *   npm run eval:answers -- [--limit 505] [--mode sparse|hybrid|dense] [--base-url <OpenAI-compatible /v1 URL>]
+ *   npm run eval:answers -- [--limit N] [--mode sparse|hybrid|dense] [--base-url <OpenAI-compatible /v1 URL>]
  *     [--model gpt-4o-mini] [--budget 2500] [--coverage 0.4] [--repeat-share 0.2]
+ *     [--corpus <file.jsonl>… --queries <file.jsonl> --qrels <file.tsv>] [--manual <file.md>]
  *
- * Setup: the SciFact corpus (BEIR, `/work/shared/fixtures/retrieval/scifact`) is ingested through the real
- * ingestion pipeline (`ingestText`) into channel A's scope of a fresh in-memory embedded index; the long
- * Markdown manual (`/work/shared/fixtures/documents/long-manual-markdown`) into channel B's. Every model call
+ * Setup: a SciFact corpus (BEIR format; by default the small in-repo sample in
+ * `test/fixtures/retrieval/scifact-sample`, 60 dev claims and 280 abstracts; pass the full dev split's files to
+ * measure on all 505 claims) is ingested through the real ingestion pipeline (`ingestText`) into channel A's scope
+ * of a fresh in-memory embedded index; the long Markdown manual (`--manual`, by default the OpenAPI 3.2.0
+ * specification in `test/fixtures/documents/long-manual-markdown`) into channel B's. Every model call
  * goes through the real gateway (Redis cache, budgets, exact counting) to the FakeOpenAIServer started here
  * (default) or to `--base-url` (needs OPENAI_API_KEY). Token figures are the provider-reported usage.
  *
- * Runs, per dev query (505 claims):
+ * Runs, per dev query:
  *  1. pipeline, in-domain   — `answerQuestion` from channel A (relevance gate, relative cutoff, packing, cache);
  *  2. naive, in-domain      — top-5 chunks of a plain index search stuffed into the same prompt, one call, no
  *                              gate, no cache;
@@ -49,10 +52,7 @@ import { EmbeddedVectorIndex } from '../src/ports/adapters/embedded-vector-index
 import type { ChatResult } from '../src/ports/language-model.ts';
 import type { AccessScope, RetrievalMode } from '../src/ports/vector-index.ts';
 import { FakeOpenAIServer } from '../test/fakes/openai-server.ts';
-import { sharedFixtures } from '../test/support/shared-fixtures.ts';
-
-const fixtures = `${sharedFixtures}`;
-const scifact = `${fixtures}/retrieval/scifact`;
+import { openApiManualPath, scifactSample } from '../test/support/fixtures.ts';
 
 function fail(message: string): never {
   console.error(`eval:answers: ${message}`);
@@ -62,6 +62,10 @@ function fail(message: string): never {
 const { values } = parseArgs({
   options: {
     limit: { type: 'string' },
+    corpus: { type: 'string', multiple: true, default: [scifactSample.corpus] },
+    queries: { type: 'string', default: scifactSample.queries },
+    qrels: { type: 'string', default: scifactSample.qrels },
+    manual: { type: 'string', default: openApiManualPath },
     mode: { type: 'string', default: 'sparse' },
     'base-url': { type: 'string' },
     model: { type: 'string', default: 'gpt-4o-mini' },
@@ -91,28 +95,36 @@ const budget = numberOption('budget', values.budget, 2500);
 const coverageThreshold = numberOption('coverage', values.coverage, defaultRelevanceGate.minimumTermCoverage, 1);
 const repeatShare = numberOption('repeat-share', values['repeat-share'], 0.2, 1);
 
+function readText(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    fail(`cannot read ${path}: ${(error as Error).message}`);
+  }
+}
+
 function readJsonLines(path: string): Record<string, unknown>[] {
-  return readFileSync(path, 'utf8')
+  return readText(path)
     .split('\n')
     .filter((line) => line.trim())
     .map((line) => JSON.parse(line) as Record<string, unknown>);
 }
 
-const corpus = [1, 2, 3].flatMap((part) => readJsonLines(`${scifact}/corpus.part${part}-of-3.jsonl`));
-const allQueries = readJsonLines(`${scifact}/queries.dev.jsonl`).map((row) => ({
+const corpus = values.corpus.flatMap((path) => readJsonLines(path));
+const allQueries = readJsonLines(values.queries).map((row) => ({
   id: String(row._id),
   text: String(row.text),
 }));
 const queries = allQueries.slice(0, numberOption('limit', values.limit, allQueries.length));
 const qrels = new Map<string, Set<string>>();
-for (const line of readFileSync(`${scifact}/qrels.dev.tsv`, 'utf8').split('\n').slice(1)) {
+for (const line of readText(values.qrels).split('\n').slice(1)) {
   const [queryId, documentId, score] = line.trim().split('\t');
   if (!queryId || !documentId || Number(score) <= 0) continue;
   if (!qrels.has(queryId)) qrels.set(queryId, new Set());
   qrels.get(queryId)?.add(documentId);
 }
-const manualPath = `${fixtures}/documents/long-manual-markdown/openapi-spec-3.2.0.md`;
-const manual = readFileSync(manualPath, 'utf8');
+const manualPath = values.manual;
+const manual = readText(manualPath);
 
 // --- gateway (real) against the fake server or a configured endpoint -------------------------------------------
 const fake = values['base-url'] ? undefined : await FakeOpenAIServer.start({ whenEmpty: 'default', validate: false });

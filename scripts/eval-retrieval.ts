@@ -1,13 +1,16 @@
 /**
  * Retrieval evaluation over BEIR-format files (stable interface):
  *
- *   npm run eval:retrieval -- --corpus <file.jsonl>… --queries <file.jsonl> --qrels <file.tsv>
+ *   npm run eval:retrieval -- [--corpus <file.jsonl>… --queries <file.jsonl> --qrels <file.tsv>]
  *     [--mode sparse|dense|hybrid] [--k 10]
  *   tuning extras: [--k1 0.9] [--b 0.4] [--title-weight 1] [--neighbour-weight 0] [--document-support 0.05]
  *     [--max-chunk-tokens 400] [--budget 2500] [--cutoff 0.6] [--stop-words lucene|stopword-package]
  *
  * Dense and hybrid modes embed through the gateway and need OPENAI_API_KEY (OPENAI_BASE_URL, REDIS_URL as in
- * the app); sparse needs no provider. Several corpus files concatenate. The corpus is ingested into a fresh in-memory embedded index through the
+ * the app); sparse needs no provider. Several corpus files concatenate. Without --corpus/--queries/--qrels it runs on
+ * the small in-repo SciFact sample (`test/fixtures/retrieval/scifact-sample`: 60 dev claims, 280 abstracts), a
+ * quick check only; the figures in the README are from the full SciFact dev split passed by path.
+ * The corpus is ingested into a fresh in-memory embedded index through the
  * real ingestion pipeline (`ingestText`: chunking, hashing, embedding in dense/hybrid modes, indexing) and every query
  * goes through the real retrieval pipeline (`retrieve`). Prints nDCG@k and Recall@100 (document level:
  * a document ranks by its first candidate, after document support), mean packed-context tokens and the judged-document recall of the packed
@@ -43,6 +46,7 @@ import { createMetricsRegistry } from '../src/observability/metrics.ts';
 import { EmbeddedVectorIndex } from '../src/ports/adapters/embedded-vector-index.ts';
 import type { Embedder } from '../src/ports/embedder.ts';
 import type { AccessScope, RetrievalMode, SearchHit } from '../src/ports/vector-index.ts';
+import { scifactSample } from '../test/support/fixtures.ts';
 
 interface CorpusDocument {
   id: string;
@@ -57,9 +61,9 @@ function fail(message: string): never {
 
 const { values } = parseArgs({
   options: {
-    corpus: { type: 'string', multiple: true },
-    queries: { type: 'string' },
-    qrels: { type: 'string' },
+    corpus: { type: 'string', multiple: true, default: [scifactSample.corpus] },
+    queries: { type: 'string', default: scifactSample.queries },
+    qrels: { type: 'string', default: scifactSample.qrels },
     mode: { type: 'string', default: 'sparse' },
     k: { type: 'string', default: '10' },
     k1: { type: 'string' },
@@ -75,10 +79,7 @@ const { values } = parseArgs({
   allowPositionals: false,
 });
 
-const corpusFiles = values.corpus ?? [];
-if (corpusFiles.length === 0 || !values.queries || !values.qrels) {
-  fail('usage: --corpus <file.jsonl>… --queries <file.jsonl> --qrels <file.tsv> [--mode sparse|dense|hybrid] [--k 10]');
-}
+const corpusFiles = values.corpus;
 const mode = values.mode as RetrievalMode;
 if (!['sparse', 'dense', 'hybrid'].includes(mode)) fail(`--mode must be sparse, dense or hybrid, not "${values.mode}"`);
 const numberOption = (name: string, raw: string | undefined, fallback: number): number => {

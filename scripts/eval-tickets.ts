@@ -1,7 +1,9 @@
 /**
  * Ticket extraction evaluation.
  *
- *   npm run eval:tickets -- <labelled.jsonl> [--mode rules|model] [--limit N]
+ *   npm run eval:tickets -- [<labelled.jsonl>] [--mode rules|model] [--limit N]
+ *
+ * The labelled file defaults to `eval/tickets/labelled.jsonl` (67 messages built from BANKING77, in the repository).
  *
  * Runs `extractTicket` over labelled messages and prints per-field accuracy and the hallucination rate (values
  * the extractor returned that do not occur in the source text). `--mode rules` (default) measures the degraded
@@ -16,6 +18,7 @@
  * questionsToAsk) and confidence are not scored.
  */
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import OpenAI from 'openai';
@@ -145,6 +148,8 @@ async function buildModelGateway(): Promise<{
   };
 }
 
+const defaultLabelledPath = fileURLToPath(new URL('../eval/tickets/labelled.jsonl', import.meta.url));
+
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
@@ -154,10 +159,10 @@ async function main(): Promise<void> {
       verbose: { type: 'boolean', default: false },
     },
   });
-  const path = positionals[0];
+  const path = positionals[0] ?? defaultLabelledPath;
   const mode = values.mode;
-  if (!path || (mode !== 'rules' && mode !== 'model')) {
-    console.error('Usage: npm run eval:tickets -- <labelled.jsonl> [--mode rules|model] [--limit N] [--verbose]');
+  if (mode !== 'rules' && mode !== 'model') {
+    console.error('Usage: npm run eval:tickets -- [<labelled.jsonl>] [--mode rules|model] [--limit N] [--verbose]');
     process.exitCode = 2;
     return;
   }

@@ -1,9 +1,14 @@
 /**
- * Ingestion throughput: `node bench/ingestion/run.ts [--documents 1000]`.
+ * Ingestion throughput: `npm run bench:ingestion -- [--documents 1000] [--corpus <file.jsonl>…] [--manual <file.md>]`.
  *
- * 1. SciFact abstracts (title + text) through `ingestText` into an in-memory embedded index, sparse-only, against
- *    a baseline measured in the same run: the same texts cut into fixed 400-token windows with no structure,
- *    hashing or idempotency check, written with one `replaceDocument` each.
+ * By default it reads the small in-repo SciFact sample (`test/fixtures/retrieval/scifact-sample`, 280 abstracts)
+ * and the OpenAPI 3.2.0 manual in `test/fixtures/documents`; pass the full SciFact corpus files with `--corpus` for
+ * the 1,000-abstract figures in the README.
+ *
+ * 1. SciFact abstracts (title + text; the first `--documents` of the corpus files) through `ingestText` into an
+ *    in-memory embedded index, sparse-only, against a baseline measured in the same run: the same texts cut into
+ *    fixed 400-token windows with no structure, hashing or idempotency check, written with one `replaceDocument`
+ *    each.
  * 2. The OpenAPI manual (296 KB Markdown) through parse + structure-aware chunking, against the same fixed-window
  *    baseline on its raw text.
  * Prints chunks per second for each and the ratio pipeline / baseline time (higher = the pipeline costs more).
@@ -17,12 +22,17 @@ import { parseMarkdown } from '../../src/capabilities/documents/ingestion/parser
 import { countTokens, getEncoder } from '../../src/llm/tokenizer.ts';
 import { EmbeddedVectorIndex } from '../../src/ports/adapters/embedded-vector-index.ts';
 import type { ChunkRecord } from '../../src/ports/vector-index.ts';
-import { sharedFixtures } from '../../test/support/shared-fixtures.ts';
+import { openApiManualPath, scifactSample } from '../../test/support/fixtures.ts';
 
-const { values } = parseArgs({ options: { documents: { type: 'string', default: '1000' } } });
+const { values } = parseArgs({
+  options: {
+    documents: { type: 'string', default: '1000' },
+    corpus: { type: 'string', multiple: true, default: [scifactSample.corpus] },
+    manual: { type: 'string', default: openApiManualPath },
+  },
+});
 const limit = Number(values.documents);
-const corpusDirectory = `${sharedFixtures}/retrieval/scifact`;
-const manualPath = `${sharedFixtures}/documents/long-manual-markdown/openapi-spec-3.2.0.md`;
+const manualPath = values.manual;
 
 interface CorpusDocument {
   _id: string;
@@ -30,8 +40,8 @@ interface CorpusDocument {
   text: string;
 }
 
-const corpus: CorpusDocument[] = [1, 2, 3]
-  .flatMap((part) => readFileSync(`${corpusDirectory}/corpus.part${part}-of-3.jsonl`, 'utf8').split('\n'))
+const corpus: CorpusDocument[] = values.corpus
+  .flatMap((path) => readFileSync(path, 'utf8').split('\n'))
   .filter((line) => line.trim() !== '')
   .map((line) => JSON.parse(line) as CorpusDocument)
   .slice(0, limit);

@@ -3,7 +3,7 @@
  *
  * It speaks the real wire format of `POST /v1/chat/completions` (JSON and SSE streaming) and `POST /v1/embeddings`
  * (float and base64), and validates every request body against the official OpenAPI 3.1 subset in
- * `/work/shared/fixtures/openai/openai-subset-chat-embeddings-errors.json` (ajv, JSON Schema 2020-12). A body that
+ * `test/fixtures/openai/openai-subset-chat-embeddings-errors.json.gz` (ajv, JSON Schema 2020-12). A body that
  * violates the spec is recorded in `violations` and answered with 400 and the spec's `ErrorResponse` shape, so a
  * client bug fails loudly instead of being papered over.
  *
@@ -47,15 +47,14 @@
  * final usage chunk only when `stream_options.include_usage` is true, as the API does.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import Ajv2020Module, { type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import { get_encoding, type Tiktoken } from 'tiktoken';
-import { sharedFixtures } from '../support/shared-fixtures.ts';
+import { fixturesDirectory, readFixtureText } from '../support/fixtures.ts';
 
-export const openAISpecPath = `${sharedFixtures}/openai/openai-subset-chat-embeddings-errors.json`;
+export const openAISpecPath = `${fixturesDirectory}/openai/openai-subset-chat-embeddings-errors.json.gz`;
 
 export type FakeFault =
   | { fault: 'rate_limit'; retryAfterSeconds?: number; retryAfterMs?: number }
@@ -141,7 +140,7 @@ let validators: SpecValidators | undefined;
 /** Ajv validators for the spec's request/response schemas (compiled once per process). */
 export function openAISpecValidators(): SpecValidators {
   if (validators) return validators;
-  const spec = JSON.parse(readFileSync(openAISpecPath, 'utf8')) as { components: unknown };
+  const spec = JSON.parse(readFixtureText(openAISpecPath)) as { components: unknown };
   const ajv = new Ajv2020({ strict: false, allErrors: true, validateFormats: true });
   addFormats(ajv);
   ajv.addFormat('unixtime', { type: 'number', validate: (value: number) => Number.isInteger(value) && value >= 0 });

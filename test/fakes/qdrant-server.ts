@@ -1,6 +1,6 @@
 /**
  * A fake Qdrant REST server on 127.0.0.1 (port 0) for adapter tests. Every request is checked against the
- * official 1.19 OpenAPI document (`/work/shared/fixtures/qdrant/openapi-v1.19.x.json`): the path and method
+ * official 1.19 OpenAPI document (`test/fixtures/qdrant/openapi-v1.19.x.json.gz`): the path and method
  * must exist and the JSON body must match the operation's request schema. A request that fails is answered
  * 400/404 in Qdrant's error envelope and recorded in `problems`, so a test can assert there were none.
  * Answers use Qdrant's envelope `{ time, status: "ok", result }`.
@@ -15,9 +15,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { reciprocalRankFusion } from '../../src/capabilities/documents/retrieval/fusion.ts';
+import { fixturesDirectory } from '../support/fixtures.ts';
 import { OpenApiValidator } from './spec-validator.ts';
 
-export const qdrantSpecPath = '/work/shared/fixtures/qdrant/openapi-v1.19.x.json';
+export const qdrantSpecPath = `${fixturesDirectory}/qdrant/openapi-v1.19.x.json.gz`;
 
 type Json = Record<string, unknown>;
 

@@ -1,6 +1,6 @@
 /**
  * Sends correctly signed Slack requests (events, slash commands, interactivity) to a running app over HTTP,
- * built from the real payload fixtures in ../shared/fixtures/slack (ids, text and channel overridden).
+ * built from the real payload fixtures in test/fixtures/slack (ids, text and channel overridden).
  *
  * Usage:
  * ```ts
@@ -25,9 +25,9 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { sharedFixtures } from '../support/shared-fixtures.ts';
+import { fixturesDirectory } from '../support/fixtures.ts';
 
-export const slackFixturesDirectory = `${sharedFixtures}/slack`;
+export const slackFixturesDirectory = `${fixturesDirectory}/slack`;
 const payloadDirectory = join(slackFixturesDirectory, 'bolt-python-test-payloads');
 
 type JsonObject = Record<string, unknown>;

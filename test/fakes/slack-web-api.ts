@@ -1,7 +1,8 @@
 /**
  * A fake Slack Web API: a real HTTP server on 127.0.0.1 (port 0) that speaks Slack's wire format, keeps
  * channel/thread state, records every call and checks every request against the official Web API spec
- * (../shared/fixtures/slack/slack-api-specs/web-api/slack_web_openapi_v2.json) and Slack's limits (REFERENCE.md).
+ * (test/fixtures/slack/slack-api-specs/web-api/slack_web_openapi_v2.json.gz) and Slack's limits
+ * (docs/platform-facts.md).
  *
  * Usage:
  * ```ts
@@ -42,11 +43,11 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { sharedFixtures } from '../support/shared-fixtures.ts';
+import { fixturesDirectory } from '../support/fixtures.ts';
 import { checkMessage, checkView, type LimitProblem } from './slack-limits.ts';
 import { OpenApiValidator } from './spec-validator.ts';
 
-export const slackWebApiSpecPath = `${sharedFixtures}/slack/slack-api-specs/web-api/slack_web_openapi_v2.json`;
+export const slackWebApiSpecPath = `${fixturesDirectory}/slack/slack-api-specs/web-api/slack_web_openapi_v2.json.gz`;
 
 export type FakeSlackFault =
   /** 429 with `Retry-After`; the call is NOT applied (as in Slack). */

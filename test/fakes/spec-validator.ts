@@ -5,7 +5,7 @@
  *
  * Usage:
  * ```ts
- * const spec = OpenApiValidator.fromFile('/work/shared/fixtures/openai/openai-subset-chat-embeddings-errors.json');
+ * const spec = OpenApiValidator.fromFile(openAISpecPath); // test/fixtures/openai/…json.gz
  * spec.validateRequestBody('/chat/completions', 'post', body);      // OpenAPI 3.x requestBody (application/json)
  * spec.validateSchema('CreateEmbeddingRequest', body);              // components/schemas (3.x) or definitions (2.0)
  * spec.validateParameters('/chat.postMessage', 'post', params, { coerce: true }); // Swagger 2.0 formData/query
@@ -17,11 +17,11 @@
  * are ignored (ajv `strict: false`). Written here because no maintained ajv-based OpenAPI request validator
  * fits an HTTP fake without pulling in a framework; the conversion is the small, documented part.
  */
-import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import { parse as parseYaml } from 'yaml';
+import { readFixtureText } from '../support/fixtures.ts';
 
 export interface ValidationIssue {
   /** JSON pointer into the validated value ('' for the root). */
@@ -116,10 +116,10 @@ export class OpenApiValidator {
     this.#coercingAjv = this.#createAjv(true);
   }
 
-  /** Loads a JSON or YAML document from disk. */
+  /** Loads a JSON or YAML document from disk, gzip-compressed when the name ends in `.gz`. */
   static fromFile(path: string): OpenApiValidator {
-    const text = readFileSync(path, 'utf8');
-    const document = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+    const text = readFixtureText(path);
+    const document = /\.json(\.gz)?$/.test(path) ? JSON.parse(text) : parseYaml(text);
     if (!isObject(document)) throw new Error(`${path} is not an OpenAPI document`);
     return new OpenApiValidator(document);
   }

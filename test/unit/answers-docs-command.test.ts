@@ -22,7 +22,7 @@ import type {
 import { rejectDocument } from '../../src/capabilities/documents/ingestion/safety.ts';
 import { DeskhandError } from '../../src/errors.ts';
 import type { AccessScope, DocumentSummary } from '../../src/ports/vector-index.ts';
-import { sharedFixtures } from '../support/shared-fixtures.ts';
+import { fixturesDirectory } from '../support/fixtures.ts';
 
 const prefix = `test:${randomUUID()}:`;
 let redis: Redis;
@@ -295,7 +295,7 @@ describe('/docs forget', () => {
 describe('files shared in Slack', () => {
   const fixture = JSON.parse(
     readFileSync(
-      `${sharedFixtures}/slack/bolt-python-test-payloads/event_callback__message__file_share__test_message_file_share_L74.json`,
+      `${fixturesDirectory}/slack/bolt-python-test-payloads/event_callback__message__file_share__test_message_file_share_L74.json`,
       'utf8',
     ),
   ) as { event: Record<string, unknown> };

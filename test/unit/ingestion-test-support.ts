@@ -5,19 +5,16 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import type { RejectionReason } from '../../src/capabilities/documents/ingestion/safety.ts';
 import { DeskhandError, type OutcomeCode } from '../../src/errors.ts';
 import type { Embedder } from '../../src/ports/embedder.ts';
 import type { CallScope } from '../../src/ports/language-model.ts';
-import { sharedFixtures as sharedFixturesRoot } from '../support/shared-fixtures.ts';
+import { fixturesDirectory, openApiManualPath } from '../support/fixtures.ts';
 
-const here = dirname(fileURLToPath(import.meta.url));
-export const localFixtures = join(here, '..', 'fixtures', 'documents');
-export const sharedFixtures = join(sharedFixturesRoot, 'documents');
-export const openApiManual = join(sharedFixtures, 'long-manual-markdown', 'openapi-spec-3.2.0.md');
-export const japaneseDocs = join(sharedFixtures, 'non-english-ja-bolt-docs', 'japanese');
+export const localFixtures = join(fixturesDirectory, 'documents');
+export const openApiManual = openApiManualPath;
+export const japaneseDocs = join(localFixtures, 'non-english-ja-bolt-docs', 'japanese');
 
 export function localFixture(name: string): Uint8Array {
   return new Uint8Array(readFileSync(join(localFixtures, name)));

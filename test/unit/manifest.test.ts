@@ -14,9 +14,9 @@ import type { Messenger } from '../../src/ports/messenger.ts';
 import { RedisThreadMemory } from '../../src/router/thread-memory.ts';
 import { actions, commands, messageShortcuts, views } from '../../src/slack/ids.ts';
 import { createInProcessWork } from '../../src/slack/work.ts';
-import { sharedFixtures } from '../support/shared-fixtures.ts';
+import { fixturesDirectory } from '../support/fixtures.ts';
 
-const schemaDirectory = `${sharedFixtures}/slack/manifest-schema`;
+const schemaDirectory = `${fixturesDirectory}/slack/manifest-schema`;
 const manifest = JSON.parse(
   readFileSync(new URL('../../manifests/deskhand.manifest.json', import.meta.url), 'utf8'),
 ) as {

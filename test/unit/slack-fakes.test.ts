@@ -9,14 +9,14 @@ import { Ajv } from 'ajv';
 import { SlackDriver, signSlackRequest, slackPayloads } from '../fakes/slack-driver.ts';
 import { FakeSlackWebApi } from '../fakes/slack-web-api.ts';
 import { normalizeOpenApiSchema, OpenApiValidator } from '../fakes/spec-validator.ts';
-import { sharedFixtures } from '../support/shared-fixtures.ts';
+import { fixturesDirectory } from '../support/fixtures.ts';
 
 const vector = JSON.parse(
-  readFileSync(`${sharedFixtures}/slack/signing-test-vector/slack_signature_test_vector.json`, 'utf8'),
+  readFileSync(`${fixturesDirectory}/slack/signing-test-vector/slack_signature_test_vector.json`, 'utf8'),
 ) as { signing_secret: string; timestamp: string; body: string; valid_signature: string };
 
 const eventWrapperSchema = JSON.parse(
-  readFileSync(`${sharedFixtures}/slack/slack-api-specs/events-api/slack_common_event_wrapper_schema.json`, 'utf8'),
+  readFileSync(`${fixturesDirectory}/slack/slack-api-specs/events-api/slack_common_event_wrapper_schema.json`, 'utf8'),
 ) as Record<string, unknown>;
 
 function client(slack: FakeSlackWebApi, token = slack.token): WebClient {

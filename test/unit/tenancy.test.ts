@@ -3,9 +3,9 @@ import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { ignoredBecause } from '../../src/slack/listeners/events.ts';
 import { tenantOf } from '../../src/slack/tenancy.ts';
-import { sharedFixtures } from '../support/shared-fixtures.ts';
+import { fixturesDirectory } from '../support/fixtures.ts';
 
-const fixtures = `${sharedFixtures}/slack/bolt-python-test-payloads`;
+const fixtures = `${fixturesDirectory}/slack/bolt-python-test-payloads`;
 const load = (name: string) => JSON.parse(readFileSync(`${fixtures}/${name}`, 'utf8')) as Record<string, unknown>;
 
 describe('tenantOf', () => {
