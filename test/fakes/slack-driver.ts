@@ -291,11 +291,11 @@ export const slackPayloads = {
     return envelope(fixture, overrides, event);
   },
 
-  /** `reaction_added` on a message (fixture: python-slack-events-api/tests/data/reaction_added.json). */
+  /** `reaction_added` on a message (fixture: python-slack-events-api/reaction_added.json). */
   reactionAdded(
     overrides: EventOverrides & { reaction?: string; itemUser?: string; itemTs?: string } = {},
   ): SlackRequest {
-    const fixture = loadJson(join(slackFixturesDirectory, 'python-slack-events-api/tests/data/reaction_added.json'));
+    const fixture = loadJson(join(slackFixturesDirectory, 'python-slack-events-api/reaction_added.json'));
     const event = fixtureEvent(fixture);
     Object.assign(event, {
       user: overrides.user ?? 'W222',
