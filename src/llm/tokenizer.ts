@@ -1,6 +1,6 @@
 /**
  * Exact token counting with tiktoken. One encoder per encoding per process: tiktoken's WASM encoders hold
- * native memory that is only released by `free()`, so creating one per call leaks (../shared/REFERENCE.md).
+ * native memory that is only released by `free()`, so creating one per call leaks (docs/platform-facts.md).
  */
 
 import type { TiktokenModel } from 'tiktoken';

@@ -1,6 +1,6 @@
 /**
  * Everything Deskhand says in Slack goes through this port. Its implementation (`src/slack/outbound/`) owns
- * the Web API client and the platform rules from ../shared/REFERENCE.md: per-call timeouts, no blind retry of
+ * the Web API client and the platform rules from docs/platform-facts.md: per-call timeouts, no blind retry of
  * posts, about one message per second per channel, coalesced `chat.update`, a 429 in one channel never
  * stalling another, splitting long content within block and character limits, unfurls off, and a plain-text
  * fallback on every message.

@@ -1,7 +1,7 @@
 /**
  * Global de-duplication of Slack deliveries in Redis. Slack retries an event when the ack is late or lost
  * (`X-Slack-Retry-Num`), Socket Mode redelivers envelopes, and several app instances may receive the same
- * delivery; Bolt de-duplicates nothing (../shared/REFERENCE.md).
+ * delivery; Bolt de-duplicates nothing (docs/platform-facts.md).
  *
  * A delivery is claimed with a lease (`SET NX PX`), the lease is renewed while work runs, and a done marker
  * replaces the lease when the work finishes. A redelivery while the lease is live or after the done marker is

@@ -2,7 +2,7 @@
  * The HTTP front door: Bolt's `HTTPReceiver` (signature verification, 5-minute staleness check, ack handling)
  * behind our own `node:http` server, which adds what Bolt lacks:
  * - a future-timestamp check: Bolt accepts timestamps in the future, so a request signed with a clock far ahead
- *   would stay replayable for longer than 5 minutes (../shared/REFERENCE.md, "Signatures");
+ *   would stay replayable for longer than 5 minutes (docs/platform-facts.md, "Signatures");
  * - `GET /healthz`, `GET /readyz`, `GET /metrics`;
  * - request metrics, whose duration for `POST /slack/events` is the ack latency;
  * - a graceful stop (stop accepting, let in-flight requests finish).

@@ -2,7 +2,7 @@
  * Which tenant a request belongs to. In Slack Connect and Enterprise Grid the envelope's `team_id` can be
  * another organisation's, so the tenant comes from `context_team_id` / `context_enterprise_id` when present,
  * then from the installation the request was authorised for, and only then from the envelope
- * (../shared/REFERENCE.md, "Tenancy"). An org-wide install is one tenant: the enterprise.
+ * (docs/platform-facts.md, "Tenancy"). An org-wide install is one tenant: the enterprise.
  */
 
 interface TenantFields {

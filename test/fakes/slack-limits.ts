@@ -1,5 +1,5 @@
 /**
- * Slack's message and view limits (../shared/REFERENCE.md "Slack: egress" and the Block Kit reference), as a
+ * Slack's message and view limits (docs/platform-facts.md "Slack: egress" and the Block Kit reference), as a
  * checker the fake Web API applies to every message it receives. Returns the Slack error code the real API
  * answers with, plus a human-readable detail for the test failure message.
  */

@@ -34,7 +34,7 @@ const ticket: Ticket = emptyTicket({
   confidence: 0.9,
 });
 
-/** Checks the Slack limits from ../shared/REFERENCE.md on a list of blocks. */
+/** Checks the Slack limits from docs/platform-facts.md on a list of blocks. */
 function assertWithinLimits(blocks: Block[]): void {
   assert.ok(blocks.length <= slackLimits.blocksPerMessage, `${blocks.length} blocks`);
   for (const block of blocks) {

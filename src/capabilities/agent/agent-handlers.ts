@@ -5,7 +5,7 @@
  * - `createStopActionHandler` handles `agent_stop` clicks.
  *
  * Each returns a reply for the requester or clicker (ephemeral). All of them touch Redis only, so they fit
- * before the ack. The approval handler MUST run before the click is acked (REFERENCE.md, Approvals): the decision
+ * before the ack. The approval handler MUST run before the click is acked (docs/platform-facts.md, Approvals): the decision
  * is then durable before Slack considers the click delivered.
  */
 import { DeskhandError } from '../../errors.ts';

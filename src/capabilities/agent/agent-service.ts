@@ -11,7 +11,7 @@
  * interactions.actions[actions.approvalReject] = createApprovalActionHandler(service);
  * interactions.actions[actions.agentStop] = createStopActionHandler(service);
  * ```
- * Approve/Reject must be decided BEFORE the click is acked (REFERENCE.md, Approvals): in the action listener,
+ * Approve/Reject must be decided BEFORE the click is acked (docs/platform-facts.md, Approvals): in the action listener,
  * `const outcome = await handler(request); await ack();` for those two ids, then post the reply ephemerally.
  * `workspaceId` is the tenant (`context_enterprise_id` or `context_team_id`), never the envelope's team alone.
  */

@@ -1,5 +1,5 @@
 /**
- * Durable, authorised human approvals (../shared/REFERENCE.md, Approvals).
+ * Durable, authorised human approvals (docs/platform-facts.md, Approvals).
  *
  * Guarantees:
  * - A request is written to Redis before its card is posted (`create` resolves only after the write), and a

@@ -2,7 +2,7 @@
  * Block Kit for answers: the status while working, the answer while it streams (for the `chat.update`
  * fallback), and the final message with its sources block and footer (cost, cache, feedback buttons).
  *
- * Every builder stays within Slack's limits (../shared/REFERENCE.md): ≤ 50 blocks, section text ≤ 3,000
+ * Every builder stays within Slack's limits (docs/platform-facts.md): ≤ 50 blocks, section text ≤ 3,000
  * characters, cumulative block text well under the ~13,200 characters where `msg_blocks_too_long` starts, and a
  * plain-text fallback on every message. All text that did not come from us is escaped for mrkdwn.
  */

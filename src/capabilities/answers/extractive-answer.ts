@@ -1,7 +1,7 @@
 /**
  * The answer Deskhand gives without a model: the best passages quoted with citations. Used when the budget
  * refuses the model call or the model is unavailable, so the user still gets something useful instead of
- * nothing (../shared/REFERENCE.md "Never a silent failure").
+ * nothing (docs/platform-facts.md "Never a silent failure").
  */
 import { defaultAnalyzer } from '../documents/retrieval/analyzer.ts';
 import type { AnswerSource } from './answer-source.ts';

@@ -1,6 +1,6 @@
 /**
  * Button clicks: store the click as a durable work item, then ack (the receiver sends the ack only after this
- * listener returns, so an acknowledged click is never lost: ../shared/REFERENCE.md, "Approvals"); the work side
+ * listener returns, so an acknowledged click is never lost: docs/platform-facts.md, "Approvals"); the work side
  * runs the action's handler after the ack, and the clicker always sees a result or the reason there is none.
  * If the click cannot be stored, the listener throws and Slack gets an error instead of an ack: the clicker's
  * client shows that the click failed, nothing ran, and clicking again is safe. Handlers must treat the button

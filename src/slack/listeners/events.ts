@@ -1,7 +1,7 @@
 /**
  * Events API listeners. Only three things start work: a mention of Deskhand (or a direct message), a message in
  * a thread Deskhand is part of, and the ticket reaction. Deskhand's own messages, other bots, edits, deletions,
- * unfurls and thread broadcasts never do (../shared/REFERENCE.md, "Own messages"). The receiver sends Bolt's ack
+ * unfurls and thread broadcasts never do (docs/platform-facts.md, "Own messages"). The receiver sends Bolt's ack
  * only after these return (receiver.ts), so each stores its work item durably before returning; the work itself
  * runs in the background.
  */

@@ -1,6 +1,6 @@
 /**
  * `SlackMessageStream`: a reply that grows while it is written, on Slack's streaming API
- * (`chat.startStream` / `chat.appendStream` / `chat.stopStream`, ../shared/REFERENCE.md "AI surfaces"), with a
+ * (`chat.startStream` / `chat.appendStream` / `chat.stopStream`, docs/platform-facts.md "AI surfaces"), with a
  * fallback to one posted message edited through the messenger's coalesced `update()` path.
  *
  * Guarantees:

@@ -1,5 +1,5 @@
 /**
- * Pacing primitives for Slack egress (../shared/REFERENCE.md "Slack: egress"):
+ * Pacing primitives for Slack egress (docs/platform-facts.md "Slack: egress"):
  * - `KeyedPacer`: one serial queue per channel, at most one start per interval, and a per-channel pause for
  *   429s — so a backlog or a rate limit in one channel never delays another.
  * - `TokenBucket`: a workspace-wide budget (for `chat.update`, Tier 3, ~50 per minute).

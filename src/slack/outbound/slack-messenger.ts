@@ -1,6 +1,6 @@
 /**
  * `SlackMessenger`: the `Messenger` port on the Slack Web API. The one module that talks to Slack on the
- * app's behalf, enforcing the egress rules in ../shared/REFERENCE.md:
+ * app's behalf, enforcing the egress rules in docs/platform-facts.md:
  * - the `WebClient` never retries by itself (`retries: 0`) and rejects 429s instead of pausing its global
  *   queue (`rejectRateLimitedCalls`), and every call has a timeout;
  * - a 429 pauses only the channel (or, for `chat.update`, the update budget) it came from, for `Retry-After`,

@@ -1,6 +1,6 @@
 /**
  * Splits content that is too long for one Slack message into several messages that each respect Slack's
- * limits (../shared/REFERENCE.md "Slack: egress"): at most 50 blocks, section text at most 3,000 characters,
+ * limits (docs/platform-facts.md "Slack: egress"): at most 50 blocks, section text at most 3,000 characters,
  * cumulative block text under the ~13,200 characters where `msg_blocks_too_long` starts (we stay at 12,000),
  * and `text` at most 40,000 characters.
  *

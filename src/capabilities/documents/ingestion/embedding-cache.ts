@@ -1,7 +1,7 @@
 /**
  * Embeddings cached by (model, dimensions, workspace, embedded-text hash), so re-ingesting a changed document
  * only embeds its changed chunks and re-ingesting after a failure does not pay twice. The workspace is part of
- * the key: one tenant's cache never answers another's (../shared/REFERENCE.md, caches).
+ * the key: one tenant's cache never answers another's (docs/platform-facts.md, caches).
  */
 import { Buffer } from 'node:buffer';
 
