@@ -7,6 +7,14 @@
  */
 import { z } from 'zod';
 import { defaultTicketCategories } from './capabilities/tickets/ticket-schema.ts';
+import { modelPricesProblem } from './llm/prices.ts';
+import {
+  isOpenAIHost,
+  parseUnknownModelPrice,
+  type UnknownModelPolicy,
+  unknownModelPolicy,
+  unknownModelPricePattern,
+} from './llm/unknown-models.ts';
 
 const emptyAsUnset = (value: unknown) => (typeof value === 'string' && value.trim() === '' ? undefined : value);
 
@@ -42,6 +50,27 @@ const stringList = (fallback: string[]) =>
 const optionalUrl = () => z.preprocess(emptyAsUnset, z.url().optional());
 const urlWithDefault = (fallback: string) => z.preprocess(emptyAsUnset, z.url().default(fallback));
 
+const modelPrices = z.preprocess(
+  emptyAsUnset,
+  z
+    .string()
+    .optional()
+    .superRefine((json, context) => {
+      const problem = json === undefined ? undefined : modelPricesProblem(json);
+      const message = problem?.replace(/^MODEL_PRICES_JSON is (invalid: )?/, '');
+      if (message) context.addIssue({ code: 'custom', message });
+    }),
+);
+const unknownModelPrice = z.preprocess(
+  emptyAsUnset,
+  z
+    .string()
+    .trim()
+    .regex(unknownModelPricePattern, 'must be "input,output" in USD per million tokens, or "none"')
+    .transform(parseUnknownModelPrice)
+    .optional(),
+);
+
 const timeZone = z.preprocess(
   emptyAsUnset,
   z
@@ -65,6 +94,10 @@ const hints: Record<string, string> = {
   SLACK_API_URL: 'the Web API base URL ending in /api/, e.g. https://slack.com/api/',
   PORT: 'a TCP port number between 1 and 65535',
   OPENAI_BASE_URL: 'the base URL of an OpenAI-compatible API, e.g. https://api.openai.com/v1',
+  MODEL_PRICES_JSON:
+    'a JSON object of model → {"inputPerMillionUsd":…,"cachedInputPerMillionUsd":…,"outputPerMillionUsd":…} (USD per million tokens)',
+  UNKNOWN_MODEL_PRICE:
+    'the price of models missing from the price table as input,output USD per million tokens (e.g. 0.2,0.6; 0,0 for a free local model), or "none" to refuse them',
   REDIS_URL: 'a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379',
   QDRANT_URL: 'the Qdrant REST URL, e.g. http://127.0.0.1:6333; leave unset to use the embedded index',
   ADMIN_USER_IDS: 'comma-separated Slack user ids (U…)',
@@ -103,7 +136,8 @@ export const configurationSchema = z.object({
   OPENAI_EMBEDDING_DIMENSIONS: integerWithDefault(1536, 1, 4096),
   OPENAI_TIMEOUT_MS: integerWithDefault(60_000, 100),
   TOKENIZER_FALLBACK_ENCODING: z.preprocess(emptyAsUnset, z.enum(['o200k_base', 'cl100k_base']).optional()),
-  MODEL_PRICES_JSON: optionalString,
+  MODEL_PRICES_JSON: modelPrices,
+  UNKNOWN_MODEL_PRICE: unknownModelPrice,
 
   // Budgets and cache
   TIME_ZONE: timeZone,
@@ -179,6 +213,8 @@ export interface Configuration {
     timeoutMs: number;
     fallbackEncoding: 'o200k_base' | 'cl100k_base' | undefined;
     pricesJson: string | undefined;
+    /** What a model missing from the price table costs (`UNKNOWN_MODEL_PRICE`, or the default for the server). */
+    unknownModels: UnknownModelPolicy;
   };
   budgets: {
     timeZone: string;
@@ -265,8 +301,12 @@ export function loadConfiguration(environment: Record<string, string | undefined
         embeddingModel: raw.OPENAI_EMBEDDING_MODEL,
         embeddingDimensions: raw.OPENAI_EMBEDDING_DIMENSIONS,
         timeoutMs: raw.OPENAI_TIMEOUT_MS,
-        fallbackEncoding: raw.TOKENIZER_FALLBACK_ENCODING,
+        // A compatible server's models (llama3.1:8b, …) are unknown to tiktoken: count them approximately rather than
+        // refuse them. Their provider-reported usage is what budgets are charged; our count only sizes reservations.
+        fallbackEncoding:
+          raw.TOKENIZER_FALLBACK_ENCODING ?? (isOpenAIHost(raw.OPENAI_BASE_URL) ? undefined : 'cl100k_base'),
         pricesJson: raw.MODEL_PRICES_JSON,
+        unknownModels: unknownModelPolicy(raw.OPENAI_BASE_URL, raw.UNKNOWN_MODEL_PRICE),
       },
       budgets: {
         timeZone: raw.TIME_ZONE,

@@ -31,7 +31,11 @@ export interface GatewayParts {
   close: () => Promise<void>;
 }
 
-/** Builds the gateway and its stores. Throws `configuration` when MODEL_PRICES_JSON is invalid or a model is unpriced. */
+/**
+ * Builds the gateway and its stores. Throws `configuration` when MODEL_PRICES_JSON is invalid or a configured model
+ * has no price and the unknown-model policy refuses it (OpenAI's API without `UNKNOWN_MODEL_PRICE`). Logs a warning
+ * for each configured model that will be charged $0 without a price (a local or compatible server).
+ */
 export function createGateway(
   configuration: Configuration,
   dependencies: {
@@ -42,10 +46,20 @@ export function createGateway(
     onBudgetWarning?: (warning: BudgetWarning) => void | Promise<void>;
   },
 ): GatewayParts {
-  const prices = new PriceTable(configuration.openai.pricesJson);
-  prices.priceOf(configuration.openai.model);
-  prices.priceOf(configuration.openai.classifierModel);
-  prices.priceOf(configuration.openai.embeddingModel);
+  const prices = new PriceTable({
+    overridesJson: configuration.openai.pricesJson,
+    unknownModels: configuration.openai.unknownModels,
+  });
+  const { model, classifierModel, embeddingModel } = configuration.openai;
+  for (const configured of new Set([model, classifierModel, embeddingModel])) {
+    const unpriced = prices.resolve(configured).unpriced;
+    if (unpriced) {
+      dependencies.logger.warn(
+        { code: 'configuration', model: configured, pricing: 'unpriced', unpriced },
+        `model ${configured} is unpriced (${unpriced}): its spend shows $0; budgets count its tokens`,
+      );
+    }
+  }
   const budgets = new BudgetStore({
     redis: dependencies.redis,
     keyPrefix: configuration.redis.keyPrefix,

@@ -1,9 +1,13 @@
 /**
  * Model prices in integer micro-dollars per million tokens, so every cost computed from them is an integer number
  * of micro-dollars (1 USD = 1 000 000 µ$). Costs round up: a budget must never undercount.
+ *
+ * A model missing from the table follows the `UnknownModelPolicy` (`unknown-models.ts`): a configuration error, a
+ * configured fallback price, or $0 flagged as **unpriced** — never a silent $0.
  */
 import { z } from 'zod';
 import { DeskhandError } from '../errors.ts';
+import type { UnknownModelPolicy } from './unknown-models.ts';
 
 export interface ModelPrice {
   /** µ$ per 1M input tokens. */
@@ -53,31 +57,73 @@ const overrideSchema = z.record(
   }),
 );
 
+/** Problems with a `MODEL_PRICES_JSON` value, one sentence; undefined when it is valid. */
+export function modelPricesProblem(overridesJson: string): string | undefined {
+  try {
+    parseOverrides(overridesJson);
+    return undefined;
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
+function parseOverrides(overridesJson: string): z.infer<typeof overrideSchema> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(overridesJson);
+  } catch (error) {
+    throw new DeskhandError('configuration', 'MODEL_PRICES_JSON is not valid JSON', { cause: error });
+  }
+  const parsed = overrideSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new DeskhandError(
+      'configuration',
+      `MODEL_PRICES_JSON is invalid: ${parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}`,
+    );
+  }
+  return parsed.data;
+}
+
+/** How a model's price was found. */
+export interface PriceResolution {
+  price: ModelPrice;
+  /** `table`: the built-in table or `MODEL_PRICES_JSON`; `fallback`: the unknown-model policy. */
+  source: 'table' | 'fallback';
+  /** Set (e.g. "local server") when the model costs $0 only because no price is known: spend does not show use. */
+  unpriced?: string;
+}
+
+/** Metric label of a model's pricing: `none` when the model would be refused. */
+export type PricingLabel = 'table' | 'fallback' | 'unpriced' | 'none';
+
+export interface PriceTableOptions {
+  /** `MODEL_PRICES_JSON`. */
+  overridesJson?: string | undefined;
+  /** What a model missing from the table costs (default: it is a configuration error). */
+  unknownModels?: UnknownModelPolicy;
+}
+
 /**
  * A price table: the defaults plus overrides from `MODEL_PRICES_JSON`, e.g.
- * `{"gpt-4o-mini":{"inputPerMillionUsd":0.15,"cachedInputPerMillionUsd":0.075,"outputPerMillionUsd":0.6}}`.
- * A model without a price is a configuration error: an unpriced call could not be held to a budget.
+ * `{"gpt-4o-mini":{"inputPerMillionUsd":0.15,"cachedInputPerMillionUsd":0.075,"outputPerMillionUsd":0.6}}`,
+ * plus the policy for models it does not list. Without a policy an unlisted model is a configuration error: an
+ * unpriced call could not be held to a budget.
  */
 export class PriceTable {
   private readonly prices: Map<string, ModelPrice>;
+  private readonly unknownModels: UnknownModelPolicy;
+  private readonly resolved = new Map<string, PriceResolution>();
 
-  constructor(overridesJson?: string, base: Readonly<Record<string, ModelPrice>> = defaultModelPrices) {
+  /** `options` may be the `MODEL_PRICES_JSON` text alone (unknown models refused). */
+  constructor(
+    options: string | PriceTableOptions = {},
+    base: Readonly<Record<string, ModelPrice>> = defaultModelPrices,
+  ) {
+    const { overridesJson, unknownModels } = typeof options === 'string' ? { overridesJson: options } : options;
+    this.unknownModels = unknownModels ?? { kind: 'refuse', why: 'no price for unknown models is configured' };
     this.prices = new Map(Object.entries(base));
     if (overridesJson !== undefined && overridesJson.trim() !== '') {
-      let raw: unknown;
-      try {
-        raw = JSON.parse(overridesJson);
-      } catch (error) {
-        throw new DeskhandError('configuration', 'MODEL_PRICES_JSON is not valid JSON', { cause: error });
-      }
-      const parsed = overrideSchema.safeParse(raw);
-      if (!parsed.success) {
-        throw new DeskhandError(
-          'configuration',
-          `MODEL_PRICES_JSON is invalid: ${parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}`,
-        );
-      }
-      for (const [model, entry] of Object.entries(parsed.data)) {
+      for (const [model, entry] of Object.entries(parseOverrides(overridesJson))) {
         this.prices.set(model, {
           inputPerMillion: usd(entry.inputPerMillionUsd),
           cachedInputPerMillion: usd(entry.cachedInputPerMillionUsd ?? entry.inputPerMillionUsd),
@@ -89,9 +135,53 @@ export class PriceTable {
 
   /**
    * The price of a model. Dated snapshots (`gpt-4o-mini-2024-07-18`, `gpt-4-0613`) and fine-tunes (`ft:gpt-4o-mini:org::id`)
-   * use their base model's price; anything else (`gpt-4o-mystery`) throws `configuration`.
+   * use their base model's price; anything else (`gpt-4o-mystery`) follows the unknown-model policy, which may throw
+   * `configuration`.
    */
   priceOf(model: string): ModelPrice {
+    return this.resolve(model).price;
+  }
+
+  /** The price of a model and where it came from (see `priceOf`); throws `configuration` when the model is refused. */
+  resolve(model: string): PriceResolution {
+    const known = this.resolved.get(model);
+    if (known) return known;
+    const found = this.lookUp(model);
+    let resolution: PriceResolution;
+    if (found) resolution = { price: found, source: 'table' };
+    else if (this.unknownModels.kind === 'charge') {
+      const { price, unpriced } = this.unknownModels;
+      resolution = { price, source: 'fallback', ...(unpriced ? { unpriced } : {}) };
+    } else {
+      throw new DeskhandError('configuration', `No price is configured for model "${model}"`, {
+        userMessage: `Deskhand has no price for the model "${model}", so it cannot keep it within budget. An admin must add it to MODEL_PRICES_JSON (or set UNKNOWN_MODEL_PRICE).`,
+        details: { model, why: this.unknownModels.why },
+      });
+    }
+    if (this.resolved.size < 1000) this.resolved.set(model, resolution);
+    return resolution;
+  }
+
+  /** Why a model is charged $0 without a known price (e.g. "local server"), or undefined. Never throws. */
+  unpricedReason(model: string): string | undefined {
+    try {
+      return this.resolve(model).unpriced;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The metric label of a model's pricing. Never throws. */
+  label(model: string): PricingLabel {
+    try {
+      const resolution = this.resolve(model);
+      return resolution.unpriced ? 'unpriced' : resolution.source;
+    } catch {
+      return 'none';
+    }
+  }
+
+  private lookUp(model: string): ModelPrice | undefined {
     const exact = this.prices.get(model);
     if (exact) return exact;
     const base = model.replace(/^ft:/, '').split(':')[0] ?? model;
@@ -101,14 +191,7 @@ export class PriceTable {
       const snapshot = base.startsWith(name) && (suffix === '' || /^-\d{4}(-\d{2}-\d{2})?$/.test(suffix));
       if (snapshot && (!best || name.length > best.length)) best = name;
     }
-    const found = best ? this.prices.get(best) : undefined;
-    if (!found) {
-      throw new DeskhandError('configuration', `No price is configured for model "${model}"`, {
-        userMessage: `Deskhand has no price for the model "${model}", so it cannot keep it within budget. An admin must add it to MODEL_PRICES_JSON.`,
-        details: { model },
-      });
-    }
-    return found;
+    return best ? this.prices.get(best) : undefined;
   }
 
   /** Cost in µ$ of a call, rounded up. `cachedInputTokens` is the part of `inputTokens` served from prompt cache. */

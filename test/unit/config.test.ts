@@ -75,6 +75,73 @@ describe('loadConfiguration', () => {
   });
 });
 
+describe('model prices', () => {
+  const problemsFor = (environment: Record<string, string>) => {
+    const result = loadConfiguration({ ...minimal, ...environment });
+    return result.ok ? [] : result.problems;
+  };
+
+  test('rejects a malformed UNKNOWN_MODEL_PRICE, saying what it must be', () => {
+    for (const value of ['0.2', 'free', '-1,2', '1,2,3', '0.2;0.6', '$1,$2']) {
+      const problems = problemsFor({ UNKNOWN_MODEL_PRICE: value });
+      assert.equal(problems.length, 1, `${value}: ${problems.join('\n')}`);
+      assert.match(
+        problems[0] ?? '',
+        /^UNKNOWN_MODEL_PRICE is invalid: must be "input,output" in USD per million tokens, or "none" — set it to the price of models missing from the price table as input,output USD per million tokens \(e\.g\. 0\.2,0\.6/,
+        value,
+      );
+    }
+  });
+
+  test('rejects a malformed MODEL_PRICES_JSON at start-up, naming the field', () => {
+    assert.match(
+      problemsFor({ MODEL_PRICES_JSON: '{not json' })[0] ?? '',
+      /^MODEL_PRICES_JSON is invalid: not valid JSON — set it to a JSON object/,
+    );
+    assert.match(
+      problemsFor({ MODEL_PRICES_JSON: '{"llama3.1:8b":{"inputPerMillionUsd":"cheap"}}' })[0] ?? '',
+      /^MODEL_PRICES_JSON is invalid: llama3\.1:8b\.inputPerMillionUsd: /,
+    );
+  });
+
+  test('unknown models are refused against OpenAI and cost $0 (unpriced) against other servers unless priced', () => {
+    const policy = (environment: Record<string, string>) => {
+      const result = loadConfiguration({ ...minimal, ...environment });
+      assert.ok(result.ok, result.ok ? '' : result.problems.join('\n'));
+      return result.configuration.openai;
+    };
+    assert.equal(policy({}).unknownModels.kind, 'refuse');
+    assert.equal(policy({}).fallbackEncoding, undefined, 'OpenAI models have known encodings');
+    const local = policy({ OPENAI_BASE_URL: 'http://127.0.0.1:11434/v1' });
+    assert.deepEqual(local.unknownModels, {
+      kind: 'charge',
+      price: { inputPerMillion: 0, cachedInputPerMillion: 0, outputPerMillion: 0 },
+      unpriced: 'local server',
+    });
+    assert.equal(local.fallbackEncoding, 'cl100k_base');
+    assert.deepEqual(
+      policy({ OPENAI_BASE_URL: 'http://127.0.0.1:11434/v1', UNKNOWN_MODEL_PRICE: ' 0.2, 0.6 ' }).unknownModels,
+      {
+        kind: 'charge',
+        price: { inputPerMillion: 200_000, cachedInputPerMillion: 200_000, outputPerMillion: 600_000 },
+      },
+    );
+    assert.deepEqual(policy({ UNKNOWN_MODEL_PRICE: '1,4' }).unknownModels, {
+      kind: 'charge',
+      price: { inputPerMillion: 1_000_000, cachedInputPerMillion: 1_000_000, outputPerMillion: 4_000_000 },
+    });
+    assert.equal(
+      policy({ OPENAI_BASE_URL: 'http://ollama:11434/v1', UNKNOWN_MODEL_PRICE: 'NONE' }).unknownModels.kind,
+      'refuse',
+    );
+    assert.equal(
+      policy({ OPENAI_BASE_URL: 'http://127.0.0.1:8000/v1', TOKENIZER_FALLBACK_ENCODING: 'o200k_base' })
+        .fallbackEncoding,
+      'o200k_base',
+    );
+  });
+});
+
 describe('configuration documentation', () => {
   const variables = Object.keys(configurationSchema.shape);
   const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');

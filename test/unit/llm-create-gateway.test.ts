@@ -5,7 +5,7 @@ import OpenAI from 'openai';
 import { loadConfiguration } from '../../src/config.ts';
 import { DeskhandError } from '../../src/errors.ts';
 import { createGateway } from '../../src/llm/create-gateway.ts';
-import { createSilentLogger } from '../../src/observability/logger.ts';
+import { createLogger, createSilentLogger } from '../../src/observability/logger.ts';
 import { createMetricsRegistry } from '../../src/observability/metrics.ts';
 
 const environment = {
@@ -54,5 +54,25 @@ describe('createGateway', () => {
       dependencies(),
     );
     assert.equal(parts.prices.priceOf('house-model-7b').inputPerMillion, 100_000);
+  });
+
+  test('starts with an unpriced model on a local server and warns that its spend shows $0', () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const logger = createLogger({ destination: { write: (line: string) => lines.push(JSON.parse(line)) } });
+    const parts = createGateway(
+      configurationFor({
+        OPENAI_BASE_URL: 'http://127.0.0.1:11434/v1',
+        OPENAI_MODEL: 'llama3.1:8b',
+        OPENAI_EMBEDDING_MODEL: 'nomic-embed-text',
+      }),
+      { ...dependencies(), logger },
+    );
+    assert.equal(parts.prices.unpricedReason('llama3.1:8b'), 'local server');
+    const warnings = lines.filter((line) => line.level === 'warn' && line.pricing === 'unpriced');
+    assert.deepEqual(
+      warnings.map((line) => line.model),
+      ['llama3.1:8b', 'nomic-embed-text'],
+    );
+    assert.match(String(warnings[0]?.msg), /model llama3\.1:8b is unpriced \(local server\): its spend shows \$0/);
   });
 });

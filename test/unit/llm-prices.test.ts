@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { DeskhandError } from '../../src/errors.ts';
 import { formatMicroUsd, PriceTable } from '../../src/llm/prices.ts';
+import { isLocalHost, isOpenAIHost, unknownModelPolicy } from '../../src/llm/unknown-models.ts';
 
 describe('PriceTable', () => {
   const prices = new PriceTable();
@@ -52,5 +53,90 @@ describe('PriceTable', () => {
     assert.equal(formatMicroUsd(1_234_567), '$1.23');
     assert.equal(formatMicroUsd(1_500), '$0.0015');
     assert.equal(formatMicroUsd(0), '$0.00');
+  });
+});
+
+describe('unknown models', () => {
+  test('are refused against OpenAI (any region, and Azure OpenAI) unless a price is configured', () => {
+    for (const url of [
+      'https://api.openai.com/v1',
+      'https://eu.api.openai.com/v1',
+      'https://acme.openai.azure.com/openai/v1',
+    ]) {
+      assert.ok(isOpenAIHost(url), url);
+      assert.equal(unknownModelPolicy(url, undefined).kind, 'refuse', url);
+    }
+    const table = new PriceTable({ unknownModels: unknownModelPolicy('https://api.openai.com/v1', undefined) });
+    assert.throws(
+      () => table.priceOf('llama3.1:8b'),
+      (error: unknown) =>
+        error instanceof DeskhandError &&
+        error.code === 'configuration' &&
+        /^Deskhand has no price for the model "llama3\.1:8b".*MODEL_PRICES_JSON.*UNKNOWN_MODEL_PRICE/.test(
+          error.userMessage,
+        ),
+    );
+    assert.equal(table.label('llama3.1:8b'), 'none');
+  });
+
+  test('cost $0 against any other server and are reported as unpriced, naming local servers as such', () => {
+    for (const url of [
+      'http://127.0.0.1:11434/v1',
+      'http://localhost:8080/v1',
+      'http://ollama:11434/v1',
+      'http://[::1]:8000/v1',
+      'http://10.1.2.3/v1',
+      'http://gpu.internal/v1',
+    ]) {
+      assert.ok(isLocalHost(url), url);
+      assert.equal(
+        new PriceTable({ unknownModels: unknownModelPolicy(url, undefined) }).unpricedReason('m'),
+        'local server',
+        url,
+      );
+    }
+    const hosted = new PriceTable({ unknownModels: unknownModelPolicy('https://llm.example.com/v1', undefined) });
+    assert.equal(isLocalHost('https://llm.example.com/v1'), false);
+    assert.deepEqual(hosted.resolve('llama3.1:8b'), {
+      price: { inputPerMillion: 0, cachedInputPerMillion: 0, outputPerMillion: 0 },
+      source: 'fallback',
+      unpriced: 'compatible server',
+    });
+    assert.equal(hosted.cost('llama3.1:8b', { inputTokens: 1_000_000, outputTokens: 1_000_000 }), 0);
+    assert.equal(hosted.label('llama3.1:8b'), 'unpriced');
+    // Models the table knows keep their price on any server.
+    assert.equal(hosted.label('gpt-4o-mini'), 'table');
+    assert.equal(hosted.unpricedReason('gpt-4o-mini'), undefined);
+    assert.equal(hosted.cost('gpt-4o-mini', { inputTokens: 1_000_000, outputTokens: 0 }), 150_000);
+  });
+
+  test('are charged a configured UNKNOWN_MODEL_PRICE, on any server; a configured 0,0 still counts as unpriced', () => {
+    const priced = new PriceTable({
+      unknownModels: unknownModelPolicy('http://127.0.0.1:11434/v1', {
+        inputPerMillionUsd: 0.2,
+        outputPerMillionUsd: 0.6,
+      }),
+    });
+    assert.equal(priced.cost('llama3.1:8b', { inputTokens: 1_000_000, outputTokens: 1_000_000 }), 800_000);
+    assert.equal(priced.label('llama3.1:8b'), 'fallback');
+    assert.equal(priced.unpricedReason('llama3.1:8b'), undefined);
+    const onOpenAI = new PriceTable({
+      unknownModels: unknownModelPolicy('https://api.openai.com/v1', { inputPerMillionUsd: 1, outputPerMillionUsd: 2 }),
+    });
+    assert.equal(onOpenAI.cost('house-model', { inputTokens: 1000, outputTokens: 1000 }), 3_000);
+    const free = new PriceTable({
+      unknownModels: unknownModelPolicy('https://api.openai.com/v1', { inputPerMillionUsd: 0, outputPerMillionUsd: 0 }),
+    });
+    assert.equal(free.unpricedReason('house-model'), 'UNKNOWN_MODEL_PRICE is 0');
+    assert.equal(unknownModelPolicy('http://127.0.0.1:11434/v1', 'none').kind, 'refuse');
+  });
+
+  test('MODEL_PRICES_JSON entries win over the unknown-model policy', () => {
+    const table = new PriceTable({
+      overridesJson: '{"llama3.1:8b":{"inputPerMillionUsd":0,"outputPerMillionUsd":0}}',
+      unknownModels: unknownModelPolicy('http://127.0.0.1:11434/v1', undefined),
+    });
+    assert.equal(table.label('llama3.1:8b'), 'table', 'an explicit $0 price is a price');
+    assert.equal(table.label('mistral:7b'), 'unpriced');
   });
 });
