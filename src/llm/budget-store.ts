@@ -7,6 +7,8 @@
  *   never overspend a cap together.
  * - `settle` replaces the reservation by the actual cost, once per request id (a second settle is a no-op).
  * - `release` drops a reservation without charging (error, timeout, cancellation).
+ * - A call reserving $0 (an unpriced model) is still refused once a window is used up, so a cap of $0 stops all calls.
+ * - `settle` also counts the call's tokens per model and window, in the same script (`token-usage.ts`).
  * - A reservation carries an expiry (a ZSET scored by expiry, on the Redis clock): each reserve first purges
  *   expired ones, so a crashed owner cannot leave a phantom "budget exceeded" behind.
  * - Every key of a workspace carries the hash tag `{workspaceId}`, so each script touches one hash slot and runs
@@ -19,6 +21,14 @@ import type { Redis } from 'ioredis';
 import { DateTime } from 'luxon';
 import { DeskhandError, isDeskhandError } from '../errors.ts';
 import { formatMicroUsd } from './prices.ts';
+import {
+  parseTokenUsage,
+  type SettledTokens,
+  type TokenUsageReport,
+  tokenArguments,
+  tokenCountersLua,
+  tokenKeys,
+} from './token-usage.ts';
 
 export type BudgetWindow = 'channel_daily' | 'channel_monthly' | 'workspace_daily';
 export const budgetWindows: readonly BudgetWindow[] = ['channel_daily', 'channel_monthly', 'workspace_daily'];
@@ -130,7 +140,8 @@ local function drop_reservation(res_key, info_key, reserved_key, id)
   local info = redis.call('HGET', info_key, id)
   if info then
     local amount, f1, f2, f3 = string.match(info, '^(%d+)|([^|]*)|([^|]*)|([^|]*)$')
-    if amount then
+    -- A $0 reservation (an unpriced model) added nothing; Lua would also send its negation as '-0', not an integer.
+    if amount and tonumber(amount) > 0 then
       for _, field in ipairs({f1, f2, f3}) do
         local left = redis.call('HINCRBY', reserved_key, field, -tonumber(amount))
         if left <= 0 then redis.call('HDEL', reserved_key, field) end
@@ -186,11 +197,11 @@ local fields = {ARGV[7], ARGV[8], ARGV[9]}
 for i = 1, 3 do
   local spent = tonumber(redis.call('GET', spent_keys[i]) or '0')
   local reserved = tonumber(redis.call('HGET', KEYS[3], fields[i]) or '0')
-  if spent + reserved + amount > caps[i] then
+  if spent + reserved + amount > caps[i] or (amount == 0 and spent + reserved >= caps[i]) then
     return {'refused', tostring(i), tostring(caps[i]), tostring(spent), tostring(reserved)}
   end
 end
-for i = 1, 3 do redis.call('HINCRBY', KEYS[3], fields[i], amount) end
+if amount > 0 then for i = 1, 3 do redis.call('HINCRBY', KEYS[3], fields[i], amount) end end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2] .. '|' .. fields[1] .. '|' .. fields[2] .. '|' .. fields[3])
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
 redis.call('SET', KEYS[8], 'reserved', 'PX', ARGV[10])
@@ -198,13 +209,16 @@ return {'reserved'}
 `;
 
 /*
- * KEYS: 1-3 as reserve, 4-6 spent, 7 cap overrides, 8 request state, 9-11 warning markers, 12 response-cache entry.
+ * KEYS: 1-3 as reserve, 4-6 spent, 7 cap overrides, 8 request state, 9-11 warning markers, 12 response-cache entry,
+ * 13-16 token counters (token-usage.ts).
  * ARGV: 1 request id, 2 actual µ$, 3-5 default caps, 6 day ttl s, 7 month ttl s, 8 state ttl ms, 9 warning ratio ‰,
- * 10 cache value ('' for none), 11 cache ttl s.
+ * 10 cache value ('' for none), 11 cache ttl s, 12 model ('' counts no tokens), 13 input tokens, 14 output tokens,
+ * 15 unpriced reason.
  */
-const settleLua = `${dropReservationLua}
+const settleLua = `${dropReservationLua}${tokenCountersLua}
 if redis.call('GET', KEYS[8]) == 'settled' then return {'duplicate'} end
 drop_reservation(KEYS[1], KEYS[2], KEYS[3], ARGV[1])
+count_tokens({KEYS[13], KEYS[14], KEYS[15], KEYS[16]}, ARGV[12], ARGV[13], ARGV[14], ARGV[15], ARGV[6], ARGV[7])
 local actual = tonumber(ARGV[2])
 local ttls = {ARGV[6], ARGV[7], ARGV[6]}
 local spent = {}
@@ -316,6 +330,7 @@ export class BudgetStore {
       warnChannelDay: `${base}warn:ch:${channelId}:d:${windows.day}`,
       warnChannelMonth: `${base}warn:ch:${channelId}:m:${windows.month}`,
       warnWorkspaceDay: `${base}warn:ws:d:${windows.day}`,
+      tokens: tokenKeys(base, channelId, windows),
       reservedFields: [`ch:${channelId}:d:${windows.day}`, `ch:${channelId}:m:${windows.month}`, `ws:d:${windows.day}`],
       request: (requestId: string) => `${base}req:${requestId}`,
     };
@@ -407,8 +422,16 @@ export class BudgetStore {
     });
   }
 
-  /** Charges the actual cost once per request id and frees its reservation. Safe to call twice. */
-  async settle(reservation: Reservation, actualMicroUsd: number, cacheStore?: CacheStore): Promise<SettleResult> {
+  /**
+   * Charges the actual cost once per request id, counts the call's `tokens` (when given) and frees its reservation,
+   * in one script. Safe to call twice. The script is sent before this returns (see `scripts`).
+   */
+  async settle(
+    reservation: Reservation,
+    actualMicroUsd: number,
+    cacheStore?: CacheStore,
+    tokens?: SettledTokens,
+  ): Promise<SettleResult> {
     assertAmount(actualMicroUsd);
     const keys = this.keys(reservation.workspaceId, reservation.channelId, reservation.windows);
     const reply = (await this.run(
@@ -426,6 +449,7 @@ export class BudgetStore {
         keys.warnChannelMonth,
         keys.warnWorkspaceDay,
         cacheStore?.key ?? keys.request(reservation.requestId),
+        ...keys.tokens,
       ],
       [
         reservation.requestId,
@@ -439,6 +463,7 @@ export class BudgetStore {
         this.warningPermille,
         cacheStore?.value ?? '',
         cacheStore?.ttlSeconds ?? 0,
+        ...tokenArguments(tokens),
       ],
     )) as string[];
     if (reply[0] === 'duplicate') return { charged: false, warnings: [] };
@@ -544,6 +569,19 @@ export class BudgetStore {
         };
       }),
     };
+  }
+
+  /** Tokens counted per model in the channel's and the workspace's day and month (`token-usage.ts`). */
+  async tokenUsage(workspaceId: string, channelId: string): Promise<TokenUsageReport> {
+    const keys = this.keys(workspaceId, channelId, this.windowsAt());
+    const pipeline = this.redis.pipeline();
+    for (const key of keys.tokens) pipeline.hgetall(key);
+    const results = (await this.guard(pipeline.exec())) ?? [];
+    const hashes = results.map(([error, value]) => {
+      if (error) throw new DeskhandError('budget_unenforceable', 'Could not read token counters', { cause: error });
+      return value as Record<string, string>;
+    });
+    return parseTokenUsage(workspaceId, channelId, hashes);
   }
 
   /**

@@ -2,7 +2,8 @@
  * `OpenAIGateway`: the only implementation of `LanguageModelGateway`. Every chat and embedding call in Deskhand
  * passes through it, in this order:
  *
- * 1. validate the request and resolve model, encoding and price (an unknown model is a configuration error);
+ * 1. validate the request and resolve model, encoding and price (an unknown model follows the price table's policy:
+ *    a configuration error, a configured price, or $0 marked `pricing="unpriced"` in metrics, logs and the ledger);
  * 2. in one Lua script, serve a deterministic call from the scoped response cache (a hit costs 0 and is counted as
  *    savings) or reserve its worst case (exact input tokens + `maxOutputTokens` of output) — refused calls never
  *    reach the provider, and a budget store that cannot answer refuses too (fail closed);
@@ -10,9 +11,9 @@
  * 4. call the provider once through the `openai` SDK with a per-call `timeout` and `maxRetries` that fit the
  *    deadline (the SDK's retry loop is the only one; `createGuardedFetch` stops it retrying `insufficient_quota` or a
  *    `retry-after` beyond the deadline);
- * 5. settle to the reported usage (idempotent per request id) and store a cacheable reply in the same script, append
- *    to the ledger, report 80 % warnings; on any failure release the reservation — except an interrupted stream,
- *    which is charged its input and the output received so far.
+ * 5. settle to the reported usage (idempotent per request id), count its tokens and store a cacheable reply in the
+ *    same script, append to the ledger, report 80 % warnings; on any failure release the reservation — except an
+ *    interrupted stream, which is charged its input and the output received so far.
  */
 import { randomUUID } from 'node:crypto';
 import type OpenAI from 'openai';
@@ -126,11 +127,12 @@ export class OpenAIGateway implements LanguageModelGateway {
     this.breaker =
       options.breaker ?? new CircuitBreaker({ onStateChange: (state) => circuitOpen.set(state === 'closed' ? 0 : 1) });
     this.metric = {
-      calls: counter(registry, 'deskhand_llm_calls_total', 'Model calls by outcome', [
+      calls: counter(registry, 'deskhand_llm_calls_total', 'Model calls by outcome and pricing', [
         'operation',
         'model',
         'purpose',
         'outcome',
+        'pricing',
       ]),
       duration: histogram(registry, 'deskhand_llm_call_duration_seconds', 'Model call latency', [
         'operation',
@@ -260,8 +262,8 @@ export class OpenAIGateway implements LanguageModelGateway {
     let outcome: Outcome = 'ok';
     try {
       if (texts.length === 0) return { vectors: [], inputTokens: 0, costMicroUsd: 0 };
-      const encoding = encodingForModel(model, this.options.fallbackEncoding);
       this.options.prices.priceOf(model);
+      const encoding = encodingForModel(model, this.options.fallbackEncoding);
       const counts = texts.map((text, index) => {
         if (typeof text !== 'string' || text.length === 0) {
           throw new DeskhandError('invalid_input', `Text ${index} to embed is empty`, { details: { index } });
@@ -313,7 +315,7 @@ export class OpenAIGateway implements LanguageModelGateway {
       outcome = mapped.code;
       throw mapped;
     } finally {
-      this.metric.calls.inc({ operation: 'embed', model, purpose, outcome });
+      this.metric.calls.inc({ operation: 'embed', model, purpose, outcome, pricing: this.options.prices.label(model) });
       this.metric.duration.observe({ operation: 'embed', outcome }, (performance.now() - started) / 1000);
     }
   }
@@ -384,8 +386,8 @@ export class OpenAIGateway implements LanguageModelGateway {
       this.validateChat(request);
       const deadline = request.deadline ?? Date.now() + this.options.timeoutMs;
       this.checkLiveness(deadline, request.signal);
-      const encoding = encodingForModel(model, this.options.fallbackEncoding);
       this.options.prices.priceOf(model);
+      const encoding = encodingForModel(model, this.options.fallbackEncoding);
 
       const cacheKey = isCacheable(request) ? this.options.cache.keyFor(request, model, scope) : undefined;
       const counted = countChatRequestTokens(request, encoding);
@@ -448,6 +450,7 @@ export class OpenAIGateway implements LanguageModelGateway {
           details: mapped.details,
           purpose: request.purpose,
           model,
+          pricing: this.options.prices.label(model),
           workspaceId: scope.workspaceId,
           channelId: scope.channelId,
           requestId: scope.requestId,
@@ -456,7 +459,8 @@ export class OpenAIGateway implements LanguageModelGateway {
       );
       throw mapped;
     } finally {
-      this.metric.calls.inc({ operation: 'chat', model, purpose: request.purpose, outcome });
+      const pricing = this.options.prices.label(model);
+      this.metric.calls.inc({ operation: 'chat', model, purpose: request.purpose, outcome, pricing });
       this.metric.duration.observe({ operation: 'chat', outcome }, (performance.now() - started) / 1000);
     }
   }
@@ -670,8 +674,9 @@ export class OpenAIGateway implements LanguageModelGateway {
     cacheStore?: CacheStore,
   ): Promise<void> {
     let settled: Awaited<ReturnType<BudgetStore['settle']>>;
+    const unpriced = this.options.prices.unpricedReason(details.model);
     try {
-      settled = await this.options.budgets.settle(reservation, costMicroUsd, cacheStore);
+      settled = await this.options.budgets.settle(reservation, costMicroUsd, cacheStore, { ...details, unpriced });
     } catch (error) {
       // The call already happened: keep the ledger right so a rebuild restores the spend; the reservation expires.
       this.options.logger.error(
@@ -693,6 +698,7 @@ export class OpenAIGateway implements LanguageModelGateway {
           month: reservation.windows.month,
           costMicroUsd,
           ...details,
+          ...(unpriced ? { unpriced } : {}),
         })
         .catch((error: unknown) => {
           this.options.logger.error({ err: error, requestId: reservation.requestId }, 'could not append to the ledger');

@@ -23,6 +23,8 @@ export interface LedgerEntry {
   costMicroUsd: number;
   inputTokens: number;
   outputTokens: number;
+  /** Present when the model was charged $0 without a known price (e.g. "local server"); the tokens are real use. */
+  unpriced?: string;
 }
 
 export class Ledger {

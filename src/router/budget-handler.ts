@@ -1,8 +1,60 @@
-/** The `budget` route: `/budget` served by the budget capability, always answered ephemerally. */
+/**
+ * The `budget` route: `/budget` served by the budget capability, always answered ephemerally. When the budget store
+ * counts tokens (`BudgetStore.tokenUsage`), the status reply also shows the tokens used in each window and a note per
+ * unpriced model (charged $0 because no price is known, e.g. on a local server), so a $0 spend never reads as
+ * "nothing used". If the token counters cannot be read, the money figures are still answered.
+ */
 import { type BudgetCommandDependencies, handleBudgetCommand } from '../capabilities/budget/handle-budget-command.ts';
+import type { TokenUsageReport, TokenWindow } from '../llm/token-usage.ts';
+import type { Block } from '../ports/messenger.ts';
 import type { CapabilityHandler } from './types.ts';
 
-export function budgetHandler(dependencies: BudgetCommandDependencies): CapabilityHandler {
+/** What the handler reads token counts from (`BudgetStore` satisfies it). */
+export interface TokenUsageSource {
+  tokenUsage(workspaceId: string, channelId: string): Promise<TokenUsageReport>;
+}
+
+export interface BudgetHandlerDependencies extends BudgetCommandDependencies {
+  /** The budget store; token lines are shown when it can report token usage. */
+  budgets: BudgetCommandDependencies['budgets'] & Partial<TokenUsageSource>;
+}
+
+const labels: Record<TokenWindow, string> = {
+  channel_daily: 'Channel, today',
+  channel_monthly: 'Channel, this month',
+  workspace_daily: 'Workspace, today',
+  workspace_monthly: 'Workspace, this month',
+};
+
+const count = (value: number) => value.toLocaleString('en-US');
+
+/**
+ * Token lines for `/budget`: one per window, then one note per unpriced model used this month, e.g.
+ * "Model `llama3.1:8b` is unpriced (local server): spend shows $0; 1,234 tokens used today in this channel (1,500 in
+ * the workspace)."
+ */
+export function tokenUsageText(usage: TokenUsageReport): string {
+  const lines = usage.windows.map(
+    (window) =>
+      `• *${labels[window.window]}*: ${count(window.inputTokens + window.outputTokens)} tokens (${count(window.inputTokens)} in, ${count(window.outputTokens)} out)`,
+  );
+  const windowOf = (name: TokenWindow) => usage.windows.find((window) => window.window === name);
+  const unpriced = new Map<string, string>();
+  for (const window of usage.windows) {
+    for (const model of window.models) if (model.unpriced) unpriced.set(model.model, model.unpriced);
+  }
+  const tokensToday = (name: TokenWindow, model: string) => {
+    const found = windowOf(name)?.models.find((entry) => entry.model === model);
+    return found ? found.inputTokens + found.outputTokens : 0;
+  };
+  const notes = [...unpriced].map(
+    ([model, reason]) =>
+      `:warning: Model \`${model}\` is unpriced (${reason}): spend shows $0; ${count(tokensToday('channel_daily', model))} tokens used today in this channel (${count(tokensToday('workspace_daily', model))} in the workspace).`,
+  );
+  return ['*Tokens used* (counted for every model, priced or not)', ...lines, ...notes].join('\n');
+}
+
+export function budgetHandler(dependencies: BudgetHandlerDependencies): CapabilityHandler {
   return async (request) => {
     const reply = await handleBudgetCommand(
       {
@@ -13,11 +65,32 @@ export function budgetHandler(dependencies: BudgetCommandDependencies): Capabili
       },
       dependencies,
     );
+    let text = reply.text;
+    let blocks: Block[] | undefined = reply.blocks;
+    const verb = request.text.trim().split(/\s+/)[0]?.toLowerCase() || 'show';
+    const tokenUsage = dependencies.budgets.tokenUsage?.bind(dependencies.budgets);
+    if (tokenUsage && (verb === 'show' || verb === 'status')) {
+      try {
+        const tokens = tokenUsageText(await tokenUsage(request.workspaceId, request.channelId));
+        text = `${text}\n${tokens}`;
+        if (blocks) {
+          // Before the trailing context block (who can change the caps), after the spend figures.
+          const footer = blocks.at(-1)?.type === 'context' ? blocks.slice(-1) : [];
+          const body = blocks.slice(0, blocks.length - footer.length);
+          blocks = [...body, { type: 'section', text: { type: 'mrkdwn', text: tokens } }, ...footer];
+        }
+      } catch (error) {
+        dependencies.logger?.warn(
+          { err: error, workspaceId: request.workspaceId, channelId: request.channelId },
+          '/budget could not read token counters',
+        );
+      }
+    }
     return {
       kind: 'reply',
       visibility: 'ephemeral',
-      text: reply.text,
-      ...(reply.blocks ? { blocks: reply.blocks } : {}),
+      text,
+      ...(blocks ? { blocks } : {}),
     };
   };
 }

@@ -40,7 +40,9 @@ describe('Redis Cluster compatibility', () => {
         keys.warnChannelMonth,
         keys.warnWorkspaceDay,
         keys.request('request-1'),
+        ...keys.tokens,
       ];
+      assert.equal(keys.tokens.length, 4);
       const slots = new Set(names.map(keySlot));
       assert.equal(slots.size, 1, `${workspaceId}: ${[...slots].join(', ')}`);
       assert.ok(names.every((name) => name.startsWith(`dh:{${workspaceId}}:`)));
