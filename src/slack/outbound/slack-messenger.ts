@@ -15,12 +15,18 @@
  * - thread history (conversations.replies, paginated) cached per thread for a short TTL and single-flight;
  * - streamed replies (`chat.*Stream`, Tier 4 bucket) falling back to the coalesced update path
  *   (message-stream.ts), and a best-effort assistant status.
+ *
+ * This file is the facade: it owns the pacing state and wires the parts together. The parts: the client's
+ * settings (slack-web-client.ts), one call with the retry policy and metrics (slack-api-caller.ts), SDK
+ * errors as `DeskhandError`s (slack-call-errors.ts), coalesced updates (coalesced-updates.ts), thread reads
+ * and their cache (thread-reader.ts), `files.info` payloads (file-details.ts), pacing primitives (pacer.ts),
+ * splitting (split-message.ts) and streamed replies (message-stream.ts).
  */
-import { LogLevel, type WebAPICallResult, WebClient } from '@slack/web-api';
-import type { Counter, Histogram } from 'prom-client';
-import { DeskhandError, type OutcomeCode } from '../../errors.ts';
+import type { WebClient } from '@slack/web-api';
+import type { Counter } from 'prom-client';
+import { DeskhandError } from '../../errors.ts';
 import type { Logger } from '../../observability/logger.ts';
-import { counter, histogram, type Registry } from '../../observability/metrics.ts';
+import { counter, type Registry } from '../../observability/metrics.ts';
 import type {
   FileDetails,
   MessageStream,
@@ -30,39 +36,15 @@ import type {
   StreamOptions,
   ThreadMessage,
 } from '../../ports/messenger.ts';
+import { CoalescedUpdates } from './coalesced-updates.ts';
+import { toFileDetails } from './file-details.ts';
 import { type MessageStreamTuning, SlackMessageStream } from './message-stream.ts';
-import { type Clock, Coalescer, KeyedPacer, systemClock, TokenBucket, type Turn } from './pacer.ts';
+import { type Clock, KeyedPacer, systemClock, TokenBucket, type Turn } from './pacer.ts';
+import { noTurn, SlackApiCaller } from './slack-api-caller.ts';
 import { type MessageLimits, slackMessageLimits, splitMessage } from './split-message.ts';
+import { ThreadReader } from './thread-reader.ts';
 
-type SlackLogger = NonNullable<ConstructorParameters<typeof WebClient>[1]>['logger'];
-
-export interface SlackWebClientOptions {
-  token: string;
-  /** Web API base URL (`SLACK_API_URL`), e.g. https://slack.com/api/ or a fake's URL. */
-  apiUrl: string;
-  /** Per-call timeout (`SLACK_REQUEST_TIMEOUT_MS`). */
-  timeoutMs: number;
-  /**
-   * Where the SDK's own log lines go (e.g. the Bolt adapter over pino). Without it the SDK prints errors only:
-   * this module logs every failed call itself, structured and with its code.
-   */
-  clientLogger?: SlackLogger;
-}
-
-/**
- * Builds the `WebClient` with the settings this module's guarantees rely on: no SDK retries, 429s rejected
- * (never a paused global queue), a per-call timeout. Called from the composition root.
- */
-export function createSlackWebClient(options: SlackWebClientOptions): WebClient {
-  return new WebClient(options.token, {
-    slackApiUrl: options.apiUrl,
-    timeout: options.timeoutMs,
-    retryConfig: { retries: 0 },
-    rejectRateLimitedCalls: true,
-    allowAbsoluteUrls: false,
-    ...(options.clientLogger === undefined ? { logLevel: LogLevel.ERROR } : { logger: options.clientLogger }),
-  });
-}
+export { createSlackWebClient, type SlackWebClientOptions } from './slack-web-client.ts';
 
 export interface SlackMessengerOptions {
   client: WebClient;
@@ -90,71 +72,25 @@ export interface SlackMessengerOptions {
   stream?: Omit<MessageStreamTuning, 'limits'>;
 }
 
-/**
- * `stream`: chat.*Stream calls (Tier 4 bucket; never retried on an unknown outcome: an append could show
- * twice). `status`: best-effort assistant status (one retry; a 429 is not waited out).
- */
-type CallKind = 'post' | 'update' | 'read' | 'view' | 'stream' | 'status';
-
-interface SlackCallError {
-  code?: string;
-  retryAfter?: number;
-  statusCode?: number;
-  data?: { error?: string };
-  original?: Error;
-}
-
-const notFoundErrors = new Set([
-  'channel_not_found',
-  'message_not_found',
-  'thread_not_found',
-  'not_found',
-  'file_not_found',
-  'file_deleted',
-]);
-const notAuthorisedErrors = new Set(['not_in_channel', 'is_archived', 'restricted_action', 'missing_scope']);
-const configurationErrors = new Set(['not_authed', 'invalid_auth', 'token_revoked', 'account_inactive']);
-
-function platformCode(slackError: string): OutcomeCode {
-  if (notFoundErrors.has(slackError)) return 'not_found';
-  if (notAuthorisedErrors.has(slackError)) return 'not_authorised';
-  if (configurationErrors.has(slackError)) return 'configuration';
-  if (slackError === 'expired_trigger_id' || slackError === 'hash_conflict') return 'conflict';
-  return 'internal';
-}
-
-interface CachedThread {
-  expiresAt: number;
-  messages: Promise<ThreadMessage[]>;
-}
-
 /** The `Messenger` port over `@slack/web-api`; see the module comment for the guarantees. */
 export class SlackMessenger implements Messenger {
-  #client: WebClient;
   #logger: Logger;
   #clock: Clock;
   #channels: KeyedPacer;
-  #updates: TokenBucket;
   #streamCalls: TokenBucket;
   #streamTuning: MessageStreamTuning;
   #streamFallbacks: Counter<'reason'> | undefined;
-  #coalescer: Coalescer<OutgoingMessage & { ts: string }>;
-  #threads = new Map<string, CachedThread>();
-  #threadCacheTtlMs: number;
-  #maxRateLimitRetries: number;
-  #maxRetryAfterMs: number;
-  #maxThreadMessages: number;
+  #caller: SlackApiCaller;
+  #updates: CoalescedUpdates;
+  #reader: ThreadReader;
   #limits: MessageLimits;
   #inFlight = new Set<Promise<unknown>>();
-  #calls: Counter<'method' | 'outcome'> | undefined;
-  #latency: Histogram<'method'> | undefined;
 
   constructor(options: SlackMessengerOptions) {
-    this.#client = options.client;
     this.#logger = options.logger.child({ component: 'slack-messenger' });
     this.#clock = options.clock ?? systemClock;
     this.#channels = new KeyedPacer({ intervalMs: options.postIntervalMs ?? 1000, clock: this.#clock });
-    this.#updates = new TokenBucket({
+    const updateBudget = new TokenBucket({
       capacity: options.updateBurst ?? 5,
       refillPerMinute: options.updatesPerMinute ?? 50,
       clock: this.#clock,
@@ -164,11 +100,6 @@ export class SlackMessenger implements Messenger {
       refillPerMinute: options.streamCallsPerMinute ?? 100,
       clock: this.#clock,
     });
-    this.#coalescer = new Coalescer((_key, message) => this.#sendUpdate(message));
-    this.#threadCacheTtlMs = options.threadCacheTtlMs ?? 15_000;
-    this.#maxRateLimitRetries = options.maxRateLimitRetries ?? 3;
-    this.#maxRetryAfterMs = options.maxRetryAfterMs ?? 60_000;
-    this.#maxThreadMessages = options.maxThreadMessages ?? 1000;
     this.#limits = options.limits ?? slackMessageLimits;
     this.#streamTuning = { ...options.stream, limits: this.#limits };
     if (options.metrics) {
@@ -178,14 +109,30 @@ export class SlackMessenger implements Messenger {
         'Streamed replies that continued as an updated message, by reason',
         ['reason'],
       );
-      this.#calls = counter(options.metrics, 'deskhand_slack_api_calls_total', 'Slack Web API calls by outcome', [
-        'method',
-        'outcome',
-      ]);
-      this.#latency = histogram(options.metrics, 'deskhand_slack_api_seconds', 'Slack Web API call latency', [
-        'method',
-      ]);
     }
+    this.#caller = new SlackApiCaller({
+      client: options.client,
+      logger: this.#logger,
+      clock: this.#clock,
+      ...(options.metrics ? { metrics: options.metrics } : {}),
+      maxRateLimitRetries: options.maxRateLimitRetries ?? 3,
+      maxRetryAfterMs: options.maxRetryAfterMs ?? 60_000,
+      channels: this.#channels,
+      updates: updateBudget,
+      streamCalls: this.#streamCalls,
+    });
+    this.#updates = new CoalescedUpdates({
+      caller: this.#caller,
+      budget: updateBudget,
+      limits: this.#limits,
+      logger: this.#logger,
+    });
+    this.#reader = new ThreadReader({
+      caller: this.#caller,
+      clock: this.#clock,
+      threadCacheTtlMs: options.threadCacheTtlMs ?? 15_000,
+      maxThreadMessages: options.maxThreadMessages ?? 1000,
+    });
   }
 
   /**
@@ -209,7 +156,7 @@ export class SlackMessenger implements Messenger {
       await this.#channels.run(message.channel, async (turn) => {
         for (const [index, part] of parts.entries()) {
           if (index > 0) await turn();
-          const result = await this.#call('chat.postMessage', 'post', message.channel, turn, {
+          const result = await this.#caller.call('chat.postMessage', 'post', message.channel, turn, {
             channel: message.channel,
             text: part.text,
             ...(part.blocks ? { blocks: part.blocks } : {}),
@@ -224,7 +171,7 @@ export class SlackMessenger implements Messenger {
       if (error instanceof DeskhandError && allTs.length > 0) error.details.postedTs = [...allTs];
       throw error;
     } finally {
-      if (message.threadTs !== undefined) this.#threads.delete(threadKey(message.channel, message.threadTs));
+      if (message.threadTs !== undefined) this.#reader.invalidate(message.channel, message.threadTs);
     }
     const [first] = allTs;
     if (first === undefined) throw new DeskhandError('internal', 'Nothing to post: the message was empty.');
@@ -242,30 +189,7 @@ export class SlackMessenger implements Messenger {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#track(this.#coalescer.submit(`${message.channel}:${message.ts}`, message));
-  }
-
-  async #sendUpdate(message: OutgoingMessage & { ts: string }): Promise<void> {
-    const parts = splitMessage(
-      { text: message.text, ...(message.blocks ? { blocks: message.blocks } : {}) },
-      this.#limits,
-    );
-    const [part] = parts;
-    if (!part) return;
-    if (parts.length > 1) {
-      this.#logger.warn(
-        { channel: message.channel, ts: message.ts, parts: parts.length },
-        'update too long, cut to one message',
-      );
-    }
-    const turn: Turn = () => this.#updates.take();
-    await turn();
-    await this.#call('chat.update', 'update', message.channel, turn, {
-      channel: message.channel,
-      ts: message.ts,
-      text: part.text,
-      ...(part.blocks ? { blocks: part.blocks } : {}),
-    });
+    return this.#track(this.#updates.submit(message));
   }
 
   /**
@@ -285,7 +209,7 @@ export class SlackMessenger implements Messenger {
     await this.#channels.run(message.channel, async (turn) => {
       for (const [index, part] of parts.entries()) {
         if (index > 0) await turn();
-        await this.#call('chat.postEphemeral', 'post', message.channel, turn, {
+        await this.#caller.call('chat.postEphemeral', 'post', message.channel, turn, {
           channel: message.channel,
           user: message.user,
           text: part.text,
@@ -298,14 +222,14 @@ export class SlackMessenger implements Messenger {
 
   /** Opens a modal immediately (no pacing: the trigger expires after 3 s; no retry: it is single-use). */
   async openView(triggerId: string, view: Record<string, unknown>): Promise<{ viewId: string }> {
-    const result = await this.#call('views.open', 'view', undefined, noTurn, { trigger_id: triggerId, view });
+    const result = await this.#caller.call('views.open', 'view', undefined, noTurn, { trigger_id: triggerId, view });
     const opened = result.view as { id?: string } | undefined;
     if (!opened?.id) throw new DeskhandError('upstream_invalid_response', 'views.open returned no view id');
     return { viewId: opened.id };
   }
 
   async updateView(viewId: string, view: Record<string, unknown>): Promise<void> {
-    await this.#call('views.update', 'read', undefined, noTurn, { view_id: viewId, view });
+    await this.#caller.call('views.update', 'read', undefined, noTurn, { view_id: viewId, view });
   }
 
   /**
@@ -313,79 +237,18 @@ export class SlackMessenger implements Messenger {
    * the most recent `limit - 1` replies. Cached per thread for a short TTL; concurrent callers share one
    * fetch; posting into the thread through this messenger invalidates the cache.
    */
-  async threadMessages(channel: string, threadTs: string, options: { limit?: number } = {}): Promise<ThreadMessage[]> {
-    const key = threadKey(channel, threadTs);
-    const now = this.#clock.now();
-    let cached = this.#threads.get(key);
-    if (!cached || cached.expiresAt <= now) {
-      const messages = this.#fetchThread(channel, threadTs);
-      cached = { expiresAt: now + this.#threadCacheTtlMs, messages };
-      this.#threads.set(key, cached);
-      messages.catch(() => {
-        if (this.#threads.get(key) === cached) this.#threads.delete(key);
-      });
-      this.#pruneThreadCache(now);
-    }
-    const messages = await cached.messages;
-    const limit = options.limit;
-    if (limit === undefined || messages.length <= limit) return messages;
-    if (limit <= 1) return messages.slice(0, limit);
-    return [...messages.slice(0, 1), ...messages.slice(messages.length - (limit - 1))];
-  }
-
-  async #fetchThread(channel: string, threadTs: string): Promise<ThreadMessage[]> {
-    const messages: ThreadMessage[] = [];
-    let cursor: string | undefined;
-    do {
-      const page = await this.#call('conversations.replies', 'read', channel, noTurn, {
-        channel,
-        ts: threadTs,
-        limit: 200,
-        ...(cursor ? { cursor } : {}),
-      });
-      for (const raw of (page.messages as Record<string, unknown>[] | undefined) ?? [])
-        messages.push(toThreadMessage(raw));
-      cursor = (page.response_metadata as { next_cursor?: string } | undefined)?.next_cursor || undefined;
-    } while (cursor && messages.length < this.#maxThreadMessages);
-    return messages.slice(0, this.#maxThreadMessages);
-  }
-
-  #pruneThreadCache(now: number): void {
-    if (this.#threads.size < 500) return;
-    for (const [key, entry] of this.#threads) if (entry.expiresAt <= now) this.#threads.delete(key);
+  threadMessages(channel: string, threadTs: string, options: { limit?: number } = {}): Promise<ThreadMessage[]> {
+    return this.#reader.threadMessages(channel, threadTs, options);
   }
 
   /** A single message: top-level via conversations.history, else a thread reply via conversations.replies. */
-  async message(channel: string, ts: string): Promise<ThreadMessage | undefined> {
-    try {
-      const history = await this.#call('conversations.history', 'read', channel, noTurn, {
-        channel,
-        latest: ts,
-        oldest: ts,
-        inclusive: true,
-        limit: 1,
-      });
-      const found = ((history.messages as Record<string, unknown>[] | undefined) ?? []).find((raw) => raw.ts === ts);
-      if (found) return toThreadMessage(found);
-      const replies = await this.#call('conversations.replies', 'read', channel, noTurn, {
-        channel,
-        ts,
-        latest: ts,
-        oldest: ts,
-        inclusive: true,
-        limit: 1,
-      });
-      const reply = ((replies.messages as Record<string, unknown>[] | undefined) ?? []).find((raw) => raw.ts === ts);
-      return reply ? toThreadMessage(reply) : undefined;
-    } catch (error) {
-      if (error instanceof DeskhandError && error.code === 'not_found') return undefined;
-      throw error;
-    }
+  message(channel: string, ts: string): Promise<ThreadMessage | undefined> {
+    return this.#reader.message(channel, ts);
   }
 
   async permalink(channel: string, ts: string): Promise<string | undefined> {
     try {
-      const result = await this.#call('chat.getPermalink', 'read', channel, noTurn, { channel, message_ts: ts });
+      const result = await this.#caller.call('chat.getPermalink', 'read', channel, noTurn, { channel, message_ts: ts });
       return typeof result.permalink === 'string' ? result.permalink : undefined;
     } catch (error) {
       if (error instanceof DeskhandError && error.code === 'not_found') return undefined;
@@ -400,7 +263,7 @@ export class SlackMessenger implements Messenger {
   async setStatus(channel: string, threadTs: string, status: string): Promise<void> {
     try {
       await this.#track(
-        this.#call('assistant.threads.setStatus', 'status', channel, noTurn, {
+        this.#caller.call('assistant.threads.setStatus', 'status', channel, noTurn, {
           channel_id: channel,
           thread_ts: threadTs,
           status,
@@ -422,7 +285,7 @@ export class SlackMessenger implements Messenger {
       {
         call: async (method, parameters) => {
           await turn();
-          return this.#call(method, 'stream', options.channel, turn, parameters);
+          return this.#caller.call(method, 'stream', options.channel, turn, parameters);
         },
         post: (message) => this.post(message),
         update: (message) => this.update(message),
@@ -439,7 +302,7 @@ export class SlackMessenger implements Messenger {
   /** `files.info` (`files:read`): the file and the messages that share it; undefined when not found or deleted. */
   async fileInfo(fileId: string): Promise<FileDetails | undefined> {
     try {
-      const result = await this.#call('files.info', 'read', undefined, noTurn, { file: fileId });
+      const result = await this.#caller.call('files.info', 'read', undefined, noTurn, { file: fileId });
       const file = result.file;
       return typeof file === 'object' && file !== null ? toFileDetails(file as Record<string, unknown>) : undefined;
     } catch (error) {
@@ -453,7 +316,7 @@ export class SlackMessenger implements Messenger {
     while (this.#inFlight.size > 0) {
       await Promise.allSettled([...this.#inFlight]);
     }
-    await Promise.all([this.#channels.idle(), this.#coalescer.idle()]);
+    await Promise.all([this.#channels.idle(), this.#updates.idle()]);
   }
 
   #track<T>(promise: Promise<T>): Promise<T> {
@@ -462,86 +325,7 @@ export class SlackMessenger implements Messenger {
     promise.then(forget, forget);
     return promise;
   }
-
-  /**
-   * One Web API call with this module's retry policy. `turn` waits for the caller's pacing slot again before
-   * a retry (the channel queue for posts, the update bucket for updates).
-   */
-  async #call(
-    method: string,
-    kind: CallKind,
-    channel: string | undefined,
-    turn: Turn,
-    parameters: Record<string, unknown>,
-  ): Promise<Record<string, unknown>> {
-    let rateLimited = 0;
-    let failedOnce = false;
-    for (;;) {
-      const started = this.#clock.now();
-      try {
-        const result: WebAPICallResult = await this.#client.apiCall(method, parameters);
-        this.#observe(method, 'ok', started);
-        return result as unknown as Record<string, unknown>;
-      } catch (caught) {
-        const error = caught as SlackCallError;
-        const log = { method, channel, slackError: error.data?.error, statusCode: error.statusCode };
-        if (error.code === 'slack_webapi_rate_limited_error') {
-          this.#observe(method, 'rate_limited', started);
-          const retryAfterMs = Math.max(1, error.retryAfter ?? 1) * 1000;
-          rateLimited += 1;
-          if (rateLimited > this.#maxRateLimitRetries || retryAfterMs > this.#maxRetryAfterMs || kind === 'status') {
-            this.#logger.warn({ ...log, retryAfterMs }, 'slack rate limit: giving up');
-            throw new DeskhandError('upstream_rate_limited', `${method} stayed rate limited by Slack`, {
-              cause: caught,
-              retryable: true,
-              userMessage: 'Slack is rate limiting me right now. Please try again in a minute.',
-              details: { method, channel, retryAfterMs },
-            });
-          }
-          this.#logger.info({ ...log, retryAfterMs }, 'slack rate limit: pausing this channel only');
-          const until = this.#clock.now() + retryAfterMs;
-          if (kind === 'update') this.#updates.pause(until);
-          else if (kind === 'stream') this.#streamCalls.pause(until);
-          else if (channel !== undefined && kind === 'post') this.#channels.pause(channel, until);
-          else await this.#clock.sleep(retryAfterMs);
-          await turn();
-          continue;
-        }
-        if (error.code === 'slack_webapi_platform_error') {
-          const slackError = error.data?.error ?? 'unknown_error';
-          this.#observe(method, 'platform_error', started);
-          this.#logger.warn(log, 'slack api error');
-          throw new DeskhandError(platformCode(slackError), `${method} failed: ${slackError}`, {
-            cause: caught,
-            details: { method, channel, slackError },
-          });
-        }
-        // Timeout, network failure or HTTP 5xx: the outcome is unknown.
-        this.#observe(method, 'unavailable', started);
-        const retrySafe = kind !== 'post' && kind !== 'view' && kind !== 'stream';
-        if (retrySafe && !failedOnce) {
-          failedOnce = true;
-          this.#logger.info(log, 'slack call failed, retrying once');
-          continue;
-        }
-        this.#logger.warn({ ...log, err: error.original ?? caught, outcomeUnknown: !retrySafe }, 'slack call failed');
-        throw new DeskhandError('upstream_unavailable', `${method} failed: Slack did not answer`, {
-          cause: caught,
-          retryable: retrySafe,
-          userMessage: 'Slack did not answer in time. Please check the channel before trying again.',
-          details: { method, channel, outcomeUnknown: !retrySafe },
-        });
-      }
-    }
-  }
-
-  #observe(method: string, outcome: string, started: number): void {
-    this.#calls?.inc({ method, outcome });
-    this.#latency?.observe({ method }, (this.#clock.now() - started) / 1000);
-  }
 }
-
-const noTurn: Turn = async () => {};
 
 /** A message needs a non-empty `text` fallback (the port requires it; Slack needs text or blocks). */
 function rejectEmpty(message: OutgoingMessage): void {
@@ -549,73 +333,4 @@ function rejectEmpty(message: OutgoingMessage): void {
   throw new DeskhandError('invalid_input', `Refusing to send a message without text to ${message.channel}`, {
     details: { channel: message.channel, hasBlocks: (message.blocks?.length ?? 0) > 0 },
   });
-}
-
-function threadKey(channel: string, threadTs: string): string {
-  return `${channel}:${threadTs}`;
-}
-
-function toThreadMessage(raw: Record<string, unknown>): ThreadMessage {
-  const files = Array.isArray(raw.files)
-    ? (raw.files as Record<string, unknown>[]).map((file) => ({
-        id: String(file.id),
-        ...(typeof file.name === 'string' ? { name: file.name } : {}),
-        ...(typeof file.mimetype === 'string' ? { mimetype: file.mimetype } : {}),
-        ...(typeof file.size === 'number' ? { size: file.size } : {}),
-        ...(typeof file.url_private === 'string' ? { urlPrivate: file.url_private } : {}),
-      }))
-    : undefined;
-  return {
-    ts: String(raw.ts),
-    text: typeof raw.text === 'string' ? raw.text : '',
-    ...(typeof raw.thread_ts === 'string' ? { threadTs: raw.thread_ts } : {}),
-    ...(typeof raw.user === 'string' ? { user: raw.user } : {}),
-    ...(typeof raw.bot_id === 'string' ? { botId: raw.bot_id } : {}),
-    ...(typeof raw.subtype === 'string' ? { subtype: raw.subtype } : {}),
-    ...(files ? { files } : {}),
-  };
-}
-
-function optionalString(value: unknown): string | undefined {
-  return typeof value === 'string' && value !== '' ? value : undefined;
-}
-
-/** `files.info`'s `file` as `FileDetails`; `shares.public`/`shares.private` flattened to one list. */
-function toFileDetails(raw: Record<string, unknown>): FileDetails {
-  const shares: FileDetails['shares'] = [];
-  const byVisibility =
-    typeof raw.shares === 'object' && raw.shares !== null ? (raw.shares as Record<string, unknown>) : {};
-  for (const visibility of ['public', 'private']) {
-    const channels = byVisibility[visibility];
-    if (typeof channels !== 'object' || channels === null) continue;
-    for (const [channel, list] of Object.entries(channels as Record<string, unknown>)) {
-      if (!Array.isArray(list)) continue;
-      for (const share of list as Record<string, unknown>[]) {
-        const ts = optionalString(share?.ts);
-        if (!ts) continue;
-        const threadTs = optionalString(share.thread_ts);
-        shares.push({ channel, ts, ...(threadTs && threadTs !== ts ? { threadTs } : {}) });
-      }
-    }
-  }
-  const external = raw.is_external === true || raw.mode === 'tombstone' || raw.mode === 'hidden_by_limit';
-  const urlPrivate = external
-    ? undefined
-    : (optionalString(raw.url_private_download) ?? optionalString(raw.url_private));
-  const name = optionalString(raw.name);
-  const title = optionalString(raw.title);
-  const mimetype = optionalString(raw.mimetype);
-  const permalink = optionalString(raw.permalink);
-  const user = optionalString(raw.user);
-  return {
-    id: String(raw.id),
-    ...(name ? { name } : {}),
-    ...(title ? { title } : {}),
-    ...(mimetype ? { mimetype } : {}),
-    ...(typeof raw.size === 'number' ? { size: raw.size } : {}),
-    ...(urlPrivate ? { urlPrivate } : {}),
-    ...(permalink ? { permalink } : {}),
-    ...(user ? { user } : {}),
-    shares,
-  };
 }
