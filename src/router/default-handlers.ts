@@ -3,7 +3,7 @@
  * its own code — so the router, its replies and its metrics are exercised end to end from day one.
  */
 import { DeskhandError } from '../errors.ts';
-import { helpMessage } from '../slack/blocks/help-message.ts';
+import { type HelpOptions, helpMessage } from '../slack/blocks/help-message.ts';
 import type { CapabilityHandler, CapabilityHandlers, Route } from './types.ts';
 
 const capabilityNames: Record<Route, string> = {
@@ -24,8 +24,13 @@ export function notAvailableYet(route: Route): CapabilityHandler {
   };
 }
 
-/** The help capability: what Deskhand can do and how to ask. */
-export const helpHandler: CapabilityHandler = async () => ({ kind: 'reply', ...helpMessage() });
+/** The help capability: every command with an example, and what works without a model when none is configured. */
+export function createHelpHandler(options: HelpOptions = {}): CapabilityHandler {
+  return async () => ({ kind: 'reply', ...helpMessage(options) });
+}
+
+/** Help with a model configured (the default of `completeHandlers`). */
+export const helpHandler: CapabilityHandler = createHelpHandler();
 
 /** Every route's handler: the given ones, help, and "not available yet" for the rest. */
 export function completeHandlers(given: Partial<CapabilityHandlers>): CapabilityHandlers {

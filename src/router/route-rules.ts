@@ -1,6 +1,8 @@
 /**
  * Routing by rule: explicit commands and shortcuts always, mentions only when cheap keyword rules are
- * unambiguous. Everything else goes to the classifier (one model call).
+ * unambiguous. Greetings and questions about what Deskhand can do ("hello, what can you do?") are help by rule,
+ * never a model call. Everything else goes to the classifier (one model call) — or, without a model or when
+ * the classifier fails, to help (src/router/router.ts).
  */
 import { commands } from '../slack/ids.ts';
 import type { MentionRoute, Route } from './types.ts';
@@ -39,20 +41,42 @@ const explicitPrefixes: [RegExp, MentionRoute][] = [
 const ticketSignal = /\b(create|open|file|log|raise|make)\s+(a\s+|an\s+)?(new\s+)?(ticket|bug report|issue)\b/;
 const taskSignal = /^(please\s+)?(summari[sz]e|draft|compile|collect|go through|check all|list all)\b/;
 const questionSignal = /^(how|what|where|when|why|which|who|is|are|does|do|can|could|should|will)\b[^?]*\?$/;
-const greeting = /^(hi|hello|hey|thanks|thank you|what can you do)\W*$/;
+/** Leading greetings and thanks, possibly several ("hi there, thanks!"), with an optional addressee. */
+const greetings =
+  /^(?:(?:hi|hello|hey|hiya|howdy|yo|good (?:morning|afternoon|evening)|thanks|thank you|cheers)(?: there| all| team| deskhand)?(?:[\s,.;:!]+|$))+/;
+/** The whole rest of a mention asks what Deskhand is or can do. */
+const capabilityQuestion =
+  /^(?:so |and |ok |okay |please )?(?:what (?:else )?(?:can|could|do) you (?:do|help (?:me )?with)|what are you(?: for| able to do)?|who are you|what is deskhand|what does deskhand do|how (?:can|could|do) you help(?: me)?|(?:can|could) you help(?: me)?|how do i use you|how does this work|what are your (?:commands|capabilities|features|skills)|(?:show|list|tell) (?:me )?(?:your |the )?(?:commands|capabilities|features)|(?:your |the )?(?:commands|capabilities|features)|help(?: me)?|are you (?:there|awake|working))[\s?!.]*$/;
+
+/** True when a (lower-cased) mention is only greetings, thanks or a question about what Deskhand can do. */
+export function isGreetingOrCapabilityQuestion(normalised: string): boolean {
+  const rest = withoutGreetings(normalised);
+  return rest === '' || /^[\W_]*$/.test(rest) || capabilityQuestion.test(rest);
+}
+
+/** The mention without leading greetings and emoji codes (`:wave:`). */
+function withoutGreetings(normalised: string): string {
+  return normalised
+    .replace(/:[a-z0-9_+'-]+:/g, ' ')
+    .trim()
+    .replace(greetings, '')
+    .trim();
+}
 
 /**
  * The route of a mention when keyword rules are unambiguous (exactly one kind of signal), else undefined.
- * `text` is the message with mentions already stripped.
+ * `text` is the message with mentions already stripped. A leading greeting does not hide the rest: "hi, how do
+ * I reset a password?" is a question.
  */
 export function routeMentionByRules(text: string): MentionRoute | undefined {
   const normalised = text.toLowerCase().replace(/\s+/g, ' ').trim();
-  if (normalised === '' || greeting.test(normalised)) return 'help';
-  for (const [pattern, route] of explicitPrefixes) if (pattern.test(normalised)) return route;
+  if (isGreetingOrCapabilityQuestion(normalised)) return 'help';
+  const rest = withoutGreetings(normalised);
+  for (const [pattern, route] of explicitPrefixes) if (pattern.test(rest)) return route;
   const signals = new Set<MentionRoute>();
-  if (ticketSignal.test(normalised)) signals.add('ticket');
-  if (taskSignal.test(normalised)) signals.add('task');
-  if (questionSignal.test(normalised)) signals.add('question');
+  if (ticketSignal.test(rest)) signals.add('ticket');
+  if (taskSignal.test(rest)) signals.add('task');
+  if (questionSignal.test(rest)) signals.add('question');
   if (signals.size !== 1) return undefined;
   return [...signals][0];
 }

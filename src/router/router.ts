@@ -3,7 +3,8 @@
  * `handle`, which picks a route (rules first, one classification call only for an ambiguous mention), fetches
  * the thread context once, calls the capability and delivers its reply — or a short, specific reason when
  * there is none. It never throws: every request ends in an outcome that is logged with a stable code and
- * counted.
+ * counted. Routing itself never ends a request in an error: a mention the rules cannot place gets help when no
+ * model is configured or when its classification fails for any reason.
  */
 import { DeskhandError, type OutcomeCode, toDeskhandError } from '../errors.ts';
 import type { EncodingName } from '../llm/tokenizer.ts';
@@ -13,6 +14,7 @@ import type { LanguageModelGateway } from '../ports/language-model.ts';
 import type { Messenger } from '../ports/messenger.ts';
 import { errorMessage } from '../slack/blocks/error-message.ts';
 import { classifyRoute } from './classify-route.ts';
+import { isNoModelGateway } from './no-model.ts';
 import { routeForCommand, routeMentionByRules, withoutRoutePrefix } from './route-rules.ts';
 import { type BotIdentity, toContextMessages, trimThreadContext } from './thread-context.ts';
 import type { ThreadKey, ThreadMemory } from './thread-memory.ts';
@@ -159,12 +161,26 @@ export class Router {
         if (threadRoute !== undefined && conversationalRoutes.has(threadRoute)) {
           return { route: threadRoute, classified: false, text: request.text.trim() };
         }
-        return { route: await this.#classify(request), classified: true, text: request.text.trim() };
+        return { ...(await this.#classify(request)), text: request.text.trim() };
       }
     }
   }
 
-  async #classify(request: IncomingRequest): Promise<Route> {
+  /**
+   * One classification call for a mention the rules could not place. Never fails the request: without a model
+   * no call is tried, and a failure of any kind (upstream down, over budget, a reply that is not a route, a
+   * configuration problem) is logged with its code and answered with help, which says how to be explicit.
+   */
+  async #classify(request: IncomingRequest): Promise<{ route: Route; classified: boolean }> {
+    const logger = this.#dependencies.logger;
+    if (isNoModelGateway(this.#dependencies.gateway)) {
+      this.#classifications.inc({ result: 'no_model' });
+      logger.info(
+        { requestId: request.requestId, code: 'configuration' },
+        'no language model: a mention the rules cannot place gets help',
+      );
+      return { route: 'help', classified: false };
+    }
     try {
       const route = await classifyRoute(
         this.#dependencies.gateway,
@@ -178,19 +194,15 @@ export class Router {
         { model: this.#dependencies.classifierModel },
       );
       this.#classifications.inc({ result: route });
-      return route;
+      return { route, classified: true };
     } catch (error) {
       const coded = toDeskhandError(error);
       this.#classifications.inc({ result: coded.code });
-      // A reply that is not a route still deserves an answer: the help message explains how to be explicit.
-      if (coded.code === 'upstream_invalid_response') {
-        this.#dependencies.logger.warn(
-          { requestId: request.requestId, code: coded.code, err: error },
-          'classification unusable; answering with help',
-        );
-        return 'help';
-      }
-      throw coded;
+      logger[coded.code === 'internal' ? 'error' : 'warn'](
+        { requestId: request.requestId, code: coded.code, err: error },
+        'classification failed; answering with help',
+      );
+      return { route: 'help', classified: false };
     }
   }
 

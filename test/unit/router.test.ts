@@ -3,11 +3,12 @@ import { describe, test } from 'node:test';
 import { DeskhandError } from '../../src/errors.ts';
 import { countTokens } from '../../src/llm/tokenizer.ts';
 import { createSilentLogger } from '../../src/observability/logger.ts';
-import { createMetricsRegistry } from '../../src/observability/metrics.ts';
+import { createMetricsRegistry, type Registry } from '../../src/observability/metrics.ts';
 import type { CallScope, ChatRequest, ChatResult, LanguageModelGateway } from '../../src/ports/language-model.ts';
 import type { Messenger, OutgoingMessage, ThreadMessage } from '../../src/ports/messenger.ts';
 import { routeClassificationRequest } from '../../src/router/classify-route.ts';
-import { completeHandlers } from '../../src/router/default-handlers.ts';
+import { completeHandlers, createHelpHandler } from '../../src/router/default-handlers.ts';
+import { createNoModelGateway } from '../../src/router/no-model.ts';
 import { routeForCommand, routeMentionByRules, stripMentions } from '../../src/router/route-rules.ts';
 import { Router } from '../../src/router/router.ts';
 import { toContextMessages, trimThreadContext } from '../../src/router/thread-context.ts';
@@ -96,6 +97,9 @@ function setup(options: {
   replies?: (string | Error)[];
   thread?: ThreadMessage[];
   handlers?: Partial<CapabilityHandlers>;
+  /** Replaces the scripted gateway (e.g. the no-model gateway). */
+  gateway?: LanguageModelGateway;
+  registry?: Registry;
 }) {
   const gateway = new ScriptedGateway(options.replies);
   const messenger = new RecordingMessenger(options.thread);
@@ -106,12 +110,12 @@ function setup(options: {
     return { kind: 'reply' as const, text: `handled as ${request.route}` };
   };
   const router = new Router({
-    gateway,
+    gateway: options.gateway ?? gateway,
     messenger,
     threads,
     handlers: completeHandlers({ question: answering, ticket: answering, task: answering, ...options.handlers }),
     logger: createSilentLogger(),
-    registry: createMetricsRegistry(),
+    registry: options.registry ?? createMetricsRegistry(),
     classifierModel: 'gpt-4o-mini',
     threadContextTokens: 200,
     encoding: 'o200k_base',
@@ -148,6 +152,17 @@ describe('route rules', () => {
     assert.equal(routeMentionByRules('please summarise the billing complaints from this week'), 'task');
     assert.equal(routeMentionByRules(''), 'help');
     assert.equal(routeMentionByRules('hi!'), 'help');
+    assert.equal(routeMentionByRules('hello, what can you do?'), 'help');
+    assert.equal(routeMentionByRules('Hey there! What can you help me with?'), 'help');
+    assert.equal(routeMentionByRules('thanks :wave:'), 'help');
+    assert.equal(routeMentionByRules('hi, who are you?'), 'help');
+    assert.equal(
+      routeMentionByRules('hi, how do I reset a password?'),
+      'question',
+      'a greeting does not hide a question',
+    );
+    assert.equal(routeMentionByRules('hello, my order #123 never arrived'), undefined);
+    assert.equal(routeMentionByRules('hiring: what can you do about it'), undefined);
     assert.equal(routeMentionByRules('can you create a ticket for this?'), undefined, 'question and ticket signals');
     assert.equal(routeMentionByRules('the customer in 4411 says the export is empty'), undefined);
   });
@@ -206,13 +221,56 @@ describe('Router', () => {
     assert.match(messenger.posts[0]?.text ?? '', /\/ask/);
   });
 
-  test('a gateway failure during classification ends with its specific reason in the thread', async () => {
-    const overBudget = new DeskhandError('over_budget', 'cap reached', { userMessage: 'This channel is over budget.' });
-    const { router, messenger } = setup({ replies: [overBudget] });
-    const outcome = await router.handle(mention('hmm interesting'));
-    assert.deepEqual(outcome, { status: 'failed', route: undefined, classified: false, code: 'over_budget' });
-    assert.equal(messenger.posts[0]?.text, 'This channel is over budget.');
-    assert.equal(messenger.posts[0]?.threadTs, '1700000000.000200');
+  const classificationFailures: [string, string | Error][] = [
+    ['over budget', new DeskhandError('over_budget', 'cap reached', { userMessage: 'This channel is over budget.' })],
+    ['upstream down', new DeskhandError('upstream_unavailable', 'connection refused')],
+    ['budget unenforceable', new DeskhandError('budget_unenforceable', 'redis down')],
+    ['configuration', new DeskhandError('configuration', 'no key')],
+    ['an unexpected error', new TypeError('boom')],
+    ['a reply that is not JSON', 'route: ticket'],
+  ];
+  for (const [what, reply] of classificationFailures) {
+    test(`a classification that fails (${what}) gets help, never an error reply`, async () => {
+      const registry = createMetricsRegistry();
+      const { router, messenger, gateway } = setup({ replies: [reply], registry });
+      const outcome = await router.handle(mention('hmm interesting'));
+      assert.deepEqual(outcome, { status: 'done', route: 'help', classified: false });
+      assert.equal(gateway.calls.length, 1);
+      assert.match(messenger.posts[0]?.text ?? '', /\/ask <question>/);
+      assert.equal(messenger.posts[0]?.threadTs, '1700000000.000200');
+      assert.doesNotMatch(JSON.stringify(messenger.posts), /Reason code|over budget/);
+      const code =
+        reply instanceof DeskhandError ? reply.code : reply instanceof Error ? 'internal' : 'upstream_invalid_response';
+      assert.match(
+        await registry.metrics(),
+        new RegExp(`deskhand_route_classifications_total\\{result="${code}"\\} 1`),
+      );
+    });
+  }
+
+  test('without a model a mention the rules cannot place gets help with no model call; rules still route', async () => {
+    const registry = createMetricsRegistry();
+    const gateway = createNoModelGateway({ logger: createSilentLogger(), registry });
+    const { router, messenger, seen } = setup({
+      gateway,
+      registry,
+      handlers: { help: createHelpHandler({ modelConfigured: false }) },
+    });
+    assert.deepEqual(await router.handle(mention('the customer in 4411 says the export is empty')), {
+      status: 'done',
+      route: 'help',
+      classified: false,
+    });
+    assert.match(JSON.stringify(messenger.posts[0]?.blocks), /No language model is configured/);
+    assert.deepEqual(await router.handle(mention('ticket: order #48213 never arrived')), {
+      status: 'done',
+      route: 'ticket',
+      classified: false,
+    });
+    assert.equal(seen[0]?.text, 'order #48213 never arrived');
+    const metrics = await registry.metrics();
+    assert.match(metrics, /deskhand_route_classifications_total\{result="no_model"\} 1/);
+    assert.doesNotMatch(metrics, /deskhand_model_calls_refused_total\{/, 'the router did not even try');
   });
 
   test('a capability that has not landed answers "not available yet" with its code', async () => {
