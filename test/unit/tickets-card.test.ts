@@ -3,15 +3,17 @@ import { describe, test } from 'node:test';
 import type { TicketFlag } from '../../src/capabilities/tickets/grounding.ts';
 import {
   buildDiscardedCard,
-  buildEditModal,
   buildFiledCard,
   buildTicketCard,
   buildTriageMessage,
-  parseEditSubmission,
   slackLimits,
-  type ViewStateValues,
   withoutModelNote,
 } from '../../src/capabilities/tickets/ticket-card.ts';
+import {
+  buildEditModal,
+  parseEditSubmission,
+  type ViewStateValues,
+} from '../../src/capabilities/tickets/ticket-edit-modal.ts';
 import {
   ticketActionIds,
   ticketEditBlockIds,

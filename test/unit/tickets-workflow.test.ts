@@ -6,7 +6,7 @@ import { createTicketWorkflow } from '../../src/capabilities/tickets/create-tick
 import { createTicketSinks } from '../../src/capabilities/tickets/sinks/create-ticket-sinks.ts';
 import type { SinkResult, TicketDelivery, TicketSink } from '../../src/capabilities/tickets/sinks/ticket-sink.ts';
 import { TriageChannelTicketSink } from '../../src/capabilities/tickets/sinks/triage-channel-sink.ts';
-import type { ViewStateValues } from '../../src/capabilities/tickets/ticket-card.ts';
+import type { ViewStateValues } from '../../src/capabilities/tickets/ticket-edit-modal.ts';
 import {
   ticketActionIds,
   ticketEditBlockIds,

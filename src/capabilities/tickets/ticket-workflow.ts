@@ -10,15 +10,13 @@ import type { Messenger, ThreadMessage } from '../../ports/messenger.ts';
 import { type ExtractTicketDependencies, extractTicket, type TicketSourceFile } from './extract-ticket.ts';
 import { type FileTicketOutcome, fileTicket } from './file-ticket.ts';
 import type { TicketSink } from './sinks/ticket-sink.ts';
+import { buildDiscardedCard, buildFiledCard, buildTicketCard } from './ticket-card.ts';
 import {
-  buildDiscardedCard,
   buildEditModal,
-  buildFiledCard,
-  buildTicketCard,
   type EditModalMetadata,
   parseEditSubmission,
   type ViewStateValues,
-} from './ticket-card.ts';
+} from './ticket-edit-modal.ts';
 import { isTicketActionId, type TicketActionId, ticketActionIds, ticketEditBlockIds } from './ticket-ids.ts';
 import { newTicketId, type StoredTicketDraft, type TicketDraft, type TicketStore } from './ticket-store.ts';
 
