@@ -78,16 +78,39 @@ describe('extractTicket', () => {
     });
   }
 
-  test('reports a twice-malformed reply as a clear failure, not a crash and not a guess', async () => {
+  test('a twice-malformed reply becomes a rule-based ticket that says why, not a refusal and not a guess', async () => {
     const gateway = new FakeLanguageModelGateway().enqueue({
       error: new DeskhandError('upstream_invalid_response', 'twice invalid'),
     });
     const outcome = await extractTicket(input, { gateway, configuration });
+    assert.equal(outcome.kind, 'degraded');
+    if (outcome.kind !== 'degraded') return;
+    assert.equal(outcome.reason, 'upstream_invalid_response');
+    assert.match(outcome.reasonMessage, /twice returned a ticket I could not validate/);
+    assert.deepEqual(outcome.flags[0], {
+      kind: 'extracted_without_model',
+      value: 'upstream_invalid_response',
+      message: outcome.reasonMessage,
+    });
+    assert.deepEqual(outcome.ticket.orderIds, ['#48213'], 'only what the message says');
+  });
+
+  test('with no model configured the rules make the ticket and the gateway is never called', async () => {
+    const gateway = new FakeLanguageModelGateway();
+    const outcome = await extractTicket(input, { gateway, configuration, modelConfigured: false });
+    assert.equal(outcome.kind, 'degraded');
+    if (outcome.kind !== 'degraded') return;
+    assert.equal(outcome.reason, 'configuration');
+    assert.equal(outcome.reasonMessage, 'No language model is configured.');
+    assert.deepEqual(outcome.ticket.orderIds, ['#48213']);
+    assert.equal(gateway.calls.length, 0);
+  });
+
+  test('a cancelled extraction ends without a card (there is no one left to show it to)', async () => {
+    const gateway = new FakeLanguageModelGateway().enqueue({ error: new DeskhandError('cancelled', 'shutdown') });
+    const outcome = await extractTicket(input, { gateway, configuration });
     assert.equal(outcome.kind, 'failed');
-    if (outcome.kind === 'failed') {
-      assert.equal(outcome.code, 'upstream_invalid_response');
-      assert.match(outcome.message, /could not validate/);
-    }
+    assert.equal(outcome.kind === 'failed' && outcome.code, 'cancelled');
   });
 
   test('flags a repaired reply and reports cache hits', async () => {
@@ -141,9 +164,10 @@ describe('extractTicket', () => {
     assert.match(String(outcome.flags[0]?.message), /only the first 100 tokens were read/);
   });
 
-  test('an unexpected error becomes a failure outcome with the internal message', async () => {
+  test('an unexpected error of the model call still ends in a rule-based ticket', async () => {
     const gateway = new FakeLanguageModelGateway().enqueue({ error: new DeskhandError('internal', 'boom') });
     const outcome = await extractTicket(input, { gateway, configuration });
-    assert.equal(outcome.kind, 'failed');
+    assert.equal(outcome.kind, 'degraded');
+    assert.equal(outcome.kind === 'degraded' && outcome.reasonMessage, 'The model call failed unexpectedly.');
   });
 });

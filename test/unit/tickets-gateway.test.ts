@@ -97,15 +97,16 @@ describe('extractTicket through the gateway and the OpenAI fake', () => {
     assert.equal(fake.chatCalls().length, 2);
   });
 
-  test('a second malformed reply is reported as a clear failure, with no third call', async () => {
+  test('a second malformed reply becomes a rule-based ticket that says why, with no third call', async () => {
     fake.reset();
     fake.enqueueChat({ content: 'Sure! Here is the ticket: summary = order missing' });
     fake.enqueueChat({ content: reply({ category: 'shipping_problem' }) });
     const outcome = await extractTicket(input(), { gateway: harness.gateway, configuration });
-    assert.equal(outcome.kind, 'failed');
-    if (outcome.kind === 'failed') {
-      assert.equal(outcome.code, 'upstream_invalid_response');
-      assert.match(outcome.message, /twice returned a ticket I could not validate/);
+    assert.equal(outcome.kind, 'degraded');
+    if (outcome.kind === 'degraded') {
+      assert.equal(outcome.reason, 'upstream_invalid_response');
+      assert.match(outcome.reasonMessage, /twice returned a ticket I could not validate/);
+      assert.deepEqual(outcome.ticket.orderIds, ['#48213']);
     }
     assert.equal(fake.chatCalls().length, 2);
   });

@@ -126,6 +126,25 @@ describe('ticket workflow', () => {
     if (created.kind === 'carded') assert.deepEqual(created.draft.ticket.orderIds, ['#48213']);
   });
 
+  test('a model that twice returns an invalid ticket still gives a rule-based card that says so and why', async () => {
+    const { gateway, messenger, workflow } = setup();
+    gateway.enqueue({ error: new DeskhandError('upstream_invalid_response', 'twice invalid') });
+    const created = await workflow.createDraft({
+      ...request,
+      source: { channelId: 'C_SUPPORT', messageTs: '1764000002.000002' },
+    });
+    assert.equal(created.kind, 'carded');
+    assert.equal(messenger.ephemerals.length, 0, 'no refusal');
+    const card = JSON.stringify(messenger.posts[0]?.blocks);
+    assert.match(card, /Extracted without the model/);
+    assert.match(card, /Why: The model twice returned a ticket I could not validate/);
+    assert.match(String(messenger.posts[0]?.text), /extracted without the model/);
+    if (created.kind === 'carded') {
+      assert.equal(created.draft.mode, 'rules');
+      assert.deepEqual(created.draft.ticket.orderIds, ['#48213']);
+    }
+  });
+
   test('bad input gets an ephemeral explanation and no card', async () => {
     const { messenger, workflow } = setup();
     const outcome = await workflow.createDraft({

@@ -18,6 +18,8 @@ export function createTicketWorkflow(
   configuration: Pick<Configuration, 'tickets' | 'budgets' | 'redis' | 'openai'>,
   dependencies: {
     gateway: LanguageModelGateway;
+    /** False when no language model is configured: every card is made by rules, without a gateway call. */
+    modelConfigured?: boolean;
     redis: TicketRedis;
     messenger: Messenger;
     logger?: Logger;
@@ -28,6 +30,7 @@ export function createTicketWorkflow(
   return new TicketWorkflow({
     extraction: {
       gateway: dependencies.gateway,
+      ...(dependencies.modelConfigured === false ? { modelConfigured: false } : {}),
       configuration: {
         categories: tickets.categories,
         teamLanguage: tickets.teamLanguage,

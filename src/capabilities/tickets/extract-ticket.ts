@@ -3,12 +3,14 @@
  *
  * - `extracted`: the model's reply passed the schema (one repair round happens inside the gateway) and
  *   grounding (invented order ids, emails, names and impossible deadlines are removed and flagged).
- * - `degraded`: the model is unavailable or the channel's budget is spent or unenforceable; the rule-based
- *   extractor filled what it could and the card must say "extracted without the model".
+ * - `degraded`: no model is configured, the model is unavailable, the channel's budget is spent or
+ *   unenforceable, or the model twice returned a ticket that fails validation (after the gateway's one repair
+ *   call); the rule-based extractor filled what it could and the card must say "extracted without the model",
+ *   with the reason.
  * - `rejected`: nothing to extract (empty text, only files or images), with a specific message.
- * - `failed`: the model answered twice with something unusable, or another error; a clear message, no crash.
+ * - `failed`: only when the request was cancelled (e.g. shutdown); a clear message, no crash.
  */
-import { type DeskhandError, isDeskhandError, type OutcomeCode, toDeskhandError } from '../../errors.ts';
+import { DeskhandError, isDeskhandError, type OutcomeCode, toDeskhandError } from '../../errors.ts';
 import type { EncodingName } from '../../llm/tokenizer.ts';
 import type { Logger } from '../../observability/logger.ts';
 import type { LanguageModelGateway } from '../../ports/language-model.ts';
@@ -57,6 +59,8 @@ export interface ExtractTicketConfiguration {
 
 export interface ExtractTicketDependencies {
   gateway: LanguageModelGateway;
+  /** False when no language model is configured: the rules make every ticket and the gateway is never called. */
+  modelConfigured?: boolean;
   configuration: ExtractTicketConfiguration;
   logger?: Logger;
   now?: () => number;
@@ -92,18 +96,22 @@ export type TicketExtraction =
   | { kind: 'rejected'; reason: TicketRejection; message: string }
   | { kind: 'failed'; code: OutcomeCode; message: string };
 
-/** Gateway failures that switch to the rule-based extractor instead of failing. */
-const degradedCodes: ReadonlySet<OutcomeCode> = new Set<OutcomeCode>([
-  'upstream_unavailable',
-  'upstream_rate_limited',
-  'upstream_quota_exhausted',
-  'over_budget',
-  'budget_unenforceable',
-  'deadline_exceeded',
-  'not_available_yet',
-  // No model configured (no API key, unknown model): rules still make a useful card.
-  'configuration',
-]);
+/** Failures after which there is nothing to fall back to: the user stopped it, or the process is shutting down. */
+const finalCodes: ReadonlySet<OutcomeCode> = new Set<OutcomeCode>(['cancelled']);
+
+/** Why a card was made without the model, in words for the card (the error's own message where it is specific). */
+function withoutModelReason(error: DeskhandError): string {
+  switch (error.code) {
+    case 'configuration':
+      return 'No language model is configured.';
+    case 'upstream_invalid_response':
+      return 'The model twice returned a ticket I could not validate.';
+    case 'internal':
+      return 'The model call failed unexpectedly.';
+    default:
+      return error.userMessage;
+  }
+}
 
 function describeFiles(files: readonly TicketSourceFile[]): string {
   const images = files.filter((file) => file.mimetype?.startsWith('image/')).length;
@@ -157,6 +165,7 @@ export async function extractTicket(
     log?.info({ reason: prepared.reason, messageTs: input.messageTs }, 'ticket input rejected');
     return { kind: 'rejected', reason: prepared.reason, message: prepared.message };
   }
+  const customerText = prepared.text;
 
   const prompt = buildTicketPrompt({
     text: prepared.text,
@@ -178,6 +187,10 @@ export async function extractTicket(
       ]
     : [];
   const groundingContext = { messageTs: input.messageTs, timeZone: input.timeZone };
+  if (dependencies.modelConfigured === false) {
+    log?.info({ code: 'configuration', messageTs: input.messageTs }, 'ticket extracted by rules: no model configured');
+    return byRules(new DeskhandError('configuration', 'no language model configured'));
+  }
 
   try {
     const structured = await gateway.structured(
@@ -233,34 +246,35 @@ export async function extractTicket(
     };
   } catch (thrown) {
     const error: DeskhandError = toDeskhandError(thrown);
-    if (degradedCodes.has(error.code)) {
-      log?.warn({ code: error.code, err: error, messageTs: input.messageTs }, 'ticket extracted without the model');
-      const ruleTicket = extractByRules({
-        text: prepared.text,
-        messageTs: input.messageTs,
-        timeZone: input.timeZone,
-        categories: configuration.categories,
-        teamLanguage: configuration.teamLanguage,
-      });
-      const grounded = groundTicket(ruleTicket, { sourceText: prepared.text, ...groundingContext });
-      return {
-        kind: 'degraded',
-        ticket: grounded.ticket,
-        flags: [{ kind: 'extracted_without_model', value: error.code, message: error.userMessage }, ...grounded.flags],
-        reason: error.code,
-        reasonMessage: error.userMessage,
-        truncated: false,
-        sourceText: prepared.text,
-      };
+    if (finalCodes.has(error.code)) {
+      log?.info({ code: error.code, messageTs: input.messageTs }, 'ticket extraction cancelled');
+      return { kind: 'failed', code: error.code, message: error.userMessage };
     }
-    const message =
-      error.code === 'upstream_invalid_response'
-        ? 'The model twice returned a ticket I could not validate, so I made none. Try again, or write the ticket by hand.'
-        : error.userMessage;
-    log?.error(
+    log?.[error.code === 'internal' ? 'error' : 'warn'](
       { code: error.code, err: error, messageTs: input.messageTs, known: isDeskhandError(thrown) },
-      'ticket extraction failed',
+      'ticket extracted without the model',
     );
-    return { kind: 'failed', code: error.code, message };
+    return byRules(error);
+  }
+
+  function byRules(error: DeskhandError): TicketExtraction {
+    const ruleTicket = extractByRules({
+      text: customerText,
+      messageTs: input.messageTs,
+      timeZone: input.timeZone,
+      categories: configuration.categories,
+      teamLanguage: configuration.teamLanguage,
+    });
+    const grounded = groundTicket(ruleTicket, { sourceText: customerText, ...groundingContext });
+    const reasonMessage = withoutModelReason(error);
+    return {
+      kind: 'degraded',
+      ticket: grounded.ticket,
+      flags: [{ kind: 'extracted_without_model', value: error.code, message: reasonMessage }, ...grounded.flags],
+      reason: error.code,
+      reasonMessage,
+      truncated: false,
+      sourceText: customerText,
+    };
   }
 }

@@ -1,6 +1,6 @@
 /**
  * Block Kit for tickets: the draft card (fields, confidence, what is missing, flags, the "extracted without
- * the model" note, File / Edit / Discard), the filed and discarded cards, and the
+ * the model" note with its reason, File / Edit / Discard), the filed and discarded cards, and the
  * triage-channel message. The Edit modal and its validation are in `ticket-edit-modal.ts`.
  *
  * Everything shown comes from a customer or a model, so it is untrusted: `&`, `<`, `>` are escaped (no
@@ -144,7 +144,13 @@ export const withoutModelNote =
 export function buildTicketCard(input: DraftCardInput): CardMessage {
   const { ticket } = input;
   const blocks: Block[] = [summaryBlock('Ticket draft', ticket)];
-  if (input.mode === 'rules') blocks.push(contextBlock([withoutModelNote]));
+  if (input.mode === 'rules') {
+    // The reason (no model configured, model down, budget spent, invalid model output) is part of the note.
+    const reason = input.flags.find((flag) => flag.kind === 'extracted_without_model');
+    blocks.push(
+      contextBlock(reason ? [withoutModelNote, `Why: ${escapeSlackText(reason.message)}`] : [withoutModelNote]),
+    );
+  }
   blocks.push(ticketFieldsBlock(ticket));
   const missing = missingBlock(ticket);
   if (missing) blocks.push(missing);
@@ -185,7 +191,8 @@ export function buildTicketCard(input: DraftCardInput): CardMessage {
       },
     ],
   });
-  return { text: cut(`Ticket draft: ${ticket.summary}`, 3000), blocks };
+  const label = input.mode === 'rules' ? 'Ticket draft (extracted without the model)' : 'Ticket draft';
+  return { text: cut(`${label}: ${ticket.summary}`, 3000), blocks };
 }
 
 export interface FiledCardInput {
