@@ -181,6 +181,21 @@ describe('answerQuestion', () => {
     );
   });
 
+  test('a model that cannot be used as configured still gets the quoted passages, not a bare error', async () => {
+    const gateway = new FakeGateway().enqueue({
+      error: new DeskhandError('configuration', 'model unknown to the provider', {
+        userMessage: 'The configured model is not available from the provider.',
+      }),
+    });
+    const retrieve = scriptedRetriever({ C1: { passages: [refunds] } });
+    const outcome = await answerQuestion({ question: 'Refunds?', access, callScope }, { gateway, retrieve });
+    assert.equal(outcome.kind, 'upstream_unavailable');
+    if (outcome.kind !== 'upstream_unavailable') return;
+    assert.equal(outcome.code, 'configuration');
+    assert.equal(outcome.userMessage, 'The configured model is not available from the provider.');
+    assert.equal(outcome.extractive?.cited[0]?.source.documentId, 'refund-policy');
+  });
+
   test('a follow-up is rewritten with the thread’s context before retrieval', async () => {
     const gateway = new FakeGateway().enqueue(
       { text: 'How long do card refunds take?' },

@@ -27,6 +27,10 @@ const answerTextBudget = 8000;
 const maxSourceLines = 10;
 const fallbackTextLimit = 3000;
 
+/** Says an answer was made without a model (none is configured), above the quoted passages. */
+export const withoutModelNote =
+  'Answered without a language model: these are the passages of your documents that match your question, quoted with their sources.';
+
 function section(text: string, blockId?: string): Block {
   return { type: 'section', text: { type: 'mrkdwn', text }, ...(blockId ? { block_id: blockId } : {}) };
 }
@@ -190,6 +194,17 @@ export function buildAnswerMessage(outcome: AnswerOutcome): AnswerMessage {
         blocks.push(context(footerText(outcome.usage, { noModelAnswer: true })));
         fallback = reason;
       }
+      break;
+    }
+    case 'without_model': {
+      blocks.push(context(`:information_source: ${withoutModelNote}`));
+      blocks.push(...splitForSections(limitText(outcome.extractive.mrkdwn, answerTextBudget)).map((t) => section(t)));
+      blocks.push(...sourcesBlocks(outcome.extractive.cited));
+      blocks.push(context(footerText(outcome.usage, { noModelAnswer: true })));
+      blocks.push(feedbackBlock(outcome.answerId));
+      fallback = [withoutModelNote, outcome.extractive.mrkdwn, ...outcome.extractive.cited.map(formatSourcePlain)].join(
+        '\n',
+      );
       break;
     }
     case 'invalid_question':

@@ -136,7 +136,12 @@ export function createQuestionHandler(dependencies: QuestionHandlerDependencies)
       'question answered',
     );
     const postedTs = await reply.finish(outcome);
-    if (outcome.kind === 'answered' || outcome.kind === 'over_budget' || outcome.kind === 'upstream_unavailable') {
+    if (
+      outcome.kind === 'answered' ||
+      outcome.kind === 'over_budget' ||
+      outcome.kind === 'upstream_unavailable' ||
+      outcome.kind === 'without_model'
+    ) {
       await dependencies.feedback
         .recordAnswer(outcome, {
           workspaceId: request.workspaceId,

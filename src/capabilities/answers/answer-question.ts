@@ -94,6 +94,13 @@ export type AnswerOutcome =
       userMessage: string;
       extractive?: ExtractiveAnswer;
     })
+  | (OutcomeBase & {
+      kind: 'without_model';
+      /** No language model is configured: the best passages quoted with citations (sparse retrieval only). */
+      extractive: ExtractiveAnswer;
+      sources: AnswerSource[];
+      indexVersion: number;
+    })
   | (OutcomeBase & { kind: 'invalid_question'; userMessage: string })
   | (OutcomeBase & { kind: 'failed'; code: OutcomeCode; userMessage: string });
 
@@ -127,15 +134,24 @@ export interface AnswerQuestionDependencies {
   onWarning?: (message: string, details: Record<string, unknown>) => void;
   /** Receives the error behind a `failed` outcome (with its cause), so it is logged where the user sees only a reason. */
   onError?: (error: DeskhandError, details: Record<string, unknown>) => void;
+  /**
+   * No language model is configured: retrieval runs sparse-only and the answer is the quoted passages
+   * (`without_model`); the gateway is never called, not even to rewrite a follow-up.
+   */
+  withoutModel?: boolean;
 }
 
 const budgetCodes = new Set<OutcomeCode>(['over_budget', 'budget_unenforceable']);
+/** Model failures answered with the quoted passages instead of nothing. */
 const upstreamCodes = new Set<OutcomeCode>([
   'upstream_unavailable',
   'upstream_rate_limited',
   'upstream_quota_exhausted',
   'upstream_invalid_response',
   'deadline_exceeded',
+  // The model cannot be used as configured (e.g. a model the provider does not know): the passages still help.
+  'configuration',
+  'not_available_yet',
 ]);
 
 /** The cache scope of an answer: exact document-access scope plus index version (see the module comment). */
@@ -171,6 +187,7 @@ function addRetrievalUsage(usage: AnswerUsage, context: RetrievedContext): void 
  * - no passage past the relevance cutoff → `no_sources` without any chat-model call;
  * - a refused budget → `over_budget` with an extractive answer (no model call); an unavailable model →
  *   `upstream_unavailable` with an extractive answer;
+ * - `withoutModel` → `without_model` (quoted passages from sparse retrieval) or `no_sources`; no gateway call;
  * - the returned text carries only citations of sources actually given, no mentions and no model-made links.
  */
 export async function answerQuestion(
@@ -209,6 +226,28 @@ export async function answerQuestion(
     throw new DeskhandError('internal', 'answerQuestion: callScope and access disagree on workspace or channel', {
       details: { access: input.access, workspaceId: input.callScope.workspaceId, channelId: input.callScope.channelId },
     });
+  }
+  if (dependencies.withoutModel) {
+    // No model configured: sparse retrieval, then the passages quoted. The follow-up is searched as asked.
+    let context: RetrievedContext;
+    try {
+      context = await dependencies.retrieve({
+        question,
+        access: input.access,
+        callScope: input.callScope,
+        sparseOnly: true,
+      });
+    } catch (error) {
+      return fail(base(question, false), toDeskhandError(error));
+    }
+    if (context.passages.length === 0) return noSources(base(question, false), context);
+    return {
+      ...base(question, false),
+      kind: 'without_model',
+      extractive: extractiveAnswer(question, context.passages),
+      sources: context.passages,
+      indexVersion: context.indexVersion,
+    };
   }
   const timing = {
     ...(input.deadline !== undefined ? { deadline: input.deadline } : {}),
@@ -264,18 +303,7 @@ export async function answerQuestion(
   addRetrievalUsage(usage, context);
 
   // 3. Nothing relevant: say so, list the closest documents, never call the chat model.
-  if (context.passages.length === 0) {
-    return {
-      ...base(standalone, rewritten),
-      kind: 'no_sources',
-      closest: context.closest,
-      indexVersion: context.indexVersion,
-      userMessage:
-        context.closest.length > 0
-          ? 'I found no passage in the documents this channel can see that answers this. The closest documents are listed below.'
-          : 'There are no documents this channel can see that answer this. Add one with `/docs add` on a shared file.',
-    };
-  }
+  if (context.passages.length === 0) return noSources(base(standalone, rewritten), context);
 
   // 4. One chat call over the packed sources, cached per document-access scope and index version.
   const sources = context.passages;
@@ -370,6 +398,19 @@ export async function answerQuestion(
       ...(extractive ? { extractive } : {}),
     };
   }
+}
+
+function noSources(common: OutcomeBase, context: RetrievedContext): AnswerOutcome {
+  return {
+    ...common,
+    kind: 'no_sources',
+    closest: context.closest,
+    indexVersion: context.indexVersion,
+    userMessage:
+      context.closest.length > 0
+        ? 'I found no passage in the documents this channel can see that answers this. The closest documents are listed below.'
+        : 'There are no documents this channel can see that answer this. Add one with `/docs add` on a shared file.',
+  };
 }
 
 function failed(common: OutcomeBase, error: DeskhandError): AnswerOutcome {

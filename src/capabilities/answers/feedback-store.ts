@@ -169,18 +169,12 @@ export function answerRecordOf(
   where: { workspaceId: string; channelId: string; userId?: string },
   at: Date,
 ): AnswerRecord {
-  const cited =
-    outcome.kind === 'answered'
-      ? outcome.cited
-      : (outcome.kind === 'over_budget' || outcome.kind === 'upstream_unavailable') && outcome.extractive
-        ? outcome.extractive.cited
-        : [];
-  const answer =
-    outcome.kind === 'answered'
-      ? outcome.markdown
-      : (outcome.kind === 'over_budget' || outcome.kind === 'upstream_unavailable') && outcome.extractive
-        ? outcome.extractive.markdown
-        : '';
+  const extractive =
+    outcome.kind === 'over_budget' || outcome.kind === 'upstream_unavailable' || outcome.kind === 'without_model'
+      ? outcome.extractive
+      : undefined;
+  const cited = outcome.kind === 'answered' ? outcome.cited : (extractive?.cited ?? []);
+  const answer = outcome.kind === 'answered' ? outcome.markdown : (extractive?.markdown ?? '');
   return {
     answerId: outcome.answerId,
     workspaceId: where.workspaceId,
@@ -197,6 +191,7 @@ export function answerRecordOf(
       chunkIndexes: entry.source.chunkIndexes,
     })),
     ...(outcome.kind === 'answered' ? { model: outcome.model, indexVersion: outcome.indexVersion } : {}),
+    ...(outcome.kind === 'without_model' ? { indexVersion: outcome.indexVersion } : {}),
     fromCache: outcome.kind === 'answered' && outcome.fromCache,
     costMicroUsd: outcome.usage.costMicroUsd,
     createdAt: at.toISOString(),
