@@ -3,6 +3,11 @@
  * gateway, the vector index and the capabilities — from the configuration. Used by `src/main.ts` on its own
  * event loop, or inside the worker thread (src/workers/work-thread.ts) so that model, index and tokenizer work
  * never competes with acknowledging Slack.
+ *
+ * Without a model (`OPENAI_API_KEY` unset) the OpenAI client is never constructed and no request reaches a
+ * model server: the gateway is `createNoModelGateway` (refuses and counts any call), questions get quoted
+ * passages from sparse retrieval, tickets are made by rules, mentions are routed by rules or get help,
+ * `/budget` and `/docs` work from Redis and the index, and `/agent` says it needs a model.
  */
 import { join } from 'node:path';
 import { QdrantClient } from '@qdrant/js-client-rest';
@@ -10,6 +15,7 @@ import { Redis } from 'ioredis';
 import OpenAI from 'openai';
 import {
   createApprovalActionHandler,
+  createModelRequiredAgentHandler,
   createStopActionHandler,
   createTaskHandler,
 } from './capabilities/agent/agent-handlers.ts';
@@ -40,6 +46,7 @@ import type { TicketSink } from './capabilities/tickets/sinks/ticket-sink.ts';
 import { ticketActionIds, ticketEditModalCallbackId } from './capabilities/tickets/ticket-ids.ts';
 import type { Configuration } from './config.ts';
 import { DeskhandError } from './errors.ts';
+import { BudgetStore } from './llm/budget-store.ts';
 import { createGateway } from './llm/create-gateway.ts';
 import { encodingForModel } from './llm/tokenizer.ts';
 import type { Logger } from './observability/logger.ts';
@@ -50,6 +57,8 @@ import type { Embedder } from './ports/embedder.ts';
 import type { ChatRequest, LanguageModelGateway } from './ports/language-model.ts';
 import type { VectorIndex } from './ports/vector-index.ts';
 import { budgetHandler } from './router/budget-handler.ts';
+import { createHelpHandler } from './router/default-handlers.ts';
+import { createNoModelGateway } from './router/no-model.ts';
 import type { BotIdentity } from './router/thread-context.ts';
 import { RedisThreadMemory } from './router/thread-memory.ts';
 import type { CapabilityHandlers } from './router/types.ts';
@@ -57,16 +66,6 @@ import { boltLogger } from './slack/bolt-logger.ts';
 import type { InteractionHandlers } from './slack/listeners/dependencies.ts';
 import { createSlackWebClient, SlackMessenger } from './slack/outbound/slack-messenger.ts';
 import { createInProcessWork, type Work } from './slack/work.ts';
-
-/** A gateway for when no model is configured: every call ends in a clear `configuration` outcome. */
-function unconfiguredGateway(reason: string): LanguageModelGateway {
-  const fail = async (): Promise<never> => {
-    throw new DeskhandError('configuration', reason, {
-      userMessage: 'No language model is configured for Deskhand yet. An admin must set OPENAI_API_KEY.',
-    });
-  };
-  return { chat: fail, structured: fail, embed: fail, countChatTokens: () => 0 };
-}
 
 export async function buildWorkSide(configuration: Configuration, logger: Logger, registry: Registry): Promise<Work> {
   const redis = new Redis(configuration.redis.url, { maxRetriesPerRequest: 2, connectTimeout: 5_000 });
@@ -85,7 +84,9 @@ export async function buildWorkSide(configuration: Configuration, logger: Logger
   let embedder: Embedder | undefined;
   const capabilities: Partial<CapabilityHandlers> = {};
   const interactions: InteractionHandlers = { actions: {}, views: {} };
-  if (configuration.openai.apiKey) {
+  const modelConfigured = Boolean(configuration.openai.apiKey);
+  capabilities.help = createHelpHandler({ modelConfigured, ticketReaction: configuration.tickets.reaction });
+  if (modelConfigured) {
     const openai = new OpenAI({ apiKey: configuration.openai.apiKey, baseURL: configuration.openai.baseURL });
     const parts = createGateway(configuration, {
       openai,
@@ -127,8 +128,17 @@ export async function buildWorkSide(configuration: Configuration, logger: Logger
       logger,
     });
   } else {
-    logger.warn({ code: 'configuration' }, 'OPENAI_API_KEY is not set: model features answer with a clear reason');
-    gateway = unconfiguredGateway('OPENAI_API_KEY is not set');
+    logger.warn(
+      { code: 'configuration' },
+      'OPENAI_API_KEY is not set: no model calls; answers quote passages, tickets use rules, /agent is off',
+    );
+    gateway = createNoModelGateway({ logger, registry });
+    // Nothing is spent without a model, but `/budget` still shows the caps and any earlier spend.
+    capabilities.budget = budgetHandler({
+      budgets: budgetStoreWithoutModel(configuration, redis),
+      adminUserIds: configuration.people.adminUserIds,
+      logger,
+    });
   }
 
   // Qdrant when QDRANT_URL is set (index versions as Redis counters, shared with `npm run ingest`), else embedded.
@@ -149,7 +159,14 @@ export async function buildWorkSide(configuration: Configuration, logger: Logger
   await vectorIndex.ensureReady();
 
   // Tickets: /ticket, the shortcut, the reaction, ticket mentions; the card's buttons and its edit modal.
-  const tickets = createTicketWorkflow(configuration, { gateway, redis, messenger, logger, metrics: registry });
+  const tickets = createTicketWorkflow(configuration, {
+    gateway,
+    modelConfigured,
+    redis,
+    messenger,
+    logger,
+    metrics: registry,
+  });
   capabilities.ticket = (request) => tickets.handleRoutedRequest(request);
   for (const actionId of Object.values(ticketActionIds)) {
     interactions.actions[actionId] = (click) => tickets.handleButton(click);
@@ -170,6 +187,7 @@ export async function buildWorkSide(configuration: Configuration, logger: Logger
     answer: {
       gateway,
       retrieve,
+      withoutModel: !modelConfigured,
       onWarning: (message, details) => logger.warn(details, message),
       onError: (error, details) => logger.warn({ ...details, err: error, code: error.code }, 'answer failed'),
     },
@@ -215,65 +233,79 @@ export async function buildWorkSide(configuration: Configuration, logger: Logger
     recentShares,
   });
 
-  // The agent (/agent, approvals, stop): its tools reuse retrieval, ticket extraction and the ticket sinks.
-  const sinks = createTicketSinks(configuration.tickets, { messenger, logger });
-  const agent = createAgent({
-    configuration,
-    redis,
-    queueConnection: { url: configuration.redis.url, maxRetriesPerRequest: null },
-    gateway,
-    messenger,
-    logger,
-    metrics: registry,
-    // APPROVER_USER_GROUP_ID: members are approvers (cached 60 s by the agent; a failed lookup denies).
-    listUserGroupMembers: async (usergroup) => (await webClient.usergroups.users.list({ usergroup })).users ?? [],
-    tools: {
-      search: async ({ query, access, limit }) => {
-        const context = await retrieve({ question: query, access, callScope: { ...access } });
-        return context.passages
-          .slice(0, limit)
-          .map((passage) => ({ title: passage.title, source: passage.source, text: passage.text }));
-      },
-      extractTicket: async ({ text, workspaceId, channelId, userId }) => {
-        const extraction = await extractTicket(
-          {
-            text,
-            messageTs: (Date.now() / 1000).toFixed(6),
-            workspaceId,
-            channelId,
-            userId,
-            timeZone: configuration.budgets.timeZone,
-          },
-          {
-            gateway,
-            configuration: {
-              categories: configuration.tickets.categories,
-              teamLanguage: configuration.tickets.teamLanguage,
+  // The agent (/agent, approvals, stop) needs a model: without one it is not built and says so.
+  let closeAgent = async () => {};
+  if (modelConfigured) {
+    const agent = buildAgent();
+    closeAgent = () => agent.queue.close();
+  } else {
+    const needsModel = createModelRequiredAgentHandler();
+    capabilities.task = needsModel;
+    for (const actionId of Object.values(agentActionIds)) interactions.actions[actionId] = needsModel;
+  }
+
+  /** The agent (/agent, approvals, stop): its tools reuse retrieval, ticket extraction and the ticket sinks. */
+  function buildAgent() {
+    const sinks = createTicketSinks(configuration.tickets, { messenger, logger });
+    const agent = createAgent({
+      configuration,
+      redis,
+      queueConnection: { url: configuration.redis.url, maxRetriesPerRequest: null },
+      gateway,
+      messenger,
+      logger,
+      metrics: registry,
+      // APPROVER_USER_GROUP_ID: members are approvers (cached 60 s by the agent; a failed lookup denies).
+      listUserGroupMembers: async (usergroup) => (await webClient.usergroups.users.list({ usergroup })).users ?? [],
+      tools: {
+        search: async ({ query, access, limit }) => {
+          const context = await retrieve({ question: query, access, callScope: { ...access } });
+          return context.passages
+            .slice(0, limit)
+            .map((passage) => ({ title: passage.title, source: passage.source, text: passage.text }));
+        },
+        extractTicket: async ({ text, workspaceId, channelId, userId }) => {
+          const extraction = await extractTicket(
+            {
+              text,
+              messageTs: (Date.now() / 1000).toFixed(6),
+              workspaceId,
+              channelId,
+              userId,
+              timeZone: configuration.budgets.timeZone,
             },
-            logger,
-          },
-        );
-        if (extraction.kind !== 'extracted') {
-          throw new DeskhandError('upstream_invalid_response', `ticket extraction ${extraction.kind}`, {
-            userMessage: 'I could not extract a ticket from that text.',
-          });
-        }
-        return { ticket: { ...extraction.ticket } };
+            {
+              gateway,
+              configuration: {
+                categories: configuration.tickets.categories,
+                teamLanguage: configuration.tickets.teamLanguage,
+              },
+              logger,
+            },
+          );
+          if (extraction.kind !== 'extracted') {
+            throw new DeskhandError('upstream_invalid_response', `ticket extraction ${extraction.kind}`, {
+              userMessage: 'I could not extract a ticket from that text.',
+            });
+          }
+          return { ticket: { ...extraction.ticket } };
+        },
+        fileTicket: (request) => fileTicketThroughSinks(request, sinks, configuration.tickets.teamLanguage),
+        ticketDestinationName: configuration.tickets.triageChannelId ? 'the triage channel' : 'the ticket webhook',
+        encoding: encodingForModel(configuration.openai.model, configuration.openai.fallbackEncoding),
       },
-      fileTicket: (request) => fileTicketThroughSinks(request, sinks, configuration.tickets.teamLanguage),
-      ticketDestinationName: configuration.tickets.triageChannelId ? 'the triage channel' : 'the ticket webhook',
-      encoding: encodingForModel(configuration.openai.model, configuration.openai.fallbackEncoding),
-    },
-    // Lets the run check its per-run cap before a call, not only after it.
-    ...(estimateChatCostMicroUsd ? { estimateChatCostMicroUsd } : {}),
-  });
-  agent.queue.startWorker();
-  capabilities.task = createTaskHandler(agent.service);
-  const approval = createApprovalActionHandler(agent.service);
-  interactions.actions[agentActionIds.approve] = (click) => approval(click);
-  interactions.actions[agentActionIds.reject] = (click) => approval(click);
-  const stop = createStopActionHandler(agent.service);
-  interactions.actions[agentActionIds.stop] = (click) => stop(click);
+      // Lets the run check its per-run cap before a call, not only after it.
+      ...(estimateChatCostMicroUsd ? { estimateChatCostMicroUsd } : {}),
+    });
+    agent.queue.startWorker();
+    capabilities.task = createTaskHandler(agent.service);
+    const approval = createApprovalActionHandler(agent.service);
+    interactions.actions[agentActionIds.approve] = (click) => approval(click);
+    interactions.actions[agentActionIds.reject] = (click) => approval(click);
+    const stop = createStopActionHandler(agent.service);
+    interactions.actions[agentActionIds.stop] = (click) => stop(click);
+    return agent;
+  }
 
   const work = createInProcessWork({
     messenger,
@@ -289,7 +321,7 @@ export async function buildWorkSide(configuration: Configuration, logger: Logger
     handledElsewhere: createFileShareMentionCheck({ messenger, botUserId: () => identity.botUserId }),
     ready: async () => (await redis.ping()) === 'PONG' && (await vectorIndex.ping()),
     onClose: async () => {
-      await agent.queue.close();
+      await closeAgent();
       await vectorIndex.close();
       await closeGateway();
       await redis.quit();
@@ -302,6 +334,26 @@ export async function buildWorkSide(configuration: Configuration, logger: Logger
       work.setIdentity(value);
     },
   };
+}
+
+/**
+ * The budget store `/budget` reads when no model is configured: the same Redis keys, caps and time zone as the
+ * one `createGateway` builds, without the OpenAI client, the price table or the ledger (nothing is spent).
+ */
+function budgetStoreWithoutModel(configuration: Configuration, redis: Redis): BudgetStore {
+  const micro = (usd: number) => Math.round(usd * 1_000_000);
+  return new BudgetStore({
+    redis,
+    keyPrefix: configuration.redis.keyPrefix,
+    timeZone: configuration.budgets.timeZone,
+    defaults: {
+      channelDailyMicroUsd: micro(configuration.budgets.channelDailyUsd),
+      channelMonthlyMicroUsd: micro(configuration.budgets.channelMonthlyUsd),
+      workspaceDailyMicroUsd: micro(configuration.budgets.workspaceDailyUsd),
+    },
+    reservationTtlMs: configuration.budgets.reservationTtlSeconds * 1000,
+    adminUserIds: configuration.people.adminUserIds,
+  });
 }
 
 /**

@@ -50,6 +50,23 @@ export function createTaskHandler(service: AgentService) {
   };
 }
 
+/** What `/agent` (and its buttons) answer when no language model is configured. */
+export const agentNeedsModelMessage =
+  'The agent needs a language model, and none is configured. An admin can set `OPENAI_API_KEY`, or, for a local OpenAI-compatible server (Ollama, vLLM, llama.cpp), `OPENAI_BASE_URL` plus any placeholder `OPENAI_API_KEY`, then restart Deskhand. Until then `/ask`, `/ticket`, `/budget` and `/docs` work without one.';
+
+/**
+ * The `task` route, the approval buttons and the stop button when no model is configured: the agent is not
+ * built, and every request gets `agentNeedsModelMessage` (an expected outcome, not an error).
+ */
+export function createModelRequiredAgentHandler() {
+  // Ephemeral, so a mention's thread does not become an agent conversation that can only repeat this.
+  return async (): Promise<CapabilityOutcome> => ({
+    kind: 'reply',
+    text: agentNeedsModelMessage,
+    visibility: 'ephemeral',
+  });
+}
+
 export function createApprovalActionHandler(service: AgentService) {
   return async (click: AgentClick): Promise<CapabilityOutcome> => {
     const result = await service.handleApprovalAction({
