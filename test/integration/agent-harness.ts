@@ -6,10 +6,10 @@
 import { afterEach } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createAgentMetrics } from '../../src/capabilities/agent/agent-metrics.ts';
+import type { AgentLimits, AgentRuntime } from '../../src/capabilities/agent/agent-runtime.ts';
 import { AgentService } from '../../src/capabilities/agent/agent-service.ts';
 import { ApprovalStore } from '../../src/capabilities/agent/approval-store.ts';
 import { ProgressReporter } from '../../src/capabilities/agent/progress.ts';
-import type { AgentLimits, AgentRuntime } from '../../src/capabilities/agent/run-agent.ts';
 import { AgentRunQueue } from '../../src/capabilities/agent/run-queue.ts';
 import { type RunState, RunStateStore } from '../../src/capabilities/agent/run-state.ts';
 import { createToolRegistry } from '../../src/capabilities/agent/tool-registry.ts';

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { type AgentLimits, effectiveLimit, extensionFor } from '../../src/capabilities/agent/run-agent.ts';
+import type { AgentLimits } from '../../src/capabilities/agent/agent-runtime.ts';
+import { effectiveLimit, extensionFor } from '../../src/capabilities/agent/run-bounds.ts';
 import type { BoundName } from '../../src/capabilities/agent/run-state.ts';
 
 const limits: AgentLimits = { maxSteps: 8, maxToolCalls: 5, maxRunMicroUsd: 250_000, maxRunMs: 90_000 };

@@ -17,9 +17,9 @@
  */
 import type { Logger } from '../../observability/logger.ts';
 import { agentActionIds } from './agent-ids.ts';
+import type { AgentRuntime } from './agent-runtime.ts';
 import type { ApprovalStore, AuditEntry } from './approval-store.ts';
 import { parseApprovalButtonValue } from './approval-store.ts';
-import type { AgentRuntime } from './run-agent.ts';
 import type { AgentRunQueue } from './run-queue.ts';
 import { newRunState, type RunStateStore } from './run-state.ts';
 

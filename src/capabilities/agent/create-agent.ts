@@ -30,11 +30,11 @@ import type { ChatRequest, LanguageModelGateway } from '../../ports/language-mod
 import type { Messenger } from '../../ports/messenger.ts';
 import { createAgentMetrics } from './agent-metrics.ts';
 import type { AgentRedis } from './agent-redis.ts';
+import type { AgentLimits, AgentRuntime } from './agent-runtime.ts';
 import { AgentService } from './agent-service.ts';
 import { ApprovalStore } from './approval-store.ts';
 import { createApproverGroupCheck, type ListUserGroupMembers } from './approver-group.ts';
 import { ProgressReporter } from './progress.ts';
-import type { AgentLimits, AgentRuntime } from './run-agent.ts';
 import { AgentRunQueue } from './run-queue.ts';
 import { RunStateStore } from './run-state.ts';
 import { type AgentTool, createToolRegistry } from './tool-registry.ts';

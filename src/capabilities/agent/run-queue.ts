@@ -12,8 +12,10 @@
 import { type ConnectionOptions, type Job, Queue, Worker } from 'bullmq';
 import { DeskhandError, toDeskhandError } from '../../errors.ts';
 import type { Logger } from '../../observability/logger.ts';
+import type { AgentRuntime } from './agent-runtime.ts';
 import type { ApprovalRequest } from './approval-store.ts';
-import { type AgentRuntime, driveRun, resolveApprovalCard } from './run-agent.ts';
+import { resolveApprovalCard } from './escalation.ts';
+import { driveRun } from './run-agent.ts';
 
 export interface AgentJob {
   /** `sweep` expires due approval requests (scheduled by `startWorker`; `workspaceId`/`runId` are empty). */
