@@ -1,0 +1,101 @@
+/**
+ * `budgetKeys` and the budget windows: how the budget store names its Redis keys and which day and month a call
+ * belongs to.
+ *
+ * - Every key of a workspace starts with `<prefix>{<workspaceId>}:budget:` — the hash tag puts all of a
+ *   workspace's keys (and so each budget script) in one Redis Cluster slot.
+ * - Workspace and channel ids are checked (`[A-Za-z0-9_.-]{1,64}`) before they become part of a key, so an id can
+ *   never close the hash tag or reach another workspace's keys (`invalid_input`).
+ * - Windows are calendar days (`yyyy-LL-dd`) and months (`yyyy-LL`) in the configured IANA time zone (luxon), with
+ *   the instants they reset; a call's windows are fixed when it is reserved.
+ * - Counters outlive their window: days are kept 40 days, months 400 days, request states 2 days.
+ */
+import { DateTime } from 'luxon';
+import { DeskhandError } from '../errors.ts';
+import { tokenKeys } from './token-usage.ts';
+
+export type BudgetWindow = 'channel_daily' | 'channel_monthly' | 'workspace_daily';
+export const budgetWindows: readonly BudgetWindow[] = ['channel_daily', 'channel_monthly', 'workspace_daily'];
+
+/** Which windows a call falls in, fixed when it is reserved. */
+export interface BudgetWindows {
+  day: string;
+  month: string;
+  dayResetsAt: number;
+  monthResetsAt: number;
+}
+
+export const dayTtlSeconds = 40 * 86_400;
+export const monthTtlSeconds = 400 * 86_400;
+export const requestStateTtlMs = 2 * 86_400_000;
+
+const idPattern = /^[A-Za-z0-9_.-]{1,64}$/;
+
+export type BudgetKeys = ReturnType<typeof budgetKeys>;
+
+/** Key names for one workspace/channel/window set. */
+export function budgetKeys(
+  keyPrefix: string,
+  workspaceId: string,
+  channelId: string,
+  windows: Pick<BudgetWindows, 'day' | 'month'>,
+) {
+  assertId(workspaceId, 'workspace');
+  assertId(channelId, 'channel');
+  const base = `${keyPrefix}{${workspaceId}}:budget:`;
+  return {
+    reservations: `${base}res`,
+    reservationRecords: `${base}resinfo`,
+    reserved: `${base}reserved`,
+    spentChannelDay: `${base}spent:ch:${channelId}:d:${windows.day}`,
+    spentChannelMonth: `${base}spent:ch:${channelId}:m:${windows.month}`,
+    spentWorkspaceDay: `${base}spent:ws:d:${windows.day}`,
+    savedChannelDay: `${base}saved:ch:${channelId}:d:${windows.day}`,
+    savedChannelMonth: `${base}saved:ch:${channelId}:m:${windows.month}`,
+    savedWorkspaceDay: `${base}saved:ws:d:${windows.day}`,
+    channelCaps: `${base}cap:ch:${channelId}`,
+    warnChannelDay: `${base}warn:ch:${channelId}:d:${windows.day}`,
+    warnChannelMonth: `${base}warn:ch:${channelId}:m:${windows.month}`,
+    warnWorkspaceDay: `${base}warn:ws:d:${windows.day}`,
+    tokens: tokenKeys(base, channelId, windows),
+    reservedFields: [`ch:${channelId}:d:${windows.day}`, `ch:${channelId}:m:${windows.month}`, `ws:d:${windows.day}`],
+    request: (requestId: string) => `${base}req:${requestId}`,
+  };
+}
+
+/** When a window resets: the month for `channel_monthly`, the day for the daily windows. */
+export function resetOf(window: BudgetWindow, windows: BudgetWindows): number {
+  return window === 'channel_monthly' ? windows.monthResetsAt : windows.dayResetsAt;
+}
+
+/** The windows of an instant in one time zone, remembering the current day's (computed once per day). */
+export class WindowCalendar {
+  readonly timeZone: string;
+  private windowCache: { from: number; windows: BudgetWindows } | undefined;
+
+  constructor(timeZone: string) {
+    this.timeZone = timeZone;
+  }
+
+  /** The day and month an instant belongs to, and when each resets, in the calendar's time zone. */
+  windowsAt(at: number): BudgetWindows {
+    const cached = this.windowCache;
+    if (cached && at >= cached.from && at < cached.windows.dayResetsAt) return cached.windows;
+    const local = DateTime.fromMillis(at, { zone: this.timeZone });
+    const windows = {
+      day: local.toFormat('yyyy-LL-dd'),
+      month: local.toFormat('yyyy-LL'),
+      dayResetsAt: local.startOf('day').plus({ days: 1 }).toMillis(),
+      monthResetsAt: local.startOf('month').plus({ months: 1 }).toMillis(),
+    };
+    // A day never spans two months, so the windows hold from the start of this day until it ends.
+    this.windowCache = { from: local.startOf('day').toMillis(), windows };
+    return windows;
+  }
+}
+
+function assertId(value: string, what: string): void {
+  if (!idPattern.test(value)) {
+    throw new DeskhandError('invalid_input', `Invalid ${what} id for a budget key: ${JSON.stringify(value)}`);
+  }
+}

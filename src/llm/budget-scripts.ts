@@ -1,0 +1,291 @@
+/**
+ * `budgetScripts`: the budget store's Lua scripts, their KEYS/ARGV layout and how they are sent.
+ *
+ * - Each check and its increment is one script, so concurrent calls cannot overspend a cap between them
+ *   (litellm#34732); each script only touches keys of one workspace (one Redis Cluster slot).
+ * - `reserve` purges expired reservations (on the Redis clock), refuses when any window would pass its cap (a $0
+ *   reservation once a window is used up), and can serve a response-cache entry instead, counting its savings.
+ * - `settle` replaces a reservation by the actual cost once per request id, counts the call's tokens, stores a
+ *   cache entry and reports each window's 80 % warning once — all in the same script. `release` frees a
+ *   reservation without charging it and is a no-op once the request was settled.
+ * - The `*ScriptCall` builders are the only place that lays out KEYS and ARGV, next to the scripts that read them.
+ * - Scripts are registered with `defineCommand` and sent synchronously by `sendScript` (see below).
+ */
+import type { Redis } from 'ioredis';
+import {
+  type BudgetKeys,
+  budgetWindows,
+  dayTtlSeconds,
+  monthTtlSeconds,
+  requestStateTtlMs,
+  resetOf,
+} from './budget-keys.ts';
+import type { BudgetDefaults, BudgetWarning, CacheStore, Reservation } from './budget-types.ts';
+import { type SettledTokens, tokenArguments, tokenCountersLua } from './token-usage.ts';
+
+// Shared Lua: parse a reservation record "amount|field1|field2|field3" and take it out of the reserved totals.
+const dropReservationLua = `
+local function drop_reservation(res_key, info_key, reserved_key, id)
+  local info = redis.call('HGET', info_key, id)
+  if info then
+    local amount, f1, f2, f3 = string.match(info, '^(%d+)|([^|]*)|([^|]*)|([^|]*)$')
+    -- A $0 reservation (an unpriced model) added nothing; Lua would also send its negation as '-0', not an integer.
+    if amount and tonumber(amount) > 0 then
+      for _, field in ipairs({f1, f2, f3}) do
+        local left = redis.call('HINCRBY', reserved_key, field, -tonumber(amount))
+        if left <= 0 then redis.call('HDEL', reserved_key, field) end
+      end
+    end
+    redis.call('HDEL', info_key, id)
+  end
+  redis.call('ZREM', res_key, id)
+end
+`;
+
+/*
+ * KEYS: 1 reservations zset, 2 reservation records hash, 3 reserved totals hash, 4-6 spent (channel day, channel
+ * month, workspace day), 7 channel cap overrides hash, 8 request state, 9 response-cache entry, 10-12 savings
+ * (channel day, channel month, workspace day).
+ * ARGV: 1 request id, 2 amount µ$, 3 reservation ttl ms, 4-6 default caps, 7-9 reserved-hash fields, 10 state ttl ms,
+ * 11 '1' to look the cache entry up first, 12 day ttl s, 13 month ttl s.
+ * A cache hit returns the entry and counts its cost (field costMicroUsd) as savings; nothing is reserved.
+ */
+const reserveLua = `${dropReservationLua}
+if ARGV[11] == '1' then
+  local cached = redis.call('GET', KEYS[9])
+  if cached then
+    local ok, decoded = pcall(cjson.decode, cached)
+    local saved = 0
+    if ok and type(decoded) == 'table' and tonumber(decoded['costMicroUsd']) then
+      saved = math.floor(tonumber(decoded['costMicroUsd']))
+    end
+    if saved > 0 then
+      local ttls = {ARGV[12], ARGV[13], ARGV[12]}
+      for i = 1, 3 do
+        redis.call('INCRBY', KEYS[9 + i], saved)
+        redis.call('EXPIRE', KEYS[9 + i], ttls[i])
+      end
+    end
+    return {'hit', cached, tostring(saved)}
+  end
+end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, 200)
+for _, id in ipairs(expired) do drop_reservation(KEYS[1], KEYS[2], KEYS[3], id) end
+local state = redis.call('GET', KEYS[8])
+if state then return {'duplicate', state} end
+local amount = tonumber(ARGV[2])
+local caps = {
+  tonumber(redis.call('HGET', KEYS[7], 'daily') or ARGV[4]),
+  tonumber(redis.call('HGET', KEYS[7], 'monthly') or ARGV[5]),
+  tonumber(ARGV[6])
+}
+local spent_keys = {KEYS[4], KEYS[5], KEYS[6]}
+local fields = {ARGV[7], ARGV[8], ARGV[9]}
+for i = 1, 3 do
+  local spent = tonumber(redis.call('GET', spent_keys[i]) or '0')
+  local reserved = tonumber(redis.call('HGET', KEYS[3], fields[i]) or '0')
+  if spent + reserved + amount > caps[i] or (amount == 0 and spent + reserved >= caps[i]) then
+    return {'refused', tostring(i), tostring(caps[i]), tostring(spent), tostring(reserved)}
+  end
+end
+if amount > 0 then for i = 1, 3 do redis.call('HINCRBY', KEYS[3], fields[i], amount) end end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2] .. '|' .. fields[1] .. '|' .. fields[2] .. '|' .. fields[3])
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
+redis.call('SET', KEYS[8], 'reserved', 'PX', ARGV[10])
+return {'reserved'}
+`;
+
+/*
+ * KEYS: 1-3 as reserve, 4-6 spent, 7 cap overrides, 8 request state, 9-11 warning markers, 12 response-cache entry,
+ * 13-16 token counters (token-usage.ts).
+ * ARGV: 1 request id, 2 actual µ$, 3-5 default caps, 6 day ttl s, 7 month ttl s, 8 state ttl ms, 9 warning ratio ‰,
+ * 10 cache value ('' for none), 11 cache ttl s, 12 model ('' counts no tokens), 13 input tokens, 14 output tokens,
+ * 15 unpriced reason.
+ */
+const settleLua = `${dropReservationLua}${tokenCountersLua}
+if redis.call('GET', KEYS[8]) == 'settled' then return {'duplicate'} end
+drop_reservation(KEYS[1], KEYS[2], KEYS[3], ARGV[1])
+count_tokens({KEYS[13], KEYS[14], KEYS[15], KEYS[16]}, ARGV[12], ARGV[13], ARGV[14], ARGV[15], ARGV[6], ARGV[7])
+local actual = tonumber(ARGV[2])
+local ttls = {ARGV[6], ARGV[7], ARGV[6]}
+local spent = {}
+for i = 1, 3 do
+  spent[i] = redis.call('INCRBY', KEYS[3 + i], actual)
+  redis.call('EXPIRE', KEYS[3 + i], ttls[i])
+end
+redis.call('SET', KEYS[8], 'settled', 'PX', ARGV[8])
+if ARGV[10] ~= '' and tonumber(ARGV[11]) > 0 then redis.call('SET', KEYS[12], ARGV[10], 'EX', ARGV[11]) end
+local caps = {
+  tonumber(redis.call('HGET', KEYS[7], 'daily') or ARGV[3]),
+  tonumber(redis.call('HGET', KEYS[7], 'monthly') or ARGV[4]),
+  tonumber(ARGV[5])
+}
+local out = {'settled'}
+for i = 1, 3 do
+  if actual > 0 and caps[i] > 0 and spent[i] * 1000 >= caps[i] * tonumber(ARGV[9]) then
+    if redis.call('SET', KEYS[8 + i], '1', 'NX', 'EX', ttls[i]) then
+      table.insert(out, tostring(i) .. ':' .. tostring(spent[i]) .. ':' .. tostring(caps[i]))
+    end
+  end
+end
+return out
+`;
+
+/* KEYS: 1-3 as reserve, 4 request state. ARGV: 1 request id, 2 state ttl ms. */
+const releaseLua = `${dropReservationLua}
+if redis.call('GET', KEYS[4]) == 'settled' then return 0 end
+drop_reservation(KEYS[1], KEYS[2], KEYS[3], ARGV[1])
+redis.call('SET', KEYS[4], 'released', 'PX', ARGV[2])
+return 1
+`;
+
+/**
+ * The scripts are registered with ioredis's `defineCommand`, which sends the full script (EVAL) the first time on
+ * each connection and EVALSHA after that, falling back on NOSCRIPT. So a script's first use after a (re)connect is
+ * sent at once rather than after a NOSCRIPT round trip, which keeps the commands of one connection in the order they
+ * were issued: the gateway relies on that to settle without awaiting the reply (see `Settlement.settleInBackground`).
+ */
+export const budgetScripts = {
+  reserve: { command: 'deskhandBudgetReserve', lua: reserveLua },
+  settle: { command: 'deskhandBudgetSettle', lua: settleLua },
+  release: { command: 'deskhandBudgetRelease', lua: releaseLua },
+} as const;
+export type BudgetScript = (typeof budgetScripts)[keyof typeof budgetScripts];
+type ScriptCommand = (numberOfKeys: number, ...keysAndArgs: Array<string | number>) => Promise<unknown>;
+
+/** Raises one counter to at least ARGV[1] (never lowers it), with TTL ARGV[2] s. KEYS: 1 counter. */
+export const raiseCounterLua =
+  "local v = tonumber(redis.call('GET', KEYS[1]) or '0') if tonumber(ARGV[1]) > v then redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) end return 1";
+
+/** The keys and arguments of one script run. */
+export interface ScriptCall {
+  keys: string[];
+  args: Array<string | number>;
+}
+
+/** Registers the scripts on a connection (EVAL on first use per connection, then EVALSHA). */
+export function defineBudgetScripts(redis: Redis): void {
+  for (const { command, lua } of Object.values(budgetScripts)) redis.defineCommand(command, { lua });
+}
+
+/** Sends a script now (synchronously, on this connection) and returns its reply. */
+export function sendScript(redis: Redis, target: BudgetScript, call: ScriptCall): Promise<unknown> {
+  return (
+    (redis as unknown as Record<string, ScriptCommand>)[target.command]?.(
+      call.keys.length,
+      ...call.keys,
+      ...call.args,
+    ) ?? Promise.reject(new Error(`script ${target.command} is not defined on this connection`))
+  );
+}
+
+/** `reserve`'s KEYS and ARGV (layout above `reserveLua`). */
+export function reserveScriptCall(
+  keys: BudgetKeys,
+  request: { requestId: string; amountMicroUsd: number; cacheKey?: string },
+  ttlMs: number,
+  defaults: BudgetDefaults,
+): ScriptCall {
+  const requestKey = keys.request(request.requestId);
+  return {
+    keys: [
+      keys.reservations,
+      keys.reservationRecords,
+      keys.reserved,
+      keys.spentChannelDay,
+      keys.spentChannelMonth,
+      keys.spentWorkspaceDay,
+      keys.channelCaps,
+      requestKey,
+      request.cacheKey ?? requestKey,
+      keys.savedChannelDay,
+      keys.savedChannelMonth,
+      keys.savedWorkspaceDay,
+    ],
+    args: [
+      request.requestId,
+      request.amountMicroUsd,
+      ttlMs,
+      defaults.channelDailyMicroUsd,
+      defaults.channelMonthlyMicroUsd,
+      defaults.workspaceDailyMicroUsd,
+      ...keys.reservedFields,
+      requestStateTtlMs,
+      request.cacheKey === undefined ? '0' : '1',
+      dayTtlSeconds,
+      monthTtlSeconds,
+    ],
+  };
+}
+
+/** `settle`'s KEYS and ARGV (layout above `settleLua`). */
+export function settleScriptCall(
+  keys: BudgetKeys,
+  settlement: {
+    requestId: string;
+    actualMicroUsd: number;
+    cacheStore: CacheStore | undefined;
+    tokens: SettledTokens | undefined;
+  },
+  defaults: BudgetDefaults,
+  warningPermille: number,
+): ScriptCall {
+  const { requestId, cacheStore } = settlement;
+  return {
+    keys: [
+      keys.reservations,
+      keys.reservationRecords,
+      keys.reserved,
+      keys.spentChannelDay,
+      keys.spentChannelMonth,
+      keys.spentWorkspaceDay,
+      keys.channelCaps,
+      keys.request(requestId),
+      keys.warnChannelDay,
+      keys.warnChannelMonth,
+      keys.warnWorkspaceDay,
+      cacheStore?.key ?? keys.request(requestId),
+      ...keys.tokens,
+    ],
+    args: [
+      requestId,
+      settlement.actualMicroUsd,
+      defaults.channelDailyMicroUsd,
+      defaults.channelMonthlyMicroUsd,
+      defaults.workspaceDailyMicroUsd,
+      dayTtlSeconds,
+      monthTtlSeconds,
+      requestStateTtlMs,
+      warningPermille,
+      cacheStore?.value ?? '',
+      cacheStore?.ttlSeconds ?? 0,
+      ...tokenArguments(settlement.tokens),
+    ],
+  };
+}
+
+/** `release`'s KEYS and ARGV (layout above `releaseLua`). */
+export function releaseScriptCall(keys: BudgetKeys, requestId: string): ScriptCall {
+  return {
+    keys: [keys.reservations, keys.reservationRecords, keys.reserved, keys.request(requestId)],
+    args: [requestId, requestStateTtlMs],
+  };
+}
+
+/** The warnings in a `settle` reply (entries `index:spent:cap` after 'settled'). */
+export function settleWarnings(reply: string[], reservation: Reservation): BudgetWarning[] {
+  return reply.slice(1).map((entry): BudgetWarning => {
+    const [index, spent, cap] = entry.split(':').map(Number);
+    const window = budgetWindows[(index ?? 1) - 1] ?? 'channel_daily';
+    return {
+      workspaceId: reservation.workspaceId,
+      channelId: reservation.channelId,
+      window,
+      spentMicroUsd: spent ?? 0,
+      capMicroUsd: cap ?? 0,
+      resetsAt: resetOf(window, reservation.windows),
+    };
+  });
+}
