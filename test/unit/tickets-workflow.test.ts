@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { createTicketWorkflow } from '../../src/capabilities/tickets/create-ticket-workflow.ts';
+import { customerTextFromThread } from '../../src/capabilities/tickets/customer-text-from-thread.ts';
 import { createTicketSinks } from '../../src/capabilities/tickets/sinks/create-ticket-sinks.ts';
 import type { SinkResult, TicketDelivery, TicketSink } from '../../src/capabilities/tickets/sinks/ticket-sink.ts';
 import { TriageChannelTicketSink } from '../../src/capabilities/tickets/sinks/triage-channel-sink.ts';
@@ -15,7 +16,7 @@ import {
 } from '../../src/capabilities/tickets/ticket-ids.ts';
 import { defaultTicketCategories, emptyTicket } from '../../src/capabilities/tickets/ticket-schema.ts';
 import { TicketStore } from '../../src/capabilities/tickets/ticket-store.ts';
-import { customerTextFromThread, TicketWorkflow } from '../../src/capabilities/tickets/ticket-workflow.ts';
+import { TicketWorkflow } from '../../src/capabilities/tickets/ticket-workflow.ts';
 import { loadConfiguration } from '../../src/config.ts';
 import { DeskhandError } from '../../src/errors.ts';
 import { createMetricsRegistry } from '../../src/observability/metrics.ts';

@@ -1,0 +1,25 @@
+/**
+ * What every part of the ticket workflow is built from: the extraction, the draft store, the Messenger port, the
+ * sinks, the categories and the workspace time zone. Types only; imports no part of the workflow, so every part
+ * (and the `TicketWorkflow` facade) can import it.
+ */
+import type { Logger } from '../../observability/logger.ts';
+import type { Registry } from '../../observability/metrics.ts';
+import type { Messenger } from '../../ports/messenger.ts';
+import type { ExtractTicketDependencies } from './extract-ticket.ts';
+import type { TicketSink } from './sinks/ticket-sink.ts';
+import type { TicketStore } from './ticket-store.ts';
+
+export interface TicketWorkflowDependencies {
+  extraction: ExtractTicketDependencies;
+  store: TicketStore;
+  messenger: Messenger;
+  sinks: readonly TicketSink[];
+  categories: readonly string[];
+  /** Workspace time zone (`TIME_ZONE`) for relative dates. */
+  timeZone: string;
+  logger?: Logger;
+  /** When given: `deskhand_ticket_extractions_total{trigger,outcome}` and `deskhand_ticket_filings_total{outcome}`. */
+  metrics?: Registry;
+  now?: () => Date;
+}
