@@ -1,7 +1,7 @@
 /**
  * The test runner (scripts/run-tests.ts) cannot hang: it is run for real, as `npm test` runs it, on the fixtures
  * in test/fixtures/test-runner (named `*.fixture.ts`, so only these tests run them), with limits of seconds. The
- * two runs go at the same time and take about 4 s together.
+ * three runs go at the same time and take about 5 s together.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -15,9 +15,12 @@ const hangs = `${fixtures}/hangs.fixture.ts`;
 const leaks = `${fixtures}/leaks-handle.fixture.ts`;
 const passes = `${fixtures}/passes.fixture.ts`;
 const late = `${fixtures}/late-tests.fixture.ts`;
-const FILE_TIMEOUT_MS = 3_000;
+const FILE_TIMEOUT_MS = 4_000;
 const DEADLINE_MS = 2_000;
 const KILL_GRACE_MS = 500;
+const LEAK_GRACE_MS = 1_000;
+/** Allowance for a loaded machine (five sessions on two cores): the bounds prove "ends", not "ends fast". */
+const SLACK_MS = 15_000;
 
 interface RunnerRun {
   code: number | null;
@@ -66,17 +69,16 @@ function assertGrandchildGone(output: string): void {
   assert.equal(alive, false, `grandchild ${pid} survived the runner`);
 }
 
-// Started at load so that the two runs overlap; each test awaits its own.
+// Started at load so that the three runs overlap; each test awaits its own. Only the hanging file gets a tight
+// limit: the others must pass even on a loaded machine, where starting Node alone can take seconds.
 const limited = runRunner([
   `--file-timeout=${FILE_TIMEOUT_MS}`,
-  '--leak-grace=500',
   `--kill-grace=${KILL_GRACE_MS}`,
   '--concurrency=2',
   hangs,
   passes,
-  leaks,
-  late,
 ]);
+const leaking = runRunner([`--leak-grace=${LEAK_GRACE_MS}`, '--concurrency=3', passes, leaks, late]);
 const deadline = runRunner([
   `--deadline=${DEADLINE_MS}`,
   `--kill-grace=${KILL_GRACE_MS}`,
@@ -85,15 +87,15 @@ const deadline = runRunner([
   passes,
 ]);
 
-test('a file that never ends is killed at its time limit, with its process group, named and its last output shown', async () => {
+test('a file that never ends is killed at its time limit with its process group, named, its last output shown; a passing file alongside counts', async () => {
   const run = await limited;
   assert.equal(run.code, 1, run.stdout);
   const hang = fileLine(run.stdout, hangs);
-  assert.match(hang.line, /killed: still running after the per-file limit of 3\.0 s/);
+  assert.match(hang.line, /killed: still running after the per-file limit of 4\.0 s$/);
   // Killed at the limit: SIGTERM is ignored there, so SIGKILL follows after the kill grace.
   assert.ok(hang.seconds >= FILE_TIMEOUT_MS / 1_000, hang.line);
-  assert.ok(hang.seconds < (FILE_TIMEOUT_MS + KILL_GRACE_MS) / 1_000 + 1.5, hang.line);
-  assert.ok(run.wallMs < FILE_TIMEOUT_MS + KILL_GRACE_MS + 5_000, `the runner took ${run.wallMs} ms`);
+  assert.ok(hang.seconds < (FILE_TIMEOUT_MS + KILL_GRACE_MS + SLACK_MS) / 1_000, hang.line);
+  assert.ok(run.wallMs < FILE_TIMEOUT_MS + KILL_GRACE_MS + SLACK_MS, `the runner took ${run.wallMs} ms`);
   // The last 40 lines of its output, the earlier ones left out.
   assert.match(run.stdout, /last 40 lines of its output:\n {2}… 12 earlier lines omitted\n/);
   assert.match(run.stdout, /\n {2}hangs\.fixture line 13\n/);
@@ -103,26 +105,25 @@ test('a file that never ends is killed at its time limit, with its process group
   );
   assert.doesNotMatch(run.stdout, /hangs\.fixture line 12\n/);
   assertGrandchildGone(run.stdout);
-  assert.match(run.stdout, new RegExp(`✖ failed files:\\n(.*\\n)*  ${hangs}: killed`));
+  assert.match(run.stdout, new RegExp(`✖ failed files:\\n  ${hangs}: killed`));
+  assert.match(fileLine(run.stdout, passes).line, /^✔ .*\(pass 2, fail 0, skip 1; /);
+  // The killed file is one failure.
+  assert.equal(run.stdout.trimEnd().split('\n').at(-1), '2 passed, 1 failed, 1 skipped');
 });
 
 test('a file that leaks a handle is killed after the grace period and reported with the handle types', async () => {
-  const run = await limited;
-  const leak = fileLine(run.stdout, leaks);
+  const run = await leaking;
+  assert.equal(run.code, 1, run.stdout);
   assert.match(
-    leak.line,
-    /^✖ .*\(pass 1, fail 0, skip 0; .*: leaked: .* kept alive by TCPServerWrap, Timeout; killed$/,
+    fileLine(run.stdout, leaks).line,
+    /^✖ .*\(pass 1, fail 0, skip 0; .*: leaked: its tests finished but the process was still alive 1\.0 s later, kept alive by TCPServerWrap, Timeout; killed$/,
   );
-  assert.ok(leak.seconds < FILE_TIMEOUT_MS / 1_000, leak.line);
-});
-
-test('passing files next to them still count, and the last line sums every file', async () => {
-  const run = await limited;
+  assert.ok(run.wallMs < LEAK_GRACE_MS + SLACK_MS, `the runner took ${run.wallMs} ms`);
   assert.match(fileLine(run.stdout, passes).line, /^✔ .*\(pass 2, fail 0, skip 1; /);
   // Idle between its tests (root hooks already ran), then busy longer than the leak grace: not a leak.
   assert.match(fileLine(run.stdout, late).line, /^✔ .*\(pass 2, fail 0, skip 0; /);
-  // 2 + 1 + 2 passed; one failure each for the killed file and the leaking one.
-  assert.equal(run.stdout.trimEnd().split('\n').at(-1), '5 passed, 2 failed, 1 skipped');
+  // 2 + 1 + 2 passed; the leak is one failure.
+  assert.equal(run.stdout.trimEnd().split('\n').at(-1), '5 passed, 1 failed, 1 skipped');
 });
 
 test('the overall deadline kills and names the running file and lists the ones not started', async () => {
@@ -132,9 +133,9 @@ test('the overall deadline kills and names the running file and lists the ones n
     run.stdout,
     new RegExp(`⏱ overall deadline of 2\\.0 s passed: killing 1 running file\\(s\\): ${hangs}; 1 not started`),
   );
-  assert.match(fileLine(run.stdout, hangs).line, /killed: still running when the overall deadline of 2\.0 s passed/);
+  assert.match(fileLine(run.stdout, hangs).line, /killed: still running when the overall deadline of 2\.0 s passed$/);
   assert.match(run.stdout, new RegExp(`✖ not run \\(overall deadline\\):\\n  ${passes}\\n`));
-  assert.ok(run.wallMs < DEADLINE_MS + KILL_GRACE_MS + 4_000, `the runner took ${run.wallMs} ms`);
+  assert.ok(run.wallMs < DEADLINE_MS + KILL_GRACE_MS + SLACK_MS, `the runner took ${run.wallMs} ms`);
   assert.equal(run.stdout.trimEnd().split('\n').at(-1), '0 passed, 1 failed, 0 skipped');
   assertGrandchildGone(run.stdout);
 });
