@@ -38,10 +38,11 @@ import type {
 } from '../../ports/messenger.ts';
 import { CoalescedUpdates } from './coalesced-updates.ts';
 import { toFileDetails } from './file-details.ts';
-import { type MessageStreamTuning, SlackMessageStream } from './message-stream.ts';
+import { SlackMessageStream } from './message-stream.ts';
 import { type Clock, KeyedPacer, systemClock, TokenBucket, type Turn } from './pacer.ts';
 import { noTurn, SlackApiCaller } from './slack-api-caller.ts';
 import { type MessageLimits, slackMessageLimits, splitMessage } from './split-message.ts';
+import type { MessageStreamTuning } from './stream-transport.ts';
 import { ThreadReader } from './thread-reader.ts';
 
 export { createSlackWebClient, type SlackWebClientOptions } from './slack-web-client.ts';
