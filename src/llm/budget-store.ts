@@ -55,7 +55,16 @@ import type {
   ReserveInput,
   SettleResult,
 } from './budget-types.ts';
-import { parseTokenUsage, type SettledTokens, type TokenUsageReport } from './token-usage.ts';
+import {
+  type ModelTokens,
+  parseTokenUsage,
+  raiseTokenArguments,
+  raiseTokenCountersLua,
+  type SettledTokens,
+  type TokenUsageReport,
+  type TokenWindow,
+  tokenWindows,
+} from './token-usage.ts';
 
 export { type BudgetWindow, type BudgetWindows, budgetWindows } from './budget-keys.ts';
 export type {
@@ -316,6 +325,27 @@ export class BudgetStore {
     for (const [key, total, ttl] of pairs) {
       if (total === undefined) continue;
       await this.guard(this.redis.eval(raiseCounterLua, 1, key, total, ttl));
+    }
+  }
+
+  /**
+   * Raises token counters to at least the given per-model totals, per window (`tokenWindows` order: channel day and
+   * month, workspace day and month; the ledger rebuild after Redis lost them). Never lowers a counter; an unpriced
+   * reason is only set where none is recorded.
+   */
+  async raiseTokens(
+    workspaceId: string,
+    channelId: string,
+    windows: Pick<BudgetWindows, 'day' | 'month'>,
+    totals: Partial<Record<TokenWindow, Iterable<ModelTokens>>>,
+  ): Promise<void> {
+    const keys = this.keys(workspaceId, channelId, windows);
+    for (const [index, window] of tokenWindows.entries()) {
+      const pairs = raiseTokenArguments(totals[window] ?? []);
+      const key = keys.tokens[index];
+      if (pairs.length === 0 || key === undefined) continue;
+      const ttl = window.endsWith('monthly') ? monthTtlSeconds : dayTtlSeconds;
+      await this.guard(this.redis.eval(raiseTokenCountersLua, 1, key, ttl, ...pairs));
     }
   }
 

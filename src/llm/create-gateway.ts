@@ -23,7 +23,7 @@ export interface GatewayParts {
   ledger: Ledger;
   prices: PriceTable;
   /**
-   * Reseeds today's and this month's spend counters in Redis from every ledger file under `DATA_DIR/ledger`
+   * Reseeds today's and this month's spend and token counters in Redis from every ledger file under `DATA_DIR/ledger`
    * (only ever raising them). Call at start-up, and after Redis lost its data.
    */
   rebuildCounters: () => ReturnType<typeof rebuildCounters>;
@@ -33,8 +33,9 @@ export interface GatewayParts {
 
 /**
  * Builds the gateway and its stores. Throws `configuration` when MODEL_PRICES_JSON is invalid or a configured model
- * has no price and the unknown-model policy refuses it (OpenAI's API without `UNKNOWN_MODEL_PRICE`). Logs a warning
- * for each configured model that will be charged $0 without a price (a local or compatible server).
+ * has no price and the unknown-model policy refuses it (OpenAI's API or another hosted service without
+ * `UNKNOWN_MODEL_PRICE`). Logs a warning for each configured model that will be charged $0 without a price (a local
+ * server).
  */
 export function createGateway(
   configuration: Configuration,

@@ -1,14 +1,15 @@
 /**
  * The durable record of settled spend: one JSON line per settled call, appended and fsynced (group commit) to a file
  * of its own per process (`DATA_DIR/ledger/<host>-<pid>-<start>.jsonl`), so processes never interleave writes. Redis holds the
- * live counters; when it loses them (restart without persistence, failover), `rebuildCounters` reseeds them from
- * every ledger file, so caps stay enforced.
+ * live counters; when it loses them (restart without persistence, failover), `rebuildCounters` reseeds them — spend
+ * and tokens per model — from every ledger file, so caps stay enforced and `/budget` still shows the use.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdir, open, readdir, readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { BudgetStore } from './budget-store.ts';
+import { type ModelTokens, tokenArguments } from './token-usage.ts';
 
 export interface LedgerEntry {
   at: string;
@@ -126,8 +127,9 @@ export async function readLedger(directory: string): Promise<{ entries: LedgerEn
 }
 
 /**
- * Reseeds Redis spend counters from the ledger for the current day and month (the windows caps are enforced on),
- * after Redis lost them. Entries are de-duplicated by request id; counters are only ever raised, never lowered.
+ * Reseeds Redis spend and token counters from the ledger for the current day and month (the windows caps are enforced
+ * on and `/budget` shows), after Redis lost them. Entries are de-duplicated by request id; counters are only ever
+ * raised, never lowered: Redis may hold settlements the ledger has not seen.
  */
 export async function rebuildCounters(
   store: BudgetStore,
@@ -137,8 +139,8 @@ export async function rebuildCounters(
   const { entries, badLines } = await readLedger(ledgerDirectory);
   const current = store.windowsAt(at);
   const seen = new Set<string>();
-  const channelTotals = new Map<string, { workspaceId: string; channelId: string; day: number; month: number }>();
-  const workspaceDay = new Map<string, number>();
+  const channelTotals = new Map<string, ChannelTotals>();
+  const workspaceTotals = new Map<string, WorkspaceTotals>();
   for (const entry of entries) {
     if (seen.has(entry.requestId)) continue;
     seen.add(entry.requestId);
@@ -149,20 +151,71 @@ export async function rebuildCounters(
       channelId: entry.channelId,
       day: 0,
       month: 0,
+      dayTokens: new Map(),
+      monthTokens: new Map(),
+    };
+    const workspace = workspaceTotals.get(entry.workspaceId) ?? {
+      day: 0,
+      dayTokens: new Map(),
+      monthTokens: new Map(),
     };
     totals.month += entry.costMicroUsd;
+    addTokens(totals.monthTokens, entry);
+    addTokens(workspace.monthTokens, entry);
     if (entry.day === current.day) {
       totals.day += entry.costMicroUsd;
-      workspaceDay.set(entry.workspaceId, (workspaceDay.get(entry.workspaceId) ?? 0) + entry.costMicroUsd);
+      workspace.day += entry.costMicroUsd;
+      addTokens(totals.dayTokens, entry);
+      addTokens(workspace.dayTokens, entry);
     }
     channelTotals.set(key, totals);
+    workspaceTotals.set(entry.workspaceId, workspace);
   }
   for (const totals of channelTotals.values()) {
+    const workspace = workspaceTotals.get(totals.workspaceId);
     await store.raiseSpent(totals.workspaceId, totals.channelId, current, {
       channelDay: totals.day,
       channelMonth: totals.month,
-      workspaceDay: workspaceDay.get(totals.workspaceId) ?? 0,
+      workspaceDay: workspace?.day ?? 0,
+    });
+    await store.raiseTokens(totals.workspaceId, totals.channelId, current, {
+      channel_daily: totals.dayTokens.values(),
+      channel_monthly: totals.monthTokens.values(),
+      workspace_daily: workspace?.dayTokens.values() ?? [],
+      workspace_monthly: workspace?.monthTokens.values() ?? [],
     });
   }
   return { entries: seen.size, channels: channelTotals.size, badLines };
+}
+
+/** A channel's spend and tokens per model in the current day and month. */
+interface ChannelTotals {
+  workspaceId: string;
+  channelId: string;
+  day: number;
+  month: number;
+  dayTokens: Map<string, ModelTokens>;
+  monthTokens: Map<string, ModelTokens>;
+}
+
+/** A workspace's spend in the current day, and its tokens per model in the current day and month. */
+interface WorkspaceTotals {
+  day: number;
+  dayTokens: Map<string, ModelTokens>;
+  monthTokens: Map<string, ModelTokens>;
+}
+
+/** Adds an entry's tokens to its model's totals, counted as the settle script counts them (clamped, whole). */
+function addTokens(models: Map<string, ModelTokens>, entry: LedgerEntry): void {
+  if (typeof entry.model !== 'string' || entry.model === '') return;
+  const [, input, output] = tokenArguments({
+    model: entry.model,
+    inputTokens: Number(entry.inputTokens),
+    outputTokens: Number(entry.outputTokens),
+  });
+  const totals = models.get(entry.model) ?? { model: entry.model, inputTokens: 0, outputTokens: 0 };
+  totals.inputTokens += Number(input);
+  totals.outputTokens += Number(output);
+  if (entry.unpriced) totals.unpriced = entry.unpriced;
+  models.set(entry.model, totals);
 }

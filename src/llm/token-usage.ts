@@ -77,6 +77,38 @@ end
 `;
 
 /**
+ * Lua for the ledger rebuild: raises the hash KEYS[1]'s fields to at least the given totals and never lowers one
+ * (Redis may hold use the ledger has not seen). ARGV: 1 ttl s, then field/value pairs; an `unpriced:<model>` field is
+ * only set when missing. The TTL is set only when a field changed.
+ */
+export const raiseTokenCountersLua = `
+local changed = false
+for i = 2, #ARGV, 2 do
+  local field, value = ARGV[i], ARGV[i + 1]
+  if string.sub(field, 1, 9) == 'unpriced:' then
+    if redis.call('HSETNX', KEYS[1], field, value) == 1 then changed = true end
+  elseif tonumber(value) > tonumber(redis.call('HGET', KEYS[1], field) or '0') then
+    redis.call('HSET', KEYS[1], field, value)
+    changed = true
+  end
+end
+if changed then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return changed and 1 or 0
+`;
+
+/** The field/value pairs `raiseTokenCountersLua` raises one window's hash to (models with no tokens are skipped). */
+export function raiseTokenArguments(models: Iterable<ModelTokens>): string[] {
+  const pairs: string[] = [];
+  for (const { model, inputTokens, outputTokens, unpriced } of models) {
+    if (model === '') continue;
+    if (inputTokens > 0) pairs.push(`in:${model}`, String(inputTokens));
+    if (outputTokens > 0) pairs.push(`out:${model}`, String(outputTokens));
+    if (unpriced) pairs.push(`unpriced:${model}`, unpriced);
+  }
+  return pairs;
+}
+
+/**
  * The settle script's arguments for one call's tokens: model, input, output, unpriced reason. Counts that are not
  * non-negative integers (a provider's odd usage) are clamped rather than refused: the counters are a report, and
  * the money settled in the same script must never fail because of them.

@@ -3,10 +3,14 @@
  *
  * - `UNKNOWN_MODEL_PRICE=<input>,<output>` (USD per million tokens): every unknown model is charged that price;
  * - `UNKNOWN_MODEL_PRICE=none`: an unknown model is a configuration error;
- * - unset, against OpenAI (`*.openai.com`, or Azure OpenAI `*.openai.azure.com`): a configuration error — those
- *   calls cost real money and a made-up price would let them pass the budgets;
- * - unset, against any other (local or OpenAI-compatible) server: $0, and the model is reported as **unpriced**
- *   everywhere its spend is shown (metric label, ledger, `/budget`), so a $0 figure never passes for a real one.
+ * - unset, against a local server (`isLocalHost`: loopback, private or link-local address, `localhost`, a
+ *   single-label name such as a Compose service `ollama`, or a name under `.local`/`.internal`): $0, and the model
+ *   is reported as **unpriced** ("local server") everywhere its spend is shown (metric label, ledger, `/budget`), so
+ *   a $0 figure never passes for a real one;
+ * - unset, against any other host — OpenAI (`*.openai.com`, Azure OpenAI `*.openai.azure.com`) and any hosted
+ *   compatible service (OpenRouter, Groq, Together, …): a configuration error, with the same message telling the
+ *   admin to set `MODEL_PRICES_JSON` or `UNKNOWN_MODEL_PRICE` — those calls cost real money, and neither a made-up
+ *   price nor a silent $0 may let them pass the budgets.
  */
 import type { ModelPrice } from './prices.ts';
 
@@ -40,14 +44,18 @@ export function isOpenAIHost(baseURL: string): boolean {
   return host === 'openai.com' || host.endsWith('.openai.com') || host.endsWith('.openai.azure.com');
 }
 
-/** True for loopback, private-network, link-local and single-label hosts (e.g. a Compose service named `ollama`). */
+/**
+ * True for hosts that are not on the public internet: loopback (`localhost`, `127.0.0.0/8`, `::1`), private and
+ * link-local addresses (`10/8`, `172.16/12`, `192.168/16`, `169.254/16`, `fc00::/7`, `fe80::/10`), single-label names
+ * (e.g. a Compose service named `ollama`) and names under `.local`, `.internal`, `.localhost`, `.lan`, `.home.arpa`.
+ */
 export function isLocalHost(baseURL: string): boolean {
   const host = hostOf(baseURL).replace(/^\[|\]$/g, '');
   if (host === 'localhost' || host.endsWith('.localhost') || host === '::1') return true;
   if (/\.(local|internal|lan|home\.arpa)$/.test(host)) return true;
   if (/^(127|10)\.\d+\.\d+\.\d+$/.test(host) || /^192\.168\.\d+\.\d+$/.test(host)) return true;
   if (/^172\.(1[6-9]|2\d|3[01])\.\d+\.\d+$/.test(host) || /^169\.254\.\d+\.\d+$/.test(host)) return true;
-  if (/^f[cd][0-9a-f]{2}:/.test(host) || /^fe80:/.test(host)) return true;
+  if (/^f[cd][0-9a-f]{2}:/.test(host) || /^fe[89ab][0-9a-f]:/.test(host)) return true;
   return host !== '' && !host.includes('.') && !host.includes(':');
 }
 
@@ -65,10 +73,11 @@ export function unknownModelPolicy(baseURL: string, setting: UnknownModelPriceSe
     return { kind: 'charge', price, ...(free ? { unpriced: 'UNKNOWN_MODEL_PRICE is 0' } : {}) };
   }
   if (isOpenAIHost(baseURL)) return { kind: 'refuse', why: 'OPENAI_BASE_URL is an OpenAI API' };
+  if (!isLocalHost(baseURL)) return { kind: 'refuse', why: 'OPENAI_BASE_URL is a hosted service, not a local server' };
   return {
     kind: 'charge',
     price: { inputPerMillion: 0, cachedInputPerMillion: 0, outputPerMillion: 0 },
-    unpriced: isLocalHost(baseURL) ? 'local server' : 'compatible server',
+    unpriced: 'local server',
   };
 }
 

@@ -200,8 +200,12 @@ describe('local and compatible models', () => {
     assert.equal(fake.chatCalls().length, calls, 'the model was not called');
   });
 
-  test('a configured UNKNOWN_MODEL_PRICE is charged, and the model is not reported as unpriced', async () => {
-    const { parts, metrics } = await build({ UNKNOWN_MODEL_PRICE: '2,8' });
+  test('a configured UNKNOWN_MODEL_PRICE is charged on a hosted service, and the model is not reported as unpriced', async () => {
+    // A public compatible host (the client still talks to the fake): priced only because UNKNOWN_MODEL_PRICE is set.
+    const { parts, metrics } = await build({
+      OPENAI_BASE_URL: 'https://openrouter.ai/api/v1',
+      UNKNOWN_MODEL_PRICE: '2,8',
+    });
     const scope = { workspaceId: 'T0PRICED', channelId: 'C0PRICED' };
     fake.enqueueChat({ content: 'priced', usage: { promptTokens: 1_000, completionTokens: 500 } });
     const result = await parts.gateway.chat(chat('price me'), scope);
@@ -223,27 +227,33 @@ describe('local and compatible models', () => {
     assert.doesNotMatch(reply.text, /unpriced/);
   });
 
-  test('against OpenAI an unknown model is still refused with the configuration message, before any call', async () => {
-    const openAIBase = { OPENAI_BASE_URL: 'https://api.openai.com/v1' };
-    assert.throws(
-      () => createGateway(configurationFor({ ...openAIBase, OPENAI_MODEL: localModel }), dependencies()),
-      (error: unknown) =>
-        error instanceof DeskhandError &&
-        error.code === 'configuration' &&
-        /^Deskhand has no price for the model "llama3\.1:8b"/.test(error.userMessage),
-    );
-    // Known models start; a call naming an unknown model is refused before the budget store or the provider.
-    const { parts } = await build({ ...openAIBase, OPENAI_MODEL: 'gpt-4o-mini', OPENAI_EMBEDDING_MODEL: '' });
-    const calls = fake.chatCalls().length;
-    const error = await parts.gateway
-      .chat(chat('hi', { model: localModel }), { workspaceId: 'T0OPENAI', channelId: 'C0OPENAI' })
-      .catch((caught: unknown) => caught);
-    assert.ok(error instanceof DeskhandError);
-    assert.equal(error.code, 'configuration');
-    assert.match(error.userMessage, /^Deskhand has no price for the model "llama3\.1:8b".*MODEL_PRICES_JSON/);
-    assert.equal(fake.chatCalls().length, calls, 'the model was not called');
-    const status = await parts.budgets.status('T0OPENAI', 'C0OPENAI');
-    assert.equal(status.windows[0]?.reservedMicroUsd, 0);
+  test('against OpenAI or a hosted compatible service an unknown model is refused by default, before any call', async () => {
+    for (const [index, baseURL] of ['https://api.openai.com/v1', 'https://openrouter.ai/api/v1'].entries()) {
+      const base = { OPENAI_BASE_URL: baseURL };
+      assert.throws(
+        () => createGateway(configurationFor({ ...base, OPENAI_MODEL: localModel }), dependencies()),
+        (error: unknown) =>
+          error instanceof DeskhandError &&
+          error.code === 'configuration' &&
+          /^Deskhand has no price for the model "llama3\.1:8b".*MODEL_PRICES_JSON.*UNKNOWN_MODEL_PRICE/.test(
+            error.userMessage,
+          ),
+        baseURL,
+      );
+      // Known models start; a call naming an unknown model is refused before the budget store or the provider.
+      const { parts } = await build({ ...base, OPENAI_MODEL: 'gpt-4o-mini', OPENAI_EMBEDDING_MODEL: '' });
+      const calls = fake.chatCalls().length;
+      const scope = { workspaceId: `T0HOSTED${index}`, channelId: `C0HOSTED${index}` };
+      const error = await parts.gateway
+        .chat(chat('hi', { model: localModel }), scope)
+        .catch((caught: unknown) => caught);
+      assert.ok(error instanceof DeskhandError, baseURL);
+      assert.equal(error.code, 'configuration');
+      assert.match(error.userMessage, /^Deskhand has no price for the model "llama3\.1:8b".*MODEL_PRICES_JSON/);
+      assert.equal(fake.chatCalls().length, calls, 'the model was not called');
+      const status = await parts.budgets.status(scope.workspaceId, scope.channelId);
+      assert.equal(status.windows[0]?.reservedMicroUsd, 0);
+    }
   });
 
   function configurationFor(environment: Record<string, string>) {

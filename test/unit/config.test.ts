@@ -104,7 +104,7 @@ describe('model prices', () => {
     );
   });
 
-  test('unknown models are refused against OpenAI and cost $0 (unpriced) against other servers unless priced', () => {
+  test('unknown models cost $0 (unpriced) on a local server and are refused on any public host unless priced', () => {
     const policy = (environment: Record<string, string>) => {
       const result = loadConfiguration({ ...minimal, ...environment });
       assert.ok(result.ok, result.ok ? '' : result.problems.join('\n'));
@@ -119,6 +119,19 @@ describe('model prices', () => {
       unpriced: 'local server',
     });
     assert.equal(local.fallbackEncoding, 'cl100k_base');
+    const hosted = policy({ OPENAI_BASE_URL: 'https://openrouter.ai/api/v1' });
+    assert.deepEqual(hosted.unknownModels, {
+      kind: 'refuse',
+      why: 'OPENAI_BASE_URL is a hosted service, not a local server',
+    });
+    assert.equal(hosted.fallbackEncoding, 'cl100k_base', 'its models may still be unknown to tiktoken');
+    assert.deepEqual(
+      policy({ OPENAI_BASE_URL: 'https://api.groq.com/openai/v1', UNKNOWN_MODEL_PRICE: '0.05,0.1' }).unknownModels,
+      {
+        kind: 'charge',
+        price: { inputPerMillion: 50_000, cachedInputPerMillion: 50_000, outputPerMillion: 100_000 },
+      },
+    );
     assert.deepEqual(
       policy({ OPENAI_BASE_URL: 'http://127.0.0.1:11434/v1', UNKNOWN_MODEL_PRICE: ' 0.2, 0.6 ' }).unknownModels,
       {

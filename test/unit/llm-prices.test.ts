@@ -79,35 +79,73 @@ describe('unknown models', () => {
     assert.equal(table.label('llama3.1:8b'), 'none');
   });
 
-  test('cost $0 against any other server and are reported as unpriced, naming local servers as such', () => {
+  test('cost $0 against a local server and are reported as unpriced ("local server")', () => {
     for (const url of [
       'http://127.0.0.1:11434/v1',
       'http://localhost:8080/v1',
       'http://ollama:11434/v1',
       'http://[::1]:8000/v1',
       'http://10.1.2.3/v1',
+      'http://172.20.0.5:8000/v1',
+      'http://192.168.1.20:11434/v1',
+      'http://169.254.10.20/v1',
+      'http://[fd12:3456::1]:8000/v1',
+      'http://[fe80::1]/v1',
       'http://gpu.internal/v1',
+      'http://llm-box.local:8080/v1',
     ]) {
       assert.ok(isLocalHost(url), url);
-      assert.equal(
-        new PriceTable({ unknownModels: unknownModelPolicy(url, undefined) }).unpricedReason('m'),
-        'local server',
+      const local = new PriceTable({ unknownModels: unknownModelPolicy(url, undefined) });
+      assert.deepEqual(
+        local.resolve('llama3.1:8b'),
+        {
+          price: { inputPerMillion: 0, cachedInputPerMillion: 0, outputPerMillion: 0 },
+          source: 'fallback',
+          unpriced: 'local server',
+        },
         url,
       );
+      assert.equal(local.cost('llama3.1:8b', { inputTokens: 1_000_000, outputTokens: 1_000_000 }), 0);
+      assert.equal(local.label('llama3.1:8b'), 'unpriced');
+      // Models the table knows keep their price on any server.
+      assert.equal(local.label('gpt-4o-mini'), 'table');
+      assert.equal(local.unpricedReason('gpt-4o-mini'), undefined);
+      assert.equal(local.cost('gpt-4o-mini', { inputTokens: 1_000_000, outputTokens: 0 }), 150_000);
     }
-    const hosted = new PriceTable({ unknownModels: unknownModelPolicy('https://llm.example.com/v1', undefined) });
-    assert.equal(isLocalHost('https://llm.example.com/v1'), false);
-    assert.deepEqual(hosted.resolve('llama3.1:8b'), {
-      price: { inputPerMillion: 0, cachedInputPerMillion: 0, outputPerMillion: 0 },
-      source: 'fallback',
-      unpriced: 'compatible server',
-    });
-    assert.equal(hosted.cost('llama3.1:8b', { inputTokens: 1_000_000, outputTokens: 1_000_000 }), 0);
-    assert.equal(hosted.label('llama3.1:8b'), 'unpriced');
-    // Models the table knows keep their price on any server.
-    assert.equal(hosted.label('gpt-4o-mini'), 'table');
-    assert.equal(hosted.unpricedReason('gpt-4o-mini'), undefined);
-    assert.equal(hosted.cost('gpt-4o-mini', { inputTokens: 1_000_000, outputTokens: 0 }), 150_000);
+  });
+
+  test('are refused against a hosted compatible service (a public host) unless UNKNOWN_MODEL_PRICE is set', () => {
+    for (const url of [
+      'https://openrouter.ai/api/v1',
+      'https://api.groq.com/openai/v1',
+      'https://api.together.xyz/v1',
+      'https://llm.example.com/v1',
+      'http://203.0.113.7:8000/v1',
+      'http://172.32.0.1/v1',
+    ]) {
+      assert.equal(isLocalHost(url), false, url);
+      assert.equal(isOpenAIHost(url), false, url);
+      assert.equal(unknownModelPolicy(url, undefined).kind, 'refuse', url);
+      const hosted = new PriceTable({ unknownModels: unknownModelPolicy(url, undefined) });
+      assert.throws(
+        () => hosted.priceOf('llama3.1:8b'),
+        (error: unknown) =>
+          error instanceof DeskhandError &&
+          error.code === 'configuration' &&
+          /^Deskhand has no price for the model "llama3\.1:8b".*MODEL_PRICES_JSON.*UNKNOWN_MODEL_PRICE/.test(
+            error.userMessage,
+          ),
+        url,
+      );
+      assert.equal(hosted.label('llama3.1:8b'), 'none');
+      assert.equal(hosted.label('gpt-4o-mini'), 'table', 'models the table knows keep their price');
+      const priced = new PriceTable({
+        unknownModels: unknownModelPolicy(url, { inputPerMillionUsd: 0.2, outputPerMillionUsd: 0.6 }),
+      });
+      assert.equal(priced.cost('llama3.1:8b', { inputTokens: 1_000_000, outputTokens: 1_000_000 }), 800_000, url);
+      assert.equal(priced.label('llama3.1:8b'), 'fallback');
+      assert.equal(priced.unpricedReason('llama3.1:8b'), undefined);
+    }
   });
 
   test('are charged a configured UNKNOWN_MODEL_PRICE, on any server; a configured 0,0 still counts as unpriced', () => {
