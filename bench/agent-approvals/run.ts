@@ -9,7 +9,8 @@
  */
 import { parseArgs } from 'node:util';
 import { agentActionIds } from '../../src/capabilities/agent/agent-ids.ts';
-import { type ApprovalRequest, approvalButtonValue } from '../../src/capabilities/agent/approval-store.ts';
+import { approvalButtonValue } from '../../src/capabilities/agent/approval-hash.ts';
+import type { ApprovalRequest } from '../../src/capabilities/agent/approval-request.ts';
 import {
   approver,
   channelId,

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, beforeEach, test } from 'node:test';
 import { agentActionIds } from '../../src/capabilities/agent/agent-ids.ts';
-import { approvalButtonValue } from '../../src/capabilities/agent/approval-store.ts';
+import { approvalButtonValue } from '../../src/capabilities/agent/approval-hash.ts';
 import { FakeOpenAIServer } from '../fakes/openai-server.ts';
 import { type AgentHarness, approver, call, createAgentHarness, workspaceId } from './agent-harness.ts';
 

@@ -4,7 +4,7 @@ import {
   approvalButtonValue,
   approvalHash,
   parseApprovalButtonValue,
-} from '../../src/capabilities/agent/approval-store.ts';
+} from '../../src/capabilities/agent/approval-hash.ts';
 import { agentLimitsFrom } from '../../src/capabilities/agent/create-agent.ts';
 import { callFingerprint, canonicalJson, createToolRegistry } from '../../src/capabilities/agent/tool-registry.ts';
 import { createFileTicketTool } from '../../src/capabilities/agent/tools/file-ticket.ts';

@@ -18,8 +18,9 @@
 import type { Logger } from '../../observability/logger.ts';
 import { agentActionIds } from './agent-ids.ts';
 import type { AgentRuntime } from './agent-runtime.ts';
-import type { ApprovalStore, AuditEntry } from './approval-store.ts';
-import { parseApprovalButtonValue } from './approval-store.ts';
+import { parseApprovalButtonValue } from './approval-hash.ts';
+import type { AuditEntry } from './approval-request.ts';
+import type { ApprovalStore } from './approval-store.ts';
 import type { AgentRunQueue } from './run-queue.ts';
 import { newRunState, type RunStateStore } from './run-state.ts';
 

@@ -5,7 +5,8 @@
  */
 import type { Block, OutgoingMessage } from '../../ports/messenger.ts';
 import { agentActionIds, agentBlockIds } from './agent-ids.ts';
-import { type ApprovalRequest, approvalButtonValue } from './approval-store.ts';
+import { approvalButtonValue } from './approval-hash.ts';
+import type { ApprovalRequest } from './approval-request.ts';
 import { button, context, escapeMrkdwn, section } from './blocks.ts';
 import { truncate } from './tool-registry.ts';
 

@@ -17,85 +17,24 @@
  * - Every attempt and decision is appended to the run's audit log (a Redis list), readable with `auditLog`.
  *
  * Keys are hash-tagged by workspace (`agent:{T…}:…`) so a request and its run's audit log share a cluster slot.
+ *
+ * This file keeps the store; the parts live beside it: `approval-request.ts` (the request, decision, outcome and
+ * audit types), `approval-hash.ts` (the hash a request is bound to, the button value), `approval-scripts.ts` (the
+ * Lua scripts and their KEYS/ARGV layout), `approver-check.ts` (who may decide, the `ApprovalPolicy`).
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { AgentRedis } from './agent-redis.ts';
-import { canonicalJson } from './tool-registry.ts';
-
-export type ApprovalStatus = 'pending' | 'approved' | 'rejected';
-
-/**
- * Why the run paused: a write tool's call, a write that may or may not have happened before a crash, a bound
- * reached with work left (`extend_bound`), or errors that need a human (`continue_after_errors`).
- */
-export type ApprovalKind = 'write' | 'uncertain_write' | 'extend_bound' | 'continue_after_errors';
-
-export interface ApprovalRequest {
-  requestId: string;
-  runId: string;
-  workspaceId: string;
-  channelId: string;
-  threadTs: string | undefined;
-  requesterId: string;
-  kind: ApprovalKind;
-  tool: string;
-  canonicalArguments: string;
-  target: string;
-  /** Exactly what will happen, as shown on the card. */
-  summary: string;
-  toolCallId: string;
-  hash: string;
-  createdAt: number;
-  expiresAt: number;
-  status: ApprovalStatus;
-  /** A user id, or `expiry` when the request timed out. */
-  decidedBy: string | undefined;
-  decidedAt: number | undefined;
-  reason: 'decision' | 'expired' | 'stopped' | undefined;
-  card: { channel: string; ts: string } | undefined;
-}
-
-export type NewApprovalRequest = Pick<
+import { approvalHash } from './approval-hash.ts';
+import type {
   ApprovalRequest,
-  | 'runId'
-  | 'workspaceId'
-  | 'channelId'
-  | 'threadTs'
-  | 'requesterId'
-  | 'kind'
-  | 'tool'
-  | 'canonicalArguments'
-  | 'target'
-  | 'summary'
-  | 'toolCallId'
->;
-
-export type Decision = 'approved' | 'rejected';
-
-export type DecisionOutcome =
-  | { kind: 'decided'; request: ApprovalRequest }
-  | { kind: 'already_decided'; request: ApprovalRequest }
-  | { kind: 'expired'; request: ApprovalRequest }
-  | { kind: 'not_authorised'; reason: 'not_approver' | 'self_approval' | 'unverified' }
-  | { kind: 'not_found' }
-  | { kind: 'hash_mismatch' };
-
-export interface AuditEntry {
-  at: number;
-  requestId?: string;
-  actor: string;
-  action: string;
-  result: string;
-  decidedBy?: string;
-  detail?: string;
-}
-
-export interface ApprovalPolicy {
-  approverUserIds: readonly string[];
-  allowSelfApproval: boolean;
-  /** Membership in the approver user group (`APPROVER_USER_GROUP_ID`); should be cached by the caller. */
-  isInApproverGroup?: (userId: string, workspaceId: string) => Promise<boolean>;
-}
+  ApprovalStatus,
+  AuditEntry,
+  Decision,
+  DecisionOutcome,
+  NewApprovalRequest,
+} from './approval-request.ts';
+import { appendAuditScript, createRequestScript, decideScript } from './approval-scripts.ts';
+import { type ApprovalPolicy, approverCheck } from './approver-check.ts';
 
 export interface ApprovalStoreOptions {
   redis: AgentRedis;
@@ -106,80 +45,6 @@ export interface ApprovalStoreOptions {
   retentionSeconds?: number;
   now?: () => number;
 }
-
-/** sha256 over the canonical JSON of (tool, arguments, target, workspace): what an approval is bound to. */
-export function approvalHash(input: {
-  tool: string;
-  canonicalArguments: string;
-  target: string;
-  workspaceId: string;
-}): string {
-  const payload = canonicalJson({
-    tool: input.tool,
-    arguments: JSON.parse(input.canonicalArguments) as unknown,
-    target: input.target,
-    workspaceId: input.workspaceId,
-  });
-  return createHash('sha256').update(payload).digest('hex');
-}
-
-/** The button value: request id and hash. Untrusted on the way back: both are checked against Redis. */
-export function approvalButtonValue(request: Pick<ApprovalRequest, 'requestId' | 'hash'>): string {
-  return `${request.requestId}.${request.hash}`;
-}
-
-export function parseApprovalButtonValue(value: string): { requestId: string; hash: string } | undefined {
-  const match = /^([0-9a-f-]{36})\.([0-9a-f]{64})$/.exec(value);
-  return match?.[1] && match[2] ? { requestId: match[1], hash: match[2] } : undefined;
-}
-
-// Stores a new pending request and its audit entry atomically.
-const createScript = `
-redis.call('HSET', KEYS[1], 'requestId', ARGV[1], 'request', ARGV[2], 'status', 'pending', 'hash', ARGV[3],
-  'expiresAt', ARGV[4])
-redis.call('EXPIRE', KEYS[1], ARGV[5])
-redis.call('RPUSH', KEYS[2], ARGV[6])
-redis.call('EXPIRE', KEYS[2], ARGV[5])
-return 1
-`;
-
-const appendScript = `
-redis.call('RPUSH', KEYS[1], ARGV[1])
-redis.call('EXPIRE', KEYS[1], ARGV[2])
-return 1
-`;
-
-// Compare-and-set pending → approved|rejected. ARGV: expected hash ('' skips the check), new status, actor,
-// now (ms), reason, action label, audit TTL (s), enforce expiry ('1'|'0').
-const decideScript = `
-local key, audit = KEYS[1], KEYS[2]
-local expected, decision, actor, now, reason, action, auditTtl, enforceExpiry =
-  ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
-local status = redis.call('HGET', key, 'status')
-if not status then return {'not_found'} end
-local requestId = redis.call('HGET', key, 'requestId')
-local function log(result, decidedBy)
-  redis.call('RPUSH', audit, cjson.encode({at = tonumber(now), requestId = requestId, actor = actor,
-    action = action, result = result, decidedBy = decidedBy}))
-  redis.call('EXPIRE', audit, auditTtl)
-end
-if expected ~= '' and redis.call('HGET', key, 'hash') ~= expected then
-  log('hash_mismatch', nil)
-  return {'hash_mismatch'}
-end
-if status ~= 'pending' then
-  log('already_decided', redis.call('HGET', key, 'decidedBy'))
-  return {'already_decided'}
-end
-if enforceExpiry == '1' and tonumber(redis.call('HGET', key, 'expiresAt')) <= tonumber(now) then
-  redis.call('HSET', key, 'status', 'rejected', 'decidedBy', 'expiry', 'decidedAt', now, 'reason', 'expired')
-  log('expired', 'expiry')
-  return {'expired'}
-end
-redis.call('HSET', key, 'status', decision, 'decidedBy', actor, 'decidedAt', now, 'reason', reason)
-log(decision, actor)
-return {'decided'}
-`;
 
 /** The Redis-backed approval store. All methods are safe to call from several replicas at once. */
 export class ApprovalStore {
@@ -238,7 +103,7 @@ export class ApprovalStore {
       detail: `${request.kind}: ${request.summary}`,
     };
     await this.#redis.eval(
-      createScript,
+      createRequestScript,
       2,
       key,
       auditKey,
@@ -279,17 +144,7 @@ export class ApprovalStore {
    * closed: a user-group lookup that fails counts as "not an approver".
    */
   async isApprover(userId: string, workspaceId: string): Promise<boolean> {
-    return (await this.#approverCheck(userId, workspaceId)) === 'approver';
-  }
-
-  async #approverCheck(userId: string, workspaceId: string): Promise<'approver' | 'not_approver' | 'unverified'> {
-    if (this.#policy.approverUserIds.includes(userId)) return 'approver';
-    if (!this.#policy.isInApproverGroup) return 'not_approver';
-    try {
-      return (await this.#policy.isInApproverGroup(userId, workspaceId)) ? 'approver' : 'not_approver';
-    } catch {
-      return 'unverified';
-    }
+    return (await approverCheck(this.#policy, userId, workspaceId)) === 'approver';
   }
 
   /**
@@ -306,7 +161,7 @@ export class ApprovalStore {
     const request = await this.get(input.workspaceId, input.requestId);
     if (!request) return { kind: 'not_found' };
     const action = input.decision === 'approved' ? 'approve' : 'reject';
-    const check = await this.#approverCheck(input.userId, input.workspaceId);
+    const check = await approverCheck(this.#policy, input.userId, input.workspaceId);
     if (check !== 'approver') {
       await this.appendAudit(input.workspaceId, request.runId, {
         at: this.#now(),
@@ -399,7 +254,7 @@ export class ApprovalStore {
 
   async appendAudit(workspaceId: string, runId: string, entry: AuditEntry): Promise<void> {
     await this.#redis.eval(
-      appendScript,
+      appendAuditScript,
       1,
       this.#auditKey(workspaceId, runId),
       JSON.stringify(entry),

@@ -8,7 +8,8 @@
  * approved is fed back to the model as not performed.
  */
 import { type AgentRuntime, finish, respond, type Segment, scopeOf } from './agent-runtime.ts';
-import { type ApprovalRequest, approvalHash } from './approval-store.ts';
+import { approvalHash } from './approval-hash.ts';
+import type { ApprovalRequest } from './approval-request.ts';
 import { executeTool } from './execute-tool.ts';
 import { boundOutcomes, effectiveLimit, extensionFor, extensionHash, formatBound, formatMore } from './run-bounds.ts';
 import type { BoundName, RunState } from './run-state.ts';

@@ -8,7 +8,7 @@
  */
 import { type AgentRuntime, finish, respond } from './agent-runtime.ts';
 import { renderApprovalCard, renderResolvedApprovalCard } from './approval-card.ts';
-import type { ApprovalKind, ApprovalRequest } from './approval-store.ts';
+import type { ApprovalKind, ApprovalRequest } from './approval-request.ts';
 import {
   baseLimit,
   boundOutcomes,

@@ -11,7 +11,7 @@
 import { DeskhandError, toDeskhandError } from '../../errors.ts';
 import type { Logger } from '../../observability/logger.ts';
 import { type AgentRuntime, finish, respond, type Segment, scopeOf } from './agent-runtime.ts';
-import type { ApprovalRequest } from './approval-store.ts';
+import type { ApprovalRequest } from './approval-request.ts';
 import { escalate, reachBound } from './escalation.ts';
 import type { PendingCall, RunState } from './run-state.ts';
 import { type AgentTool, canonicalJson, type ToolOutput, truncate } from './tool-registry.ts';

@@ -28,7 +28,7 @@ import type { Logger } from '../../observability/logger.ts';
 import type { ChatMessage, ChatRequest, ChatResult } from '../../ports/language-model.ts';
 import { agentPromptVersion, planSchema, planTool, planToolName, systemPrompt } from './agent-prompt.ts';
 import { type AgentRuntime, finish, respond, type Segment, scopeOf } from './agent-runtime.ts';
-import type { ApprovalRequest } from './approval-store.ts';
+import type { ApprovalRequest } from './approval-request.ts';
 import { applyDecision } from './decisions.ts';
 import { cancelPendingApproval, ensureApprovalCard, escalate, reachBound } from './escalation.ts';
 import { executeTool, recoverInFlight } from './execute-tool.ts';

@@ -7,7 +7,7 @@
  * the bound and exactly the amount added, so an approval cannot be replayed for a different run, bound or amount.
  */
 import type { AgentLimits } from './agent-runtime.ts';
-import { approvalHash } from './approval-store.ts';
+import { approvalHash } from './approval-hash.ts';
 import { formatUsd as formatMicroUsd } from './blocks.ts';
 import type { BoundName, RunOutcomeKind, RunState } from './run-state.ts';
 import { canonicalJson } from './tool-registry.ts';

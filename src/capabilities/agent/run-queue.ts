@@ -13,7 +13,7 @@ import { type ConnectionOptions, type Job, Queue, Worker } from 'bullmq';
 import { DeskhandError, toDeskhandError } from '../../errors.ts';
 import type { Logger } from '../../observability/logger.ts';
 import type { AgentRuntime } from './agent-runtime.ts';
-import type { ApprovalRequest } from './approval-store.ts';
+import type { ApprovalRequest } from './approval-request.ts';
 import { resolveApprovalCard } from './escalation.ts';
 import { driveRun } from './run-agent.ts';
 
