@@ -18,12 +18,11 @@ import { Redis } from 'ioredis';
 import OpenAI from 'openai';
 import { pino } from 'pino';
 import { RedisEmbeddingCache } from '../src/capabilities/documents/ingestion/embedding-cache.ts';
-import {
-  type IngestDocumentDependencies,
-  type IngestionProgress,
-  ingestDocument,
-  removeDocument,
-} from '../src/capabilities/documents/ingestion/ingest-document.ts';
+import { ingestDocument, removeDocument } from '../src/capabilities/documents/ingestion/ingest-document.ts';
+import type {
+  IngestDocumentDependencies,
+  IngestionProgress,
+} from '../src/capabilities/documents/ingestion/ingestion-types.ts';
 import { checkSize, defaultIngestionLimits, rejectionReason } from '../src/capabilities/documents/ingestion/safety.ts';
 import { loadConfiguration } from '../src/config.ts';
 import { isDeskhandError } from '../src/errors.ts';

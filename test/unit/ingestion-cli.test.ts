@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
-import { documentIdFor } from '../../src/capabilities/documents/ingestion/ingest-document.ts';
+import { documentIdFor } from '../../src/capabilities/documents/ingestion/document-id.ts';
 import { EmbeddedVectorIndex } from '../../src/ports/adapters/embedded-vector-index.ts';
 import { FakeOpenAIServer } from '../fakes/openai-server.ts';
 import { FakeQdrantServer } from '../fakes/qdrant-server.ts';

@@ -6,11 +6,8 @@ import { after, before, describe, test } from 'node:test';
 import { QdrantClient } from '@qdrant/js-client-rest';
 import { Redis } from 'ioredis';
 import { RedisEmbeddingCache } from '../../src/capabilities/documents/ingestion/embedding-cache.ts';
-import {
-  type IngestDocumentDependencies,
-  ingestDocument,
-  removeDocument,
-} from '../../src/capabilities/documents/ingestion/ingest-document.ts';
+import { ingestDocument, removeDocument } from '../../src/capabilities/documents/ingestion/ingest-document.ts';
+import type { IngestDocumentDependencies } from '../../src/capabilities/documents/ingestion/ingestion-types.ts';
 import { EmbeddedVectorIndex } from '../../src/ports/adapters/embedded-vector-index.ts';
 import { QdrantVectorIndex } from '../../src/ports/adapters/qdrant-vector-index.ts';
 import type { AccessScope } from '../../src/ports/vector-index.ts';

@@ -2,17 +2,19 @@ import assert from 'node:assert/strict';
 import { createHash, randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
+import { documentIdFor } from '../../src/capabilities/documents/ingestion/document-id.ts';
 import type { EmbeddingCache } from '../../src/capabilities/documents/ingestion/embedding-cache.ts';
 import { RedisEmbeddingCache } from '../../src/capabilities/documents/ingestion/embedding-cache.ts';
 import {
-  documentIdFor,
-  type IngestDocumentDependencies,
-  type IngestDocumentInput,
-  type IngestionProgress,
   ingestDocument,
   ingestText,
   removeDocument,
 } from '../../src/capabilities/documents/ingestion/ingest-document.ts';
+import type {
+  IngestDocumentDependencies,
+  IngestDocumentInput,
+  IngestionProgress,
+} from '../../src/capabilities/documents/ingestion/ingestion-types.ts';
 import { uuidV5 } from '../../src/capabilities/documents/ingestion/uuid-v5.ts';
 import { DeskhandError } from '../../src/errors.ts';
 import { createLogger } from '../../src/observability/logger.ts';
