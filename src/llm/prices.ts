@@ -7,16 +7,10 @@
  */
 import { z } from 'zod';
 import { DeskhandError } from '../errors.ts';
+import type { ModelPrice } from './model-price.ts';
 import type { UnknownModelPolicy } from './unknown-models.ts';
 
-export interface ModelPrice {
-  /** µ$ per 1M input tokens. */
-  inputPerMillion: number;
-  /** µ$ per 1M cached input tokens (prompt caching discount). */
-  cachedInputPerMillion: number;
-  /** µ$ per 1M output tokens (0 for embedding models). */
-  outputPerMillion: number;
-}
+export type { ModelPrice };
 
 /** Where the default table comes from and when it was read. Override any entry with `MODEL_PRICES_JSON`. */
 export const defaultPricesSource = {

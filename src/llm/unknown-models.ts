@@ -12,7 +12,7 @@
  *   admin to set `MODEL_PRICES_JSON` or `UNKNOWN_MODEL_PRICE` — those calls cost real money, and neither a made-up
  *   price nor a silent $0 may let them pass the budgets.
  */
-import type { ModelPrice } from './prices.ts';
+import type { ModelPrice } from './model-price.ts';
 
 /** The parsed `UNKNOWN_MODEL_PRICE`: a price in USD per million tokens, or `none`. */
 export type UnknownModelPriceSetting = 'none' | { inputPerMillionUsd: number; outputPerMillionUsd: number };
