@@ -11,7 +11,6 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createDocsHandler, createQuestionHandler } from '../../src/capabilities/answers/answer-handlers.ts';
 import type { Retriever } from '../../src/capabilities/answers/answer-source.ts';
-import { UploaderStore } from '../../src/capabilities/answers/docs-command.ts';
 import { FeedbackStore } from '../../src/capabilities/answers/feedback-store.ts';
 import { createRetriever } from '../../src/capabilities/answers/retrieval-adapter.ts';
 import {
@@ -21,6 +20,7 @@ import {
   type FileSharedEvent,
   RecentFileShares,
 } from '../../src/capabilities/answers/shared-files.ts';
+import { UploaderStore } from '../../src/capabilities/answers/uploader-store.ts';
 import { ingestDocument, ingestText } from '../../src/capabilities/documents/ingestion/ingest-document.ts';
 import { GatewayEmbedder } from '../../src/llm/gateway.ts';
 import { createSilentLogger } from '../../src/observability/logger.ts';

@@ -5,10 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { addSharedFile } from '../../src/capabilities/answers/add-shared-file.ts';
 import { answerQuestion } from '../../src/capabilities/answers/answer-question.ts';
 import type { Retriever } from '../../src/capabilities/answers/answer-source.ts';
-import { addSharedFile, type DocsDependencies, UploaderStore } from '../../src/capabilities/answers/docs-command.ts';
+import type { DocsDependencies } from '../../src/capabilities/answers/docs-dependencies.ts';
 import { createRetriever } from '../../src/capabilities/answers/retrieval-adapter.ts';
+import { UploaderStore } from '../../src/capabilities/answers/uploader-store.ts';
 import { ingestDocument, ingestText } from '../../src/capabilities/documents/ingestion/ingest-document.ts';
 import { GatewayEmbedder } from '../../src/llm/gateway.ts';
 import { EmbeddedVectorIndex } from '../../src/ports/adapters/embedded-vector-index.ts';

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { answerCacheScope, answerQuestion } from '../../src/capabilities/answers/answer-question.ts';
+import { answerCacheScope } from '../../src/capabilities/answers/answer-from-sources.ts';
+import { answerQuestion } from '../../src/capabilities/answers/answer-question.ts';
 import type { RetrievedContext, RetrieveRequest, Retriever } from '../../src/capabilities/answers/answer-source.ts';
 import { DeskhandError } from '../../src/errors.ts';
 import { budgetError, FakeGateway, passage } from './answers-test-support.ts';

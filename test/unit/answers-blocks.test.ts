@@ -9,7 +9,7 @@ import {
   splitForSections,
 } from '../../src/capabilities/answers/answer-blocks.ts';
 import { answerActionIds, answerFeedbackBlockId } from '../../src/capabilities/answers/answer-ids.ts';
-import type { AnswerOutcome } from '../../src/capabilities/answers/answer-question.ts';
+import type { AnswerOutcome } from '../../src/capabilities/answers/answer-outcome.ts';
 import { processAnswerText } from '../../src/capabilities/answers/citations.ts';
 import { extractiveAnswer } from '../../src/capabilities/answers/extractive-answer.ts';
 import { checkMessage } from '../fakes/slack-limits.ts';

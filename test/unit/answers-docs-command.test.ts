@@ -6,15 +6,13 @@ import { Redis } from 'ioredis';
 import {
   addFilesSharedWithMention,
   addSharedFile,
-  type DocsDependencies,
-  handleDocsCommand,
-  newestFileSharedBy,
-  parseDocsCommand,
-  type SharedFile,
   sharedFileSource,
-  sharedFilesOf,
-  UploaderStore,
-} from '../../src/capabilities/answers/docs-command.ts';
+} from '../../src/capabilities/answers/add-shared-file.ts';
+import { handleDocsCommand } from '../../src/capabilities/answers/docs-command.ts';
+import type { DocsDependencies } from '../../src/capabilities/answers/docs-dependencies.ts';
+import { parseDocsCommand } from '../../src/capabilities/answers/parse-docs-command.ts';
+import { newestFileSharedBy, type SharedFile, sharedFilesOf } from '../../src/capabilities/answers/shared-files-of.ts';
+import { UploaderStore } from '../../src/capabilities/answers/uploader-store.ts';
 import type {
   IngestDocumentInput,
   IngestDocumentResult,

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
-import type { AnswerOutcome } from '../../src/capabilities/answers/answer-question.ts';
+import type { AnswerOutcome } from '../../src/capabilities/answers/answer-outcome.ts';
 import { FeedbackStore, voteAcknowledgement } from '../../src/capabilities/answers/feedback-store.ts';
 import { passage } from './answers-test-support.ts';
 

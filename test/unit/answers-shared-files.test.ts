@@ -7,7 +7,6 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
-import { UploaderStore } from '../../src/capabilities/answers/docs-command.ts';
 import {
   createFileSharedHandler,
   createFileShareMentionCheck,
@@ -15,6 +14,7 @@ import {
   mentionsUser,
   RecentFileShares,
 } from '../../src/capabilities/answers/shared-files.ts';
+import { UploaderStore } from '../../src/capabilities/answers/uploader-store.ts';
 import { ingestDocument } from '../../src/capabilities/documents/ingestion/ingest-document.ts';
 import { createSilentLogger } from '../../src/observability/logger.ts';
 import { EmbeddedVectorIndex } from '../../src/ports/adapters/embedded-vector-index.ts';

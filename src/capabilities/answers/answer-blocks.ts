@@ -8,8 +8,9 @@
  */
 import type { Block } from '../../ports/messenger.ts';
 import { answerActionIds, answerFeedbackBlockId } from './answer-ids.ts';
-import type { AnswerOutcome, AnswerUsage } from './answer-question.ts';
+import type { AnswerOutcome } from './answer-outcome.ts';
 import type { ClosestDocument } from './answer-source.ts';
+import type { AnswerUsage } from './answer-usage.ts';
 import { type CitedSource, escapeMrkdwn, formatSourceLine, formatSourcePlain, linkTarget } from './citations.ts';
 
 export interface AnswerMessage {

@@ -22,20 +22,19 @@ import { DeskhandError, toDeskhandError } from '../../errors.ts';
 import type { Logger } from '../../observability/logger.ts';
 import type { Messenger } from '../../ports/messenger.ts';
 import type { CapabilityOutcome, CapabilityRequest } from '../../router/types.ts';
+import { addSharedFile } from './add-shared-file.ts';
 import { buildAnswerMessage, buildStatusMessage, buildStreamEnding, buildStreamingMessage } from './answer-blocks.ts';
 import { answerActionIds } from './answer-ids.ts';
-import { type AnswerOutcome, type AnswerQuestionDependencies, answerQuestion } from './answer-question.ts';
+import type { AnswerOutcome } from './answer-outcome.ts';
+import { answerQuestion } from './answer-question.ts';
+import type { AnswerQuestionDependencies } from './answer-question-input.ts';
 import { escapeMrkdwn } from './citations.ts';
-import {
-  addSharedFile,
-  type DocsDependencies,
-  type DocsReply,
-  handleDocsCommand,
-  parseDocsCommand,
-  type SharedFile,
-} from './docs-command.ts';
+import { handleDocsCommand } from './docs-command.ts';
+import type { DocsDependencies, DocsReply } from './docs-dependencies.ts';
 import { type FeedbackStore, voteAcknowledgement } from './feedback-store.ts';
+import { parseDocsCommand } from './parse-docs-command.ts';
 import type { ConversationTurn } from './rewrite-question.ts';
+import type { SharedFile } from './shared-files-of.ts';
 
 export interface QuestionHandlerDependencies {
   answer: AnswerQuestionDependencies;

@@ -9,7 +9,7 @@
  * Capabilities do not import ioredis (lint rule); `FeedbackRedis` is the subset of its API used here, which an
  * ioredis client satisfies as is.
  */
-import type { AnswerOutcome } from './answer-question.ts';
+import type { AnswerOutcome } from './answer-outcome.ts';
 
 /** The Redis commands the store uses (an ioredis `Redis` instance fits). */
 export interface FeedbackRedis {

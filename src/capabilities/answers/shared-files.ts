@@ -15,8 +15,10 @@ import type { Logger } from '../../observability/logger.ts';
 import type { FileDetails, Messenger } from '../../ports/messenger.ts';
 import { routeMentionByRules } from '../../router/route-rules.ts';
 import type { CapabilityRequest, IncomingRequest } from '../../router/types.ts';
+import { addSharedFile } from './add-shared-file.ts';
 import { escapeMrkdwn } from './citations.ts';
-import { addSharedFile, type DocsDependencies, newestFileSharedBy, type SharedFile } from './docs-command.ts';
+import type { DocsDependencies } from './docs-dependencies.ts';
+import { newestFileSharedBy, type SharedFile } from './shared-files-of.ts';
 
 /** The Redis commands the record of recent shares uses (an ioredis `Redis` instance fits). */
 export interface RecentSharesRedis {
