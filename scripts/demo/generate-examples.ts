@@ -128,6 +128,10 @@ function escalationDocument(): string {
       ['L3', 'Specialist teams', 'Payments, Trust and Safety, Warehouse'],
     ]),
     paragraph('Response targets by urgency', 'Heading2'),
+    paragraph(
+      'How fast we answer a new ticket depends on its urgency: critical tickets within 1 hour, day and night; ' +
+        'high within 4 business hours; medium within 1 business day; low within 3 business days.',
+    ),
     table([
       ['Urgency', 'First response', 'Examples'],
       ['critical', '1 hour, day and night', 'Account takeover, money lost, many customers blocked'],
