@@ -83,6 +83,7 @@ if (steps && scriptPath) {
   print(`Running ${scriptPath}${model ? '' : ' (no model)'}.\n`);
   const expectWaitMs = Math.max(0, Number(parsed.values.wait) || 0) * 1000;
   const result = await runScript(session, steps, print, { fileName: scriptPath, expectWaitMs });
+  for (const line of await session.settle({ firstCallMs: 0 })) print(line);
   if (result.ok) {
     print(`\n✓ ${scriptPath}: all ${result.steps} steps passed.`);
     await finish(0);
@@ -93,22 +94,28 @@ if (steps && scriptPath) {
 }
 
 print(`${inputHelp.join('\n')}\n`);
-const terminal = createInterface({
-  input: process.stdin,
-  output: process.stdout,
-  terminal: Boolean(process.stdin.isTTY),
-});
+// On a terminal: a prompt, and the typed line is not echoed again. Piped input (a file, a heredoc): no prompt,
+// every line echoed, so the output reads as a transcript.
+const interactive = Boolean(process.stdin.isTTY);
+const terminal = createInterface({ input: process.stdin, output: process.stdout, terminal: interactive });
 let busy = false;
+let closed = false;
+terminal.once('close', () => {
+  closed = true;
+});
+const prompt = (preserveCursor = false) => {
+  if (interactive && !closed) terminal.prompt(preserveCursor);
+};
 // Whatever arrives between inputs (a slow agent step, a paced edit) is shown as it comes.
 const background = setInterval(() => {
   if (busy) return;
   const lines = session.transcript.drain();
   if (lines.length === 0) return;
-  process.stdout.write(`\r${lines.join('\n')}\n`);
-  terminal.prompt(true);
+  process.stdout.write(`${interactive ? '\r' : ''}${lines.join('\n')}\n`);
+  prompt(true);
 }, 300);
 terminal.setPrompt('you › ');
-terminal.prompt();
+prompt();
 for await (const raw of terminal) {
   const line = raw.trim();
   if (/^(quit|exit)$/i.test(line)) break;
@@ -116,16 +123,17 @@ for await (const raw of terminal) {
   else if (line !== '') {
     busy = true;
     try {
-      // On a terminal the typed line is already on screen; its echo is only shown when it says more ("clicked …").
       const lines = await session.input(line);
-      for (const shown of lines) if (!(process.stdin.isTTY && shown === `you › ${line}`)) print(shown);
+      // The echo only says more than the typed line when it is a click ("clicked [3] File").
+      for (const shown of lines) if (!(interactive && shown === `you › ${line}`)) print(shown);
     } catch (error) {
       print(`  (could not send that: ${(error as Error).message})`);
     } finally {
       busy = false;
     }
   }
-  terminal.prompt();
+  prompt();
 }
 clearInterval(background);
+for (const line of await session.settle({ firstCallMs: 0 })) print(line);
 await finish(0);

@@ -123,14 +123,18 @@ function answer(prompt: string): string {
   const terms = termsOf(question);
   const wantsNumber = /\b(how (long|fast|many|much|soon)|when|within|deadline|time)\b/i.test(question);
   const scored: Array<{ source: PromptSource; sentence: string; position: number; score: number }> = [];
+  const sentences = new Map<number, string[]>();
   for (const source of sourcesIn(prompt)) {
     const headingBonus = overlap(terms, `${source.title} ${source.section}`) * 0.5;
-    sentencesOf(source.text).forEach((sentence, position) => {
+    sentences.set(source.id, sentencesOf(source.text));
+    sentences.get(source.id)?.forEach((sentence, position) => {
       const hits = overlap(terms, sentence);
       const duration = /\d+\s*(to \d+\s*)?(business )?(minutes?|hours?|days?|weeks?)\b/.test(sentence);
       const numberBonus = wantsNumber && duration ? 1.5 : 0;
       if (hits === 0 && !(headingBonus > 0 && numberBonus > 0)) return;
-      scored.push({ source, sentence, position, score: hits + headingBonus + numberBonus });
+      // A section's opening sentence usually states its rule; the rest qualifies it.
+      const openingBonus = position === 0 ? 0.5 : 0;
+      scored.push({ source, sentence, position, score: hits + headingBonus + numberBonus + openingBonus });
     });
   }
   if (scored.length === 0) {
@@ -140,7 +144,13 @@ function answer(prompt: string): string {
     (left, right) => right.score - left.score || left.source.id - right.source.id || left.position - right.position,
   );
   const best = scored[0]?.score ?? 0;
-  const chosen = scored.filter((entry) => entry.score >= best * 0.75).slice(0, 3);
+  const chosen = scored.filter((entry) => entry.score >= best * 0.6).slice(0, 3);
+  // One sentence alone reads abruptly: add the one after the best, which usually says what to do next.
+  const top = chosen[0];
+  const next = top ? sentences.get(top.source.id)?.[top.position + 1] : undefined;
+  if (top && next && chosen.length === 1) {
+    chosen.push({ source: top.source, sentence: next, position: top.position + 1, score: 0 });
+  }
   chosen.sort((left, right) => left.source.id - right.source.id || left.position - right.position);
   const [first, ...rest] = chosen.map((entry) => cite(entry.sentence, entry.source.id));
   return rest.length > 0 ? `${first}\n\n${rest.map((line) => `• ${line}`).join('\n')}` : (first ?? '');

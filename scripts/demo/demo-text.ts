@@ -37,26 +37,30 @@ const stopWords = new Set(
   ),
 );
 
-/** Lower-cased content words, crudely stemmed ("refunds" → "refund", "shipping" → "ship"). */
+/** Lower-cased content words, crudely stemmed ("refunds" → "refund", "escalation" → "escalat"). */
 export function termsOf(text: string): string[] {
   return (text.toLowerCase().match(/[a-z0-9]+/g) ?? [])
     .filter((word) => !stopWords.has(word) && word.length > 1)
-    .map((word) => word.replace(/(ing|ed|es|s)$/, '') || word);
+    .map((word) => (word.length > 4 ? word.replace(/(ation|ing|ed|es|e|s)$/, '') : word));
 }
 
-/** Splits a passage into sentences; Markdown table rows become "a, b, c" sentences; headings are dropped. */
+/** Splits a passage into sentences; Markdown table rows become "Header: cell; …" sentences; headings are dropped. */
 export function sentencesOf(text: string): string[] {
   const sentences: string[] = [];
   for (const rawLine of text.split(/\n{2,}/)) {
     const line = rawLine.trim();
     if (!line || /^#{1,6}\s/.test(line)) continue;
     if (line.startsWith('|')) {
-      for (const row of line.split('\n')) {
-        const cells = row
+      // Each body row becomes "Header: cell; Header: cell." so it reads as a statement.
+      const rows = line.split('\n').map((row) =>
+        row
           .split('|')
           .map((cell) => cell.trim())
-          .filter((cell) => cell && !/^[-:\s]+$/.test(cell));
-        if (cells.length > 1) sentences.push(`${cells.join(', ')}.`);
+          .filter((cell) => cell && !/^[-:\s]+$/.test(cell)),
+      );
+      const header = rows[0] ?? [];
+      for (const cells of rows.slice(1)) {
+        if (cells.length > 1) sentences.push(`${cells.map((cell, i) => `${header[i] ?? ''}: ${cell}`).join('; ')}.`);
       }
       continue;
     }

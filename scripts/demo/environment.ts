@@ -185,7 +185,8 @@ export async function startDemoEnvironment(options: DemoEnvironmentOptions): Pro
   };
 
   const readyUrl = `http://127.0.0.1:${port}/readyz`;
-  const deadline = Date.now() + 30_000;
+  // Generous: a loaded machine (several test suites on two cores) can need most of a minute to start the app.
+  const deadline = Date.now() + 60_000;
   for (;;) {
     const status = await fetch(readyUrl).then(
       (response) => response.status,

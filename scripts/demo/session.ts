@@ -7,7 +7,7 @@
  *   anything else                    a message that mentions @deskhand in #demo
  * `@file:examples/messages/missing-parcel.txt` anywhere in a line is replaced by that file's text.
  * Every request is signed and sent through `SlackDriver`; then the session waits until the app has settled (no
- * new Slack call for about a second, bounded) and returns the lines a Slack user would have seen.
+ * new Slack call for 1.6 s, bounded) and returns the lines a Slack user would have seen.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -29,8 +29,14 @@ export const inputHelp = [
   '  help, quit',
 ];
 
+/**
+ * Settled = no new Slack call for this long. A little over a second because the app paces the edits of one
+ * message at least 1.5 s apart (a streamed `/ask` answer), and a shorter pause would stop at "Still writing…".
+ */
+export const defaultQuietMs = 1600;
+
 export interface SettleOptions {
-  /** No new Slack call for this long means settled (default 1,000 ms). */
+  /** No new Slack call for this long means settled (default `defaultQuietMs`). */
   quietMs?: number;
   /** Give up waiting for a first call after this (default 4 s). */
   firstCallMs?: number;
@@ -109,22 +115,21 @@ export class DemoSession {
     return [...shown, echo, ...ack, ...(await this.settle(settle))];
   }
 
-  /** Waits until no new Slack call arrived for `quietMs` (bounded) and returns what was shown meanwhile. */
+  /**
+   * Waits until no Slack call arrived for `quietMs` (bounded) and returns what was shown meanwhile. When this
+   * input caused no call at all, gives up after `firstCallMs` (0: only wait for the quiet after earlier calls).
+   */
   async settle(options: SettleOptions = {}): Promise<string[]> {
-    const quietMs = options.quietMs ?? 1000;
+    const quietMs = options.quietMs ?? defaultQuietMs;
+    const firstCallMs = options.firstCallMs ?? 4000;
+    const { slack, app } = this.#env;
     const started = Date.now();
-    const before = this.#env.slack.calls.length;
-    let count = before;
-    let changedAt = started;
-    while (Date.now() - started < (options.maxMs ?? 25_000)) {
+    const before = slack.calls.length;
+    while (Date.now() - started < (options.maxMs ?? 25_000) && app.exitCode === null) {
       await sleep(100);
       const now = Date.now();
-      if (this.#env.slack.calls.length !== count) {
-        count = this.#env.slack.calls.length;
-        changedAt = now;
-      }
-      if (count > before ? now - changedAt >= quietMs : now - started >= (options.firstCallMs ?? 4000)) break;
-      if (this.#env.app.exitCode !== null) break;
+      const quietFor = now - (slack.calls.at(-1)?.receivedAt ?? 0);
+      if (slack.calls.length > before || firstCallMs === 0 ? quietFor >= quietMs : now - started >= firstCallMs) break;
     }
     return this.transcript.drain();
   }
