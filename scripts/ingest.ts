@@ -30,7 +30,8 @@ import { createGateway } from '../src/llm/create-gateway.ts';
 import { createLogger } from '../src/observability/logger.ts';
 import { createMetricsRegistry } from '../src/observability/metrics.ts';
 import { EmbeddedVectorIndex } from '../src/ports/adapters/embedded-vector-index.ts';
-import { QdrantVectorIndex, RedisIndexVersionCounter } from '../src/ports/adapters/qdrant-vector-index.ts';
+import { RedisIndexVersionCounter } from '../src/ports/adapters/index-version-counter.ts';
+import { QdrantVectorIndex } from '../src/ports/adapters/qdrant-vector-index.ts';
 import type { Embedder } from '../src/ports/embedder.ts';
 import type { DocumentScope, VectorIndex } from '../src/ports/vector-index.ts';
 

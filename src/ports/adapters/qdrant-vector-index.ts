@@ -24,6 +24,10 @@
  *
  * The SDK client is injected (built in `src/main.ts` with `timeout` in milliseconds and
  * `checkCompatibility: false`); SDK errors are translated into `DeskhandError` exactly once, in `#call`.
+ *
+ * Parts: the collection layout (`create-qdrant-collection.ts`), chunks as points and back (`qdrant-point.ts`),
+ * filters (`access-conditions.ts`), the readers' half of replace (`latest-generation.ts`), the version counters
+ * (`index-version-counter.ts`) and SDK error translation (`translate-qdrant-error.ts`).
  */
 import type { QdrantClient } from '@qdrant/js-client-rest';
 import type { Analyzer } from '../../capabilities/documents/retrieval/analyzer.ts';
@@ -31,58 +35,24 @@ import { defaultAnalyzer } from '../../capabilities/documents/retrieval/analyzer
 import {
   documentChunkTermFrequencies,
   queryTermFrequencies,
-  termId,
 } from '../../capabilities/documents/retrieval/sparse-terms.ts';
 import { DeskhandError } from '../../errors.ts';
 import type { Logger } from '../../observability/logger.ts';
 import type {
   AccessScope,
   ChunkRecord,
-  DocumentScope,
   DocumentSummary,
   SearchHit,
   SearchRequest,
   VectorIndex,
 } from '../vector-index.ts';
-import {
-  assertAccessScope,
-  deskhandUuidNamespace,
-  prefetchLimit,
-  summariseDocument,
-  uuidV5,
-  validateDocumentChunks,
-} from './vector-index-shared.ts';
-
-/** Where per-workspace index versions live; `increment` must be atomic. */
-export interface IndexVersionCounter {
-  increment(workspaceId: string): Promise<number>;
-  current(workspaceId: string): Promise<number>;
-}
-
-/** The subset of an ioredis client the Redis counter needs. */
-export interface RedisCounterClient {
-  incr(key: string): Promise<number>;
-  get(key: string): Promise<string | null>;
-}
-
-/** Index versions as Redis counters (INCR is atomic across every process). */
-export class RedisIndexVersionCounter implements IndexVersionCounter {
-  readonly #redis: RedisCounterClient;
-  readonly #keyPrefix: string;
-
-  constructor(redis: RedisCounterClient, keyPrefix: string) {
-    this.#redis = redis;
-    this.#keyPrefix = keyPrefix;
-  }
-
-  increment(workspaceId: string): Promise<number> {
-    return this.#redis.incr(`${this.#keyPrefix}index-version:${workspaceId}`);
-  }
-
-  async current(workspaceId: string): Promise<number> {
-    return Number((await this.#redis.get(`${this.#keyPrefix}index-version:${workspaceId}`)) ?? 0);
-  }
-}
+import { accessConditions, documentConditions, type Filter } from './access-conditions.ts';
+import { createQdrantCollection, denseName, sparseName } from './create-qdrant-collection.ts';
+import { type IndexVersionCounter, QdrantMetadataVersionCounter } from './index-version-counter.ts';
+import { latestGeneration } from './latest-generation.ts';
+import { type PointResult, qdrantPoint, recordOf, summaryOf, toSparseVector } from './qdrant-point.ts';
+import { translateQdrantError } from './translate-qdrant-error.ts';
+import { assertAccessScope, prefetchLimit, summariseDocument, validateDocumentChunks } from './vector-index-shared.ts';
 
 export interface QdrantVectorIndexOptions {
   client: QdrantClient;
@@ -100,20 +70,8 @@ export interface QdrantVectorIndexOptions {
   logger?: Logger;
 }
 
-type Payload = Record<string, unknown>;
 type UpsertPoints = Extract<Parameters<QdrantClient['upsert']>[1], { points: unknown }>['points'];
-type PayloadIndexRequest = Parameters<QdrantClient['createPayloadIndex']>[1];
-type Filter = Record<string, unknown>;
 
-interface PointResult {
-  id: string | number;
-  score?: number;
-  payload?: Payload | null;
-  vector?: unknown;
-}
-
-const denseName = 'dense';
-const sparseName = 'sparse';
 const scrollPage = 256;
 
 export class QdrantVectorIndex implements VectorIndex {
@@ -144,7 +102,9 @@ export class QdrantVectorIndex implements VectorIndex {
 
   /** Creates the collection and payload indexes when missing; idempotent and safe to call concurrently. */
   ensureReady(): Promise<void> {
-    this.#ready ??= this.#createCollection().catch((error: unknown) => {
+    this.#ready ??= createQdrantCollection(this.#client, this.#collection, this.#dimensions, (operation, run) =>
+      this.#call(operation, run),
+    ).catch((error: unknown) => {
       this.#ready = undefined;
       throw error;
     });
@@ -179,7 +139,7 @@ export class QdrantVectorIndex implements VectorIndex {
       ...(this.#neighbourWeight === undefined ? {} : { neighbourWeight: this.#neighbourWeight }),
     });
     const points = chunks.map((chunk, position) =>
-      this.#point(chunk, terms[position] as Map<string, number>, generation, summary as DocumentSummary),
+      qdrantPoint(chunk, terms[position] as Map<string, number>, generation, summary as DocumentSummary, this.#bm25),
     );
     for (let start = 0; start < points.length; start += 128) {
       const batch = points.slice(start, start + 128);
@@ -294,38 +254,6 @@ export class QdrantVectorIndex implements VectorIndex {
 
   // ---- internals -------------------------------------------------------------------------------------------
 
-  async #createCollection(): Promise<void> {
-    const { exists } = await this.#call('collection exists', () => this.#client.collectionExists(this.#collection));
-    if (!exists) {
-      try {
-        await this.#client.createCollection(this.#collection, {
-          vectors: { [denseName]: { size: this.#dimensions, distance: 'Cosine' } },
-          sparse_vectors: { [sparseName]: { modifier: 'idf' } },
-        });
-      } catch (error) {
-        // Another process may have created it between the check and the create.
-        const again = await this.#call('collection exists', () => this.#client.collectionExists(this.#collection));
-        if (!again.exists) throw translate('create collection', error);
-      }
-    }
-    const indexes: [string, Record<string, unknown>][] = [
-      ['workspaceId', { type: 'keyword', is_tenant: true }],
-      ['scope', { type: 'keyword' }],
-      ['documentId', { type: 'keyword' }],
-      ['chunkIndex', { type: 'integer' }],
-      ['generation', { type: 'integer' }],
-    ];
-    for (const [field, schema] of indexes) {
-      await this.#call('create payload index', () =>
-        this.#client.createPayloadIndex(this.#collection, {
-          wait: true,
-          field_name: field,
-          field_schema: schema as NonNullable<PayloadIndexRequest['field_schema']>,
-        }),
-      );
-    }
-  }
-
   /** A generation larger than any this process used before and than the clock's last millisecond. */
   #nextGeneration(): number {
     this.#lastGeneration = Math.max(this.#lastGeneration + 1, Date.now() * 1000);
@@ -334,32 +262,6 @@ export class QdrantVectorIndex implements VectorIndex {
 
   #sparseQuery(text: string): { indices: number[]; values: number[] } {
     return toSparseVector(queryTermFrequencies(text, this.#analyzer));
-  }
-
-  #point(chunk: ChunkRecord, frequencies: Map<string, number>, generation: number, summary: DocumentSummary) {
-    let length = 0;
-    for (const frequency of frequencies.values()) length += frequency;
-    const { k1, b, averageLength } = this.#bm25;
-    const weighted = new Map<string, number>();
-    for (const [term, frequency] of frequencies) {
-      weighted.set(term, (frequency * (k1 + 1)) / (frequency + k1 * (1 - b + (b * length) / averageLength)));
-    }
-    const { dense, id, ...payload } = chunk;
-    const vector: Record<string, unknown> = {};
-    if (dense) vector[denseName] = Array.from(dense);
-    const sparse = toSparseVector(weighted);
-    if (sparse.indices.length > 0) vector[sparseName] = sparse;
-    return {
-      id: uuidV5(`${chunk.workspaceId}:${id}`, deskhandUuidNamespace),
-      vector,
-      payload: {
-        ...payload,
-        chunkId: id,
-        generation,
-        documentChunkCount: summary.chunkCount,
-        documentIngestedAt: summary.ingestedAt,
-      },
-    };
   }
 
   async #scrollAll(filter: Filter, withVector: boolean): Promise<PointResult[]> {
@@ -388,162 +290,9 @@ export class QdrantVectorIndex implements VectorIndex {
       return await run();
     } catch (error) {
       if (error instanceof DeskhandError) throw error;
-      const translated = translate(operation, error);
+      const translated = translateQdrantError(operation, error);
       this.#logger?.warn({ err: error, operation, collection: this.#collection }, 'qdrant call failed');
       throw translated;
     }
   }
-}
-
-/**
- * Index versions on one metadata point per workspace in the collection. Atomic within this process only
- * (increments are serialised here); use `RedisIndexVersionCounter` when several processes ingest.
- */
-export class QdrantMetadataVersionCounter implements IndexVersionCounter {
-  readonly #client: QdrantClient;
-  readonly #collection: string;
-  readonly #dimensions: number;
-  #queue: Promise<unknown> = Promise.resolve();
-
-  constructor(client: QdrantClient, collection: string, dimensions: number) {
-    this.#client = client;
-    this.#collection = collection;
-    this.#dimensions = dimensions;
-  }
-
-  async current(workspaceId: string): Promise<number> {
-    const points = await this.#client.retrieve(this.#collection, {
-      ids: [this.#pointId(workspaceId)],
-      with_payload: true,
-      with_vector: false,
-    });
-    const version = points[0]?.payload?.indexVersion;
-    return typeof version === 'number' ? version : 0;
-  }
-
-  increment(workspaceId: string): Promise<number> {
-    const next = this.#queue.then(async () => {
-      const version = (await this.current(workspaceId)) + 1;
-      // The metadata point needs a vector for the named dense space; a unit axis keeps cosine defined. It has
-      // no `scope` payload, so no access filter ever matches it.
-      const unit = new Array<number>(this.#dimensions).fill(0);
-      unit[0] = 1;
-      await this.#client.upsert(this.#collection, {
-        wait: true,
-        points: [
-          {
-            id: this.#pointId(workspaceId),
-            vector: { [denseName]: unit },
-            payload: { kind: 'index-version', workspaceId: `meta:${workspaceId}`, indexVersion: version },
-          },
-        ],
-      });
-      return version;
-    });
-    this.#queue = next.catch(() => undefined);
-    return next;
-  }
-
-  #pointId(workspaceId: string): string {
-    return uuidV5(`index-version:${workspaceId}`, deskhandUuidNamespace);
-  }
-}
-
-function accessConditions(access: AccessScope): Filter[] {
-  return [
-    { key: 'workspaceId', match: { value: access.workspaceId } },
-    { key: 'scope', match: { any: ['workspace', `channel:${access.channelId}`] } },
-  ];
-}
-
-function documentConditions(workspaceId: string, documentId: string): Filter[] {
-  return [
-    { key: 'workspaceId', match: { value: workspaceId } },
-    { key: 'documentId', match: { value: documentId } },
-  ];
-}
-
-function toSparseVector(weights: ReadonlyMap<string, number>): { indices: number[]; values: number[] } {
-  const merged = new Map<number, number>();
-  for (const [term, weight] of weights) {
-    const id = termId(term);
-    merged.set(id, (merged.get(id) ?? 0) + weight);
-  }
-  const entries = [...merged.entries()].sort(([left], [right]) => left - right);
-  return { indices: entries.map(([id]) => id), values: entries.map(([, value]) => value) };
-}
-
-/** Per document, only the points of its highest generation (see the replace protocol above); order kept. */
-function latestGeneration(points: PointResult[]): PointResult[] {
-  const newest = new Map<string, number>();
-  for (const point of points) {
-    const key = `${point.payload?.workspaceId}\u0000${point.payload?.documentId}`;
-    const generation = Number(point.payload?.generation ?? 0);
-    if (generation > (newest.get(key) ?? Number.NEGATIVE_INFINITY)) newest.set(key, generation);
-  }
-  return points.filter(
-    (point) =>
-      Number(point.payload?.generation ?? 0) ===
-      newest.get(`${point.payload?.workspaceId}\u0000${point.payload?.documentId}`),
-  );
-}
-
-function recordOf(point: PointResult): ChunkRecord {
-  const payload = point.payload ?? {};
-  const record: ChunkRecord = {
-    id: String(payload.chunkId ?? point.id),
-    documentId: String(payload.documentId),
-    workspaceId: String(payload.workspaceId),
-    scope: String(payload.scope) as DocumentScope,
-    title: String(payload.title ?? ''),
-    sectionPath: Array.isArray(payload.sectionPath) ? payload.sectionPath.map(String) : [],
-    source: String(payload.source ?? ''),
-    chunkIndex: Number(payload.chunkIndex),
-    contentHash: String(payload.contentHash ?? ''),
-    documentHash: String(payload.documentHash ?? ''),
-    ingestedAt: String(payload.ingestedAt ?? ''),
-    text: String(payload.text ?? ''),
-    tokenCount: Number(payload.tokenCount ?? 0),
-  };
-  if (typeof payload.page === 'number') record.page = payload.page;
-  if (typeof payload.overlapPrefixChars === 'number') record.overlapPrefixChars = payload.overlapPrefixChars;
-  const vector = point.vector;
-  const dense =
-    vector && typeof vector === 'object' && !Array.isArray(vector)
-      ? (vector as Record<string, unknown>)[denseName]
-      : vector;
-  if (Array.isArray(dense) && dense.every((value) => typeof value === 'number'))
-    record.dense = Float32Array.from(dense);
-  return record;
-}
-
-function summaryOf(point: PointResult): DocumentSummary {
-  const payload = point.payload ?? {};
-  return {
-    documentId: String(payload.documentId),
-    workspaceId: String(payload.workspaceId),
-    scope: String(payload.scope) as DocumentScope,
-    title: String(payload.title ?? ''),
-    source: String(payload.source ?? ''),
-    documentHash: String(payload.documentHash ?? ''),
-    chunkCount: Number(payload.documentChunkCount ?? 0),
-    ingestedAt: String(payload.documentIngestedAt ?? payload.ingestedAt ?? ''),
-  };
-}
-
-function translate(operation: string, error: unknown): DeskhandError {
-  const status = (error as { status?: unknown })?.status;
-  const timedOut = (error as { name?: unknown })?.name === 'QdrantClientTimeoutError';
-  const retryable =
-    timedOut || status === undefined || (typeof status === 'number' && (status === 429 || status >= 500));
-  return new DeskhandError(
-    typeof status === 'number' && status >= 400 && status < 500 && status !== 429 ? 'internal' : 'upstream_unavailable',
-    `Qdrant ${operation} failed${typeof status === 'number' ? ` (HTTP ${status})` : ''}: ${(error as Error)?.message ?? String(error)}`,
-    {
-      cause: error,
-      retryable,
-      userMessage: 'The document index is not reachable right now. Please try again in a minute.',
-      details: { operation, status },
-    },
-  );
 }

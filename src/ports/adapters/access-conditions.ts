@@ -1,0 +1,23 @@
+/**
+ * The Qdrant filter conditions every read and delete is built from. `accessConditions` is the access rule:
+ * workspace AND scope ∈ {workspace, channel:C}, so a read sees the asking workspace's workspace-scoped points and
+ * the asking channel's channel-scoped points, nothing else (the index-version metadata point has no `scope`, so it
+ * never matches). `documentConditions` selects one document of one workspace, whatever its scope.
+ */
+import type { AccessScope } from '../vector-index.ts';
+
+export type Filter = Record<string, unknown>;
+
+export function accessConditions(access: AccessScope): Filter[] {
+  return [
+    { key: 'workspaceId', match: { value: access.workspaceId } },
+    { key: 'scope', match: { any: ['workspace', `channel:${access.channelId}`] } },
+  ];
+}
+
+export function documentConditions(workspaceId: string, documentId: string): Filter[] {
+  return [
+    { key: 'workspaceId', match: { value: workspaceId } },
+    { key: 'documentId', match: { value: documentId } },
+  ];
+}
