@@ -103,6 +103,8 @@ let closed = false;
 terminal.once('close', () => {
   closed = true;
 });
+// On a terminal readline takes Ctrl-C itself; stop everything as the process signal would.
+terminal.on('SIGINT', () => void finish(130));
 const prompt = (preserveCursor = false) => {
   if (interactive && !closed) terminal.prompt(preserveCursor);
 };

@@ -4,6 +4,8 @@
  *   3                                click button [3]            click File   click the newest button labelled "File"
  *   submit                           submit the open modal with the values it shows
  *   reply what about express?        a message in the thread Deskhand last answered in (no mention needed)
+ *   say <text>                       a message in #demo that does not mention Deskhand (a customer's, say)
+ *   react ticket                     add :ticket: to the last message said; shortcut   "Create ticket" on it
  *   anything else                    a message that mentions @deskhand in #demo
  * `@file:examples/messages/missing-parcel.txt` anywhere in a line is replaced by that file's text.
  * Every request is signed and sent through `SlackDriver`; then the session waits until the app has settled (no
@@ -21,12 +23,13 @@ type Json = Record<string, unknown>;
 
 export const inputHelp = [
   'Type a message to mention @deskhand in #demo, or:',
-  '  /ask …, /ticket …, /agent …, /budget, /docs   slash commands',
-  '  3  or  click File                           click a button',
-  '  submit                                      submit the open modal as shown',
-  '  reply …                                     answer in the thread Deskhand last replied in',
-  '  @file:examples/messages/missing-parcel.txt   is replaced by the file’s text',
-  '  help, quit',
+  '  /ask …  /ticket …  /agent …  /budget  /docs    slash commands',
+  '  3   or   click File                           click a button',
+  '  submit                                        submit the open modal as it is filled in',
+  '  reply …                                       answer in the thread Deskhand last replied in',
+  '  say …   then   react ticket   or   shortcut   a message without a mention; 🎫 or "Create ticket" on it',
+  '  @file:examples/messages/missing-parcel.txt    anywhere in a line: that file’s text',
+  '  help   quit',
 ];
 
 /**
@@ -47,6 +50,8 @@ export interface SettleOptions {
 export class DemoSession {
   readonly transcript: Transcript;
   readonly #env: DemoEnvironment;
+  /** The last message said with `say` (what `react` and `shortcut` act on). */
+  #said: { ts: string; text: string } | undefined;
 
   constructor(env: DemoEnvironment) {
     this.#env = env;
@@ -58,7 +63,8 @@ export class DemoSession {
     const shown = [...this.transcript.drain()];
     const text = expandFiles(line.trim());
     let request: SlackRequest | undefined;
-    let echo = `you › ${line.trim()}`;
+    // What was sent, with any @file: already replaced by the text it stands for.
+    let echo = `you › ${text}`;
     const click = /^(?:click\s+)?(\d+)$/i.exec(text) ?? /^click\s+(.+)$/i.exec(text);
     if (click?.[1]) {
       const button = /^\d+$/.test(click[1])
@@ -82,6 +88,10 @@ export class DemoSession {
       );
       this.transcript.openView = undefined;
       return [...shown, echo, ...this.#viewAck(response.body), ...(await this.settle(settle))];
+    } else if (/^(say\s|react\b|shortcut\b)/i.test(text)) {
+      const built = this.#customerMessage(text);
+      if (typeof built === 'string') return [...shown, echo, `  (${built})`];
+      request = built;
     } else if (text.startsWith('/')) {
       request = slackPayloads.slashCommand({
         command: text.split(/\s+/)[0] ?? '/ask',
@@ -132,6 +142,37 @@ export class DemoSession {
       if (slack.calls.length > before || firstCallMs === 0 ? quietFor >= quietMs : now - started >= firstCallMs) break;
     }
     return this.transcript.drain();
+  }
+
+  /** `say …` (a plain message, seeded in Slack), `react <emoji>` and `shortcut` on the last one said. */
+  #customerMessage(text: string): SlackRequest | string {
+    const said = /^say\s+([\s\S]+)$/i.exec(text)?.[1];
+    if (said) {
+      const request = slackPayloads.message({ text: said, channel: demoIds.channel, user: demoIds.user });
+      const ts = String((request.payload.event as Json).ts);
+      this.#env.slack.addMessage({ channel: demoIds.channel, text: said, user: demoIds.user, ts });
+      this.#said = { ts, text: said };
+      return request;
+    }
+    if (!this.#said) return 'say a message first: "say <text>", then react or shortcut';
+    if (/^shortcut\b/i.test(text)) {
+      return slackPayloads.messageAction({
+        callbackId: 'create_ticket',
+        user: demoIds.user,
+        channel: demoIds.channel,
+        messageText: this.#said.text,
+        messageUser: demoIds.user,
+        messageTs: this.#said.ts,
+      });
+    }
+    const reaction = /^react\s+:?([a-z0-9_+-]+):?$/i.exec(text)?.[1] ?? 'ticket';
+    return slackPayloads.reactionAdded({
+      reaction,
+      user: demoIds.user,
+      channel: demoIds.channel,
+      itemTs: this.#said.ts,
+      itemUser: demoIds.user,
+    });
   }
 
   #click(button: DemoButton): SlackRequest {
