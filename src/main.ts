@@ -2,11 +2,12 @@
  * Composition root: the only place SDK clients are built. Loads the configuration (printing every problem and
  * exiting 1 when there are any), builds the ingress's Redis connection and the work side — in a worker thread by
  * default (`WORK_THREAD`), where the Messenger, the model gateway, the vector index and the capabilities live
- * (src/work-side.ts) — creates the app and starts it. SIGTERM/SIGINT stop it gracefully: stop accepting, finish
+ * (src/composition/) — creates the app and starts it. SIGTERM/SIGINT stop it gracefully: stop accepting, finish
  * in-flight work, drain the messenger, close the stores.
  */
 import { Redis } from 'ioredis';
 import { createApp } from './app.ts';
+import { buildWorkSide } from './composition/build-work-side.ts';
 import { loadConfiguration } from './config.ts';
 import { toDeskhandError } from './errors.ts';
 import { createLogger } from './observability/logger.ts';
@@ -14,7 +15,6 @@ import { createMetricsRegistry } from './observability/metrics.ts';
 import { boltLogger } from './slack/bolt-logger.ts';
 import { createSlackWebClient } from './slack/outbound/slack-messenger.ts';
 import type { Work } from './slack/work.ts';
-import { buildWorkSide } from './work-side.ts';
 import { ThreadedWork } from './workers/threaded-work.ts';
 
 async function main(): Promise<void> {

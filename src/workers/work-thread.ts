@@ -1,14 +1,15 @@
 /**
- * Worker-thread entry: builds the work side (src/work-side.ts) from the same configuration and serves calls from
- * the ingress. Its model, index, tokenizer and Slack work then never delays an ack on the main thread.
+ * Worker-thread entry: builds the work side (src/composition/build-work-side.ts) from the same configuration and
+ * serves calls from the ingress. Its model, index, tokenizer and Slack work then never delays an ack on the main
+ * thread.
  */
 import { parentPort } from 'node:worker_threads';
+import { buildWorkSide } from '../composition/build-work-side.ts';
 import { loadConfiguration } from '../config.ts';
 import { toDeskhandError } from '../errors.ts';
 import { createLogger } from '../observability/logger.ts';
 import { createMetricsRegistry } from '../observability/metrics.ts';
 import type { Work } from '../slack/work.ts';
-import { buildWorkSide } from '../work-side.ts';
 import type { FromWorker, ToWorker } from './work-protocol.ts';
 
 const port = parentPort;

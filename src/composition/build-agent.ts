@@ -1,0 +1,132 @@
+/**
+ * The agent for the work side: `/agent` (the `task` capability) and the approve, reject and stop buttons.
+ *
+ * - With a model: the agent with its tools, which reuse retrieval, ticket extraction and the ticket sinks; its
+ *   BullMQ queue (its own Redis clients) and worker are started here, and `close` stops them.
+ * - Without one: no agent, queue or worker is built; `/agent` and every agent button say a model is needed and
+ *   how to set one.
+ */
+import type { WebClient } from '@slack/web-api';
+import type { Redis } from 'ioredis';
+import {
+  createApprovalActionHandler,
+  createModelRequiredAgentHandler,
+  createStopActionHandler,
+  createTaskHandler,
+} from '../capabilities/agent/agent-handlers.ts';
+import { agentActionIds } from '../capabilities/agent/agent-ids.ts';
+import { type CreateAgentOptions, createAgent } from '../capabilities/agent/create-agent.ts';
+import type { Retriever } from '../capabilities/answers/answer-source.ts';
+import { extractTicket } from '../capabilities/tickets/extract-ticket.ts';
+import { createTicketSinks } from '../capabilities/tickets/sinks/create-ticket-sinks.ts';
+import type { Configuration } from '../config.ts';
+import { DeskhandError } from '../errors.ts';
+import { encodingForModel } from '../llm/tokenizer.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { Registry } from '../observability/metrics.ts';
+import type { CapabilityHandler } from '../router/types.ts';
+import type { InteractionHandlers } from '../slack/listeners/dependencies.ts';
+import type { SlackMessenger } from '../slack/outbound/slack-messenger.ts';
+import type { ModelAccess } from './build-model-access.ts';
+import { fileTicketThroughSinks } from './file-ticket-through-sinks.ts';
+
+export interface AgentDependencies {
+  model: Pick<ModelAccess, 'gateway' | 'estimateChatCostMicroUsd' | 'modelConfigured'>;
+  /** The agent's `search` tool. */
+  retrieve: Retriever;
+  redis: Redis;
+  webClient: WebClient;
+  messenger: SlackMessenger;
+  logger: Logger;
+  registry: Registry;
+}
+
+export interface AgentHandlers {
+  task: CapabilityHandler;
+  actions: InteractionHandlers['actions'];
+  /** Closes the agent's queue (nothing to do without a model). */
+  close: () => Promise<void>;
+}
+
+export function buildAgent(configuration: Configuration, dependencies: AgentDependencies): AgentHandlers {
+  if (!dependencies.model.modelConfigured) {
+    const needsModel = createModelRequiredAgentHandler();
+    const actions: InteractionHandlers['actions'] = {};
+    for (const actionId of Object.values(agentActionIds)) actions[actionId] = needsModel;
+    return { task: needsModel, actions, close: async () => {} };
+  }
+  const { redis, messenger, logger, registry, webClient } = dependencies;
+  const { gateway, estimateChatCostMicroUsd } = dependencies.model;
+  const agent = createAgent({
+    configuration,
+    redis,
+    queueConnection: { url: configuration.redis.url, maxRetriesPerRequest: null },
+    gateway,
+    messenger,
+    logger,
+    metrics: registry,
+    // APPROVER_USER_GROUP_ID: members are approvers (cached 60 s by the agent; a failed lookup denies).
+    listUserGroupMembers: async (usergroup) => (await webClient.usergroups.users.list({ usergroup })).users ?? [],
+    tools: agentTools(configuration, dependencies),
+    // Lets the run check its per-run cap before a call, not only after it.
+    ...(estimateChatCostMicroUsd ? { estimateChatCostMicroUsd } : {}),
+  });
+  agent.queue.startWorker();
+  const task = createTaskHandler(agent.service);
+  const approval = createApprovalActionHandler(agent.service);
+  const stop = createStopActionHandler(agent.service);
+  return {
+    task,
+    actions: {
+      [agentActionIds.approve]: (click) => approval(click),
+      [agentActionIds.reject]: (click) => approval(click),
+      [agentActionIds.stop]: (click) => stop(click),
+    },
+    close: () => agent.queue.close(),
+  };
+}
+
+/** The agent's tools: search reuses retrieval, extraction the ticket extractor, filing the ticket sinks. */
+function agentTools(
+  configuration: Configuration,
+  { model: { gateway }, retrieve, messenger, logger }: AgentDependencies,
+): CreateAgentOptions['tools'] {
+  const sinks = createTicketSinks(configuration.tickets, { messenger, logger });
+  return {
+    search: async ({ query, access, limit }) => {
+      const context = await retrieve({ question: query, access, callScope: { ...access } });
+      return context.passages
+        .slice(0, limit)
+        .map((passage) => ({ title: passage.title, source: passage.source, text: passage.text }));
+    },
+    extractTicket: async ({ text, workspaceId, channelId, userId }) => {
+      const extraction = await extractTicket(
+        {
+          text,
+          messageTs: (Date.now() / 1000).toFixed(6),
+          workspaceId,
+          channelId,
+          userId,
+          timeZone: configuration.budgets.timeZone,
+        },
+        {
+          gateway,
+          configuration: {
+            categories: configuration.tickets.categories,
+            teamLanguage: configuration.tickets.teamLanguage,
+          },
+          logger,
+        },
+      );
+      if (extraction.kind !== 'extracted') {
+        throw new DeskhandError('upstream_invalid_response', `ticket extraction ${extraction.kind}`, {
+          userMessage: 'I could not extract a ticket from that text.',
+        });
+      }
+      return { ticket: { ...extraction.ticket } };
+    },
+    fileTicket: (request) => fileTicketThroughSinks(request, sinks, configuration.tickets.teamLanguage),
+    ticketDestinationName: configuration.tickets.triageChannelId ? 'the triage channel' : 'the ticket webhook',
+    encoding: encodingForModel(configuration.openai.model, configuration.openai.fallbackEncoding),
+  };
+}

@@ -1,0 +1,124 @@
+/**
+ * Answers from documents for the work side: the retriever (hybrid, or sparse without an embedder, i.e. without a
+ * model), questions (`/ask`, questions, follow-ups; without a model, quoted and cited passages and never a
+ * gateway call), feedback on answers, `/docs`, and documents shared in Slack: `file_shared` records each user's
+ * newest file per channel (what `/docs add` refers to) and ingests a file whose sharing message mentions Deskhand
+ * into the channel's scope; the mention that only shares it is not routed as well.
+ */
+import type { Redis } from 'ioredis';
+import {
+  createDocsHandler,
+  createFeedbackHandler,
+  createQuestionHandler,
+} from '../capabilities/answers/answer-handlers.ts';
+import { answerActionIds } from '../capabilities/answers/answer-ids.ts';
+import type { Retriever } from '../capabilities/answers/answer-source.ts';
+import { UploaderStore } from '../capabilities/answers/docs-command.ts';
+import { FeedbackStore } from '../capabilities/answers/feedback-store.ts';
+import { createRetriever } from '../capabilities/answers/retrieval-adapter.ts';
+import {
+  createFileSharedHandler,
+  createFileShareMentionCheck,
+  createSharedFileResolver,
+  RecentFileShares,
+} from '../capabilities/answers/shared-files.ts';
+import { ingestDocument } from '../capabilities/documents/ingestion/ingest-document.ts';
+import type { Configuration } from '../config.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { VectorIndex } from '../ports/vector-index.ts';
+import type { CapabilityHandler, IncomingRequest } from '../router/types.ts';
+import type { FileSharedHandler, InteractionHandlers } from '../slack/listeners/dependencies.ts';
+import type { SlackMessenger } from '../slack/outbound/slack-messenger.ts';
+import type { ModelAccess } from './build-model-access.ts';
+import { downloadSlackFile } from './download-slack-file.ts';
+
+export interface AnswerDependencies {
+  /** Without an embedder (no model) retrieval is sparse and ingestion stores no vectors. */
+  model: Pick<ModelAccess, 'gateway' | 'embedder' | 'modelConfigured'>;
+  vectorIndex: VectorIndex;
+  redis: Redis;
+  messenger: SlackMessenger;
+  logger: Logger;
+  /** The bot's user id once the app knows its identity (`undefined` before). */
+  botUserId: () => string | undefined;
+}
+
+export interface AnswerHandlers {
+  /** Also the agent's `search` tool. */
+  retrieve: Retriever;
+  question: CapabilityHandler;
+  docs: CapabilityHandler;
+  actions: InteractionHandlers['actions'];
+  fileShared: FileSharedHandler;
+  /** The mention that shares a file, which `fileShared` serves: not routed. */
+  handledElsewhere: (request: IncomingRequest) => Promise<boolean>;
+}
+
+export function buildAnswers(configuration: Configuration, dependencies: AnswerDependencies): AnswerHandlers {
+  const { vectorIndex, redis, messenger, logger } = dependencies;
+  const { gateway, embedder, modelConfigured } = dependencies.model;
+  const retrieve = createRetriever(
+    { index: vectorIndex, ...(embedder ? { embedder } : {}), gateway, logger },
+    {
+      mode: embedder ? configuration.retrieval.mode : 'sparse',
+      contextTokens: configuration.retrieval.contextTokens,
+      rerankerEnabled: configuration.retrieval.rerankerEnabled,
+    },
+  );
+  const feedback = new FeedbackStore(redis, { keyPrefix: configuration.redis.keyPrefix });
+  const question = createQuestionHandler({
+    answer: {
+      gateway,
+      retrieve,
+      withoutModel: !modelConfigured,
+      onWarning: (message, details) => logger.warn(details, message),
+      onError: (error, details) => logger.warn({ ...details, err: error, code: error.code }, 'answer failed'),
+    },
+    messenger,
+    feedback,
+    logger,
+  });
+  const feedbackHandler = createFeedbackHandler(feedback, logger);
+  const actions: InteractionHandlers['actions'] = {};
+  for (const actionId of Object.values(answerActionIds)) {
+    actions[actionId] = (click) => feedbackHandler(click);
+  }
+  return { retrieve, question, actions, ...buildDocuments(configuration, dependencies) };
+}
+
+/** `/docs`, and documents shared in Slack (recorded per user and channel; ingested when Deskhand is mentioned). */
+function buildDocuments(
+  configuration: Configuration,
+  { model, vectorIndex, redis, messenger, logger, botUserId }: AnswerDependencies,
+): Pick<AnswerHandlers, 'docs' | 'fileShared' | 'handledElsewhere'> {
+  const { embedder } = model;
+  const recentShares = new RecentFileShares(redis, { keyPrefix: configuration.redis.keyPrefix });
+  const docsDependencies = {
+    messenger,
+    index: vectorIndex,
+    uploaders: new UploaderStore(redis, { keyPrefix: configuration.redis.keyPrefix }),
+    ingest: (
+      input: Parameters<typeof ingestDocument>[0],
+      onProgress: NonNullable<Parameters<typeof ingestDocument>[1]['onProgress']>,
+    ) =>
+      ingestDocument(input, {
+        index: vectorIndex,
+        ...(embedder ? { embedder } : {}),
+        callScope: { workspaceId: input.workspaceId, channelId: 'ingestion' },
+        logger,
+        onProgress,
+      }),
+    fetchFile: (url: string, maxBytes: number) => downloadSlackFile(url, configuration.slack.botToken, maxBytes),
+    maxUploadBytes: configuration.retrieval.maxUploadBytes,
+    isAdmin: (userId: string) => configuration.people.adminUserIds.includes(userId),
+    logger,
+  };
+  return {
+    docs: createDocsHandler({
+      ...docsDependencies,
+      resolveFile: createSharedFileResolver({ messenger, recentShares }),
+    }),
+    fileShared: createFileSharedHandler({ ...docsDependencies, botUserId, recentShares }),
+    handledElsewhere: createFileShareMentionCheck({ messenger, botUserId }),
+  };
+}

@@ -1,0 +1,154 @@
+/**
+ * Model access for the work side: the language-model gateway, the embedder, the per-request cost estimate and the
+ * `/budget` handler, built from the configuration.
+ *
+ * - With `OPENAI_API_KEY` set: the OpenAI client (with `baseURL`), the gateway and its stores (`createGateway`),
+ *   budget warnings posted once per window to the channel, and today's and this month's budget counters reseeded
+ *   from the durable ledger before any handler exists (a failed reseed is logged as `budget_unenforceable`, not
+ *   fatal).
+ * - Without it: no OpenAI client is ever constructed and no request reaches a model server. The gateway is
+ *   `createNoModelGateway` (refuses and counts any call), there is no embedder nor cost estimate, and `/budget`
+ *   still shows the caps and any earlier spend from Redis.
+ */
+import type { Redis } from 'ioredis';
+import OpenAI from 'openai';
+import { budgetWarningText } from '../capabilities/budget/budget-warning.ts';
+import type { Configuration } from '../config.ts';
+import { BudgetStore } from '../llm/budget-store.ts';
+import { createGateway, type GatewayParts } from '../llm/create-gateway.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { Registry } from '../observability/metrics.ts';
+import type { Embedder } from '../ports/embedder.ts';
+import type { ChatRequest, LanguageModelGateway } from '../ports/language-model.ts';
+import { budgetHandler } from '../router/budget-handler.ts';
+import { createNoModelGateway } from '../router/no-model.ts';
+import type { CapabilityHandler } from '../router/types.ts';
+import type { SlackMessenger } from '../slack/outbound/slack-messenger.ts';
+
+export interface ModelAccess {
+  /** Whether `OPENAI_API_KEY` is set: every capability that needs a model checks this. */
+  modelConfigured: boolean;
+  gateway: LanguageModelGateway;
+  /** Only with a model: without one, retrieval is sparse and ingestion stores no vectors. */
+  embedder?: Embedder;
+  /** Only with a model: lets the agent check its per-run cap before a call, not only after it. */
+  estimateChatCostMicroUsd?: (request: ChatRequest) => number;
+  /** `/budget`. */
+  budget: CapabilityHandler;
+  /** Waits for settlements in flight and closes the ledger (nothing to do without a model). */
+  close: () => Promise<void>;
+}
+
+interface ModelAccessDependencies {
+  redis: Redis;
+  messenger: SlackMessenger;
+  logger: Logger;
+  registry: Registry;
+}
+
+export async function buildModelAccess(
+  configuration: Configuration,
+  dependencies: ModelAccessDependencies,
+): Promise<ModelAccess> {
+  return configuration.openai.apiKey
+    ? buildWithModel(configuration, configuration.openai.apiKey, dependencies)
+    : buildWithoutModel(configuration, dependencies);
+}
+
+async function buildWithModel(
+  configuration: Configuration,
+  apiKey: string,
+  { redis, messenger, logger, registry }: ModelAccessDependencies,
+): Promise<ModelAccess> {
+  const openai = new OpenAI({ apiKey, baseURL: configuration.openai.baseURL });
+  const parts = createGateway(configuration, {
+    openai,
+    redis,
+    metrics: registry,
+    logger,
+    // Each window's 80 % crossing is reported once by the budget store; the channel hears it once.
+    onBudgetWarning: async (warning) => {
+      logger.info({ code: 'budget_warning', ...warning }, 'budget warning');
+      await messenger.post({
+        channel: warning.channelId,
+        text: budgetWarningText(warning, {
+          timeZone: configuration.budgets.timeZone,
+          adminUserIds: configuration.people.adminUserIds,
+        }),
+      });
+    },
+  });
+  const chatModel = configuration.openai.model;
+  const estimateChatCostMicroUsd = (request: ChatRequest) =>
+    parts.prices.cost(request.model ?? chatModel, {
+      inputTokens: parts.gateway.countChatTokens(request),
+      outputTokens: request.maxOutputTokens,
+    });
+  await reseedBudgetCounters(parts, logger);
+  return {
+    modelConfigured: true,
+    gateway: parts.gateway,
+    embedder: parts.embedder,
+    estimateChatCostMicroUsd,
+    budget: budgetHandler({ budgets: parts.budgets, adminUserIds: configuration.people.adminUserIds, logger }),
+    close: parts.close,
+  };
+}
+
+/**
+ * Counters are only ever raised from the durable ledger, so this is safe on every start and restores caps after
+ * Redis lost its data (restart without persistence, failover).
+ */
+async function reseedBudgetCounters(parts: GatewayParts, logger: Logger): Promise<void> {
+  try {
+    const rebuilt = await parts.rebuildCounters();
+    logger.info({ code: 'ok', ...rebuilt }, 'budget counters reseeded from the ledger');
+  } catch (error) {
+    logger.warn({ err: error, code: 'budget_unenforceable' }, 'could not reseed budget counters from the ledger');
+  }
+}
+
+function buildWithoutModel(
+  configuration: Configuration,
+  { redis, logger, registry }: ModelAccessDependencies,
+): ModelAccess {
+  logger.warn(
+    { code: 'configuration' },
+    'OPENAI_API_KEY is not set: no model calls; answers quote passages, tickets use rules, /agent is off',
+  );
+  return {
+    modelConfigured: false,
+    gateway: createNoModelGateway({ logger, registry }),
+    // Nothing is spent without a model, but `/budget` still shows the caps and any earlier spend.
+    budget: budgetHandler({
+      budgets: buildBudgetStore(configuration, redis),
+      adminUserIds: configuration.people.adminUserIds,
+      logger,
+    }),
+    close: async () => {},
+  };
+}
+
+/**
+ * The budget store `/budget` reads when no model is configured: the same Redis keys, caps and time zone as the
+ * one `createGateway` builds, without the OpenAI client, the price table or the ledger (nothing is spent).
+ *
+ * NOTE: `createGateway` (src/llm/create-gateway.ts) still builds an identical store itself, so these settings are
+ * written twice. Once it accepts the store as a dependency, pass it `buildBudgetStore(configuration, redis)` and
+ * the two cannot drift (left for after the `src/llm` split, which owns that file).
+ */
+export function buildBudgetStore(configuration: Configuration, redis: Redis): BudgetStore {
+  const micro = (usd: number) => Math.round(usd * 1_000_000);
+  return new BudgetStore({
+    redis,
+    keyPrefix: configuration.redis.keyPrefix,
+    timeZone: configuration.budgets.timeZone,
+    defaults: {
+      channelDailyMicroUsd: micro(configuration.budgets.channelDailyUsd),
+      channelMonthlyMicroUsd: micro(configuration.budgets.channelMonthlyUsd),
+      workspaceDailyMicroUsd: micro(configuration.budgets.workspaceDailyUsd),
+    },
+    reservationTtlMs: configuration.budgets.reservationTtlSeconds * 1000,
+    adminUserIds: configuration.people.adminUserIds,
+  });
+}

@@ -1,0 +1,90 @@
+/**
+ * Builds the work side — everything after the ack: its own Redis connection, the Slack Messenger, the model
+ * gateway, the vector index and the capabilities — from the configuration. Used by `src/main.ts` on its own
+ * event loop, or inside the worker thread (src/workers/work-thread.ts) so that model, index and tokenizer work
+ * never competes with acknowledging Slack. One builder per concept, in this order: model access (budget
+ * counters reseeded before any handler exists), vector index (ready before use), tickets, answers, agent (its
+ * worker started last).
+ *
+ * Without a model (`OPENAI_API_KEY` unset) the OpenAI client is never constructed and no request reaches a
+ * model server: the gateway is `createNoModelGateway` (refuses and counts any call), questions get quoted
+ * passages from sparse retrieval, tickets are made by rules, mentions are routed by rules or get help,
+ * `/budget` and `/docs` work from Redis and the index, and `/agent` says it needs a model.
+ */
+import { Redis } from 'ioredis';
+import type { Configuration } from '../config.ts';
+import { encodingForModel } from '../llm/tokenizer.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { Registry } from '../observability/metrics.ts';
+import { createHelpHandler } from '../router/default-handlers.ts';
+import type { BotIdentity } from '../router/thread-context.ts';
+import { RedisThreadMemory } from '../router/thread-memory.ts';
+import { boltLogger } from '../slack/bolt-logger.ts';
+import { createSlackWebClient, SlackMessenger } from '../slack/outbound/slack-messenger.ts';
+import { createInProcessWork, type Work } from '../slack/work.ts';
+import { buildAgent } from './build-agent.ts';
+import { buildAnswers } from './build-answers.ts';
+import { buildModelAccess } from './build-model-access.ts';
+import { buildTickets } from './build-tickets.ts';
+import { buildVectorIndex } from './build-vector-index.ts';
+
+export async function buildWorkSide(configuration: Configuration, logger: Logger, registry: Registry): Promise<Work> {
+  const redis = new Redis(configuration.redis.url, { maxRetriesPerRequest: 2, connectTimeout: 5_000 });
+  redis.on('error', (error) => logger.warn({ err: error, code: 'upstream_unavailable' }, 'redis error'));
+  const webClient = createSlackWebClient({
+    token: configuration.slack.botToken,
+    apiUrl: configuration.slack.apiUrl,
+    timeoutMs: configuration.slack.requestTimeoutMs,
+    clientLogger: boltLogger(logger),
+  });
+  const messenger = new SlackMessenger({ client: webClient, logger, metrics: registry });
+
+  const model = await buildModelAccess(configuration, { redis, messenger, logger, registry });
+  const { gateway, modelConfigured } = model;
+  const vectorIndex = await buildVectorIndex(configuration, { redis, logger });
+  const tickets = buildTickets(configuration, { gateway, modelConfigured, redis, messenger, logger, registry });
+  let identity: BotIdentity = {};
+  const botUserId = () => identity.botUserId;
+  const answers = buildAnswers(configuration, { model, vectorIndex, redis, messenger, logger, botUserId });
+  const { retrieve } = answers;
+  const agent = buildAgent(configuration, { model, retrieve, redis, webClient, messenger, logger, registry });
+
+  const work = createInProcessWork({
+    messenger,
+    gateway,
+    threads: new RedisThreadMemory({ redis, keyPrefix: configuration.redis.keyPrefix }),
+    logger,
+    registry,
+    capabilities: {
+      help: createHelpHandler({ modelConfigured, ticketReaction: configuration.tickets.reaction }),
+      budget: model.budget,
+      ticket: tickets.ticket,
+      question: answers.question,
+      docs: answers.docs,
+      task: agent.task,
+    },
+    interactions: {
+      actions: { ...tickets.actions, ...answers.actions, ...agent.actions },
+      views: tickets.views,
+      fileShared: answers.fileShared,
+    },
+    classifierModel: configuration.openai.classifierModel,
+    threadContextTokens: configuration.threadContextTokens,
+    encoding: encodingForModel(configuration.openai.model, configuration.openai.fallbackEncoding),
+    handledElsewhere: answers.handledElsewhere,
+    ready: async () => (await redis.ping()) === 'PONG' && (await vectorIndex.ping()),
+    onClose: async () => {
+      await agent.close();
+      await vectorIndex.close();
+      await model.close();
+      await redis.quit();
+    },
+  });
+  return {
+    ...work,
+    setIdentity(value) {
+      identity = value;
+      work.setIdentity(value);
+    },
+  };
+}

@@ -1,0 +1,49 @@
+/**
+ * The agent's `file_ticket` tool: delivers the approved ticket to every configured sink, with the run's
+ * idempotency key as the ticket id (sinks key their delivery records on it). Without a sink there is nowhere
+ * to file, which is a clear outcome rather than a silent success.
+ */
+import type { FileTicket } from '../capabilities/agent/tools/file-ticket.ts';
+import type { TicketSink } from '../capabilities/tickets/sinks/ticket-sink.ts';
+import { DeskhandError } from '../errors.ts';
+
+export async function fileTicketThroughSinks(
+  request: Parameters<FileTicket>[0],
+  sinks: readonly TicketSink[],
+  teamLanguage: string,
+): Promise<{ reference: string; url?: string }> {
+  if (sinks.length === 0) {
+    throw new DeskhandError('configuration', 'no ticket sink configured', {
+      userMessage: 'No ticket destination is configured (TICKET_TRIAGE_CHANNEL_ID or TICKET_WEBHOOK_URL).',
+    });
+  }
+  const { ticket } = request;
+  let reference = request.idempotencyKey;
+  for (const sink of sinks) {
+    const result = await sink.deliver({
+      ticketId: request.idempotencyKey,
+      workspaceId: request.workspaceId,
+      ticket: {
+        summary: ticket.summary,
+        category: ticket.category,
+        urgency: ticket.urgency,
+        urgencyReason: null,
+        orderIds: ticket.orderIds,
+        customerName: null,
+        customerEmail: ticket.customerEmail,
+        product: null,
+        deadline: null,
+        frequency: null,
+        language: teamLanguage,
+        questionsToAsk: [],
+        confidence: 1,
+      },
+      source: { channelId: request.channelId, messageTs: request.threadTs ?? request.idempotencyKey },
+      filedBy: request.approvedBy ?? request.requesterId,
+      filedAt: new Date().toISOString(),
+      extractedWithoutModel: false,
+    });
+    if (result.reference) reference = result.reference;
+  }
+  return { reference };
+}
