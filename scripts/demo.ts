@@ -73,6 +73,14 @@ env.app.once('exit', (code) => {
 });
 process.once('SIGINT', () => void finish(130));
 process.once('SIGTERM', () => void finish(143));
+process.once('SIGHUP', () => void finish(129));
+// A bug in the demo itself still stops the app and removes this run's data and Redis keys.
+for (const event of ['uncaughtException', 'unhandledRejection'] as const) {
+  process.once(event, (error) => {
+    console.error(error);
+    void finish(1);
+  });
+}
 
 print(
   `Deskhand is running against a fake Slack and ${model ? 'a fake model (scripts/demo/demo-model.ts)' : 'no model (OPENAI_API_KEY unset)'}. You are @you in #demo; you may approve agent actions.`,

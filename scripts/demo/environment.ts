@@ -167,10 +167,13 @@ export async function startDemoEnvironment(options: DemoEnvironmentOptions): Pro
     }
   };
 
-  let stopped = false;
-  const stop = async () => {
-    if (stopped) return;
-    stopped = true;
+  let stopping: Promise<void> | undefined;
+  // Idempotent: a second signal during shutdown waits for the same cleanup instead of cutting it short.
+  const stop = () => {
+    stopping ??= shutDown();
+    return stopping;
+  };
+  const shutDown = async () => {
     if (app.exitCode === null && app.signalCode === null) {
       const exited = new Promise((resolve) => app.once('exit', resolve));
       app.kill('SIGTERM');
