@@ -22,13 +22,8 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import OpenAI from 'openai';
+import { EmbeddedVectorIndex } from '../src/adapters/embedded-vector-index.ts';
 import { ingestText } from '../src/capabilities/documents/ingestion/ingest-document.ts';
-import {
-  type Analyzer,
-  Analyzer as AnalyzerClass,
-  type StopWordList,
-} from '../src/capabilities/documents/retrieval/analyzer.ts';
-import { defaultBm25Parameters } from '../src/capabilities/documents/retrieval/bm25.ts';
 import { defaultCutoffRatios } from '../src/capabilities/documents/retrieval/cutoff.ts';
 import { defaultDocumentSupportShares } from '../src/capabilities/documents/retrieval/document-support.ts';
 import {
@@ -37,15 +32,16 @@ import {
   type RetrievalSettings,
   retrieve,
 } from '../src/capabilities/documents/retrieval/retrieve.ts';
-import { defaultNeighbourWeight, defaultTitleWeight } from '../src/capabilities/documents/retrieval/sparse-terms.ts';
-import { loadConfiguration } from '../src/config.ts';
-import { createGateway } from '../src/llm/create-gateway.ts';
+import { loadConfiguration } from '../src/composition/config.ts';
+import { createGateway } from '../src/composition/create-gateway.ts';
 import { countTokens } from '../src/llm/tokenizer.ts';
 import { createLogger } from '../src/observability/logger.ts';
 import { createMetricsRegistry } from '../src/observability/metrics.ts';
-import { EmbeddedVectorIndex } from '../src/ports/adapters/embedded-vector-index.ts';
 import type { Embedder } from '../src/ports/embedder.ts';
 import type { AccessScope, RetrievalMode, SearchHit } from '../src/ports/vector-index.ts';
+import { type Analyzer, Analyzer as AnalyzerClass, type StopWordList } from '../src/search/analyzer.ts';
+import { defaultBm25Parameters } from '../src/search/bm25.ts';
+import { defaultNeighbourWeight, defaultTitleWeight } from '../src/search/sparse-terms.ts';
 import { scifactSample } from '../test/support/fixtures.ts';
 
 interface CorpusDocument {

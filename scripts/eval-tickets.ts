@@ -26,9 +26,9 @@ import { extractTicket, type TicketExtraction } from '../src/capabilities/ticket
 import { normaliseIdentifier } from '../src/capabilities/tickets/rule-based-extractor.ts';
 import { plainTextFromSlack } from '../src/capabilities/tickets/slack-text.ts';
 import { defaultTicketCategories, emptyTicket, type Ticket } from '../src/capabilities/tickets/ticket-schema.ts';
-import { loadConfiguration } from '../src/config.ts';
+import { loadConfiguration } from '../src/composition/config.ts';
+import { createGateway } from '../src/composition/create-gateway.ts';
 import { DeskhandError } from '../src/errors.ts';
-import { createGateway } from '../src/llm/create-gateway.ts';
 import { encodingForModel } from '../src/llm/tokenizer.ts';
 import { createLogger } from '../src/observability/logger.ts';
 import { createMetricsRegistry } from '../src/observability/metrics.ts';

@@ -17,6 +17,9 @@ import { MultiBar, Presets } from 'cli-progress';
 import { Redis } from 'ioredis';
 import OpenAI from 'openai';
 import { pino } from 'pino';
+import { EmbeddedVectorIndex } from '../src/adapters/embedded-vector-index.ts';
+import { RedisIndexVersionCounter } from '../src/adapters/index-version-counter.ts';
+import { QdrantVectorIndex } from '../src/adapters/qdrant-vector-index.ts';
 import { RedisEmbeddingCache } from '../src/capabilities/documents/ingestion/embedding-cache.ts';
 import { ingestDocument, removeDocument } from '../src/capabilities/documents/ingestion/ingest-document.ts';
 import type {
@@ -24,14 +27,11 @@ import type {
   IngestionProgress,
 } from '../src/capabilities/documents/ingestion/ingestion-types.ts';
 import { checkSize, defaultIngestionLimits, rejectionReason } from '../src/capabilities/documents/ingestion/safety.ts';
-import { loadConfiguration } from '../src/config.ts';
+import { loadConfiguration } from '../src/composition/config.ts';
+import { createGateway } from '../src/composition/create-gateway.ts';
 import { isDeskhandError } from '../src/errors.ts';
-import { createGateway } from '../src/llm/create-gateway.ts';
 import { createLogger } from '../src/observability/logger.ts';
 import { createMetricsRegistry } from '../src/observability/metrics.ts';
-import { EmbeddedVectorIndex } from '../src/ports/adapters/embedded-vector-index.ts';
-import { RedisIndexVersionCounter } from '../src/ports/adapters/index-version-counter.ts';
-import { QdrantVectorIndex } from '../src/ports/adapters/qdrant-vector-index.ts';
 import type { Embedder } from '../src/ports/embedder.ts';
 import type { DocumentScope, VectorIndex } from '../src/ports/vector-index.ts';
 

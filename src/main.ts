@@ -6,16 +6,16 @@
  * in-flight work, drain the messenger, close the stores.
  */
 import { Redis } from 'ioredis';
-import { createApp } from './app.ts';
+import { createApp } from './composition/app.ts';
 import { buildWorkSide } from './composition/build-work-side.ts';
-import { loadConfiguration } from './config.ts';
+import { loadConfiguration } from './composition/config.ts';
+import { ThreadedWork } from './composition/worker/threaded-work.ts';
 import { toDeskhandError } from './errors.ts';
 import { createLogger } from './observability/logger.ts';
 import { createMetricsRegistry } from './observability/metrics.ts';
 import { boltLogger } from './slack/bolt-logger.ts';
 import { createSlackWebClient } from './slack/outbound/slack-messenger.ts';
-import type { Work } from './slack/work.ts';
-import { ThreadedWork } from './workers/threaded-work.ts';
+import type { Work } from './work/work.ts';
 
 async function main(): Promise<void> {
   const loaded = loadConfiguration();

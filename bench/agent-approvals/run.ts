@@ -8,9 +8,9 @@
  * simultaneous clicks on one request (exactly one must win).
  */
 import { parseArgs } from 'node:util';
-import { agentActionIds } from '../../src/capabilities/agent/agent-ids.ts';
 import { approvalButtonValue } from '../../src/capabilities/agent/approval-hash.ts';
 import type { ApprovalRequest } from '../../src/capabilities/agent/approval-request.ts';
+import { agentActionIds } from '../../src/slack-kit/agent-ids.ts';
 import {
   approver,
   channelId,

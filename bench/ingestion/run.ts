@@ -16,12 +16,12 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { EmbeddedVectorIndex } from '../../src/adapters/embedded-vector-index.ts';
 import { chunkDocument } from '../../src/capabilities/documents/ingestion/chunker.ts';
 import { documentIdFor } from '../../src/capabilities/documents/ingestion/document-id.ts';
 import { ingestText } from '../../src/capabilities/documents/ingestion/ingest-document.ts';
 import { parseMarkdown } from '../../src/capabilities/documents/ingestion/parsers/parse-markdown.ts';
 import { countTokens, getEncoder } from '../../src/llm/tokenizer.ts';
-import { EmbeddedVectorIndex } from '../../src/ports/adapters/embedded-vector-index.ts';
 import type { ChunkRecord } from '../../src/ports/vector-index.ts';
 import { openApiManualPath, scifactSample } from '../../test/support/fixtures.ts';
 

@@ -20,10 +20,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { defaultAnalyzer } from '../../src/capabilities/documents/retrieval/analyzer.ts';
-import { chunkTermFrequencies, queryTermFrequencies } from '../../src/capabilities/documents/retrieval/sparse-terms.ts';
-import { EmbeddedVectorIndex } from '../../src/ports/adapters/embedded-vector-index.ts';
+import { EmbeddedVectorIndex } from '../../src/adapters/embedded-vector-index.ts';
 import type { ChunkRecord, DocumentScope, SearchRequest } from '../../src/ports/vector-index.ts';
+import { defaultAnalyzer } from '../../src/search/analyzer.ts';
+import { chunkTermFrequencies, queryTermFrequencies } from '../../src/search/sparse-terms.ts';
 
 const { values } = parseArgs({
   options: {

@@ -4,7 +4,7 @@
  * the asking channel's channel-scoped points, nothing else (the index-version metadata point has no `scope`, so it
  * never matches). `documentConditions` selects one document of one workspace, whatever its scope.
  */
-import type { AccessScope } from '../vector-index.ts';
+import type { AccessScope } from '../ports/vector-index.ts';
 
 export type Filter = Record<string, unknown>;
 

@@ -15,9 +15,9 @@
 import { closeSync, fsyncSync, mkdirSync, openSync } from 'node:fs';
 import { type FileHandle, open, readFile, rename, stat, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DeskhandError } from '../../errors.ts';
-import type { Logger } from '../../observability/logger.ts';
-import type { ChunkRecord } from '../vector-index.ts';
+import { DeskhandError } from '../errors.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { ChunkRecord } from '../ports/vector-index.ts';
 
 export type LogRecord =
   | { type: 'replace'; workspaceId: string; documentId: string; version: number; chunks: SerialisedChunk[] }

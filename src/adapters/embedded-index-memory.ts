@@ -14,19 +14,12 @@
  * - The access filter is a slot predicate applied inside both scans, so a chunk the caller may not see is
  *   never scored. Records handed out are copies.
  */
-import { type Analyzer, defaultAnalyzer } from '../../capabilities/documents/retrieval/analyzer.ts';
-import {
-  Bm25Index,
-  type Bm25Parameters,
-  defaultBm25Parameters,
-  TopK,
-} from '../../capabilities/documents/retrieval/bm25.ts';
-import {
-  documentChunkTermFrequencies,
-  queryTermFrequencies,
-} from '../../capabilities/documents/retrieval/sparse-terms.ts';
-import { DeskhandError } from '../../errors.ts';
-import type { AccessScope, ChunkRecord, DocumentSummary, SearchHit } from '../vector-index.ts';
+
+import { DeskhandError } from '../errors.ts';
+import type { AccessScope, ChunkRecord, DocumentSummary, SearchHit } from '../ports/vector-index.ts';
+import { type Analyzer, defaultAnalyzer } from '../search/analyzer.ts';
+import { Bm25Index, type Bm25Parameters, defaultBm25Parameters, TopK } from '../search/bm25.ts';
+import { documentChunkTermFrequencies, queryTermFrequencies } from '../search/sparse-terms.ts';
 import { DenseVectorStore } from './dense-vector-store.ts';
 import { summariseDocument } from './vector-index-shared.ts';
 

@@ -16,11 +16,9 @@
  * - Layout: this facade owns the port, the write queue and the durable-then-visible order; the data lives in
  *   `EmbeddedIndexMemory` (embedded-index-memory.ts) and the files in `EmbeddedIndexLog` (embedded-index-log.ts).
  */
-import type { Analyzer } from '../../capabilities/documents/retrieval/analyzer.ts';
-import type { Bm25Parameters } from '../../capabilities/documents/retrieval/bm25.ts';
-import { reciprocalRankFusion } from '../../capabilities/documents/retrieval/fusion.ts';
-import { DeskhandError } from '../../errors.ts';
-import type { Logger } from '../../observability/logger.ts';
+
+import { DeskhandError } from '../errors.ts';
+import type { Logger } from '../observability/logger.ts';
 import type {
   AccessScope,
   ChunkRecord,
@@ -28,7 +26,10 @@ import type {
   SearchHit,
   SearchRequest,
   VectorIndex,
-} from '../vector-index.ts';
+} from '../ports/vector-index.ts';
+import type { Analyzer } from '../search/analyzer.ts';
+import type { Bm25Parameters } from '../search/bm25.ts';
+import { reciprocalRankFusion } from '../search/fusion.ts';
 import { deserialiseChunk, EmbeddedIndexLog, type LogRecord, serialiseChunk } from './embedded-index-log.ts';
 import { copyRecord, EmbeddedIndexMemory } from './embedded-index-memory.ts';
 import { assertAccessScope, prefetchLimit, validateDocumentChunks } from './vector-index-shared.ts';

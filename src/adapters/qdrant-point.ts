@@ -10,8 +10,9 @@
  * Reading (`recordOf`, `summaryOf`): a point's payload becomes a `ChunkRecord` or a `DocumentSummary` again; a
  * missing field reads as empty or zero, never as `undefined`.
  */
-import { termId } from '../../capabilities/documents/retrieval/sparse-terms.ts';
-import type { ChunkRecord, DocumentScope, DocumentSummary } from '../vector-index.ts';
+
+import type { ChunkRecord, DocumentScope, DocumentSummary } from '../ports/vector-index.ts';
+import { termId } from '../search/sparse-terms.ts';
 import { denseName, sparseName } from './create-qdrant-collection.ts';
 import { deskhandUuidNamespace, uuidV5 } from './vector-index-shared.ts';
 

@@ -30,14 +30,8 @@
  * (`index-version-counter.ts`) and SDK error translation (`translate-qdrant-error.ts`).
  */
 import type { QdrantClient } from '@qdrant/js-client-rest';
-import type { Analyzer } from '../../capabilities/documents/retrieval/analyzer.ts';
-import { defaultAnalyzer } from '../../capabilities/documents/retrieval/analyzer.ts';
-import {
-  documentChunkTermFrequencies,
-  queryTermFrequencies,
-} from '../../capabilities/documents/retrieval/sparse-terms.ts';
-import { DeskhandError } from '../../errors.ts';
-import type { Logger } from '../../observability/logger.ts';
+import { DeskhandError } from '../errors.ts';
+import type { Logger } from '../observability/logger.ts';
 import type {
   AccessScope,
   ChunkRecord,
@@ -45,7 +39,10 @@ import type {
   SearchHit,
   SearchRequest,
   VectorIndex,
-} from '../vector-index.ts';
+} from '../ports/vector-index.ts';
+import type { Analyzer } from '../search/analyzer.ts';
+import { defaultAnalyzer } from '../search/analyzer.ts';
+import { documentChunkTermFrequencies, queryTermFrequencies } from '../search/sparse-terms.ts';
 import { accessConditions, documentConditions, type Filter } from './access-conditions.ts';
 import { createQdrantCollection, denseName, sparseName } from './create-qdrant-collection.ts';
 import { type IndexVersionCounter, QdrantMetadataVersionCounter } from './index-version-counter.ts';

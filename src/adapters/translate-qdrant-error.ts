@@ -3,7 +3,7 @@
  * `upstream_unavailable` and retryable; any other 4xx is `internal` (a request this adapter got wrong) and not
  * retryable. Every translated error carries the same user message and the operation and HTTP status as details.
  */
-import { DeskhandError } from '../../errors.ts';
+import { DeskhandError } from '../errors.ts';
 
 export function translateQdrantError(operation: string, error: unknown): DeskhandError {
   const status = (error as { status?: unknown })?.status;

@@ -3,8 +3,8 @@
  * consistent, and hybrid searches fetch the same number of candidates per side before fusion.
  */
 import { createHash } from 'node:crypto';
-import { DeskhandError } from '../../errors.ts';
-import type { AccessScope, ChunkRecord, DocumentSummary } from '../vector-index.ts';
+import { DeskhandError } from '../errors.ts';
+import type { AccessScope, ChunkRecord, DocumentSummary } from '../ports/vector-index.ts';
 
 /**
  * Throws unless `access` names a workspace and a channel. A missing scope never means "everything": it is

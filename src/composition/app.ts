@@ -9,31 +9,31 @@
 import { App, type Receiver, SocketModeReceiver } from '@slack/bolt';
 import type { Redis } from 'ioredis';
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
+import type { Logger } from '../observability/logger.ts';
+import { createMetricsRegistry, type Registry } from '../observability/metrics.ts';
+import type { BotIdentity } from '../router/thread-context.ts';
+import { boltLogger } from '../slack/bolt-logger.ts';
+import { deliveryMiddleware } from '../slack/delivery-middleware.ts';
+import { healthRoutes } from '../slack/health-routes.ts';
+import * as actionListeners from '../slack/listeners/actions.ts';
+import * as commandListeners from '../slack/listeners/commands.ts';
+import type { ListenerDependencies } from '../slack/listeners/dependencies.ts';
+import * as eventListeners from '../slack/listeners/events.ts';
+import * as shortcutListeners from '../slack/listeners/shortcuts.ts';
+import * as viewListeners from '../slack/listeners/views.ts';
+import { DeskhandReceiver, deferSocketModeAcks } from '../slack/receiver.ts';
+import { BackgroundJobs } from '../work/background-jobs.ts';
+import { DeliveryDeduplicator } from '../work/dedupe.ts';
+import { DurableWork, isWorkNotStoredError, type UndeliverableNotice } from '../work/durable-work.ts';
+import type { Work } from '../work/work.ts';
 import type { Configuration } from './config.ts';
-import type { Logger } from './observability/logger.ts';
-import { createMetricsRegistry, type Registry } from './observability/metrics.ts';
-import type { BotIdentity } from './router/thread-context.ts';
-import { BackgroundJobs } from './slack/background-jobs.ts';
-import { boltLogger } from './slack/bolt-logger.ts';
-import { DeliveryDeduplicator } from './slack/dedupe.ts';
-import { deliveryMiddleware } from './slack/delivery-middleware.ts';
-import { DurableWork, isWorkNotStoredError, type UndeliverableNotice } from './slack/durable-work.ts';
-import { healthRoutes } from './slack/health-routes.ts';
-import * as actionListeners from './slack/listeners/actions.ts';
-import * as commandListeners from './slack/listeners/commands.ts';
-import type { ListenerDependencies } from './slack/listeners/dependencies.ts';
-import * as eventListeners from './slack/listeners/events.ts';
-import * as shortcutListeners from './slack/listeners/shortcuts.ts';
-import * as viewListeners from './slack/listeners/views.ts';
-import { DeskhandReceiver, deferSocketModeAcks } from './slack/receiver.ts';
-import type { Work } from './slack/work.ts';
 
 export interface AppDependencies {
   configuration: Configuration;
   logger: Logger;
   /** For delivery de-duplication and readiness. */
   redis: Redis;
-  /** Everything after the ack: `createInProcessWork(…)`, or a worker thread (src/workers/threaded-work.ts). */
+  /** Everything after the ack: `createInProcessWork(…)`, or a worker thread (src/composition/worker/threaded-work.ts). */
   work: Work;
   /** Defaults to a fresh registry with Node's default metrics. */
   registry?: Registry;

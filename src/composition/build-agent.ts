@@ -14,20 +14,20 @@ import {
   createStopActionHandler,
   createTaskHandler,
 } from '../capabilities/agent/agent-handlers.ts';
-import { agentActionIds } from '../capabilities/agent/agent-ids.ts';
-import { type CreateAgentOptions, createAgent } from '../capabilities/agent/create-agent.ts';
 import type { Retriever } from '../capabilities/answers/answer-source.ts';
 import { extractTicket } from '../capabilities/tickets/extract-ticket.ts';
 import { createTicketSinks } from '../capabilities/tickets/sinks/create-ticket-sinks.ts';
-import type { Configuration } from '../config.ts';
 import { DeskhandError } from '../errors.ts';
 import { encodingForModel } from '../llm/tokenizer.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Registry } from '../observability/metrics.ts';
-import type { CapabilityHandler } from '../router/types.ts';
-import type { InteractionHandlers } from '../slack/listeners/dependencies.ts';
+import type { CapabilityHandler } from '../ports/capability.ts';
 import type { SlackMessenger } from '../slack/outbound/slack-messenger.ts';
+import { agentActionIds } from '../slack-kit/agent-ids.ts';
+import type { InteractionHandlers } from '../work/requests.ts';
 import type { ModelAccess } from './build-model-access.ts';
+import type { Configuration } from './config.ts';
+import { type CreateAgentOptions, createAgent } from './create-agent.ts';
 import { fileTicketThroughSinks } from './file-ticket-through-sinks.ts';
 
 export interface AgentDependencies {

@@ -5,13 +5,13 @@
  * newest file per channel (what `/docs add` refers to) and ingests a file whose sharing message mentions Deskhand
  * into the channel's scope; the mention that only shares it is not routed as well.
  */
+
 import type { Redis } from 'ioredis';
 import {
   createDocsHandler,
   createFeedbackHandler,
   createQuestionHandler,
 } from '../capabilities/answers/answer-handlers.ts';
-import { answerActionIds } from '../capabilities/answers/answer-ids.ts';
 import type { Retriever } from '../capabilities/answers/answer-source.ts';
 import { UploaderStore } from '../capabilities/answers/docs-command.ts';
 import { FeedbackStore } from '../capabilities/answers/feedback-store.ts';
@@ -23,13 +23,15 @@ import {
   RecentFileShares,
 } from '../capabilities/answers/shared-files.ts';
 import { ingestDocument } from '../capabilities/documents/ingestion/ingest-document.ts';
-import type { Configuration } from '../config.ts';
 import type { Logger } from '../observability/logger.ts';
+import type { CapabilityHandler, IncomingRequest } from '../ports/capability.ts';
 import type { VectorIndex } from '../ports/vector-index.ts';
-import type { CapabilityHandler, IncomingRequest } from '../router/types.ts';
-import type { FileSharedHandler, InteractionHandlers } from '../slack/listeners/dependencies.ts';
+import { routeMentionByRules } from '../router/route-rules.ts';
 import type { SlackMessenger } from '../slack/outbound/slack-messenger.ts';
+import { answerActionIds } from '../slack-kit/answer-ids.ts';
+import type { FileSharedHandler, InteractionHandlers } from '../work/requests.ts';
 import type { ModelAccess } from './build-model-access.ts';
+import type { Configuration } from './config.ts';
 import { downloadSlackFile } from './download-slack-file.ts';
 
 export interface AnswerDependencies {
@@ -119,6 +121,6 @@ function buildDocuments(
       resolveFile: createSharedFileResolver({ messenger, recentShares }),
     }),
     fileShared: createFileSharedHandler({ ...docsDependencies, botUserId, recentShares }),
-    handledElsewhere: createFileShareMentionCheck({ messenger, botUserId }),
+    handledElsewhere: createFileShareMentionCheck({ messenger, botUserId, mentionRouteByRules: routeMentionByRules }),
   };
 }

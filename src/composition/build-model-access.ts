@@ -13,17 +13,17 @@
 import type { Redis } from 'ioredis';
 import OpenAI from 'openai';
 import { budgetWarningText } from '../capabilities/budget/budget-warning.ts';
-import type { Configuration } from '../config.ts';
 import { BudgetStore } from '../llm/budget-store.ts';
-import { createGateway, type GatewayParts } from '../llm/create-gateway.ts';
+import { createNoModelGateway } from '../llm/no-model-gateway.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Registry } from '../observability/metrics.ts';
+import type { CapabilityHandler } from '../ports/capability.ts';
 import type { Embedder } from '../ports/embedder.ts';
 import type { ChatRequest, LanguageModelGateway } from '../ports/language-model.ts';
 import { budgetHandler } from '../router/budget-handler.ts';
-import { createNoModelGateway } from '../router/no-model.ts';
-import type { CapabilityHandler } from '../router/types.ts';
 import type { SlackMessenger } from '../slack/outbound/slack-messenger.ts';
+import type { Configuration } from './config.ts';
+import { createGateway, type GatewayParts } from './create-gateway.ts';
 
 export interface ModelAccess {
   /** Whether `OPENAI_API_KEY` is set: every capability that needs a model checks this. */
@@ -133,7 +133,7 @@ function buildWithoutModel(
  * The budget store `/budget` reads when no model is configured: the same Redis keys, caps and time zone as the
  * one `createGateway` builds, without the OpenAI client, the price table or the ledger (nothing is spent).
  *
- * NOTE: `createGateway` (src/llm/create-gateway.ts) still builds an identical store itself, so these settings are
+ * NOTE: `createGateway` (src/composition/create-gateway.ts) still builds an identical store itself, so these settings are
  * written twice. Once it accepts the store as a dependency, pass it `buildBudgetStore(configuration, redis)` and
  * the two cannot drift (left for after the `src/llm` split, which owns that file).
  */

@@ -4,15 +4,15 @@
  * a model every card is made by rules and the gateway is never called.
  */
 import type { Redis } from 'ioredis';
-import { createTicketWorkflow } from '../capabilities/tickets/create-ticket-workflow.ts';
-import { ticketActionIds, ticketEditModalCallbackId } from '../capabilities/tickets/ticket-ids.ts';
-import type { Configuration } from '../config.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Registry } from '../observability/metrics.ts';
+import type { CapabilityHandler } from '../ports/capability.ts';
 import type { LanguageModelGateway } from '../ports/language-model.ts';
-import type { CapabilityHandler } from '../router/types.ts';
-import type { InteractionHandlers } from '../slack/listeners/dependencies.ts';
 import type { SlackMessenger } from '../slack/outbound/slack-messenger.ts';
+import { ticketActionIds, ticketEditModalCallbackId } from '../slack-kit/ticket-ids.ts';
+import type { InteractionHandlers } from '../work/requests.ts';
+import type { Configuration } from './config.ts';
+import { createTicketWorkflow } from './create-ticket-workflow.ts';
 
 export interface TicketHandlers {
   ticket: CapabilityHandler;

@@ -6,12 +6,12 @@
 import { join } from 'node:path';
 import { QdrantClient } from '@qdrant/js-client-rest';
 import type { Redis } from 'ioredis';
-import type { Configuration } from '../config.ts';
+import { EmbeddedVectorIndex } from '../adapters/embedded-vector-index.ts';
+import { RedisIndexVersionCounter } from '../adapters/index-version-counter.ts';
+import { QdrantVectorIndex } from '../adapters/qdrant-vector-index.ts';
 import type { Logger } from '../observability/logger.ts';
-import { EmbeddedVectorIndex } from '../ports/adapters/embedded-vector-index.ts';
-import { RedisIndexVersionCounter } from '../ports/adapters/index-version-counter.ts';
-import { QdrantVectorIndex } from '../ports/adapters/qdrant-vector-index.ts';
 import type { VectorIndex } from '../ports/vector-index.ts';
+import type { Configuration } from './config.ts';
 
 /** Builds the index and waits for `ensureReady` (collections, payload indexes or files created as needed). */
 export async function buildVectorIndex(

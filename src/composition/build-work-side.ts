@@ -1,7 +1,7 @@
 /**
  * Builds the work side — everything after the ack: its own Redis connection, the Slack Messenger, the model
  * gateway, the vector index and the capabilities — from the configuration. Used by `src/main.ts` on its own
- * event loop, or inside the worker thread (src/workers/work-thread.ts) so that model, index and tokenizer work
+ * event loop, or inside the worker thread (src/composition/worker/work-thread.ts) so that model, index and tokenizer work
  * never competes with acknowledging Slack. One builder per concept, in this order: model access (budget
  * counters reseeded before any handler exists), vector index (ready before use), tickets, answers, agent (its
  * worker started last).
@@ -12,7 +12,6 @@
  * `/budget` and `/docs` work from Redis and the index, and `/agent` says it needs a model.
  */
 import { Redis } from 'ioredis';
-import type { Configuration } from '../config.ts';
 import { encodingForModel } from '../llm/tokenizer.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Registry } from '../observability/metrics.ts';
@@ -21,12 +20,13 @@ import type { BotIdentity } from '../router/thread-context.ts';
 import { RedisThreadMemory } from '../router/thread-memory.ts';
 import { boltLogger } from '../slack/bolt-logger.ts';
 import { createSlackWebClient, SlackMessenger } from '../slack/outbound/slack-messenger.ts';
-import { createInProcessWork, type Work } from '../slack/work.ts';
+import { createInProcessWork, type Work } from '../work/work.ts';
 import { buildAgent } from './build-agent.ts';
 import { buildAnswers } from './build-answers.ts';
 import { buildModelAccess } from './build-model-access.ts';
 import { buildTickets } from './build-tickets.ts';
 import { buildVectorIndex } from './build-vector-index.ts';
+import type { Configuration } from './config.ts';
 
 export async function buildWorkSide(configuration: Configuration, logger: Logger, registry: Registry): Promise<Work> {
   const redis = new Redis(configuration.redis.url, { maxRetriesPerRequest: 2, connectTimeout: 5_000 });

@@ -6,15 +6,15 @@
  * Add a variable here, in `.env.example` and in the README's configuration table, together.
  */
 import { z } from 'zod';
-import { defaultTicketCategories } from './capabilities/tickets/ticket-schema.ts';
-import { modelPricesProblem } from './llm/prices.ts';
+import { defaultTicketCategories } from '../capabilities/tickets/ticket-schema.ts';
+import { modelPricesProblem } from '../llm/prices.ts';
 import {
   isOpenAIHost,
   parseUnknownModelPrice,
   type UnknownModelPolicy,
   unknownModelPolicy,
   unknownModelPricePattern,
-} from './llm/unknown-models.ts';
+} from '../llm/unknown-models.ts';
 
 const emptyAsUnset = (value: unknown) => (typeof value === 'string' && value.trim() === '' ? undefined : value);
 

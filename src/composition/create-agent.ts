@@ -22,27 +22,27 @@
  * ```
  */
 import type { ConnectionOptions } from 'bullmq';
-import type { Configuration } from '../../config.ts';
-import type { EncodingName } from '../../llm/tokenizer.ts';
-import type { Logger } from '../../observability/logger.ts';
-import type { Registry } from '../../observability/metrics.ts';
-import type { ChatRequest, LanguageModelGateway } from '../../ports/language-model.ts';
-import type { Messenger } from '../../ports/messenger.ts';
-import { createAgentMetrics } from './agent-metrics.ts';
-import type { AgentRedis } from './agent-redis.ts';
-import type { AgentLimits, AgentRuntime } from './agent-runtime.ts';
-import { AgentService } from './agent-service.ts';
-import { ApprovalStore } from './approval-store.ts';
-import { createApproverGroupCheck, type ListUserGroupMembers } from './approver-group.ts';
-import { ProgressReporter } from './progress.ts';
-import { AgentRunQueue } from './run-queue.ts';
-import { RunStateStore } from './run-state.ts';
-import { type AgentTool, createToolRegistry } from './tool-registry.ts';
-import { createExtractTicketTool, type ExtractTicket } from './tools/extract-ticket.ts';
-import { createFileTicketTool, type FileTicket } from './tools/file-ticket.ts';
-import { createPostMessageTool } from './tools/post-message.ts';
-import { createSearchDocumentsTool, type SearchDocuments } from './tools/search-documents.ts';
-import { createSummariseThreadTool } from './tools/summarise-thread.ts';
+import { createAgentMetrics } from '../capabilities/agent/agent-metrics.ts';
+import type { AgentRedis } from '../capabilities/agent/agent-redis.ts';
+import type { AgentLimits, AgentRuntime } from '../capabilities/agent/agent-runtime.ts';
+import { AgentService } from '../capabilities/agent/agent-service.ts';
+import { ApprovalStore } from '../capabilities/agent/approval-store.ts';
+import { createApproverGroupCheck, type ListUserGroupMembers } from '../capabilities/agent/approver-group.ts';
+import { ProgressReporter } from '../capabilities/agent/progress.ts';
+import { AgentRunQueue } from '../capabilities/agent/run-queue.ts';
+import { RunStateStore } from '../capabilities/agent/run-state.ts';
+import { type AgentTool, createToolRegistry } from '../capabilities/agent/tool-registry.ts';
+import { createExtractTicketTool, type ExtractTicket } from '../capabilities/agent/tools/extract-ticket.ts';
+import { createFileTicketTool, type FileTicket } from '../capabilities/agent/tools/file-ticket.ts';
+import { createPostMessageTool } from '../capabilities/agent/tools/post-message.ts';
+import { createSearchDocumentsTool, type SearchDocuments } from '../capabilities/agent/tools/search-documents.ts';
+import { createSummariseThreadTool } from '../capabilities/agent/tools/summarise-thread.ts';
+import type { EncodingName } from '../llm/tokenizer.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { Registry } from '../observability/metrics.ts';
+import type { ChatRequest, LanguageModelGateway } from '../ports/language-model.ts';
+import type { Messenger } from '../ports/messenger.ts';
+import type { Configuration } from './config.ts';
 
 export interface CreateAgentOptions {
   configuration: Configuration;

@@ -5,13 +5,13 @@
 import type { Redis } from 'ioredis';
 import type OpenAI from 'openai';
 import type { Logger } from 'pino';
-import type { Configuration } from '../config.ts';
+import { BudgetStore, type BudgetWarning } from '../llm/budget-store.ts';
+import { GatewayEmbedder, OpenAIGateway } from '../llm/gateway.ts';
+import { Ledger, rebuildCounters } from '../llm/ledger.ts';
+import { PriceTable } from '../llm/prices.ts';
+import { ResponseCache } from '../llm/response-cache.ts';
 import type { Registry } from '../observability/metrics.ts';
-import { BudgetStore, type BudgetWarning } from './budget-store.ts';
-import { GatewayEmbedder, OpenAIGateway } from './gateway.ts';
-import { Ledger, rebuildCounters } from './ledger.ts';
-import { PriceTable } from './prices.ts';
-import { ResponseCache } from './response-cache.ts';
+import type { Configuration } from './config.ts';
 
 const micro = (usd: number) => Math.round(usd * 1_000_000);
 

@@ -4,15 +4,16 @@
  *   const tickets = createTicketWorkflow(configuration, { gateway, redis, messenger, logger, metrics: registry });
  *   handlers.ticket = (request) => tickets.handleRoutedRequest(request);
  */
-import type { Configuration } from '../../config.ts';
-import { encodingForModel } from '../../llm/tokenizer.ts';
-import type { Logger } from '../../observability/logger.ts';
-import type { Registry } from '../../observability/metrics.ts';
-import type { LanguageModelGateway } from '../../ports/language-model.ts';
-import type { Messenger } from '../../ports/messenger.ts';
-import { createTicketSinks } from './sinks/create-ticket-sinks.ts';
-import { type TicketRedis, TicketStore } from './ticket-store.ts';
-import { TicketWorkflow } from './ticket-workflow.ts';
+
+import { createTicketSinks } from '../capabilities/tickets/sinks/create-ticket-sinks.ts';
+import { type TicketRedis, TicketStore } from '../capabilities/tickets/ticket-store.ts';
+import { TicketWorkflow } from '../capabilities/tickets/ticket-workflow.ts';
+import { encodingForModel } from '../llm/tokenizer.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { Registry } from '../observability/metrics.ts';
+import type { LanguageModelGateway } from '../ports/language-model.ts';
+import type { Messenger } from '../ports/messenger.ts';
+import type { Configuration } from './config.ts';
 
 export function createTicketWorkflow(
   configuration: Pick<Configuration, 'tickets' | 'budgets' | 'redis' | 'openai'>,

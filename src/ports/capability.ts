@@ -2,7 +2,7 @@
  * What the router hands to a capability and what a capability hands back. Capabilities are injected as
  * handlers, one per route; they depend on ports only.
  */
-import type { Block, ThreadMessage } from '../ports/messenger.ts';
+import type { Block, ThreadMessage } from './messenger.ts';
 
 export const routes = ['ticket', 'question', 'task', 'help', 'budget', 'docs'] as const;
 export type Route = (typeof routes)[number];

@@ -6,7 +6,7 @@
  * fallback on every message.
  */
 
-/** A Block Kit block as JSON (validated by Slack; built by src/slack/blocks helpers). */
+/** A Block Kit block as JSON (validated by Slack; built by capabilities with src/slack-kit helpers). */
 export type Block = Record<string, unknown> & { type: string };
 
 export interface OutgoingMessage {

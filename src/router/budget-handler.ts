@@ -6,8 +6,8 @@
  */
 import { type BudgetCommandDependencies, handleBudgetCommand } from '../capabilities/budget/handle-budget-command.ts';
 import type { TokenUsageReport, TokenWindow } from '../llm/token-usage.ts';
+import type { CapabilityHandler } from '../ports/capability.ts';
 import type { Block } from '../ports/messenger.ts';
-import type { CapabilityHandler } from './types.ts';
 
 /** What the handler reads token counts from (`BudgetStore` satisfies it). */
 export interface TokenUsageSource {

@@ -3,8 +3,8 @@
  * of output tokens, cached by the gateway per tenant like any deterministic call.
  */
 import { DeskhandError } from '../errors.ts';
+import { type MentionRoute, mentionRoutes } from '../ports/capability.ts';
 import type { CallScope, ChatRequest, LanguageModelGateway } from '../ports/language-model.ts';
-import { type MentionRoute, mentionRoutes } from './types.ts';
 
 export const routePromptVersion = 'route-v1';
 

@@ -3,8 +3,8 @@
  * its own code — so the router, its replies and its metrics are exercised end to end from day one.
  */
 import { DeskhandError } from '../errors.ts';
-import { type HelpOptions, helpMessage } from '../slack/blocks/help-message.ts';
-import type { CapabilityHandler, CapabilityHandlers, Route } from './types.ts';
+import type { CapabilityHandler, CapabilityHandlers, Route } from '../ports/capability.ts';
+import { type HelpOptions, helpMessage } from '../slack-kit/help-message.ts';
 
 const capabilityNames: Record<Route, string> = {
   ticket: 'Ticket creation',

@@ -4,8 +4,9 @@
  * never a model call. Everything else goes to the classifier (one model call) — or, without a model or when
  * the classifier fails, to help (src/router/router.ts).
  */
-import { commands } from '../slack/ids.ts';
-import type { MentionRoute, Route } from './types.ts';
+
+import type { MentionRoute, Route } from '../ports/capability.ts';
+import { commands } from '../slack-kit/ids.ts';
 
 const commandRoutes: Record<string, Route> = {
   [commands.ask]: 'question',

@@ -7,17 +7,10 @@
  * model is configured or when its classification fails for any reason.
  */
 import { DeskhandError, type OutcomeCode, toDeskhandError } from '../errors.ts';
+import { isNoModelGateway } from '../llm/no-model-gateway.ts';
 import type { EncodingName } from '../llm/tokenizer.ts';
 import type { Logger } from '../observability/logger.ts';
 import { counter, histogram, type Registry } from '../observability/metrics.ts';
-import type { LanguageModelGateway } from '../ports/language-model.ts';
-import type { Messenger } from '../ports/messenger.ts';
-import { errorMessage } from '../slack/blocks/error-message.ts';
-import { classifyRoute } from './classify-route.ts';
-import { isNoModelGateway } from './no-model.ts';
-import { routeForCommand, routeMentionByRules, withoutRoutePrefix } from './route-rules.ts';
-import { type BotIdentity, toContextMessages, trimThreadContext } from './thread-context.ts';
-import type { ThreadKey, ThreadMemory } from './thread-memory.ts';
 import type {
   CapabilityHandlers,
   CapabilityOutcome,
@@ -25,7 +18,14 @@ import type {
   ContextMessage,
   IncomingRequest,
   Route,
-} from './types.ts';
+} from '../ports/capability.ts';
+import type { LanguageModelGateway } from '../ports/language-model.ts';
+import type { Messenger } from '../ports/messenger.ts';
+import { errorMessage } from '../slack-kit/error-message.ts';
+import { classifyRoute } from './classify-route.ts';
+import { routeForCommand, routeMentionByRules, withoutRoutePrefix } from './route-rules.ts';
+import { type BotIdentity, toContextMessages, trimThreadContext } from './thread-context.ts';
+import type { ThreadKey, ThreadMemory } from './thread-memory.ts';
 
 /** Routes whose conversations continue in a thread without a mention (help does not: it would make every chat noisy). */
 const conversationalRoutes: ReadonlySet<Route> = new Set(['ticket', 'question', 'task']);

@@ -3,8 +3,8 @@
  * keeping the most recent ones (the latest turns matter most in a conversation).
  */
 import { countTokens, type EncodingName, truncateToTokens } from '../llm/tokenizer.ts';
+import type { ContextMessage } from '../ports/capability.ts';
 import type { ThreadMessage } from '../ports/messenger.ts';
-import type { ContextMessage } from './types.ts';
 
 export interface BotIdentity {
   botUserId?: string | undefined;

@@ -3,8 +3,7 @@
  * without a mention. Kept in Redis with a TTL so it is shared by instances and survives restarts, and forgotten
  * when a conversation has gone quiet.
  */
-import type { Redis } from 'ioredis';
-import { type Route, routes } from './types.ts';
+import { type Route, routes } from '../ports/capability.ts';
 
 export interface ThreadKey {
   workspaceId: string;
@@ -19,12 +18,18 @@ export interface ThreadMemory {
   recall(thread: ThreadKey): Promise<Route | undefined>;
 }
 
+/** The Redis commands thread memory uses (an ioredis `Redis` instance fits). */
+export interface ThreadMemoryRedis {
+  set(key: string, value: string, mode: 'EX', seconds: number): Promise<unknown>;
+  get(key: string): Promise<string | null>;
+}
+
 export class RedisThreadMemory implements ThreadMemory {
-  readonly #redis: Redis;
+  readonly #redis: ThreadMemoryRedis;
   readonly #keyPrefix: string;
   readonly #ttlSeconds: number;
 
-  constructor(options: { redis: Redis; keyPrefix: string; ttlSeconds?: number }) {
+  constructor(options: { redis: ThreadMemoryRedis; keyPrefix: string; ttlSeconds?: number }) {
     this.#redis = options.redis;
     this.#keyPrefix = options.keyPrefix;
     this.#ttlSeconds = options.ttlSeconds ?? 7 * 24 * 60 * 60;

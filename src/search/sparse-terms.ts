@@ -2,7 +2,7 @@
  * What the sparse (BM25) side indexes for a chunk, shared by both adapters so they score the same text:
  * the document title, the section path and the chunk text, analysed by one analyzer.
  */
-import type { ChunkPayload } from '../../../ports/vector-index.ts';
+import type { ChunkPayload } from '../ports/vector-index.ts';
 import { type Analyzer, defaultAnalyzer } from './analyzer.ts';
 
 export interface SparseTermOptions {

@@ -1,6 +1,6 @@
 /**
  * Block Kit ids of the agent's buttons. Approve/Reject keep the values of `actions.approvalApprove` /
- * `actions.approvalReject` in `src/slack/ids.ts`, which the manifest test checks; Stop is new.
+ * `actions.approvalReject` in `src/slack-kit/ids.ts`, which the manifest test checks; Stop is new.
  */
 export const agentActionIds = {
   approve: 'approval_approve',

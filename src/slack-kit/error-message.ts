@@ -1,6 +1,6 @@
 /** A short, specific reason shown to the user when a request ends without a result. */
-import type { OutcomeCode } from '../../errors.ts';
-import type { Block } from '../../ports/messenger.ts';
+import type { OutcomeCode } from '../errors.ts';
+import type { Block } from '../ports/messenger.ts';
 
 const icons: Partial<Record<OutcomeCode, string>> = {
   over_budget: ':money_with_wings:',

@@ -3,7 +3,7 @@
  * reaction) and, when no language model is configured, what works without one and how to add one. It is also
  * the answer to anything the router cannot place, so it says how to be explicit.
  */
-import type { Block } from '../../ports/messenger.ts';
+import type { Block } from '../ports/messenger.ts';
 
 export interface HelpOptions {
   /** False when `OPENAI_API_KEY` is unset: the reply says what works without a model. Default true. */

@@ -4,9 +4,9 @@
  * that no listener is registered for an id that is not here.
  */
 
-import { agentActionIds } from '../capabilities/agent/agent-ids.ts';
-import { answerActionIds } from '../capabilities/answers/answer-ids.ts';
-import { ticketActionIds, ticketEditModalCallbackId } from '../capabilities/tickets/ticket-ids.ts';
+import { agentActionIds } from './agent-ids.ts';
+import { answerActionIds } from './answer-ids.ts';
+import { ticketActionIds, ticketEditModalCallbackId } from './ticket-ids.ts';
 
 /** Slash commands, as declared in the manifest. */
 export const commands = {

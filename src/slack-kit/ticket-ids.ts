@@ -11,7 +11,7 @@ export const ticketCommand = '/ticket';
 export const ticketMessageShortcutCallbackId = 'create_ticket';
 
 /**
- * Buttons on the ticket card; the button `value` is the draft id. The values match `src/slack/ids.ts`
+ * Buttons on the ticket card; the button `value` is the draft id. The values match `src/slack-kit/ids.ts`
  * (`actions.ticketConfirm`, `actions.ticketDiscard`; a test checks it); `ticket_edit` is new there.
  */
 export const ticketActionIds = {
@@ -25,7 +25,7 @@ export type TicketActionId = (typeof ticketActionIds)[keyof typeof ticketActionI
 /** Block id of the card's button row. */
 export const ticketActionsBlockId = 'ticket_actions';
 
-/** The Edit modal (`views.ticketReview` in src/slack/ids.ts); `private_metadata` carries the draft id and the card's location. */
+/** The Edit modal (`views.ticketReview` in src/slack-kit/ids.ts); `private_metadata` carries the draft id and the card's location. */
 export const ticketEditModalCallbackId = 'ticket_review';
 
 /** Input blocks of the Edit modal; each holds one element whose action id is `ticketEditInputActionId`. */

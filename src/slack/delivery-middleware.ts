@@ -8,9 +8,9 @@
 import type { AllMiddlewareArgs, AnyMiddlewareArgs, Context } from '@slack/bolt';
 import type { Logger } from '../observability/logger.ts';
 import { counter, type Registry } from '../observability/metrics.ts';
-import type { BackgroundJobs } from './background-jobs.ts';
-import { type DeliveryClaim, type DeliveryDeduplicator, deliveryIdOf } from './dedupe.ts';
-import type { DurableWork, WorkUnit } from './durable-work.ts';
+import type { BackgroundJobs } from '../work/background-jobs.ts';
+import { type DeliveryClaim, type DeliveryDeduplicator, deliveryIdOf } from '../work/dedupe.ts';
+import type { DurableWork, WorkUnit } from '../work/durable-work.ts';
 
 const claimKey = 'deskhandDeliveryClaim';
 const handedOffKey = 'deskhandDeliveryHandedOff';

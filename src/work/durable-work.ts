@@ -20,10 +20,10 @@ import type { Redis } from 'ioredis';
 import { DeskhandError, toDeskhandError } from '../errors.ts';
 import type { Logger } from '../observability/logger.ts';
 import { counter, type Registry } from '../observability/metrics.ts';
-import type { IncomingRequest } from '../router/types.ts';
+import type { IncomingRequest } from '../ports/capability.ts';
 import type { BackgroundJobs } from './background-jobs.ts';
 import type { DeliveryClaim, DeliveryDeduplicator } from './dedupe.ts';
-import type { ActionRequest, FileSharedRequest } from './listeners/dependencies.ts';
+import type { ActionRequest, FileSharedRequest } from './requests.ts';
 import type { ReactionRequest, Work } from './work.ts';
 
 /** One unit of post-ack work, as plain data. */

@@ -1,27 +1,27 @@
 /**
  * Everything that happens after the ack, behind one interface, so the ingress (receiver, Bolt, de-duplication,
  * listeners) can hand work to this event loop (`createInProcessWork`) or to a worker thread
- * (src/workers/threaded-work.ts) without knowing which. Every request type is plain, serialisable data.
+ * (src/composition/worker/threaded-work.ts) without knowing which. Every request type is plain, serialisable data.
  */
 import { DeskhandError, toDeskhandError } from '../errors.ts';
 import { type EncodingName, getEncoder } from '../llm/tokenizer.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Registry } from '../observability/metrics.ts';
+import type { CapabilityHandlers, IncomingRequest } from '../ports/capability.ts';
 import type { LanguageModelGateway } from '../ports/language-model.ts';
 import type { Block, Messenger } from '../ports/messenger.ts';
 import { completeHandlers } from '../router/default-handlers.ts';
 import { Router, type RouterOutcome } from '../router/router.ts';
 import type { BotIdentity } from '../router/thread-context.ts';
 import type { ThreadMemory } from '../router/thread-memory.ts';
-import type { CapabilityHandlers, IncomingRequest } from '../router/types.ts';
-import { errorMessage } from './blocks/error-message.ts';
+import { errorMessage } from '../slack-kit/error-message.ts';
 import type {
   ActionRequest,
   FileSharedRequest,
   InteractionHandlers,
   ViewAckResponse,
   ViewRequest,
-} from './listeners/dependencies.ts';
+} from './requests.ts';
 
 /** A ticket reaction: the target message is fetched by the work side, not on the ack path. */
 export interface ReactionRequest {

@@ -3,7 +3,7 @@ import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { EmbeddedVectorIndex } from '../../src/ports/adapters/embedded-vector-index.ts';
+import { EmbeddedVectorIndex } from '../../src/adapters/embedded-vector-index.ts';
 import { makeChunks, vectorIndexContract } from './vector-index.contract.ts';
 
 const dimensions = 16;

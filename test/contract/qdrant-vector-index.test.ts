@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { QdrantClient } from '@qdrant/js-client-rest';
+import { QdrantVectorIndex } from '../../src/adapters/qdrant-vector-index.ts';
 import { DeskhandError } from '../../src/errors.ts';
-import { QdrantVectorIndex } from '../../src/ports/adapters/qdrant-vector-index.ts';
 import { FakeQdrantServer } from '../fakes/qdrant-server.ts';
 import { makeChunks, testEmbedding, vectorIndexContract } from './vector-index.contract.ts';
 

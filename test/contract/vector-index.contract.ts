@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, describe, test } from 'node:test';
+import { deskhandUuidNamespace, uuidV5 } from '../../src/adapters/vector-index-shared.ts';
 import { DeskhandError } from '../../src/errors.ts';
-import { deskhandUuidNamespace, uuidV5 } from '../../src/ports/adapters/vector-index-shared.ts';
 import type {
   AccessScope,
   ChunkRecord,

@@ -16,13 +16,13 @@ import {
   createStopActionHandler,
   createTaskHandler,
 } from '../../src/capabilities/agent/agent-handlers.ts';
-import { agentActionIds } from '../../src/capabilities/agent/agent-ids.ts';
-import { createAgent } from '../../src/capabilities/agent/create-agent.ts';
 import type { FileTicketArguments } from '../../src/capabilities/agent/tools/file-ticket.ts';
-import { createGateway, type GatewayParts } from '../../src/llm/create-gateway.ts';
+import { createAgent } from '../../src/composition/create-agent.ts';
+import { createGateway, type GatewayParts } from '../../src/composition/create-gateway.ts';
 import { createSilentLogger } from '../../src/observability/logger.ts';
 import { createMetricsRegistry } from '../../src/observability/metrics.ts';
 import { createSlackWebClient, SlackMessenger } from '../../src/slack/outbound/slack-messenger.ts';
+import { agentActionIds } from '../../src/slack-kit/agent-ids.ts';
 import { slackPayloads } from '../fakes/slack-driver.ts';
 import { type AppHarness, startAppHarness } from './app-harness.ts';
 

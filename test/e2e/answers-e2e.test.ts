@@ -3,12 +3,14 @@
  * answers capability plugged in through its router entry points (`createQuestionHandler`, `createDocsHandler`),
  * the real gateway against the FakeOpenAIServer, the real SlackMessenger against the fake Slack Web API, the real
  * ingestion and retrieval pipelines over an embedded index. The handlers are built with the same functions
- * src/work-side.ts uses (`createQuestionHandler`, `createDocsHandler` with `createSharedFileResolver`,
+ * src/composition/build-answers.ts uses (`createQuestionHandler`, `createDocsHandler` with `createSharedFileResolver`,
  * `createFileSharedHandler`); only file downloads are served from memory (files.slack.com is unreachable).
  */
+
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { EmbeddedVectorIndex } from '../../src/adapters/embedded-vector-index.ts';
 import { createDocsHandler, createQuestionHandler } from '../../src/capabilities/answers/answer-handlers.ts';
 import type { Retriever } from '../../src/capabilities/answers/answer-source.ts';
 import { FeedbackStore } from '../../src/capabilities/answers/feedback-store.ts';
@@ -24,8 +26,8 @@ import { UploaderStore } from '../../src/capabilities/answers/uploader-store.ts'
 import { ingestDocument, ingestText } from '../../src/capabilities/documents/ingestion/ingest-document.ts';
 import { GatewayEmbedder } from '../../src/llm/gateway.ts';
 import { createSilentLogger } from '../../src/observability/logger.ts';
-import { EmbeddedVectorIndex } from '../../src/ports/adapters/embedded-vector-index.ts';
-import type { CapabilityHandler, CapabilityRequest, IncomingRequest } from '../../src/router/types.ts';
+import type { CapabilityHandler, CapabilityRequest, IncomingRequest } from '../../src/ports/capability.ts';
+import { routeMentionByRules } from '../../src/router/route-rules.ts';
 import { createSlackWebClient, SlackMessenger } from '../../src/slack/outbound/slack-messenger.ts';
 import { type SlackRequest, slackPayloads } from '../fakes/slack-driver.ts';
 import { createHarness, type Harness } from '../integration/gateway-harness.ts';
@@ -121,7 +123,11 @@ before(async () => {
   };
   docs = createDocsHandler({ ...docsDependencies, resolveFile: createSharedFileResolver({ messenger, recentShares }) });
   fileShared = createFileSharedHandler({ ...docsDependencies, botUserId: () => app.slack.botUserId, recentShares });
-  handledElsewhere = createFileShareMentionCheck({ messenger, botUserId: () => app.slack.botUserId });
+  handledElsewhere = createFileShareMentionCheck({
+    messenger,
+    botUserId: () => app.slack.botUserId,
+    mentionRouteByRules: routeMentionByRules,
+  });
 });
 
 after(async () => {

@@ -1,6 +1,6 @@
 /**
  * Document Q&A through the production composition (`node src/main.ts`, work in its worker thread, wired by
- * src/work-side.ts) against the fakes: a file shared with a mention of Deskhand in one channel is downloaded
+ * src/composition/build-work-side.ts) against the fakes: a file shared with a mention of Deskhand in one channel is downloaded
  * with the bot token, ingested into that channel's scope, answered from there with a streamed reply, and
  * invisible from another channel. The file is served by a local HTTP server standing in for files.slack.com.
  */

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { CapabilityRequest } from '../../src/router/types.ts';
-import { DeliveryDeduplicator } from '../../src/slack/dedupe.ts';
+import type { CapabilityRequest } from '../../src/ports/capability.ts';
+import { DeliveryDeduplicator } from '../../src/work/dedupe.ts';
 import { newMessageTs, slackPayloads } from '../fakes/slack-driver.ts';
 import { type AppHarness, startAppHarness } from './app-harness.ts';
 

@@ -14,7 +14,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { reciprocalRankFusion } from '../../src/capabilities/documents/retrieval/fusion.ts';
+import { reciprocalRankFusion } from '../../src/search/fusion.ts';
 import { fixturesDirectory } from '../support/fixtures.ts';
 import { OpenApiValidator } from './spec-validator.ts';
 

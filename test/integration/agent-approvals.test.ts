@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { agentActionIds } from '../../src/capabilities/agent/agent-ids.ts';
+import { agentActionIds } from '../../src/slack-kit/agent-ids.ts';
 import {
   type AgentHarness,
   approver,

@@ -4,10 +4,10 @@
  */
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, test } from 'node:test';
-import { agentActionIds } from '../../src/capabilities/agent/agent-ids.ts';
 import { createApproverGroupCheck } from '../../src/capabilities/agent/approver-group.ts';
 import { createSilentLogger } from '../../src/observability/logger.ts';
 import { createSlackWebClient } from '../../src/slack/outbound/slack-messenger.ts';
+import { agentActionIds } from '../../src/slack-kit/agent-ids.ts';
 import { FakeSlackWebApi } from '../fakes/slack-web-api.ts';
 import { type AgentHarness, buttonValue, bystander, call, createAgentHarness, workspaceId } from './agent-harness.ts';
 

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { agentActionIds } from '../../src/capabilities/agent/agent-ids.ts';
 import type { ApprovalActionResult } from '../../src/capabilities/agent/agent-service.ts';
 import type { RunState } from '../../src/capabilities/agent/run-state.ts';
+import { agentActionIds } from '../../src/slack-kit/agent-ids.ts';
 import {
   type AgentHarness,
   approver,

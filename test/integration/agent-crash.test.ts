@@ -8,8 +8,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, beforeEach, test } from 'node:test';
-import { agentActionIds } from '../../src/capabilities/agent/agent-ids.ts';
 import { approvalButtonValue } from '../../src/capabilities/agent/approval-hash.ts';
+import { agentActionIds } from '../../src/slack-kit/agent-ids.ts';
 import { FakeOpenAIServer } from '../fakes/openai-server.ts';
 import { type AgentHarness, approver, call, createAgentHarness, workspaceId } from './agent-harness.ts';
 

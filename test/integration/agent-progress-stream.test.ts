@@ -5,9 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
-import { agentActionIds } from '../../src/capabilities/agent/agent-ids.ts';
 import { createSilentLogger } from '../../src/observability/logger.ts';
 import { createSlackWebClient, SlackMessenger } from '../../src/slack/outbound/slack-messenger.ts';
+import { agentActionIds } from '../../src/slack-kit/agent-ids.ts';
 import { FakeSlackWebApi } from '../fakes/slack-web-api.ts';
 import {
   type AgentHarness,

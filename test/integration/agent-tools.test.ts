@@ -5,9 +5,9 @@ import {
   createStopActionHandler,
   createTaskHandler,
 } from '../../src/capabilities/agent/agent-handlers.ts';
-import { agentActionIds } from '../../src/capabilities/agent/agent-ids.ts';
 import { ApprovalStore } from '../../src/capabilities/agent/approval-store.ts';
 import { DeskhandError } from '../../src/errors.ts';
+import { agentActionIds } from '../../src/slack-kit/agent-ids.ts';
 import { approver, buttonValue, call, channelId, harnessPerTest, threadTs, workspaceId } from './agent-harness.ts';
 
 const withHarness = harnessPerTest();

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { EmbeddedVectorIndex } from '../../src/adapters/embedded-vector-index.ts';
 import { addSharedFile } from '../../src/capabilities/answers/add-shared-file.ts';
 import { answerQuestion } from '../../src/capabilities/answers/answer-question.ts';
 import type { Retriever } from '../../src/capabilities/answers/answer-source.ts';
@@ -13,7 +14,6 @@ import { createRetriever } from '../../src/capabilities/answers/retrieval-adapte
 import { UploaderStore } from '../../src/capabilities/answers/uploader-store.ts';
 import { ingestDocument, ingestText } from '../../src/capabilities/documents/ingestion/ingest-document.ts';
 import { GatewayEmbedder } from '../../src/llm/gateway.ts';
-import { EmbeddedVectorIndex } from '../../src/ports/adapters/embedded-vector-index.ts';
 import type { CallScope, LanguageModelGateway } from '../../src/ports/language-model.ts';
 import type { AccessScope } from '../../src/ports/vector-index.ts';
 import { FakeOpenAIServer } from '../fakes/openai-server.ts';

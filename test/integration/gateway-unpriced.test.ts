@@ -10,13 +10,13 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import OpenAI from 'openai';
-import { loadConfiguration } from '../../src/config.ts';
+import { loadConfiguration } from '../../src/composition/config.ts';
+import { createGateway, type GatewayParts } from '../../src/composition/create-gateway.ts';
 import { DeskhandError } from '../../src/errors.ts';
-import { createGateway, type GatewayParts } from '../../src/llm/create-gateway.ts';
 import { createSilentLogger } from '../../src/observability/logger.ts';
 import { createMetricsRegistry, type Registry } from '../../src/observability/metrics.ts';
+import type { CapabilityRequest } from '../../src/ports/capability.ts';
 import { budgetHandler } from '../../src/router/budget-handler.ts';
-import type { CapabilityRequest } from '../../src/router/types.ts';
 import { FakeOpenAIServer } from '../fakes/openai-server.ts';
 import { deleteKeys, userMessage } from './gateway-harness.ts';
 
@@ -47,7 +47,7 @@ describe('local and compatible models', () => {
     await fake.close();
   });
 
-  /** The gateway as `src/work-side.ts` builds it, from environment variables; the client always talks to the fake. */
+  /** The gateway as `src/composition/build-model-access.ts` builds it, from environment variables; the client always talks to the fake. */
   async function build(environment: Record<string, string>): Promise<Built> {
     const dataDir = await mkdtemp(join(tmpdir(), 'deskhand-unpriced-'));
     const loaded = loadConfiguration({

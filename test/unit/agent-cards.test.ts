@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { agentActionIds } from '../../src/capabilities/agent/agent-ids.ts';
 import { renderApprovalCard, renderResolvedApprovalCard } from '../../src/capabilities/agent/approval-card.ts';
 import { approvalHash } from '../../src/capabilities/agent/approval-hash.ts';
 import type { ApprovalRequest } from '../../src/capabilities/agent/approval-request.ts';
 import { ProgressReporter, renderProgress } from '../../src/capabilities/agent/progress.ts';
 import { newRunState } from '../../src/capabilities/agent/run-state.ts';
 import { createSilentLogger } from '../../src/observability/logger.ts';
-import { actions } from '../../src/slack/ids.ts';
+import { agentActionIds } from '../../src/slack-kit/agent-ids.ts';
+import { actions } from '../../src/slack-kit/ids.ts';
 import { RecordingMessenger } from '../fakes/recording-messenger.ts';
 import { checkMessage } from '../fakes/slack-limits.ts';
 

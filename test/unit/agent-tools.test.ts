@@ -5,13 +5,13 @@ import {
   approvalHash,
   parseApprovalButtonValue,
 } from '../../src/capabilities/agent/approval-hash.ts';
-import { agentLimitsFrom } from '../../src/capabilities/agent/create-agent.ts';
 import { callFingerprint, canonicalJson, createToolRegistry } from '../../src/capabilities/agent/tool-registry.ts';
 import { createFileTicketTool } from '../../src/capabilities/agent/tools/file-ticket.ts';
 import { createPostMessageTool } from '../../src/capabilities/agent/tools/post-message.ts';
 import { createSearchDocumentsTool } from '../../src/capabilities/agent/tools/search-documents.ts';
 import { wrapUntrusted } from '../../src/capabilities/agent/untrusted.ts';
-import { loadConfiguration } from '../../src/config.ts';
+import { loadConfiguration } from '../../src/composition/config.ts';
+import { agentLimitsFrom } from '../../src/composition/create-agent.ts';
 import { RecordingMessenger } from '../fakes/recording-messenger.ts';
 
 function registry() {

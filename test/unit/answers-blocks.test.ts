@@ -8,10 +8,10 @@ import {
   formatCost,
   splitForSections,
 } from '../../src/capabilities/answers/answer-blocks.ts';
-import { answerActionIds, answerFeedbackBlockId } from '../../src/capabilities/answers/answer-ids.ts';
 import type { AnswerOutcome } from '../../src/capabilities/answers/answer-outcome.ts';
 import { processAnswerText } from '../../src/capabilities/answers/citations.ts';
 import { extractiveAnswer } from '../../src/capabilities/answers/extractive-answer.ts';
+import { answerActionIds, answerFeedbackBlockId } from '../../src/slack-kit/answer-ids.ts';
 import { checkMessage } from '../fakes/slack-limits.ts';
 import { passage } from './answers-test-support.ts';
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { bestExcerpt, extractiveAnswer } from '../../src/capabilities/answers/extractive-answer.ts';
 import { createStreamRelay, stablePrefixLength } from '../../src/capabilities/answers/stream-relay.ts';
-import { defaultAnalyzer } from '../../src/capabilities/documents/retrieval/analyzer.ts';
+import { defaultAnalyzer } from '../../src/search/analyzer.ts';
 import { passage } from './answers-test-support.ts';
 
 describe('extractiveAnswer', () => {

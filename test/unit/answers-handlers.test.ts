@@ -8,11 +8,11 @@ import {
   createQuestionHandler,
   turnsFromThread,
 } from '../../src/capabilities/answers/answer-handlers.ts';
-import { answerActionIds, answerFeedbackBlockId } from '../../src/capabilities/answers/answer-ids.ts';
 import type { Retriever } from '../../src/capabilities/answers/answer-source.ts';
 import { FeedbackStore } from '../../src/capabilities/answers/feedback-store.ts';
 import { UploaderStore } from '../../src/capabilities/answers/uploader-store.ts';
-import type { CapabilityRequest } from '../../src/router/types.ts';
+import type { CapabilityRequest } from '../../src/ports/capability.ts';
+import { answerActionIds, answerFeedbackBlockId } from '../../src/slack-kit/answer-ids.ts';
 import { RecordingMessenger } from '../fakes/recording-messenger.ts';
 import { FakeGateway, passage } from './answers-test-support.ts';
 

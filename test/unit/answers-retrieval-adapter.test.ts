@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { EmbeddedVectorIndex } from '../../src/adapters/embedded-vector-index.ts';
 import { closestDocuments, createRetriever, termCoverage } from '../../src/capabilities/answers/retrieval-adapter.ts';
 import { ingestText } from '../../src/capabilities/documents/ingestion/ingest-document.ts';
 import { DeskhandError } from '../../src/errors.ts';
-import { EmbeddedVectorIndex } from '../../src/ports/adapters/embedded-vector-index.ts';
 import type { Embedder } from '../../src/ports/embedder.ts';
 
 const workspaceId = 'T0ADAPTER';

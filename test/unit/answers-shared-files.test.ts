@@ -3,10 +3,12 @@
  * channel's scope (only with a mention), and `/docs add`'s resolver. Real SlackMessenger against the fake
  * Slack Web API, real ingestion into an in-memory embedded index, real Redis for the record of recent shares.
  */
+
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
+import { EmbeddedVectorIndex } from '../../src/adapters/embedded-vector-index.ts';
 import {
   createFileSharedHandler,
   createFileShareMentionCheck,
@@ -17,8 +19,8 @@ import {
 import { UploaderStore } from '../../src/capabilities/answers/uploader-store.ts';
 import { ingestDocument } from '../../src/capabilities/documents/ingestion/ingest-document.ts';
 import { createSilentLogger } from '../../src/observability/logger.ts';
-import { EmbeddedVectorIndex } from '../../src/ports/adapters/embedded-vector-index.ts';
-import type { CapabilityRequest } from '../../src/router/types.ts';
+import type { CapabilityRequest } from '../../src/ports/capability.ts';
+import { routeMentionByRules } from '../../src/router/route-rules.ts';
 import { createSlackWebClient, SlackMessenger } from '../../src/slack/outbound/slack-messenger.ts';
 import { FakeSlackWebApi } from '../fakes/slack-web-api.ts';
 
@@ -297,7 +299,8 @@ describe('the mention that shares documents', () => {
     messageTs,
     requestId: randomUUID(),
   });
-  const check = () => createFileShareMentionCheck({ messenger, botUserId: () => botUserId });
+  const check = () =>
+    createFileShareMentionCheck({ messenger, botUserId: () => botUserId, mentionRouteByRules: routeMentionByRules });
 
   test('is left to file_shared when it only shares documents (no words, or no intent)', async () => {
     const { message } = share({ fileId: 'F0DOCONLY', name: 'a.md', text: '<@U0BOT>', content: '# A' });

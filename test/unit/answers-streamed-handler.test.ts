@@ -11,8 +11,8 @@ import { createQuestionHandler } from '../../src/capabilities/answers/answer-han
 import type { Retriever } from '../../src/capabilities/answers/answer-source.ts';
 import { FeedbackStore } from '../../src/capabilities/answers/feedback-store.ts';
 import { DeskhandError } from '../../src/errors.ts';
+import type { CapabilityRequest } from '../../src/ports/capability.ts';
 import type { Block, MessageStream, StreamOptions } from '../../src/ports/messenger.ts';
-import type { CapabilityRequest } from '../../src/router/types.ts';
 import { RecordingMessenger } from '../fakes/recording-messenger.ts';
 import { FakeGateway, passage } from './answers-test-support.ts';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
-import { configurationSchema, loadConfiguration } from '../../src/config.ts';
+import { configurationSchema, loadConfiguration } from '../../src/composition/config.ts';
 
 const minimal = { SLACK_BOT_TOKEN: 'xoxb-1-2-abc', SLACK_SIGNING_SECRET: 'secret-123456' };
 

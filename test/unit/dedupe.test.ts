@@ -5,8 +5,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { createSilentLogger } from '../../src/observability/logger.ts';
 import { createMetricsRegistry } from '../../src/observability/metrics.ts';
-import { BackgroundJobs } from '../../src/slack/background-jobs.ts';
-import { DeliveryDeduplicator, deliveryIdOf } from '../../src/slack/dedupe.ts';
+import { BackgroundJobs } from '../../src/work/background-jobs.ts';
+import { DeliveryDeduplicator, deliveryIdOf } from '../../src/work/dedupe.ts';
 
 const keyPrefix = `test:${randomUUID()}:`;
 let redis: Redis;

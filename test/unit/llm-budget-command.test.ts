@@ -5,8 +5,8 @@ import { Redis } from 'ioredis';
 import { handleBudgetCommand, parseUsd } from '../../src/capabilities/budget/handle-budget-command.ts';
 import { DeskhandError } from '../../src/errors.ts';
 import { BudgetStore } from '../../src/llm/budget-store.ts';
+import type { CapabilityRequest } from '../../src/ports/capability.ts';
 import { budgetHandler } from '../../src/router/budget-handler.ts';
-import type { CapabilityRequest } from '../../src/router/types.ts';
 import { deleteKeys } from '../integration/gateway-harness.ts';
 
 describe('/budget', () => {

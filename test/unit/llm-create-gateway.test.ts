@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import OpenAI from 'openai';
-import { loadConfiguration } from '../../src/config.ts';
+import { loadConfiguration } from '../../src/composition/config.ts';
+import { createGateway } from '../../src/composition/create-gateway.ts';
 import { DeskhandError } from '../../src/errors.ts';
-import { createGateway } from '../../src/llm/create-gateway.ts';
 import { createLogger, createSilentLogger } from '../../src/observability/logger.ts';
 import { createMetricsRegistry } from '../../src/observability/metrics.ts';
 

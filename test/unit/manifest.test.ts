@@ -5,15 +5,15 @@ import { describe, test } from 'node:test';
 import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { Redis } from 'ioredis';
-import { createApp } from '../../src/app.ts';
-import { loadConfiguration } from '../../src/config.ts';
+import { createApp } from '../../src/composition/app.ts';
+import { loadConfiguration } from '../../src/composition/config.ts';
 import { createSilentLogger } from '../../src/observability/logger.ts';
 import { createMetricsRegistry } from '../../src/observability/metrics.ts';
 import type { LanguageModelGateway } from '../../src/ports/language-model.ts';
 import type { Messenger } from '../../src/ports/messenger.ts';
 import { RedisThreadMemory } from '../../src/router/thread-memory.ts';
-import { actions, commands, messageShortcuts, views } from '../../src/slack/ids.ts';
-import { createInProcessWork } from '../../src/slack/work.ts';
+import { actions, commands, messageShortcuts, views } from '../../src/slack-kit/ids.ts';
+import { createInProcessWork } from '../../src/work/work.ts';
 import { fixturesDirectory } from '../support/fixtures.ts';
 
 const schemaDirectory = `${fixturesDirectory}/slack/manifest-schema`;
@@ -235,7 +235,7 @@ describe('Slack app manifest', () => {
     }
   });
 
-  test('every id a listener registers is declared in the manifest or in src/slack/ids.ts', async () => {
+  test('every id a listener registers is declared in the manifest or in src/slack-kit/ids.ts', async () => {
     const recorded = await idsRegisteredByListenerModules();
     const manifestCommands = manifest.features.slash_commands.map((command) => command.command).sort();
     assert.deepEqual([...recorded.commands].sort(), manifestCommands);

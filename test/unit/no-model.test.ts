@@ -18,12 +18,12 @@ import { answerQuestion } from '../../src/capabilities/answers/answer-question.t
 import type { RetrievedContext, RetrieveRequest, Retriever } from '../../src/capabilities/answers/answer-source.ts';
 import { FeedbackStore } from '../../src/capabilities/answers/feedback-store.ts';
 import { isDeskhandError } from '../../src/errors.ts';
+import { createNoModelGateway, isNoModelGateway } from '../../src/llm/no-model-gateway.ts';
 import { createSilentLogger } from '../../src/observability/logger.ts';
 import { createMetricsRegistry } from '../../src/observability/metrics.ts';
-import { createNoModelGateway, isNoModelGateway } from '../../src/router/no-model.ts';
-import type { CapabilityRequest } from '../../src/router/types.ts';
-import { helpMessage } from '../../src/slack/blocks/help-message.ts';
-import { commands } from '../../src/slack/ids.ts';
+import type { CapabilityRequest } from '../../src/ports/capability.ts';
+import { helpMessage } from '../../src/slack-kit/help-message.ts';
+import { commands } from '../../src/slack-kit/ids.ts';
 import { RecordingMessenger } from '../fakes/recording-messenger.ts';
 import { FakeGateway, passage } from './answers-test-support.ts';
 

@@ -1,10 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import {
-  Analyzer,
-  defaultAnalyzer,
-  luceneEnglishStopWords,
-} from '../../src/capabilities/documents/retrieval/analyzer.ts';
+import { Analyzer, defaultAnalyzer, luceneEnglishStopWords } from '../../src/search/analyzer.ts';
 
 describe('Analyzer', () => {
   test('lower-cases, removes possessives and Lucene stop words, and Porter-stems', () => {

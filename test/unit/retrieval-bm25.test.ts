@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { defaultAnalyzer } from '../../src/capabilities/documents/retrieval/analyzer.ts';
-import { Bm25Index, luceneNormLength, TopK } from '../../src/capabilities/documents/retrieval/bm25.ts';
+import { defaultAnalyzer } from '../../src/search/analyzer.ts';
+import { Bm25Index, luceneNormLength, TopK } from '../../src/search/bm25.ts';
 
 const terms = (text: string) => defaultAnalyzer.termFrequencies(text);
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { DenseVectorStore } from '../../src/ports/adapters/dense-vector-store.ts';
+import { DenseVectorStore } from '../../src/adapters/dense-vector-store.ts';
 
 function vectors(count: number, dimensions: number): Float32Array[] {
   let seed = 7;

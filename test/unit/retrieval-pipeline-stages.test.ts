@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { relativeCutoff } from '../../src/capabilities/documents/retrieval/cutoff.ts';
 import { addDocumentSupport } from '../../src/capabilities/documents/retrieval/document-support.ts';
-import { reciprocalRankFusion } from '../../src/capabilities/documents/retrieval/fusion.ts';
 import { maximalMarginalRelevance } from '../../src/capabilities/documents/retrieval/mmr.ts';
 import { joinChunks, packContext } from '../../src/capabilities/documents/retrieval/pack-context.ts';
 import { countTokens } from '../../src/llm/tokenizer.ts';
 import type { ChunkRecord, SearchHit } from '../../src/ports/vector-index.ts';
+import { reciprocalRankFusion } from '../../src/search/fusion.ts';
 
 function chunk(documentId: string, chunkIndex: number, text: string, extra: Partial<ChunkRecord> = {}): ChunkRecord {
   return {

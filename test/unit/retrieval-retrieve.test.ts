@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { EmbeddedVectorIndex } from '../../src/adapters/embedded-vector-index.ts';
 import { type RetrievalSettings, retrieve } from '../../src/capabilities/documents/retrieval/retrieve.ts';
 import { DeskhandError } from '../../src/errors.ts';
-import { EmbeddedVectorIndex } from '../../src/ports/adapters/embedded-vector-index.ts';
 import type {
   CallScope,
   LanguageModelGateway,

@@ -1,11 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import {
-  chunkTermFrequencies,
-  documentChunkTermFrequencies,
-  termId,
-} from '../../src/capabilities/documents/retrieval/sparse-terms.ts';
-import { uuidV5 } from '../../src/ports/adapters/vector-index-shared.ts';
+import { uuidV5 } from '../../src/adapters/vector-index-shared.ts';
+import { chunkTermFrequencies, documentChunkTermFrequencies, termId } from '../../src/search/sparse-terms.ts';
 
 const chunk = (chunkIndex: number, text: string) => ({ title: 'Vaccine study', sectionPath: [], text, chunkIndex });
 

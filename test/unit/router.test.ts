@@ -1,19 +1,19 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { DeskhandError } from '../../src/errors.ts';
+import { createNoModelGateway } from '../../src/llm/no-model-gateway.ts';
 import { countTokens } from '../../src/llm/tokenizer.ts';
 import { createSilentLogger } from '../../src/observability/logger.ts';
 import { createMetricsRegistry, type Registry } from '../../src/observability/metrics.ts';
+import type { CapabilityHandlers, CapabilityRequest, IncomingRequest, Route } from '../../src/ports/capability.ts';
 import type { CallScope, ChatRequest, ChatResult, LanguageModelGateway } from '../../src/ports/language-model.ts';
 import type { Messenger, OutgoingMessage, ThreadMessage } from '../../src/ports/messenger.ts';
 import { routeClassificationRequest } from '../../src/router/classify-route.ts';
 import { completeHandlers, createHelpHandler } from '../../src/router/default-handlers.ts';
-import { createNoModelGateway } from '../../src/router/no-model.ts';
 import { routeForCommand, routeMentionByRules, stripMentions } from '../../src/router/route-rules.ts';
 import { Router } from '../../src/router/router.ts';
 import { toContextMessages, trimThreadContext } from '../../src/router/thread-context.ts';
 import type { ThreadKey, ThreadMemory } from '../../src/router/thread-memory.ts';
-import type { CapabilityHandlers, CapabilityRequest, IncomingRequest, Route } from '../../src/router/types.ts';
 
 /** Serves scripted replies in order, records calls, throws when unscripted. */
 class ScriptedGateway implements LanguageModelGateway {

@@ -14,14 +14,14 @@ import {
   parseEditSubmission,
   type ViewStateValues,
 } from '../../src/capabilities/tickets/ticket-edit-modal.ts';
+import { defaultTicketCategories, emptyTicket, type Ticket } from '../../src/capabilities/tickets/ticket-schema.ts';
+import type { Block } from '../../src/ports/messenger.ts';
 import {
   ticketActionIds,
   ticketEditBlockIds,
   ticketEditInputActionId,
   ticketEditModalCallbackId,
-} from '../../src/capabilities/tickets/ticket-ids.ts';
-import { defaultTicketCategories, emptyTicket, type Ticket } from '../../src/capabilities/tickets/ticket-schema.ts';
-import type { Block } from '../../src/ports/messenger.ts';
+} from '../../src/slack-kit/ticket-ids.ts';
 import { checkMessage, checkView } from '../fakes/slack-limits.ts';
 
 const ticket: Ticket = emptyTicket({

@@ -9,19 +9,15 @@ import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import OpenAI from 'openai';
-import { createTicketWorkflow } from '../../src/capabilities/tickets/create-ticket-workflow.ts';
 import { verifyWebhookSignature } from '../../src/capabilities/tickets/sinks/webhook-sink.ts';
-import {
-  ticketActionIds,
-  ticketEditBlockIds,
-  ticketEditModalCallbackId,
-} from '../../src/capabilities/tickets/ticket-ids.ts';
 import { emptyTicket, type Ticket } from '../../src/capabilities/tickets/ticket-schema.ts';
 import type { TicketWorkflow } from '../../src/capabilities/tickets/ticket-workflow.ts';
-import { createGateway, type GatewayParts } from '../../src/llm/create-gateway.ts';
+import { createGateway, type GatewayParts } from '../../src/composition/create-gateway.ts';
+import { createTicketWorkflow } from '../../src/composition/create-ticket-workflow.ts';
 import { createSilentLogger } from '../../src/observability/logger.ts';
 import { createMetricsRegistry } from '../../src/observability/metrics.ts';
 import { createSlackWebClient, SlackMessenger } from '../../src/slack/outbound/slack-messenger.ts';
+import { ticketActionIds, ticketEditBlockIds, ticketEditModalCallbackId } from '../../src/slack-kit/ticket-ids.ts';
 import { type AppHarness, startAppHarness } from '../e2e/app-harness.ts';
 import { newMessageTs, slackPayloads } from '../fakes/slack-driver.ts';
 

@@ -2,27 +2,27 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
-import { createTicketWorkflow } from '../../src/capabilities/tickets/create-ticket-workflow.ts';
 import { customerTextFromThread } from '../../src/capabilities/tickets/customer-text-from-thread.ts';
 import { createTicketSinks } from '../../src/capabilities/tickets/sinks/create-ticket-sinks.ts';
 import type { SinkResult, TicketDelivery, TicketSink } from '../../src/capabilities/tickets/sinks/ticket-sink.ts';
 import { TriageChannelTicketSink } from '../../src/capabilities/tickets/sinks/triage-channel-sink.ts';
 import type { ViewStateValues } from '../../src/capabilities/tickets/ticket-edit-modal.ts';
+import { defaultTicketCategories, emptyTicket } from '../../src/capabilities/tickets/ticket-schema.ts';
+import { TicketStore } from '../../src/capabilities/tickets/ticket-store.ts';
+import { TicketWorkflow } from '../../src/capabilities/tickets/ticket-workflow.ts';
+import { loadConfiguration } from '../../src/composition/config.ts';
+import { createTicketWorkflow } from '../../src/composition/create-ticket-workflow.ts';
+import { DeskhandError } from '../../src/errors.ts';
+import { createMetricsRegistry } from '../../src/observability/metrics.ts';
+import type { CapabilityHandler } from '../../src/ports/capability.ts';
+import { actions, messageShortcuts, views } from '../../src/slack-kit/ids.ts';
 import {
   ticketActionIds,
   ticketEditBlockIds,
   ticketEditModalCallbackId,
   ticketMessageShortcutCallbackId,
-} from '../../src/capabilities/tickets/ticket-ids.ts';
-import { defaultTicketCategories, emptyTicket } from '../../src/capabilities/tickets/ticket-schema.ts';
-import { TicketStore } from '../../src/capabilities/tickets/ticket-store.ts';
-import { TicketWorkflow } from '../../src/capabilities/tickets/ticket-workflow.ts';
-import { loadConfiguration } from '../../src/config.ts';
-import { DeskhandError } from '../../src/errors.ts';
-import { createMetricsRegistry } from '../../src/observability/metrics.ts';
-import type { CapabilityHandler } from '../../src/router/types.ts';
-import { actions, messageShortcuts, views } from '../../src/slack/ids.ts';
-import type { ActionHandler } from '../../src/slack/listeners/dependencies.ts';
+} from '../../src/slack-kit/ticket-ids.ts';
+import type { ActionHandler } from '../../src/work/requests.ts';
 import { FakeLanguageModelGateway, RecordingMessenger, tsOf } from './tickets-fakes.ts';
 
 class RecordingSink implements TicketSink {

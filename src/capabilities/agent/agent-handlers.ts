@@ -9,7 +9,7 @@
  * is then durable before Slack considers the click delivered.
  */
 import { DeskhandError } from '../../errors.ts';
-import type { CapabilityOutcome, CapabilityRequest } from '../../router/types.ts';
+import type { CapabilityOutcome, CapabilityRequest } from '../../ports/capability.ts';
 import type { AgentService } from './agent-service.ts';
 
 /** What the action handlers read from a click (a subset of the listeners' `ActionRequest`). */

@@ -3,7 +3,7 @@
  * `agent-handlers.ts` adapts them to the router's `task` route and the listeners' action handlers:
  *
  * ```ts
- * const { service, queue } = createAgent({ … });                 // create-agent.ts
+ * const { service, queue } = createAgent({ … });                 // src/composition/create-agent.ts
  * queue.startWorker();
  * const stopSweeper = service.startExpirySweeper(30_000);
  * handlers.task = createTaskHandler(service);                    // `/agent <goal>` and task mentions
@@ -16,7 +16,7 @@
  * `workspaceId` is the tenant (`context_enterprise_id` or `context_team_id`), never the envelope's team alone.
  */
 import type { Logger } from '../../observability/logger.ts';
-import { agentActionIds } from './agent-ids.ts';
+import { agentActionIds } from '../../slack-kit/agent-ids.ts';
 import type { AgentRuntime } from './agent-runtime.ts';
 import { parseApprovalButtonValue } from './approval-hash.ts';
 import type { AuditEntry } from './approval-request.ts';

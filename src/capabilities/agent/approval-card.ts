@@ -4,7 +4,7 @@
  * Model-produced text on the card is escaped so it cannot mention users or fake links.
  */
 import type { Block, OutgoingMessage } from '../../ports/messenger.ts';
-import { agentActionIds, agentBlockIds } from './agent-ids.ts';
+import { agentActionIds, agentBlockIds } from '../../slack-kit/agent-ids.ts';
 import { approvalButtonValue } from './approval-hash.ts';
 import type { ApprovalRequest } from './approval-request.ts';
 import { button, context, escapeMrkdwn, section } from './blocks.ts';

@@ -7,7 +7,7 @@
  */
 import type { Logger } from '../../observability/logger.ts';
 import type { Block, MessageStream, Messenger, OutgoingMessage, StreamTask } from '../../ports/messenger.ts';
-import { agentActionIds, agentBlockIds } from './agent-ids.ts';
+import { agentActionIds, agentBlockIds } from '../../slack-kit/agent-ids.ts';
 import { button, context, escapeMrkdwn, formatUsd, section, sectionTextLimit } from './blocks.ts';
 import type { RunOutcomeKind, RunState, StepState } from './run-state.ts';
 import { truncate } from './tool-registry.ts';

@@ -7,7 +7,7 @@
  * plain-text fallback on every message. All text that did not come from us is escaped for mrkdwn.
  */
 import type { Block } from '../../ports/messenger.ts';
-import { answerActionIds, answerFeedbackBlockId } from './answer-ids.ts';
+import { answerActionIds, answerFeedbackBlockId } from '../../slack-kit/answer-ids.ts';
 import type { AnswerOutcome } from './answer-outcome.ts';
 import type { ClosestDocument } from './answer-source.ts';
 import type { AnswerUsage } from './answer-usage.ts';

@@ -12,7 +12,7 @@
  * // actions: { answer_helpful: feedbackHandler, answer_not_helpful: feedbackHandler }
  * const feedbackHandler = createFeedbackHandler(feedback);
  * ```
- * Files shared in Slack (src/work-side.ts wires these from `shared-files.ts`): `createFileSharedHandler` is the
+ * Files shared in Slack (src/composition/build-answers.ts wires these from `shared-files.ts`): `createFileSharedHandler` is the
  * work side's `fileShared` handler (a file shared with a mention is added to the channel's documents),
  * `createSharedFileResolver` is `resolveFile` for `/docs add`, and `createFileShareMentionCheck` keeps the
  * mention that only shares documents from being routed as well. `fetchFile(urlPrivate, maxBytes)` is the
@@ -20,11 +20,11 @@
  */
 import { DeskhandError, toDeskhandError } from '../../errors.ts';
 import type { Logger } from '../../observability/logger.ts';
+import type { CapabilityOutcome, CapabilityRequest } from '../../ports/capability.ts';
 import type { Messenger } from '../../ports/messenger.ts';
-import type { CapabilityOutcome, CapabilityRequest } from '../../router/types.ts';
+import { answerActionIds } from '../../slack-kit/answer-ids.ts';
 import { addSharedFile } from './add-shared-file.ts';
 import { buildAnswerMessage, buildStatusMessage, buildStreamEnding, buildStreamingMessage } from './answer-blocks.ts';
-import { answerActionIds } from './answer-ids.ts';
 import type { AnswerOutcome } from './answer-outcome.ts';
 import { answerQuestion } from './answer-question.ts';
 import type { AnswerQuestionDependencies } from './answer-question-input.ts';

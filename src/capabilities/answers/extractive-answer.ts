@@ -3,7 +3,7 @@
  * refuses the model call or the model is unavailable, so the user still gets something useful instead of
  * nothing (docs/platform-facts.md "Never a silent failure").
  */
-import { defaultAnalyzer } from '../documents/retrieval/analyzer.ts';
+import { defaultAnalyzer } from '../../search/analyzer.ts';
 import type { AnswerSource } from './answer-source.ts';
 import type { CitedSource } from './citations.ts';
 import { sanitizeModelText, toSlackMrkdwn, urlsInSources } from './citations.ts';

@@ -20,7 +20,7 @@ import { countTokens } from '../../llm/tokenizer.ts';
 import type { Embedder } from '../../ports/embedder.ts';
 import type { CallScope } from '../../ports/language-model.ts';
 import type { SearchHit } from '../../ports/vector-index.ts';
-import { Analyzer } from '../documents/retrieval/analyzer.ts';
+import { Analyzer } from '../../search/analyzer.ts';
 import {
   type RetrievalDependencies,
   type RetrievalSettings,

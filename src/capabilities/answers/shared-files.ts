@@ -12,9 +12,8 @@
  */
 import { toDeskhandError } from '../../errors.ts';
 import type { Logger } from '../../observability/logger.ts';
+import type { CapabilityRequest, IncomingRequest, MentionRoute } from '../../ports/capability.ts';
 import type { FileDetails, Messenger } from '../../ports/messenger.ts';
-import { routeMentionByRules } from '../../router/route-rules.ts';
-import type { CapabilityRequest, IncomingRequest } from '../../router/types.ts';
 import { addSharedFile } from './add-shared-file.ts';
 import { escapeMrkdwn } from './citations.ts';
 import type { DocsDependencies } from './docs-dependencies.ts';
@@ -205,10 +204,12 @@ export function createSharedFileResolver(dependencies: {
 export function createFileShareMentionCheck(dependencies: {
   messenger: Pick<Messenger, 'message'>;
   botUserId: () => string | undefined;
+  /** The router's keyword rules (`routeMentionByRules`), injected: a capability does not import the router. */
+  mentionRouteByRules: (text: string) => MentionRoute | undefined;
 }) {
   return async (request: IncomingRequest): Promise<boolean> => {
     if (request.origin !== 'mention' || !request.messageTs) return false;
-    const intent = routeMentionByRules(request.text);
+    const intent = dependencies.mentionRouteByRules(request.text);
     if (intent !== undefined && intent !== 'help') return false;
     const botUserId = dependencies.botUserId();
     if (!botUserId) return false;

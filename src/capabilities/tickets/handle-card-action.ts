@@ -8,10 +8,11 @@
  * state, carrying its version for the later compare-and-set; Discard replaces the card only when the store
  * discarded the draft, and a repeated Discard is silent.
  */
+
+import { type TicketActionId, ticketActionIds } from '../../slack-kit/ticket-ids.ts';
 import { type FileTicketOutcome, fileTicket } from './file-ticket.ts';
 import { buildDiscardedCard, buildFiledCard } from './ticket-card.ts';
 import { buildEditModal, type EditModalMetadata } from './ticket-edit-modal.ts';
-import { type TicketActionId, ticketActionIds } from './ticket-ids.ts';
 import type { StoredTicketDraft } from './ticket-store.ts';
 import type { TicketWorkflowDependencies } from './ticket-workflow-dependencies.ts';
 

@@ -13,7 +13,7 @@ import type { TicketWorkflowDependencies } from './ticket-workflow-dependencies.
 
 /**
  * What the router hands the ticket capability: structurally a subset of `CapabilityRequest`
- * (src/router/types.ts), so `ticket: (request) => workflow.handleRoutedRequest(request)` wires it.
+ * (src/ports/capability.ts), so `ticket: (request) => workflow.handleRoutedRequest(request)` wires it.
  */
 export interface RoutedTicketRequest {
   origin: 'mention' | 'thread_follow_up' | 'command' | 'shortcut' | 'reaction';

@@ -6,9 +6,10 @@
  * was opened on, on a draft still in `draft` state, and drops the grounding flags (values a person typed are
  * theirs); every refusal comes back as `response_action: "errors"` for Slack to show inside the modal.
  */
+
+import { ticketEditBlockIds } from '../../slack-kit/ticket-ids.ts';
 import { buildTicketCard } from './ticket-card.ts';
 import { type EditModalMetadata, parseEditSubmission, type ViewStateValues } from './ticket-edit-modal.ts';
-import { ticketEditBlockIds } from './ticket-ids.ts';
 import type { StoredTicketDraft } from './ticket-store.ts';
 import type { TicketWorkflowDependencies } from './ticket-workflow-dependencies.ts';
 

@@ -9,8 +9,8 @@
  * https://api.slack.com/reference/block-kit/blocks
  */
 import type { Block } from '../../ports/messenger.ts';
+import { ticketActionIds, ticketActionsBlockId } from '../../slack-kit/ticket-ids.ts';
 import type { TicketFlag } from './grounding.ts';
-import { ticketActionIds, ticketActionsBlockId } from './ticket-ids.ts';
 import { type Ticket, ticketFieldLabels, type UrgencyLevel } from './ticket-schema.ts';
 
 export const slackLimits = {

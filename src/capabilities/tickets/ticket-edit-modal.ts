@@ -4,8 +4,8 @@
  * https://api.slack.com/surfaces/modals
  */
 import type { Block } from '../../ports/messenger.ts';
+import { ticketEditBlockIds, ticketEditInputActionId, ticketEditModalCallbackId } from '../../slack-kit/ticket-ids.ts';
 import { cut, humanise, slackLimits } from './ticket-card.ts';
-import { ticketEditBlockIds, ticketEditInputActionId, ticketEditModalCallbackId } from './ticket-ids.ts';
 import {
   createTicketSchema,
   type Frequency,

@@ -9,12 +9,12 @@
  * (handle-card-action), the Edit modal's submission (save-edit); customer-text-from-thread reads a thread.
  */
 import { counter } from '../../observability/metrics.ts';
+import { isTicketActionId } from '../../slack-kit/ticket-ids.ts';
 import { type CreateDraftOutcome, type CreateDraftRequest, createDraft, type TicketTrigger } from './create-draft.ts';
 import { handleCardAction, type TicketActionOutcome, type TicketActionRequest } from './handle-card-action.ts';
 import { handleRoutedRequest, type RoutedTicketRequest } from './handle-routed-request.ts';
 import { type EditSubmissionOutcome, type EditSubmissionRequest, saveEdit, showDraftCard } from './save-edit.ts';
 import type { ViewStateValues } from './ticket-edit-modal.ts';
-import { isTicketActionId } from './ticket-ids.ts';
 import type { StoredTicketDraft } from './ticket-store.ts';
 import type { TicketWorkflowDependencies } from './ticket-workflow-dependencies.ts';
 

@@ -5,12 +5,12 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
-import { DeskhandError, type OutcomeCode, outcomeCodes } from '../errors.ts';
-import type { Logger } from '../observability/logger.ts';
-import type { RouterOutcome } from '../router/router.ts';
-import type { BotIdentity } from '../router/thread-context.ts';
-import type { ViewAckResponse } from '../slack/listeners/dependencies.ts';
-import type { Work } from '../slack/work.ts';
+import { DeskhandError, type OutcomeCode, outcomeCodes } from '../../errors.ts';
+import type { Logger } from '../../observability/logger.ts';
+import type { RouterOutcome } from '../../router/router.ts';
+import type { BotIdentity } from '../../router/thread-context.ts';
+import type { ViewAckResponse } from '../../work/requests.ts';
+import type { Work } from '../../work/work.ts';
 import type { FromWorker, ToWorker, WorkMethod } from './work-protocol.ts';
 
 interface Pending {

@@ -1,5 +1,5 @@
 /** Messages between the ingress (main thread) and the work thread. Everything is structured-clone data. */
-import type { BotIdentity } from '../router/thread-context.ts';
+import type { BotIdentity } from '../../router/thread-context.ts';
 
 export type WorkMethod = 'route' | 'reaction' | 'action' | 'view' | 'fileShared';
 

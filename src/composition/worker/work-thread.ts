@@ -4,12 +4,12 @@
  * thread.
  */
 import { parentPort } from 'node:worker_threads';
-import { buildWorkSide } from '../composition/build-work-side.ts';
+import { toDeskhandError } from '../../errors.ts';
+import { createLogger } from '../../observability/logger.ts';
+import { createMetricsRegistry } from '../../observability/metrics.ts';
+import type { Work } from '../../work/work.ts';
+import { buildWorkSide } from '../build-work-side.ts';
 import { loadConfiguration } from '../config.ts';
-import { toDeskhandError } from '../errors.ts';
-import { createLogger } from '../observability/logger.ts';
-import { createMetricsRegistry } from '../observability/metrics.ts';
-import type { Work } from '../slack/work.ts';
 import type { FromWorker, ToWorker } from './work-protocol.ts';
 
 const port = parentPort;

@@ -7,10 +7,11 @@
  * value as untrusted.
  */
 import type { App, BlockAction, ButtonAction } from '@slack/bolt';
+import { type ActionId, actions } from '../../slack-kit/ids.ts';
+import type { ActionRequest } from '../../work/requests.ts';
 import { deliveryIdFrom, dispatchDurably } from '../delivery-middleware.ts';
-import { type ActionId, actions } from '../ids.ts';
 import { tenantOf } from '../tenancy.ts';
-import type { ActionRequest, ListenerDependencies } from './dependencies.ts';
+import type { ListenerDependencies } from './dependencies.ts';
 
 export function register(app: App, dependencies: ListenerDependencies): void {
   for (const actionId of Object.values(actions)) {

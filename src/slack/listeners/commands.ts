@@ -1,7 +1,7 @@
 /** Slash commands: store the request durably, ack (empty ack: no extra message), then route in the background. */
 import type { App } from '@slack/bolt';
+import { commands } from '../../slack-kit/ids.ts';
 import { deliveryIdFrom, dispatchDurably } from '../delivery-middleware.ts';
-import { commands } from '../ids.ts';
 import { tenantOf } from '../tenancy.ts';
 import type { ListenerDependencies } from './dependencies.ts';
 

@@ -1,7 +1,7 @@
 /** The "Create ticket" message shortcut: store the request durably, ack, then route the message as a ticket. */
 import type { App, MessageShortcut } from '@slack/bolt';
+import { messageShortcuts } from '../../slack-kit/ids.ts';
 import { deliveryIdFrom, dispatchDurably } from '../delivery-middleware.ts';
-import { messageShortcuts } from '../ids.ts';
 import { tenantOf } from '../tenancy.ts';
 import type { ListenerDependencies } from './dependencies.ts';
 

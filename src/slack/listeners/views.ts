@@ -5,10 +5,10 @@
  */
 import type { App, ViewSubmitAction } from '@slack/bolt';
 import { toDeskhandError } from '../../errors.ts';
+import { type ViewCallbackId, views } from '../../slack-kit/ids.ts';
+import { messageView } from '../../work/work.ts';
 import { deliveryIdFrom, runInBackground } from '../delivery-middleware.ts';
-import { type ViewCallbackId, views } from '../ids.ts';
 import { tenantOf } from '../tenancy.ts';
-import { messageView } from '../work.ts';
 import type { ListenerDependencies } from './dependencies.ts';
 
 export function register(app: App, dependencies: ListenerDependencies): void {

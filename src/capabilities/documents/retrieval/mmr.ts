@@ -8,7 +8,7 @@
  * their analysed terms (so sparse-only retrieval de-duplicates too).
  */
 import type { SearchHit } from '../../../ports/vector-index.ts';
-import { type Analyzer, defaultAnalyzer } from './analyzer.ts';
+import { type Analyzer, defaultAnalyzer } from '../../../search/analyzer.ts';
 
 export interface MmrOptions {
   /** Weight of relevance against novelty, 0..1 (1 = relevance order only). Default 0.75. */
