@@ -41,6 +41,18 @@ describe('extractiveAnswer', () => {
     for (const quote of answer.markdown.split('\n\n')) assert.ok(quote.length < 260, String(quote.length));
   });
 
+  test('bestExcerpt leaves Markdown headings out of the quote (the citation names the section)', () => {
+    const text =
+      '## How long refunds take\nRefunds are issued within 3 business days.\n### Exceptions\nGift cards are final.';
+    const excerpt = bestExcerpt(text, new Set(defaultAnalyzer.analyze('how long do refunds take')), 600);
+    assert.match(excerpt, /^Refunds are issued within 3 business days\./);
+    assert.doesNotMatch(excerpt, /#/);
+    assert.equal(
+      bestExcerpt('#hashtag is not a heading. Refunds take 3 days.', new Set(['refund']), 600).startsWith('#hashtag'),
+      true,
+    );
+  });
+
   test('bestExcerpt cuts an overlong single sentence', () => {
     const excerpt = bestExcerpt('word '.repeat(500), new Set(defaultAnalyzer.analyze('word')), 100);
     assert.ok(excerpt.length <= 100);

@@ -24,13 +24,18 @@ export interface ExtractiveOptions {
 
 const sentenceSegmenter = new Intl.Segmenter(undefined, { granularity: 'sentence' });
 
+/** An ATX Markdown heading line (`## Title`), up to three spaces of indentation. */
+const headingLine = /^ {0,3}#{1,6}(?:[ \t][^\n]*)?$/gm;
+
 /**
  * The contiguous run of sentences in `text` (at most `maxCharacters` long) that shares the most question
  * terms, stemmed with the retrieval analyzer so "installing" matches "install". Ties keep the shortest run,
- * then the earliest.
+ * then the earliest. Markdown heading lines are left out: a chunk starts with its section's heading, which the
+ * citation already names, and a quote that opens with "## Opening hours" reads as broken markup.
  */
 export function bestExcerpt(text: string, questionTerms: ReadonlySet<string>, maxCharacters: number): string {
-  const sentences = [...sentenceSegmenter.segment(text.trim())].map((segment) => segment.segment);
+  const body = text.replace(headingLine, '').trim();
+  const sentences = [...sentenceSegmenter.segment(body)].map((segment) => segment.segment);
   if (sentences.length === 0) return '';
   const scores = sentences.map((sentence) => {
     const terms = new Set(defaultAnalyzer.analyze(sentence));
