@@ -47,10 +47,8 @@ describe('extractiveAnswer', () => {
     const excerpt = bestExcerpt(text, new Set(defaultAnalyzer.analyze('how long do refunds take')), 600);
     assert.match(excerpt, /^Refunds are issued within 3 business days\./);
     assert.doesNotMatch(excerpt, /#/);
-    assert.equal(
-      bestExcerpt('#hashtag is not a heading. Refunds take 3 days.', new Set(['refund']), 600).startsWith('#hashtag'),
-      true,
-    );
+    const hashtag = bestExcerpt('#refunds are final.', new Set(defaultAnalyzer.analyze('refunds')), 600);
+    assert.match(hashtag, /^#refunds are final/);
   });
 
   test('bestExcerpt cuts an overlong single sentence', () => {
