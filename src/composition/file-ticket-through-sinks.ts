@@ -1,10 +1,12 @@
 /**
- * The agent's `file_ticket` tool: delivers the approved ticket to every configured sink, with the run's
- * idempotency key as the ticket id (sinks key their delivery records on it). Without a sink there is nowhere
+ * The agent's `file_ticket` tool: delivers the approved ticket to every configured sink, with an id derived from
+ * the run's idempotency key (`DH-…`, like a card's; sinks key their delivery records on it, so a re-run files
+ * nothing twice). Without a sink there is nowhere
  * to file, which is a clear outcome rather than a silent success.
  */
 import type { FileTicket } from '../capabilities/agent/tools/file-ticket.ts';
 import type { TicketSink } from '../capabilities/tickets/sinks/ticket-sink.ts';
+import { ticketIdFor } from '../capabilities/tickets/ticket-store.ts';
 import { DeskhandError } from '../errors.ts';
 
 export async function fileTicketThroughSinks(
@@ -18,10 +20,11 @@ export async function fileTicketThroughSinks(
     });
   }
   const { ticket } = request;
-  let reference = request.idempotencyKey;
+  const ticketId = ticketIdFor(request.idempotencyKey);
+  let reference = ticketId;
   for (const sink of sinks) {
     const result = await sink.deliver({
-      ticketId: request.idempotencyKey,
+      ticketId,
       workspaceId: request.workspaceId,
       ticket: {
         summary: ticket.summary,

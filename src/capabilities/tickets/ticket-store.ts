@@ -11,7 +11,7 @@
  *
  * Every key of a workspace shares the hash tag `{workspaceId}`: multi-key scripts stay in one cluster slot.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { TicketFlag } from './grounding.ts';
 import type { Ticket } from './ticket-schema.ts';
 
@@ -68,7 +68,18 @@ const crockford = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 
 /** A short, unguessable ticket id such as `DH-7K2M9QXA4P`. */
 export function newTicketId(): string {
-  const bytes = randomBytes(10);
+  return ticketIdFromBytes(randomBytes(10));
+}
+
+/**
+ * The ticket id for a filing keyed by `idempotencyKey` (the agent's file_ticket call): the same shape as a card's
+ * id, and the same id every time the same call is re-run, so sinks that dedupe on it see one ticket.
+ */
+export function ticketIdFor(idempotencyKey: string): string {
+  return ticketIdFromBytes(createHash('sha256').update(idempotencyKey).digest().subarray(0, 10));
+}
+
+function ticketIdFromBytes(bytes: Uint8Array): string {
   let id = '';
   for (const byte of bytes) id += crockford[byte % 32];
   return `DH-${id}`;
