@@ -4,10 +4,12 @@
  * loop; V8 does not vectorise JS), otherwise in JS. Both compute the same exact cosine (vectors are normalised
  * on insert), only the floating-point summation order differs (≤ 1e-6).
  *
- * The kernel is assembled here from its opcodes (listed below) because a WAT toolchain or a native addon would
- * be a heavy dependency for one loop. Vectors live in the module's memory so a scan never copies them; the
+ * The kernel is assembled from its opcodes in scan-kernel-bytes.ts (a WAT toolchain or a native addon would be
+ * a heavy dependency for one loop). Vectors live in the module's memory so a scan never copies them; the
  * memory only grows, and the scores of a scan go to a scratch area after the vectors.
  */
+
+import { scanKernelBytes } from './scan-kernel-bytes.ts';
 
 const pageBytes = 65_536;
 
@@ -23,169 +25,12 @@ interface WasmApi {
 }
 const wasm = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
 
-/** uleb128 / sleb128 encoders for the WebAssembly binary format. */
-function unsignedLeb(value: number): number[] {
-  const bytes: number[] = [];
-  let rest = value >>> 0;
-  do {
-    let byte = rest & 0x7f;
-    rest >>>= 7;
-    if (rest !== 0) byte |= 0x80;
-    bytes.push(byte);
-  } while (rest !== 0);
-  return bytes;
-}
-
-function section(id: number, contents: number[]): number[] {
-  return [id, ...unsignedLeb(contents.length), ...contents];
-}
-
-function name(text: string): number[] {
-  const bytes = [...new TextEncoder().encode(text)];
-  return [...unsignedLeb(bytes.length), ...bytes];
-}
-
-/**
- * `scan(vectors, count, dimensions, query, out)`: for i < count, out[i] = Σ_j vectors[i·d + j] · query[j]
- * (byte pointers; dimensions a multiple of 4). Locals: 5 i (i32), 6 j (i32, byte offset), 7 acc (v128),
- * 8 rowBytes (i32).
- */
-function kernelBytes(): Uint8Array {
-  const get = (index: number) => [0x20, index];
-  const set = (index: number) => [0x21, index];
-  const i32 = (value: number) => [0x41, ...signedLeb(value)];
-  const v128Load = [0xfd, 0x00, 0x02, 0x00];
-  const f32x4Mul = [0xfd, 0xe6, 0x01];
-  const f32x4Add = [0xfd, 0xe4, 0x01];
-  const lane = (index: number) => [0xfd, 0x1f, index];
-  const body = [
-    // locals: 2 × i32, 1 × v128, 1 × i32
-    0x03,
-    0x02,
-    0x7f,
-    0x01,
-    0x7b,
-    0x01,
-    0x7f,
-    ...get(2),
-    ...i32(2),
-    0x74,
-    ...set(8),
-    ...i32(0),
-    ...set(5),
-    0x02,
-    0x40,
-    0x03,
-    0x40,
-    ...get(5),
-    ...get(1),
-    0x4f,
-    0x0d,
-    0x01,
-    0xfd,
-    0x0c,
-    ...new Array<number>(16).fill(0),
-    ...set(7),
-    ...i32(0),
-    ...set(6),
-    0x02,
-    0x40,
-    0x03,
-    0x40,
-    ...get(6),
-    ...get(8),
-    0x4f,
-    0x0d,
-    0x01,
-    ...get(7),
-    ...get(0),
-    ...get(6),
-    0x6a,
-    ...v128Load,
-    ...get(3),
-    ...get(6),
-    0x6a,
-    ...v128Load,
-    ...f32x4Mul,
-    ...f32x4Add,
-    ...set(7),
-    ...get(6),
-    ...i32(16),
-    0x6a,
-    ...set(6),
-    0x0c,
-    0x00,
-    0x0b,
-    0x0b,
-    ...get(4),
-    ...get(5),
-    ...i32(2),
-    0x74,
-    0x6a,
-    ...get(7),
-    ...lane(0),
-    ...get(7),
-    ...lane(1),
-    0x92,
-    ...get(7),
-    ...lane(2),
-    0x92,
-    ...get(7),
-    ...lane(3),
-    0x92,
-    0x38,
-    0x02,
-    0x00,
-    ...get(0),
-    ...get(8),
-    0x6a,
-    ...set(0),
-    ...get(5),
-    ...i32(1),
-    0x6a,
-    ...set(5),
-    0x0c,
-    0x00,
-    0x0b,
-    0x0b,
-    0x0b,
-  ];
-  const bytes = [
-    0x00,
-    0x61,
-    0x73,
-    0x6d,
-    0x01,
-    0x00,
-    0x00,
-    0x00,
-    ...section(1, [0x01, 0x60, 0x05, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x00]),
-    ...section(2, [0x01, ...name('env'), ...name('memory'), 0x02, 0x00, 0x01]),
-    ...section(3, [0x01, 0x00]),
-    ...section(7, [0x01, ...name('scan'), 0x00, 0x00]),
-    ...section(10, [0x01, ...unsignedLeb(body.length), ...body]),
-  ];
-  return new Uint8Array(bytes);
-}
-
-function signedLeb(value: number): number[] {
-  const bytes: number[] = [];
-  let rest = value | 0;
-  for (;;) {
-    const byte = rest & 0x7f;
-    rest >>= 7;
-    const done = (rest === 0 && (byte & 0x40) === 0) || (rest === -1 && (byte & 0x40) !== 0);
-    bytes.push(done ? byte : byte | 0x80);
-    if (done) return bytes;
-  }
-}
-
 let compiled: object | null | undefined;
 
 function kernelModule(): object | null {
   if (compiled === undefined) {
     try {
-      compiled = wasm ? new wasm.Module(kernelBytes()) : null;
+      compiled = wasm ? new wasm.Module(scanKernelBytes()) : null;
     } catch {
       compiled = null;
     }

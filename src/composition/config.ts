@@ -264,90 +264,104 @@ export type ConfigurationResult = { ok: true; configuration: Configuration } | {
 /** Validates an environment (default: `process.env`) and returns the configuration or every problem found. */
 export function loadConfiguration(environment: Record<string, string | undefined> = process.env): ConfigurationResult {
   const parsed = configurationSchema.safeParse(environment);
-  const problems: string[] = [];
-  if (!parsed.success) {
-    for (const issue of parsed.error.issues) {
-      const name = String(issue.path[0] ?? '(unknown)');
-      const missing = issue.code === 'invalid_type' && environment[name] === undefined;
-      const reason = missing ? 'is required but not set' : `is invalid: ${issue.message}`;
-      problems.push(`${name} ${reason}${hints[name] ? ` — set it to ${hints[name]}` : ''}.`);
-    }
-    return { ok: false, problems };
-  }
+  if (!parsed.success) return { ok: false, problems: describeIssues(parsed.error.issues, environment) };
   const raw = parsed.data;
+  const problems = crossFieldProblems(raw);
+  if (problems.length > 0) return { ok: false, problems };
+  return { ok: true, configuration: toConfiguration(raw) };
+}
+
+/** One line per schema issue: the variable, missing or why invalid, and the hint for it. */
+function describeIssues(issues: z.ZodError['issues'], environment: Record<string, string | undefined>): string[] {
+  return issues.map((issue) => {
+    const name = String(issue.path[0] ?? '(unknown)');
+    const missing = issue.code === 'invalid_type' && environment[name] === undefined;
+    const reason = missing ? 'is required but not set' : `is invalid: ${issue.message}`;
+    return `${name} ${reason}${hints[name] ? ` — set it to ${hints[name]}` : ''}.`;
+  });
+}
+
+/** Problems no single variable's schema can see. */
+function crossFieldProblems(raw: RawConfiguration): string[] {
+  const problems: string[] = [];
   if (raw.TICKET_WEBHOOK_URL && !raw.TICKET_WEBHOOK_SECRET) {
     problems.push('TICKET_WEBHOOK_SECRET is required when TICKET_WEBHOOK_URL is set — it signs every delivery.');
   }
-  if (problems.length > 0) return { ok: false, problems };
+  return problems;
+}
+
+/** The valid variables under the names the code uses. */
+function toConfiguration(raw: RawConfiguration): Configuration {
   return {
-    ok: true,
-    configuration: {
-      nodeEnvironment: raw.NODE_ENV,
-      logLevel: raw.LOG_LEVEL,
-      slack: {
-        botToken: raw.SLACK_BOT_TOKEN,
-        signingSecret: raw.SLACK_SIGNING_SECRET,
-        appToken: raw.SLACK_APP_TOKEN,
-        apiUrl: raw.SLACK_API_URL.endsWith('/') ? raw.SLACK_API_URL : `${raw.SLACK_API_URL}/`,
-        requestTimeoutMs: raw.SLACK_REQUEST_TIMEOUT_MS,
-        maxFutureSkewSeconds: raw.SLACK_MAX_FUTURE_SKEW_SECONDS,
-      },
-      port: raw.PORT,
-      openai: {
-        apiKey: raw.OPENAI_API_KEY,
-        baseURL: raw.OPENAI_BASE_URL,
-        model: raw.OPENAI_MODEL,
-        classifierModel: raw.OPENAI_CLASSIFIER_MODEL ?? raw.OPENAI_MODEL,
-        embeddingModel: raw.OPENAI_EMBEDDING_MODEL,
-        embeddingDimensions: raw.OPENAI_EMBEDDING_DIMENSIONS,
-        timeoutMs: raw.OPENAI_TIMEOUT_MS,
-        // A compatible server's models (llama3.1:8b, …) are unknown to tiktoken: count them approximately rather than
-        // refuse them. Their provider-reported usage is what budgets are charged; our count only sizes reservations.
-        fallbackEncoding:
-          raw.TOKENIZER_FALLBACK_ENCODING ?? (isOpenAIHost(raw.OPENAI_BASE_URL) ? undefined : 'cl100k_base'),
-        pricesJson: raw.MODEL_PRICES_JSON,
-        unknownModels: unknownModelPolicy(raw.OPENAI_BASE_URL, raw.UNKNOWN_MODEL_PRICE),
-      },
-      budgets: {
-        timeZone: raw.TIME_ZONE,
-        channelDailyUsd: raw.BUDGET_CHANNEL_DAILY_USD,
-        channelMonthlyUsd: raw.BUDGET_CHANNEL_MONTHLY_USD,
-        workspaceDailyUsd: raw.BUDGET_WORKSPACE_DAILY_USD,
-        reservationTtlSeconds: raw.BUDGET_RESERVATION_TTL_SECONDS,
-      },
-      cache: { ttlSeconds: raw.CACHE_TTL_SECONDS, timeSensitiveTtlSeconds: raw.CACHE_TTL_TIME_SENSITIVE_SECONDS },
-      redis: { url: raw.REDIS_URL, keyPrefix: raw.REDIS_KEY_PREFIX },
-      qdrant: { url: raw.QDRANT_URL, apiKey: raw.QDRANT_API_KEY, collection: raw.QDRANT_COLLECTION },
-      dataDir: raw.DATA_DIR,
-      people: {
-        adminUserIds: raw.ADMIN_USER_IDS,
-        approverUserIds: raw.APPROVER_USER_IDS,
-        approverUserGroupId: raw.APPROVER_USER_GROUP_ID,
-        allowSelfApproval: raw.ALLOW_SELF_APPROVAL,
-      },
-      threadContextTokens: raw.THREAD_CONTEXT_TOKENS,
-      workThread: raw.WORK_THREAD,
-      tickets: {
-        reaction: raw.TICKET_REACTION.replace(/^:|:$/g, ''),
-        categories: raw.TICKET_CATEGORIES,
-        triageChannelId: raw.TICKET_TRIAGE_CHANNEL_ID,
-        webhookUrl: raw.TICKET_WEBHOOK_URL,
-        webhookSecret: raw.TICKET_WEBHOOK_SECRET,
-        teamLanguage: raw.TEAM_LANGUAGE,
-      },
-      retrieval: {
-        mode: raw.RETRIEVAL_MODE,
-        contextTokens: raw.RETRIEVAL_CONTEXT_TOKENS,
-        rerankerEnabled: raw.RERANKER_ENABLED,
-        maxUploadBytes: raw.MAX_UPLOAD_BYTES,
-      },
-      agent: {
-        maxSteps: raw.AGENT_MAX_STEPS,
-        maxToolCalls: raw.AGENT_MAX_TOOL_CALLS,
-        maxRunUsd: raw.AGENT_MAX_RUN_USD,
-        maxRunSeconds: raw.AGENT_MAX_RUN_SECONDS,
-        approvalTtlSeconds: raw.APPROVAL_TTL_SECONDS,
-      },
+    nodeEnvironment: raw.NODE_ENV,
+    logLevel: raw.LOG_LEVEL,
+    slack: {
+      botToken: raw.SLACK_BOT_TOKEN,
+      signingSecret: raw.SLACK_SIGNING_SECRET,
+      appToken: raw.SLACK_APP_TOKEN,
+      apiUrl: raw.SLACK_API_URL.endsWith('/') ? raw.SLACK_API_URL : `${raw.SLACK_API_URL}/`,
+      requestTimeoutMs: raw.SLACK_REQUEST_TIMEOUT_MS,
+      maxFutureSkewSeconds: raw.SLACK_MAX_FUTURE_SKEW_SECONDS,
     },
+    port: raw.PORT,
+    openai: openaiConfiguration(raw),
+    budgets: {
+      timeZone: raw.TIME_ZONE,
+      channelDailyUsd: raw.BUDGET_CHANNEL_DAILY_USD,
+      channelMonthlyUsd: raw.BUDGET_CHANNEL_MONTHLY_USD,
+      workspaceDailyUsd: raw.BUDGET_WORKSPACE_DAILY_USD,
+      reservationTtlSeconds: raw.BUDGET_RESERVATION_TTL_SECONDS,
+    },
+    cache: { ttlSeconds: raw.CACHE_TTL_SECONDS, timeSensitiveTtlSeconds: raw.CACHE_TTL_TIME_SENSITIVE_SECONDS },
+    redis: { url: raw.REDIS_URL, keyPrefix: raw.REDIS_KEY_PREFIX },
+    qdrant: { url: raw.QDRANT_URL, apiKey: raw.QDRANT_API_KEY, collection: raw.QDRANT_COLLECTION },
+    dataDir: raw.DATA_DIR,
+    people: {
+      adminUserIds: raw.ADMIN_USER_IDS,
+      approverUserIds: raw.APPROVER_USER_IDS,
+      approverUserGroupId: raw.APPROVER_USER_GROUP_ID,
+      allowSelfApproval: raw.ALLOW_SELF_APPROVAL,
+    },
+    threadContextTokens: raw.THREAD_CONTEXT_TOKENS,
+    workThread: raw.WORK_THREAD,
+    tickets: {
+      reaction: raw.TICKET_REACTION.replace(/^:|:$/g, ''),
+      categories: raw.TICKET_CATEGORIES,
+      triageChannelId: raw.TICKET_TRIAGE_CHANNEL_ID,
+      webhookUrl: raw.TICKET_WEBHOOK_URL,
+      webhookSecret: raw.TICKET_WEBHOOK_SECRET,
+      teamLanguage: raw.TEAM_LANGUAGE,
+    },
+    retrieval: {
+      mode: raw.RETRIEVAL_MODE,
+      contextTokens: raw.RETRIEVAL_CONTEXT_TOKENS,
+      rerankerEnabled: raw.RERANKER_ENABLED,
+      maxUploadBytes: raw.MAX_UPLOAD_BYTES,
+    },
+    agent: {
+      maxSteps: raw.AGENT_MAX_STEPS,
+      maxToolCalls: raw.AGENT_MAX_TOOL_CALLS,
+      maxRunUsd: raw.AGENT_MAX_RUN_USD,
+      maxRunSeconds: raw.AGENT_MAX_RUN_SECONDS,
+      approvalTtlSeconds: raw.APPROVAL_TTL_SECONDS,
+    },
+  };
+}
+
+function openaiConfiguration(raw: RawConfiguration): Configuration['openai'] {
+  return {
+    apiKey: raw.OPENAI_API_KEY,
+    baseURL: raw.OPENAI_BASE_URL,
+    model: raw.OPENAI_MODEL,
+    classifierModel: raw.OPENAI_CLASSIFIER_MODEL ?? raw.OPENAI_MODEL,
+    embeddingModel: raw.OPENAI_EMBEDDING_MODEL,
+    embeddingDimensions: raw.OPENAI_EMBEDDING_DIMENSIONS,
+    timeoutMs: raw.OPENAI_TIMEOUT_MS,
+    // A compatible server's models (llama3.1:8b, …) are unknown to tiktoken: count them approximately rather than
+    // refuse them. Their provider-reported usage is what budgets are charged; our count only sizes reservations.
+    fallbackEncoding:
+      raw.TOKENIZER_FALLBACK_ENCODING ?? (isOpenAIHost(raw.OPENAI_BASE_URL) ? undefined : 'cl100k_base'),
+    pricesJson: raw.MODEL_PRICES_JSON,
+    unknownModels: unknownModelPolicy(raw.OPENAI_BASE_URL, raw.UNKNOWN_MODEL_PRICE),
   };
 }

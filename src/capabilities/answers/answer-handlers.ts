@@ -27,7 +27,7 @@ import { addSharedFile } from './add-shared-file.ts';
 import { buildAnswerMessage, buildStatusMessage, buildStreamEnding, buildStreamingMessage } from './answer-blocks.ts';
 import type { AnswerOutcome } from './answer-outcome.ts';
 import { answerQuestion } from './answer-question.ts';
-import type { AnswerQuestionDependencies } from './answer-question-input.ts';
+import type { AnswerQuestionDependencies, AnswerQuestionInput } from './answer-question-input.ts';
 import { escapeMrkdwn } from './citations.ts';
 import { handleDocsCommand } from './docs-command.ts';
 import type { DocsDependencies, DocsReply } from './docs-dependencies.ts';
@@ -78,81 +78,124 @@ export function createQuestionHandler(dependencies: QuestionHandlerDependencies)
       threadTs && startStream
         ? await streamedReply(messenger, startStream, request, threadTs, history.length > 0, dependencies.logger)
         : await updatedReply(messenger, request, threadTs, history.length > 0, interval, now, dependencies.logger);
+    const posted = (postedTs: string | undefined): CapabilityOutcome => ({
+      kind: 'posted',
+      ...(threadTs ? { threadTs } : postedTs ? { threadTs: postedTs } : {}),
+    });
 
     let outcome: AnswerOutcome;
     try {
       outcome = await answerQuestion(
-        {
-          question: request.text,
-          access: { workspaceId: request.workspaceId, channelId: request.channelId },
-          callScope: {
-            workspaceId: request.workspaceId,
-            channelId: request.channelId,
-            userId: request.userId,
-            requestId: request.requestId,
-          },
-          history,
-          streaming: { onTextDelta: reply.onTextDelta },
-          deadline: now() + (dependencies.answerTimeoutMs ?? 90_000),
-        },
-        {
-          ...dependencies.answer,
-          onWarning: (message, details) => {
-            dependencies.logger?.warn({ ...details, requestId: request.requestId }, message);
-            dependencies.answer.onWarning?.(message, details);
-          },
-          onError: (error, details) => {
-            dependencies.logger?.error({ ...details, err: error, requestId: request.requestId }, 'answer failed');
-            dependencies.answer.onError?.(error, details);
-          },
-        },
+        questionInput(request, history, reply, now() + (dependencies.answerTimeoutMs ?? 90_000)),
+        loggedAnswerDependencies(request, dependencies),
       );
     } catch (error) {
       const coded = toDeskhandError(error);
       dependencies.logger?.error({ err: error, code: coded.code, requestId: request.requestId }, 'answer failed');
-      const postedTs = await reply.finish({
-        kind: 'failed',
-        code: coded.code,
-        userMessage: coded.userMessage,
-        answerId: request.requestId,
-        question: request.text,
-        standaloneQuestion: request.text,
-        rewritten: false,
-        usage: { modelCalls: 0, cacheHits: 0, inputTokens: 0, outputTokens: 0, costMicroUsd: 0, savedMicroUsd: 0 },
-      });
-      return { kind: 'posted', ...(threadTs ? { threadTs } : postedTs ? { threadTs: postedTs } : {}) };
+      return posted(await reply.finish(failedOutcome(request, coded)));
     }
-    dependencies.logger?.info(
-      {
-        requestId: request.requestId,
-        answerId: outcome.answerId,
-        kind: outcome.kind,
-        rewritten: outcome.rewritten,
-        streamed: reply.mode,
-        ...outcome.usage,
-        ...(outcome.kind === 'answered' ? { fromCache: outcome.fromCache, cited: outcome.cited.length } : {}),
-      },
-      'question answered',
-    );
+    logAnswered(dependencies.logger, request, outcome, reply.mode);
     const postedTs = await reply.finish(outcome);
-    if (
-      outcome.kind === 'answered' ||
-      outcome.kind === 'over_budget' ||
-      outcome.kind === 'upstream_unavailable' ||
-      outcome.kind === 'without_model'
-    ) {
-      await dependencies.feedback
-        .recordAnswer(outcome, {
-          workspaceId: request.workspaceId,
-          channelId: request.channelId,
-          userId: request.userId,
-        })
-        .catch((error: unknown) => {
-          dependencies.logger?.warn({ err: error, answerId: outcome.answerId }, 'could not record answer for feedback');
-        });
-    }
-    return { kind: 'posted', ...(threadTs ? { threadTs } : postedTs ? { threadTs: postedTs } : {}) };
+    await recordForFeedback(dependencies, request, outcome);
+    return posted(postedTs);
   };
+}
+
+function questionInput(
+  request: CapabilityRequest,
+  history: ConversationTurn[],
+  reply: AnswerReply,
+  deadline: number,
+): AnswerQuestionInput {
+  return {
+    question: request.text,
+    access: { workspaceId: request.workspaceId, channelId: request.channelId },
+    callScope: {
+      workspaceId: request.workspaceId,
+      channelId: request.channelId,
+      userId: request.userId,
+      requestId: request.requestId,
+    },
+    history,
+    streaming: { onTextDelta: reply.onTextDelta },
+    deadline,
+  };
+}
+
+/** The answer dependencies, with warnings and errors also logged under the request's id. */
+function loggedAnswerDependencies(
+  request: CapabilityRequest,
+  dependencies: QuestionHandlerDependencies,
+): AnswerQuestionDependencies {
+  return {
+    ...dependencies.answer,
+    onWarning: (message, details) => {
+      dependencies.logger?.warn({ ...details, requestId: request.requestId }, message);
+      dependencies.answer.onWarning?.(message, details);
+    },
+    onError: (error, details) => {
+      dependencies.logger?.error({ ...details, err: error, requestId: request.requestId }, 'answer failed');
+      dependencies.answer.onError?.(error, details);
+    },
+  };
+}
+
+/** The outcome shown when answering threw: the coded reason, no model usage. */
+function failedOutcome(request: CapabilityRequest, coded: DeskhandError): AnswerOutcome {
+  return {
+    kind: 'failed',
+    code: coded.code,
+    userMessage: coded.userMessage,
+    answerId: request.requestId,
+    question: request.text,
+    standaloneQuestion: request.text,
+    rewritten: false,
+    usage: { modelCalls: 0, cacheHits: 0, inputTokens: 0, outputTokens: 0, costMicroUsd: 0, savedMicroUsd: 0 },
+  };
+}
+
+function logAnswered(
+  logger: Logger | undefined,
+  request: CapabilityRequest,
+  outcome: AnswerOutcome,
+  mode: AnswerReply['mode'],
+): void {
+  logger?.info(
+    {
+      requestId: request.requestId,
+      answerId: outcome.answerId,
+      kind: outcome.kind,
+      rewritten: outcome.rewritten,
+      streamed: mode,
+      ...outcome.usage,
+      ...(outcome.kind === 'answered' ? { fromCache: outcome.fromCache, cited: outcome.cited.length } : {}),
+    },
+    'question answered',
+  );
+}
+
+/** Records an answer the asker can vote on; a failure to record is logged, not shown. */
+async function recordForFeedback(
+  dependencies: QuestionHandlerDependencies,
+  request: CapabilityRequest,
+  outcome: AnswerOutcome,
+): Promise<void> {
+  if (
+    outcome.kind === 'answered' ||
+    outcome.kind === 'over_budget' ||
+    outcome.kind === 'upstream_unavailable' ||
+    outcome.kind === 'without_model'
+  ) {
+    await dependencies.feedback
+      .recordAnswer(outcome, {
+        workspaceId: request.workspaceId,
+        channelId: request.channelId,
+        userId: request.userId,
+      })
+      .catch((error: unknown) => {
+        dependencies.logger?.warn({ err: error, answerId: outcome.answerId }, 'could not record answer for feedback');
+      });
+  }
 }
 
 /** Where an answer is written while it is generated, and how it ends (resolves with the reply's ts, if any). */

@@ -231,9 +231,20 @@ function zipBomb(fileName: string, message: string, details: Record<string, unkn
  * that lies about sizes is caught too. Returns the entry names.
  */
 export async function inspectZip(fileName: string, bytes: Uint8Array, limits: IngestionLimits): Promise<string[]> {
-  let zip: yauzl.ZipFile;
+  const zip = await openZip(fileName, bytes);
   try {
-    zip = await yauzl.fromBufferPromise(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), {
+    const entries = await checkZipDirectory(fileName, zip, limits);
+    await inflateZipEntries(fileName, zip, entries, limits);
+    return entries.map((entry) => entry.fileName);
+  } finally {
+    zip.close();
+  }
+}
+
+/** The archive's central directory, or `corrupt_file` when it is not a readable ZIP. */
+async function openZip(fileName: string, bytes: Uint8Array): Promise<yauzl.ZipFile> {
+  try {
+    return await yauzl.fromBufferPromise(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), {
       lazyEntries: true,
       validateEntrySizes: true,
       autoClose: false,
@@ -247,79 +258,98 @@ export async function inspectZip(fileName: string, bytes: Uint8Array, limits: In
       error,
     );
   }
-  try {
-    if (zip.entryCount > limits.maxZipEntries) {
-      throw zipBomb(fileName, `${zip.entryCount} files inside, the limit is ${limits.maxZipEntries}`, {
-        entries: zip.entryCount,
-        limit: limits.maxZipEntries,
-      });
+}
+
+/**
+ * What the central directory declares, checked before anything is inflated: the entry count, encrypted entries,
+ * each entry's and the whole archive's compression ratio, the declared total size. Returns the entries.
+ */
+async function checkZipDirectory(
+  fileName: string,
+  zip: yauzl.ZipFile,
+  limits: IngestionLimits,
+): Promise<yauzl.Entry[]> {
+  if (zip.entryCount > limits.maxZipEntries) {
+    throw zipBomb(fileName, `${zip.entryCount} files inside, the limit is ${limits.maxZipEntries}`, {
+      entries: zip.entryCount,
+      limit: limits.maxZipEntries,
+    });
+  }
+  const entries: yauzl.Entry[] = [];
+  let declaredTotal = 0;
+  let compressedTotal = 0;
+  for await (const entry of zip.eachEntry()) {
+    if (entry.isEncrypted()) {
+      throw rejectDocument(
+        'unsupported_format',
+        `${fileName} has encrypted ZIP entries`,
+        `"${fileName}" is password-protected. Remove the password and share it again.`,
+      );
     }
-    const entries: yauzl.Entry[] = [];
-    let declaredTotal = 0;
-    let compressedTotal = 0;
-    for await (const entry of zip.eachEntry()) {
-      if (entry.isEncrypted()) {
-        throw rejectDocument(
-          'unsupported_format',
-          `${fileName} has encrypted ZIP entries`,
-          `"${fileName}" is password-protected. Remove the password and share it again.`,
-        );
-      }
-      declaredTotal += entry.uncompressedSize;
-      compressedTotal += entry.compressedSize;
-      const ratio = entry.uncompressedSize / Math.max(1, entry.compressedSize);
-      if (entry.uncompressedSize > 1024 * 1024 && ratio > limits.maxCompressionRatio) {
-        throw zipBomb(fileName, `"${entry.fileName}" is compressed ${Math.round(ratio)}:1`, {
-          entry: entry.fileName,
-          ratio,
-          limit: limits.maxCompressionRatio,
-        });
-      }
-      if (declaredTotal > limits.maxUncompressedBytes) {
-        throw zipBomb(fileName, `${mebibytes(declaredTotal)} uncompressed`, {
-          declaredTotal,
-          limit: limits.maxUncompressedBytes,
-        });
-      }
-      entries.push(entry);
-    }
-    const totalRatio = declaredTotal / Math.max(1, compressedTotal);
-    if (declaredTotal > 1024 * 1024 && totalRatio > limits.maxCompressionRatio) {
-      throw zipBomb(fileName, `compressed ${Math.round(totalRatio)}:1 overall`, {
-        ratio: totalRatio,
+    declaredTotal += entry.uncompressedSize;
+    compressedTotal += entry.compressedSize;
+    const ratio = entry.uncompressedSize / Math.max(1, entry.compressedSize);
+    if (entry.uncompressedSize > 1024 * 1024 && ratio > limits.maxCompressionRatio) {
+      throw zipBomb(fileName, `"${entry.fileName}" is compressed ${Math.round(ratio)}:1`, {
+        entry: entry.fileName,
+        ratio,
         limit: limits.maxCompressionRatio,
       });
     }
-    let inflatedTotal = 0;
-    for (const entry of entries) {
-      if (entry.fileName.endsWith('/')) continue;
-      try {
-        const stream = await zip.openReadStreamPromise(entry);
-        for await (const chunk of stream) inflatedTotal += (chunk as Buffer).length;
-      } catch (error) {
-        if (/too many bytes/.test((error as Error).message)) {
-          throw zipBomb(fileName, `"${entry.fileName}" inflates past the size its header declares`, {
-            entry: entry.fileName,
-            declared: entry.uncompressedSize,
-          });
-        }
-        throw rejectDocument(
-          'corrupt_file',
-          `${fileName}: entry "${entry.fileName}" does not match its declared size or is damaged: ${(error as Error).message}`,
-          `"${fileName}" is damaged or altered (an embedded file does not match its description), so I did not open it.`,
-          { entry: entry.fileName },
-          error,
-        );
-      }
-      if (inflatedTotal > limits.maxUncompressedBytes) {
-        throw zipBomb(fileName, `${mebibytes(inflatedTotal)} uncompressed`, {
-          inflatedTotal,
-          limit: limits.maxUncompressedBytes,
+    if (declaredTotal > limits.maxUncompressedBytes) {
+      throw zipBomb(fileName, `${mebibytes(declaredTotal)} uncompressed`, {
+        declaredTotal,
+        limit: limits.maxUncompressedBytes,
+      });
+    }
+    entries.push(entry);
+  }
+  const totalRatio = declaredTotal / Math.max(1, compressedTotal);
+  if (declaredTotal > 1024 * 1024 && totalRatio > limits.maxCompressionRatio) {
+    throw zipBomb(fileName, `compressed ${Math.round(totalRatio)}:1 overall`, {
+      ratio: totalRatio,
+      limit: limits.maxCompressionRatio,
+    });
+  }
+  return entries;
+}
+
+/**
+ * Inflates every file entry once, counting bytes: an entry that inflates past its declared size (yauzl's
+ * `validateEntrySizes`) or a total past the limit is a zip bomb; any other failure is `corrupt_file`.
+ */
+async function inflateZipEntries(
+  fileName: string,
+  zip: yauzl.ZipFile,
+  entries: yauzl.Entry[],
+  limits: IngestionLimits,
+): Promise<void> {
+  let inflatedTotal = 0;
+  for (const entry of entries) {
+    if (entry.fileName.endsWith('/')) continue;
+    try {
+      const stream = await zip.openReadStreamPromise(entry);
+      for await (const chunk of stream) inflatedTotal += (chunk as Buffer).length;
+    } catch (error) {
+      if (/too many bytes/.test((error as Error).message)) {
+        throw zipBomb(fileName, `"${entry.fileName}" inflates past the size its header declares`, {
+          entry: entry.fileName,
+          declared: entry.uncompressedSize,
         });
       }
+      throw rejectDocument(
+        'corrupt_file',
+        `${fileName}: entry "${entry.fileName}" does not match its declared size or is damaged: ${(error as Error).message}`,
+        `"${fileName}" is damaged or altered (an embedded file does not match its description), so I did not open it.`,
+        { entry: entry.fileName },
+        error,
+      );
     }
-    return entries.map((entry) => entry.fileName);
-  } finally {
-    zip.close();
+    if (inflatedTotal > limits.maxUncompressedBytes) {
+      throw zipBomb(fileName, `${mebibytes(inflatedTotal)} uncompressed`, {
+        inflatedTotal,
+        limit: limits.maxUncompressedBytes,
+      });
+    }
   }
 }
