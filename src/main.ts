@@ -6,68 +6,95 @@
  * in-flight work, drain the messenger, close the stores.
  */
 import { Redis } from 'ioredis';
-import { createApp } from './composition/app.ts';
+import { createApp, type DeskhandApp } from './composition/app.ts';
 import { buildWorkSide } from './composition/build-work-side.ts';
-import { loadConfiguration } from './composition/config.ts';
+import { type Configuration, loadConfiguration } from './composition/config.ts';
 import { ThreadedWork } from './composition/worker/threaded-work.ts';
 import { toDeskhandError } from './errors.ts';
-import { createLogger } from './observability/logger.ts';
-import { createMetricsRegistry } from './observability/metrics.ts';
+import { createLogger, type Logger } from './observability/logger.ts';
+import { createMetricsRegistry, type Registry } from './observability/metrics.ts';
+import type { BotIdentity } from './router/thread-context.ts';
 import { boltLogger } from './slack/bolt-logger.ts';
 import { createSlackWebClient } from './slack/outbound/slack-messenger.ts';
 import type { Work } from './work/work.ts';
 
 async function main(): Promise<void> {
-  const loaded = loadConfiguration();
-  if (!loaded.ok) {
-    console.error('Deskhand cannot start. Fix these settings (see .env.example and the README):');
-    for (const problem of loaded.problems) console.error(`  - ${problem}`);
-    process.exit(1);
-  }
-  const configuration = loaded.configuration;
+  const configuration = configurationOrExit();
   const logger = createLogger({ level: configuration.logLevel });
   const registry = createMetricsRegistry({ collectDefaults: true });
   process.on('unhandledRejection', (reason) => logger.error({ err: reason, code: 'internal' }, 'unhandled rejection'));
 
-  let work: Work;
-  let threaded: ThreadedWork | undefined;
-  try {
-    if (configuration.workThread) {
-      threaded = await ThreadedWork.start({ logger });
-      work = threaded;
-    } else {
-      work = await buildWorkSide(configuration, logger, registry);
-    }
-  } catch (error) {
-    const coded = toDeskhandError(error, 'configuration');
-    console.error(`Deskhand cannot start: ${coded.userMessage}`);
-    logger.fatal({ err: error, code: coded.code }, 'could not build the work side');
-    process.exit(1);
-  }
-
+  const { work, threaded } = await buildWorkOrExit(configuration, logger, registry);
   const redis = new Redis(configuration.redis.url, { maxRetriesPerRequest: 2, connectTimeout: 5_000 });
   redis.on('error', (error) => logger.warn({ err: error, code: 'upstream_unavailable' }, 'redis error'));
-  // Used for one call, auth.test at start; everything Deskhand says goes through the work side's Messenger.
-  const identityClient = createSlackWebClient({
-    token: configuration.slack.botToken,
-    apiUrl: configuration.slack.apiUrl,
-    timeoutMs: configuration.slack.requestTimeoutMs,
-    clientLogger: boltLogger(logger),
-  });
-
   const app = createApp({
     configuration,
     logger,
     redis,
     work,
     registry,
-    ...(threaded ? { externalMetrics: () => (threaded as ThreadedWork).metrics() } : {}),
-    resolveIdentity: async () => {
-      const identity = await identityClient.auth.test();
-      return { botUserId: identity.user_id, botId: identity.bot_id };
-    },
+    ...(threaded ? { externalMetrics: () => threaded.metrics() } : {}),
+    resolveIdentity: identityResolver(configuration, logger),
   });
+  stopOnSignals(app, redis, logger);
 
+  try {
+    await app.start();
+  } catch (error) {
+    logger.fatal({ err: error, code: 'configuration' }, 'could not start (is SLACK_BOT_TOKEN valid and PORT free?)');
+    await work.close(1_000).catch(() => {});
+    await redis.quit().catch(() => {});
+    process.exit(1);
+  }
+}
+
+/** The configuration, or every problem printed and exit 1. */
+function configurationOrExit(): Configuration {
+  const loaded = loadConfiguration();
+  if (!loaded.ok) {
+    console.error('Deskhand cannot start. Fix these settings (see .env.example and the README):');
+    for (const problem of loaded.problems) console.error(`  - ${problem}`);
+    process.exit(1);
+  }
+  return loaded.configuration;
+}
+
+/** The work side, in a worker thread (`WORK_THREAD`) or on this event loop; exit 1 when it cannot be built. */
+async function buildWorkOrExit(
+  configuration: Configuration,
+  logger: Logger,
+  registry: Registry,
+): Promise<{ work: Work; threaded: ThreadedWork | undefined }> {
+  try {
+    if (configuration.workThread) {
+      const threaded = await ThreadedWork.start({ logger });
+      return { work: threaded, threaded };
+    }
+    return { work: await buildWorkSide(configuration, logger, registry), threaded: undefined };
+  } catch (error) {
+    const coded = toDeskhandError(error, 'configuration');
+    console.error(`Deskhand cannot start: ${coded.userMessage}`);
+    logger.fatal({ err: error, code: coded.code }, 'could not build the work side');
+    process.exit(1);
+  }
+}
+
+/** `auth.test` with the bot token, Deskhand's one Slack call outside the work side's Messenger. */
+function identityResolver(configuration: Configuration, logger: Logger): () => Promise<BotIdentity> {
+  const identityClient = createSlackWebClient({
+    token: configuration.slack.botToken,
+    apiUrl: configuration.slack.apiUrl,
+    timeoutMs: configuration.slack.requestTimeoutMs,
+    clientLogger: boltLogger(logger),
+  });
+  return async () => {
+    const identity = await identityClient.auth.test();
+    return { botUserId: identity.user_id, botId: identity.bot_id };
+  };
+}
+
+/** SIGTERM/SIGINT: one graceful stop (app, then Redis), exit 0; exit 1 when it fails or takes over 30 s. */
+function stopOnSignals(app: DeskhandApp, redis: Redis, logger: Logger): void {
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
@@ -89,15 +116,6 @@ async function main(): Promise<void> {
   };
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
   process.once('SIGINT', () => void shutdown('SIGINT'));
-
-  try {
-    await app.start();
-  } catch (error) {
-    logger.fatal({ err: error, code: 'configuration' }, 'could not start (is SLACK_BOT_TOKEN valid and PORT free?)');
-    await work.close(1_000).catch(() => {});
-    await redis.quit().catch(() => {});
-    process.exit(1);
-  }
 }
 
 await main();

@@ -85,63 +85,11 @@ export function createApp(dependencies: AppDependencies): DeskhandApp {
     ],
     ...(dependencies.externalMetrics ? { externalMetrics: dependencies.externalMetrics } : {}),
   });
-
-  const socketMode = configuration.slack.appToken !== undefined;
-  const receiver: Receiver & { port?: number | undefined } = socketMode
-    ? deferSocketModeAcks(
-        new SocketModeReceiver({
-          appToken: configuration.slack.appToken as string,
-          logger: boltLogger(logger),
-          customRoutes: Object.entries(routes).map(([path, handler]) => ({ path, method: 'GET', handler })),
-          installerOptions: { port: configuration.port },
-        }),
-      )
-    : new DeskhandReceiver({
-        signingSecret: configuration.slack.signingSecret,
-        maxFutureSkewSeconds: configuration.slack.maxFutureSkewSeconds,
-        logger,
-        registry,
-        routes,
-      });
-
-  const bolt = new App({
-    receiver,
-    logger: boltLogger(logger),
-    deferInitialization: true,
-    ignoreSelf: true,
-    // One installation: the identity is learnt once at start, so authorising a request costs nothing.
-    authorize: async () => ({
-      botToken: configuration.slack.botToken,
-      ...(identity.botId ? { botId: identity.botId } : {}),
-      ...(identity.botUserId ? { botUserId: identity.botUserId } : {}),
-    }),
-    clientOptions: {
-      slackApiUrl: configuration.slack.apiUrl,
-      timeout: configuration.slack.requestTimeoutMs,
-      retryConfig: { retries: 2 },
-    },
-  });
-
-  const notify = async (notice: UndeliverableNotice): Promise<void> => {
-    const base = { token: configuration.slack.botToken, channel: notice.channelId, text: notice.text };
-    if (notice.userId) await bolt.client.chat.postEphemeral({ ...base, user: notice.userId });
-    else await bolt.client.chat.postMessage({ ...base, ...(notice.threadTs ? { thread_ts: notice.threadTs } : {}) });
-  };
-  const durable = new DurableWork({
-    redis,
-    keyPrefix: configuration.redis.keyPrefix,
-    dedupe,
-    jobs,
-    work,
-    logger,
-    registry,
-    leaseMs,
-    notify,
-    ...(dependencies.sweepIntervalMs ? { sweepIntervalMs: dependencies.sweepIntervalMs } : {}),
-    ...(dependencies.maxWorkAttempts ? { maxAttempts: dependencies.maxWorkAttempts } : {}),
-  });
-
-  const listenerDependencies: ListenerDependencies = {
+  const { receiver, socketMode } = createReceiver(configuration, logger, registry, routes);
+  const bolt = createBolt(configuration, logger, receiver, () => identity);
+  const durable = createDurableWork(dependencies, { bolt, dedupe, jobs, registry, leaseMs });
+  const deliveries = deliveryMiddleware({ dedupe, logger, registry });
+  registerListeners(bolt, deliveries, logger, {
     work,
     durable,
     jobs,
@@ -149,23 +97,6 @@ export function createApp(dependencies: AppDependencies): DeskhandApp {
     leaseMs,
     ticketReaction: configuration.tickets.reaction,
     identity: () => identity,
-  };
-
-  const deliveries = deliveryMiddleware({ dedupe, logger, registry });
-  bolt.use(deliveries);
-  eventListeners.register(bolt, listenerDependencies);
-  commandListeners.register(bolt, listenerDependencies);
-  shortcutListeners.register(bolt, listenerDependencies);
-  actionListeners.register(bolt, listenerDependencies);
-  viewListeners.register(bolt, listenerDependencies);
-  bolt.error(async (error) => {
-    if (isWorkNotStoredError(error)) {
-      // Rethrown so that the receiver answers with an error instead of the stored ack: Slack retries an event;
-      // a click or command shows as failed to the user, and nothing ran.
-      logger.error({ err: error, code: error.code }, 'work could not be stored; the delivery is not acknowledged');
-      throw error;
-    }
-    logger.error({ err: error, code: 'internal' }, 'unhandled error in a listener');
   });
 
   const resolveIdentity =
@@ -198,16 +129,136 @@ export function createApp(dependencies: AppDependencies): DeskhandApp {
     async stop() {
       accepting = false;
       await durable.stop();
-      const timeoutMs = dependencies.shutdownTimeoutMs ?? 25_000;
-      // Stop taking requests first, then let the work already accepted finish and its messages go out.
-      await receiver.stop(timeoutMs);
-      const deadline = Date.now() + timeoutMs;
-      while (deliveries.inFlight() > 0 && Date.now() < deadline)
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      const finished = await jobs.drain(timeoutMs);
-      if (!finished) logger.warn({ inFlight: jobs.inFlight, code: 'deadline_exceeded' }, 'stopped with work running');
-      await work.close(timeoutMs);
+      await drainAndClose({ receiver, deliveries, jobs, work, logger }, dependencies.shutdownTimeoutMs ?? 25_000);
       logger.info('deskhand stopped');
     },
   };
+}
+
+type AppReceiver = Receiver & { port?: number | undefined };
+
+/** Socket Mode when an app token is configured (health routes on its HTTP server), else Deskhand's HTTP receiver. */
+function createReceiver(
+  configuration: Configuration,
+  logger: Logger,
+  registry: Registry,
+  routes: ReturnType<typeof healthRoutes>,
+): { receiver: AppReceiver; socketMode: boolean } {
+  const socketMode = configuration.slack.appToken !== undefined;
+  const receiver: AppReceiver = socketMode
+    ? deferSocketModeAcks(
+        new SocketModeReceiver({
+          appToken: configuration.slack.appToken as string,
+          logger: boltLogger(logger),
+          customRoutes: Object.entries(routes).map(([path, handler]) => ({ path, method: 'GET', handler })),
+          installerOptions: { port: configuration.port },
+        }),
+      )
+    : new DeskhandReceiver({
+        signingSecret: configuration.slack.signingSecret,
+        maxFutureSkewSeconds: configuration.slack.maxFutureSkewSeconds,
+        logger,
+        registry,
+        routes,
+      });
+  return { receiver, socketMode };
+}
+
+function createBolt(
+  configuration: Configuration,
+  logger: Logger,
+  receiver: AppReceiver,
+  identity: () => BotIdentity,
+): App {
+  return new App({
+    receiver,
+    logger: boltLogger(logger),
+    deferInitialization: true,
+    ignoreSelf: true,
+    // One installation: the identity is learnt once at start, so authorising a request costs nothing.
+    authorize: async () => {
+      const { botId, botUserId } = identity();
+      return {
+        botToken: configuration.slack.botToken,
+        ...(botId ? { botId } : {}),
+        ...(botUserId ? { botUserId } : {}),
+      };
+    },
+    clientOptions: {
+      slackApiUrl: configuration.slack.apiUrl,
+      timeout: configuration.slack.requestTimeoutMs,
+      retryConfig: { retries: 2 },
+    },
+  });
+}
+
+/** Durable work, which tells a user through Bolt's own client when their work was given up (see the header). */
+function createDurableWork(
+  dependencies: AppDependencies,
+  parts: { bolt: App; dedupe: DeliveryDeduplicator; jobs: BackgroundJobs; registry: Registry; leaseMs: number },
+): DurableWork {
+  const { configuration, logger, redis, work } = dependencies;
+  const { bolt, dedupe, jobs, registry, leaseMs } = parts;
+  const notify = async (notice: UndeliverableNotice): Promise<void> => {
+    const base = { token: configuration.slack.botToken, channel: notice.channelId, text: notice.text };
+    if (notice.userId) await bolt.client.chat.postEphemeral({ ...base, user: notice.userId });
+    else await bolt.client.chat.postMessage({ ...base, ...(notice.threadTs ? { thread_ts: notice.threadTs } : {}) });
+  };
+  return new DurableWork({
+    redis,
+    keyPrefix: configuration.redis.keyPrefix,
+    dedupe,
+    jobs,
+    work,
+    logger,
+    registry,
+    leaseMs,
+    notify,
+    ...(dependencies.sweepIntervalMs ? { sweepIntervalMs: dependencies.sweepIntervalMs } : {}),
+    ...(dependencies.maxWorkAttempts ? { maxAttempts: dependencies.maxWorkAttempts } : {}),
+  });
+}
+
+/** Delivery de-duplication first, then every surface's listeners, then the error handler. */
+function registerListeners(
+  bolt: App,
+  deliveries: ReturnType<typeof deliveryMiddleware>,
+  logger: Logger,
+  listenerDependencies: ListenerDependencies,
+): void {
+  bolt.use(deliveries);
+  eventListeners.register(bolt, listenerDependencies);
+  commandListeners.register(bolt, listenerDependencies);
+  shortcutListeners.register(bolt, listenerDependencies);
+  actionListeners.register(bolt, listenerDependencies);
+  viewListeners.register(bolt, listenerDependencies);
+  bolt.error(async (error) => {
+    if (isWorkNotStoredError(error)) {
+      // Rethrown so that the receiver answers with an error instead of the stored ack: Slack retries an event;
+      // a click or command shows as failed to the user, and nothing ran.
+      logger.error({ err: error, code: error.code }, 'work could not be stored; the delivery is not acknowledged');
+      throw error;
+    }
+    logger.error({ err: error, code: 'internal' }, 'unhandled error in a listener');
+  });
+}
+
+/** Stop taking requests first, then let the work already accepted finish and its messages go out. */
+async function drainAndClose(
+  parts: {
+    receiver: AppReceiver;
+    deliveries: ReturnType<typeof deliveryMiddleware>;
+    jobs: BackgroundJobs;
+    work: Work;
+    logger: Logger;
+  },
+  timeoutMs: number,
+): Promise<void> {
+  const { receiver, deliveries, jobs, work, logger } = parts;
+  await receiver.stop(timeoutMs);
+  const deadline = Date.now() + timeoutMs;
+  while (deliveries.inFlight() > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+  const finished = await jobs.drain(timeoutMs);
+  if (!finished) logger.warn({ inFlight: jobs.inFlight, code: 'deadline_exceeded' }, 'stopped with work running');
+  await work.close(timeoutMs);
 }

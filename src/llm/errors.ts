@@ -77,9 +77,36 @@ export function mapOpenAIError(
 ): DeskhandError {
   if (isDeskhandError(error)) return error;
   const details: Record<string, unknown> = { model: context.model };
+  const transport = mapTransportError(error, context.callerSignal, details);
+  if (transport) return transport;
+  if (error instanceof OpenAI.APIError) return mapApiError(error, details);
+  if (error instanceof SyntaxError || (error instanceof OpenAI.OpenAIError && /JSON/i.test(error.message))) {
+    return new DeskhandError('upstream_invalid_response', 'The provider returned a body that is not valid JSON', {
+      cause: error,
+      details,
+    });
+  }
+  if (error instanceof Error && /terminated|socket|ECONNRESET|premature close/i.test(error.message)) {
+    return new DeskhandError('upstream_unavailable', `The connection to the provider broke: ${error.message}`, {
+      cause: error,
+      retryable: true,
+      details,
+    });
+  }
+  return new DeskhandError('internal', error instanceof Error ? error.message : String(error), {
+    cause: error,
+    details,
+  });
+}
+
+/** Aborts (the caller's: `cancelled`; otherwise the deadline's), timeouts and unreachable providers; else undefined. */
+function mapTransportError(
+  error: unknown,
+  callerSignal: AbortSignal | undefined,
+  details: Record<string, unknown>,
+): DeskhandError | undefined {
   if (error instanceof OpenAI.APIUserAbortError || (error instanceof Error && error.name === 'AbortError')) {
-    if (context.callerSignal?.aborted)
-      return new DeskhandError('cancelled', 'The call was cancelled', { cause: error });
+    if (callerSignal?.aborted) return new DeskhandError('cancelled', 'The call was cancelled', { cause: error });
     return new DeskhandError('deadline_exceeded', 'The model call did not finish before its deadline', {
       cause: error,
       details: { ...details, timedOut: true },
@@ -98,78 +125,69 @@ export function mapOpenAIError(
       details,
     });
   }
-  if (error instanceof OpenAI.APIError) {
-    details.status = error.status;
-    details.providerCode = error.code;
-    details.providerRequestId = error.requestID;
-    const status = error.status ?? 0;
-    if (status === 429 && (error.code === 'insufficient_quota' || error.type === 'insufficient_quota')) {
-      return new DeskhandError(
-        'upstream_quota_exhausted',
-        'The provider account has no quota left (insufficient_quota)',
-        {
-          cause: error,
-          retryable: false,
-          details,
-        },
-      );
-    }
-    if (status === 429) {
-      const wait = retryAfterMs(error.headers);
-      return new DeskhandError('upstream_rate_limited', 'The provider is rate limiting us', {
-        cause: error,
-        retryable: true,
-        details: { ...details, retryAfterMs: wait },
-        ...(wait !== undefined
-          ? { userMessage: `The language model is rate limiting us. Please try again in ${Math.ceil(wait / 1000)} s.` }
-          : {}),
-      });
-    }
-    if (status >= 500 || status === 408 || status === 409) {
-      return new DeskhandError('upstream_unavailable', `The provider failed with HTTP ${status}`, {
-        cause: error,
-        retryable: true,
-        details,
-      });
-    }
-    if (status === 401 || status === 403 || status === 404) {
-      return new DeskhandError(
-        'configuration',
-        `The provider refused the request with HTTP ${status}: ${error.message}`,
-        {
-          cause: error,
-          details,
-          userMessage:
-            'The model provider rejected Deskhand’s credentials or model name. An admin needs to check them.',
-        },
-      );
-    }
-    if (error.code === 'context_length_exceeded') {
-      return new DeskhandError('input_too_large', 'The request exceeds the model’s context window', {
-        cause: error,
-        details,
-      });
-    }
-    return new DeskhandError('internal', `The provider rejected the request with HTTP ${status}: ${error.message}`, {
-      cause: error,
-      details,
-    });
-  }
-  if (error instanceof SyntaxError || (error instanceof OpenAI.OpenAIError && /JSON/i.test(error.message))) {
-    return new DeskhandError('upstream_invalid_response', 'The provider returned a body that is not valid JSON', {
-      cause: error,
-      details,
-    });
-  }
-  if (error instanceof Error && /terminated|socket|ECONNRESET|premature close/i.test(error.message)) {
-    return new DeskhandError('upstream_unavailable', `The connection to the provider broke: ${error.message}`, {
+  return undefined;
+}
+
+/** An HTTP error response, by status and provider code; `details` gains the status, code and request id. */
+function mapApiError(error: InstanceType<typeof OpenAI.APIError>, details: Record<string, unknown>): DeskhandError {
+  details.status = error.status;
+  details.providerCode = error.code;
+  details.providerRequestId = error.requestID;
+  const status = error.status ?? 0;
+  if (status === 429) return mapRateLimitError(error, details);
+  if (status >= 500 || status === 408 || status === 409) {
+    return new DeskhandError('upstream_unavailable', `The provider failed with HTTP ${status}`, {
       cause: error,
       retryable: true,
       details,
     });
   }
-  return new DeskhandError('internal', error instanceof Error ? error.message : String(error), {
+  if (status === 401 || status === 403 || status === 404) {
+    return new DeskhandError(
+      'configuration',
+      `The provider refused the request with HTTP ${status}: ${error.message}`,
+      {
+        cause: error,
+        details,
+        userMessage: 'The model provider rejected Deskhand’s credentials or model name. An admin needs to check them.',
+      },
+    );
+  }
+  if (error.code === 'context_length_exceeded') {
+    return new DeskhandError('input_too_large', 'The request exceeds the model’s context window', {
+      cause: error,
+      details,
+    });
+  }
+  return new DeskhandError('internal', `The provider rejected the request with HTTP ${status}: ${error.message}`, {
     cause: error,
     details,
+  });
+}
+
+/** A 429: an account out of quota (not retryable), or rate limiting (retryable, with the wait it asks for). */
+function mapRateLimitError(
+  error: InstanceType<typeof OpenAI.APIError>,
+  details: Record<string, unknown>,
+): DeskhandError {
+  if (error.code === 'insufficient_quota' || error.type === 'insufficient_quota') {
+    return new DeskhandError(
+      'upstream_quota_exhausted',
+      'The provider account has no quota left (insufficient_quota)',
+      {
+        cause: error,
+        retryable: false,
+        details,
+      },
+    );
+  }
+  const wait = retryAfterMs(error.headers);
+  return new DeskhandError('upstream_rate_limited', 'The provider is rate limiting us', {
+    cause: error,
+    retryable: true,
+    details: { ...details, retryAfterMs: wait },
+    ...(wait !== undefined
+      ? { userMessage: `The language model is rate limiting us. Please try again in ${Math.ceil(wait / 1000)} s.` }
+      : {}),
   });
 }

@@ -82,12 +82,8 @@ export function createInProcessWork(dependencies: InProcessWorkDependencies): Wo
   // doing it now, before the app listens, keeps that pause off the first requests.
   getEncoder(dependencies.encoding);
   let identity: BotIdentity = {};
-  const running = new Set<Promise<unknown>>();
-  const track = <T>(promise: Promise<T>): Promise<T> => {
-    running.add(promise);
-    void promise.finally(() => running.delete(promise)).catch(() => {});
-    return promise;
-  };
+  const running = new RunningWork();
+  const track = <T>(promise: Promise<T>): Promise<T> => running.track(promise);
   const router = new Router({
     gateway: dependencies.gateway,
     messenger,
@@ -102,88 +98,12 @@ export function createInProcessWork(dependencies: InProcessWorkDependencies): Wo
   });
   const interactions = dependencies.interactions ?? {};
 
-  async function action(request: ActionRequest): Promise<void> {
-    const actionLogger = logger.child({ requestId: request.requestId, actionId: request.actionId });
-    let reply: { text: string; blocks?: Block[] } | undefined;
-    try {
-      const handler = interactions.actions?.[request.actionId];
-      if (!handler) {
-        throw new DeskhandError('not_available_yet', `no handler for action ${request.actionId}`, {
-          userMessage: 'That button does not do anything yet.',
-        });
-      }
-      const outcome = await handler(request);
-      if (outcome?.kind === 'reply')
-        reply = { text: outcome.text, ...(outcome.blocks ? { blocks: outcome.blocks } : {}) };
-      actionLogger.info({ code: 'ok' }, 'action handled');
-    } catch (error) {
-      const coded = toDeskhandError(error);
-      actionLogger[coded.code === 'internal' ? 'error' : 'warn']({ err: error, code: coded.code }, 'action failed');
-      reply = errorMessage(coded.code, coded.userMessage);
-    }
-    if (reply && request.channelId) {
-      await messenger.postEphemeral({ channel: request.channelId, user: request.userId, ...reply });
-    }
-  }
-
   return {
     router,
-    route: (request) =>
-      track(
-        (async (): Promise<RouterOutcome> => {
-          const elsewhere = await dependencies.handledElsewhere?.(request).catch((error: unknown) => {
-            logger.warn({ err: error, requestId: request.requestId }, 'could not check the request; routing it');
-            return false;
-          });
-          if (!elsewhere) return router.handle(request);
-          logger.info({ requestId: request.requestId, origin: request.origin, code: 'ok' }, 'handled elsewhere');
-          return { status: 'ignored' };
-        })(),
-      ),
-    reaction: (request) =>
-      track(
-        (async () => {
-          const target = await messenger.message(request.channelId, request.messageTs);
-          return router.handle({
-            origin: 'reaction',
-            workspaceId: request.workspaceId,
-            channelId: request.channelId,
-            userId: request.userId,
-            text: target?.text ?? '',
-            messageTs: request.messageTs,
-            ...(target?.threadTs ? { threadTs: target.threadTs } : {}),
-            requestId: request.requestId,
-          });
-        })(),
-      ),
-    action: (request) => track(action(request)),
-    async view(request) {
-      const handler = interactions.views?.[request.callbackId];
-      if (!handler) {
-        logger.info({ code: 'not_available_yet', callbackId: request.callbackId }, 'view submission without a handler');
-        return { response: messageView(defaultNotAvailable), settled: Promise.resolve() };
-      }
-      try {
-        const result = await handler(request);
-        const afterAck = result?.afterAck;
-        const settled = afterAck
-          ? track(
-              afterAck().catch((error: unknown) => {
-                const coded = toDeskhandError(error);
-                logger.error({ err: error, code: coded.code, callbackId: request.callbackId }, 'view work failed');
-              }),
-            )
-          : Promise.resolve();
-        return { ...(result?.response ? { response: result.response } : {}), settled };
-      } catch (error) {
-        const coded = toDeskhandError(error);
-        logger[coded.code === 'internal' ? 'error' : 'warn'](
-          { err: error, code: coded.code, callbackId: request.callbackId },
-          'view submission failed',
-        );
-        return { response: messageView(coded.userMessage), settled: Promise.resolve() };
-      }
-    },
+    route: (request) => track(routeUnlessHandledElsewhere(request, router, dependencies)),
+    reaction: (request) => track(routeReaction(request, router, messenger)),
+    action: (request) => track(runAction(request, interactions, messenger, logger)),
+    view: (request) => runView(request, interactions, logger, track),
     async fileShared(request) {
       const handler = interactions.fileShared;
       if (!handler) {
@@ -197,15 +117,127 @@ export function createInProcessWork(dependencies: InProcessWorkDependencies): Wo
     },
     ready: dependencies.ready ?? (async () => true),
     async close(timeoutMs) {
-      const deadline = Date.now() + timeoutMs;
-      while (running.size > 0 && Date.now() < deadline) {
-        await Promise.race([Promise.allSettled([...running]), new Promise((resolve) => setTimeout(resolve, 100))]);
-      }
-      if (running.size > 0) logger.warn({ inFlight: running.size, code: 'deadline_exceeded' }, 'work still running');
+      await running.settle(timeoutMs, logger);
       await messenger.drain();
       await dependencies.onClose?.();
     },
   };
+}
+
+/** The work started and not yet ended, so that `close` can wait for it. */
+class RunningWork {
+  readonly #running = new Set<Promise<unknown>>();
+
+  track<T>(promise: Promise<T>): Promise<T> {
+    this.#running.add(promise);
+    void promise.finally(() => this.#running.delete(promise)).catch(() => {});
+    return promise;
+  }
+
+  /** Waits until nothing runs or `timeoutMs` has passed (then warns with how many are still running). */
+  async settle(timeoutMs: number, logger: Logger): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.#running.size > 0 && Date.now() < deadline) {
+      await Promise.race([Promise.allSettled([...this.#running]), new Promise((resolve) => setTimeout(resolve, 100))]);
+    }
+    if (this.#running.size > 0)
+      logger.warn({ inFlight: this.#running.size, code: 'deadline_exceeded' }, 'work still running');
+  }
+}
+
+/** Routes the request unless another handler serves it (outcome `ignored`); a failing check routes it as usual. */
+async function routeUnlessHandledElsewhere(
+  request: IncomingRequest,
+  router: Router,
+  dependencies: InProcessWorkDependencies,
+): Promise<RouterOutcome> {
+  const { logger } = dependencies;
+  const elsewhere = await dependencies.handledElsewhere?.(request).catch((error: unknown) => {
+    logger.warn({ err: error, requestId: request.requestId }, 'could not check the request; routing it');
+    return false;
+  });
+  if (!elsewhere) return router.handle(request);
+  logger.info({ requestId: request.requestId, origin: request.origin, code: 'ok' }, 'handled elsewhere');
+  return { status: 'ignored' };
+}
+
+/** Fetches the reacted-to message and routes it as a `reaction` request. */
+async function routeReaction(request: ReactionRequest, router: Router, messenger: Messenger): Promise<RouterOutcome> {
+  const target = await messenger.message(request.channelId, request.messageTs);
+  return router.handle({
+    origin: 'reaction',
+    workspaceId: request.workspaceId,
+    channelId: request.channelId,
+    userId: request.userId,
+    text: target?.text ?? '',
+    messageTs: request.messageTs,
+    ...(target?.threadTs ? { threadTs: target.threadTs } : {}),
+    requestId: request.requestId,
+  });
+}
+
+/** Runs a button's handler; the clicker sees its reply, or the reason there is none, as an ephemeral message. */
+async function runAction(
+  request: ActionRequest,
+  interactions: Partial<InteractionHandlers>,
+  messenger: Messenger,
+  logger: Logger,
+): Promise<void> {
+  const actionLogger = logger.child({ requestId: request.requestId, actionId: request.actionId });
+  let reply: { text: string; blocks?: Block[] } | undefined;
+  try {
+    const handler = interactions.actions?.[request.actionId];
+    if (!handler) {
+      throw new DeskhandError('not_available_yet', `no handler for action ${request.actionId}`, {
+        userMessage: 'That button does not do anything yet.',
+      });
+    }
+    const outcome = await handler(request);
+    if (outcome?.kind === 'reply')
+      reply = { text: outcome.text, ...(outcome.blocks ? { blocks: outcome.blocks } : {}) };
+    actionLogger.info({ code: 'ok' }, 'action handled');
+  } catch (error) {
+    const coded = toDeskhandError(error);
+    actionLogger[coded.code === 'internal' ? 'error' : 'warn']({ err: error, code: coded.code }, 'action failed');
+    reply = errorMessage(coded.code, coded.userMessage);
+  }
+  if (reply && request.channelId) {
+    await messenger.postEphemeral({ channel: request.channelId, user: request.userId, ...reply });
+  }
+}
+
+/** Runs a modal submission's quick part for the ack response; its `afterAck` part is tracked as running work. */
+async function runView(
+  request: ViewRequest,
+  interactions: Partial<InteractionHandlers>,
+  logger: Logger,
+  track: <T>(promise: Promise<T>) => Promise<T>,
+): Promise<{ response?: ViewAckResponse; settled: Promise<void> }> {
+  const handler = interactions.views?.[request.callbackId];
+  if (!handler) {
+    logger.info({ code: 'not_available_yet', callbackId: request.callbackId }, 'view submission without a handler');
+    return { response: messageView(defaultNotAvailable), settled: Promise.resolve() };
+  }
+  try {
+    const result = await handler(request);
+    const afterAck = result?.afterAck;
+    const settled = afterAck
+      ? track(
+          afterAck().catch((error: unknown) => {
+            const coded = toDeskhandError(error);
+            logger.error({ err: error, code: coded.code, callbackId: request.callbackId }, 'view work failed');
+          }),
+        )
+      : Promise.resolve();
+    return { ...(result?.response ? { response: result.response } : {}), settled };
+  } catch (error) {
+    const coded = toDeskhandError(error);
+    logger[coded.code === 'internal' ? 'error' : 'warn'](
+      { err: error, code: coded.code, callbackId: request.callbackId },
+      'view submission failed',
+    );
+    return { response: messageView(coded.userMessage), settled: Promise.resolve() };
+  }
 }
 
 const defaultNotAvailable = 'That is not available yet.';

@@ -42,8 +42,15 @@ export function ignoredBecause(event: MessageLike, botUserId: string | undefined
 }
 
 export function register(app: App, dependencies: ListenerDependencies): void {
-  const { durable, logger } = dependencies;
+  registerMentions(app, dependencies);
+  registerMessages(app, dependencies);
+  registerTicketReactions(app, dependencies);
+  registerFileShares(app, dependencies);
+}
 
+/** A mention of Deskhand: routed with its origin `mention`. */
+function registerMentions(app: App, dependencies: ListenerDependencies): void {
+  const { durable, logger } = dependencies;
   app.event('app_mention', async ({ event, body, context }) => {
     const message = event as unknown as MessageLike;
     const reason = ignoredBecause(message, context.botUserId ?? dependencies.identity().botUserId);
@@ -66,7 +73,11 @@ export function register(app: App, dependencies: ListenerDependencies): void {
       },
     });
   });
+}
 
+/** A direct message (routed as a mention) or a follow-up in a thread; a mention in a channel is `app_mention`'s. */
+function registerMessages(app: App, dependencies: ListenerDependencies): void {
+  const { durable, logger } = dependencies;
   app.event('message', async ({ event, body, context }) => {
     const message = event as unknown as MessageLike;
     const botUserId = context.botUserId ?? dependencies.identity().botUserId;
@@ -95,7 +106,11 @@ export function register(app: App, dependencies: ListenerDependencies): void {
       },
     });
   });
+}
 
+/** The ticket reaction by someone other than Deskhand, on a message. */
+function registerTicketReactions(app: App, dependencies: ListenerDependencies): void {
+  const { durable } = dependencies;
   app.event('reaction_added', async ({ event, body, context }) => {
     const botUserId = context.botUserId ?? dependencies.identity().botUserId;
     const workspaceId = tenantOf(body);
@@ -108,7 +123,10 @@ export function register(app: App, dependencies: ListenerDependencies): void {
       request: { workspaceId, channelId: channel, userId, messageTs: ts, requestId: deliveryIdFrom(context) },
     });
   });
+}
 
+function registerFileShares(app: App, dependencies: ListenerDependencies): void {
+  const { durable } = dependencies;
   app.event('file_shared', async ({ event, body, context }) => {
     const workspaceId = tenantOf(body);
     if (!workspaceId) return;
