@@ -9,9 +9,9 @@
  */
 import { DateTime } from 'luxon';
 import { DeskhandError } from '../errors.ts';
+import { formatMicroUsd } from '../slack-kit/money.ts';
 import type { BudgetWindow } from './budget-keys.ts';
 import type { ReserveInput } from './budget-types.ts';
-import { formatMicroUsd } from './prices.ts';
 
 /** Whom a refusal speaks for: the time zone of reset times and the admins who can raise a cap. */
 export interface RefusalAudience {

@@ -199,10 +199,3 @@ export class PriceTable {
     return Math.ceil(numerator / 1_000_000);
   }
 }
-
-/** µ$ → a dollar string for people, e.g. 1234567 → "$1.23" (sub-cent amounts keep four decimals). */
-export function formatMicroUsd(micro: number): string {
-  const dollars = micro / 1_000_000;
-  if (micro !== 0 && Math.abs(dollars) < 0.01) return `$${dollars.toFixed(4)}`;
-  return `$${dollars.toFixed(2)}`;
-}

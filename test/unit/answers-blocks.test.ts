@@ -5,13 +5,13 @@ import {
   buildStatusMessage,
   buildStreamEnding,
   buildStreamingMessage,
-  formatCost,
   splitForSections,
 } from '../../src/capabilities/answers/answer-blocks.ts';
 import type { AnswerOutcome } from '../../src/capabilities/answers/answer-outcome.ts';
 import { processAnswerText } from '../../src/capabilities/answers/citations.ts';
 import { extractiveAnswer } from '../../src/capabilities/answers/extractive-answer.ts';
 import { answerActionIds, answerFeedbackBlockId } from '../../src/slack-kit/answer-ids.ts';
+import { formatMicroUsd } from '../../src/slack-kit/money.ts';
 import { checkMessage } from '../fakes/slack-limits.ts';
 import { passage } from './answers-test-support.ts';
 
@@ -70,7 +70,7 @@ describe('answer blocks', () => {
     const message = buildAnswerMessage(
       answered('Five days [1].', { fromCache: true, usage: { ...usage, costMicroUsd: 0, savedMicroUsd: 1500 } }),
     );
-    assert.match(allText(message), /Cost of this answer: \$0 · answered from cache \(saved \$0\.0015\)/);
+    assert.match(allText(message), /Cost of this answer: \$0\.00 · answered from cache \(saved \$0\.0015\)/);
   });
 
   test('a very long answer is split into sections and stays within Slack limits', () => {
@@ -144,11 +144,11 @@ describe('answer blocks', () => {
 });
 
 describe('helpers', () => {
-  test('formatCost renders micro-dollars', () => {
-    assert.equal(formatCost(0), '$0');
-    assert.equal(formatCost(50), '< $0.0001');
-    assert.equal(formatCost(1234), '$0.0012');
-    assert.equal(formatCost(1_250_000), '$1.25');
+  test('the footer renders micro-dollars like every other amount (formatMicroUsd)', () => {
+    assert.equal(formatMicroUsd(0), '$0.00');
+    assert.equal(formatMicroUsd(50), '< $0.0001');
+    assert.equal(formatMicroUsd(1234), '$0.0012');
+    assert.equal(formatMicroUsd(1_250_000), '$1.25');
   });
 
   test('splitForSections never exceeds the limit and never cuts an escape in half', () => {

@@ -204,7 +204,7 @@ describe('/budget token counts', () => {
   test('the status reply lists tokens per window and each unpriced model, before the admins footer', async () => {
     const reply = await budgetHandler({ budgets, adminUserIds: ['U0ADMIN'] })(request('T0TOK', 'C0TOK'));
     const text = textOf(reply);
-    assert.match(text, /Channel, today\*: \$0\.0000 of \$5\.00/);
+    assert.match(text, /Channel, today\*: < \$0\.0001 of \$5\.00/);
     assert.match(
       text,
       /\*Tokens used\* \(counted for every model, priced or not\)\n• \*Channel, today\*: 1,250 tokens \(1,100 in, 150 out\)/,
@@ -233,7 +233,7 @@ describe('/budget token counts', () => {
       setChannelCap: budgets.setChannelCap.bind(budgets),
     };
     const plain = textOf(await budgetHandler({ budgets: withoutTokens, adminUserIds: [] })(request('T0TOK', 'C0TOK')));
-    assert.match(plain, /Channel, today\*: \$0\.0000 of \$7\.00/);
+    assert.match(plain, /Channel, today\*: < \$0\.0001 of \$7\.00/);
     assert.doesNotMatch(plain, /Tokens used/);
     const failing = {
       ...withoutTokens,
@@ -242,7 +242,7 @@ describe('/budget token counts', () => {
       },
     };
     const degraded = textOf(await budgetHandler({ budgets: failing, adminUserIds: [] })(request('T0TOK', 'C0TOK')));
-    assert.match(degraded, /Channel, today\*: \$0\.0000 of \$7\.00/);
+    assert.match(degraded, /Channel, today\*: < \$0\.0001 of \$7\.00/);
     assert.doesNotMatch(degraded, /Tokens used/);
   });
 });

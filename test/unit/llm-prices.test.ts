@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { DeskhandError } from '../../src/errors.ts';
-import { formatMicroUsd, PriceTable } from '../../src/llm/prices.ts';
+import { PriceTable } from '../../src/llm/prices.ts';
 import { isLocalHost, isOpenAIHost, unknownModelPolicy } from '../../src/llm/unknown-models.ts';
+import { formatMicroUsd } from '../../src/slack-kit/money.ts';
 
 describe('PriceTable', () => {
   const prices = new PriceTable();

@@ -5,10 +5,10 @@
  */
 import type { Block, OutgoingMessage } from '../../ports/messenger.ts';
 import { agentActionIds, agentBlockIds } from '../../slack-kit/agent-ids.ts';
+import { button, context, section } from '../../slack-kit/blocks.ts';
+import { escapeMrkdwn, truncate } from '../../slack-kit/mrkdwn.ts';
 import { approvalButtonValue } from './approval-hash.ts';
 import type { ApprovalRequest } from './approval-request.ts';
-import { button, context, escapeMrkdwn, section } from './blocks.ts';
-import { truncate } from './tool-registry.ts';
 
 const argumentsChars = 1500;
 

@@ -6,6 +6,7 @@
  * crash in between is repaired by `ensureApprovalCard`); a bound at its 2× ceiling ends the run instead of asking
  * again; a call paused on a bound goes back to the front of the queue, so an approval resumes exactly there.
  */
+import { truncate } from '../../slack-kit/mrkdwn.ts';
 import { type AgentRuntime, finish, respond } from './agent-runtime.ts';
 import { renderApprovalCard, renderResolvedApprovalCard } from './approval-card.ts';
 import type { ApprovalKind, ApprovalRequest } from './approval-request.ts';
@@ -21,7 +22,7 @@ import {
   maxErrorContinuations,
 } from './run-bounds.ts';
 import type { BoundName, PendingCall, RunState } from './run-state.ts';
-import { type AgentTool, type ToolEffect, truncate } from './tool-registry.ts';
+import type { AgentTool, ToolEffect } from './tool-registry.ts';
 
 /**
  * A bound was reached with work left: pause and ask an approver to extend it once (the card says by how much),

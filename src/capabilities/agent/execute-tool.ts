@@ -10,11 +10,12 @@
  */
 import { DeskhandError, toDeskhandError } from '../../errors.ts';
 import type { Logger } from '../../observability/logger.ts';
+import { truncate } from '../../slack-kit/mrkdwn.ts';
 import { type AgentRuntime, finish, respond, type Segment, scopeOf } from './agent-runtime.ts';
 import type { ApprovalRequest } from './approval-request.ts';
 import { escalate, reachBound } from './escalation.ts';
 import type { PendingCall, RunState } from './run-state.ts';
-import { type AgentTool, canonicalJson, type ToolOutput, truncate } from './tool-registry.ts';
+import { type AgentTool, canonicalJson, type ToolOutput } from './tool-registry.ts';
 import { wrapUntrusted } from './untrusted.ts';
 
 /** Tool calls failing in a row before a human is asked whether the run should go on. */

@@ -8,9 +8,10 @@
 import type { Logger } from '../../observability/logger.ts';
 import type { Block, MessageStream, Messenger, OutgoingMessage, StreamTask } from '../../ports/messenger.ts';
 import { agentActionIds, agentBlockIds } from '../../slack-kit/agent-ids.ts';
-import { button, context, escapeMrkdwn, formatUsd, section, sectionTextLimit } from './blocks.ts';
+import { button, context, section, sectionTextLimit } from '../../slack-kit/blocks.ts';
+import { formatMicroUsd } from '../../slack-kit/money.ts';
+import { escapeMrkdwn, truncate } from '../../slack-kit/mrkdwn.ts';
 import type { RunOutcomeKind, RunState, StepState } from './run-state.ts';
-import { truncate } from './tool-registry.ts';
 
 export interface ProgressLimits {
   maxSteps: number;
@@ -96,7 +97,7 @@ function countersBlock(state: RunState, limits: ProgressLimits): Block {
   return context(
     `Steps ${counters.steps}/${limits.maxSteps + (extensions.steps ?? 0)} · ` +
       `tool calls ${counters.toolCalls}/${limits.maxToolCalls + (extensions.tool_calls ?? 0)} · ` +
-      `cost ${formatUsd(counters.spentMicroUsd)} of ${formatUsd(limits.maxRunMicroUsd + (extensions.cost ?? 0))} · ` +
+      `cost ${formatMicroUsd(counters.spentMicroUsd)} of ${formatMicroUsd(limits.maxRunMicroUsd + (extensions.cost ?? 0))} · ` +
       `${status} · run \`${state.runId}\``,
   );
 }
@@ -109,7 +110,7 @@ function outcomeBlocks(state: RunState): Block[] {
   const blocks: Block[] = [
     section(
       `*${outcomeTitles[state.outcome.kind]}.* ${escapeMrkdwn(state.outcome.message)}\n` +
-        `${counters.steps} steps, ${counters.toolCalls} tool calls (${completed} completed), ${formatUsd(counters.spentMicroUsd)} spent.`,
+        `${counters.steps} steps, ${counters.toolCalls} tool calls (${completed} completed), ${formatMicroUsd(counters.spentMicroUsd)} spent.`,
     ),
   ];
   if (state.outcome.answer) blocks.push(section(escapeMrkdwn(truncate(state.outcome.answer, 2500))));

@@ -26,6 +26,7 @@
 import { DeskhandError, toDeskhandError } from '../../errors.ts';
 import type { Logger } from '../../observability/logger.ts';
 import type { ChatMessage, ChatRequest, ChatResult } from '../../ports/language-model.ts';
+import { truncate } from '../../slack-kit/mrkdwn.ts';
 import { agentPromptVersion, planSchema, planTool, planToolName, systemPrompt } from './agent-prompt.ts';
 import { type AgentRuntime, finish, respond, type Segment, scopeOf } from './agent-runtime.ts';
 import type { ApprovalRequest } from './approval-request.ts';
@@ -34,7 +35,7 @@ import { cancelPendingApproval, ensureApprovalCard, escalate, reachBound } from 
 import { executeTool, recoverInFlight } from './execute-tool.ts';
 import { effectiveLimit, formatBound } from './run-bounds.ts';
 import type { PendingCall, RunState } from './run-state.ts';
-import { callFingerprint, truncate } from './tool-registry.ts';
+import { callFingerprint } from './tool-registry.ts';
 
 /** Failures worth retrying the step for (through the queue's backoff) before the run is ended as failed. */
 const transientCodes = new Set<string>(['budget_unenforceable', 'upstream_unavailable', 'upstream_rate_limited']);

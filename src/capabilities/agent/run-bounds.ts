@@ -6,9 +6,10 @@
  * bound past 2× its configured value (`extensionFor` is 0 at that ceiling); the extension hash binds the run,
  * the bound and exactly the amount added, so an approval cannot be replayed for a different run, bound or amount.
  */
+
+import { formatMicroUsd } from '../../slack-kit/money.ts';
 import type { AgentLimits } from './agent-runtime.ts';
 import { approvalHash } from './approval-hash.ts';
-import { formatUsd as formatMicroUsd } from './blocks.ts';
 import type { BoundName, RunOutcomeKind, RunState } from './run-state.ts';
 import { canonicalJson } from './tool-registry.ts';
 

@@ -18,6 +18,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { ToolDefinition } from '../../ports/language-model.ts';
 import type { AccessScope } from '../../ports/vector-index.ts';
+import { truncate } from '../../slack-kit/mrkdwn.ts';
 
 export type ToolRisk = 'read' | 'write';
 
@@ -166,8 +167,4 @@ export function callFingerprint(name: string, argumentsJson: string): string {
 /** The access scope a tool must use: always the run's workspace and channel, whatever the model asked for. */
 export function accessScopeOf(context: Pick<ToolContext, 'workspaceId' | 'channelId'>): AccessScope {
   return { workspaceId: context.workspaceId, channelId: context.channelId };
-}
-
-export function truncate(text: string, maxChars: number): string {
-  return text.length <= maxChars ? text : `${text.slice(0, Math.max(0, maxChars - 1))}…`;
 }

@@ -6,8 +6,8 @@
  */
 import { toDeskhandError } from '../../errors.ts';
 import type { DocumentScope } from '../../ports/vector-index.ts';
+import { escapeMrkdwn } from '../../slack-kit/mrkdwn.ts';
 import type { IngestDocumentResult, IngestionProgress } from '../documents/ingestion/ingest-document.ts';
-import { escapeMrkdwn } from './citations.ts';
 import type { DocsDependencies, DocsReply, DocsRequester } from './docs-dependencies.ts';
 import { type SharedFile, sharedFilesOf } from './shared-files-of.ts';
 

@@ -8,10 +8,13 @@
  */
 import type { Block } from '../../ports/messenger.ts';
 import { answerActionIds, answerFeedbackBlockId } from '../../slack-kit/answer-ids.ts';
+import { context, section } from '../../slack-kit/blocks.ts';
+import { formatMicroUsd } from '../../slack-kit/money.ts';
+import { escapeMrkdwn } from '../../slack-kit/mrkdwn.ts';
 import type { AnswerOutcome } from './answer-outcome.ts';
 import type { ClosestDocument } from './answer-source.ts';
 import type { AnswerUsage } from './answer-usage.ts';
-import { type CitedSource, escapeMrkdwn, formatSourceLine, formatSourcePlain, linkTarget } from './citations.ts';
+import { type CitedSource, formatSourceLine, formatSourcePlain, linkTarget } from './citations.ts';
 
 export interface AnswerMessage {
   /** Plain-text fallback (notifications, screen readers); mrkdwn-escaped. */
@@ -31,14 +34,6 @@ const fallbackTextLimit = 3000;
 /** Says an answer was made without a model (none is configured), above the quoted passages. */
 export const withoutModelNote =
   'Answered without a language model: these are the passages of your documents that match your question, quoted with their sources.';
-
-function section(text: string, blockId?: string): Block {
-  return { type: 'section', text: { type: 'mrkdwn', text }, ...(blockId ? { block_id: blockId } : {}) };
-}
-
-function context(text: string): Block {
-  return { type: 'context', elements: [{ type: 'mrkdwn', text }] };
-}
 
 /** Splits mrkdwn into section-sized pieces at paragraph, then line, then word boundaries. */
 export function splitForSections(text: string, limit: number = sectionLimit): string[] {
@@ -67,21 +62,12 @@ function limitText(text: string, limit: number): string {
   return `${text.slice(0, cut > limit / 2 ? cut : limit - 40).trimEnd()} … _(shortened to fit in Slack)_`;
 }
 
-/** `$0.0012`-style cost for micro-dollars; below a hundredth of a cent shows `< $0.0001`. */
-export function formatCost(microUsd: number): string {
-  if (microUsd <= 0) return '$0';
-  const dollars = microUsd / 1_000_000;
-  if (dollars < 0.0001) return '< $0.0001';
-  if (dollars < 0.01) return `$${dollars.toFixed(4)}`;
-  return `$${dollars.toFixed(2)}`;
-}
-
 function footerText(
   usage: AnswerUsage,
   options: { fromCache?: boolean; model?: string; noModelAnswer?: boolean },
 ): string {
-  const parts = [`Cost of this answer: ${formatCost(usage.costMicroUsd)}`];
-  if (options.fromCache) parts.push(`answered from cache (saved ${formatCost(usage.savedMicroUsd)})`);
+  const parts = [`Cost of this answer: ${formatMicroUsd(usage.costMicroUsd)}`];
+  if (options.fromCache) parts.push(`answered from cache (saved ${formatMicroUsd(usage.savedMicroUsd)})`);
   // The question may still have cost a query embedding or a rewrite; what is certain is that no model wrote this.
   if (options.noModelAnswer) parts.push('no model-written answer');
   if (options.model) parts.push(escapeMrkdwn(options.model));

@@ -7,7 +7,12 @@
  * Slack-specific control sequences (`<!channel>`, `<@U…>`, `<url|label>`) and `[n]` markers, which no markdown
  * parser knows about; a small, tested set of rules is easier to audit than a parser's extension points.
  */
+import { escapeMrkdwn } from '../../slack-kit/mrkdwn.ts';
 import type { AnswerSource } from './answer-source.ts';
+
+// Still importable from here for `answer-handlers.ts`, which another change is editing now; new code imports it
+// from `slack-kit/mrkdwn.ts`.
+export { escapeMrkdwn } from '../../slack-kit/mrkdwn.ts';
 
 /** A source the answer cites, with the number it is shown under (1-based, dense, in order of first use). */
 export interface CitedSource {
@@ -175,11 +180,6 @@ export function renumberCitations(
 }
 
 // --- Slack mrkdwn -----------------------------------------------------------------------------------------------
-
-/** Escapes Slack's three control characters so no text can become a mention or link. */
-export function escapeMrkdwn(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-}
 
 /**
  * Sanitised markdown → Slack mrkdwn: escapes `&`, `<`, `>` everywhere (mrkdwn has no other escape), turns

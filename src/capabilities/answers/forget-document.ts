@@ -3,7 +3,7 @@
  * uploader can remove it; an unknown or ambiguous target removes nothing. Removing bumps the index version.
  */
 import type { DocumentSummary } from '../../ports/vector-index.ts';
-import { escapeMrkdwn } from './citations.ts';
+import { escapeMrkdwn } from '../../slack-kit/mrkdwn.ts';
 import type { DocsDependencies, DocsReply, DocsRequester } from './docs-dependencies.ts';
 import { documentLink } from './document-link.ts';
 

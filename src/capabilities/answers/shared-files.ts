@@ -14,8 +14,8 @@ import { toDeskhandError } from '../../errors.ts';
 import type { Logger } from '../../observability/logger.ts';
 import type { CapabilityRequest, IncomingRequest, MentionRoute } from '../../ports/capability.ts';
 import type { FileDetails, Messenger } from '../../ports/messenger.ts';
+import { escapeMrkdwn } from '../../slack-kit/mrkdwn.ts';
 import { addSharedFile } from './add-shared-file.ts';
-import { escapeMrkdwn } from './citations.ts';
 import type { DocsDependencies } from './docs-dependencies.ts';
 import { newestFileSharedBy, type SharedFile } from './shared-files-of.ts';
 

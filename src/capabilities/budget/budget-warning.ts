@@ -4,7 +4,7 @@
  */
 import { DateTime } from 'luxon';
 import type { BudgetWarning } from '../../llm/budget-store.ts';
-import { formatMicroUsd } from '../../llm/prices.ts';
+import { formatMicroUsd } from '../../slack-kit/money.ts';
 
 const windowNames: Record<BudgetWarning['window'], string> = {
   channel_daily: "this channel's daily model budget",

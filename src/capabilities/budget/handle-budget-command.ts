@@ -7,8 +7,8 @@ import { DateTime } from 'luxon';
 import type { Logger } from 'pino';
 import { isDeskhandError } from '../../errors.ts';
 import type { BudgetStatus, BudgetWindow } from '../../llm/budget-store.ts';
-import { formatMicroUsd } from '../../llm/prices.ts';
 import type { Block } from '../../ports/messenger.ts';
+import { formatMicroUsd } from '../../slack-kit/money.ts';
 
 /** What the command needs from the budget store (`BudgetStore` satisfies it). */
 export interface BudgetAdministration {

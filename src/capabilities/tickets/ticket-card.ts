@@ -9,6 +9,8 @@
  * https://api.slack.com/reference/block-kit/blocks
  */
 import type { Block } from '../../ports/messenger.ts';
+import { context, section } from '../../slack-kit/blocks.ts';
+import { escapeMrkdwn, truncate } from '../../slack-kit/mrkdwn.ts';
 import { ticketActionIds, ticketActionsBlockId } from '../../slack-kit/ticket-ids.ts';
 import type { TicketFlag } from './grounding.ts';
 import { type Ticket, ticketFieldLabels, type UrgencyLevel } from './ticket-schema.ts';
@@ -32,20 +34,6 @@ export interface CardMessage {
   blocks: Block[];
 }
 
-/** Escapes the three characters Slack treats as markup in mrkdwn and plain text. */
-export function escapeSlackText(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-}
-
-/** Cuts to `max` characters (with an ellipsis), never splitting an escape sequence in half. */
-export function cut(text: string, max: number): string {
-  if (text.length <= max) return text;
-  let kept = text.slice(0, max - 1);
-  const partialEntity = /&[a-z]{0,3}$/.exec(kept);
-  if (partialEntity) kept = kept.slice(0, partialEntity.index);
-  return `${kept}…`;
-}
-
 const urgencyEmoji: Record<UrgencyLevel, string> = {
   low: ':large_blue_circle:',
   medium: ':large_yellow_circle:',
@@ -58,31 +46,31 @@ export function humanise(value: string): string {
 }
 
 function field(label: string, value: string): { type: 'mrkdwn'; text: string } {
-  return { type: 'mrkdwn', text: cut(`*${label}*\n${value}`, slackLimits.sectionField) };
+  return { type: 'mrkdwn', text: truncate(`*${label}*\n${value}`, slackLimits.sectionField) };
 }
 
 const none = '_not in the message_';
 
 function ticketFieldsBlock(ticket: Ticket): Block {
-  const text = (value: string | null) => (value === null ? none : escapeSlackText(value));
+  const text = (value: string | null) => (value === null ? none : escapeMrkdwn(value));
   return {
     type: 'section',
     fields: [
-      field(ticketFieldLabels.category, humanise(escapeSlackText(ticket.category))),
+      field(ticketFieldLabels.category, humanise(escapeMrkdwn(ticket.category))),
       field(
         ticketFieldLabels.urgency,
-        `${urgencyEmoji[ticket.urgency]} ${ticket.urgency}${ticket.urgencyReason ? ` — ${escapeSlackText(ticket.urgencyReason)}` : ''}`,
+        `${urgencyEmoji[ticket.urgency]} ${ticket.urgency}${ticket.urgencyReason ? ` — ${escapeMrkdwn(ticket.urgencyReason)}` : ''}`,
       ),
       field(
         ticketFieldLabels.orderIds,
-        ticket.orderIds.length > 0 ? ticket.orderIds.map(escapeSlackText).join(', ') : none,
+        ticket.orderIds.length > 0 ? ticket.orderIds.map(escapeMrkdwn).join(', ') : none,
       ),
       field(ticketFieldLabels.customerName, text(ticket.customerName)),
       field(ticketFieldLabels.customerEmail, text(ticket.customerEmail)),
       field(ticketFieldLabels.product, text(ticket.product)),
       field(ticketFieldLabels.deadline, text(ticket.deadline)),
       field(ticketFieldLabels.frequency, text(ticket.frequency)),
-      field(ticketFieldLabels.language, escapeSlackText(ticket.language)),
+      field(ticketFieldLabels.language, escapeMrkdwn(ticket.language)),
       field(ticketFieldLabels.confidence, `${Math.round(ticket.confidence * 100)} %`),
     ],
   };
@@ -99,19 +87,11 @@ export function missingFields(ticket: Ticket): string[] {
 }
 
 function summaryBlock(title: string, ticket: Ticket): Block {
-  return {
-    type: 'section',
-    text: { type: 'mrkdwn', text: cut(`*${title}*\n${escapeSlackText(ticket.summary)}`, slackLimits.sectionText) },
-  };
+  return section(`*${title}*\n${escapeMrkdwn(ticket.summary)}`);
 }
 
 function contextBlock(lines: string[]): Block {
-  return {
-    type: 'context',
-    elements: lines
-      .slice(0, slackLimits.contextElements)
-      .map((line) => ({ type: 'mrkdwn', text: cut(line, slackLimits.sectionField) })),
-  };
+  return context(lines.map((line) => truncate(line, slackLimits.sectionField)));
 }
 
 function missingBlock(ticket: Ticket): Block | undefined {
@@ -120,11 +100,11 @@ function missingBlock(ticket: Ticket): Block | undefined {
   if (missing.length > 0) parts.push(`*Missing:* ${missing.join(', ')}`);
   if (ticket.questionsToAsk.length > 0) {
     parts.push(
-      `*${ticketFieldLabels.questionsToAsk}:*\n${ticket.questionsToAsk.map((question) => `• ${escapeSlackText(question)}`).join('\n')}`,
+      `*${ticketFieldLabels.questionsToAsk}:*\n${ticket.questionsToAsk.map((question) => `• ${escapeMrkdwn(question)}`).join('\n')}`,
     );
   }
   if (parts.length === 0) return undefined;
-  return { type: 'section', text: { type: 'mrkdwn', text: cut(parts.join('\n'), slackLimits.sectionText) } };
+  return section(parts.join('\n'));
 }
 
 export interface DraftCardInput {
@@ -147,16 +127,14 @@ export function buildTicketCard(input: DraftCardInput): CardMessage {
   if (input.mode === 'rules') {
     // The reason (no model configured, model down, budget spent, invalid model output) is part of the note.
     const reason = input.flags.find((flag) => flag.kind === 'extracted_without_model');
-    blocks.push(
-      contextBlock(reason ? [withoutModelNote, `Why: ${escapeSlackText(reason.message)}`] : [withoutModelNote]),
-    );
+    blocks.push(contextBlock(reason ? [withoutModelNote, `Why: ${escapeMrkdwn(reason.message)}`] : [withoutModelNote]));
   }
   blocks.push(ticketFieldsBlock(ticket));
   const missing = missingBlock(ticket);
   if (missing) blocks.push(missing);
   const flagLines = input.flags
     .filter((flag) => flag.kind !== 'extracted_without_model')
-    .map((flag) => `:triangular_flag_on_post: ${escapeSlackText(flag.message)}`);
+    .map((flag) => `:triangular_flag_on_post: ${escapeMrkdwn(flag.message)}`);
   if (flagLines.length > 0) blocks.push(contextBlock(flagLines));
   if (input.editedBy) blocks.push(contextBlock([`Edited by <@${input.editedBy}>`]));
   blocks.push({
@@ -192,7 +170,7 @@ export function buildTicketCard(input: DraftCardInput): CardMessage {
     ],
   });
   const label = input.mode === 'rules' ? 'Ticket draft (extracted without the model)' : 'Ticket draft';
-  return { text: cut(`${label}: ${ticket.summary}`, 3000), blocks };
+  return { text: truncate(`${label}: ${ticket.summary}`, 3000), blocks };
 }
 
 export interface FiledCardInput {
@@ -205,7 +183,7 @@ export interface FiledCardInput {
 
 /** The card after filing: no buttons, "Filed by <@U…> — reference …". */
 export function buildFiledCard(input: FiledCardInput): CardMessage {
-  const reference = escapeSlackText(input.reference);
+  const reference = escapeMrkdwn(input.reference);
   const blocks: Block[] = [
     summaryBlock(`:white_check_mark: Filed by <@${input.filedBy}> — reference ${reference}`, input.ticket),
     ticketFieldsBlock(input.ticket),
@@ -222,15 +200,7 @@ export function buildDiscardedCard(input: { ticket: Ticket; discardedBy: string 
   const text = `Ticket draft discarded by <@${input.discardedBy}>.`;
   return {
     text,
-    blocks: [
-      {
-        type: 'section',
-        text: {
-          type: 'mrkdwn',
-          text: cut(`:wastebasket: ${text}\n~${escapeSlackText(input.ticket.summary)}~`, slackLimits.sectionText),
-        },
-      },
-    ],
+    blocks: [section(`:wastebasket: ${text}\n~${escapeMrkdwn(input.ticket.summary)}~`)],
   };
 }
 
@@ -242,7 +212,7 @@ export function buildTriageMessage(input: {
   sourcePermalink?: string;
   mode: 'model' | 'rules';
 }): CardMessage {
-  const title = `${urgencyEmoji[input.ticket.urgency]} Ticket ${escapeSlackText(input.ticketId)} — filed by <@${input.filedBy}>`;
+  const title = `${urgencyEmoji[input.ticket.urgency]} Ticket ${escapeMrkdwn(input.ticketId)} — filed by <@${input.filedBy}>`;
   const blocks: Block[] = [summaryBlock(title, input.ticket), ticketFieldsBlock(input.ticket)];
   const missing = missingBlock(input.ticket);
   if (missing) blocks.push(missing);
@@ -250,5 +220,5 @@ export function buildTriageMessage(input: {
   if (input.sourcePermalink) notes.push(`<${input.sourcePermalink}|Source message>`);
   if (input.mode === 'rules') notes.push('Extracted without the model.');
   if (notes.length > 0) blocks.push(contextBlock(notes));
-  return { text: cut(`Ticket ${input.ticketId}: ${input.ticket.summary}`, 3000), blocks };
+  return { text: truncate(`Ticket ${input.ticketId}: ${input.ticket.summary}`, 3000), blocks };
 }

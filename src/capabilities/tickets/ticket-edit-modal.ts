@@ -4,8 +4,9 @@
  * https://api.slack.com/surfaces/modals
  */
 import type { Block } from '../../ports/messenger.ts';
+import { truncate } from '../../slack-kit/mrkdwn.ts';
 import { ticketEditBlockIds, ticketEditInputActionId, ticketEditModalCallbackId } from '../../slack-kit/ticket-ids.ts';
-import { cut, humanise, slackLimits } from './ticket-card.ts';
+import { humanise, slackLimits } from './ticket-card.ts';
 import {
   createTicketSchema,
   type Frequency,
@@ -28,7 +29,7 @@ export interface EditModalMetadata {
 }
 
 function plainText(text: string) {
-  return { type: 'plain_text', text: cut(text, slackLimits.optionText) };
+  return { type: 'plain_text', text: truncate(text, slackLimits.optionText) };
 }
 
 function option(value: string, label = value) {
@@ -52,7 +53,7 @@ function textInput(
       action_id: ticketEditInputActionId,
       multiline: options.multiline ?? false,
       ...(options.maxLength ? { max_length: options.maxLength } : {}),
-      ...(initial ? { initial_value: cut(initial, options.maxLength ?? slackLimits.plainTextInitialValue) } : {}),
+      ...(initial ? { initial_value: truncate(initial, options.maxLength ?? slackLimits.plainTextInitialValue) } : {}),
     },
   };
 }

@@ -8,6 +8,7 @@
  * whole text (split-message.ts splits it).
  */
 import type { Block, OutgoingMessage, StreamTask } from '../../ports/messenger.ts';
+import { escapeMrkdwn } from '../../slack-kit/mrkdwn.ts';
 import { truncateText } from './split-message.ts';
 import type { FinalContent, StreamReply } from './stream-reply.ts';
 
@@ -54,11 +55,12 @@ export function taskChunk(task: StreamTask): Record<string, unknown> {
 
 /** One mrkdwn line per task; titles and details are untrusted (model output), so mentions are escaped. */
 function taskLine(task: StreamTask): string {
-  const details = task.details ? ` — ${escapeMrkdwn(truncateText(task.details, taskFieldLimit))}` : '';
-  const output = task.output ? `\n      ↳ ${escapeMrkdwn(truncateText(task.output, taskFieldLimit))}` : '';
-  return `${taskEmoji[task.status]} ${escapeMrkdwn(task.title)}${details}${output}`;
+  const details = task.details ? ` — ${oneLine(truncateText(task.details, taskFieldLimit))}` : '';
+  const output = task.output ? `\n      ↳ ${oneLine(truncateText(task.output, taskFieldLimit))}` : '';
+  return `${taskEmoji[task.status]} ${oneLine(task.title)}${details}${output}`;
 }
 
-function escapeMrkdwn(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/\s+/g, ' ');
+/** Untrusted text on one line of the task list: mentions escaped, whitespace collapsed. */
+function oneLine(text: string): string {
+  return escapeMrkdwn(text).replace(/\s+/g, ' ');
 }

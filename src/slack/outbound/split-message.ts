@@ -12,6 +12,7 @@
  * neither Block Kit nor mrkdwn code fences.
  */
 import type { Block, OutgoingMessage } from '../../ports/messenger.ts';
+import { section } from '../../slack-kit/blocks.ts';
 
 export interface MessageLimits {
   maxBlocks: number;
@@ -107,10 +108,6 @@ export function splitText(text: string, limit: number): string[] {
   return pieces;
 }
 
-function sectionOf(text: string): Block {
-  return { type: 'section', text: { type: 'mrkdwn', text } };
-}
-
 function blockText(value: unknown): number {
   if (Array.isArray(value)) return value.reduce<number>((sum, item) => sum + blockText(item), 0);
   if (typeof value !== 'object' || value === null) return 0;
@@ -173,7 +170,7 @@ export function splitMessage(message: MessagePart, limits: MessageLimits = slack
   const blocks = message.blocks;
   if (blocks === undefined || blocks.length === 0) {
     if (message.text.length <= limits.sectionText) return [{ text: message.text }];
-    const sections = splitText(message.text, limits.sectionText).map(sectionOf);
+    const sections = splitText(message.text, limits.sectionText).map((text) => section(text));
     // Each part's fallback is its own text (at most cumulativeBlockText long, so well within `text`'s limit).
     return groupBlocks(sections, limits).map((group) => ({ text: plainOf(group), blocks: group }));
   }

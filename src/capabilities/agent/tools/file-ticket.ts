@@ -3,7 +3,8 @@
  * bound to exactly these fields. Not idempotent unless the sink dedupes on `idempotencyKey`.
  */
 import { z } from 'zod';
-import { type AgentTool, truncate } from '../tool-registry.ts';
+import { truncate } from '../../../slack-kit/mrkdwn.ts';
+import type { AgentTool } from '../tool-registry.ts';
 
 export const fileTicketInputSchema = z
   .object({

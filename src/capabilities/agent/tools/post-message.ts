@@ -4,7 +4,8 @@
  */
 import { z } from 'zod';
 import type { Messenger } from '../../../ports/messenger.ts';
-import { type AgentTool, truncate } from '../tool-registry.ts';
+import { truncate } from '../../../slack-kit/mrkdwn.ts';
+import type { AgentTool } from '../tool-registry.ts';
 
 const inputSchema = z
   .object({

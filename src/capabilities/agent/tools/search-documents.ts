@@ -4,7 +4,8 @@
  */
 import { z } from 'zod';
 import type { AccessScope, VectorIndex } from '../../../ports/vector-index.ts';
-import { type AgentTool, accessScopeOf, truncate } from '../tool-registry.ts';
+import { truncate } from '../../../slack-kit/mrkdwn.ts';
+import { type AgentTool, accessScopeOf } from '../tool-registry.ts';
 
 export interface DocumentPassage {
   title: string;

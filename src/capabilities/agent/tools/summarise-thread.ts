@@ -7,7 +7,8 @@ import type { EncodingName } from '../../../llm/tokenizer.ts';
 import { truncateToTokens } from '../../../llm/tokenizer.ts';
 import type { LanguageModelGateway } from '../../../ports/language-model.ts';
 import type { Messenger } from '../../../ports/messenger.ts';
-import { type AgentTool, truncate } from '../tool-registry.ts';
+import { truncate } from '../../../slack-kit/mrkdwn.ts';
+import type { AgentTool } from '../tool-registry.ts';
 import { wrapUntrusted } from '../untrusted.ts';
 
 const inputSchema = z
