@@ -6,6 +6,7 @@
  */
 import type { FileTicket } from '../capabilities/agent/tools/file-ticket.ts';
 import type { TicketSink } from '../capabilities/tickets/sinks/ticket-sink.ts';
+import { emptyTicket } from '../capabilities/tickets/ticket-schema.ts';
 import { ticketIdFor } from '../capabilities/tickets/ticket-store.ts';
 import { DeskhandError } from '../errors.ts';
 
@@ -26,21 +27,15 @@ export async function fileTicketThroughSinks(
     const result = await sink.deliver({
       ticketId,
       workspaceId: request.workspaceId,
-      ticket: {
+      ticket: emptyTicket({
         summary: ticket.summary,
         category: ticket.category,
         urgency: ticket.urgency,
-        urgencyReason: null,
         orderIds: ticket.orderIds,
-        customerName: null,
         customerEmail: ticket.customerEmail,
-        product: null,
-        deadline: null,
-        frequency: null,
         language: teamLanguage,
-        questionsToAsk: [],
         confidence: 1,
-      },
+      }),
       source: { channelId: request.channelId, messageTs: request.threadTs ?? request.idempotencyKey },
       filedBy: request.approvedBy ?? request.requesterId,
       filedAt: new Date().toISOString(),

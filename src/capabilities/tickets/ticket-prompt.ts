@@ -8,7 +8,7 @@
 import { DateTime } from 'luxon';
 import { countTokens, type EncodingName, truncateToTokens } from '../../llm/tokenizer.ts';
 import type { ChatMessage } from '../../ports/language-model.ts';
-import { type Ticket, ticketJsonSchema } from './ticket-schema.ts';
+import { emptyTicket, type Ticket, ticketJsonSchema } from './ticket-schema.ts';
 
 export const ticketPromptVersion = 'ticket-2026-11-28.1';
 
@@ -134,21 +134,13 @@ const examples: Example[] = [
       time_zone: 'UTC',
       team_language: 'en',
     },
-    output: {
+    output: emptyTicket({
       summary: 'The customer sent a greeting without describing a problem.',
       category: 'question',
       urgency: 'low',
-      urgencyReason: null,
-      orderIds: [],
-      customerName: null,
-      customerEmail: null,
-      product: null,
-      deadline: null,
-      frequency: null,
-      language: 'en',
       questionsToAsk: ['What can we help you with?'],
       confidence: 0.2,
-    },
+    }),
   },
 ];
 

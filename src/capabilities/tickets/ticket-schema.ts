@@ -131,7 +131,10 @@ export function ticketJsonSchema(categories: readonly string[] = defaultTicketCa
   return schema;
 }
 
-/** A ticket with every unknown field empty, for builders that start from nothing. */
+/**
+ * The one empty ticket: every unknown field `null` or `[]`, category `other`, urgency `medium`, language `en`,
+ * confidence 0; `overrides` replace fields in place, so the key order (and the JSON) stays the schema's.
+ */
 export function emptyTicket(overrides: Partial<Ticket> = {}): Ticket {
   return {
     summary: '',
