@@ -13,7 +13,6 @@
 import type { Redis } from 'ioredis';
 import OpenAI from 'openai';
 import { budgetWarningText } from '../capabilities/budget/budget-warning.ts';
-import { BudgetStore } from '../llm/budget-store.ts';
 import { createNoModelGateway } from '../llm/no-model-gateway.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Registry } from '../observability/metrics.ts';
@@ -22,6 +21,7 @@ import type { Embedder } from '../ports/embedder.ts';
 import type { ChatRequest, LanguageModelGateway } from '../ports/language-model.ts';
 import { budgetHandler } from '../router/budget-handler.ts';
 import type { SlackMessenger } from '../slack/outbound/slack-messenger.ts';
+import { buildBudgetStore } from './build-budget-store.ts';
 import type { Configuration } from './config.ts';
 import { createGateway, type GatewayParts } from './create-gateway.ts';
 
@@ -119,7 +119,8 @@ function buildWithoutModel(
   return {
     modelConfigured: false,
     gateway: createNoModelGateway({ logger, registry }),
-    // Nothing is spent without a model, but `/budget` still shows the caps and any earlier spend.
+    // Nothing is spent without a model, but `/budget` still shows the caps and any earlier spend: the same store
+    // (keys, caps, time zone) the gateway would use, without the client, the price table or the ledger.
     budget: budgetHandler({
       budgets: buildBudgetStore(configuration, redis),
       adminUserIds: configuration.people.adminUserIds,
@@ -127,28 +128,4 @@ function buildWithoutModel(
     }),
     close: async () => {},
   };
-}
-
-/**
- * The budget store `/budget` reads when no model is configured: the same Redis keys, caps and time zone as the
- * one `createGateway` builds, without the OpenAI client, the price table or the ledger (nothing is spent).
- *
- * NOTE: `createGateway` (src/composition/create-gateway.ts) still builds an identical store itself, so these settings are
- * written twice. Once it accepts the store as a dependency, pass it `buildBudgetStore(configuration, redis)` and
- * the two cannot drift (left for after the `src/llm` split, which owns that file).
- */
-export function buildBudgetStore(configuration: Configuration, redis: Redis): BudgetStore {
-  const micro = (usd: number) => Math.round(usd * 1_000_000);
-  return new BudgetStore({
-    redis,
-    keyPrefix: configuration.redis.keyPrefix,
-    timeZone: configuration.budgets.timeZone,
-    defaults: {
-      channelDailyMicroUsd: micro(configuration.budgets.channelDailyUsd),
-      channelMonthlyMicroUsd: micro(configuration.budgets.channelMonthlyUsd),
-      workspaceDailyMicroUsd: micro(configuration.budgets.workspaceDailyUsd),
-    },
-    reservationTtlMs: configuration.budgets.reservationTtlSeconds * 1000,
-    adminUserIds: configuration.people.adminUserIds,
-  });
 }

@@ -5,15 +5,14 @@
 import type { Redis } from 'ioredis';
 import type OpenAI from 'openai';
 import type { Logger } from 'pino';
-import { BudgetStore, type BudgetWarning } from '../llm/budget-store.ts';
+import type { BudgetStore, BudgetWarning } from '../llm/budget-store.ts';
 import { GatewayEmbedder, OpenAIGateway } from '../llm/gateway.ts';
 import { Ledger, rebuildCounters } from '../llm/ledger.ts';
 import { PriceTable } from '../llm/prices.ts';
 import { ResponseCache } from '../llm/response-cache.ts';
 import type { Registry } from '../observability/metrics.ts';
+import { buildBudgetStore } from './build-budget-store.ts';
 import type { Configuration } from './config.ts';
-
-const micro = (usd: number) => Math.round(usd * 1_000_000);
 
 export interface GatewayParts {
   gateway: OpenAIGateway;
@@ -61,18 +60,7 @@ export function createGateway(
       );
     }
   }
-  const budgets = new BudgetStore({
-    redis: dependencies.redis,
-    keyPrefix: configuration.redis.keyPrefix,
-    timeZone: configuration.budgets.timeZone,
-    defaults: {
-      channelDailyMicroUsd: micro(configuration.budgets.channelDailyUsd),
-      channelMonthlyMicroUsd: micro(configuration.budgets.channelMonthlyUsd),
-      workspaceDailyMicroUsd: micro(configuration.budgets.workspaceDailyUsd),
-    },
-    reservationTtlMs: configuration.budgets.reservationTtlSeconds * 1000,
-    adminUserIds: configuration.people.adminUserIds,
-  });
+  const budgets = buildBudgetStore(configuration, dependencies.redis);
   const cache = new ResponseCache({
     redis: dependencies.redis,
     keyPrefix: configuration.redis.keyPrefix,

@@ -1,0 +1,26 @@
+/**
+ * `buildBudgetStore`: the one place the budget store's settings are read from the configuration — Redis key
+ * prefix, time zone, default caps (USD → integer micro-dollars, rounded), reservation TTL and the admins named in
+ * refusals. The gateway (`createGateway`) and the no-model `/budget` (`buildModelAccess`) both use it, so the store
+ * that enforces budgets and the one that reports them can never disagree.
+ */
+import type { Redis } from 'ioredis';
+import { BudgetStore } from '../llm/budget-store.ts';
+import type { Configuration } from './config.ts';
+
+const micro = (usd: number) => Math.round(usd * 1_000_000);
+
+export function buildBudgetStore(configuration: Configuration, redis: Redis): BudgetStore {
+  return new BudgetStore({
+    redis,
+    keyPrefix: configuration.redis.keyPrefix,
+    timeZone: configuration.budgets.timeZone,
+    defaults: {
+      channelDailyMicroUsd: micro(configuration.budgets.channelDailyUsd),
+      channelMonthlyMicroUsd: micro(configuration.budgets.channelMonthlyUsd),
+      workspaceDailyMicroUsd: micro(configuration.budgets.workspaceDailyUsd),
+    },
+    reservationTtlMs: configuration.budgets.reservationTtlSeconds * 1000,
+    adminUserIds: configuration.people.adminUserIds,
+  });
+}
