@@ -62,6 +62,13 @@ export type DraftChange =
   | { ok: true; draft: StoredTicketDraft }
   | { ok: false; reason: 'not_found' | 'version_conflict' | 'filing' | 'delivered' | TicketDraftStatus };
 
+/** A draft's own keys: the draft hash, its filing lease and its delivery records. */
+interface DraftKeys {
+  draft: string;
+  lease: string;
+  deliveries: string;
+}
+
 export type SourceClaim = { claimed: true } | { claimed: false; holder: string };
 
 const crockford = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
@@ -93,27 +100,25 @@ return 1`;
 
 const getScript = `return redis.call('HMGET', KEYS[1], 'status', 'version', 'json')`;
 
-// KEYS: draft, lease, deliveries. ARGV: expected version ('' = any), new json, ttl ms.
-const updateScript = `
+// How an edit or a discard starts (KEYS: draft, lease, deliveries): only an unfiled draft that nobody is filing and
+// no sink has received may change; `version` is its current version.
+const unfiledDraftCheck = `
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return 'not_found' end
 if status ~= 'draft' then return status end
 if redis.call('EXISTS', KEYS[2]) == 1 then return 'filing' end
 if redis.call('EXISTS', KEYS[3]) == 1 then return 'delivered' end
-local version = redis.call('HGET', KEYS[1], 'version')
+local version = redis.call('HGET', KEYS[1], 'version')`;
+
+// KEYS: draft, lease, deliveries. ARGV: expected version ('' = any), new json, ttl ms.
+const updateScript = `${unfiledDraftCheck}
 if ARGV[1] ~= '' and ARGV[1] ~= version then return 'version_conflict' end
 redis.call('HSET', KEYS[1], 'json', ARGV[2], 'version', tostring(tonumber(version) + 1))
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 'ok'`;
 
 // KEYS: draft, lease, deliveries, source claim. ARGV: new json, draft id.
-const discardScript = `
-local status = redis.call('HGET', KEYS[1], 'status')
-if not status then return 'not_found' end
-if status ~= 'draft' then return status end
-if redis.call('EXISTS', KEYS[2]) == 1 then return 'filing' end
-if redis.call('EXISTS', KEYS[3]) == 1 then return 'delivered' end
-local version = redis.call('HGET', KEYS[1], 'version')
+const discardScript = `${unfiledDraftCheck}
 redis.call('HSET', KEYS[1], 'status', 'discarded', 'json', ARGV[1], 'version', tostring(tonumber(version) + 1))
 if redis.call('GET', KEYS[4]) == ARGV[2] then redis.call('DEL', KEYS[4]) end
 return 'ok'`;
@@ -183,7 +188,7 @@ export class TicketStore {
     return `${this.#prefix}ticket:{${workspaceId}}:${rest}`;
   }
 
-  #keys(workspaceId: string, draftId: string) {
+  #keys(workspaceId: string, draftId: string): DraftKeys {
     return {
       draft: this.#key(workspaceId, `draft:${draftId}`),
       lease: this.#key(workspaceId, `filing:${draftId}`),
@@ -219,48 +224,31 @@ export class TicketStore {
     change: (draft: TicketDraft) => TicketDraft,
     expectedVersion?: number,
   ): Promise<DraftChange> {
-    const current = await this.get(workspaceId, draftId);
-    if (!current) return { ok: false, reason: 'not_found' };
-    const { status: _status, version, ...content } = current;
-    const next = change(content);
-    const keys = this.#keys(workspaceId, draftId);
-    const result = String(
-      await this.#redis.eval(
-        updateScript,
-        3,
-        keys.draft,
-        keys.lease,
-        keys.deliveries,
-        String(expectedVersion ?? version),
-        JSON.stringify(next),
-        this.#draftTtlMs,
-      ),
-    );
-    if (result !== 'ok') return { ok: false, reason: result as Exclude<DraftChange, { ok: true }>['reason'] };
-    return { ok: true, draft: { ...next, status: 'draft', version: version + 1 } };
+    return this.#change(workspaceId, draftId, 'draft', change, (keys, next, version) => [
+      updateScript,
+      3,
+      keys.draft,
+      keys.lease,
+      keys.deliveries,
+      String(expectedVersion ?? version),
+      JSON.stringify(next),
+      this.#draftTtlMs,
+    ]);
   }
 
   /** Discards an unfiled draft and releases its source claim. Refused while filing or after any delivery. */
   async discard(workspaceId: string, draftId: string, by: string): Promise<DraftChange> {
-    const current = await this.get(workspaceId, draftId);
-    if (!current) return { ok: false, reason: 'not_found' };
-    const { status: _status, version, ...content } = current;
-    const next: TicketDraft = { ...content, editedBy: by };
-    const keys = this.#keys(workspaceId, draftId);
-    const result = String(
-      await this.#redis.eval(
-        discardScript,
-        4,
-        keys.draft,
-        keys.lease,
-        keys.deliveries,
-        this.sourceKey(workspaceId, content.channelId, content.messageTs),
-        JSON.stringify(next),
-        draftId,
-      ),
-    );
-    if (result !== 'ok') return { ok: false, reason: result as Exclude<DraftChange, { ok: true }>['reason'] };
-    return { ok: true, draft: { ...next, status: 'discarded', version: version + 1 } };
+    const change = (content: TicketDraft): TicketDraft => ({ ...content, editedBy: by });
+    return this.#change(workspaceId, draftId, 'discarded', change, (keys, next) => [
+      discardScript,
+      4,
+      keys.draft,
+      keys.lease,
+      keys.deliveries,
+      this.sourceKey(workspaceId, next.channelId, next.messageTs),
+      JSON.stringify(next),
+      draftId,
+    ]);
   }
 
   /**
@@ -330,16 +318,36 @@ export class TicketStore {
     leaseToken: string,
     filed: NonNullable<TicketDraft['filed']>,
   ): Promise<DraftChange> {
+    const change = (content: TicketDraft): TicketDraft => ({ ...content, filed });
+    return this.#change(workspaceId, draftId, 'filed', change, (keys, next) => [
+      markFiledScript,
+      2,
+      keys.draft,
+      keys.lease,
+      leaseToken,
+      JSON.stringify(next),
+    ]);
+  }
+
+  /**
+   * One compare-and-set change of a draft: reads it, builds its next content, runs the script `call` names (which
+   * re-checks status, lease and version in Redis); the draft as stored with `status`, or why it was refused.
+   */
+  async #change(
+    workspaceId: string,
+    draftId: string,
+    status: TicketDraftStatus,
+    change: (draft: TicketDraft) => TicketDraft,
+    call: (keys: DraftKeys, next: TicketDraft, version: number) => [string, number, ...(string | number)[]],
+  ): Promise<DraftChange> {
     const current = await this.get(workspaceId, draftId);
     if (!current) return { ok: false, reason: 'not_found' };
     const { status: _status, version, ...content } = current;
-    const next: TicketDraft = { ...content, filed };
-    const keys = this.#keys(workspaceId, draftId);
-    const result = String(
-      await this.#redis.eval(markFiledScript, 2, keys.draft, keys.lease, leaseToken, JSON.stringify(next)),
-    );
+    const next = change(content);
+    const [script, numberOfKeys, ...keysAndArguments] = call(this.#keys(workspaceId, draftId), next, version);
+    const result = String(await this.#redis.eval(script, numberOfKeys, ...keysAndArguments));
     if (result !== 'ok') return { ok: false, reason: result as Exclude<DraftChange, { ok: true }>['reason'] };
-    return { ok: true, draft: { ...next, status: 'filed', version: version + 1 } };
+    return { ok: true, draft: { ...next, status, version: version + 1 } };
   }
 
   /** Every key this store may have written for a draft (tests clean up with it). */
