@@ -19,7 +19,7 @@ import type { Logger } from '../../observability/logger.ts';
 import { agentActionIds } from '../../slack-kit/agent-ids.ts';
 import type { AgentRuntime } from './agent-runtime.ts';
 import { parseApprovalButtonValue } from './approval-hash.ts';
-import type { AuditEntry } from './approval-request.ts';
+import type { ApprovalRequest, AuditEntry, Decision, DecisionOutcome } from './approval-request.ts';
 import type { ApprovalStore } from './approval-store.ts';
 import type { AgentRunQueue } from './run-queue.ts';
 import { newRunState, type RunStateStore } from './run-state.ts';
@@ -120,12 +120,7 @@ export class AgentService {
     value: string;
   }): Promise<ApprovalActionResult> {
     const parsed = parseApprovalButtonValue(input.value);
-    const decision =
-      input.actionId === agentActionIds.approve
-        ? 'approved'
-        : input.actionId === agentActionIds.reject
-          ? 'rejected'
-          : undefined;
+    const decision = decisionOf(input.actionId);
     if (!parsed || !decision) {
       this.#logger.warn({ actionId: input.actionId, userId: input.userId }, 'malformed approval action');
       return { kind: 'invalid', message: 'That button is not valid any more.' };
@@ -136,28 +131,14 @@ export class AgentService {
       decision,
       ...parsed,
     });
-    this.#runtime.metrics?.approval(
-      outcome.kind === 'decided'
-        ? outcome.request.status
-        : outcome.kind === 'not_authorised'
-          ? `refused_${outcome.reason}`
-          : outcome.kind,
-    );
+    this.#runtime.metrics?.approval(approvalMetric(outcome));
     switch (outcome.kind) {
       case 'not_authorised':
         this.#logger.warn(
           { code: 'not_authorised', userId: input.userId, requestId: parsed.requestId, reason: outcome.reason },
           'approval attempt refused',
         );
-        return {
-          kind: 'not_authorised',
-          message:
-            outcome.reason === 'self_approval'
-              ? 'You started this run, so someone else has to approve it.'
-              : outcome.reason === 'unverified'
-                ? 'I could not verify that you are in the approver group (the lookup failed), so nothing was decided. Please try again in a minute.'
-                : 'You are not authorised to approve or reject agent actions. Ask one of the configured approvers.',
-        };
+        return { kind: 'not_authorised', message: notAuthorisedMessage(outcome.reason) };
       case 'not_found':
         return { kind: 'not_found', message: 'This approval request no longer exists.' };
       case 'hash_mismatch':
@@ -175,23 +156,7 @@ export class AgentService {
           runId: request.runId,
           requestId: request.requestId,
         });
-        if (outcome.kind === 'expired')
-          return { kind: 'expired', message: 'This request had expired, so it was rejected.' };
-        if (outcome.kind === 'decided') {
-          return {
-            kind: 'decided',
-            message:
-              request.status === 'approved'
-                ? request.kind === 'extend_bound' || request.kind === 'continue_after_errors'
-                  ? 'Approved: the agent will continue.'
-                  : 'Approved: the agent will run it now.'
-                : request.kind === 'extend_bound' || request.kind === 'continue_after_errors'
-                  ? 'Rejected: the agent will stop and post a summary.'
-                  : 'Rejected: the agent will not run it.',
-          };
-        }
-        const who = request.decidedBy === 'expiry' ? 'expiry' : `<@${request.decidedBy}>`;
-        return { kind: 'already_decided', message: `Already ${request.status} by ${who}.` };
+        return settledApprovalResult(outcome);
       }
     }
   }
@@ -272,4 +237,46 @@ export class AgentService {
     timer.unref();
     return () => clearInterval(timer);
   }
+}
+
+function decisionOf(actionId: string): Decision | undefined {
+  if (actionId === agentActionIds.approve) return 'approved';
+  if (actionId === agentActionIds.reject) return 'rejected';
+  return undefined;
+}
+
+/** The approval metric's label: the new status, `refused_<reason>`, or the outcome's kind. */
+function approvalMetric(outcome: DecisionOutcome): string {
+  if (outcome.kind === 'decided') return outcome.request.status;
+  if (outcome.kind === 'not_authorised') return `refused_${outcome.reason}`;
+  return outcome.kind;
+}
+
+function notAuthorisedMessage(reason: Extract<DecisionOutcome, { kind: 'not_authorised' }>['reason']): string {
+  if (reason === 'self_approval') return 'You started this run, so someone else has to approve it.';
+  if (reason === 'unverified')
+    return 'I could not verify that you are in the approver group (the lookup failed), so nothing was decided. Please try again in a minute.';
+  return 'You are not authorised to approve or reject agent actions. Ask one of the configured approvers.';
+}
+
+/** What the clicker is told about a request that has a status now: decided by them, expired, or decided before. */
+function settledApprovalResult(outcome: Extract<DecisionOutcome, { request: ApprovalRequest }>): ApprovalActionResult {
+  const { request } = outcome;
+  if (outcome.kind === 'expired') return { kind: 'expired', message: 'This request had expired, so it was rejected.' };
+  if (outcome.kind === 'decided') {
+    const continues = request.kind === 'extend_bound' || request.kind === 'continue_after_errors';
+    const approved = request.status === 'approved';
+    return {
+      kind: 'decided',
+      message: approved
+        ? continues
+          ? 'Approved: the agent will continue.'
+          : 'Approved: the agent will run it now.'
+        : continues
+          ? 'Rejected: the agent will stop and post a summary.'
+          : 'Rejected: the agent will not run it.',
+    };
+  }
+  const who = request.decidedBy === 'expiry' ? 'expiry' : `<@${request.decidedBy}>`;
+  return { kind: 'already_decided', message: `Already ${request.status} by ${who}.` };
 }

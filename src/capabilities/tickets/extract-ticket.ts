@@ -17,7 +17,12 @@ import type { LanguageModelGateway } from '../../ports/language-model.ts';
 import { groundTicket, type TicketFlag } from './grounding.ts';
 import { extractByRules } from './rule-based-extractor.ts';
 import { hasNoReadableText, plainTextFromSlack } from './slack-text.ts';
-import { buildTicketPrompt, defaultTicketInputTokenLimit, ticketPromptVersion } from './ticket-prompt.ts';
+import {
+  buildTicketPrompt,
+  defaultTicketInputTokenLimit,
+  type TicketPrompt,
+  ticketPromptVersion,
+} from './ticket-prompt.ts';
 import { createTicketSchema, type Ticket } from './ticket-schema.ts';
 
 export interface TicketSourceFile {
@@ -157,8 +162,7 @@ export async function extractTicket(
   input: ExtractTicketInput,
   dependencies: ExtractTicketDependencies,
 ): Promise<TicketExtraction> {
-  const { gateway, configuration, logger } = dependencies;
-  const now = dependencies.now ?? Date.now;
+  const { configuration, logger } = dependencies;
   const log = logger?.child({ purpose: 'ticket', workspaceId: input.workspaceId, channelId: input.channelId });
   const prepared = prepareTicketText(input);
   if (!prepared.ok) {
@@ -176,74 +180,18 @@ export async function extractTicket(
     maxInputTokens: configuration.maxInputTokens ?? defaultTicketInputTokenLimit,
     ...(configuration.encoding ? { encoding: configuration.encoding } : {}),
   });
-  const sourceText = prompt.text;
-  const baseFlags: TicketFlag[] = prompt.truncated
-    ? [
-        {
-          kind: 'input_truncated',
-          value: String(prompt.originalTextTokens),
-          message: `The message was too long (${prompt.originalTextTokens} tokens); only the first ${prompt.textTokens} tokens were read.`,
-        },
-      ]
-    : [];
-  const groundingContext = { messageTs: input.messageTs, timeZone: input.timeZone };
   if (dependencies.modelConfigured === false) {
     log?.info({ code: 'configuration', messageTs: input.messageTs }, 'ticket extracted by rules: no model configured');
-    return byRules(new DeskhandError('configuration', 'no language model configured'));
+    return extractWithoutModel(
+      input,
+      configuration,
+      customerText,
+      new DeskhandError('configuration', 'no language model configured'),
+    );
   }
 
   try {
-    const structured = await gateway.structured(
-      {
-        purpose: 'ticket',
-        promptVersion: ticketPromptVersion,
-        messages: prompt.messages,
-        schema: createTicketSchema(configuration.categories),
-        schemaName: 'support_ticket',
-        maxOutputTokens: configuration.maxOutputTokens ?? 900,
-        temperature: 0,
-        cache: { enabled: true },
-        deadline: now() + (configuration.timeoutMs ?? 45_000),
-        ...(configuration.model ? { model: configuration.model } : {}),
-      },
-      {
-        workspaceId: input.workspaceId,
-        channelId: input.channelId,
-        userId: input.userId,
-        requestId: input.requestId ?? `ticket:${input.channelId}:${input.messageTs}`,
-      },
-    );
-    const grounded = groundTicket(structured.value, { sourceText, ...groundingContext });
-    const flags = [...baseFlags, ...grounded.flags];
-    if (structured.repaired) {
-      flags.push({
-        kind: 'repaired_output',
-        value: 'repair',
-        message: 'The model’s first answer was malformed and was repaired once.',
-      });
-    }
-    log?.info(
-      {
-        messageTs: input.messageTs,
-        fromCache: structured.result.fromCache,
-        repaired: structured.repaired,
-        removed: grounded.flags.map((flag) => flag.kind),
-        truncated: prompt.truncated,
-      },
-      'ticket extracted',
-    );
-    return {
-      kind: 'extracted',
-      ticket: grounded.ticket,
-      flags,
-      fromCache: structured.result.fromCache,
-      repaired: structured.repaired,
-      truncated: prompt.truncated,
-      model: structured.result.model,
-      costMicroUsd: structured.result.costMicroUsd,
-      promptVersion: ticketPromptVersion,
-      sourceText,
-    };
+    return await extractWithModel(input, dependencies, prompt, log);
   } catch (thrown) {
     const error: DeskhandError = toDeskhandError(thrown);
     if (finalCodes.has(error.code)) {
@@ -254,27 +202,113 @@ export async function extractTicket(
       { code: error.code, err: error, messageTs: input.messageTs, known: isDeskhandError(thrown) },
       'ticket extracted without the model',
     );
-    return byRules(error);
+    return extractWithoutModel(input, configuration, customerText, error);
   }
+}
 
-  function byRules(error: DeskhandError): TicketExtraction {
-    const ruleTicket = extractByRules({
-      text: customerText,
-      messageTs: input.messageTs,
-      timeZone: input.timeZone,
-      categories: configuration.categories,
-      teamLanguage: configuration.teamLanguage,
+/** The flag a truncated prompt puts on every card made from it. */
+function truncationFlags(prompt: TicketPrompt): TicketFlag[] {
+  return prompt.truncated
+    ? [
+        {
+          kind: 'input_truncated',
+          value: String(prompt.originalTextTokens),
+          message: `The message was too long (${prompt.originalTextTokens} tokens); only the first ${prompt.textTokens} tokens were read.`,
+        },
+      ]
+    : [];
+}
+
+/** The model's ticket (schema-checked by the gateway), grounded against the text it saw. Throws what the call threw. */
+async function extractWithModel(
+  input: ExtractTicketInput,
+  dependencies: ExtractTicketDependencies,
+  prompt: TicketPrompt,
+  log: Logger | undefined,
+): Promise<TicketExtraction> {
+  const { gateway, configuration } = dependencies;
+  const now = dependencies.now ?? Date.now;
+  const sourceText = prompt.text;
+  const structured = await gateway.structured(
+    {
+      purpose: 'ticket',
+      promptVersion: ticketPromptVersion,
+      messages: prompt.messages,
+      schema: createTicketSchema(configuration.categories),
+      schemaName: 'support_ticket',
+      maxOutputTokens: configuration.maxOutputTokens ?? 900,
+      temperature: 0,
+      cache: { enabled: true },
+      deadline: now() + (configuration.timeoutMs ?? 45_000),
+      ...(configuration.model ? { model: configuration.model } : {}),
+    },
+    {
+      workspaceId: input.workspaceId,
+      channelId: input.channelId,
+      userId: input.userId,
+      requestId: input.requestId ?? `ticket:${input.channelId}:${input.messageTs}`,
+    },
+  );
+  const grounded = groundTicket(structured.value, { sourceText, messageTs: input.messageTs, timeZone: input.timeZone });
+  const flags = [...truncationFlags(prompt), ...grounded.flags];
+  if (structured.repaired) {
+    flags.push({
+      kind: 'repaired_output',
+      value: 'repair',
+      message: 'The model’s first answer was malformed and was repaired once.',
     });
-    const grounded = groundTicket(ruleTicket, { sourceText: customerText, ...groundingContext });
-    const reasonMessage = withoutModelReason(error);
-    return {
-      kind: 'degraded',
-      ticket: grounded.ticket,
-      flags: [{ kind: 'extracted_without_model', value: error.code, message: reasonMessage }, ...grounded.flags],
-      reason: error.code,
-      reasonMessage,
-      truncated: false,
-      sourceText: customerText,
-    };
   }
+  log?.info(
+    {
+      messageTs: input.messageTs,
+      fromCache: structured.result.fromCache,
+      repaired: structured.repaired,
+      removed: grounded.flags.map((flag) => flag.kind),
+      truncated: prompt.truncated,
+    },
+    'ticket extracted',
+  );
+  return {
+    kind: 'extracted',
+    ticket: grounded.ticket,
+    flags,
+    fromCache: structured.result.fromCache,
+    repaired: structured.repaired,
+    truncated: prompt.truncated,
+    model: structured.result.model,
+    costMicroUsd: structured.result.costMicroUsd,
+    promptVersion: ticketPromptVersion,
+    sourceText,
+  };
+}
+
+/** The rule-based ticket, grounded against the whole customer text, flagged with why the model was not used. */
+function extractWithoutModel(
+  input: ExtractTicketInput,
+  configuration: ExtractTicketConfiguration,
+  customerText: string,
+  error: DeskhandError,
+): TicketExtraction {
+  const ruleTicket = extractByRules({
+    text: customerText,
+    messageTs: input.messageTs,
+    timeZone: input.timeZone,
+    categories: configuration.categories,
+    teamLanguage: configuration.teamLanguage,
+  });
+  const grounded = groundTicket(ruleTicket, {
+    sourceText: customerText,
+    messageTs: input.messageTs,
+    timeZone: input.timeZone,
+  });
+  const reasonMessage = withoutModelReason(error);
+  return {
+    kind: 'degraded',
+    ticket: grounded.ticket,
+    flags: [{ kind: 'extracted_without_model', value: error.code, message: reasonMessage }, ...grounded.flags],
+    reason: error.code,
+    reasonMessage,
+    truncated: false,
+    sourceText: customerText,
+  };
 }

@@ -77,73 +77,24 @@ export async function fileTicket(
     };
   }
   const before = await store.get(input.workspaceId, input.draftId);
-  if (!before)
-    return { kind: 'not_found', message: 'This ticket draft has expired or does not exist. Create the ticket again.' };
-  if (before.status === 'filed') return filedOutcome(before, true);
-  if (before.status === 'discarded')
-    return { kind: 'discarded', message: 'This draft was discarded, so it cannot be filed.' };
+  if (!before) return notFound();
+  const settledBefore = settledOutcome(before);
+  if (settledBefore) return settledBefore;
 
   const lease = await store.acquireFilingLease(input.workspaceId, input.draftId, dependencies.leaseMs ?? 180_000);
   if (!lease) return { kind: 'in_progress', message: 'This ticket is being filed right now.' };
   try {
     const draft = await store.get(input.workspaceId, input.draftId);
-    if (!draft)
-      return {
-        kind: 'not_found',
-        message: 'This ticket draft has expired or does not exist. Create the ticket again.',
-      };
-    if (draft.status === 'filed') return filedOutcome(draft, true);
-    if (draft.status === 'discarded')
-      return { kind: 'discarded', message: 'This draft was discarded, so it cannot be filed.' };
+    if (!draft) return notFound();
+    const settled = settledOutcome(draft);
+    if (settled) return settled;
 
     const claim = await store.claimSource(draft);
-    if (!claim.claimed) {
-      const holder = await store.get(input.workspaceId, claim.holder);
-      const holderReference = holder?.status === 'filed' ? holder.filed?.reference : undefined;
-      log?.info({ holder: claim.holder }, 'ticket not filed: the source message already has a ticket');
-      return {
-        kind: 'conflict',
-        holderDraftId: claim.holder,
-        ...(holderReference ? { holderReference } : {}),
-        message: holderReference
-          ? `This message was already filed as ${holderReference}.`
-          : 'Another ticket for this message is being filed.',
-      };
-    }
+    if (!claim.claimed) return await conflictOutcome(store, input.workspaceId, claim.holder, log);
 
     const filedAt = now().toISOString();
-    const delivery: TicketDelivery = {
-      ticketId: draft.id,
-      workspaceId: draft.workspaceId,
-      ticket: draft.ticket,
-      source: {
-        channelId: draft.channelId,
-        messageTs: draft.messageTs,
-        ...(input.sourcePermalink ? { permalink: input.sourcePermalink } : {}),
-      },
-      filedBy: input.userId,
-      filedAt,
-      extractedWithoutModel: draft.mode === 'rules',
-    };
-    const deliveries = await store.deliveries(input.workspaceId, draft.id);
-    const failed: { sink: string; code: OutcomeCode; message: string }[] = [];
-    for (const sink of sinks) {
-      if (deliveries[sink.name]) continue;
-      try {
-        const result = await sink.deliver(delivery);
-        deliveries[sink.name] = await store.recordDelivery(input.workspaceId, draft.id, {
-          sink: sink.name,
-          at: now().toISOString(),
-          ...(result.reference ? { reference: result.reference } : {}),
-          ...(result.link ? { link: result.link } : {}),
-        });
-        log?.info({ sink: sink.name }, 'ticket delivered');
-      } catch (thrown) {
-        const error = toDeskhandError(thrown);
-        log?.error({ sink: sink.name, code: error.code, err: error }, 'ticket delivery failed');
-        failed.push({ sink: sink.name, code: error.code, message: error.userMessage });
-      }
-    }
+    const delivery = deliveryOf(draft, input, filedAt);
+    const { deliveries, failed } = await deliverToSinks(delivery, input.workspaceId, draft.id, dependencies, log);
     if (failed.length > 0) {
       return {
         kind: 'partially_failed',
@@ -169,4 +120,91 @@ export async function fileTicket(
   } finally {
     await store.releaseFilingLease(input.workspaceId, input.draftId, lease);
   }
+}
+
+function notFound(): FileTicketOutcome {
+  return { kind: 'not_found', message: 'This ticket draft has expired or does not exist. Create the ticket again.' };
+}
+
+/** The outcome for a draft that is already filed or was discarded; undefined when it can be filed. */
+function settledOutcome(draft: StoredTicketDraft): FileTicketOutcome | undefined {
+  if (draft.status === 'filed') return filedOutcome(draft, true);
+  if (draft.status === 'discarded')
+    return { kind: 'discarded', message: 'This draft was discarded, so it cannot be filed.' };
+  return undefined;
+}
+
+/** Another draft holds the source message: its reference when it is filed, else that it is being filed. */
+async function conflictOutcome(
+  store: TicketStore,
+  workspaceId: string,
+  holderDraftId: string,
+  log: Logger | undefined,
+): Promise<FileTicketOutcome> {
+  const holder = await store.get(workspaceId, holderDraftId);
+  const holderReference = holder?.status === 'filed' ? holder.filed?.reference : undefined;
+  log?.info({ holder: holderDraftId }, 'ticket not filed: the source message already has a ticket');
+  return {
+    kind: 'conflict',
+    holderDraftId,
+    ...(holderReference ? { holderReference } : {}),
+    message: holderReference
+      ? `This message was already filed as ${holderReference}.`
+      : 'Another ticket for this message is being filed.',
+  };
+}
+
+/** What every sink receives for this draft. */
+function deliveryOf(draft: StoredTicketDraft, input: FileTicketInput, filedAt: string): TicketDelivery {
+  return {
+    ticketId: draft.id,
+    workspaceId: draft.workspaceId,
+    ticket: draft.ticket,
+    source: {
+      channelId: draft.channelId,
+      messageTs: draft.messageTs,
+      ...(input.sourcePermalink ? { permalink: input.sourcePermalink } : {}),
+    },
+    filedBy: input.userId,
+    filedAt,
+    extractedWithoutModel: draft.mode === 'rules',
+  };
+}
+
+/**
+ * Delivers to each sink that has no delivery record yet and records each success as it happens, so a retry
+ * never repeats one. Returns every record (earlier ones included) and the sinks that failed this time.
+ */
+async function deliverToSinks(
+  delivery: TicketDelivery,
+  workspaceId: string,
+  draftId: string,
+  dependencies: FileTicketDependencies,
+  log: Logger | undefined,
+): Promise<{
+  deliveries: Record<string, SinkDeliveryRecord>;
+  failed: { sink: string; code: OutcomeCode; message: string }[];
+}> {
+  const { store, sinks } = dependencies;
+  const now = dependencies.now ?? (() => new Date());
+  const deliveries = await store.deliveries(workspaceId, draftId);
+  const failed: { sink: string; code: OutcomeCode; message: string }[] = [];
+  for (const sink of sinks) {
+    if (deliveries[sink.name]) continue;
+    try {
+      const result = await sink.deliver(delivery);
+      deliveries[sink.name] = await store.recordDelivery(workspaceId, draftId, {
+        sink: sink.name,
+        at: now().toISOString(),
+        ...(result.reference ? { reference: result.reference } : {}),
+        ...(result.link ? { link: result.link } : {}),
+      });
+      log?.info({ sink: sink.name }, 'ticket delivered');
+    } catch (thrown) {
+      const error = toDeskhandError(thrown);
+      log?.error({ sink: sink.name, code: error.code, err: error }, 'ticket delivery failed');
+      failed.push({ sink: sink.name, code: error.code, message: error.userMessage });
+    }
+  }
+  return { deliveries, failed };
 }
