@@ -181,6 +181,22 @@ export function sendScript(redis: Redis, target: BudgetScript, call: ScriptCall)
   );
 }
 
+/** KEYS 1-3 of every script that reserves, settles or releases: the reservations zset, records and totals. */
+function reservationKeys(keys: BudgetKeys): string[] {
+  return [keys.reservations, keys.reservationRecords, keys.reserved];
+}
+
+/** KEYS 1-7 of `reserve` and `settle`: the reservation keys, the spent counters of the three windows, cap overrides. */
+function windowKeys(keys: BudgetKeys): string[] {
+  return [
+    ...reservationKeys(keys),
+    keys.spentChannelDay,
+    keys.spentChannelMonth,
+    keys.spentWorkspaceDay,
+    keys.channelCaps,
+  ];
+}
+
 /** `reserve`'s KEYS and ARGV (layout above `reserveLua`). */
 export function reserveScriptCall(
   keys: BudgetKeys,
@@ -191,13 +207,7 @@ export function reserveScriptCall(
   const requestKey = keys.request(request.requestId);
   return {
     keys: [
-      keys.reservations,
-      keys.reservationRecords,
-      keys.reserved,
-      keys.spentChannelDay,
-      keys.spentChannelMonth,
-      keys.spentWorkspaceDay,
-      keys.channelCaps,
+      ...windowKeys(keys),
       requestKey,
       request.cacheKey ?? requestKey,
       keys.savedChannelDay,
@@ -235,13 +245,7 @@ export function settleScriptCall(
   const { requestId, cacheStore } = settlement;
   return {
     keys: [
-      keys.reservations,
-      keys.reservationRecords,
-      keys.reserved,
-      keys.spentChannelDay,
-      keys.spentChannelMonth,
-      keys.spentWorkspaceDay,
-      keys.channelCaps,
+      ...windowKeys(keys),
       keys.request(requestId),
       keys.warnChannelDay,
       keys.warnChannelMonth,
@@ -269,7 +273,7 @@ export function settleScriptCall(
 /** `release`'s KEYS and ARGV (layout above `releaseLua`). */
 export function releaseScriptCall(keys: BudgetKeys, requestId: string): ScriptCall {
   return {
-    keys: [keys.reservations, keys.reservationRecords, keys.reserved, keys.request(requestId)],
+    keys: [...reservationKeys(keys), keys.request(requestId)],
     args: [requestId, requestStateTtlMs],
   };
 }
