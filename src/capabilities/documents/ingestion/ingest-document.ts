@@ -50,32 +50,29 @@ export async function ingestDocument(
   dependencies: IngestDocumentDependencies,
 ): Promise<IngestDocumentResult> {
   const limits = { ...defaultIngestionLimits, ...dependencies.limits };
-  return oneAtATime(dependencies.index, input.workspaceId, input.source, () =>
-    logOutcome(input.source, dependencies.logger, async () => {
-      checkAccess(input);
-      checkSize(input.fileName, input.bytes.byteLength, limits);
-      const documentHash = inputHash(dependencies, {
-        kind: 'file',
-        extension: extname(input.fileName).toLowerCase(),
-        mimeType: input.mimeType ?? '',
-        title: input.title?.trim() ?? '',
-        content: createHash('sha256').update(input.bytes).digest('hex'),
-      });
-      const { exists, unchanged } = await lookUp(input, documentHash, dependencies.index);
-      if (unchanged) return unchanged;
-      dependencies.onProgress?.({ stage: 'parsing', done: 0, total: 1 });
-      const parsed = await parseDocument(
-        input.mimeType === undefined
-          ? { fileName: input.fileName, bytes: input.bytes }
-          : { fileName: input.fileName, bytes: input.bytes, mimeType: input.mimeType },
-        limits,
-      );
-      dependencies.onProgress?.({ stage: 'parsing', done: 1, total: 1 });
-      const fallbackTitle = basename(input.fileName, extname(input.fileName)) || input.fileName;
-      const title = clip((input.title?.trim() || parsed.title || fallbackTitle).replace(/\s+/g, ' '), 500);
-      return ingestParsed(parsed, { ...input, title }, { documentHash, exists }, dependencies, limits);
-    }),
-  );
+  const describe = () => {
+    checkSize(input.fileName, input.bytes.byteLength, limits);
+    return {
+      kind: 'file',
+      extension: extname(input.fileName).toLowerCase(),
+      mimeType: input.mimeType ?? '',
+      title: input.title?.trim() ?? '',
+      content: createHash('sha256').update(input.bytes).digest('hex'),
+    };
+  };
+  return ingestUnlessUnchanged(input, dependencies, describe, async (known) => {
+    dependencies.onProgress?.({ stage: 'parsing', done: 0, total: 1 });
+    const parsed = await parseDocument(
+      input.mimeType === undefined
+        ? { fileName: input.fileName, bytes: input.bytes }
+        : { fileName: input.fileName, bytes: input.bytes, mimeType: input.mimeType },
+      limits,
+    );
+    dependencies.onProgress?.({ stage: 'parsing', done: 1, total: 1 });
+    const fallbackTitle = basename(input.fileName, extname(input.fileName)) || input.fileName;
+    const title = clip((input.title?.trim() || parsed.title || fallbackTitle).replace(/\s+/g, ' '), 500);
+    return ingestParsed(parsed, { ...input, title }, known, dependencies, limits);
+  });
 }
 
 /** `ingestDocument` for text that has no file (BEIR corpora, Slack messages): same chunking, caching, indexing. */
@@ -84,26 +81,37 @@ export async function ingestText(
   dependencies: IngestDocumentDependencies,
 ): Promise<IngestDocumentResult> {
   const limits = { ...defaultIngestionLimits, ...dependencies.limits };
+  const describe = () => ({
+    kind: 'text',
+    format: input.format ?? 'text',
+    title: input.title.trim(),
+    content: sha256(input.text),
+  });
+  return ingestUnlessUnchanged(input, dependencies, describe, async (known) => {
+    const parsed = input.format === 'markdown' ? parseMarkdown(input.text) : parseText(input.text);
+    const title = clip((input.title.trim() || parsed.title || input.source).replace(/\s+/g, ' '), 500);
+    return ingestParsed(parsed, { ...input, fileName: input.source, title }, known, dependencies, limits);
+  });
+}
+
+/**
+ * What both entry points share, in this order: one change per document at a time, the outcome logged, access
+ * checked, the input described (`describe` may refuse it, e.g. too large) and hashed, and an unchanged document
+ * returned before `ingest` parses anything.
+ */
+function ingestUnlessUnchanged(
+  input: IngestDocumentInput | IngestTextInput,
+  dependencies: IngestDocumentDependencies,
+  describe: () => Record<string, string>,
+  ingest: (known: { documentHash: string; exists: boolean }) => Promise<IngestDocumentResult>,
+): Promise<IngestDocumentResult> {
   return oneAtATime(dependencies.index, input.workspaceId, input.source, () =>
     logOutcome(input.source, dependencies.logger, async () => {
       checkAccess(input);
-      const documentHash = inputHash(dependencies, {
-        kind: 'text',
-        format: input.format ?? 'text',
-        title: input.title.trim(),
-        content: sha256(input.text),
-      });
+      const documentHash = inputHash(dependencies, describe());
       const { exists, unchanged } = await lookUp(input, documentHash, dependencies.index);
       if (unchanged) return unchanged;
-      const parsed = input.format === 'markdown' ? parseMarkdown(input.text) : parseText(input.text);
-      const title = clip((input.title.trim() || parsed.title || input.source).replace(/\s+/g, ' '), 500);
-      return ingestParsed(
-        parsed,
-        { ...input, fileName: input.source, title },
-        { documentHash, exists },
-        dependencies,
-        limits,
-      );
+      return ingest({ documentHash, exists });
     }),
   );
 }
