@@ -12,7 +12,7 @@ import { DeskhandError, toDeskhandError } from '../../errors.ts';
 import type { Logger } from '../../observability/logger.ts';
 import { truncate } from '../../slack-kit/mrkdwn.ts';
 import { type AgentRuntime, finish, respond, type Segment, scopeOf } from './agent-runtime.ts';
-import type { ApprovalRequest } from './approval-request.ts';
+import type { ApprovalRequest, AuditEntry } from './approval-request.ts';
 import { escalate, reachBound } from './escalation.ts';
 import type { PendingCall, RunState } from './run-state.ts';
 import { type AgentTool, canonicalJson, type ToolOutput } from './tool-registry.ts';
@@ -120,17 +120,12 @@ async function markInFlight(
     step.state = 'in_progress';
     delete step.detail;
   }
-  if (tool.risk === 'write') {
-    // Audited before the in-flight checkpoint, so a crash after the checkpoint always has its "started" entry.
-    await runtime.approvals.appendAudit(state.workspaceId, state.runId, {
-      at: startedAt,
-      ...(input.approval ? { requestId: input.approval.requestId } : {}),
-      actor: 'agent',
-      action: 'execute',
-      result: 'started',
-      detail: `${tool.name} ${canonicalJson(input.args)}`,
-    });
-  }
+  // Audited before the in-flight checkpoint, so a crash after the checkpoint always has its "started" entry.
+  await auditExecution(state, runtime, input, {
+    at: startedAt,
+    result: 'started',
+    detail: `${tool.name} ${canonicalJson(input.args)}`,
+  });
   await runtime.runs.save(state);
   await runtime.progress.publish(state);
 }
@@ -142,26 +137,52 @@ async function recordSuccess(
   input: ToolExecution,
   result: { step: Step; output: ToolOutput },
 ): Promise<void> {
-  const { call, tool } = input;
-  const { step, output } = result;
-  state.counters.toolCalls += 1;
-  state.counters.spentMicroUsd += output.costMicroUsd ?? tool.costMicroUsd;
-  if (step) {
-    step.state = 'complete';
-    step.detail = truncate(output.content.split('\n')[0] ?? '', 120);
-  }
-  respond(state, call, wrapUntrusted(tool.name, truncate(output.content, observationChars)));
+  const { tool } = input;
+  const { output } = result;
+  countCall(state, runtime, input, {
+    step: result.step,
+    outcome: 'ok',
+    costMicroUsd: output.costMicroUsd ?? tool.costMicroUsd,
+    detail: truncate(output.content.split('\n')[0] ?? '', 120),
+    reply: wrapUntrusted(tool.name, truncate(output.content, observationChars)),
+  });
   state.failureStreak = 0;
-  runtime.metrics?.toolCall(tool.name, 'ok');
-  if (tool.risk === 'write') {
-    await runtime.approvals.appendAudit(state.workspaceId, state.runId, {
-      at: segment.now(),
-      ...(input.approval ? { requestId: input.approval.requestId } : {}),
-      actor: 'agent',
-      action: 'execute',
-      result: 'finished',
-    });
+  await auditExecution(state, runtime, input, { at: segment.now(), result: 'finished' });
+}
+
+/** What every finished call records, success or failure: its count and cost, its step, the model's reply, the metric. */
+function countCall(
+  state: RunState,
+  runtime: AgentRuntime,
+  input: ToolExecution,
+  result: { step: Step; outcome: 'ok' | 'error'; costMicroUsd: number; detail: string; reply: string },
+): void {
+  state.counters.toolCalls += 1;
+  state.counters.spentMicroUsd += result.costMicroUsd;
+  if (result.step) {
+    result.step.state = result.outcome === 'ok' ? 'complete' : 'error';
+    result.step.detail = result.detail;
   }
+  respond(state, input.call, result.reply);
+  runtime.metrics?.toolCall(input.tool.name, result.outcome);
+}
+
+/** A write tool's `execute` entry in the run's audit log (`started`, `finished`, `failed:<code>`); reads leave none. */
+async function auditExecution(
+  state: RunState,
+  runtime: AgentRuntime,
+  input: ToolExecution,
+  entry: Pick<AuditEntry, 'at' | 'result' | 'detail'>,
+): Promise<void> {
+  if (input.tool.risk !== 'write') return;
+  await runtime.approvals.appendAudit(state.workspaceId, state.runId, {
+    at: entry.at,
+    ...(input.approval ? { requestId: input.approval.requestId } : {}),
+    actor: 'agent',
+    action: 'execute',
+    result: entry.result,
+    ...(entry.detail === undefined ? {} : { detail: entry.detail }),
+  });
 }
 
 /** Records a failed (or timed-out) call; returns its message when failures in a row reached the limit. */
@@ -172,27 +193,17 @@ async function recordFailure(
   input: ToolExecution,
   result: { step: Step; error: unknown },
 ): Promise<string | undefined> {
-  const { call, tool } = input;
-  const { step } = result;
+  const { tool } = input;
   const coded = toDeskhandError(result.error);
-  state.counters.toolCalls += 1;
-  state.counters.spentMicroUsd += tool.costMicroUsd;
-  if (step) {
-    step.state = 'error';
-    step.detail = coded.userMessage;
-  }
-  respond(state, call, `Error: ${tool.name} failed (${coded.code}): ${coded.userMessage}`);
+  countCall(state, runtime, input, {
+    step: result.step,
+    outcome: 'error',
+    costMicroUsd: tool.costMicroUsd,
+    detail: coded.userMessage,
+    reply: `Error: ${tool.name} failed (${coded.code}): ${coded.userMessage}`,
+  });
   state.failureStreak = (state.failureStreak ?? 0) + 1;
-  runtime.metrics?.toolCall(tool.name, 'error');
-  if (tool.risk === 'write') {
-    await runtime.approvals.appendAudit(state.workspaceId, state.runId, {
-      at: segment.now(),
-      ...(input.approval ? { requestId: input.approval.requestId } : {}),
-      actor: 'agent',
-      action: 'execute',
-      result: `failed:${coded.code}`,
-    });
-  }
+  await auditExecution(state, runtime, input, { at: segment.now(), result: `failed:${coded.code}` });
   if (coded.code === 'over_budget') finish(state, 'over_budget', coded.userMessage);
   else if (state.failureStreak >= repeatedFailureLimit) return coded.userMessage;
   return undefined;
