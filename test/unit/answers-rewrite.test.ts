@@ -7,7 +7,7 @@ import {
   rewriteQuestion,
 } from '../../src/capabilities/answers/rewrite-question.ts';
 import { countTokens } from '../../src/llm/tokenizer.ts';
-import { FakeGateway } from './answers-test-support.ts';
+import { ScriptedModel } from '../fakes/scripted-model.ts';
 
 const callScope = { workspaceId: 'T1', channelId: 'C1' };
 
@@ -46,7 +46,7 @@ describe('rewriteQuestion', () => {
   });
 
   test('makes one temperature-0 call with history and none without', async () => {
-    const gateway = new FakeGateway().enqueue({ text: 'How long do card refunds take?' });
+    const gateway = new ScriptedModel({ responseCache: true }).enqueue({ text: 'How long do card refunds take?' });
     const none = await rewriteQuestion({ question: 'Refunds?', callScope }, gateway);
     assert.deepEqual(none, { rewritten: false, question: 'Refunds?' });
     assert.equal(gateway.calls.length, 0);

@@ -9,11 +9,11 @@ import { createApp } from '../../src/composition/app.ts';
 import { loadConfiguration } from '../../src/composition/config.ts';
 import { createSilentLogger } from '../../src/observability/logger.ts';
 import { createMetricsRegistry } from '../../src/observability/metrics.ts';
-import type { LanguageModelGateway } from '../../src/ports/language-model.ts';
 import type { Messenger } from '../../src/ports/messenger.ts';
 import { RedisThreadMemory } from '../../src/router/thread-memory.ts';
 import { actions, commands, messageShortcuts, views } from '../../src/slack-kit/ids.ts';
 import { createInProcessWork } from '../../src/work/work.ts';
+import { ScriptedModel } from '../fakes/scripted-model.ts';
 import { fixturesDirectory } from '../support/fixtures.ts';
 
 const schemaDirectory = `${fixturesDirectory}/slack/manifest-schema`;
@@ -57,9 +57,6 @@ async function createInspectableApp(redis: Redis) {
     REDIS_KEY_PREFIX: keyPrefix,
   });
   assert.ok(configuration.ok);
-  const unused = () => {
-    throw new Error('not used');
-  };
   const messenger = {
     post: async () => ({ channel: 'C1', ts: '1.1', allTs: ['1.1'] }),
     postEphemeral: async () => {},
@@ -67,7 +64,7 @@ async function createInspectableApp(redis: Redis) {
   } as unknown as Messenger;
   const work = createInProcessWork({
     messenger,
-    gateway: { chat: unused } as unknown as LanguageModelGateway,
+    gateway: new ScriptedModel(), // unscripted: any model call throws
     threads: new RedisThreadMemory({ redis, keyPrefix }),
     logger: createSilentLogger(),
     registry: createMetricsRegistry(),

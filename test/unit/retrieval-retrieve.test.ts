@@ -3,14 +3,10 @@ import { describe, test } from 'node:test';
 import { EmbeddedVectorIndex } from '../../src/adapters/embedded-vector-index.ts';
 import { type RetrievalSettings, retrieve } from '../../src/capabilities/documents/retrieval/retrieve.ts';
 import { DeskhandError } from '../../src/errors.ts';
-import type {
-  CallScope,
-  LanguageModelGateway,
-  StructuredRequest,
-  StructuredResult,
-} from '../../src/ports/language-model.ts';
+import type { CallScope } from '../../src/ports/language-model.ts';
 import type { AccessScope, SearchHit, SearchRequest, VectorIndex } from '../../src/ports/vector-index.ts';
 import { makeChunks } from '../contract/vector-index.contract.ts';
+import { ScriptedModel } from '../fakes/scripted-model.ts';
 
 const access: AccessScope = { workspaceId: 'W1', channelId: 'C1' };
 const callScope: CallScope = { workspaceId: 'W1', channelId: 'C1' };
@@ -26,48 +22,6 @@ async function indexWith(documents: Record<string, string[]>): Promise<EmbeddedV
     );
   }
   return index;
-}
-
-/** Serves one scripted structured reply (or error) and records the requests it got. */
-class ScriptedGateway implements LanguageModelGateway {
-  readonly requests: StructuredRequest<unknown>[] = [];
-  readonly #reply: unknown;
-
-  constructor(reply: unknown) {
-    this.#reply = reply;
-  }
-
-  async structured<T>(request: StructuredRequest<T>): Promise<StructuredResult<T>> {
-    this.requests.push(request as StructuredRequest<unknown>);
-    if (this.#reply instanceof Error) throw this.#reply;
-    return {
-      value: request.schema.parse(this.#reply),
-      repaired: false,
-      result: {
-        text: JSON.stringify(this.#reply),
-        toolCalls: [],
-        finishReason: 'stop',
-        usage: { inputTokens: 1, cachedInputTokens: 0, outputTokens: 1 },
-        costMicroUsd: 0,
-        fromCache: false,
-        savedMicroUsd: 0,
-        model: 'scripted',
-        requestId: 'r1',
-      },
-    };
-  }
-
-  chat(): never {
-    throw new Error('unscripted chat call');
-  }
-
-  embed(): never {
-    throw new Error('unscripted embed call');
-  }
-
-  countChatTokens(): number {
-    return 0;
-  }
 }
 
 describe('retrieve', () => {
@@ -146,11 +100,13 @@ describe('retrieve', () => {
       first: ['password policy overview for admins'],
       second: ['reset a forgotten password from the login page'],
     });
-    const gateway = new ScriptedGateway({
-      grades: [
-        { passage: 1, relevance: 0 },
-        { passage: 2, relevance: 3 },
-      ],
+    const gateway = new ScriptedModel().enqueue({
+      value: {
+        grades: [
+          { passage: 1, relevance: 0 },
+          { passage: 2, relevance: 3 },
+        ],
+      },
     });
     const outcome = await retrieve(
       { index, gateway },
@@ -161,7 +117,7 @@ describe('retrieve', () => {
     const passages = outcome.kind === 'retrieved' ? outcome.context.passages : [];
     assert.equal(passages.length, 1);
     const kept = passages[0]?.documentId;
-    const [request] = gateway.requests;
+    const [request] = gateway.calls.map((call) => call.request);
     const userMessage = request?.messages.find((message) => message.role === 'user')?.content ?? '';
     assert.match(userMessage, /<passage id="1">/);
     const secondShown = /<passage id="2">\n([^\n]*)/.exec(userMessage)?.[1] ?? '';
@@ -170,7 +126,7 @@ describe('retrieve', () => {
 
   test('a failing re-ranker degrades to the index order instead of failing the question', async () => {
     const index = await indexWith({ a: ['password reset steps'] });
-    const gateway = new ScriptedGateway(new DeskhandError('upstream_unavailable', 'model down'));
+    const gateway = new ScriptedModel().enqueue({ error: new DeskhandError('upstream_unavailable', 'model down') });
     const outcome = await retrieve(
       { index, gateway },
       { access, query: 'password', callScope },
@@ -181,7 +137,7 @@ describe('retrieve', () => {
 
   test('an over-budget re-ranker call is not hidden', async () => {
     const index = await indexWith({ a: ['password reset steps'] });
-    const gateway = new ScriptedGateway(new DeskhandError('over_budget', 'cap reached'));
+    const gateway = new ScriptedModel().enqueue({ error: new DeskhandError('over_budget', 'cap reached') });
     await assert.rejects(
       retrieve({ index, gateway }, { access, query: 'password', callScope }, { ...sparse, rerankerEnabled: true }),
       (error: unknown) => error instanceof DeskhandError && error.code === 'over_budget',

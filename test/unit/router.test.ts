@@ -6,7 +6,7 @@ import { countTokens } from '../../src/llm/tokenizer.ts';
 import { createSilentLogger } from '../../src/observability/logger.ts';
 import { createMetricsRegistry, type Registry } from '../../src/observability/metrics.ts';
 import type { CapabilityHandlers, CapabilityRequest, IncomingRequest, Route } from '../../src/ports/capability.ts';
-import type { CallScope, ChatRequest, ChatResult, LanguageModelGateway } from '../../src/ports/language-model.ts';
+import type { LanguageModelGateway } from '../../src/ports/language-model.ts';
 import type { Messenger, OutgoingMessage, ThreadMessage } from '../../src/ports/messenger.ts';
 import { routeClassificationRequest } from '../../src/router/classify-route.ts';
 import { completeHandlers, createHelpHandler } from '../../src/router/default-handlers.ts';
@@ -14,41 +14,7 @@ import { routeForCommand, routeMentionByRules, stripMentions } from '../../src/r
 import { Router } from '../../src/router/router.ts';
 import { toContextMessages, trimThreadContext } from '../../src/router/thread-context.ts';
 import type { ThreadKey, ThreadMemory } from '../../src/router/thread-memory.ts';
-
-/** Serves scripted replies in order, records calls, throws when unscripted. */
-class ScriptedGateway implements LanguageModelGateway {
-  readonly calls: { request: ChatRequest; scope: CallScope }[] = [];
-  readonly #replies: (string | Error)[];
-  constructor(replies: (string | Error)[] = []) {
-    this.#replies = [...replies];
-  }
-  async chat(request: ChatRequest, scope: CallScope): Promise<ChatResult> {
-    this.calls.push({ request, scope });
-    const reply = this.#replies.shift();
-    if (reply === undefined) throw new Error('unscripted model call');
-    if (reply instanceof Error) throw reply;
-    return {
-      text: reply,
-      toolCalls: [],
-      finishReason: 'stop',
-      usage: { inputTokens: 10, cachedInputTokens: 0, outputTokens: 3 },
-      costMicroUsd: 1,
-      fromCache: false,
-      savedMicroUsd: 0,
-      model: request.model ?? 'gpt-4o-mini',
-      requestId: 'r',
-    };
-  }
-  structured(): never {
-    throw new Error('not used by the router');
-  }
-  embed(): never {
-    throw new Error('not used by the router');
-  }
-  countChatTokens(): number {
-    return 0;
-  }
-}
+import { ScriptedModel } from '../fakes/scripted-model.ts';
 
 class RecordingMessenger implements Messenger {
   readonly posts: OutgoingMessage[] = [];
@@ -97,11 +63,13 @@ function setup(options: {
   replies?: (string | Error)[];
   thread?: ThreadMessage[];
   handlers?: Partial<CapabilityHandlers>;
-  /** Replaces the scripted gateway (e.g. the no-model gateway). */
+  /** Replaces the scripted model (e.g. the no-model gateway). */
   gateway?: LanguageModelGateway;
   registry?: Registry;
 }) {
-  const gateway = new ScriptedGateway(options.replies);
+  const gateway = new ScriptedModel().enqueue(
+    ...(options.replies ?? []).map((reply) => (reply instanceof Error ? { error: reply } : { text: reply })),
+  );
   const messenger = new RecordingMessenger(options.thread);
   const threads = new MemoryThreads();
   const seen: CapabilityRequest[] = [];

@@ -4,7 +4,8 @@ import { extractTicket } from '../../src/capabilities/tickets/extract-ticket.ts'
 import { ticketPromptVersion } from '../../src/capabilities/tickets/ticket-prompt.ts';
 import { defaultTicketCategories, emptyTicket } from '../../src/capabilities/tickets/ticket-schema.ts';
 import { DeskhandError } from '../../src/errors.ts';
-import { FakeLanguageModelGateway, tsOf } from './tickets-fakes.ts';
+import { ScriptedModel } from '../fakes/scripted-model.ts';
+import { tsOf } from './tickets-fakes.ts';
 
 const configuration = { categories: defaultTicketCategories, teamLanguage: 'en' };
 const input = {
@@ -28,7 +29,7 @@ const modelTicket = emptyTicket({
 
 describe('extractTicket', () => {
   test('calls the gateway with the schema, temperature 0, the prompt version and the channel scope', async () => {
-    const gateway = new FakeLanguageModelGateway().enqueue({ value: modelTicket });
+    const gateway = new ScriptedModel().enqueue({ value: modelTicket });
     const outcome = await extractTicket(input, { gateway, configuration });
     assert.equal(outcome.kind, 'extracted');
     const [call] = gateway.calls;
@@ -46,7 +47,7 @@ describe('extractTicket', () => {
   });
 
   test('strips an order id the model invented and flags it; keeps the grounded email', async () => {
-    const gateway = new FakeLanguageModelGateway().enqueue({ value: modelTicket });
+    const gateway = new ScriptedModel().enqueue({ value: modelTicket });
     const outcome = await extractTicket(input, { gateway, configuration });
     assert.equal(outcome.kind, 'extracted');
     if (outcome.kind !== 'extracted') return;
@@ -66,7 +67,7 @@ describe('extractTicket', () => {
     'configuration',
   ] as const) {
     test(`falls back to the rule-based extractor when the gateway throws ${code}`, async () => {
-      const gateway = new FakeLanguageModelGateway().enqueue({ error: new DeskhandError(code, 'scripted') });
+      const gateway = new ScriptedModel().enqueue({ error: new DeskhandError(code, 'scripted') });
       const outcome = await extractTicket(input, { gateway, configuration });
       assert.equal(outcome.kind, 'degraded');
       if (outcome.kind !== 'degraded') return;
@@ -79,7 +80,7 @@ describe('extractTicket', () => {
   }
 
   test('a twice-malformed reply becomes a rule-based ticket that says why, not a refusal and not a guess', async () => {
-    const gateway = new FakeLanguageModelGateway().enqueue({
+    const gateway = new ScriptedModel().enqueue({
       error: new DeskhandError('upstream_invalid_response', 'twice invalid'),
     });
     const outcome = await extractTicket(input, { gateway, configuration });
@@ -96,7 +97,7 @@ describe('extractTicket', () => {
   });
 
   test('with no model configured the rules make the ticket and the gateway is never called', async () => {
-    const gateway = new FakeLanguageModelGateway();
+    const gateway = new ScriptedModel();
     const outcome = await extractTicket(input, { gateway, configuration, modelConfigured: false });
     assert.equal(outcome.kind, 'degraded');
     if (outcome.kind !== 'degraded') return;
@@ -107,14 +108,14 @@ describe('extractTicket', () => {
   });
 
   test('a cancelled extraction ends without a card (there is no one left to show it to)', async () => {
-    const gateway = new FakeLanguageModelGateway().enqueue({ error: new DeskhandError('cancelled', 'shutdown') });
+    const gateway = new ScriptedModel().enqueue({ error: new DeskhandError('cancelled', 'shutdown') });
     const outcome = await extractTicket(input, { gateway, configuration });
     assert.equal(outcome.kind, 'failed');
     assert.equal(outcome.kind === 'failed' && outcome.code, 'cancelled');
   });
 
   test('flags a repaired reply and reports cache hits', async () => {
-    const gateway = new FakeLanguageModelGateway().enqueue({
+    const gateway = new ScriptedModel().enqueue({
       value: { ...modelTicket, orderIds: ['#48213'] },
       repaired: true,
       fromCache: true,
@@ -131,7 +132,7 @@ describe('extractTicket', () => {
   });
 
   test('rejects empty text, a file-only message and a mention-only message with specific messages', async () => {
-    const gateway = new FakeLanguageModelGateway();
+    const gateway = new ScriptedModel();
     const empty = await extractTicket({ ...input, text: '   ' }, { gateway, configuration });
     assert.deepEqual(empty.kind === 'rejected' && empty.reason, 'empty');
     const image = await extractTicket(
@@ -149,7 +150,7 @@ describe('extractTicket', () => {
   });
 
   test('truncates text over the token limit and says so on the ticket', async () => {
-    const gateway = new FakeLanguageModelGateway().enqueue({
+    const gateway = new ScriptedModel().enqueue({
       value: { ...modelTicket, orderIds: [], customerEmail: null },
     });
     const long = `${'My card keeps getting declined at the supermarket. '.repeat(300)}`;
@@ -165,7 +166,7 @@ describe('extractTicket', () => {
   });
 
   test('an unexpected error of the model call still ends in a rule-based ticket', async () => {
-    const gateway = new FakeLanguageModelGateway().enqueue({ error: new DeskhandError('internal', 'boom') });
+    const gateway = new ScriptedModel().enqueue({ error: new DeskhandError('internal', 'boom') });
     const outcome = await extractTicket(input, { gateway, configuration });
     assert.equal(outcome.kind, 'degraded');
     assert.equal(outcome.kind === 'degraded' && outcome.reasonMessage, 'The model call failed unexpectedly.');

@@ -1,67 +1,13 @@
 /**
- * Test doubles for the ticket tests: a scripted gateway (serves replies or errors in order, records calls,
- * throws when unscripted) and a recording Messenger.
+ * Test doubles for the ticket tests: a recording Messenger and `tsOf`. The scripted model is the shared
+ * `ScriptedModel` (test/fakes/scripted-model.ts).
  */
 import { DeskhandError } from '../../src/errors.ts';
-import type {
-  CallScope,
-  ChatRequest,
-  ChatResult,
-  EmbeddingResult,
-  LanguageModelGateway,
-  StructuredRequest,
-  StructuredResult,
-} from '../../src/ports/language-model.ts';
 import type { Messenger, OutgoingMessage, PostedMessage, ThreadMessage } from '../../src/ports/messenger.ts';
 
-export type ScriptedStructured = { value: unknown; repaired?: boolean; fromCache?: boolean } | { error: DeskhandError };
-
-export class FakeLanguageModelGateway implements LanguageModelGateway {
-  readonly calls: { request: StructuredRequest<unknown>; scope: CallScope }[] = [];
-  readonly #script: ScriptedStructured[] = [];
-
-  enqueue(...entries: ScriptedStructured[]): this {
-    this.#script.push(...entries);
-    return this;
-  }
-
-  async chat(_request: ChatRequest, _scope: CallScope): Promise<ChatResult> {
-    throw new Error('FakeLanguageModelGateway.chat is not scripted');
-  }
-
-  async structured<T>(request: StructuredRequest<T>, scope: CallScope): Promise<StructuredResult<T>> {
-    this.calls.push({ request: request as StructuredRequest<unknown>, scope });
-    const next = this.#script.shift();
-    if (!next) throw new Error('FakeLanguageModelGateway: unscripted structured call');
-    if ('error' in next) throw next.error;
-    // Validate like the real gateway does, so a scripted reply that breaks the schema fails the test.
-    const parsed = request.schema.safeParse(next.value);
-    if (!parsed.success) throw new DeskhandError('upstream_invalid_response', 'scripted value fails the schema');
-    return {
-      value: parsed.data,
-      repaired: next.repaired ?? false,
-      result: {
-        text: JSON.stringify(next.value),
-        toolCalls: [],
-        finishReason: 'stop',
-        usage: { inputTokens: 100, cachedInputTokens: 0, outputTokens: 50 },
-        costMicroUsd: next.fromCache ? 0 : 42,
-        fromCache: next.fromCache ?? false,
-        savedMicroUsd: 0,
-        model: 'gpt-4o-mini',
-        requestId: 'fake',
-      },
-    };
-  }
-
-  async embed(): Promise<EmbeddingResult> {
-    throw new Error('not used');
-  }
-
-  countChatTokens(): number {
-    return 0;
-  }
-}
+// Still importable under its old name for `tickets-workflow.test.ts`, which another change is editing now; new tests
+// import `ScriptedModel` from `test/fakes/scripted-model.ts`.
+export { ScriptedModel as FakeLanguageModelGateway } from '../fakes/scripted-model.ts';
 
 export class RecordingMessenger implements Messenger {
   readonly posts: OutgoingMessage[] = [];
