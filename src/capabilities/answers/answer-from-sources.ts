@@ -10,11 +10,10 @@ import type { ChatResult } from '../../ports/language-model.ts';
 import type { AccessScope } from '../../ports/vector-index.ts';
 import {
   type AnswerOutcome,
-  budgetCodes,
+  answersWithPassages,
   degradedOutcome,
   failedOutcome,
   type OutcomeBase,
-  upstreamCodes,
 } from './answer-outcome.ts';
 import { answerPromptVersion, buildAnswerMessages } from './answer-prompt.ts';
 import type { AnswerQuestionDependencies, AnswerQuestionInput, AnswerTiming } from './answer-question-input.ts';
@@ -59,9 +58,7 @@ export async function answerFromSources(
     );
   } catch (error) {
     const coded = toDeskhandError(error);
-    if (budgetCodes.has(coded.code) || upstreamCodes.has(coded.code)) {
-      return degradedOutcome(common, coded, sources);
-    }
+    if (answersWithPassages(coded.code)) return degradedOutcome(common, coded, sources);
     return failedOutcome(common, coded, dependencies.onError);
   }
   addChatUsage(common.usage, result);

@@ -83,6 +83,11 @@ export const upstreamCodes = new Set<OutcomeCode>([
   'not_available_yet',
 ]);
 
+/** Whether a failure still gets the quoted passages (a budget refusal or a model failure) rather than `failed`. */
+export function answersWithPassages(code: OutcomeCode): boolean {
+  return budgetCodes.has(code) || upstreamCodes.has(code);
+}
+
 /** The `failed` outcome, after reporting `error` (with its cause) to `onError`. */
 export function failedOutcome(
   common: OutcomeBase,

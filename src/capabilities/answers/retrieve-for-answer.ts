@@ -7,11 +7,11 @@
 import { toDeskhandError } from '../../errors.ts';
 import {
   type AnswerOutcome,
+  answersWithPassages,
   budgetCodes,
   degradedOutcome,
   failedOutcome,
   type OutcomeBase,
-  upstreamCodes,
 } from './answer-outcome.ts';
 import type { AnswerQuestionDependencies, AnswerQuestionInput } from './answer-question-input.ts';
 import type { RetrievedContext } from './answer-source.ts';
@@ -28,7 +28,7 @@ export async function retrieveForAnswer(
     context = await dependencies.retrieve({ question: standalone, access: input.access, callScope: input.callScope });
   } catch (error) {
     const coded = toDeskhandError(error);
-    if (!budgetCodes.has(coded.code) && !upstreamCodes.has(coded.code)) {
+    if (!answersWithPassages(coded.code)) {
       return { outcome: failedOutcome(common, coded, dependencies.onError) };
     }
     dependencies.onWarning?.('retrieval failed; retrying sparse-only', { answerId: common.answerId, code: coded.code });
