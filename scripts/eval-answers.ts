@@ -45,7 +45,6 @@ import { GatewayEmbedder, OpenAIGateway } from '../src/llm/gateway.ts';
 import { Ledger } from '../src/llm/ledger.ts';
 import { PriceTable } from '../src/llm/prices.ts';
 import { ResponseCache } from '../src/llm/response-cache.ts';
-import { countTokens } from '../src/llm/tokenizer.ts';
 import { createSilentLogger } from '../src/observability/logger.ts';
 import { createMetricsRegistry } from '../src/observability/metrics.ts';
 import type { ChatResult } from '../src/ports/language-model.ts';
@@ -256,7 +255,8 @@ async function runPipeline(query: { id: string; text: string }, access: AccessSc
 }
 
 async function runNaive(query: { id: string; text: string }, access: AccessScope, into: Tally): Promise<void> {
-  const dense = embedder ? (await embedder.embed([query.text], scopeOf(access)))[0] : undefined;
+  const embedded = embedder ? await embedder.embed([query.text], scopeOf(access)) : undefined;
+  const dense = embedded?.vectors[0];
   const hits = await index.search({ access, text: query.text, mode, limit: 5, ...(dense ? { dense } : {}) });
   const sources: AnswerSource[] = hits.map((hit) => ({
     documentId: hit.chunk.documentId,
@@ -270,9 +270,9 @@ async function runNaive(query: { id: string; text: string }, access: AccessScope
   }));
   into.questions += 1;
   // Like the pipeline's usage, the query embedding counts as a model call.
-  if (dense) {
+  if (embedded) {
     into.modelCalls += 1;
-    into.inputTokens += countTokens(query.text, 'cl100k_base');
+    into.inputTokens += embedded.inputTokens;
   }
   const result: ChatResult = await gateway.chat(
     {

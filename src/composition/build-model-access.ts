@@ -81,7 +81,7 @@ async function buildWithModel(
   const chatModel = configuration.openai.model;
   const estimateChatCostMicroUsd = (request: ChatRequest) =>
     parts.prices.cost(request.model ?? chatModel, {
-      inputTokens: parts.gateway.countChatTokens(request),
+      inputTokens: request.inputTokens ?? parts.gateway.countChatTokens(request),
       outputTokens: request.maxOutputTokens,
     });
   await reseedBudgetCounters(parts, logger);

@@ -12,8 +12,8 @@
  *     ticketDestinationName: 'the support queue',
  *     encoding: encodingForModel(configuration.openai.model, configuration.openai.fallbackEncoding),
  *   },
- *   estimateChatCostMicroUsd: (request) => prices.cost(configuration.openai.model, {
- *     inputTokens: gateway.countChatTokens(request), outputTokens: request.maxOutputTokens }),
+ *   estimateChatCostMicroUsd: (request) => prices.cost(configuration.openai.model, {      // the agent counted
+ *     inputTokens: request.inputTokens ?? gateway.countChatTokens(request), outputTokens: request.maxOutputTokens }),
  *   listUserGroupMembers: async (usergroup) =>              // for APPROVER_USER_GROUP_ID (cached 60 s here)
  *     (await webClient.usergroups.users.list({ usergroup })).users ?? [],
  * });

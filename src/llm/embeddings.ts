@@ -13,7 +13,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { DeskhandError, toDeskhandError } from '../errors.ts';
-import type { Embedder } from '../ports/embedder.ts';
+import type { Embedder, Embeddings } from '../ports/embedder.ts';
 import type { CallScope, EmbeddingResult, LanguageModelGateway } from '../ports/language-model.ts';
 import type { Reservation } from './budget-store.ts';
 import { isUpstreamFailure, mapOpenAIError } from './errors.ts';
@@ -178,7 +178,10 @@ async function embedBatch(
   }
 }
 
-/** The `Embedder` port on top of the gateway: budgets, batching and token counting apply to every call. */
+/**
+ * The `Embedder` port on top of the gateway: budgets, batching and token counting apply to every call, and the
+ * usage the gateway settled (reported tokens, else its own count) comes back with the vectors.
+ */
 export class GatewayEmbedder implements Embedder {
   readonly model: string;
   readonly dimensions: number;
@@ -192,8 +195,8 @@ export class GatewayEmbedder implements Embedder {
     this.purpose = purpose;
   }
 
-  async embed(texts: string[], scope: CallScope): Promise<Float32Array[]> {
-    const result = await this.gateway.embed(texts, scope, { purpose: this.purpose });
-    return result.vectors;
+  async embed(texts: string[], scope: CallScope): Promise<Embeddings> {
+    const { vectors, inputTokens, costMicroUsd } = await this.gateway.embed(texts, scope, { purpose: this.purpose });
+    return { vectors, inputTokens, costMicroUsd };
   }
 }

@@ -2,12 +2,15 @@
  * `planChatCall` and the gateway's other rules about whether and how a call may start, applied before any budget
  * is touched or the provider is called:
  *
- * - a chat request is validated (purpose, messages, `maxOutputTokens`, temperature) → `invalid_input`;
+ * - a chat request is validated (purpose, messages, `maxOutputTokens`, temperature, a given `inputTokens`)
+ *   → `invalid_input`;
  * - a call already cancelled or past its deadline never starts → `cancelled` / `deadline_exceeded`;
  * - the model's price is resolved first, so a model the price table refuses is a `configuration` error before
  *   anything is reserved; its encoding falls back to `fallbackEncoding` for models tiktoken does not know;
  * - a call is reserved at its worst case: exact input tokens + `maxOutputTokens` of output, for at least its
- *   remaining deadline + 30 s; only deterministic requests get a cache key (`isCacheable`);
+ *   remaining deadline + 30 s; the input tokens are counted here unless the in-process caller already counted
+ *   them (`request.inputTokens`, then trusted as given); only deterministic requests get a cache key
+ *   (`isCacheable`);
  * - while the circuit breaker is open, calls fail fast with `upstream_unavailable` and a retry hint;
  * - each SDK call gets the deadline's remaining time as `timeout` and only as many SDK retries as can finish
  *   (2 from 4 s left, 1 from 1.5 s, else 0).
@@ -40,7 +43,7 @@ export interface ChatPlan {
   deadline: number;
   encoding: EncodingName;
   cacheKey: string | undefined;
-  /** Our exact count of the request's input tokens. */
+  /** Our exact count of the request's input tokens (the caller's, when it gave one). */
   counted: number;
   reserveInput: ReserveInput;
 }
@@ -55,7 +58,7 @@ export function planChatCall(context: GatewayContext, request: ChatRequest, scop
   const encoding = encodingForModel(model, options.fallbackEncoding);
 
   const cacheKey = isCacheable(request) ? options.cache.keyFor(request, model, scope) : undefined;
-  const counted = countChatRequestTokens(request, encoding);
+  const counted = request.inputTokens ?? countChatRequestTokens(request, encoding);
   const reserveInput = {
     requestId: `${scope.requestId ?? 'call'}:${randomUUID()}`,
     workspaceId: scope.workspaceId,
@@ -79,6 +82,9 @@ export function validateChat(request: ChatRequest): void {
   }
   const temperature = request.temperature ?? 0;
   if (!(temperature >= 0 && temperature <= 2)) problems.push('temperature must be between 0 and 2');
+  if (request.inputTokens !== undefined && !(Number.isSafeInteger(request.inputTokens) && request.inputTokens >= 0)) {
+    problems.push('inputTokens must be a non-negative integer');
+  }
   if (problems.length > 0) {
     throw new DeskhandError('invalid_input', `Invalid chat request: ${problems.join('; ')}`, {
       details: { problems },

@@ -5,7 +5,8 @@
  *   nullable and are restored before validation); temperature defaults to 0.
  * - A first reply is cached only if it validates, so a cached entry is never an invalid one.
  * - A reply that is not JSON or does not match gets exactly one repair call (never cached): the conversation plus
- *   the bad reply and the first ten problems. Its result carries the cost and usage of both calls.
+ *   the bad reply and the first ten problems, counted anew (a caller's `inputTokens` was for the first call only).
+ *   Its result carries the cost and usage of both calls.
  * - A repair that still does not match is `upstream_invalid_response` with the schema name and the problems.
  */
 import type { Logger } from 'pino';
@@ -47,8 +48,9 @@ export async function structuredOutput<T>(
     { purpose: request.purpose, schemaName, errors: firstCheck.errors, requestId: first.requestId },
     'structured reply failed validation; making one repair call',
   );
+  const { inputTokens: _firstCallTokens, ...firstRequest } = chatRequest;
   const repairRequest: ChatRequest = {
-    ...chatRequest,
+    ...firstRequest,
     messages: [
       ...chatRequest.messages,
       { role: 'assistant', content: first.text },

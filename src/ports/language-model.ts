@@ -72,6 +72,14 @@ export interface ChatRequest {
   signal?: AbortSignal;
   /** When given, the call streams and this receives text as it arrives. */
   onTextDelta?: (delta: string) => void;
+  /**
+   * This request's input tokens as `countChatTokens` counted them, for a caller that already counted (e.g. to check
+   * a cost cap before the call): the gateway reserves and settles with it instead of counting the request again.
+   * Trusted as given, so only in-process code that got it from `countChatTokens` for this very request may set it —
+   * never a value from outside the process. Not part of the cache key. For `structured`, it must count the request
+   * as the gateway sends it (response format included), and it applies to the first call only, never the repair.
+   */
+  inputTokens?: number;
 }
 
 export interface TokenUsage {

@@ -163,7 +163,7 @@ export async function createAgentHarness(options: AgentHarnessOptions = {}): Pro
     maxOutputTokensPerTurn: 400,
     estimateChatCostMicroUsd: (request) =>
       gateway.prices.cost('gpt-4o-mini', {
-        inputTokens: gateway.gateway.countChatTokens(request),
+        inputTokens: request.inputTokens ?? gateway.gateway.countChatTokens(request),
         outputTokens: request.maxOutputTokens,
       }),
     logger,

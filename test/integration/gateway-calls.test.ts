@@ -81,6 +81,35 @@ describe('chat calls against the fake provider', () => {
     });
   }
 
+  test('a count the caller already made is used as given, not counted again (drift shows which count was used)', async () => {
+    harness.fake?.reset();
+    const request: ChatRequest = {
+      purpose: 'count',
+      promptVersion: '1',
+      messages: userMessage('How many tokens is this, counted once?'),
+      maxOutputTokens: 30,
+      cache: { enabled: false },
+    };
+    const counted = harness.gateway.countChatTokens(request);
+    // Five more than the real count: had the gateway counted again, the drift would be 0.
+    const result = await harness.gateway.chat({ ...request, inputTokens: counted + 5 }, scope());
+    assert.equal(result.usage.inputTokens, counted, 'the provider reports the real count');
+    const drift = await harness.metrics.getSingleMetricAsString('deskhand_llm_token_count_drift_last');
+    assert.match(drift, /model="gpt-4o-mini"} -5/);
+    assert.equal(harness.fake?.chatCalls()[0]?.inputTokens, undefined, 'the count is not sent to the provider');
+  });
+
+  test('refuses a given input-token count that is not a non-negative integer', async () => {
+    const error = await harness.gateway
+      .chat(
+        { purpose: 'count', promptVersion: '1', messages: userMessage('hi'), maxOutputTokens: 5, inputTokens: -1 },
+        scope(),
+      )
+      .catch((caught: unknown) => caught);
+    assert.ok(error instanceof DeskhandError);
+    assert.equal(error.code, 'invalid_input');
+  });
+
   test('returns tool calls the model asked for', async () => {
     harness.fake?.reset();
     harness.fake?.enqueueChat({
@@ -245,8 +274,11 @@ describe('chat calls against the fake provider', () => {
   test('GatewayEmbedder implements the Embedder port through the gateway', async () => {
     harness.fake?.reset();
     const embedder = new GatewayEmbedder(harness.gateway, 'text-embedding-3-small', 64);
-    const vectors = await embedder.embed(['hello'], scope());
+    const { vectors, inputTokens, costMicroUsd } = await embedder.embed(['hello'], scope());
     assert.equal(vectors[0]?.length, 64);
     assert.equal(harness.fake?.embeddingCalls().length, 1);
+    // The usage the gateway settled comes back with the vectors: 'hello' is one token.
+    assert.equal(inputTokens, 1);
+    assert.ok(costMicroUsd > 0);
   });
 });

@@ -93,6 +93,24 @@ describe('createRetriever over the embedded index (sparse)', () => {
     assert.equal(embedCalls, 1);
   });
 
+  test('reports the query embedding’s usage as the embedder returned it, without counting the query again', async () => {
+    const texts: string[] = [];
+    const reporting: Embedder = {
+      model: 'test',
+      dimensions: 8,
+      async embed(batch) {
+        texts.push(...batch);
+        // Deliberately not a token count of the query: the retriever must pass on what the embedder reported.
+        return { vectors: batch.map(() => new Float32Array(8).fill(0.5)), inputTokens: 1234, costMicroUsd: 7 };
+      },
+    };
+    const retrieve = createRetriever({ index, embedder: reporting }, { mode: 'hybrid', contextTokens: 1000 });
+    const context = await retrieve({ question: 'How do I install a printer?', access, callScope });
+    assert.deepEqual(texts, ['How do I install a printer?']);
+    // The embedding's cost is charged to the budget by the gateway; an answer's shown cost is its chat calls.
+    assert.deepEqual(context.usage, { modelCalls: 1, inputTokens: 1234, costMicroUsd: 0 });
+  });
+
   test('closestDocuments keeps one entry per document in rank order', () => {
     const chunk = (documentId: string) =>
       ({ chunk: { documentId, title: documentId, source: `s/${documentId}` }, score: 1 }) as unknown as Parameters<

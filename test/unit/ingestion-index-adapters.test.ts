@@ -126,7 +126,7 @@ describe('ingestion into the real index adapters', () => {
       const indexed = await ingestDocument(input, dependencies);
       assert.equal(indexed.kind, 'indexed');
       assert.equal(indexed.embeddedChunks, indexed.chunkCount);
-      const [dense] = await embedder.embed(['リスナー関数'], dependencies.callScope);
+      const [dense] = (await embedder.embed(['リスナー関数'], dependencies.callScope)).vectors;
       assert.ok(dense);
       const hits = await index.search({ access: channelOne, text: 'リスナー関数', dense, mode: 'hybrid', limit: 5 });
       assert.ok(hits.length > 0 && hits.every((hit) => hit.chunk.source === 'bolt-ja/reference.md'));

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RejectionReason } from '../../src/capabilities/documents/ingestion/safety.ts';
 import { DeskhandError, type OutcomeCode } from '../../src/errors.ts';
-import type { Embedder } from '../../src/ports/embedder.ts';
+import type { Embedder, Embeddings } from '../../src/ports/embedder.ts';
 import type { CallScope } from '../../src/ports/language-model.ts';
 import { fixturesDirectory, openApiManualPath } from '../support/fixtures.ts';
 
@@ -32,15 +32,17 @@ export class DeterministicEmbedder implements Embedder {
     return this.calls.flatMap((call) => call.texts);
   }
 
-  async embed(texts: string[], scope: CallScope): Promise<Float32Array[]> {
+  /** Usage is one token per character: deterministic, and spends nothing. */
+  async embed(texts: string[], scope: CallScope): Promise<Embeddings> {
     this.calls.push({ texts: [...texts], scope });
     if (this.failOnCall === this.calls.length) {
       throw new DeskhandError('upstream_unavailable', 'embedding provider failed (scripted)', { retryable: true });
     }
-    return texts.map((text) => {
+    const vectors = texts.map((text) => {
       const digest = createHash('sha256').update(text).digest();
       return Float32Array.from({ length: this.dimensions }, (_, index) => ((digest[index] ?? 0) - 127.5) / 127.5);
     });
+    return { vectors, inputTokens: texts.reduce((sum, text) => sum + text.length, 0), costMicroUsd: 0 };
   }
 }
 

@@ -35,7 +35,11 @@ export interface AgentRuntime {
   model?: string;
   /** Output cap of one agent turn (reserved by the gateway before each call). */
   maxOutputTokensPerTurn: number;
-  /** Worst-case cost of a chat request (the gateway's price table), so the run cap is checked before a call. */
+  /**
+   * Worst-case cost of a chat request (the gateway's price table), so the run cap is checked before a call. The
+   * request comes with `inputTokens` already counted (`gateway.countChatTokens`), which the gateway then uses
+   * too: each turn is tokenized once.
+   */
   estimateChatCostMicroUsd?: (request: ChatRequest) => number;
   logger: Logger;
   /** Run outcomes, tool calls and approvals (optional). */

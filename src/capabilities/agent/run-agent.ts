@@ -155,6 +155,8 @@ async function modelTurn(state: RunState, runtime: AgentRuntime, segment: Segmen
     ...(runtime.model ? { model: runtime.model } : {}),
   };
   if (runtime.estimateChatCostMicroUsd) {
+    // Counted once: the cap check below and the gateway's reservation use this count.
+    request.inputTokens = runtime.gateway.countChatTokens(request);
     const worstCase = runtime.estimateChatCostMicroUsd(request);
     if (state.counters.spentMicroUsd + worstCase > maxRunMicroUsd) {
       await reachBound(

@@ -16,7 +16,6 @@
  * similarities of text-embedding-3 models for unrelated texts sit well below 0.45.
  */
 
-import { countTokens } from '../../llm/tokenizer.ts';
 import type { Embedder } from '../../ports/embedder.ts';
 import type { CallScope } from '../../ports/language-model.ts';
 import type { SearchHit } from '../../ports/vector-index.ts';
@@ -73,16 +72,30 @@ export function closestDocuments(candidates: readonly SearchHit[], limit: number
   return documents;
 }
 
-/** Counts the embedding calls and tokens retrieval makes, so an answer's usage includes its query embedding. */
-function countingEmbedder(embedder: Embedder, counter: { calls: number; tokens: number }): Embedder {
+/** Retrieval's own model usage: its embedding calls with the tokens the embedder reported. */
+interface RetrievalUsage {
+  modelCalls: number;
+  inputTokens: number;
+  /**
+   * Stays 0: an answer's shown cost is its chat calls (a cached answer shows $0.00). The query embedding's cost
+   * (about 1 µ$) is charged to the channel's budget by the gateway all the same.
+   */
+  costMicroUsd: number;
+}
+
+/**
+ * Adds each embedding call and its input tokens, as the embedder returned them, to `usage` (so an answer's usage
+ * includes its query embedding without counting the query again).
+ */
+function measuredEmbedder(embedder: Embedder, usage: RetrievalUsage): Embedder {
   return {
     model: embedder.model,
     dimensions: embedder.dimensions,
     async embed(texts: string[], scope: CallScope) {
-      const vectors = await embedder.embed(texts, scope);
-      counter.calls += 1;
-      for (const text of texts) counter.tokens += countTokens(text, 'cl100k_base');
-      return vectors;
+      const embedded = await embedder.embed(texts, scope);
+      usage.modelCalls += 1;
+      usage.inputTokens += embedded.inputTokens;
+      return embedded;
     },
   };
 }
@@ -106,17 +119,16 @@ export function createRetriever(
   const gate = options.gate ?? defaultRelevanceGate;
   const closestLimit = options.closestLimit ?? 5;
   return async (request): Promise<RetrievedContext> => {
-    const counter = { calls: 0, tokens: 0 };
+    const usage: RetrievalUsage = { modelCalls: 0, inputTokens: 0, costMicroUsd: 0 };
     const sparseOnly = request.sparseOnly === true || settings.mode === 'sparse';
     const outcome = await runRetrievalPipeline(
       {
         ...dependencies,
-        ...(dependencies.embedder && !sparseOnly ? { embedder: countingEmbedder(dependencies.embedder, counter) } : {}),
+        ...(dependencies.embedder && !sparseOnly ? { embedder: measuredEmbedder(dependencies.embedder, usage) } : {}),
       },
       { access: request.access, query: request.question, callScope: request.callScope },
       sparseOnly ? { ...settings, mode: 'sparse', rerankerEnabled: false } : settings,
     );
-    const usage = { modelCalls: counter.calls, inputTokens: counter.tokens, costMicroUsd: 0 };
     const closest = closestDocuments(outcome.candidates, closestLimit);
     if (outcome.kind === 'no_sources') return { passages: [], closest, indexVersion: outcome.indexVersion, usage };
     const passages: AnswerSource[] = outcome.context.passages.map((passage) => ({

@@ -56,7 +56,7 @@ export async function embedChunks(
   for (let start = 0; start < missing.length; start += batchSize) {
     const batch = missing.slice(start, start + batchSize);
     const texts = batch.map((indexes) => inputs[indexes[0] ?? 0] ?? '');
-    const embedded = await embedder.embed(texts, dependencies.callScope);
+    const embedded = (await embedder.embed(texts, dependencies.callScope)).vectors;
     if (embedded.length !== texts.length || embedded.some((vector) => vector.length !== embedder.dimensions)) {
       throw new DeskhandError(
         'upstream_invalid_response',

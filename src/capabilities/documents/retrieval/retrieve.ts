@@ -96,7 +96,7 @@ export async function retrieve(
           'Document search is misconfigured: no embedding provider is set. An admin can set RETRIEVAL_MODE=sparse.',
       });
     }
-    [dense] = await dependencies.embedder.embed([query], request.callScope);
+    [dense] = (await dependencies.embedder.embed([query], request.callScope)).vectors;
     if (!dense) throw new DeskhandError('upstream_invalid_response', 'The embedder returned no vector for the query');
   }
 
