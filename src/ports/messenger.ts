@@ -31,7 +31,9 @@ export interface Messenger {
   post(message: OutgoingMessage): Promise<PostedMessage>;
   /**
    * Replaces a message's content. Calls for the same message are coalesced: only the latest content is sent,
-   * paced within `chat.update` limits. Resolves when the latest content has been sent.
+   * paced within `chat.update` limits (per message and per workspace). This is the one place edits are paced:
+   * callers hand over every change, e.g. each streamed delta, and never throttle. Resolves when the latest
+   * content has been sent.
    */
   update(message: OutgoingMessage & { ts: string }): Promise<void>;
   /** A message only `user` sees. */

@@ -256,6 +256,34 @@ describe('SlackMessenger updates', () => {
     slack.expectNoViolations();
   });
 
+  test('a steady stream of edits to one message reaches Slack at most once per message interval, ending with the latest', async () => {
+    // A workspace budget that never binds: only the per-message interval limits the edits.
+    const outbound = messenger({ messageUpdateIntervalMs: 200, updatesPerMinute: 60_000, updateBurst: 1000 });
+    const posted = await outbound.post({ channel: 'C100', text: 'Thinking…' });
+    const other = await outbound.post({ channel: 'C200', text: 'Other message' });
+    const started = performance.now();
+    const updates: Promise<void>[] = [];
+    for (let index = 1; index <= 100; index += 1) {
+      updates.push(outbound.update({ channel: 'C100', ts: posted.ts, text: `Answer so far ${index}` }));
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    const otherStarted = performance.now();
+    await outbound.update({ channel: 'C200', ts: other.ts, text: 'edited' });
+    const otherLatency = performance.now() - otherStarted;
+    await Promise.all(updates);
+    const elapsed = performance.now() - started;
+    const calls = slack.callsTo('chat.update').filter((call) => call.params.ts === posted.ts);
+    assert.ok(calls.length <= Math.ceil(elapsed / 200) + 1, `${calls.length} chat.update calls in ${elapsed} ms`);
+    assert.ok(calls.length >= 2, 'the message was edited while the stream went on');
+    const times = calls.map((call) => call.receivedAtMonotonic);
+    for (let index = 1; index < times.length; index += 1) {
+      assert.ok(times[index]! - times[index - 1]! >= 180, `edits ${index - 1} and ${index} were too close`);
+    }
+    assert.equal(slack.message('C100', posted.ts)?.text, 'Answer so far 100');
+    assert.ok(otherLatency < 150, `another message's edit waited ${otherLatency} ms`);
+    slack.expectNoViolations();
+  });
+
   test('paces updates across the workspace with the update budget', async () => {
     const outbound = messenger({ updatesPerMinute: 240, updateBurst: 1 });
     const first = await outbound.post({ channel: 'C100', text: 'one' });

@@ -1,14 +1,18 @@
 /**
- * `CoalescedUpdates`: the messenger's `chat.update` path.
+ * `CoalescedUpdates`: the messenger's `chat.update` path, and the one place that bounds how often Slack sees an
+ * edit — callers hand over every change (a token stream, each progress step) and never throttle themselves.
  * - Updates to the same message (channel + ts) are coalesced: while one is waiting or in flight, newer
  *   content replaces the pending one and only the latest is sent (pacer.ts `Coalescer`).
+ * - Edits of one message start at least `messageIntervalMs` apart (pacer.ts `KeyedPacer`, keyed by message), so
+ *   one busy message cannot use up the workspace budget; the first edit of a message is not delayed, and
+ *   content that arrives meanwhile waits as the one pending update.
  * - Every `chat.update` — and every retry of one — first takes a token from the workspace-wide update budget
  *   (Tier 3, ~50/min), which a 429 pauses.
  * - Content beyond one message's limits is cut to the first part (split-message.ts), with a warning.
  */
 import type { Logger } from '../../observability/logger.ts';
 import type { OutgoingMessage } from '../../ports/messenger.ts';
-import { Coalescer, type TokenBucket, type Turn } from './pacer.ts';
+import { type Clock, Coalescer, KeyedPacer, type TokenBucket, type Turn } from './pacer.ts';
 import type { SlackApiCaller } from './slack-api-caller.ts';
 import { type MessageLimits, splitMessage } from './split-message.ts';
 
@@ -18,6 +22,9 @@ export interface CoalescedUpdatesOptions {
   budget: TokenBucket;
   limits: MessageLimits;
   logger: Logger;
+  /** Least time between the starts of two edits of the same message (default 1,500 ms). */
+  messageIntervalMs?: number;
+  clock?: Clock;
 }
 
 export class CoalescedUpdates {
@@ -26,13 +33,19 @@ export class CoalescedUpdates {
   #limits: MessageLimits;
   #logger: Logger;
   #coalescer: Coalescer<OutgoingMessage & { ts: string }>;
+  #messages: KeyedPacer;
 
   constructor(options: CoalescedUpdatesOptions) {
     this.#caller = options.caller;
     this.#budget = options.budget;
     this.#limits = options.limits;
     this.#logger = options.logger;
-    this.#coalescer = new Coalescer((_key, message) => this.#sendUpdate(message));
+    this.#messages = new KeyedPacer({
+      intervalMs: options.messageIntervalMs ?? 1500,
+      ...(options.clock ? { clock: options.clock } : {}),
+    });
+    // While a message waits for its turn, the coalescer keeps only its newest content.
+    this.#coalescer = new Coalescer((key, message) => this.#messages.run(key, () => this.#sendUpdate(message)));
   }
 
   /** Settles with the `chat.update` that carried this content or newer content for the same message. */

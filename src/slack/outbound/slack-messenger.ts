@@ -9,7 +9,8 @@
  *   retry could post twice); idempotent reads and `chat.update` are retried once;
  * - about one message per second per channel (posts and ephemerals), each channel in its own queue;
  * - `chat.update` through a workspace-wide token bucket (Tier 3, ~50/min) with updates to the same message
- *   coalesced to the latest content;
+ *   coalesced to the latest content and at least `messageUpdateIntervalMs` apart — the only pacing of edits:
+ *   capabilities hand over every change and never throttle themselves;
  * - content split into valid messages (split-message.ts); `unfurl_links`/`unfurl_media` false and a `text`
  *   fallback on every post;
  * - thread history (conversations.replies, paginated) cached per thread for a short TTL and single-flight;
@@ -57,6 +58,8 @@ export interface SlackMessengerOptions {
   /** Workspace-wide `chat.update` rate (default 50 per minute) and burst (default 5). */
   updatesPerMinute?: number;
   updateBurst?: number;
+  /** Least time between two `chat.update`s of the same message (default 1,500 ms). */
+  messageUpdateIntervalMs?: number;
   /** How long a fetched thread is reused (default 15 s). */
   threadCacheTtlMs?: number;
   /** Retries after 429s before giving up on a call (default 3). */
@@ -127,6 +130,8 @@ export class SlackMessenger implements Messenger {
       budget: updateBudget,
       limits: this.#limits,
       logger: this.#logger,
+      clock: this.#clock,
+      ...(options.messageUpdateIntervalMs === undefined ? {} : { messageIntervalMs: options.messageUpdateIntervalMs }),
     });
     this.#reader = new ThreadReader({
       caller: this.#caller,
@@ -181,8 +186,9 @@ export class SlackMessenger implements Messenger {
   }
 
   /**
-   * Replaces a message's content. Updates to the same message are coalesced (only the latest is sent) and
-   * paced by a workspace-wide budget. Content beyond one message's limits is cut to the first part.
+   * Replaces a message's content. Updates to the same message are coalesced (only the latest is sent), start
+   * at least `messageUpdateIntervalMs` apart and are paced by a workspace-wide budget. Content beyond one
+   * message's limits is cut to the first part.
    */
   update(message: OutgoingMessage & { ts: string }): Promise<void> {
     try {
