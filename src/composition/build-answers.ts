@@ -57,7 +57,7 @@ export interface AnswerHandlers {
 }
 
 export function buildAnswers(configuration: Configuration, dependencies: AnswerDependencies): AnswerHandlers {
-  const { vectorIndex, redis, messenger, logger } = dependencies;
+  const { vectorIndex, redis, logger } = dependencies;
   const { gateway, embedder, modelConfigured } = dependencies.model;
   const retrieve = createRetriever(
     { index: vectorIndex, ...(embedder ? { embedder } : {}), gateway, logger },
@@ -76,7 +76,6 @@ export function buildAnswers(configuration: Configuration, dependencies: AnswerD
       onWarning: (message, details) => logger.warn(details, message),
       onError: (error, details) => logger.warn({ ...details, err: error, code: error.code }, 'answer failed'),
     },
-    messenger,
     feedback,
     logger,
   });

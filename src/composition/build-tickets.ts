@@ -38,7 +38,7 @@ export function buildTickets(
     actions[actionId] = (click) => tickets.handleButton(click);
   }
   return {
-    ticket: (request) => tickets.handleRoutedRequest(request),
+    ticket: (request, reply) => tickets.handleRoutedRequest(request, reply),
     actions,
     views: { [ticketEditModalCallbackId]: (submission) => tickets.handleViewSubmission(submission) },
   };

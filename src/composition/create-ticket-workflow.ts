@@ -2,7 +2,7 @@
  * Builds the ticket capability from configuration, for the composition root (src/main.ts):
  *
  *   const tickets = createTicketWorkflow(configuration, { gateway, redis, messenger, logger, metrics: registry });
- *   handlers.ticket = (request) => tickets.handleRoutedRequest(request);
+ *   handlers.ticket = (request, reply) => tickets.handleRoutedRequest(request, reply);
  */
 
 import { createTicketSinks } from '../capabilities/tickets/sinks/create-ticket-sinks.ts';

@@ -1,8 +1,9 @@
 /**
  * What the router hands to a capability and what a capability hands back. Capabilities are injected as
- * handlers, one per route; they depend on ports only.
+ * handlers, one per route; they depend on ports only. Each request comes with its `Reply`: the one place that
+ * knows where the answer goes, used by the capability and by the router alike.
  */
-import type { Block, ThreadMessage } from './messenger.ts';
+import type { Block, MessageStream, PostedMessage, ThreadMessage } from './messenger.ts';
 
 export const routes = ['ticket', 'question', 'task', 'help', 'budget', 'docs'] as const;
 export type Route = (typeof routes)[number];
@@ -46,21 +47,68 @@ export interface CapabilityRequest extends IncomingRequest {
   route: Route;
   /** Earlier messages of the thread (the triggering message excluded), most recent kept when trimmed. */
   threadContext: ContextMessage[];
-  /** Where a threaded reply goes: the thread root, or the triggering message when it starts a thread. */
+  /** Where a threaded reply goes (the same as `Reply.threadTs`; capabilities send through the `Reply`). */
   replyThreadTs?: string;
 }
 
 export type CapabilityOutcome =
-  /** The router posts this where the request came from. */
+  /** The router sends this through the request's `Reply`, where the request came from. */
   | { kind: 'reply'; text: string; blocks?: Block[]; visibility?: 'thread' | 'ephemeral' | 'channel' }
-  /** The capability posted its result itself through the Messenger (e.g. streamed updates). */
-  | { kind: 'posted'; threadTs?: string };
+  /** The capability sent its reply itself through the request's `Reply` (streamed, updated, a card it tracks). */
+  | { kind: 'posted' };
+
+/** What a reply says: plain-text fallback and optional blocks. */
+export interface ReplyContent {
+  text: string;
+  blocks?: Block[];
+}
+
+/**
+ * Where one request's reply goes and the only way a capability sends it. The router makes one per request
+ * (src/router/request-reply.ts) and delivers returned outcomes and failures through the same object, so the
+ * target — channel, reply thread, requester — is decided in one place.
+ */
+export interface Reply {
+  /** The channel the request came from. */
+  readonly channel: string;
+  /** Who asked: ephemeral replies go to them. */
+  readonly user: string;
+  /**
+   * The thread a threaded reply goes to: the thread root, or the triggering message when it starts a thread;
+   * undefined for a slash command (its reply is a new channel message, which starts the thread).
+   */
+  readonly threadTs: string | undefined;
+  /** True when `startStream` can be used: there is a reply thread and the Messenger streams. */
+  readonly canStream: boolean;
+  /**
+   * Posts visibly where the request came from: in the reply thread, or as a new channel message when there is
+   * none. The conversation then continues in that thread (the router remembers it for conversational routes).
+   */
+  post(content: ReplyContent): Promise<PostedMessage>;
+  /** Replaces a message this reply posted (coalesced and paced by the Messenger). */
+  update(ts: string, content: ReplyContent): Promise<void>;
+  /** A message only the requester sees, in the reply thread when there is one. */
+  postEphemeral(content: ReplyContent): Promise<void>;
+  /** Status under the reply thread's composer (best effort; nothing without a thread or AI surfaces). */
+  setStatus(status: string): Promise<void>;
+  /**
+   * A streamed reply in the reply thread, addressed to the requester (and their team when the tenant is a
+   * team). Only when `canStream`; the conversation then continues in the reply thread.
+   */
+  startStream(): Promise<MessageStream>;
+  /**
+   * The conversation continues in the reply thread (when there is one) although nothing visible was posted
+   * through this reply, e.g. a card the capability posted and tracks itself, or an ephemeral explanation.
+   */
+  continueInThread(): void;
+}
 
 /**
  * A capability. Expected failures are thrown as `DeskhandError` with a code and a user message; the router
- * turns them into a short reply and a log entry.
+ * turns them into a short reply (through `reply`) and a log entry. `request` is plain data; `reply` is how the
+ * capability answers when it does more than return one message.
  */
-export type CapabilityHandler = (request: CapabilityRequest) => Promise<CapabilityOutcome>;
+export type CapabilityHandler = (request: CapabilityRequest, reply: Reply) => Promise<CapabilityOutcome>;
 
 export type CapabilityHandlers = Record<Route, CapabilityHandler>;
 

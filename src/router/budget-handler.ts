@@ -6,7 +6,7 @@
  */
 import { type BudgetCommandDependencies, handleBudgetCommand } from '../capabilities/budget/handle-budget-command.ts';
 import type { TokenUsageReport, TokenWindow } from '../llm/token-usage.ts';
-import type { CapabilityHandler } from '../ports/capability.ts';
+import type { CapabilityHandler, CapabilityRequest } from '../ports/capability.ts';
 import type { Block } from '../ports/messenger.ts';
 
 /** What the handler reads token counts from (`BudgetStore` satisfies it). */
@@ -54,7 +54,10 @@ export function tokenUsageText(usage: TokenUsageReport): string {
   return ['*Tokens used* (counted for every model, priced or not)', ...lines, ...notes].join('\n');
 }
 
-export function budgetHandler(dependencies: BudgetHandlerDependencies): CapabilityHandler {
+/** The `budget` route: it only returns its reply (the router delivers it), so it needs no `Reply`. */
+export function budgetHandler(
+  dependencies: BudgetHandlerDependencies,
+): (request: CapabilityRequest) => ReturnType<CapabilityHandler> {
   return async (request) => {
     const reply = await handleBudgetCommand(
       {

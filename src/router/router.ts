@@ -1,10 +1,11 @@
 /**
  * The one router: every mention, thread follow-up, slash command, shortcut and ticket reaction goes through
  * `handle`, which picks a route (rules first, one classification call only for an ambiguous mention), fetches
- * the thread context once, calls the capability and delivers its reply — or a short, specific reason when
- * there is none. It never throws: every request ends in an outcome that is logged with a stable code and
- * counted. Routing itself never ends a request in an error: a mention the rules cannot place gets help when no
- * model is configured or when its classification fails for any reason.
+ * the thread context once, calls the capability with the request's `Reply` (request-reply.ts) and delivers its
+ * reply through that same object — or a short, specific reason when there is none. It never throws: every
+ * request ends in an outcome that is logged with a stable code and counted. Routing itself never ends a request
+ * in an error: a mention the rules cannot place gets help when no model is configured or when its
+ * classification fails for any reason.
  */
 import { DeskhandError, type OutcomeCode, toDeskhandError } from '../errors.ts';
 import { isNoModelGateway } from '../llm/no-model-gateway.ts';
@@ -13,7 +14,6 @@ import type { Logger } from '../observability/logger.ts';
 import { counter, histogram, type Registry } from '../observability/metrics.ts';
 import type {
   CapabilityHandlers,
-  CapabilityOutcome,
   CapabilityRequest,
   ContextMessage,
   IncomingRequest,
@@ -21,8 +21,8 @@ import type {
 } from '../ports/capability.ts';
 import type { LanguageModelGateway } from '../ports/language-model.ts';
 import type { Messenger } from '../ports/messenger.ts';
-import { errorMessage } from '../slack-kit/error-message.ts';
 import { classifyRoute } from './classify-route.ts';
+import { RequestReply } from './request-reply.ts';
 import { routeForCommand, routeMentionByRules, withoutRoutePrefix } from './route-rules.ts';
 import { type BotIdentity, toContextMessages, trimThreadContext } from './thread-context.ts';
 import type { ThreadKey, ThreadMemory } from './thread-memory.ts';
@@ -88,6 +88,7 @@ export class Router {
     });
     let route: Route | undefined;
     let classified = false;
+    const reply = new RequestReply(request, this.#dependencies.messenger);
     try {
       const thread = this.#threadKey(request);
       const threadRoute = thread ? await this.#dependencies.threads.recall(thread) : undefined;
@@ -104,11 +105,11 @@ export class Router {
         route,
         threadContext,
       };
-      const replyThreadTs = this.#replyThreadTs(request);
-      if (replyThreadTs !== undefined) capabilityRequest.replyThreadTs = replyThreadTs;
+      if (reply.threadTs !== undefined) capabilityRequest.replyThreadTs = reply.threadTs;
 
-      const outcome = await this.#dependencies.handlers[route](capabilityRequest);
-      const postedThreadTs = await this.#deliver(request, outcome, replyThreadTs);
+      const outcome = await this.#dependencies.handlers[route](capabilityRequest, reply);
+      await reply.deliver(outcome);
+      const postedThreadTs = reply.conversationThreadTs;
       if (postedThreadTs !== undefined && conversationalRoutes.has(route)) {
         await this.#dependencies.threads
           .remember({ workspaceId: request.workspaceId, channelId: request.channelId, threadTs: postedThreadTs }, route)
@@ -128,9 +129,11 @@ export class Router {
       // Expected outcomes (budget, not available, upstream down…) are values, not bugs: no stack trace for them.
       if (coded.code === 'internal') logger.error({ ...fields, err: error }, 'request ended without a result');
       else logger.warn(fields, 'request ended without a result');
-      await this.#deliverFailure(request, coded).catch((deliveryError: unknown) =>
-        logger.error({ err: deliveryError, code: 'upstream_unavailable' }, 'could not tell the user why'),
-      );
+      await reply
+        .deliverFailure(coded)
+        .catch((deliveryError: unknown) =>
+          logger.error({ err: deliveryError, code: 'upstream_unavailable' }, 'could not tell the user why'),
+        );
       return { status: 'failed', route, classified, code: coded.code };
     }
   }
@@ -215,54 +218,5 @@ export class Router {
   #threadKey(request: IncomingRequest): ThreadKey | undefined {
     if (request.threadTs === undefined) return undefined;
     return { workspaceId: request.workspaceId, channelId: request.channelId, threadTs: request.threadTs };
-  }
-
-  #replyThreadTs(request: IncomingRequest): string | undefined {
-    if (request.origin === 'command') return undefined;
-    return request.threadTs ?? request.messageTs;
-  }
-
-  /** Posts a capability's reply; returns the thread it went into when it is visible in a thread. */
-  async #deliver(
-    request: IncomingRequest,
-    outcome: CapabilityOutcome,
-    replyThreadTs: string | undefined,
-  ): Promise<string | undefined> {
-    if (outcome.kind === 'posted') return outcome.threadTs;
-    const conversational = request.origin === 'mention' || request.origin === 'thread_follow_up';
-    const visibility = outcome.visibility ?? (conversational ? 'thread' : 'ephemeral');
-    const content = { text: outcome.text, ...(outcome.blocks ? { blocks: outcome.blocks } : {}) };
-    const { messenger } = this.#dependencies;
-    if (visibility === 'ephemeral') {
-      await messenger.postEphemeral({
-        channel: request.channelId,
-        user: request.userId,
-        ...content,
-        ...(replyThreadTs !== undefined ? { threadTs: replyThreadTs } : {}),
-      });
-      return undefined;
-    }
-    if (visibility === 'thread' && replyThreadTs !== undefined) {
-      await messenger.post({ channel: request.channelId, threadTs: replyThreadTs, ...content });
-      return replyThreadTs;
-    }
-    const posted = await messenger.post({ channel: request.channelId, ...content });
-    return visibility === 'thread' ? posted.ts : undefined;
-  }
-
-  async #deliverFailure(request: IncomingRequest, error: DeskhandError): Promise<void> {
-    const message = errorMessage(error.code, error.userMessage);
-    const replyThreadTs = this.#replyThreadTs(request);
-    const conversational = request.origin === 'mention' || request.origin === 'thread_follow_up';
-    if (conversational && replyThreadTs !== undefined) {
-      await this.#dependencies.messenger.post({ channel: request.channelId, threadTs: replyThreadTs, ...message });
-      return;
-    }
-    await this.#dependencies.messenger.postEphemeral({
-      channel: request.channelId,
-      user: request.userId,
-      ...message,
-      ...(replyThreadTs !== undefined ? { threadTs: replyThreadTs } : {}),
-    });
   }
 }

@@ -44,7 +44,7 @@ function service() {
 before(async () => {
   harness = await startAppHarness({
     environment: { APPROVER_USER_IDS: approver },
-    capabilities: { task: (request) => createTaskHandler(service())(request) },
+    capabilities: { task: (request, reply) => createTaskHandler(service())(request, reply) },
     interactions: {
       actions: {
         [agentActionIds.approve]: (click) => createApprovalActionHandler(service())(click),
@@ -85,7 +85,7 @@ before(async () => {
     },
     estimateChatCostMicroUsd: (request) =>
       gatewayParts.prices.cost(configuration.openai.model, {
-        inputTokens: gatewayParts.gateway.countChatTokens(request),
+        inputTokens: request.inputTokens ?? gatewayParts.gateway.countChatTokens(request),
         outputTokens: request.maxOutputTokens,
       }),
   });

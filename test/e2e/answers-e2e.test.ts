@@ -26,7 +26,7 @@ import { UploaderStore } from '../../src/capabilities/answers/uploader-store.ts'
 import { ingestDocument, ingestText } from '../../src/capabilities/documents/ingestion/ingest-document.ts';
 import { GatewayEmbedder } from '../../src/llm/gateway.ts';
 import { createSilentLogger } from '../../src/observability/logger.ts';
-import type { CapabilityHandler, CapabilityRequest, IncomingRequest } from '../../src/ports/capability.ts';
+import type { CapabilityHandler, CapabilityRequest, IncomingRequest, Reply } from '../../src/ports/capability.ts';
 import { routeMentionByRules } from '../../src/router/route-rules.ts';
 import { createSlackWebClient, SlackMessenger } from '../../src/slack/outbound/slack-messenger.ts';
 import { type SlackRequest, slackPayloads } from '../fakes/slack-driver.ts';
@@ -52,11 +52,13 @@ const downloads: string[] = [];
 before(async () => {
   app = await startAppHarness({
     capabilities: {
-      question: (request: CapabilityRequest) => question(request),
-      docs: (request: CapabilityRequest) => docs(request),
+      question: (request: CapabilityRequest, reply: Reply) => question(request, reply),
+      docs: (request: CapabilityRequest, reply: Reply) => docs(request, reply),
     },
     interactions: { actions: {}, views: {}, fileShared: (event) => fileShared(event) },
     handledElsewhere: (request) => handledElsewhere(request),
+    // Replies go through the app's messenger (the router's Reply): paced like the documents' messenger below.
+    messengerPacing: { postIntervalMs: 20, updatesPerMinute: 6_000, updateBurst: 100, messageUpdateIntervalMs: 100 },
   });
   gatewayHarness = await createHarness({ fake: app.openai });
   poorHarness = await createHarness({ fake: app.openai, caps: { channelDaily: 1 } });
@@ -70,6 +72,7 @@ before(async () => {
     postIntervalMs: 20,
     updatesPerMinute: 6_000,
     updateBurst: 100,
+    messageUpdateIntervalMs: 100,
   });
   index = new EmbeddedVectorIndex({ sync: false });
   await index.ensureReady();
@@ -102,7 +105,7 @@ before(async () => {
   }
   retrieve = createRetriever({ index, embedder }, { mode: 'hybrid', contextTokens: 1500 });
   const feedback = new FeedbackStore(app.redis, { keyPrefix: app.keyPrefix });
-  question = createQuestionHandler({ answer: { gateway: gatewayHarness.gateway, retrieve }, messenger, feedback });
+  question = createQuestionHandler({ answer: { gateway: gatewayHarness.gateway, retrieve }, feedback });
   const recentShares = new RecentFileShares(app.redis, { keyPrefix: app.keyPrefix });
   const docsDependencies = {
     messenger,
@@ -241,15 +244,6 @@ describe('/ask end to end', () => {
           { mode: 'hybrid', contextTokens: 1500 },
         ),
       },
-      messenger: new SlackMessenger({
-        client: createSlackWebClient({
-          token: app.configuration.slack.botToken,
-          apiUrl: app.configuration.slack.apiUrl,
-          timeoutMs: 5_000,
-        }),
-        logger: createSilentLogger(),
-        postIntervalMs: 20,
-      }),
       feedback: new FeedbackStore(app.redis, { keyPrefix: app.keyPrefix }),
     });
     try {

@@ -19,7 +19,11 @@ import { createMetricsRegistry } from '../../src/observability/metrics.ts';
 import type { CapabilityHandlers, IncomingRequest } from '../../src/ports/capability.ts';
 import { budgetHandler } from '../../src/router/budget-handler.ts';
 import { RedisThreadMemory } from '../../src/router/thread-memory.ts';
-import { createSlackWebClient, SlackMessenger } from '../../src/slack/outbound/slack-messenger.ts';
+import {
+  createSlackWebClient,
+  SlackMessenger,
+  type SlackMessengerOptions,
+} from '../../src/slack/outbound/slack-messenger.ts';
 import type { InteractionHandlers } from '../../src/work/requests.ts';
 import { createInProcessWork } from '../../src/work/work.ts';
 import { FakeOpenAIServer } from '../fakes/openai-server.ts';
@@ -51,6 +55,11 @@ export interface AppHarnessOptions {
   deliveryLeaseMs?: number;
   logger?: Logger;
   openaiWhenEmpty?: 'default' | 'error';
+  /** Pacing of the app's messenger (default: production pacing), e.g. faster for tests that post a lot. */
+  messengerPacing?: Pick<
+    SlackMessengerOptions,
+    'postIntervalMs' | 'updatesPerMinute' | 'updateBurst' | 'messageUpdateIntervalMs'
+  >;
 }
 
 export async function startAppHarness(options: AppHarnessOptions = {}): Promise<AppHarness> {
@@ -79,7 +88,7 @@ export async function startAppHarness(options: AppHarnessOptions = {}): Promise<
     apiUrl: configuration.slack.apiUrl,
     timeoutMs: configuration.slack.requestTimeoutMs,
   });
-  const messenger = new SlackMessenger({ client: webClient, logger, metrics: registry });
+  const messenger = new SlackMessenger({ client: webClient, logger, metrics: registry, ...options.messengerPacing });
   const parts = createGateway(configuration, {
     openai: new OpenAI({ apiKey: 'test-key', baseURL: openai.baseURL }),
     redis,

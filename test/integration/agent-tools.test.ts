@@ -7,6 +7,8 @@ import {
 } from '../../src/capabilities/agent/agent-handlers.ts';
 import { ApprovalStore } from '../../src/capabilities/agent/approval-store.ts';
 import { DeskhandError } from '../../src/errors.ts';
+import type { CapabilityRequest } from '../../src/ports/capability.ts';
+import { RequestReply } from '../../src/router/request-reply.ts';
 import { agentActionIds } from '../../src/slack-kit/agent-ids.ts';
 import { approver, buttonValue, call, channelId, harnessPerTest, threadTs, workspaceId } from './agent-harness.ts';
 
@@ -83,7 +85,8 @@ test('router and listener handlers: /agent outside a thread, then Approve and St
   h.fake.enqueueChat({ toolCalls: [call('update_plan', { steps: ['Post'] })] });
   h.fake.enqueueChat({ toolCalls: [call('post_message', { channel: 'C0TEAM', text: 'Deploy at 5' })] });
   h.fake.enqueueChat({ content: 'Posted.' });
-  const task = createTaskHandler(h.service);
+  const taskHandler = createTaskHandler(h.service);
+  const task = (request: CapabilityRequest) => taskHandler(request, new RequestReply(request, h.messenger));
   const reply = await task({
     origin: 'command',
     command: '/agent',

@@ -11,9 +11,15 @@ import {
 import type { Retriever } from '../../src/capabilities/answers/answer-source.ts';
 import { FeedbackStore } from '../../src/capabilities/answers/feedback-store.ts';
 import { UploaderStore } from '../../src/capabilities/answers/uploader-store.ts';
-import type { CapabilityRequest } from '../../src/ports/capability.ts';
+import { createSilentLogger } from '../../src/observability/logger.ts';
+import type { CapabilityHandler, CapabilityRequest } from '../../src/ports/capability.ts';
+import type { CallScope, ChatRequest, ChatResult } from '../../src/ports/language-model.ts';
+import type { Messenger } from '../../src/ports/messenger.ts';
+import { RequestReply } from '../../src/router/request-reply.ts';
+import { createSlackWebClient, SlackMessenger } from '../../src/slack/outbound/slack-messenger.ts';
 import { answerActionIds, answerFeedbackBlockId } from '../../src/slack-kit/answer-ids.ts';
 import { RecordingMessenger } from '../fakes/recording-messenger.ts';
+import { FakeSlackWebApi } from '../fakes/slack-web-api.ts';
 import { FakeGateway, passage } from './answers-test-support.ts';
 
 const prefix = `test:${randomUUID()}:`;
@@ -48,12 +54,39 @@ function request(overrides: Partial<CapabilityRequest> = {}): CapabilityRequest 
   };
 }
 
+/** A FakeGateway whose streamed deltas arrive `gapMs` apart, like a model writing its answer. */
+class PacedGateway extends FakeGateway {
+  readonly #gapMs: number;
+
+  constructor(gapMs: number) {
+    super();
+    this.#gapMs = gapMs;
+  }
+
+  override async chat(request: ChatRequest, scope: CallScope): Promise<ChatResult> {
+    const { onTextDelta, ...rest } = request;
+    if (!onTextDelta) return super.chat(request, scope);
+    const deltas: string[] = [];
+    const result = await super.chat({ ...rest, onTextDelta: (delta) => deltas.push(delta) }, scope);
+    for (const delta of deltas) {
+      await new Promise((resolve) => setTimeout(resolve, this.#gapMs));
+      onTextDelta(delta);
+    }
+    return result;
+  }
+}
+
+/** Calls a route handler as the router does: with the request's `Reply` over `messenger`. */
+function run(handler: CapabilityHandler, messenger: Messenger, routed: CapabilityRequest) {
+  return handler(routed, new RequestReply(routed, messenger));
+}
+
 describe('question handler', () => {
   test('posts a status, replaces it with the answer and its feedback buttons, and records the answer', async () => {
     const messenger = new RecordingMessenger();
     const gateway = new FakeGateway().enqueue({ text: 'Refunds are paid within 5 days [1].' });
-    const handler = createQuestionHandler({ answer: { gateway, retrieve }, messenger, feedback });
-    const outcome = await handler(request());
+    const handler = createQuestionHandler({ answer: { gateway, retrieve }, feedback });
+    const outcome = await run(handler, messenger, request());
     assert.equal(outcome.kind, 'posted');
     assert.equal(messenger.posts.length, 1);
     assert.match(messenger.posts[0]?.text ?? '', /Searching the documents/);
@@ -76,8 +109,10 @@ describe('question handler', () => {
       { text: 'How long do card refunds take?' },
       { text: 'Cards: longer [1].' },
     );
-    const handler = createQuestionHandler({ answer: { gateway, retrieve }, messenger, feedback });
-    await handler(
+    const handler = createQuestionHandler({ answer: { gateway, retrieve }, feedback });
+    await run(
+      handler,
+      messenger,
       request({
         origin: 'thread_follow_up',
         text: 'and cards?',
@@ -103,12 +138,46 @@ describe('question handler', () => {
     };
     const handler = createQuestionHandler({
       answer: { gateway: new FakeGateway(), retrieve: broken },
-      messenger,
       feedback,
     });
-    const outcome = await handler(request());
+    const outcome = await run(handler, messenger, request());
     assert.equal(outcome.kind, 'posted');
     assert.match(messenger.updates.at(-1)?.text ?? '', /Something went wrong on my side/);
+  });
+
+  test('a fast token stream reaches Slack as a few paced edits: the Messenger paces, the handler does not', async () => {
+    const slack = await FakeSlackWebApi.start();
+    try {
+      const messenger = new SlackMessenger({
+        client: createSlackWebClient({ token: slack.token, apiUrl: slack.url, timeoutMs: 5000 }),
+        logger: createSilentLogger(),
+        messageUpdateIntervalMs: 250,
+        updatesPerMinute: 60_000,
+        updateBurst: 1000,
+      });
+      const answer = `${'Refunds are paid within five days of the return arriving at the warehouse. '.repeat(12)}[1]`;
+      const gateway = new PacedGateway(5).enqueue({ text: answer });
+      const handler = createQuestionHandler({ answer: { gateway, retrieve }, feedback });
+      const started = performance.now();
+      await run(handler, messenger, request({ requestId: 'EvPaced' }));
+      await messenger.drain();
+      const elapsed = performance.now() - started;
+      const deltas = Math.ceil(answer.length / 7);
+      const edits = slack.callsTo('chat.update');
+      assert.equal(slack.callsTo('chat.postMessage').length, 1, 'one status message');
+      assert.ok(edits.length >= 2, 'the answer was shown while it was written');
+      assert.ok(
+        edits.length <= Math.ceil(elapsed / 250) + 1,
+        `${edits.length} edits in ${elapsed.toFixed(0)} ms for ${deltas} deltas`,
+      );
+      assert.ok(edits.length * 5 < deltas, `${edits.length} edits for ${deltas} deltas`);
+      const [shown] = slack.messages('C1');
+      assert.match(JSON.stringify(shown?.blocks), /Refunds are paid within five days/);
+      assert.match(JSON.stringify(shown?.blocks), /answer_helpful/);
+      slack.expectNoViolations();
+    } finally {
+      await slack.close();
+    }
   });
 
   test('turnsFromThread maps authors to roles', () => {
@@ -130,7 +199,11 @@ describe('feedback handler', () => {
   test('records a vote from the answer’s channel and refuses one from elsewhere', async () => {
     const messenger = new RecordingMessenger();
     const gateway = new FakeGateway().enqueue({ text: 'Five days [1].' });
-    await createQuestionHandler({ answer: { gateway, retrieve }, messenger, feedback })(request({ requestId: 'Ev2' }));
+    await run(
+      createQuestionHandler({ answer: { gateway, retrieve }, feedback }),
+      messenger,
+      request({ requestId: 'Ev2' }),
+    );
     const buttons = messenger.updates.at(-1)?.blocks?.find((block) => block.block_id === answerFeedbackBlockId) as
       | { elements: { value: string }[] }
       | undefined;
@@ -185,7 +258,7 @@ describe('docs handler', () => {
   test('/docs add posts progress in the thread and ends with the result in the same message', async () => {
     const messenger = new RecordingMessenger();
     const { dependencies, ingested } = docsDependencies(messenger);
-    const outcome = await createDocsHandler(dependencies)(docsRequest('add'));
+    const outcome = await run(createDocsHandler(dependencies), messenger, docsRequest('add'));
     assert.equal(outcome.kind, 'posted');
     assert.deepEqual(ingested, ['guide.md']);
     assert.equal(messenger.posts.length, 1);
@@ -199,10 +272,10 @@ describe('docs handler', () => {
   test('/docs and /docs forget reply ephemerally without posting', async () => {
     const messenger = new RecordingMessenger();
     const { dependencies } = docsDependencies(messenger);
-    const list = await createDocsHandler(dependencies)(docsRequest(''));
+    const list = await run(createDocsHandler(dependencies), messenger, docsRequest(''));
     assert.equal(list.kind === 'reply' && list.visibility, 'ephemeral');
     assert.match(list.kind === 'reply' ? list.text : '', /no documents yet/);
-    const forget = await createDocsHandler(dependencies)(docsRequest('forget nothing'));
+    const forget = await run(createDocsHandler(dependencies), messenger, docsRequest('forget nothing'));
     assert.match(forget.kind === 'reply' ? forget.text : '', /No document called/);
     assert.equal(messenger.posts.length, 0);
   });

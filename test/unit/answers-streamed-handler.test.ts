@@ -11,8 +11,9 @@ import { createQuestionHandler } from '../../src/capabilities/answers/answer-han
 import type { Retriever } from '../../src/capabilities/answers/answer-source.ts';
 import { FeedbackStore } from '../../src/capabilities/answers/feedback-store.ts';
 import { DeskhandError } from '../../src/errors.ts';
-import type { CapabilityRequest } from '../../src/ports/capability.ts';
+import type { CapabilityHandler, CapabilityRequest } from '../../src/ports/capability.ts';
 import type { Block, MessageStream, StreamOptions } from '../../src/ports/messenger.ts';
+import { RequestReply } from '../../src/router/request-reply.ts';
 import { RecordingMessenger } from '../fakes/recording-messenger.ts';
 import { FakeGateway, passage } from './answers-test-support.ts';
 
@@ -79,13 +80,20 @@ function mention(overrides: Partial<CapabilityRequest> = {}): CapabilityRequest 
   };
 }
 
+/** Calls the handler as the router does, with the request's `Reply` over `messenger`; returns both. */
+async function run(handler: CapabilityHandler, messenger: StreamingMessenger, routed: CapabilityRequest) {
+  const reply = new RequestReply(routed, messenger);
+  return { outcome: await handler(routed, reply), reply };
+}
+
 describe('question handler with a streaming Messenger', () => {
   test('shows a status, streams the sanitised answer and ends with sources, footer and buttons, posting nothing else', async () => {
     const messenger = new StreamingMessenger();
     const gateway = new FakeGateway().enqueue({ text: 'Refunds are paid within 5 days [1]. <!channel>' });
-    const handler = createQuestionHandler({ answer: { gateway, retrieve }, messenger, feedback });
-    const outcome = await handler(mention());
-    assert.deepEqual(outcome, { kind: 'posted', threadTs: '1700000000.000100' });
+    const handler = createQuestionHandler({ answer: { gateway, retrieve }, feedback });
+    const { outcome, reply } = await run(handler, messenger, mention());
+    assert.deepEqual(outcome, { kind: 'posted' });
+    assert.equal(reply.conversationThreadTs, '1700000000.000100');
     assert.deepEqual(messenger.statuses, [
       { channel: 'C1', threadTs: '1700000000.000100', status: 'is searching the documents…' },
     ]);
@@ -109,7 +117,11 @@ describe('question handler with a streaming Messenger', () => {
   test('an org-wide tenant (E…) is not sent as the recipient team, so Slack refuses and the fallback is used', async () => {
     const messenger = new StreamingMessenger();
     const gateway = new FakeGateway().enqueue({ text: 'Five days [1].' });
-    await createQuestionHandler({ answer: { gateway, retrieve }, messenger, feedback })(mention({ workspaceId: 'E1' }));
+    await run(
+      createQuestionHandler({ answer: { gateway, retrieve }, feedback }),
+      messenger,
+      mention({ workspaceId: 'E1' }),
+    );
     assert.equal(messenger.streams[0]?.options.recipientTeamId, undefined);
   });
 
@@ -120,10 +132,9 @@ describe('question handler with a streaming Messenger', () => {
     };
     const handler = createQuestionHandler({
       answer: { gateway: new FakeGateway(), retrieve: failing },
-      messenger,
       feedback,
     });
-    const outcome = await handler(mention());
+    const { outcome } = await run(handler, messenger, mention());
     assert.equal(outcome.kind, 'posted');
     const stopped = messenger.streams[0]?.stopped;
     assert.ok(stopped, 'the stream was ended');
@@ -134,7 +145,7 @@ describe('question handler with a streaming Messenger', () => {
     const messenger = new StreamingMessenger();
     const gateway = new FakeGateway().enqueue({ text: 'Five days [1].' });
     const { messageTs: _messageTs, replyThreadTs: _replyThreadTs, ...withoutThread } = mention();
-    await createQuestionHandler({ answer: { gateway, retrieve }, messenger, feedback })({
+    await run(createQuestionHandler({ answer: { gateway, retrieve }, feedback }), messenger, {
       ...withoutThread,
       origin: 'command',
       command: '/ask',

@@ -22,6 +22,7 @@ import { createNoModelGateway, isNoModelGateway } from '../../src/llm/no-model-g
 import { createSilentLogger } from '../../src/observability/logger.ts';
 import { createMetricsRegistry } from '../../src/observability/metrics.ts';
 import type { CapabilityRequest } from '../../src/ports/capability.ts';
+import { RequestReply } from '../../src/router/request-reply.ts';
 import { helpMessage } from '../../src/slack-kit/help-message.ts';
 import { commands } from '../../src/slack-kit/ids.ts';
 import { RecordingMessenger } from '../fakes/recording-messenger.ts';
@@ -127,7 +128,6 @@ describe('questions without a model', () => {
       const gateway = createNoModelGateway({ logger: createSilentLogger(), registry });
       const handler = createQuestionHandler({
         answer: { gateway, retrieve: retriever({ passages: [dock] }), withoutModel: true },
-        messenger,
         feedback,
       });
       const request: CapabilityRequest = {
@@ -141,7 +141,7 @@ describe('questions without a model', () => {
         requestId: 'Ev1',
         threadContext: [],
       };
-      await handler(request);
+      await handler(request, new RequestReply(request, messenger));
       const final = messenger.updates.at(-1);
       assert.ok(final?.blocks);
       assert.match(JSON.stringify(final.blocks), /Answered without a language model/);

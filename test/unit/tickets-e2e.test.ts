@@ -66,7 +66,7 @@ before(async () => {
       TICKET_WEBHOOK_SECRET: webhookSecret,
       TIME_ZONE: 'Europe/Berlin',
     },
-    capabilities: { ticket: (request) => requireWorkflow().handleRoutedRequest(request) },
+    capabilities: { ticket: (request, reply) => requireWorkflow().handleRoutedRequest(request, reply) },
     interactions: {
       actions: {
         [ticketActionIds.file]: (request) => requireWorkflow().handleButton(request),

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { customerTextFromThread } from '../../src/capabilities/tickets/customer-text-from-thread.ts';
+import type { RoutedTicketRequest } from '../../src/capabilities/tickets/handle-routed-request.ts';
 import { createTicketSinks } from '../../src/capabilities/tickets/sinks/create-ticket-sinks.ts';
 import type { SinkResult, TicketDelivery, TicketSink } from '../../src/capabilities/tickets/sinks/ticket-sink.ts';
 import { TriageChannelTicketSink } from '../../src/capabilities/tickets/sinks/triage-channel-sink.ts';
@@ -14,7 +15,8 @@ import { loadConfiguration } from '../../src/composition/config.ts';
 import { createTicketWorkflow } from '../../src/composition/create-ticket-workflow.ts';
 import { DeskhandError } from '../../src/errors.ts';
 import { createMetricsRegistry } from '../../src/observability/metrics.ts';
-import type { CapabilityHandler } from '../../src/ports/capability.ts';
+import type { CapabilityHandler, CapabilityRequest } from '../../src/ports/capability.ts';
+import { RequestReply } from '../../src/router/request-reply.ts';
 import { actions, messageShortcuts, views } from '../../src/slack-kit/ids.ts';
 import {
   ticketActionIds,
@@ -258,6 +260,11 @@ describe('ticket workflow', () => {
   });
 });
 
+/** The ticket route as the router calls it: with the request's `Reply` over `messenger`. */
+function routeTicket(workflow: TicketWorkflow, messenger: RecordingMessenger, request: RoutedTicketRequest) {
+  return workflow.handleRoutedRequest(request, new RequestReply(request, messenger));
+}
+
 describe('wiring into the router and listeners', () => {
   test('ticket ids are the ones the Slack layer registers', () => {
     assert.equal(ticketActionIds.file, actions.ticketConfirm);
@@ -272,8 +279,8 @@ describe('wiring into the router and listeners', () => {
       value: emptyTicket({ summary: 'Parcel #99120 late', category: 'missing_delivery', orderIds: ['#99120'] }),
     });
     // Compile-time check: the workflow plugs into the router as the ticket capability.
-    const handler: CapabilityHandler = (request) => workflow.handleRoutedRequest(request);
-    const outcome = await handler({
+    const handler: CapabilityHandler = (request, reply) => workflow.handleRoutedRequest(request, reply);
+    const routed: CapabilityRequest = {
       route: 'ticket',
       origin: 'mention',
       workspaceId: 'T_FLOW',
@@ -288,8 +295,11 @@ describe('wiring into the router and listeners', () => {
         { ts: '1795600000.000200', author: 'deskhand', text: 'On it' },
         { ts: '1795600000.000300', author: 'user', userId: 'U_CUSTOMER', text: 'I need it by Monday' },
       ],
-    });
-    assert.deepEqual(outcome, { kind: 'posted', threadTs: '1795600000.000100' });
+    };
+    const reply = new RequestReply(routed, messenger);
+    const outcome = await handler(routed, reply);
+    assert.deepEqual(outcome, { kind: 'posted' });
+    assert.equal(reply.conversationThreadTs, '1795600000.000100');
     const sent = String(gateway.calls[0]?.request.messages.at(-1)?.content);
     assert.match(sent, /My parcel #99120 is late\\n\\nI need it by Monday/);
     assert.doesNotMatch(sent, /On it/);
@@ -307,8 +317,8 @@ describe('wiring into the router and listeners', () => {
       messageTs: '1795600001.000100',
       requestId: 'Ev3',
     };
-    await workflow.handleRoutedRequest(base);
-    await workflow.handleRoutedRequest({ ...base, threadTs: '1795600001.000100', threadContext: [] });
+    await routeTicket(workflow, messenger, base);
+    await routeTicket(workflow, messenger, { ...base, threadTs: '1795600001.000100', threadContext: [] });
     assert.equal(gateway.calls.length, 0);
     assert.equal(messenger.posts.length, 0);
     assert.equal(messenger.ephemerals.length, 2);
@@ -318,7 +328,7 @@ describe('wiring into the router and listeners', () => {
   test('/ticket posts the card in the channel; a file-only reaction target gets a specific ephemeral reason', async () => {
     const { gateway, messenger, workflow } = setup();
     gateway.enqueue({ value: emptyTicket({ summary: 'Refund question', category: 'billing' }) });
-    await workflow.handleRoutedRequest({
+    await routeTicket(workflow, messenger, {
       origin: 'command',
       workspaceId: 'T_FLOW',
       channelId: 'C_SUPPORT',
@@ -332,7 +342,7 @@ describe('wiring into the router and listeners', () => {
       text: '',
       files: [{ id: 'F1', name: 'screen.png', mimetype: 'image/png' }],
     });
-    await workflow.handleRoutedRequest({
+    await routeTicket(workflow, messenger, {
       origin: 'reaction',
       workspaceId: 'T_FLOW',
       channelId: 'C_SUPPORT',

@@ -9,7 +9,7 @@
  * is then durable before Slack considers the click delivered.
  */
 import { DeskhandError } from '../../errors.ts';
-import type { CapabilityOutcome, CapabilityRequest } from '../../ports/capability.ts';
+import type { CapabilityOutcome, CapabilityRequest, Reply } from '../../ports/capability.ts';
 import type { AgentService } from './agent-service.ts';
 
 /** What the action handlers read from a click (a subset of the listeners' `ActionRequest`). */
@@ -23,9 +23,13 @@ export interface AgentClick {
 
 const auditCommand = /^audit\s+([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\s*$/i;
 
-/** The `task` route. `/agent audit <run id>` shows a run's audit log to its requester or an approver. */
+/**
+ * The `task` route. `/agent audit <run id>` shows a run's audit log to its requester or an approver. A run posts
+ * its progress later, from the run queue (possibly on another replica), so it keeps the `Reply`'s channel and
+ * thread in its stored state rather than the `Reply` itself.
+ */
 export function createTaskHandler(service: AgentService) {
-  return async (request: CapabilityRequest): Promise<CapabilityOutcome> => {
+  return async (request: CapabilityRequest, reply: Reply): Promise<CapabilityOutcome> => {
     const audit = auditCommand.exec(request.text.trim());
     if (audit?.[1]) {
       const shown = await service.viewAudit({
@@ -35,11 +39,10 @@ export function createTaskHandler(service: AgentService) {
       });
       return { kind: 'reply', text: shown.message, visibility: 'ephemeral' };
     }
-    const threadTs = request.replyThreadTs ?? request.threadTs ?? request.messageTs;
     const started = await service.startRun({
       workspaceId: request.workspaceId,
-      channelId: request.channelId,
-      ...(threadTs ? { threadTs } : {}),
+      channelId: reply.channel,
+      ...(reply.threadTs ? { threadTs: reply.threadTs } : {}),
       userId: request.userId,
       goal: request.text,
     });

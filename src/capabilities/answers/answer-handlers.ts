@@ -6,12 +6,14 @@
  * const feedback = new FeedbackStore(redis, { keyPrefix });
  * const retrieve = createRetriever({ index, embedder, gateway, logger }, { mode, contextTokens, rerankerEnabled });
  * const handlers = completeHandlers({
- *   question: createQuestionHandler({ answer: { gateway, retrieve }, messenger, feedback, logger }),
- *   docs: createDocsHandler({ ...docsDependencies, messenger, isAdmin, resolveFile }),
+ *   question: createQuestionHandler({ answer: { gateway, retrieve }, feedback, logger }),
+ *   docs: createDocsHandler({ ...docsDependencies, isAdmin, resolveFile }),
  * });
  * // actions: { answer_helpful: feedbackHandler, answer_not_helpful: feedbackHandler }
  * const feedbackHandler = createFeedbackHandler(feedback);
  * ```
+ * Both route handlers send through the request's `Reply` (src/ports/capability.ts), which knows where the answer
+ * goes; the Messenger behind it paces and coalesces every update, so nothing here throttles.
  * Files shared in Slack (src/composition/build-answers.ts wires these from `shared-files.ts`): `createFileSharedHandler` is the
  * work side's `fileShared` handler (a file shared with a mention is added to the channel's documents),
  * `createSharedFileResolver` is `resolveFile` for `/docs add`, and `createFileShareMentionCheck` keeps the
@@ -20,15 +22,14 @@
  */
 import { DeskhandError, toDeskhandError } from '../../errors.ts';
 import type { Logger } from '../../observability/logger.ts';
-import type { CapabilityOutcome, CapabilityRequest } from '../../ports/capability.ts';
-import type { Messenger } from '../../ports/messenger.ts';
+import type { CapabilityOutcome, CapabilityRequest, Reply } from '../../ports/capability.ts';
 import { answerActionIds } from '../../slack-kit/answer-ids.ts';
+import { escapeMrkdwn } from '../../slack-kit/mrkdwn.ts';
 import { addSharedFile } from './add-shared-file.ts';
 import { buildAnswerMessage, buildStatusMessage, buildStreamEnding, buildStreamingMessage } from './answer-blocks.ts';
 import type { AnswerOutcome } from './answer-outcome.ts';
 import { answerQuestion } from './answer-question.ts';
 import type { AnswerQuestionDependencies, AnswerQuestionInput } from './answer-question-input.ts';
-import { escapeMrkdwn } from './citations.ts';
 import { handleDocsCommand } from './docs-command.ts';
 import type { DocsDependencies, DocsReply } from './docs-dependencies.ts';
 import { type FeedbackStore, voteAcknowledgement } from './feedback-store.ts';
@@ -38,11 +39,8 @@ import type { SharedFile } from './shared-files-of.ts';
 
 export interface QuestionHandlerDependencies {
   answer: AnswerQuestionDependencies;
-  messenger: Messenger;
   feedback: FeedbackStore;
   logger?: Logger;
-  /** Least time between two `chat.update`s of a streaming answer (default 1,500 ms; the Messenger also coalesces). */
-  streamUpdateIntervalMs?: number;
   /** Deadline for the whole answer, from the start (default 90 s). */
   answerTimeoutMs?: number;
   now?: () => number;
@@ -63,41 +61,34 @@ export function turnsFromThread(context: CapabilityRequest['threadContext']): Co
  * Messenger that streams: sets the thread's status while searching, streams the sanitised answer
  * (`startStream`, which falls back by itself to one message updated within `chat.update` limits) and ends the
  * stream with the sources, footer and feedback buttons. Otherwise (e.g. `/ask`, which has no thread): posts a
- * status message, streams the answer into it through paced `chat.update`s and replaces it with the final
- * answer. Records the answer for feedback. Never leaves a reply hanging: any failure ends it with the reason.
+ * status message, updates it with the answer so far (the Messenger coalesces and paces the updates) and replaces
+ * it with the final answer. Records the answer for feedback. Never leaves a reply hanging: any failure ends it
+ * with the reason. Where all of this goes is the `Reply`'s business.
  */
 export function createQuestionHandler(dependencies: QuestionHandlerDependencies) {
   const now = dependencies.now ?? Date.now;
-  const interval = dependencies.streamUpdateIntervalMs ?? 1500;
-  return async (request: CapabilityRequest): Promise<CapabilityOutcome> => {
-    const { messenger } = dependencies;
-    const threadTs = request.replyThreadTs ?? request.threadTs ?? request.messageTs;
+  return async (request: CapabilityRequest, reply: Reply): Promise<CapabilityOutcome> => {
     const history = turnsFromThread(request.threadContext);
-    const startStream = messenger.startStream?.bind(messenger);
-    const reply =
-      threadTs && startStream
-        ? await streamedReply(messenger, startStream, request, threadTs, history.length > 0, dependencies.logger)
-        : await updatedReply(messenger, request, threadTs, history.length > 0, interval, now, dependencies.logger);
-    const posted = (postedTs: string | undefined): CapabilityOutcome => ({
-      kind: 'posted',
-      ...(threadTs ? { threadTs } : postedTs ? { threadTs: postedTs } : {}),
-    });
+    const answer = reply.canStream
+      ? await streamedReply(reply, request, history.length > 0, dependencies.logger)
+      : await updatedReply(reply, request, history.length > 0, dependencies.logger);
 
     let outcome: AnswerOutcome;
     try {
       outcome = await answerQuestion(
-        questionInput(request, history, reply, now() + (dependencies.answerTimeoutMs ?? 90_000)),
+        questionInput(request, history, answer, now() + (dependencies.answerTimeoutMs ?? 90_000)),
         loggedAnswerDependencies(request, dependencies),
       );
     } catch (error) {
       const coded = toDeskhandError(error);
       dependencies.logger?.error({ err: error, code: coded.code, requestId: request.requestId }, 'answer failed');
-      return posted(await reply.finish(failedOutcome(request, coded)));
+      await answer.finish(failedOutcome(request, coded));
+      return { kind: 'posted' };
     }
-    logAnswered(dependencies.logger, request, outcome, reply.mode);
-    const postedTs = await reply.finish(outcome);
+    logAnswered(dependencies.logger, request, outcome, answer.mode);
+    await answer.finish(outcome);
     await recordForFeedback(dependencies, request, outcome);
-    return posted(postedTs);
+    return { kind: 'posted' };
   };
 }
 
@@ -198,37 +189,26 @@ async function recordForFeedback(
   }
 }
 
-/** Where an answer is written while it is generated, and how it ends (resolves with the reply's ts, if any). */
+/** Where an answer is written while it is generated, and how it ends. */
 interface AnswerReply {
   mode: 'stream' | 'update';
   onTextDelta: (delta: string, textSoFar: string) => void;
-  finish: (outcome: AnswerOutcome) => Promise<string | undefined>;
+  finish: (outcome: AnswerOutcome) => Promise<void>;
 }
 
 /**
  * A streamed thread reply. The status shows under the composer until the reply appears (Slack clears it then).
- * `recipientTeamId` must be a team: for an org-wide install (tenant `E…`) it is left out, Slack refuses the
- * stream and the Messenger falls back to a posted, updated message.
+ * The `Reply` addresses the stream; when Slack refuses it (e.g. an org-wide tenant), the Messenger falls back to a
+ * posted, updated message.
  */
 async function streamedReply(
-  messenger: Messenger,
-  startStream: NonNullable<Messenger['startStream']>,
+  reply: Reply,
   request: CapabilityRequest,
-  threadTs: string,
   followUp: boolean,
   logger: Logger | undefined,
 ): Promise<AnswerReply> {
-  if (messenger.setStatus) {
-    void messenger
-      .setStatus(request.channelId, threadTs, followUp ? 'is reading the thread…' : 'is searching the documents…')
-      .catch(() => undefined);
-  }
-  const stream = await startStream({
-    channel: request.channelId,
-    threadTs,
-    recipientUserId: request.userId,
-    ...(request.workspaceId.startsWith('T') ? { recipientTeamId: request.workspaceId } : {}),
-  });
+  void reply.setStatus(followUp ? 'is reading the thread…' : 'is searching the documents…');
+  const stream = await reply.startStream();
   let streamed = '';
   return {
     get mode() {
@@ -240,53 +220,44 @@ async function streamedReply(
     },
     finish: async (outcome) => {
       try {
-        return (await stream.stop(buildStreamEnding(outcome, streamed))).ts;
+        await stream.stop(buildStreamEnding(outcome, streamed));
       } catch (error) {
         // Only a first post with an unknown outcome ends here; repeating it could show the answer twice.
         logger?.error({ err: error, requestId: request.requestId }, 'streamed answer could not be delivered');
-        return undefined;
       }
     },
   };
 }
 
-/** A status message updated with the answer so far (paced) and replaced by the final answer. */
+/**
+ * A status message updated with the answer so far and replaced by the final answer. Every delta is handed to the
+ * Messenger, which coalesces the updates of one message to the newest content and paces them (the one place
+ * that bounds how often Slack sees an edit); the final update supersedes whatever is still waiting.
+ */
 async function updatedReply(
-  messenger: Messenger,
+  reply: Reply,
   request: CapabilityRequest,
-  threadTs: string | undefined,
   followUp: boolean,
-  interval: number,
-  now: () => number,
   logger: Logger | undefined,
 ): Promise<AnswerReply> {
-  const status = buildStatusMessage(followUp ? 'rewriting' : 'searching', request.text);
-  const posted = await messenger.post({ channel: request.channelId, ...(threadTs ? { threadTs } : {}), ...status });
-  const update = (message: { text: string; blocks: NonNullable<Parameters<Messenger['update']>[0]['blocks']> }) =>
-    messenger.update({ channel: request.channelId, ts: posted.ts, ...(threadTs ? { threadTs } : {}), ...message });
-  let lastUpdate = 0;
+  const posted = await reply.post(buildStatusMessage(followUp ? 'rewriting' : 'searching', request.text));
   let pending: Promise<void> = Promise.resolve();
   return {
     mode: 'update',
     onTextDelta: (_delta, textSoFar) => {
-      const at = now();
-      if (at - lastUpdate < interval) return;
-      lastUpdate = at;
-      // Fire and forget; the Messenger coalesces to the newest content and the final update supersedes it.
-      pending = update(buildStreamingMessage(request.text, textSoFar)).catch((error: unknown) => {
+      // Fire and forget: a failed intermediate update is logged, the final one still replaces the message.
+      pending = reply.update(posted.ts, buildStreamingMessage(request.text, textSoFar)).catch((error: unknown) => {
         logger?.warn({ err: error, requestId: request.requestId }, 'streaming update failed');
       });
     },
     finish: async (outcome) => {
       await pending;
-      await update(buildAnswerMessage(outcome));
-      return posted.ts;
+      await reply.update(posted.ts, buildAnswerMessage(outcome));
     },
   };
 }
 
 export interface DocsHandlerDependencies extends DocsDependencies {
-  messenger: Messenger;
   /** From configuration (ADMIN_USER_IDS), never from the request. */
   isAdmin: (userId: string) => boolean;
   /** The file `/docs add` refers to (e.g. the newest file the user shared in the channel or thread). */
@@ -303,11 +274,11 @@ function toOutcome(reply: DocsReply): CapabilityOutcome {
 }
 
 /**
- * The `docs` route (`/docs …`). `/docs add` posts a progress message and updates it while the file is
- * ingested (coalesced by the Messenger), then replies with the result.
+ * The `docs` route (`/docs …`). `/docs add` posts a progress message through the `Reply` and updates it while
+ * the file is ingested (coalesced by the Messenger), then replaces it with the result.
  */
 export function createDocsHandler(dependencies: DocsHandlerDependencies) {
-  return async (request: CapabilityRequest): Promise<CapabilityOutcome> => {
+  return async (request: CapabilityRequest, reply: Reply): Promise<CapabilityOutcome> => {
     const requester = {
       access: { workspaceId: request.workspaceId, channelId: request.channelId },
       userId: request.userId,
@@ -318,32 +289,20 @@ export function createDocsHandler(dependencies: DocsHandlerDependencies) {
       return toOutcome(await handleDocsCommand({ ...requester, text: request.text }, dependencies));
     const file = await dependencies.resolveFile?.(request);
     if (!file) return toOutcome(await handleDocsCommand({ ...requester, text: request.text }, dependencies));
-    const threadTs = request.replyThreadTs ?? request.threadTs;
-    const progress = await dependencies.messenger.post({
-      channel: request.channelId,
-      ...(threadTs ? { threadTs } : {}),
-      text: `:hourglass_flowing_sand: Adding *${escapeMrkdwn(file.name)}*…`,
-    });
-    const { reply } = await addSharedFile(
+    const progress = await reply.post({ text: `:hourglass_flowing_sand: Adding *${escapeMrkdwn(file.name)}*…` });
+    const added = await addSharedFile(
       {
         ...requester,
         file,
         scope: command.scope,
         onProgress: (text) => {
-          void dependencies.messenger
-            .update({ channel: request.channelId, ts: progress.ts, ...(threadTs ? { threadTs } : {}), text })
-            .catch(() => undefined);
+          void reply.update(progress.ts, { text }).catch(() => undefined);
         },
       },
       dependencies,
     );
-    await dependencies.messenger.update({
-      channel: request.channelId,
-      ts: progress.ts,
-      ...(threadTs ? { threadTs } : {}),
-      text: reply.text,
-    });
-    return { kind: 'posted', threadTs: threadTs ?? progress.ts };
+    await reply.update(progress.ts, { text: added.reply.text });
+    return { kind: 'posted' };
   };
 }
 

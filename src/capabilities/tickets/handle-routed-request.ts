@@ -5,15 +5,18 @@
  * Guarantees: in a thread, the ticket is made from its people's messages (the customers' when there are any)
  * and is keyed on the thread root, so one thread yields at most one filed ticket; a `/ticket` command is keyed
  * on its request id and gets no permalink; a mention with nothing to make a ticket from gets an ephemeral
- * explanation and no extraction; the card (or the requester's explanation) stays in the trigger's thread.
+ * explanation and no extraction; the card (or the requester's explanation) goes where the request's `Reply` says
+ * (the trigger's thread; the channel for `/ticket`), and the conversation continues in that thread: a follow-up
+ * there, e.g. the missing details after an explanation, is a ticket request again.
  */
+import type { Reply } from '../../ports/capability.ts';
 import type { CreateDraftRequest, TicketTrigger } from './create-draft.ts';
 import type { TicketSourceFile } from './extract-ticket.ts';
 import type { TicketWorkflowDependencies } from './ticket-workflow-dependencies.ts';
 
 /**
  * What the router hands the ticket capability: structurally a subset of `CapabilityRequest`
- * (src/ports/capability.ts), so `ticket: (request) => workflow.handleRoutedRequest(request)` wires it.
+ * (src/ports/capability.ts), so `ticket: (request, reply) => workflow.handleRoutedRequest(request, reply)` wires it.
  */
 export interface RoutedTicketRequest {
   origin: 'mention' | 'thread_follow_up' | 'command' | 'shortcut' | 'reaction';
@@ -33,22 +36,21 @@ export interface RoutedTicketRequest {
 
 /**
  * The ticket route: `/ticket <text>`, a mention ("@Deskhand ticket this" in a thread reads the thread's
- * people's messages), the "Create ticket" shortcut and the ticket reaction. Posts the card (or tells the
- * requester why there is none) and returns `posted`. `createDraft` makes and posts the card.
+ * people's messages), the "Create ticket" shortcut and the ticket reaction. Posts the card where `reply` says
+ * (or tells the requester why there is none) and returns `posted`. `createDraft` makes and posts the card.
  */
 export async function handleRoutedRequest(
   request: RoutedTicketRequest,
+  reply: Reply,
   dependencies: Pick<TicketWorkflowDependencies, 'messenger' | 'timeZone' | 'logger' | 'now'>,
   createDraft: (request: CreateDraftRequest) => Promise<unknown>,
-): Promise<{ kind: 'posted'; threadTs?: string }> {
+): Promise<{ kind: 'posted' }> {
   const now = dependencies.now ?? (() => new Date());
   const nowTs = (now().getTime() / 1000).toFixed(6);
   let text = request.text;
   let textTs = request.messageTs ?? nowTs;
   let source = { channelId: request.channelId, messageTs: request.messageTs ?? `command:${request.requestId}` };
   let files: TicketSourceFile[] | undefined;
-  const replyThreadTs =
-    request.replyThreadTs ?? request.threadTs ?? (request.origin === 'command' ? undefined : request.messageTs);
 
   const conversational = request.origin === 'mention' || request.origin === 'thread_follow_up';
   // "ticket this", "make a ticket of it": words that point at the conversation rather than describe a problem.
@@ -71,14 +73,10 @@ export async function handleRoutedRequest(
   if (conversational && !substance && (!request.threadTs || !text.trim())) {
     const message =
       'There is nothing to make a ticket from here. Mention me with "ticket this" in the customer’s thread, use the *Create ticket* message shortcut, or `/ticket <what the customer wrote>`.';
-    await dependencies.messenger.postEphemeral({
-      channel: request.channelId,
-      user: request.userId,
-      text: message,
-      ...(replyThreadTs ? { threadTs: replyThreadTs } : {}),
-    });
+    await reply.postEphemeral({ text: message });
+    reply.continueInThread();
     dependencies.logger?.info({ origin: request.origin, code: 'invalid_input' }, 'ticket mention without content');
-    return { kind: 'posted', ...(replyThreadTs ? { threadTs: replyThreadTs } : {}) };
+    return { kind: 'posted' };
   }
   if ((request.origin === 'shortcut' || request.origin === 'reaction') && request.messageTs && !text.trim()) {
     // The target message has no text: find out whether it holds files, to say so precisely.
@@ -96,11 +94,12 @@ export async function handleRoutedRequest(
     textTs,
     text,
     ...(files ? { files } : {}),
-    reply: { channel: request.channelId, ...(replyThreadTs ? { threadTs: replyThreadTs } : {}) },
+    reply: { channel: reply.channel, ...(reply.threadTs ? { threadTs: reply.threadTs } : {}) },
     timeZone: dependencies.timeZone,
     requestId: request.requestId,
   });
-  return { kind: 'posted', ...(replyThreadTs ? { threadTs: replyThreadTs } : {}) };
+  reply.continueInThread();
+  return { kind: 'posted' };
 }
 
 /** The metrics' trigger label of a route origin: a thread follow-up counts as a mention. */

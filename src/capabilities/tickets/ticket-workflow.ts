@@ -9,6 +9,7 @@
  * (handle-card-action), the Edit modal's submission (save-edit); customer-text-from-thread reads a thread.
  */
 import { counter } from '../../observability/metrics.ts';
+import type { Reply } from '../../ports/capability.ts';
 import { isTicketActionId } from '../../slack-kit/ticket-ids.ts';
 import { type CreateDraftOutcome, type CreateDraftRequest, createDraft, type TicketTrigger } from './create-draft.ts';
 import { handleCardAction, type TicketActionOutcome, type TicketActionRequest } from './handle-card-action.ts';
@@ -112,11 +113,11 @@ export class TicketWorkflow {
 
   /**
    * The ticket route: `/ticket <text>`, a mention ("@Deskhand ticket this" in a thread reads the thread's
-   * people's messages), the "Create ticket" shortcut and the ticket reaction. Posts the card (or tells the
-   * requester why there is none) and returns `posted`.
+   * people's messages), the "Create ticket" shortcut and the ticket reaction. Posts the card where `reply` says
+   * (or tells the requester why there is none) and returns `posted`.
    */
-  handleRoutedRequest(request: RoutedTicketRequest): Promise<{ kind: 'posted'; threadTs?: string }> {
-    return handleRoutedRequest(request, this.#dependencies, (draftRequest) => this.createDraft(draftRequest));
+  handleRoutedRequest(request: RoutedTicketRequest, reply: Reply): Promise<{ kind: 'posted' }> {
+    return handleRoutedRequest(request, reply, this.#dependencies, (draftRequest) => this.createDraft(draftRequest));
   }
 
   /**

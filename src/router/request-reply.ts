@@ -1,0 +1,121 @@
+/**
+ * `RequestReply`: the `Reply` of one request (src/ports/capability.ts). The router makes one per request and hands
+ * it to the capability; capabilities that stream, update progress or post a card send through it, and the router
+ * delivers returned outcomes and failures through the same object.
+ *
+ * Guarantees:
+ * - the target is decided here only: the channel the request came from; the reply thread is the thread root, or
+ *   the triggering message when it starts a thread, and none for a slash command (`replyThreadTsOf`);
+ * - a returned reply defaults to the thread for a conversation (mention, thread follow-up) and to an ephemeral
+ *   message otherwise; `channel` visibility posts outside any thread;
+ * - a failure is posted in the thread of a conversation and ephemerally everywhere else, with the reason code;
+ * - `conversationThreadTs` is the thread a visible reply went into (the reply thread, or the new channel message
+ *   that starts one), or the reply thread when the capability said the conversation continues there; the router
+ *   remembers it for conversational routes. Ephemeral replies and failures never set it.
+ */
+import { DeskhandError } from '../errors.ts';
+import type { CapabilityOutcome, IncomingRequest, Reply, ReplyContent } from '../ports/capability.ts';
+import type { MessageStream, Messenger, PostedMessage } from '../ports/messenger.ts';
+import { errorMessage } from '../slack-kit/error-message.ts';
+
+/** What a reply needs to know about its request. */
+export type ReplyTarget = Pick<IncomingRequest, 'origin' | 'workspaceId' | 'channelId' | 'userId'> &
+  Partial<Pick<IncomingRequest, 'threadTs' | 'messageTs'>> & { replyThreadTs?: string };
+
+/** The reply thread of a request: given, else the thread root or the triggering message; none for a command. */
+export function replyThreadTsOf(request: ReplyTarget): string | undefined {
+  if (request.replyThreadTs !== undefined) return request.replyThreadTs;
+  if (request.origin === 'command') return undefined;
+  return request.threadTs ?? request.messageTs;
+}
+
+export class RequestReply implements Reply {
+  readonly channel: string;
+  readonly user: string;
+  readonly threadTs: string | undefined;
+  readonly #messenger: Messenger;
+  readonly #workspaceId: string;
+  readonly #conversational: boolean;
+  #conversationThreadTs: string | undefined;
+
+  constructor(request: ReplyTarget, messenger: Messenger) {
+    this.channel = request.channelId;
+    this.user = request.userId;
+    this.threadTs = replyThreadTsOf(request);
+    this.#messenger = messenger;
+    this.#workspaceId = request.workspaceId;
+    this.#conversational = request.origin === 'mention' || request.origin === 'thread_follow_up';
+  }
+
+  /** The thread the conversation continues in, once a visible reply went there (see the module comment). */
+  get conversationThreadTs(): string | undefined {
+    return this.#conversationThreadTs;
+  }
+
+  get canStream(): boolean {
+    return this.threadTs !== undefined && this.#messenger.startStream !== undefined;
+  }
+
+  async post(content: ReplyContent): Promise<PostedMessage> {
+    const posted = await this.#messenger.post({ channel: this.channel, ...this.#inThread(), ...content });
+    this.#conversationThreadTs = this.threadTs ?? posted.ts;
+    return posted;
+  }
+
+  update(ts: string, content: ReplyContent): Promise<void> {
+    return this.#messenger.update({ channel: this.channel, ts, ...this.#inThread(), ...content });
+  }
+
+  postEphemeral(content: ReplyContent): Promise<void> {
+    return this.#messenger.postEphemeral({ channel: this.channel, user: this.user, ...content, ...this.#inThread() });
+  }
+
+  async setStatus(status: string): Promise<void> {
+    if (this.threadTs === undefined || !this.#messenger.setStatus) return;
+    await this.#messenger.setStatus(this.channel, this.threadTs, status).catch(() => undefined);
+  }
+
+  async startStream(): Promise<MessageStream> {
+    const startStream = this.#messenger.startStream;
+    if (this.threadTs === undefined || !startStream) {
+      throw new DeskhandError('internal', 'startStream without a reply thread or a streaming Messenger');
+    }
+    const stream = await startStream.call(this.#messenger, {
+      channel: this.channel,
+      threadTs: this.threadTs,
+      recipientUserId: this.user,
+      // Must be a team: for an org-wide tenant (`E…`) it is left out; Slack then refuses and the stream falls back.
+      ...(this.#workspaceId.startsWith('T') ? { recipientTeamId: this.#workspaceId } : {}),
+    });
+    this.#conversationThreadTs = this.threadTs;
+    return stream;
+  }
+
+  continueInThread(): void {
+    if (this.threadTs !== undefined) this.#conversationThreadTs = this.threadTs;
+  }
+
+  /** Sends what a capability returned (nothing for `posted`: it sent its reply itself). */
+  async deliver(outcome: CapabilityOutcome): Promise<void> {
+    if (outcome.kind === 'posted') return;
+    const visibility = outcome.visibility ?? (this.#conversational ? 'thread' : 'ephemeral');
+    const content = { text: outcome.text, ...(outcome.blocks ? { blocks: outcome.blocks } : {}) };
+    if (visibility === 'ephemeral') await this.postEphemeral(content);
+    else if (visibility === 'thread') await this.post(content);
+    else await this.#messenger.post({ channel: this.channel, ...content });
+  }
+
+  /** Tells the requester why there is no result: in a conversation's thread, else ephemerally. */
+  async deliverFailure(error: DeskhandError): Promise<void> {
+    const message = errorMessage(error.code, error.userMessage);
+    if (this.#conversational && this.threadTs !== undefined) {
+      await this.#messenger.post({ channel: this.channel, threadTs: this.threadTs, ...message });
+      return;
+    }
+    await this.postEphemeral(message);
+  }
+
+  #inThread(): { threadTs?: string } {
+    return this.threadTs === undefined ? {} : { threadTs: this.threadTs };
+  }
+}
