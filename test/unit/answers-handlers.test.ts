@@ -13,14 +13,14 @@ import { FeedbackStore } from '../../src/capabilities/answers/feedback-store.ts'
 import { UploaderStore } from '../../src/capabilities/answers/uploader-store.ts';
 import { createSilentLogger } from '../../src/observability/logger.ts';
 import type { CapabilityHandler, CapabilityRequest } from '../../src/ports/capability.ts';
-import type { CallScope, ChatRequest, ChatResult } from '../../src/ports/language-model.ts';
 import type { Messenger } from '../../src/ports/messenger.ts';
 import { RequestReply } from '../../src/router/request-reply.ts';
 import { createSlackWebClient, SlackMessenger } from '../../src/slack/outbound/slack-messenger.ts';
 import { answerActionIds, answerFeedbackBlockId } from '../../src/slack-kit/answer-ids.ts';
 import { RecordingMessenger } from '../fakes/recording-messenger.ts';
+import { ScriptedModel } from '../fakes/scripted-model.ts';
 import { FakeSlackWebApi } from '../fakes/slack-web-api.ts';
-import { FakeGateway, passage } from './answers-test-support.ts';
+import { passage } from './answers-test-support.ts';
 
 const prefix = `test:${randomUUID()}:`;
 let redis: Redis;
@@ -54,28 +54,6 @@ function request(overrides: Partial<CapabilityRequest> = {}): CapabilityRequest 
   };
 }
 
-/** A FakeGateway whose streamed deltas arrive `gapMs` apart, like a model writing its answer. */
-class PacedGateway extends FakeGateway {
-  readonly #gapMs: number;
-
-  constructor(gapMs: number) {
-    super();
-    this.#gapMs = gapMs;
-  }
-
-  override async chat(request: ChatRequest, scope: CallScope): Promise<ChatResult> {
-    const { onTextDelta, ...rest } = request;
-    if (!onTextDelta) return super.chat(request, scope);
-    const deltas: string[] = [];
-    const result = await super.chat({ ...rest, onTextDelta: (delta) => deltas.push(delta) }, scope);
-    for (const delta of deltas) {
-      await new Promise((resolve) => setTimeout(resolve, this.#gapMs));
-      onTextDelta(delta);
-    }
-    return result;
-  }
-}
-
 /** Calls a route handler as the router does: with the request's `Reply` over `messenger`. */
 function run(handler: CapabilityHandler, messenger: Messenger, routed: CapabilityRequest) {
   return handler(routed, new RequestReply(routed, messenger));
@@ -84,7 +62,7 @@ function run(handler: CapabilityHandler, messenger: Messenger, routed: Capabilit
 describe('question handler', () => {
   test('posts a status, replaces it with the answer and its feedback buttons, and records the answer', async () => {
     const messenger = new RecordingMessenger();
-    const gateway = new FakeGateway().enqueue({ text: 'Refunds are paid within 5 days [1].' });
+    const gateway = new ScriptedModel({ responseCache: true }).enqueue({ text: 'Refunds are paid within 5 days [1].' });
     const handler = createQuestionHandler({ answer: { gateway, retrieve }, feedback });
     const outcome = await run(handler, messenger, request());
     assert.equal(outcome.kind, 'posted');
@@ -105,7 +83,7 @@ describe('question handler', () => {
 
   test('a thread follow-up passes the thread as history (other bots left out) and replies in the thread', async () => {
     const messenger = new RecordingMessenger();
-    const gateway = new FakeGateway().enqueue(
+    const gateway = new ScriptedModel({ responseCache: true }).enqueue(
       { text: 'How long do card refunds take?' },
       { text: 'Cards: longer [1].' },
     );
@@ -137,7 +115,7 @@ describe('question handler', () => {
       throw new Error('disk on fire');
     };
     const handler = createQuestionHandler({
-      answer: { gateway: new FakeGateway(), retrieve: broken },
+      answer: { gateway: new ScriptedModel({ responseCache: true }), retrieve: broken },
       feedback,
     });
     const outcome = await run(handler, messenger, request());
@@ -156,7 +134,7 @@ describe('question handler', () => {
         updateBurst: 1000,
       });
       const answer = `${'Refunds are paid within five days of the return arriving at the warehouse. '.repeat(12)}[1]`;
-      const gateway = new PacedGateway(5).enqueue({ text: answer });
+      const gateway = new ScriptedModel({ responseCache: true, deltaGapMs: 5 }).enqueue({ text: answer });
       const handler = createQuestionHandler({ answer: { gateway, retrieve }, feedback });
       const started = performance.now();
       await run(handler, messenger, request({ requestId: 'EvPaced' }));
@@ -198,7 +176,7 @@ describe('question handler', () => {
 describe('feedback handler', () => {
   test('records a vote from the answer’s channel and refuses one from elsewhere', async () => {
     const messenger = new RecordingMessenger();
-    const gateway = new FakeGateway().enqueue({ text: 'Five days [1].' });
+    const gateway = new ScriptedModel({ responseCache: true }).enqueue({ text: 'Five days [1].' });
     await run(
       createQuestionHandler({ answer: { gateway, retrieve }, feedback }),
       messenger,

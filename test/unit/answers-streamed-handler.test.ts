@@ -15,7 +15,8 @@ import type { CapabilityHandler, CapabilityRequest } from '../../src/ports/capab
 import type { Block, MessageStream, StreamOptions } from '../../src/ports/messenger.ts';
 import { RequestReply } from '../../src/router/request-reply.ts';
 import { RecordingMessenger } from '../fakes/recording-messenger.ts';
-import { FakeGateway, passage } from './answers-test-support.ts';
+import { ScriptedModel } from '../fakes/scripted-model.ts';
+import { passage } from './answers-test-support.ts';
 
 const prefix = `test:${randomUUID()}:`;
 let redis: Redis;
@@ -89,7 +90,9 @@ async function run(handler: CapabilityHandler, messenger: StreamingMessenger, ro
 describe('question handler with a streaming Messenger', () => {
   test('shows a status, streams the sanitised answer and ends with sources, footer and buttons, posting nothing else', async () => {
     const messenger = new StreamingMessenger();
-    const gateway = new FakeGateway().enqueue({ text: 'Refunds are paid within 5 days [1]. <!channel>' });
+    const gateway = new ScriptedModel({ responseCache: true }).enqueue({
+      text: 'Refunds are paid within 5 days [1]. <!channel>',
+    });
     const handler = createQuestionHandler({ answer: { gateway, retrieve }, feedback });
     const { outcome, reply } = await run(handler, messenger, mention());
     assert.deepEqual(outcome, { kind: 'posted' });
@@ -116,7 +119,7 @@ describe('question handler with a streaming Messenger', () => {
 
   test('an org-wide tenant (E…) is not sent as the recipient team, so Slack refuses and the fallback is used', async () => {
     const messenger = new StreamingMessenger();
-    const gateway = new FakeGateway().enqueue({ text: 'Five days [1].' });
+    const gateway = new ScriptedModel({ responseCache: true }).enqueue({ text: 'Five days [1].' });
     await run(
       createQuestionHandler({ answer: { gateway, retrieve }, feedback }),
       messenger,
@@ -131,7 +134,7 @@ describe('question handler with a streaming Messenger', () => {
       throw new DeskhandError('internal', 'index exploded');
     };
     const handler = createQuestionHandler({
-      answer: { gateway: new FakeGateway(), retrieve: failing },
+      answer: { gateway: new ScriptedModel({ responseCache: true }), retrieve: failing },
       feedback,
     });
     const { outcome } = await run(handler, messenger, mention());
@@ -143,7 +146,7 @@ describe('question handler with a streaming Messenger', () => {
 
   test('without a thread (/ask) the answer is posted and updated, not streamed', async () => {
     const messenger = new StreamingMessenger();
-    const gateway = new FakeGateway().enqueue({ text: 'Five days [1].' });
+    const gateway = new ScriptedModel({ responseCache: true }).enqueue({ text: 'Five days [1].' });
     const { messageTs: _messageTs, replyThreadTs: _replyThreadTs, ...withoutThread } = mention();
     await run(createQuestionHandler({ answer: { gateway, retrieve }, feedback }), messenger, {
       ...withoutThread,

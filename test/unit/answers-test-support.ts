@@ -4,18 +4,6 @@
  */
 import type { AnswerSource } from '../../src/capabilities/answers/answer-source.ts';
 import { DeskhandError } from '../../src/errors.ts';
-import { ScriptedModel } from '../fakes/scripted-model.ts';
-
-/**
- * Still importable for `answers-handlers`, `answers-streamed-handler` and `no-model` tests, which another change is
- * editing now: the shared `ScriptedModel` with the response cache the answers tests observe. New tests use
- * `new ScriptedModel({ responseCache: true })` (test/fakes/scripted-model.ts).
- */
-export class FakeGateway extends ScriptedModel {
-  constructor() {
-    super({ responseCache: true });
-  }
-}
 
 export function passage(overrides: Partial<AnswerSource> & Pick<AnswerSource, 'documentId' | 'text'>): AnswerSource {
   return {

@@ -26,7 +26,8 @@ import { RequestReply } from '../../src/router/request-reply.ts';
 import { helpMessage } from '../../src/slack-kit/help-message.ts';
 import { commands } from '../../src/slack-kit/ids.ts';
 import { RecordingMessenger } from '../fakes/recording-messenger.ts';
-import { FakeGateway, passage } from './answers-test-support.ts';
+import { ScriptedModel } from '../fakes/scripted-model.ts';
+import { passage } from './answers-test-support.ts';
 
 const access = { workspaceId: 'T1', channelId: 'C1' };
 const callScope = { workspaceId: 'T1', channelId: 'C1', userId: 'U1' };
@@ -50,7 +51,7 @@ describe('the no-model gateway', () => {
     const registry = createMetricsRegistry();
     const gateway = createNoModelGateway({ logger: createSilentLogger(), registry });
     assert.equal(isNoModelGateway(gateway), true);
-    assert.equal(isNoModelGateway(new FakeGateway()), false);
+    assert.equal(isNoModelGateway(new ScriptedModel({ responseCache: true })), false);
     const attempts = [
       gateway.chat({ purpose: 'answer', promptVersion: 'v1', messages: [], maxOutputTokens: 10 }, callScope),
       gateway.embed(['text'], callScope, { purpose: 'query' }),
@@ -72,7 +73,7 @@ describe('the no-model gateway', () => {
 
 describe('questions without a model', () => {
   test('are answered with the matching passages, quoted with citations, from sparse retrieval only', async () => {
-    const gateway = new FakeGateway(); // unscripted: any call would throw
+    const gateway = new ScriptedModel({ responseCache: true }); // unscripted: any call would throw
     const retrieve = retriever({ passages: [dock] });
     const outcome = await answerQuestion(
       {
@@ -100,7 +101,7 @@ describe('questions without a model', () => {
   });
 
   test('with nothing relevant, say so as usual (no model involved either way)', async () => {
-    const gateway = new FakeGateway();
+    const gateway = new ScriptedModel({ responseCache: true });
     const outcome = await answerQuestion(
       { question: 'What is the wifi password?', access, callScope },
       { gateway, retrieve: retriever({}), withoutModel: true },

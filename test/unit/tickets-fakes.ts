@@ -5,10 +5,6 @@
 import { DeskhandError } from '../../src/errors.ts';
 import type { Messenger, OutgoingMessage, PostedMessage, ThreadMessage } from '../../src/ports/messenger.ts';
 
-// Still importable under its old name for `tickets-workflow.test.ts`, which another change is editing now; new tests
-// import `ScriptedModel` from `test/fakes/scripted-model.ts`.
-export { ScriptedModel as FakeLanguageModelGateway } from '../fakes/scripted-model.ts';
-
 export class RecordingMessenger implements Messenger {
   readonly posts: OutgoingMessage[] = [];
   readonly updates: (OutgoingMessage & { ts: string })[] = [];

@@ -25,7 +25,8 @@ import {
   ticketMessageShortcutCallbackId,
 } from '../../src/slack-kit/ticket-ids.ts';
 import type { ActionHandler } from '../../src/work/requests.ts';
-import { FakeLanguageModelGateway, RecordingMessenger, tsOf } from './tickets-fakes.ts';
+import { ScriptedModel } from '../fakes/scripted-model.ts';
+import { RecordingMessenger, tsOf } from './tickets-fakes.ts';
 
 class RecordingSink implements TicketSink {
   readonly name = 'webhook';
@@ -49,7 +50,7 @@ after(async () => {
 });
 
 function setup() {
-  const gateway = new FakeLanguageModelGateway();
+  const gateway = new ScriptedModel();
   const messenger = new RecordingMessenger();
   const webhook = new RecordingSink();
   const store = new TicketStore(redis, { keyPrefix: prefix });
@@ -410,7 +411,7 @@ describe('building from configuration', () => {
     });
     assert.ok(loaded.ok);
     if (!loaded.ok) return;
-    const gateway = new FakeLanguageModelGateway().enqueue({
+    const gateway = new ScriptedModel().enqueue({
       value: emptyTicket({ summary: 'Refund late', category: 'refund' }),
     });
     const messenger = new RecordingMessenger();

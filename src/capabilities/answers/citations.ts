@@ -10,10 +10,6 @@
 import { escapeMrkdwn } from '../../slack-kit/mrkdwn.ts';
 import type { AnswerSource } from './answer-source.ts';
 
-// Still importable from here for `answer-handlers.ts`, which another change is editing now; new code imports it
-// from `slack-kit/mrkdwn.ts`.
-export { escapeMrkdwn } from '../../slack-kit/mrkdwn.ts';
-
 /** A source the answer cites, with the number it is shown under (1-based, dense, in order of first use). */
 export interface CitedSource {
   number: number;
