@@ -115,7 +115,11 @@ test('20 concurrent runs in one workspace stay within the chat.update and per-ch
       );
     }
     const blocks = JSON.stringify(shown?.blocks ?? []);
-    assert.match(blocks, /\d+ steps, \d+ tool calls \(\d+ completed\), (< )?\$\d\.\d+ spent/, 'the final summary is shown');
+    assert.match(
+      blocks,
+      /\d+ steps, \d+ tool calls \(\d+ completed\), (< )?\$\d\.\d+ spent/,
+      'the final summary is shown',
+    );
     assert.equal(blocks.includes('agent_stop'), false, 'the Stop button is gone');
   }
   const received = slack.callsTo('chat.update').map((recorded) => recorded.receivedAtMonotonic);
