@@ -16,7 +16,8 @@ export const upstreamCallContext = new AsyncLocalStorage<UpstreamCallContext>();
 /**
  * A `fetch` for the `openai` client that marks responses the SDK must not retry, via the SDK's own
  * `x-should-retry: false` header:
- * - every 4xx except 429 (the SDK would retry 408 and 409; a request the provider rejected will not improve);
+ * - every 4xx except 408, 409 and 429 (a request the provider rejected will not improve; 408 request timeout and
+ *   409 conflict are transient, and the SDK retries them as it does 429 and 5xx);
  * - `429 insufficient_quota` (the account is out of credit: retrying only burns the deadline);
  * - a `429` whose `retry-after(-ms)` would not leave time for another attempt before the call's deadline.
  * Everything else passes through unchanged, and the SDK keeps its backoff and `retry-after` handling.
@@ -24,7 +25,9 @@ export const upstreamCallContext = new AsyncLocalStorage<UpstreamCallContext>();
 export function createGuardedFetch(base: typeof fetch = globalThis.fetch): typeof fetch {
   return async (input, init) => {
     const response = await base(input, init);
-    if (response.status >= 400 && response.status < 500 && response.status !== 429) return withoutRetry(response);
+    if (response.status >= 400 && response.status < 500 && !sdkRetriedStatuses.has(response.status)) {
+      return withoutRetry(response);
+    }
     if (response.status !== 429) return response;
     let code: string | undefined;
     try {
@@ -40,6 +43,9 @@ export function createGuardedFetch(base: typeof fetch = globalThis.fetch): typeo
     return withoutRetry(response);
   };
 }
+
+/** The 4xx statuses the SDK retries and we leave to it: request timeout, conflict, rate limit (handled below). */
+const sdkRetriedStatuses = new Set([408, 409, 429]);
 
 function withoutRetry(response: Response): Response {
   const headers = new Headers(response.headers);

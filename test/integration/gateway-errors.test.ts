@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { DeskhandError } from '../../src/errors.ts';
 import { CircuitBreaker } from '../../src/llm/circuit-breaker.ts';
+import { readLedger } from '../../src/llm/ledger.ts';
 import type { ChatRequest } from '../../src/ports/language-model.ts';
 import { createHarness, type Harness, scope, userMessage } from './gateway-harness.ts';
 
@@ -46,13 +47,31 @@ describe('upstream errors and deadlines', () => {
     assert.ok(Date.now() - started < 5_000, `took ${Date.now() - started} ms`);
   });
 
-  test('a 4xx other than 429 is not retried, not even the 409 the SDK would retry', async () => {
+  test('a 4xx other than 408, 409 and 429 is not retried', async () => {
     harness.fake?.reset();
-    harness.fake?.enqueueChat({ fault: 'server_error', status: 409 }, { content: 'must not be reached' });
+    harness.fake?.enqueueChat({ fault: 'server_error', status: 400 }, { content: 'must not be reached' });
     const error = await failure(harness.gateway.chat(request(), scope()));
-    assert.equal(error.details.status, 409);
+    assert.equal(error.details.status, 400);
     assert.equal(harness.fake?.chatCalls().length, 1);
   });
+
+  for (const status of [408, 409]) {
+    test(`one ${status} then success: the SDK retries it and the call is charged once`, async () => {
+      harness.fake?.reset();
+      harness.fake?.enqueueChat({ fault: 'server_error', status }, { content: `after ${status}` });
+      const channel = `C0RETRY${status}`;
+      const result = await harness.gateway.chat(request({ deadline: Date.now() + 20_000 }), scope(channel));
+      assert.equal(result.text, `after ${status}`);
+      assert.equal(harness.fake?.chatCalls().length, 2);
+      await harness.gateway.flush();
+      const daily = (await harness.budgets.status('T0TEST', channel)).windows[0];
+      assert.ok(result.costMicroUsd > 0);
+      assert.equal(daily?.spentMicroUsd, result.costMicroUsd, 'charged once, for the attempt that answered');
+      assert.equal(daily?.reservedMicroUsd, 0);
+      const { entries } = await readLedger(harness.ledger.directory);
+      assert.equal(entries.filter((entry) => entry.channelId === channel).length, 1);
+    });
+  }
 
   test('a 429 with retry-after is honoured within the deadline', async () => {
     harness.fake?.reset();

@@ -83,14 +83,15 @@ describe('createGuardedFetch', () => {
     assert.equal(inTime.headers.get('x-should-retry'), null);
   });
 
-  test('tells the SDK not to retry 4xx such as 409 and 408, but leaves 5xx to its retry loop', async () => {
-    for (const status of [400, 408, 409]) {
+  test('tells the SDK not to retry a 4xx such as 400, but leaves 408, 409 and 5xx to its retry loop', async () => {
+    const refused = await createGuardedFetch(respond(400, { error: { code: null } }))('http://x');
+    assert.equal(refused.headers.get('x-should-retry'), 'false');
+    assert.equal(refused.status, 400);
+    for (const status of [408, 409, 500, 503]) {
       const response = await createGuardedFetch(respond(status, { error: { code: null } }))('http://x');
-      assert.equal(response.headers.get('x-should-retry'), 'false', String(status));
+      assert.equal(response.headers.get('x-should-retry'), null, String(status));
       assert.equal(response.status, status);
     }
-    const serverError = await createGuardedFetch(respond(503, { error: { code: null } }))('http://x');
-    assert.equal(serverError.headers.get('x-should-retry'), null);
   });
 
   test('reads retry-after in seconds, milliseconds and HTTP dates', () => {
