@@ -109,7 +109,13 @@ function buildDocuments(
         logger,
         onProgress,
       }),
-    fetchFile: (url: string, maxBytes: number) => downloadSlackFile(url, configuration.slack.botToken, maxBytes),
+    fetchFile: (url: string, maxBytes: number) =>
+      downloadSlackFile(url, {
+        botToken: configuration.slack.botToken,
+        apiUrl: configuration.slack.apiUrl,
+        maxBytes,
+        logger,
+      }),
     maxUploadBytes: configuration.retrieval.maxUploadBytes,
     isAdmin: (userId: string) => configuration.people.adminUserIds.includes(userId),
     logger,
