@@ -9,7 +9,30 @@
 import * as chrono from 'chrono-node';
 import { DateTime } from 'luxon';
 import { detectAll } from 'tinyld';
+import { defaultTicketInputTokenLimit } from './ticket-prompt.ts';
 import type { Frequency, Ticket, UrgencyLevel } from './ticket-schema.ts';
+
+/**
+ * Characters of the customer's text the rules read: the model path's default input budget (3,000 tokens) at
+ * about four characters a token. A longer text is cut before any pattern or date parser runs, so the work per
+ * ticket is bounded however much is pasted (issue 14: ~39k characters on the rules path stalled every channel).
+ */
+export const ruleBasedTextBudget = defaultTicketInputTokenLimit * 4;
+
+/** The first `ruleBasedTextBudget` characters (never half a surrogate pair), and whether anything was cut. */
+export function truncateForRules(text: string): { text: string; truncated: boolean } {
+  if (text.length <= ruleBasedTextBudget) return { text, truncated: false };
+  const last = text.charCodeAt(ruleBasedTextBudget - 1);
+  const end = last >= 0xd800 && last <= 0xdbff ? ruleBasedTextBudget - 1 : ruleBasedTextBudget;
+  return { text: text.slice(0, end), truncated: true };
+}
+
+/** `value` without the trailing run of `characters`, in linear time (`/[-.]+$/` is quadratic on long runs). */
+function trimEndOf(value: string, characters: string): string {
+  let end = value.length;
+  while (end > 0 && characters.includes(value[end - 1] as string)) end--;
+  return value.slice(0, end);
+}
 
 export interface RuleBasedInput {
   /** Plain text (see `plainTextFromSlack`). */
@@ -20,7 +43,12 @@ export interface RuleBasedInput {
   teamLanguage: string;
 }
 
-export const emailPattern = /[\p{L}\p{N}._%+-]+@[\p{L}\p{N}.-]+\.\p{L}{2,}/gu;
+/**
+ * Linear time (issue 14): a match may only start where a run of local-part characters starts (the lookbehind), so
+ * a long run without an `@` is scanned once instead of once per position (40k digits took 12 s before). A match
+ * starting inside a run would also match from the run's start, so the results are the same.
+ */
+export const emailPattern = /(?<![\p{L}\p{N}._%+-])[\p{L}\p{N}._%+-]+@[\p{L}\p{N}.-]+\.\p{L}{2,}/gu;
 
 // Hand-written patterns: no maintained library knows shop order-number formats. Each requires a digit.
 const orderIdPatterns: RegExp[] = [
@@ -47,7 +75,7 @@ export function findOrderIds(text: string): string[] {
   const seen = new Set<string>();
   const ids: string[] = [];
   for (const { value } of found) {
-    const cleaned = value.replace(/[-.]+$/, '');
+    const cleaned = trimEndOf(value, '-.');
     const key = normaliseIdentifier(cleaned);
     if (key.length < 3 || [...seen].some((known) => known.includes(key) || key.includes(known))) continue;
     seen.add(key);
@@ -67,7 +95,7 @@ export function normaliseIdentifier(value: string): string {
 export function findEmails(text: string): string[] {
   const emails = new Map<string, string>();
   for (const match of text.matchAll(emailPattern)) {
-    const value = match[0].replace(/\.+$/, '');
+    const value = trimEndOf(match[0], '.');
     if (!emails.has(value.toLowerCase())) emails.set(value.toLowerCase(), value);
   }
   return [...emails.values()];
@@ -210,7 +238,7 @@ const signOffWords = [
   'grazie',
 ];
 // Sign-off words match in either case while the name itself must be capitalised, so no `i` flag.
-const signOff = new RegExp(
+export const signOffPattern = new RegExp(
   `(?:^|[\\n.!?]\\s*)(?:${signOffWords.map((word) => `[${word[0]?.toUpperCase()}${word[0]}]${word.slice(1)}`).join('|')})[,!.]?\\s+(?:[-—–]\\s*)?(\\p{Lu}[\\p{L}'’-]+(?:\\s+\\p{Lu}[\\p{L}'’-]+)?)\\s*[.!]?\\s*$`,
   'u',
 );
@@ -221,7 +249,7 @@ const dashSignature = /(?:^|\s)[—–-]\s*(\p{Lu}[\p{L}'’-]+(?:\s+\p{Lu}[\p{L
 /** A name the customer signs with or introduces themselves by; null when there is none. */
 export function findCustomerName(text: string): string | null {
   const trimmed = text.trim();
-  const match = signOff.exec(trimmed) ?? namedAs.exec(trimmed) ?? dashSignature.exec(trimmed);
+  const match = signOffPattern.exec(trimmed) ?? namedAs.exec(trimmed) ?? dashSignature.exec(trimmed);
   return match?.[1]?.trim() ?? null;
 }
 
@@ -278,9 +306,13 @@ function questionsFor(ticket: Pick<Ticket, 'category' | 'orderIds'>): string[] {
   }
 }
 
-/** A ticket from rules alone. Never guesses: a field without evidence in the text is null or empty. */
+/**
+ * A ticket from rules alone. Never guesses: a field without evidence in the text is null or empty. Reads only the
+ * first `ruleBasedTextBudget` characters.
+ */
 export function extractByRules(input: RuleBasedInput): Ticket {
-  const text = input.text.replace(/[’‘]/g, "'");
+  const source = truncateForRules(input.text).text;
+  const text = source.replace(/[’‘]/g, "'");
   const categories = new Set(input.categories);
   const fallbackCategory = categories.has('other') ? 'other' : (input.categories.at(-1) ?? 'other');
   const category = firstCue(categoryCues, text, categories)?.value ?? fallbackCategory;
@@ -307,7 +339,7 @@ export function extractByRules(input: RuleBasedInput): Ticket {
     Boolean,
   ).length;
   return {
-    summary: summarise(input.text),
+    summary: summarise(source),
     category,
     urgency,
     urgencyReason,
