@@ -15,6 +15,7 @@ import type { BotIdentity } from '../router/thread-context.ts';
 import { boltLogger } from '../slack/bolt-logger.ts';
 import { deliveryMiddleware } from '../slack/delivery-middleware.ts';
 import { healthRoutes } from '../slack/health-routes.ts';
+import type { StaleInteractionNotice } from '../slack/inbound-guard.ts';
 import * as actionListeners from '../slack/listeners/actions.ts';
 import * as commandListeners from '../slack/listeners/commands.ts';
 import type { ListenerDependencies } from '../slack/listeners/dependencies.ts';
@@ -85,7 +86,17 @@ export function createApp(dependencies: AppDependencies): DeskhandApp {
     ],
     ...(dependencies.externalMetrics ? { externalMetrics: dependencies.externalMetrics } : {}),
   });
-  const { receiver, socketMode } = createReceiver(configuration, logger, registry, routes);
+  // A stale button or shortcut (one no listener knows any more) is answered with a short ephemeral, through Bolt's
+  // own client like the durable-work notice: nothing the work side knows about was started.
+  const notifyStale = async (notice: StaleInteractionNotice): Promise<void> => {
+    await bolt.client.chat.postEphemeral({
+      token: configuration.slack.botToken,
+      channel: notice.channelId,
+      user: notice.userId,
+      text: notice.text,
+    });
+  };
+  const { receiver, socketMode } = createReceiver(configuration, logger, registry, routes, notifyStale);
   const bolt = createBolt(configuration, logger, receiver, () => identity);
   const durable = createDurableWork(dependencies, { bolt, dedupe, jobs, registry, leaseMs });
   const deliveries = deliveryMiddleware({ dedupe, logger, registry });
@@ -143,6 +154,7 @@ function createReceiver(
   logger: Logger,
   registry: Registry,
   routes: ReturnType<typeof healthRoutes>,
+  notifyStale: (notice: StaleInteractionNotice) => Promise<void>,
 ): { receiver: AppReceiver; socketMode: boolean } {
   const socketMode = configuration.slack.appToken !== undefined;
   const receiver: AppReceiver = socketMode
@@ -160,6 +172,7 @@ function createReceiver(
         logger,
         registry,
         routes,
+        notifyStale,
       });
   return { receiver, socketMode };
 }

@@ -16,15 +16,19 @@
  * the middleware. If processing rejects before any response was sent, the default `processEventErrorHandler`
  * answers 500 (no ack, so Slack retries). The 3001 ms no-ack timer is cleared by `ack()`, so it does not fire
  * while listeners run; listeners must stay fast (a Redis write), never model or index work.
+ * Between the receiver and Bolt sits the inbound guard (inbound-guard.ts): malformed payloads get 400 here
+ * (`processEventErrorHandler`), and what no listener acknowledged is acknowledged, so no signed request waits
+ * for Bolt's 3 s "not acknowledged" 404.
  * Socket Mode has no such option (`SocketModeResponseAck` sends at once): see `deferSocketModeAcks`.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type App, HTTPReceiver, type Receiver, type ReceiverEvent } from '@slack/bolt';
+import { type App, HTTPModuleFunctions, HTTPReceiver, type Receiver, type ReceiverEvent } from '@slack/bolt';
 import type { Logger } from '../observability/logger.ts';
 import { counter, histogram, type Registry } from '../observability/metrics.ts';
 import { boltLogger } from './bolt-logger.ts';
 import type { RouteHandler } from './health-routes.ts';
+import { guardApp, isMalformedRequestError, type StaleInteractionNotice } from './inbound-guard.ts';
 
 export const eventsPath = '/slack/events';
 
@@ -36,6 +40,8 @@ export interface DeskhandReceiverOptions {
   routes: Record<string, RouteHandler>;
   /** Clock in seconds, injectable for tests. */
   nowSeconds?: () => number;
+  /** Tells a user that the button or shortcut they used no longer exists (see inbound-guard.ts). */
+  notifyStale?: (notice: StaleInteractionNotice) => Promise<void>;
 }
 
 export class DeskhandReceiver implements Receiver {
@@ -53,6 +59,15 @@ export class DeskhandReceiver implements Receiver {
       logger: boltLogger(options.logger),
       processBeforeResponse: true,
       signatureVerification: true,
+      processEventErrorHandler: async (args) => {
+        if (!isMalformedRequestError(args.error) || args.response.headersSent) {
+          return HTTPModuleFunctions.defaultProcessEventErrorHandler(args);
+        }
+        args.response.writeHead(400, { 'content-type': 'text/plain' });
+        args.response.end(`malformed request: ${args.error.reason}`);
+        // True: the request is answered, so Bolt clears its no-ack timer instead of logging "not acknowledged".
+        return true;
+      },
     });
     this.#requests = counter(options.registry, 'deskhand_http_requests_total', 'HTTP requests by path and status', [
       'path',
@@ -68,7 +83,8 @@ export class DeskhandReceiver implements Receiver {
   }
 
   init(app: App): void {
-    this.#inner.init(app);
+    const { logger, registry, notifyStale } = this.#options;
+    this.#inner.init(guardApp(app, { logger, registry, ...(notifyStale ? { notifyStale } : {}) }));
   }
 
   /** Starts listening; `port` 0 picks a free port (see `port`). */

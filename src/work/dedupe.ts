@@ -134,6 +134,9 @@ export class DeliveryDeduplicator {
   }
 }
 
+/** Longer event ids than this are hashed into the key (Slack's are about a dozen characters). */
+const maxEventIdLength = 255;
+
 /**
  * The id a delivery is de-duplicated by: the Events API `event_id` when there is one, otherwise a hash of the
  * payload (slash commands and interactions carry no event id; a redelivery repeats the payload exactly, while
@@ -142,6 +145,10 @@ export class DeliveryDeduplicator {
 export function deliveryIdOf(body: unknown): string {
   if (typeof body === 'object' && body !== null) {
     const eventId = (body as { event_id?: unknown }).event_id;
+    if (typeof eventId === 'string' && eventId.length > maxEventIdLength) {
+      // The id becomes a Redis key: a hostile length is hashed rather than stored (the receiver refuses it first).
+      return `event:sha256:${createHash('sha256').update(eventId).digest('hex')}`;
+    }
     if (typeof eventId === 'string' && eventId.length > 0) return `event:${eventId}`;
   }
   return `sha256:${createHash('sha256').update(JSON.stringify(body)).digest('hex')}`;
