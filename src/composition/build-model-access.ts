@@ -5,7 +5,8 @@
  * - With `OPENAI_API_KEY` set: the OpenAI client (with `baseURL`), the gateway and its stores (`createGateway`),
  *   budget warnings posted once per window to the channel, and today's and this month's budget counters reseeded
  *   from the durable ledger before any handler exists (a failed reseed is logged as `budget_unenforceable`, not
- *   fatal).
+ *   fatal); while the app runs, a workspace whose counters Redis lost is reseeded by its next reservation
+ *   (`reseedFromLedgerWhenMissing`, logged as `budget_counters_reseeded`).
  * - Without it: no OpenAI client is ever constructed and no request reaches a model server. The gateway is
  *   `createNoModelGateway` (refuses and counts any call), there is no embedder nor cost estimate, and `/budget`
  *   still shows the caps and any earlier spend from Redis.
@@ -13,6 +14,7 @@
 import type { Redis } from 'ioredis';
 import OpenAI from 'openai';
 import { budgetWarningText } from '../capabilities/budget/budget-warning.ts';
+import { reseedFromLedgerWhenMissing } from '../llm/ledger.ts';
 import { createNoModelGateway } from '../llm/no-model-gateway.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Registry } from '../observability/metrics.ts';
@@ -85,6 +87,13 @@ async function buildWithModel(
       outputTokens: request.maxOutputTokens,
     });
   await reseedBudgetCounters(parts, logger);
+  // A workspace new to this Redis (nothing in the ledger) is seeded quietly; lost spend found again is a warning.
+  reseedFromLedgerWhenMissing(parts.budgets, parts.ledger.directory, (workspaceId, rebuilt) =>
+    logger[rebuilt.entries > 0 ? 'warn' : 'info'](
+      { code: 'budget_counters_reseeded', workspaceId, ...rebuilt },
+      'budget counters were missing in Redis; reseeded the workspace from the ledger',
+    ),
+  );
   return {
     modelConfigured: true,
     gateway: parts.gateway,

@@ -54,6 +54,8 @@ export function budgetKeys(
     savedChannelMonth: `${base}saved:ch:${channelId}:m:${windows.month}`,
     savedWorkspaceDay: `${base}saved:ws:d:${windows.day}`,
     channelCaps: `${base}cap:ch:${channelId}`,
+    /** Set once the workspace's counters were seeded from the ledger; gone with the counters when Redis loses them. */
+    seeded: `${base}seeded`,
     warnChannelDay: `${base}warn:ch:${channelId}:d:${windows.day}`,
     warnChannelMonth: `${base}warn:ch:${channelId}:m:${windows.month}`,
     warnWorkspaceDay: `${base}warn:ws:d:${windows.day}`,

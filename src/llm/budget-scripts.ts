@@ -5,6 +5,8 @@
  *   (litellm#34732); each script only touches keys of one workspace (one Redis Cluster slot).
  * - `reserve` purges expired reservations (on the Redis clock), refuses when any window would pass its cap (a $0
  *   reservation once a window is used up), and can serve a response-cache entry instead, counting its savings.
+ *   Asked to, it answers `unseeded` instead of reserving when the workspace's seeded sentinel is gone (Redis lost
+ *   the counters while the app ran): the store reseeds the workspace from the ledger and reserves again.
  * - `settle` replaces a reservation by the actual cost once per request id, counts the call's tokens, stores a
  *   cache entry and reports each window's 80 % warning once — all in the same script. `release` frees a
  *   reservation without charging it and is a no-op once the request was settled.
@@ -45,9 +47,10 @@ end
 /*
  * KEYS: 1 reservations zset, 2 reservation records hash, 3 reserved totals hash, 4-6 spent (channel day, channel
  * month, workspace day), 7 channel cap overrides hash, 8 request state, 9 response-cache entry, 10-12 savings
- * (channel day, channel month, workspace day).
+ * (channel day, channel month, workspace day), 13 the workspace's seeded sentinel.
  * ARGV: 1 request id, 2 amount µ$, 3 reservation ttl ms, 4-6 default caps, 7-9 reserved-hash fields, 10 state ttl ms,
- * 11 '1' to look the cache entry up first, 12 day ttl s, 13 month ttl s.
+ * 11 '1' to look the cache entry up first, 12 day ttl s, 13 month ttl s, 14 '1' to answer 'unseeded' without the
+ * sentinel.
  * A cache hit returns the entry and counts its cost (field costMicroUsd) as savings; nothing is reserved.
  */
 const reserveLua = `${dropReservationLua}
@@ -75,6 +78,7 @@ local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, 20
 for _, id in ipairs(expired) do drop_reservation(KEYS[1], KEYS[2], KEYS[3], id) end
 local state = redis.call('GET', KEYS[8])
 if state then return {'duplicate', state} end
+if ARGV[14] == '1' and redis.call('EXISTS', KEYS[13]) == 0 then return {'unseeded'} end
 local amount = tonumber(ARGV[2])
 local caps = {
   tonumber(redis.call('HGET', KEYS[7], 'daily') or ARGV[4]),
@@ -203,6 +207,7 @@ export function reserveScriptCall(
   request: { requestId: string; amountMicroUsd: number; cacheKey?: string },
   ttlMs: number,
   defaults: BudgetDefaults,
+  checkSeeded = false,
 ): ScriptCall {
   const requestKey = keys.request(request.requestId);
   return {
@@ -213,6 +218,7 @@ export function reserveScriptCall(
       keys.savedChannelDay,
       keys.savedChannelMonth,
       keys.savedWorkspaceDay,
+      keys.seeded,
     ],
     args: [
       request.requestId,
@@ -226,6 +232,7 @@ export function reserveScriptCall(
       request.cacheKey === undefined ? '0' : '1',
       dayTtlSeconds,
       monthTtlSeconds,
+      checkSeeded ? '1' : '0',
     ],
   };
 }

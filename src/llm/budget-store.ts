@@ -14,6 +14,11 @@
  * - Every key of a workspace carries the hash tag `{workspaceId}`, so each script touches one hash slot and runs
  *   on Redis Cluster.
  * - Any Redis failure or timeout becomes `budget_unenforceable`: the gateway refuses the call (fail closed).
+ * - Counters lost while the app runs (a Redis restart without persistence, a failover) are noticed by the next
+ *   reservation, not only at the next start: with a reseeder installed (`reseedWhenMissing`), `reserve` checks the
+ *   workspace's seeded sentinel (written by the ledger rebuild, lost with the counters) in the same script; when it
+ *   is gone the workspace is rebuilt from the ledger once (one rebuild in flight per workspace and process) and the
+ *   reservation runs again. Settling never writes the sentinel, so a settle after the loss cannot hide it.
  *
  * Windows are calendar days and months in the configured time zone (luxon).
  *
@@ -108,6 +113,8 @@ export class BudgetStore {
   private readonly warningPermille: number;
   private readonly now: () => number;
   private readonly calendar: WindowCalendar;
+  private reseeder: ((workspaceId: string) => Promise<void>) | undefined;
+  private readonly reseeding = new Map<string, Promise<void>>();
 
   constructor(options: BudgetStoreOptions) {
     this.redis = options.redis;
@@ -126,6 +133,20 @@ export class BudgetStore {
   /** The day and month a call made now belongs to, and when each resets, in the configured time zone. */
   windowsAt(at: number = this.now()): BudgetWindows {
     return this.calendar.windowsAt(at);
+  }
+
+  /**
+   * Installs what rebuilds one workspace's counters from the ledger (and then calls `markSeeded`); from now on a
+   * reservation that finds the workspace's counters lost runs it once before reserving again.
+   */
+  reseedWhenMissing(reseed: (workspaceId: string) => Promise<void>): void {
+    this.reseeder = reseed;
+  }
+
+  /** Records that a workspace's counters hold the ledger's spend (after a rebuild). */
+  async markSeeded(workspaceId: string): Promise<void> {
+    const keys = this.keys(workspaceId, '_', this.windowsAt());
+    await this.guard(this.redis.set(keys.seeded, '1', 'EX', monthTtlSeconds));
   }
 
   /** Key names for one workspace/channel/window set (exported shape for the ledger rebuild and tests). */
@@ -153,10 +174,15 @@ export class BudgetStore {
     const windows = this.windowsAt();
     const keys = this.keys(input.workspaceId, input.channelId, windows);
     const ttlMs = Math.max(this.reservationTtlMs, input.ttlMs ?? 0);
-    const reply = (await this.run(
+    const reseeder = this.reseeder;
+    let reply = (await this.run(
       budgetScripts.reserve,
-      reserveScriptCall(keys, input, ttlMs, this.defaults),
+      reserveScriptCall(keys, input, ttlMs, this.defaults, reseeder !== undefined),
     )) as string[];
+    if (reply[0] === 'unseeded' && reseeder) {
+      await this.reseedOnce(input.workspaceId, reseeder);
+      reply = (await this.run(budgetScripts.reserve, reserveScriptCall(keys, input, ttlMs, this.defaults))) as string[];
+    }
     if (reply[0] === 'hit') return { kind: 'cache_hit', value: reply[1] ?? '', savedMicroUsd: Number(reply[2] ?? 0) };
     if (reply[0] === 'reserved') {
       return {
@@ -352,6 +378,24 @@ export class BudgetStore {
   /** What a person is told when `window` refuses a call (`budget-refusals.ts`). */
   refusalMessage(window: BudgetWindow, capMicroUsd: number, spentMicroUsd: number, resetsAt: number): string {
     return refusalMessage(this, window, capMicroUsd, spentMicroUsd, resetsAt);
+  }
+
+  /** Rebuilds a workspace's counters, sharing a rebuild already in flight; a failure refuses (fail closed). */
+  private async reseedOnce(workspaceId: string, reseed: (workspaceId: string) => Promise<void>): Promise<void> {
+    let pending = this.reseeding.get(workspaceId);
+    if (!pending) {
+      pending = reseed(workspaceId).finally(() => this.reseeding.delete(workspaceId));
+      this.reseeding.set(workspaceId, pending);
+    }
+    try {
+      await pending;
+    } catch (error) {
+      if (isDeskhandError(error)) throw error;
+      throw new DeskhandError('budget_unenforceable', `Could not reseed budget counters: ${(error as Error).message}`, {
+        cause: error,
+        retryable: true,
+      });
+    }
   }
 
   private async run(target: BudgetScript, call: ScriptCall): Promise<unknown> {

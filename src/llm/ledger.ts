@@ -129,14 +129,21 @@ export async function readLedger(directory: string): Promise<{ entries: LedgerEn
 /**
  * Reseeds Redis spend and token counters from the ledger for the current day and month (the windows caps are enforced
  * on and `/budget` shows), after Redis lost them. Entries are de-duplicated by request id; counters are only ever
- * raised, never lowered: Redis may hold settlements the ledger has not seen.
+ * raised, never lowered: Redis may hold settlements the ledger has not seen. With `workspaceId`, only that
+ * workspace. Each rebuilt workspace (and the one asked for, even without entries) is then marked seeded.
  */
 export async function rebuildCounters(
   store: BudgetStore,
   ledgerDirectory: string,
   at: number = Date.now(),
+  only: { workspaceId?: string } = {},
 ): Promise<{ entries: number; channels: number; badLines: number }> {
-  const { entries, badLines } = await readLedger(ledgerDirectory);
+  const read = await readLedger(ledgerDirectory);
+  const { badLines } = read;
+  const entries =
+    only.workspaceId === undefined
+      ? read.entries
+      : read.entries.filter((entry) => entry.workspaceId === only.workspaceId);
   const current = store.windowsAt(at);
   const seen = new Set<string>();
   const channelTotals = new Map<string, ChannelTotals>();
@@ -185,7 +192,25 @@ export async function rebuildCounters(
       workspace_monthly: workspace?.monthTokens.values() ?? [],
     });
   }
+  const seeded = new Set(workspaceTotals.keys());
+  if (only.workspaceId !== undefined) seeded.add(only.workspaceId);
+  for (const workspaceId of seeded) await store.markSeeded(workspaceId);
   return { entries: seen.size, channels: channelTotals.size, badLines };
+}
+
+/**
+ * Makes `store` reseed a workspace from the ledger as soon as a reservation finds its counters lost (not only at the
+ * next start); `onReseeded` hears of each rebuild (for a log line).
+ */
+export function reseedFromLedgerWhenMissing(
+  store: BudgetStore,
+  ledgerDirectory: string,
+  onReseeded?: (workspaceId: string, rebuilt: Awaited<ReturnType<typeof rebuildCounters>>) => void,
+): void {
+  store.reseedWhenMissing(async (workspaceId) => {
+    const rebuilt = await rebuildCounters(store, ledgerDirectory, Date.now(), { workspaceId });
+    onReseeded?.(workspaceId, rebuilt);
+  });
 }
 
 /** A channel's spend and tokens per model in the current day and month. */
