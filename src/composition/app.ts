@@ -165,6 +165,7 @@ function createReceiver(
           customRoutes: Object.entries(routes).map(([path, handler]) => ({ path, method: 'GET', handler })),
           installerOptions: { port: configuration.port },
         }),
+        { logger, registry, notifyStale },
       )
     : new DeskhandReceiver({
         signingSecret: configuration.slack.signingSecret,

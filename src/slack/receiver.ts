@@ -28,7 +28,12 @@ import type { Logger } from '../observability/logger.ts';
 import { counter, histogram, type Registry } from '../observability/metrics.ts';
 import { boltLogger } from './bolt-logger.ts';
 import type { RouteHandler } from './health-routes.ts';
-import { guardApp, isMalformedRequestError, type StaleInteractionNotice } from './inbound-guard.ts';
+import {
+  guardApp,
+  type InboundGuardOptions,
+  isMalformedRequestError,
+  type StaleInteractionNotice,
+} from './inbound-guard.ts';
 
 export const eventsPath = '/slack/events';
 
@@ -167,20 +172,29 @@ export class DeskhandReceiver implements Receiver {
  * `processEvent` resolves, i.e. after the listeners stored their work. If processing rejects, nothing is
  * acknowledged here; the receiver's error handler decides (Bolt's default does not ack, so Slack redelivers).
  */
-export function deferSocketModeAcks<R extends Receiver>(receiver: R): R {
+export function deferSocketModeAcks<R extends Receiver>(receiver: R, guard?: InboundGuardOptions): R {
   const init = receiver.init.bind(receiver);
-  receiver.init = (app: App) => {
+  receiver.init = (bolt: App) => {
+    // With a guard, what no listener acknowledged is acknowledged too; a malformed envelope has no 400 to get
+    // here, so it is acknowledged and dropped (the guard logged and counted it) rather than redelivered.
+    const app = guard ? guardApp(bolt, guard) : bolt;
     const deferring = {
       processEvent: async (event: ReceiverEvent) => {
         let acked = false;
         let response: unknown;
-        await app.processEvent({
-          ...event,
-          ack: async (body?: unknown) => {
-            acked = true;
-            response = body;
-          },
-        });
+        try {
+          await app.processEvent({
+            ...event,
+            ack: async (body?: unknown) => {
+              acked = true;
+              response = body;
+            },
+          });
+        } catch (error) {
+          if (!guard || !isMalformedRequestError(error)) throw error;
+          await event.ack();
+          return;
+        }
         if (acked) await event.ack(response as Parameters<ReceiverEvent['ack']>[0]);
       },
     };
