@@ -1,7 +1,8 @@
 /**
  * `npm run ingest -- <paths…> --workspace T… [--scope workspace|channel:C…] [--remove]`
  *
- * Ingests files (directories are walked, hidden entries skipped) through the same `ingestDocument` pipeline the
+ * Ingests files (directories are walked, hidden entries skipped; a directory reached again through a symlink, a loop
+ * or an unreadable path is reported as skipped with the reason) through the same `ingestDocument` pipeline the
  * Slack app uses, into the index the configuration selects (Qdrant when QDRANT_URL is set, with index versions in
  * Redis; otherwise the embedded index under DATA_DIR/index). Dense vectors only when OPENAI_API_KEY is set, through the gateway so budgets apply; without
  * it the chunks are sparse-only and the script says so. Prints each file's outcome (indexed / unchanged /
@@ -9,7 +10,7 @@
  *
  * The embedded index is a single-writer store: stop the app while ingesting into it (or use Qdrant).
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { basename, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { QdrantClient } from '@qdrant/js-client-rest';
@@ -75,27 +76,72 @@ function parseCommandLine() {
   return { workspaceId, scope: scope as DocumentScope, remove: parsed.values.remove, paths: parsed.positionals };
 }
 
-/** Files under the given paths, sorted; hidden files and directories and node_modules are skipped. */
-function collectFiles(paths: string[]): { files: string[]; missing: string[] } {
+interface SkippedPath {
+  path: string;
+  reason: string;
+}
+
+/** Why a path could not be read, in words, for the `skipped` line. */
+function unreadable(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ELOOP') return 'symlink loop (the link never reaches a file or directory)';
+  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
+  return `cannot be read (${code ?? (error as Error).message})`;
+}
+
+/**
+ * Files under the given paths, sorted; hidden files and directories and node_modules are skipped. Symlinks are
+ * followed, but every directory is walked once by its real path: a link back to a directory being walked (a loop)
+ * or to one already walked is skipped with the reason, as is anything unreadable — the walk never throws.
+ */
+function collectFiles(paths: string[]): { files: string[]; missing: string[]; skipped: SkippedPath[] } {
   const files: string[] = [];
   const missing: string[] = [];
-  const visit = (path: string) => {
-    const stats = statSync(path, { throwIfNoEntry: false });
-    if (!stats) {
-      missing.push(path);
+  const skipped: SkippedPath[] = [];
+  /** Real path of each directory walked → the path it was walked as. */
+  const walked = new Map<string, string>();
+  const visit = (path: string, ancestors: ReadonlySet<string>) => {
+    let stats: ReturnType<typeof statSync>;
+    let real: string;
+    try {
+      stats = statSync(path, { throwIfNoEntry: false });
+      if (!stats) {
+        missing.push(path);
+        return;
+      }
+      real = realpathSync(path);
+    } catch (error) {
+      skipped.push({ path, reason: unreadable(error) });
       return;
     }
     if (stats.isDirectory()) {
-      for (const entry of readdirSync(path).sort()) {
+      const earlier = walked.get(real);
+      if (earlier !== undefined) {
+        // Naming the same directory twice (`docs docs/nested`) is not worth a line; reaching it again in a walk is.
+        const named = ancestors.size === 0 && !lstatSync(path, { throwIfNoEntry: false })?.isSymbolicLink();
+        if (ancestors.has(real)) skipped.push({ path, reason: `symlink loop (leads back to ${earlier})` });
+        else if (!named) skipped.push({ path, reason: `already walked as ${earlier}` });
+        return;
+      }
+      walked.set(real, path);
+      let entries: string[];
+      try {
+        entries = readdirSync(path).sort();
+      } catch (error) {
+        skipped.push({ path, reason: unreadable(error) });
+        return;
+      }
+      const inside = new Set(ancestors).add(real);
+      for (const entry of entries) {
         if (entry.startsWith('.') || entry === 'node_modules') continue;
-        visit(join(path, entry));
+        visit(join(path, entry), inside);
       }
     } else if (stats.isFile()) {
       files.push(resolve(path));
     }
   };
-  for (const path of paths) visit(path);
-  return { files: [...new Set(files)], missing };
+  for (const path of paths) visit(path, new Set());
+  return { files: [...new Set(files)], missing, skipped };
 }
 
 /** A progress bar on a terminal; plain lines otherwise (CI logs, pipes). */
@@ -212,11 +258,15 @@ async function main(): Promise<void> {
     }
   }
 
-  const { files, missing } = collectFiles(command.paths);
+  const { files, missing, skipped } = collectFiles(command.paths);
   let problems = missing.length;
   for (const path of missing) console.log(`missing   ${path}: no such file or directory`);
+  for (const { path, reason } of skipped) console.log(`skipped   ${path}: ${reason}`);
   const output = createOutput(files.length);
-  const counts: Record<string, number> = missing.length > 0 ? { missing: missing.length } : {};
+  const counts: Record<string, number> = {
+    ...(missing.length > 0 ? { missing: missing.length } : {}),
+    ...(skipped.length > 0 ? { skipped: skipped.length } : {}),
+  };
   for (const file of files) {
     const shown = relative(process.cwd(), file) || file;
     try {

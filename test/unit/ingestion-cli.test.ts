@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -149,6 +149,26 @@ describe('npm run ingest (scripts/ingest.ts)', () => {
     } finally {
       await qdrant.close();
     }
+  });
+
+  test('a symlink loop, a self-referencing link and a second way into a directory are skipped with the reason', async () => {
+    const looped = join(directory, 'looped');
+    mkdirSync(join(looped, 'nested'), { recursive: true });
+    writeFileSync(join(looped, 'guide.md'), '# Guide\n\nShip within two days.\n');
+    writeFileSync(join(looped, 'nested', 'faq.md'), '# FAQ\n\nReturns take a week.\n');
+    symlinkSync('..', join(looped, 'nested', 'up'));
+    symlinkSync('self', join(looped, 'self'));
+    symlinkSync('nested', join(looped, 'shortcut'));
+    const result = await ingest(['looped', '--workspace', 'T0LOOP'], {});
+    assert.equal(result.code, 0, result.stdout + result.stderr);
+    assert.deepEqual(result.stdout.trim().split('\n'), [
+      'skipped   looped/nested/up: symlink loop (leads back to looped)',
+      'skipped   looped/self: symlink loop (the link never reaches a file or directory)',
+      'skipped   looped/shortcut: already walked as looped/nested',
+      'indexed   looped/guide.md (1 chunk, sparse-only)',
+      'indexed   looped/nested/faq.md (1 chunk, sparse-only)',
+      '2 files: 3 skipped, 2 indexed',
+    ]);
   });
 
   test('refuses bad arguments with a usage message and exit code 2', async () => {
