@@ -15,6 +15,33 @@ describe('tenantOf', () => {
     assert.equal(tenantOf(body), 'T_INSTALLED');
   });
 
+  test('a foreign user’s mention in a Slack Connect channel belongs to the host, whatever team it names', () => {
+    const body = load('event_callback__app_mention__test_events_shared_channels_L60.json');
+    const event = body.event as Record<string, unknown>;
+    // The mentioning user W222 is from another organisation: its team is on the envelope and the event.
+    const foreign = {
+      ...body,
+      team_id: 'T_FOREIGN',
+      enterprise_id: 'E_FOREIGN',
+      event: { ...event, team: 'T_FOREIGN', user_team: 'T_FOREIGN', source_team: 'T_FOREIGN' },
+    };
+    assert.equal(tenantOf(foreign), 'T_INSTALLED');
+    assert.equal(tenantOf({ ...foreign, context_team_id: 'T_INSTALLED' }), 'T_INSTALLED');
+  });
+
+  test('a modal opened from a Slack Connect channel is the installation’s, not the submitter’s team', () => {
+    const body = load('view_submission__test_view_submission_L17.json');
+    const view = body.view as Record<string, unknown>;
+    assert.equal(tenantOf(body), 'T111');
+    const foreign = {
+      ...body,
+      team: { id: 'T_FOREIGN', domain: 'foreign', enterprise_id: null },
+      user: { id: 'W222', team_id: 'T_FOREIGN' },
+      view: { ...view, team_id: 'T_FOREIGN', app_installed_team_id: 'T_HOST' },
+    };
+    assert.equal(tenantOf(foreign), 'T_HOST');
+  });
+
   test('context_team_id wins over the envelope and the authorizations', () => {
     const body = {
       ...load('event_callback__app_mention__test_events_shared_channels_L60.json'),
