@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
-import { ignoredBecause } from '../../src/slack/listeners/events.ts';
+import type { App } from '@slack/bolt';
+import type { ListenerDependencies } from '../../src/slack/listeners/dependencies.ts';
+import { ignoredBecause, register as registerEvents } from '../../src/slack/listeners/events.ts';
 import { tenantOf } from '../../src/slack/tenancy.ts';
 import { fixturesDirectory } from '../support/fixtures.ts';
 
@@ -66,6 +68,35 @@ describe('tenantOf', () => {
   test('a payload without any team has no tenant', () => {
     assert.equal(tenantOf({ type: 'event_callback' }), undefined);
     assert.equal(tenantOf(null), undefined);
+  });
+});
+
+describe('the workspace a foreign user’s request is charged to', () => {
+  test('a mention by a Slack Connect guest is handed to the router as the host tenant’s request', async () => {
+    const handlers = new Map<string, (args: Record<string, unknown>) => Promise<void>>();
+    const app = {
+      event: (name: string, handler: (args: Record<string, unknown>) => Promise<void>) => handlers.set(name, handler),
+    } as unknown as App;
+    const dispatched: Array<{ request: { workspaceId: string; userId: string } }> = [];
+    const dependencies = {
+      durable: {
+        dispatch: async (_id: string, _name: string, unit: (typeof dispatched)[number]) => {
+          dispatched.push(unit);
+        },
+      },
+      logger: { debug: () => {} },
+      identity: () => ({ botUserId: 'W111' }),
+      ticketReaction: 'ticket',
+    } as unknown as ListenerDependencies;
+    registerEvents(app, dependencies);
+    const body = load('event_callback__app_mention__test_events_shared_channels_L60.json');
+    const event = { ...(body.event as Record<string, unknown>), user_team: 'T_FOREIGN', source_team: 'T_FOREIGN' };
+    const foreign = { ...body, team_id: 'T_FOREIGN', enterprise_id: 'E_FOREIGN', event };
+    await handlers.get('app_mention')?.({ event, body: foreign, context: { botUserId: 'W111' } });
+    assert.equal(dispatched.length, 1);
+    // The router's workspaceId is the scope of the budget reservation and the response-cache key.
+    assert.equal(dispatched[0]?.request.workspaceId, 'T_INSTALLED');
+    assert.equal(dispatched[0]?.request.userId, 'W222');
   });
 });
 
