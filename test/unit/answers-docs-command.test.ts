@@ -235,6 +235,23 @@ describe('/docs add', () => {
     assert.match(reply.text, /could not download it from Slack \(Slack did not respond\.\)/);
   });
 
+  test('a download refused because the file is not on Slack says so, without "try again"', async () => {
+    const { deps } = dependencies({
+      fetchFile: async () => {
+        throw new DeskhandError('unsupported_input', 'download host refused', {
+          userMessage: 'I can only download files from Slack.',
+        });
+      },
+    });
+    const { outcome, reply } = await addSharedFile(
+      { access, userId: 'U0UPLOADER', isAdmin: false, file, scope: 'channel' },
+      deps,
+    );
+    assert.equal(outcome.kind, 'rejected');
+    assert.match(reply.text, /I can only download files from Slack\./);
+    assert.doesNotMatch(reply.text, /try again/i);
+  });
+
   test('/docs add without a shared file explains what to do', async () => {
     const { deps } = dependencies();
     const reply = await handleDocsCommand({ access, userId: 'U0UPLOADER', isAdmin: false, text: 'add' }, deps);

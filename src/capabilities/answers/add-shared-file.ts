@@ -90,7 +90,8 @@ export async function addSharedFile(
     const coded = toDeskhandError(error, 'upstream_unavailable');
     return reject(
       coded.code,
-      coded.code === 'input_too_large'
+      // A size limit or a refused host is final: trying again would end the same way.
+      coded.code === 'input_too_large' || coded.code === 'unsupported_input'
         ? coded.userMessage
         : `I could not download it from Slack (${coded.userMessage}) Please try again.`,
     );
