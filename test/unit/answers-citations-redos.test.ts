@@ -17,6 +17,7 @@ describe('sanitizeModelText on hostile input (ReDoS)', () => {
     ['image openers', '!['.repeat(size / 2)],
     ['a link target of tabs', `[a](${'\t'.repeat(size)}`],
     ['a link target of spaces then text', `[a](${' '.repeat(size)}x`],
+    ['a link target of newlines', `[](${'\n'.repeat(size)}`],
   ] as const) {
     it(`is linear on ${name}`, () => {
       const start = performance.now();

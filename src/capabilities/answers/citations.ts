@@ -66,11 +66,11 @@ function safeCodePoint(code: number): string {
 
 /** Slack's angle-bracket control sequences: mentions, broadcasts, channel links and links with labels. */
 const slackControlSequence = /<\s*([!@#]|(?:https?|mailto|tel|slack|ftp|file):)([^<>]*)>/gi;
-// Linear time (issue 14): labels (with one level of `[…]` inside) and targets stop at the next unpaired bracket,
-// so each `[` scans only up to the next one (40k `[` took 11 s when a label could run over them), and the target's optional leading and trailing
-// whitespace cannot trade characters with the target itself.
+// Linear time (issue 14): labels (with one level of `[…]` inside) and targets stop at the next unpaired
+// bracket, so each `[` scans only up to the next one (40k `[` took 11 s when a label could run over them), and
+// the target's optional leading and trailing whitespace cannot trade characters with the target itself.
 const markdownImage = /!\[([^[\]\n]*)\]\([^)[\]\n]*\)/g;
-const markdownLink = /\[((?:[^[\]\n]|\[[^[\]\n]*\])*)\]\(\s*(?:[^)[\]\s][^)[\]\n]*)?(?:\n\s*)?\)/g;
+const markdownLink = /\[((?:[^[\]\n]|\[[^[\]\n]*\])*)\]\(\s*(?:[^)[\]\s][^)[\]\n]*(?:\n\s*)?)?\)/g;
 const referenceLinkDefinition = /^\s{0,3}\[[^\]\n]+\]:\s*\S+.*$/gm;
 const broadcastWords = /@(channel|here|everyone)\b/gi;
 const bareUrl = /\b(?:https?|ftp):\/\/[^\s<>`"'()[\]]+/gi;
