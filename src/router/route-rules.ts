@@ -27,7 +27,7 @@ export function routeForCommand(command: string, text: string): Route | undefine
 /** Removes user mentions (`<@U123>` or `<@U123|name>`) and surrounding whitespace. */
 export function stripMentions(text: string): string {
   return text
-    .replace(/<@[UWB][A-Z0-9]+(\|[^>]*)?>/g, ' ')
+    .replace(/<@[UWB][A-Z0-9]+(\|[^<>]*)?>/g, ' ') // stops at the next `<`: linear time (issue 14)
     .replace(/\s+/g, ' ')
     .trim();
 }

@@ -58,35 +58,14 @@ const knownSuperLinear: { file: string; source: string }[] = [
   },
   {
     file: 'capabilities/tickets/rule-based-extractor.ts',
-    source: String.raw`\b(?:ORD|INV|TXN|TRX|RMA)\d{3,}[A-Z0-9-]*\b`,
-  },
-  {
-    file: 'capabilities/tickets/rule-based-extractor.ts',
-    source: String.raw`\b(?:order|invoice|transaction|payment|reference|ref|case|tracking|bestellung|bestellnummer|rechnung|pedido|factura|commande|facture|ordine|bestelling)\s*(?:number|no\.?|nr\.?|num(?:ber|éro|ero)?|id|nummer|número|n°|n\.)?\s*(?:is|:|#|-)?\s*([A-Z0-9][A-Z0-9-]{3,})`,
-  },
-  {
-    file: 'capabilities/tickets/rule-based-extractor.ts',
     source: String.raw`(\?\s*$|\b(how (?:do|can|long|much)|what (?:is|are|do)|can i|is it possible|do you|where can|wie kann|cómo|comment)\b)`,
   },
-  { file: 'capabilities/tickets/slack-text.ts', source: String.raw`<mailto:([^|>]+)(?:\|([^>]+))?>` },
-  { file: 'capabilities/tickets/slack-text.ts', source: String.raw`<(https?:[^|>]+)\|([^>]+)>` },
-  { file: 'capabilities/tickets/slack-text.ts', source: String.raw`<(https?:[^>]+)>` },
-  { file: 'capabilities/tickets/slack-text.ts', source: String.raw`<#(C[A-Z0-9]+)(?:\|([^>]*))?>` },
-  { file: 'capabilities/tickets/slack-text.ts', source: String.raw`<@([UW][A-Z0-9]+)(?:\|([^>]*))?>` },
-  { file: 'capabilities/tickets/slack-text.ts', source: String.raw`<!(here|channel|everyone)(?:\|[^>]*)?>` },
-  { file: 'capabilities/tickets/slack-text.ts', source: String.raw`<!subteam\^([A-Z0-9]+)(?:\|([^>]*))?>` },
-  { file: 'capabilities/tickets/slack-text.ts', source: String.raw`<!date\^\d+\^[^|>]*\|([^>]*)>` },
   { file: 'capabilities/tickets/ticket-edit-modal.ts', source: String.raw`^[^\s@<>]+@[^\s@<>]+\.[^\s@<>]{2,}$` },
   { file: 'llm/tokenizer.ts', source: String.raw`\uFFFD+$` },
   { file: 'observability/logger.ts', source: String.raw`\b(xox[abposr]-[\w-]+|xapp-[\w-]+|sk-[\w-]{8,})` },
-  { file: 'router/route-rules.ts', source: String.raw`<@[UWB][A-Z0-9]+(\|[^>]*)?>` },
   { file: 'slack/outbound/split-message.ts', source: '^[ \\t]*(```+|~~~+)(.*)$' },
   { file: 'slack/outbound/split-message.ts', source: String.raw`\s+$` },
   { file: 'slack/outbound/split-message.ts', source: String.raw`\s+$` },
-  {
-    file: 'capabilities/tickets/rule-based-extractor.ts',
-    source: String.raw`(?:^|[\n.!?]\s*)(?:[Tt]hanks|[Tt]hank you|[Mm]any thanks|[Rr]egards|[Kk]ind regards|[Bb]est regards|[Bb]est|[Cc]heers|[Ss]incerely|[Gg]ruß|[Gg]rüße|[Vv]iele grüße|[Ss]aludos|[Gg]racias|[Mm]erci|[Cc]ordialement|[Gg]razie)[,!.]?\s+(?:[-—–]\s*)?(\p{Lu}[\p{L}'’-]+(?:\s+\p{Lu}[\p{L}'’-]+)?)\s*[.!]?\s*$`,
-  },
 ];
 
 interface FoundPattern {

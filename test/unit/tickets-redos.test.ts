@@ -9,11 +9,13 @@ import { describe, it } from 'node:test';
 import { groundTicket } from '../../src/capabilities/tickets/grounding.ts';
 import {
   extractByRules,
+  findCustomerName,
   findEmails,
   findOrderIds,
   ruleBasedTextBudget,
   truncateForRules,
 } from '../../src/capabilities/tickets/rule-based-extractor.ts';
+import { plainTextFromSlack } from '../../src/capabilities/tickets/slack-text.ts';
 import { emptyTicket } from '../../src/capabilities/tickets/ticket-schema.ts';
 
 const size = 40_000;
@@ -48,6 +50,45 @@ describe('ticket rules on hostile input (ReDoS)', () => {
   it('findOrderIds is linear on a long id of dashes', () => {
     const { ms } = timed(() => findOrderIds(`#123${'-'.repeat(size)}x`));
     assert.ok(ms < bound, `${ms.toFixed(0)} ms`);
+  });
+
+  for (const [name, text] of [
+    ['a prefixed id of digits that ends in a letter', `INV000${'0'.repeat(size)}a`],
+    ['a label followed by tabs', `ref${'\t'.repeat(size)}`],
+  ] as const) {
+    it(`findOrderIds is linear on ${name}`, () => {
+      const { ms } = timed(() => findOrderIds(text));
+      assert.ok(ms < bound, `${ms.toFixed(0)} ms`);
+    });
+  }
+
+  it('findOrderIds still finds prefixed and labelled ids', () => {
+    assert.deepEqual(findOrderIds('INV12345 and order number: AB-9912, ref #77123'), ['INV12345', 'AB-9912', '#77123']);
+  });
+
+  it('findCustomerName is linear on alternating newlines and spaces', () => {
+    const { ms } = timed(() => findCustomerName(`ü${'\n '.repeat(size / 2)}x`));
+    assert.ok(ms < bound, `${ms.toFixed(0)} ms`);
+    assert.equal(findCustomerName('It broke.\n\nThanks,\nAnna Berg'), 'Anna Berg');
+  });
+
+  for (const [name, text] of [
+    ['repeated mailto openers', '<mailto:o'.repeat(size / 9)],
+    ['repeated link openers', '<http:<'.repeat(size / 7)],
+    ['repeated mention openers', '<@UU|'.repeat(size / 5)],
+    ['repeated date openers', '<!date^0^'.repeat(size / 9)],
+  ] as const) {
+    it(`plainTextFromSlack is linear on ${name}`, () => {
+      const { ms } = timed(() => plainTextFromSlack(text));
+      assert.ok(ms < bound, `${ms.toFixed(0)} ms`);
+    });
+  }
+
+  it('plainTextFromSlack still decodes entities', () => {
+    assert.equal(
+      plainTextFromSlack('<mailto:a@b.co|Ann> <https://x.test|site> <@U1|jo> <#C1|general> 1 &lt; 2'),
+      'Ann site @jo #general 1 < 2',
+    );
   });
 
   it('extractByRules reads only the character budget and stays fast on a 40k-character ticket', () => {

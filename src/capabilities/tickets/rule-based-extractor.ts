@@ -54,10 +54,10 @@ export const emailPattern = /(?<![\p{L}\p{N}._%+-])[\p{L}\p{N}._%+-]+@[\p{L}\p{N
 const orderIdPatterns: RegExp[] = [
   /(?<![\w#])#\s?\d{3,}[A-Z0-9-]*/gi,
   /\b(?:ORD|ORDER|INV|PO|TX|TXN|TRX|CASE|REF|RMA)[-_#]\d[A-Z0-9-]{2,}\b/gi,
-  /\b(?:ORD|INV|TXN|TRX|RMA)\d{3,}[A-Z0-9-]*\b/gi,
+  /\b(?:ORD|INV|TXN|TRX|RMA)\d{3}[A-Z0-9-]*\b/gi, // `\d{3,}` would trade digits with the class: quadratic
 ];
 const labelledOrderId =
-  /\b(?:order|invoice|transaction|payment|reference|ref|case|tracking|bestellung|bestellnummer|rechnung|pedido|factura|commande|facture|ordine|bestelling)\s*(?:number|no\.?|nr\.?|num(?:ber|éro|ero)?|id|nummer|número|n°|n\.)?\s*(?:is|:|#|-)?\s*([A-Z0-9][A-Z0-9-]{3,})/giu;
+  /\b(?:order|invoice|transaction|payment|reference|ref|case|tracking|bestellung|bestellnummer|rechnung|pedido|factura|commande|facture|ordine|bestelling)(?:\s*(?:number|no\.?|nr\.?|num(?:ber|éro|ero)?|id|nummer|número|n°|n\.))?(?:\s*(?:is|:|#|-))?\s*([A-Z0-9][A-Z0-9-]{3,})/giu;
 
 /** Order/invoice/transaction ids as written, deduplicated by their normalised form. */
 export function findOrderIds(text: string): string[] {
@@ -239,7 +239,7 @@ const signOffWords = [
 ];
 // Sign-off words match in either case while the name itself must be capitalised, so no `i` flag.
 export const signOffPattern = new RegExp(
-  `(?:^|[\\n.!?]\\s*)(?:${signOffWords.map((word) => `[${word[0]?.toUpperCase()}${word[0]}]${word.slice(1)}`).join('|')})[,!.]?\\s+(?:[-—–]\\s*)?(\\p{Lu}[\\p{L}'’-]+(?:\\s+\\p{Lu}[\\p{L}'’-]+)?)\\s*[.!]?\\s*$`,
+  `(?:^|[\\n.!?][^\\S\\n]*)(?:${signOffWords.map((word) => `[${word[0]?.toUpperCase()}${word[0]}]${word.slice(1)}`).join('|')})[,!.]?\\s+(?:[-—–]\\s*)?(\\p{Lu}[\\p{L}'’-]+(?:\\s+\\p{Lu}[\\p{L}'’-]+)?)\\s*[.!]?\\s*$`,
   'u',
 );
 const namedAs =
