@@ -4,22 +4,11 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { App, Receiver, ReceiverEvent } from '@slack/bolt';
+import type { App, ReceiverEvent } from '@slack/bolt';
 import { createSilentLogger } from '../../src/observability/logger.ts';
 import { createMetricsRegistry } from '../../src/observability/metrics.ts';
 import { deferSocketModeAcks } from '../../src/slack/receiver.ts';
-
-class EnvelopeReceiver implements Receiver {
-  app: App | undefined;
-  init(app: App): void {
-    this.app = app;
-  }
-  async start(): Promise<void> {}
-  async stop(): Promise<void> {}
-  async deliver(event: ReceiverEvent): Promise<void> {
-    await this.app?.processEvent(event);
-  }
-}
+import { EnvelopeReceiver } from '../support/envelope-receiver.ts';
 
 function envelope(body: unknown, log: string[]): ReceiverEvent {
   return {

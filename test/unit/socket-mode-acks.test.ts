@@ -1,21 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { App, Receiver, ReceiverEvent } from '@slack/bolt';
+import type { App, ReceiverEvent } from '@slack/bolt';
 import { deferSocketModeAcks } from '../../src/slack/receiver.ts';
-
-/** Stands in for Bolt's SocketModeReceiver: it hands each envelope to `app.processEvent`, as Bolt's does. */
-class EnvelopeReceiver implements Receiver {
-  app: App | undefined;
-  init(app: App): void {
-    this.app = app;
-  }
-  async start(): Promise<void> {}
-  async stop(): Promise<void> {}
-  async deliver(event: ReceiverEvent): Promise<void> {
-    await this.app?.processEvent(event);
-  }
-}
+import { EnvelopeReceiver } from '../support/envelope-receiver.ts';
 
 function envelope(log: string[]): ReceiverEvent {
   return {
