@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { extractTicket } from '../../src/capabilities/tickets/extract-ticket.ts';
+import { ruleBasedTextBudget } from '../../src/capabilities/tickets/rule-based-extractor.ts';
+import { buildTicketCard } from '../../src/capabilities/tickets/ticket-card.ts';
 import { ticketPromptVersion } from '../../src/capabilities/tickets/ticket-prompt.ts';
 import { defaultTicketCategories, emptyTicket } from '../../src/capabilities/tickets/ticket-schema.ts';
 import { DeskhandError } from '../../src/errors.ts';
@@ -105,6 +107,29 @@ describe('extractTicket', () => {
     assert.equal(outcome.reasonMessage, 'No language model is configured.');
     assert.deepEqual(outcome.ticket.orderIds, ['#48213']);
     assert.equal(gateway.calls.length, 0);
+  });
+
+  test('the rules path says on the card when it read only the first part of a long message', async () => {
+    const gateway = new ScriptedModel();
+    const long = `Order #48213 never arrived.${' The parcel tracker shows nothing new.'.repeat(400)}`;
+    assert.ok(long.length > ruleBasedTextBudget);
+    const outcome = await extractTicket({ ...input, text: long }, { gateway, configuration, modelConfigured: false });
+    assert.equal(outcome.kind, 'degraded');
+    if (outcome.kind !== 'degraded') return;
+    assert.equal(outcome.truncated, true);
+    const flag = outcome.flags.find((candidate) => candidate.kind === 'input_truncated');
+    assert.equal(flag?.value, String(long.length));
+    assert.equal(
+      flag?.message,
+      `The message was too long (${long.length} characters); only the first ${ruleBasedTextBudget} were read.`,
+    );
+    const card = buildTicketCard({ draftId: 'd1', ticket: outcome.ticket, flags: outcome.flags, mode: 'rules' });
+    assert.match(JSON.stringify(card.blocks), /only the first 12000 were read/);
+    const short = await extractTicket(input, { gateway, configuration, modelConfigured: false });
+    assert.equal(
+      short.kind === 'degraded' && short.flags.some((candidate) => candidate.kind === 'input_truncated'),
+      false,
+    );
   });
 
   test('a cancelled extraction ends without a card (there is no one left to show it to)', async () => {

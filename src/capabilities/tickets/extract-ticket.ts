@@ -15,7 +15,7 @@ import type { EncodingName } from '../../llm/tokenizer.ts';
 import type { Logger } from '../../observability/logger.ts';
 import type { LanguageModelGateway } from '../../ports/language-model.ts';
 import { groundTicket, type TicketFlag } from './grounding.ts';
-import { extractByRules } from './rule-based-extractor.ts';
+import { extractByRules, truncateForRules } from './rule-based-extractor.ts';
 import { hasNoReadableText, plainTextFromSlack } from './slack-text.ts';
 import {
   buildTicketPrompt,
@@ -302,13 +302,30 @@ function extractWithoutModel(
     timeZone: input.timeZone,
   });
   const reasonMessage = withoutModelReason(error);
+  const cut = truncateForRules(customerText);
   return {
     kind: 'degraded',
     ticket: grounded.ticket,
-    flags: [{ kind: 'extracted_without_model', value: error.code, message: reasonMessage }, ...grounded.flags],
+    flags: [
+      { kind: 'extracted_without_model', value: error.code, message: reasonMessage },
+      ...ruleTruncationFlags(customerText.length, cut),
+      ...grounded.flags,
+    ],
     reason: error.code,
     reasonMessage,
-    truncated: false,
+    truncated: cut.truncated,
     sourceText: customerText,
   };
+}
+
+/** The rules read only the first `ruleBasedTextBudget` characters; the card says so when that cut anything. */
+function ruleTruncationFlags(originalLength: number, cut: { text: string; truncated: boolean }): TicketFlag[] {
+  if (!cut.truncated) return [];
+  return [
+    {
+      kind: 'input_truncated',
+      value: String(originalLength),
+      message: `The message was too long (${originalLength} characters); only the first ${cut.text.length} were read.`,
+    },
+  ];
 }
