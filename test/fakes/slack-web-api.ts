@@ -36,6 +36,9 @@
  *   parent with `addMessage({ ts })` when a test needs `conversations.replies` to return it.
  * - `usergroups.users.list` returns the members set with `setUserGroup(id, members)`; an unknown group answers
  *   `no_such_subteam`.
+ * - OAuth: `issueInstallCode({ teamId })` mints a one-time code as Slack's authorize page would; `oauth.v2.access`
+ *   (client credentials, no token) exchanges it for a bot token distinct per team, which every later call may
+ *   use; `auth.test` then answers for that token's team. `calls[i].token` shows which token each call used.
  * - Faults are matched by method and optionally by channel (`channel` or `channel_id` parameter), consumed
  *   `times` times (default 1, `Infinity` allowed), in the order injected. A faulted call is still recorded.
  */
@@ -93,6 +96,8 @@ export interface RecordedCall {
   receivedAtMonotonic: number;
   /** Fault applied to this call, if any. */
   fault?: FakeSlackFault['kind'];
+  /** The token the call was made with (Authorization header or `token` parameter). */
+  token?: string;
   /** HTTP status sent (0 when the response was dropped). */
   status: number;
   /** Body sent (or that would have been sent, for a dropped response). */
@@ -141,6 +146,22 @@ export interface FakeSlackOptions {
   teamId?: string;
   /** Clock for stream expiry and `edited.ts` (default `Date.now`). */
   now?: () => number;
+  /** The app's OAuth client credentials `oauth.v2.access` accepts (default `fake-client-id` / `fake-client-secret`). */
+  clientId?: string;
+  clientSecret?: string;
+}
+
+/** A workspace (or org-wide) installation made through the fake's OAuth exchange. */
+export interface FakeInstallation {
+  teamId: string;
+  teamName: string;
+  enterpriseId?: string;
+  isEnterpriseInstall: boolean;
+  botToken: string;
+  botUserId: string;
+  botId: string;
+  scope: string;
+  installerUserId: string;
 }
 
 const jsonFields = new Set(['blocks', 'attachments', 'view', 'metadata', 'loading_messages', 'chunks']);
@@ -237,6 +258,13 @@ function stringParam(params: Record<string, unknown>, name: string): string | un
   return undefined;
 }
 
+/** `client_id`/`client_secret` from an HTTP Basic Authorization header (RFC 7617). */
+function basicCredentials(authorization: string): Record<string, string> {
+  const decoded = Buffer.from(authorization.slice('Basic '.length), 'base64').toString('utf8');
+  const separator = decoded.indexOf(':');
+  return separator < 0 ? {} : { client_id: decoded.slice(0, separator), client_secret: decoded.slice(separator + 1) };
+}
+
 class SlackApiError extends Error {
   readonly error: string;
   constructor(error: string) {
@@ -273,6 +301,11 @@ export class FakeSlackWebApi {
   #viewCounter = 0;
   #waiters: { predicate: () => boolean; resolve: () => void }[] = [];
   #handlers: Record<string, Handler>;
+  readonly #clientId: string;
+  readonly #clientSecret: string;
+  #installCodes = new Map<string, FakeInstallation>();
+  #installationsByToken = new Map<string, FakeInstallation>();
+  #tokenOfCall: string | undefined;
 
   private constructor(options: FakeSlackOptions) {
     this.token = options.token ?? 'xoxb-test-token';
@@ -280,6 +313,8 @@ export class FakeSlackWebApi {
     this.botId = options.botId ?? 'B0BOT';
     this.teamId = options.teamId ?? 'T111';
     this.#now = options.now ?? Date.now;
+    this.#clientId = options.clientId ?? 'fake-client-id';
+    this.#clientSecret = options.clientSecret ?? 'fake-client-secret';
     this.#server = createServer((request, response) => {
       this.#handle(request, response).catch((error: unknown) => {
         if (!response.headersSent) {
@@ -421,6 +456,50 @@ export class FakeSlackWebApi {
     this.#userGroups.set(id, [...members]);
   }
 
+  /**
+   * What Slack's authorize page hands the app's redirect URL after the user approves: a one-time `code` that
+   * `oauth.v2.access` exchanges for this installation (a new bot token, distinct per team).
+   */
+  issueInstallCode(input: {
+    teamId: string;
+    teamName?: string;
+    enterpriseId?: string;
+    isEnterpriseInstall?: boolean;
+    botUserId?: string;
+    botId?: string;
+    scope?: string;
+    installerUserId?: string;
+  }): string {
+    const code = `code-${input.teamId}-${this.#installCodes.size + this.#installationsByToken.size + 1}`;
+    const installation: FakeInstallation = {
+      teamId: input.teamId,
+      teamName: input.teamName ?? `Workspace ${input.teamId}`,
+      ...(input.enterpriseId === undefined ? {} : { enterpriseId: input.enterpriseId }),
+      isEnterpriseInstall: input.isEnterpriseInstall ?? false,
+      botToken: `xoxb-${input.teamId}-${Math.random().toString(36).slice(2, 12)}`,
+      botUserId: input.botUserId ?? this.botUserId,
+      botId: input.botId ?? this.botId,
+      scope: input.scope ?? 'app_mentions:read,chat:write',
+      installerUserId: input.installerUserId ?? 'W222',
+    };
+    this.#installCodes.set(code, installation);
+    return code;
+  }
+
+  /** The installation whose bot token `oauth.v2.access` issued for a team (or org), if any. */
+  installationOf(teamOrEnterpriseId: string): FakeInstallation | undefined {
+    return [...this.#installationsByToken.values()].find((installation) =>
+      installation.isEnterpriseInstall
+        ? installation.enterpriseId === teamOrEnterpriseId
+        : installation.teamId === teamOrEnterpriseId,
+    );
+  }
+
+  /** Revokes an issued bot token (as uninstalling the app does): later calls with it answer `invalid_auth`. */
+  revokeToken(token: string): void {
+    this.#installationsByToken.delete(token);
+  }
+
   /** Adds a file returned by files.info. */
   addFile(file: { id: string } & Record<string, unknown>): void {
     this.#files.set(file.id, file);
@@ -516,12 +595,17 @@ export class FakeSlackWebApi {
 
     const authorization = String(request.headers.authorization ?? '');
     const token = authorization.startsWith('Bearer ') ? authorization.slice('Bearer '.length) : raw.token;
-    if (token === undefined || token === '') {
+    if (typeof token === 'string' && token !== '') call.token = token;
+    // oauth.v2.access authenticates with the client credentials (parameters or HTTP Basic), never a token.
+    const tokenless = method === 'oauth.v2.access';
+    if (tokenless) {
+      // Basic credentials are checked by the handler like the parameters.
+      if (authorization.startsWith('Basic ')) Object.assign(params, basicCredentials(authorization));
+    } else if (token === undefined || token === '') {
       violation('auth', 'not_authed', 'no Authorization: Bearer header and no token parameter');
       return send(200, { ok: false, error: 'not_authed' });
-    }
-    if (token !== this.token) {
-      violation('auth', 'invalid_auth', 'the token is not the one the fake was started with');
+    } else if (token !== this.token && !this.#installationsByToken.has(String(token))) {
+      violation('auth', 'invalid_auth', 'the token is neither the one the fake was started with nor an issued one');
       return send(200, { ok: false, error: 'invalid_auth' });
     }
 
@@ -550,6 +634,7 @@ export class FakeSlackWebApi {
       violation('spec', 'invalid_json', bodyProblem);
       body = { ok: false, error: 'invalid_json' };
     } else {
+      this.#tokenOfCall = call.token;
       body = this.#apply(method, raw, params, handler, violation);
     }
 
@@ -601,6 +686,46 @@ export class FakeSlackWebApi {
       }
       throw error;
     }
+  }
+
+  #authTestOfStartToken(): Record<string, unknown> {
+    return {
+      ok: true,
+      url: 'https://fake-workspace.slack.com/',
+      team: 'Fake Workspace',
+      user: 'deskhand',
+      team_id: this.teamId,
+      user_id: this.botUserId,
+      bot_id: this.botId,
+      is_enterprise_install: false,
+    };
+  }
+
+  /**
+   * `oauth.v2.access` as docs.slack.dev describes it: the client credentials must be the app's, the code one
+   * issued and unused (`invalid_code` otherwise; codes are single use); the answer carries the bot token, its
+   * scopes, the bot user, the team (null for an org-wide install), the enterprise and the installing user.
+   */
+  #exchangeInstallCode(params: Record<string, unknown>): Record<string, unknown> {
+    if (params.client_id !== this.#clientId) throw new SlackApiError('invalid_client_id');
+    if (params.client_secret !== this.#clientSecret) throw new SlackApiError('bad_client_secret');
+    const code = stringParam(params, 'code') ?? '';
+    const installation = this.#installCodes.get(code);
+    if (!installation) throw new SlackApiError('invalid_code');
+    this.#installCodes.delete(code);
+    this.#installationsByToken.set(installation.botToken, installation);
+    return {
+      ok: true,
+      access_token: installation.botToken,
+      token_type: 'bot',
+      scope: installation.scope,
+      bot_user_id: installation.botUserId,
+      app_id: 'A111',
+      team: installation.isEnterpriseInstall ? null : { id: installation.teamId, name: installation.teamName },
+      enterprise: installation.enterpriseId === undefined ? null : { id: installation.enterpriseId, name: 'Org' },
+      is_enterprise_install: installation.isEnterpriseInstall,
+      authed_user: { id: installation.installerUserId },
+    };
   }
 
   #notifyWaiters(): void {
@@ -709,16 +834,22 @@ export class FakeSlackWebApi {
     };
 
     return {
-      'auth.test': () => ({
-        ok: true,
-        url: 'https://fake-workspace.slack.com/',
-        team: 'Fake Workspace',
-        user: 'deskhand',
-        team_id: this.teamId,
-        user_id: this.botUserId,
-        bot_id: this.botId,
-        is_enterprise_install: false,
-      }),
+      'oauth.v2.access': (params) => this.#exchangeInstallCode(params),
+      'auth.test': () => {
+        const installation = this.#installationsByToken.get(this.#tokenOfCall ?? '');
+        if (!installation) return this.#authTestOfStartToken();
+        return {
+          ok: true,
+          url: `https://${installation.teamId.toLowerCase()}.slack.com/`,
+          team: installation.teamName,
+          user: 'deskhand',
+          team_id: installation.teamId,
+          user_id: installation.botUserId,
+          bot_id: installation.botId,
+          is_enterprise_install: installation.isEnterpriseInstall,
+          ...(installation.enterpriseId === undefined ? {} : { enterprise_id: installation.enterpriseId }),
+        };
+      },
       'chat.postMessage': postMessage,
       'chat.update': (params, record) => {
         const channel = this.#requireChannel(params);
