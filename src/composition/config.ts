@@ -145,6 +145,8 @@ export const configurationSchema = z.object({
   BUDGET_CHANNEL_MONTHLY_USD: numberWithDefault(50),
   BUDGET_WORKSPACE_DAILY_USD: numberWithDefault(50),
   BUDGET_RESERVATION_TTL_SECONDS: integerWithDefault(600, 10),
+  // What one person may spend per day in a workspace; unset: no per-user cap, 0: the person may not spend.
+  USER_DAILY_CAP_USD: z.preprocess(emptyAsUnset, z.coerce.number().min(0).optional()),
   CACHE_TTL_SECONDS: integerWithDefault(86_400, 0),
   CACHE_TTL_TIME_SENSITIVE_SECONDS: integerWithDefault(900, 0),
 
@@ -222,6 +224,8 @@ export interface Configuration {
     channelMonthlyUsd: number;
     workspaceDailyUsd: number;
     reservationTtlSeconds: number;
+    /** `USER_DAILY_CAP_USD`: one person's daily cap per workspace; undefined: no per-user cap. */
+    userDailyUsd: number | undefined;
   };
   cache: { ttlSeconds: number; timeSensitiveTtlSeconds: number };
   redis: { url: string; keyPrefix: string };
@@ -311,6 +315,7 @@ function toConfiguration(raw: RawConfiguration): Configuration {
       channelMonthlyUsd: raw.BUDGET_CHANNEL_MONTHLY_USD,
       workspaceDailyUsd: raw.BUDGET_WORKSPACE_DAILY_USD,
       reservationTtlSeconds: raw.BUDGET_RESERVATION_TTL_SECONDS,
+      userDailyUsd: raw.USER_DAILY_CAP_USD,
     },
     cache: { ttlSeconds: raw.CACHE_TTL_SECONDS, timeSensitiveTtlSeconds: raw.CACHE_TTL_TIME_SENSITIVE_SECONDS },
     redis: { url: raw.REDIS_URL, keyPrefix: raw.REDIS_KEY_PREFIX },
