@@ -103,6 +103,18 @@ export class EmbeddedVectorIndex implements VectorIndex {
     return removed;
   }
 
+  async deleteWorkspace(workspaceId: string): Promise<string[]> {
+    await this.ensureReady();
+    const documentIds = [...this.#memory.documents()]
+      .filter((stored) => stored.summary.workspaceId === workspaceId)
+      .map((stored) => stored.summary.documentId);
+    const removed: string[] = [];
+    // One logged delete per document, the same record a single deletion writes, so a replay of the log agrees.
+    for (const documentId of documentIds)
+      if (await this.deleteDocument(workspaceId, documentId)) removed.push(documentId);
+    return removed;
+  }
+
   async getDocument(workspaceId: string, documentId: string): Promise<DocumentSummary | undefined> {
     await this.ensureReady();
     const stored = this.#memory.document(workspaceId, documentId);

@@ -165,6 +165,21 @@ export class QdrantVectorIndex implements VectorIndex {
     return true;
   }
 
+  async deleteWorkspace(workspaceId: string): Promise<string[]> {
+    await this.ensureReady();
+    const filter = { must: [{ key: 'workspaceId', match: { value: workspaceId } }] };
+    const firstChunks = await this.#scrollAll(
+      { must: [...filter.must, { key: 'chunkIndex', match: { value: 0 } }] },
+      false,
+    );
+    const documentIds = [...new Set(firstChunks.map((point) => summaryOf(point).documentId))];
+    const { count } = await this.#call('count', () => this.#client.count(this.#collection, { filter, exact: true }));
+    if (count === 0) return [];
+    await this.#call('delete', () => this.#client.delete(this.#collection, { wait: true, filter }));
+    await this.#call('index version', () => this.#versions.increment(workspaceId));
+    return documentIds.sort();
+  }
+
   async getDocument(workspaceId: string, documentId: string): Promise<DocumentSummary | undefined> {
     await this.ensureReady();
     const points = await this.#scrollAll({ must: documentConditions(workspaceId, documentId) }, false);

@@ -95,6 +95,11 @@ export interface VectorIndex {
   replaceDocument(workspaceId: string, documentId: string, chunks: ChunkRecord[]): Promise<void>;
   /** Removes a document's chunks; returns whether anything was removed. */
   deleteDocument(workspaceId: string, documentId: string): Promise<boolean>;
+  /**
+   * Removes every document of a workspace, whatever its scope (the workspace uninstalled the app); returns the
+   * ids of the documents removed. Other workspaces' documents are untouched.
+   */
+  deleteWorkspace(workspaceId: string): Promise<string[]>;
   /** The document as indexed now, if any (used to skip unchanged re-ingestion). */
   getDocument(workspaceId: string, documentId: string): Promise<DocumentSummary | undefined>;
   /** Documents visible from an access scope. */

@@ -318,6 +318,23 @@ export function vectorIndexContract(name: string, options: VectorIndexContractOp
       assert.deepEqual(await index.search({ access, text: 'refund', mode: 'sparse', limit: 5 }), []);
     });
 
+    test('deleteWorkspace removes every document of one workspace, in any scope, and nothing of another', async () => {
+      const { index } = await fresh();
+      const put = (workspaceId: string, documentId: string, scope: 'workspace' | `channel:${string}`, text: string) =>
+        index.replaceDocument(workspaceId, documentId, chunks({ workspaceId, documentId, scope, texts: [text] }));
+      await put('W1', 'shared', 'workspace', 'refund policy');
+      await put('W1', 'private', 'channel:C7', 'refund secrets');
+      await put('W2', 'shared', 'workspace', 'refund policy elsewhere');
+      const before = await index.indexVersion('W1');
+      assert.deepEqual((await index.deleteWorkspace('W1')).sort(), ['private', 'shared']);
+      assert.ok((await index.indexVersion('W1')) > before, 'the version moves on, so cached answers go stale');
+      assert.equal(await index.getDocument('W1', 'private'), undefined);
+      assert.deepEqual(await index.search(request({ workspaceId: 'W1', channelId: 'C7' }, 'refund', 'sparse')), []);
+      assert.equal((await index.getDocument('W2', 'shared'))?.chunkCount, 1);
+      assert.equal((await index.search(request({ workspaceId: 'W2', channelId: 'C1' }, 'refund', 'sparse'))).length, 1);
+      assert.deepEqual(await index.deleteWorkspace('W1'), []);
+    });
+
     test('getDocument, listDocuments and getChunks describe what is indexed and respect scope', async () => {
       const { index } = await fresh();
       const texts = ['first part about login', 'second part about login', 'third part'];

@@ -18,7 +18,7 @@ export type MemoryVectorIndexCall =
   | { method: 'replaceDocument'; workspaceId: string; documentId: string; chunkCount: number }
   | { method: 'deleteDocument'; workspaceId: string; documentId: string }
   | { method: 'getDocument'; workspaceId: string; documentId: string }
-  | { method: 'search' | 'listDocuments' | 'getChunks'; workspaceId: string };
+  | { method: 'search' | 'listDocuments' | 'getChunks' | 'deleteWorkspace'; workspaceId: string };
 
 const copyChunk = (chunk: ChunkRecord): ChunkRecord => ({
   ...chunk,
@@ -89,6 +89,14 @@ export class MemoryVectorIndex implements VectorIndex {
     const removed = this.documents.delete(this.key(workspaceId, documentId));
     if (removed) this.versions.set(workspaceId, (this.versions.get(workspaceId) ?? 0) + 1);
     return removed;
+  }
+
+  async deleteWorkspace(workspaceId: string): Promise<string[]> {
+    this.calls.push({ method: 'deleteWorkspace', workspaceId });
+    const keys = [...this.documents.keys()].filter((key) => key.startsWith(`${workspaceId}\n`));
+    for (const key of keys) this.documents.delete(key);
+    if (keys.length > 0) this.versions.set(workspaceId, (this.versions.get(workspaceId) ?? 0) + 1);
+    return keys.map((key) => key.slice(workspaceId.length + 1)).sort();
   }
 
   async getDocument(workspaceId: string, documentId: string): Promise<DocumentSummary | undefined> {
