@@ -167,6 +167,7 @@ export const configurationSchema = z.object({
   // Routing and conversation
   THREAD_CONTEXT_TOKENS: integerWithDefault(3000, 100),
   WORK_THREAD: booleanWithDefault(true),
+  WORK_THREADS: integerWithDefault(2, 1, 16),
 
   // Tickets
   TICKET_REACTION: stringWithDefault('ticket'),
@@ -240,6 +241,8 @@ export interface Configuration {
   threadContextTokens: number;
   /** Run everything after the ack in a worker thread, so background work never delays acks. */
   workThread: boolean;
+  /** How many work threads (when `workThread`): a heavy request blocks one, the others keep answering. */
+  workThreads: number;
   tickets: {
     reaction: string;
     categories: string[];
@@ -329,6 +332,7 @@ function toConfiguration(raw: RawConfiguration): Configuration {
     },
     threadContextTokens: raw.THREAD_CONTEXT_TOKENS,
     workThread: raw.WORK_THREAD,
+    workThreads: raw.WORK_THREADS,
     tickets: {
       reaction: raw.TICKET_REACTION.replace(/^:|:$/g, ''),
       categories: raw.TICKET_CATEGORIES,
