@@ -18,6 +18,11 @@ export interface BackgroundJobOptions {
   logFields?: Record<string, unknown>;
   /** Runs after the work and the claim's completion, whatever the outcome (e.g. deleting a stored work item). */
   afterEnd?: () => Promise<void>;
+  /**
+   * Asked once the work has ended: true releases the claim instead of marking the delivery done, so that the
+   * durable sweeper runs it again (the work was interrupted before it could answer: durable-work.ts).
+   */
+  releaseClaim?: () => boolean;
 }
 
 export class BackgroundJobs {
@@ -80,9 +85,11 @@ export class BackgroundJobs {
         if (heartbeat) clearInterval(heartbeat);
         endTimer();
         if (claim) {
-          // The user has been answered (or told why not) by now, so a redelivery must not run it again.
-          await claim.complete().catch((error: unknown) => {
-            logger.warn({ err: error, key: claim.key }, 'could not mark delivery done');
+          // The user has been answered (or told why not) by now, so a redelivery must not run it again — unless the
+          // work was interrupted, and is released to be run again.
+          const settle = options.releaseClaim?.() ? claim.release() : claim.complete();
+          await settle.catch((error: unknown) => {
+            logger.warn({ err: error, key: claim.key }, 'could not settle the delivery claim');
           });
         }
         await options.afterEnd?.().catch((error: unknown) => {

@@ -15,6 +15,11 @@
  * through the same `DeliveryDeduplicator`, so only one replica re-runs an item whose worker died. An item that has
  * already been tried `maxAttempts` times is given up: logged with code `deadline_exceeded` and message
  * `durable work abandoned`, and the user is told in the channel/thread — never silently dropped.
+ *
+ * When the work side itself fails a call (src/work/work-errors.ts): an interrupted call (its work thread died)
+ * releases the claim and leaves the item due at once, so the sweeper re-runs it like the work of a dead process —
+ * the user is not told, so a successful retry is the only answer they see; a refused call (the work pool is busy
+ * for that channel) never started, so the user is told why and the item is finished.
  */
 import type { Redis } from 'ioredis';
 import { DeskhandError, toDeskhandError } from '../errors.ts';
@@ -25,6 +30,7 @@ import type { BackgroundJobs } from './background-jobs.ts';
 import type { DeliveryClaim, DeliveryDeduplicator } from './dedupe.ts';
 import type { ActionRequest, FileSharedRequest } from './requests.ts';
 import type { ReactionRequest, Work } from './work.ts';
+import { isWorkInterrupted, isWorkRefused } from './work-errors.ts';
 
 /** One unit of post-ack work, as plain data. */
 export type WorkUnit =
@@ -96,7 +102,7 @@ export class DurableWork {
     this.#outcomes = counter(
       options.registry,
       'deskhand_durable_work_total',
-      'Durable work items by event (stored, completed, recovered, abandoned, store_failed)',
+      'Durable work items by event (stored, completed, recovered, abandoned, store_failed, interrupted, refused)',
       ['event'],
     );
   }
@@ -200,13 +206,34 @@ export class DurableWork {
 
   #start(item: StoredWork, claim: DeliveryClaim | undefined): Promise<void> {
     const { jobs, leaseMs, logger } = this.#options;
-    return jobs.run(item.name, () => this.#run(item), {
+    let interrupted = false;
+    const run = async () => {
+      try {
+        await this.#run(item);
+      } catch (error) {
+        if (isWorkInterrupted(error)) {
+          interrupted = true;
+          this.#outcomes.inc({ event: 'interrupted' });
+          logger.warn(
+            { err: error, code: error.code, deliveryId: item.deliveryId },
+            'durable work interrupted; retrying',
+          );
+        } else if (isWorkRefused(error)) await this.#tellRefused(item, error);
+        else throw error;
+      }
+    };
+    return jobs.run(item.name, run, {
       ...(claim ? { claim } : {}),
       leaseMs,
       logFields: { deliveryId: item.deliveryId, attempt: item.attempts },
+      releaseClaim: () => interrupted,
       // After the claim is marked done, so that a death in between leaves a done delivery, which the sweeper
       // recognises and deletes, rather than a deleted item with a live lease.
       afterEnd: async () => {
+        if (interrupted) {
+          await this.#options.redis.zadd(this.#pendingKey, 'XX', Date.now(), item.deliveryId).catch(() => {});
+          return;
+        }
         await this.#delete(item.deliveryId).catch((error: unknown) => {
           logger.warn({ err: error, deliveryId: item.deliveryId }, 'could not delete a finished work item');
         });
@@ -272,6 +299,19 @@ export class DurableWork {
       void this.#start({ ...item, attempts }, claim);
     }
     return handled;
+  }
+
+  /** The work side refused the item before starting it (busy): the user hears why, instead of nothing. */
+  async #tellRefused(item: StoredWork, error: DeskhandError): Promise<void> {
+    const { logger } = this.#options;
+    logger.warn({ err: error, code: error.code, deliveryId: item.deliveryId, kind: item.kind }, 'durable work refused');
+    this.#outcomes.inc({ event: 'refused' });
+    const { channelId, userId } = item.request;
+    if (!channelId) return;
+    // Only the requester sees it: it is about their request, not an answer for the channel.
+    await this.#options.notify({ channelId, userId, text: error.userMessage }).catch((notifyError: unknown) => {
+      logger.error({ err: notifyError, code: 'internal', deliveryId: item.deliveryId }, 'could not tell the user');
+    });
   }
 
   async #abandon(item: StoredWork, claim: DeliveryClaim): Promise<void> {

@@ -1,0 +1,45 @@
+/**
+ * The two ways a `Work` call can fail before the work side has done (or finished) its job, as distinct errors,
+ * because what the ingress must do differs:
+ * - `WorkRefusedError`: the work never started (the pool's fair queue for that channel is full). Nothing was
+ *   said to the user, so the ingress says it (durable-work.ts posts its `userMessage`; the view listener shows it).
+ *   Retrying would only add to the load, so the durable item is finished, not retried.
+ * - `WorkInterruptedError`: the work started on a thread that then died (crash, out of memory). Part of it may
+ *   have run. A durable item is left to the sweeper, which re-runs it (and tells the user only once it gives up
+ *   after `maxAttempts`), so the user is not told "interrupted" and then answered as well; a call that is not
+ *   durable (a modal submission) shows the `userMessage`.
+ */
+import { DeskhandError, type DeskhandErrorOptions } from '../errors.ts';
+
+export class WorkRefusedError extends DeskhandError {
+  readonly workRefused = true;
+
+  constructor(message: string, options: DeskhandErrorOptions & { userMessage: string }) {
+    super('upstream_rate_limited', message, { retryable: true, ...options });
+  }
+}
+
+export class WorkInterruptedError extends DeskhandError {
+  readonly workInterrupted = true;
+
+  constructor(message: string, options: DeskhandErrorOptions = {}) {
+    super('internal', message, {
+      retryable: true,
+      userMessage: 'Your request was interrupted because a Deskhand worker stopped. Please try again.',
+      ...options,
+    });
+  }
+}
+
+export function isWorkRefused(error: unknown): error is WorkRefusedError {
+  return error instanceof WorkRefusedError;
+}
+
+export function isWorkInterrupted(error: unknown): error is WorkInterruptedError {
+  return error instanceof WorkInterruptedError;
+}
+
+/** The fair-queue key of a request: who asked, so that one channel's load cannot delay another channel's. */
+export function fairnessKey(request: { workspaceId: string; channelId?: string | undefined }): string {
+  return `${request.workspaceId}:${request.channelId ?? ''}`;
+}
