@@ -4,7 +4,10 @@
  *
  * - Every key of a workspace starts with `<prefix>{<workspaceId>}:budget:` — the hash tag puts all of a
  *   workspace's keys (and so each budget script) in one Redis Cluster slot.
- * - Workspace and channel ids are checked (`[A-Za-z0-9_.-]{1,64}`) before they become part of a key, so an id can
+ * - A person's daily window (`user_daily`, issue 15) is keyed by workspace and user, so it counts what one person
+ *   spent today in that workspace across all its channels; its keys exist only for a call with a known user while a
+ *   per-user cap is configured (`userId` given to `budgetKeys`).
+ * - Workspace, channel and user ids are checked (`[A-Za-z0-9_.-]{1,64}`) before they become part of a key, so an id can
  *   never close the hash tag or reach another workspace's keys (`invalid_input`).
  * - Windows are calendar days (`yyyy-LL-dd`) and months (`yyyy-LL`) in the configured IANA time zone (luxon), with
  *   the instants they reset; a call's windows are fixed when it is reserved.
@@ -14,8 +17,14 @@ import { DateTime } from 'luxon';
 import { DeskhandError } from '../errors.ts';
 import { tokenKeys } from './token-usage.ts';
 
-export type BudgetWindow = 'channel_daily' | 'channel_monthly' | 'workspace_daily';
-export const budgetWindows: readonly BudgetWindow[] = ['channel_daily', 'channel_monthly', 'workspace_daily'];
+export type BudgetWindow = 'channel_daily' | 'channel_monthly' | 'workspace_daily' | 'user_daily';
+/** In the order the scripts number them (1-based there): a refusal or warning names its window by this index. */
+export const budgetWindows: readonly BudgetWindow[] = [
+  'channel_daily',
+  'channel_monthly',
+  'workspace_daily',
+  'user_daily',
+];
 
 /** Which windows a call falls in, fixed when it is reserved. */
 export interface BudgetWindows {
@@ -33,17 +42,27 @@ const idPattern = /^[A-Za-z0-9_.-]{1,64}$/;
 
 export type BudgetKeys = ReturnType<typeof budgetKeys>;
 
-/** Key names for one workspace/channel/window set. */
+/** A person's daily window in a workspace: their spent counter, warning marker and reserved-hash field. */
+export interface UserDayKeys {
+  userId: string;
+  spent: string;
+  warn: string;
+  reservedField: string;
+}
+
+/** Key names for one workspace/channel/window set, and the person's day when `userId` is given. */
 export function budgetKeys(
   keyPrefix: string,
   workspaceId: string,
   channelId: string,
   windows: Pick<BudgetWindows, 'day' | 'month'>,
+  userId?: string,
 ) {
   assertId(workspaceId, 'workspace');
   assertId(channelId, 'channel');
   const base = `${keyPrefix}{${workspaceId}}:budget:`;
   return {
+    user: userId === undefined ? undefined : userDayKeys(base, userId, windows.day),
     reservations: `${base}res`,
     reservationRecords: `${base}resinfo`,
     reserved: `${base}reserved`,
@@ -62,6 +81,16 @@ export function budgetKeys(
     tokens: tokenKeys(base, channelId, windows),
     reservedFields: [`ch:${channelId}:d:${windows.day}`, `ch:${channelId}:m:${windows.month}`, `ws:d:${windows.day}`],
     request: (requestId: string) => `${base}req:${requestId}`,
+  };
+}
+
+function userDayKeys(base: string, userId: string, day: string): UserDayKeys {
+  assertId(userId, 'user');
+  return {
+    userId,
+    spent: `${base}spent:u:${userId}:d:${day}`,
+    warn: `${base}warn:u:${userId}:d:${day}`,
+    reservedField: `u:${userId}:d:${day}`,
   };
 }
 
@@ -96,8 +125,13 @@ export class WindowCalendar {
   }
 }
 
+/** Whether an id may become part of a budget key (a ledger rebuild skips a person whose id may not). */
+export function isBudgetId(value: string): boolean {
+  return idPattern.test(value);
+}
+
 function assertId(value: string, what: string): void {
-  if (!idPattern.test(value)) {
+  if (!isBudgetId(value)) {
     throw new DeskhandError('invalid_input', `Invalid ${what} id for a budget key: ${JSON.stringify(value)}`);
   }
 }

@@ -4,7 +4,8 @@
  * - Each check and its increment is one script, so concurrent calls cannot overspend a cap between them
  *   (litellm#34732); each script only touches keys of one workspace (one Redis Cluster slot).
  * - `reserve` purges expired reservations (on the Redis clock), refuses when any window would pass its cap (a $0
- *   reservation once a window is used up), and can serve a response-cache entry instead, counting its savings.
+ *   reservation once a window is used up) — the person's day too, when the call has one (a known user while a
+ *   per-user cap is configured), in the same step, and can serve a response-cache entry instead, counting its savings.
  *   Asked to, it answers `unseeded` instead of reserving when the workspace's seeded sentinel is gone (Redis lost
  *   the counters while the app ran): the store reseeds the workspace from the ledger and reserves again.
  * - `settle` replaces a reservation by the actual cost once per request id, counts the call's tokens, stores a
@@ -25,16 +26,17 @@ import {
 import type { BudgetDefaults, BudgetWarning, CacheStore, Reservation } from './budget-types.ts';
 import { type SettledTokens, tokenArguments, tokenCountersLua } from './token-usage.ts';
 
-// Shared Lua: parse a reservation record "amount|field1|field2|field3" and take it out of the reserved totals.
+// Shared Lua: parse a reservation record "amount|field1|field2|field3[|field4]" (a fourth field is the person's day)
+// and take it out of the reserved totals.
 const dropReservationLua = `
 local function drop_reservation(res_key, info_key, reserved_key, id)
   local info = redis.call('HGET', info_key, id)
   if info then
-    local amount, f1, f2, f3 = string.match(info, '^(%d+)|([^|]*)|([^|]*)|([^|]*)$')
+    local amount = tonumber(string.match(info, '^(%d+)|'))
     -- A $0 reservation (an unpriced model) added nothing; Lua would also send its negation as '-0', not an integer.
-    if amount and tonumber(amount) > 0 then
-      for _, field in ipairs({f1, f2, f3}) do
-        local left = redis.call('HINCRBY', reserved_key, field, -tonumber(amount))
+    if amount and amount > 0 then
+      for field in string.gmatch(info, '|([^|]*)') do
+        local left = redis.call('HINCRBY', reserved_key, field, -amount)
         if left <= 0 then redis.call('HDEL', reserved_key, field) end
       end
     end
@@ -47,11 +49,13 @@ end
 /*
  * KEYS: 1 reservations zset, 2 reservation records hash, 3 reserved totals hash, 4-6 spent (channel day, channel
  * month, workspace day), 7 channel cap overrides hash, 8 request state, 9 response-cache entry, 10-12 savings
- * (channel day, channel month, workspace day), 13 the workspace's seeded sentinel.
+ * (channel day, channel month, workspace day), 13 the workspace's seeded sentinel, 14 the person's spent today
+ * (a placeholder without a person's window).
  * ARGV: 1 request id, 2 amount µ$, 3 reservation ttl ms, 4-6 default caps, 7-9 reserved-hash fields, 10 state ttl ms,
  * 11 '1' to look the cache entry up first, 12 day ttl s, 13 month ttl s, 14 '1' to answer 'unseeded' without the
- * sentinel.
+ * sentinel, 15 the person's daily cap µ$ ('' for no person's window), 16 the person's reserved-hash field.
  * A cache hit returns the entry and counts its cost (field costMicroUsd) as savings; nothing is reserved.
+ * A refusal names its window by its index in `budgetWindows` (4: the person's day).
  */
 const reserveLua = `${dropReservationLua}
 if ARGV[11] == '1' then
@@ -87,15 +91,20 @@ local caps = {
 }
 local spent_keys = {KEYS[4], KEYS[5], KEYS[6]}
 local fields = {ARGV[7], ARGV[8], ARGV[9]}
-for i = 1, 3 do
+if ARGV[15] ~= '' then
+  caps[4] = tonumber(ARGV[15])
+  spent_keys[4] = KEYS[14]
+  fields[4] = ARGV[16]
+end
+for i = 1, #fields do
   local spent = tonumber(redis.call('GET', spent_keys[i]) or '0')
   local reserved = tonumber(redis.call('HGET', KEYS[3], fields[i]) or '0')
   if spent + reserved + amount > caps[i] or (amount == 0 and spent + reserved >= caps[i]) then
     return {'refused', tostring(i), tostring(caps[i]), tostring(spent), tostring(reserved)}
   end
 end
-if amount > 0 then for i = 1, 3 do redis.call('HINCRBY', KEYS[3], fields[i], amount) end end
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[2] .. '|' .. fields[1] .. '|' .. fields[2] .. '|' .. fields[3])
+if amount > 0 then for i = 1, #fields do redis.call('HINCRBY', KEYS[3], fields[i], amount) end end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2] .. '|' .. table.concat(fields, '|'))
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
 redis.call('SET', KEYS[8], 'reserved', 'PX', ARGV[10])
 return {'reserved'}
@@ -103,33 +112,42 @@ return {'reserved'}
 
 /*
  * KEYS: 1-3 as reserve, 4-6 spent, 7 cap overrides, 8 request state, 9-11 warning markers, 12 response-cache entry,
- * 13-16 token counters (token-usage.ts).
+ * 13-16 token counters (token-usage.ts), 17 the person's spent today, 18 the person's warning marker (17-18 are
+ * placeholders without a person's window).
  * ARGV: 1 request id, 2 actual µ$, 3-5 default caps, 6 day ttl s, 7 month ttl s, 8 state ttl ms, 9 warning ratio ‰,
  * 10 cache value ('' for none), 11 cache ttl s, 12 model ('' counts no tokens), 13 input tokens, 14 output tokens,
- * 15 unpriced reason.
+ * 15 unpriced reason, 16 the person's daily cap µ$ ('' for no person's window).
  */
 const settleLua = `${dropReservationLua}${tokenCountersLua}
 if redis.call('GET', KEYS[8]) == 'settled' then return {'duplicate'} end
 drop_reservation(KEYS[1], KEYS[2], KEYS[3], ARGV[1])
 count_tokens({KEYS[13], KEYS[14], KEYS[15], KEYS[16]}, ARGV[12], ARGV[13], ARGV[14], ARGV[15], ARGV[6], ARGV[7])
 local actual = tonumber(ARGV[2])
+local spent_keys = {KEYS[4], KEYS[5], KEYS[6]}
+local warn_keys = {KEYS[9], KEYS[10], KEYS[11]}
 local ttls = {ARGV[6], ARGV[7], ARGV[6]}
-local spent = {}
-for i = 1, 3 do
-  spent[i] = redis.call('INCRBY', KEYS[3 + i], actual)
-  redis.call('EXPIRE', KEYS[3 + i], ttls[i])
-end
-redis.call('SET', KEYS[8], 'settled', 'PX', ARGV[8])
-if ARGV[10] ~= '' and tonumber(ARGV[11]) > 0 then redis.call('SET', KEYS[12], ARGV[10], 'EX', ARGV[11]) end
 local caps = {
   tonumber(redis.call('HGET', KEYS[7], 'daily') or ARGV[3]),
   tonumber(redis.call('HGET', KEYS[7], 'monthly') or ARGV[4]),
   tonumber(ARGV[5])
 }
+if ARGV[16] ~= '' then
+  spent_keys[4] = KEYS[17]
+  warn_keys[4] = KEYS[18]
+  ttls[4] = ARGV[6]
+  caps[4] = tonumber(ARGV[16])
+end
+local spent = {}
+for i = 1, #spent_keys do
+  spent[i] = redis.call('INCRBY', spent_keys[i], actual)
+  redis.call('EXPIRE', spent_keys[i], ttls[i])
+end
+redis.call('SET', KEYS[8], 'settled', 'PX', ARGV[8])
+if ARGV[10] ~= '' and tonumber(ARGV[11]) > 0 then redis.call('SET', KEYS[12], ARGV[10], 'EX', ARGV[11]) end
 local out = {'settled'}
-for i = 1, 3 do
+for i = 1, #spent_keys do
   if actual > 0 and caps[i] > 0 and spent[i] * 1000 >= caps[i] * tonumber(ARGV[9]) then
-    if redis.call('SET', KEYS[8 + i], '1', 'NX', 'EX', ttls[i]) then
+    if redis.call('SET', warn_keys[i], '1', 'NX', 'EX', ttls[i]) then
       table.insert(out, tostring(i) .. ':' .. tostring(spent[i]) .. ':' .. tostring(caps[i]))
     end
   end
@@ -219,6 +237,7 @@ export function reserveScriptCall(
       keys.savedChannelMonth,
       keys.savedWorkspaceDay,
       keys.seeded,
+      keys.user?.spent ?? requestKey,
     ],
     args: [
       request.requestId,
@@ -233,8 +252,15 @@ export function reserveScriptCall(
       dayTtlSeconds,
       monthTtlSeconds,
       checkSeeded ? '1' : '0',
+      userCapArgument(keys, defaults),
+      keys.user?.reservedField ?? '',
     ],
   };
+}
+
+/** The person's daily cap as a script argument: '' (no person's window) without a person or a per-user cap. */
+function userCapArgument(keys: BudgetKeys, defaults: BudgetDefaults): string | number {
+  return keys.user && defaults.userDailyMicroUsd !== undefined ? defaults.userDailyMicroUsd : '';
 }
 
 /** `settle`'s KEYS and ARGV (layout above `settleLua`). */
@@ -259,6 +285,8 @@ export function settleScriptCall(
       keys.warnWorkspaceDay,
       cacheStore?.key ?? keys.request(requestId),
       ...keys.tokens,
+      keys.user?.spent ?? keys.request(requestId),
+      keys.user?.warn ?? keys.request(requestId),
     ],
     args: [
       requestId,
@@ -273,6 +301,7 @@ export function settleScriptCall(
       cacheStore?.value ?? '',
       cacheStore?.ttlSeconds ?? 0,
       ...tokenArguments(settlement.tokens),
+      userCapArgument(keys, defaults),
     ],
   };
 }
@@ -293,6 +322,7 @@ export function settleWarnings(reply: string[], reservation: Reservation): Budge
     return {
       workspaceId: reservation.workspaceId,
       channelId: reservation.channelId,
+      ...(window === 'user_daily' && reservation.userId !== undefined ? { userId: reservation.userId } : {}),
       window,
       spentMicroUsd: spent ?? 0,
       capMicroUsd: cap ?? 0,

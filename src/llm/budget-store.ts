@@ -1,10 +1,14 @@
 /**
- * Per-channel daily and monthly caps and a workspace-wide daily cap, enforced in Redis with Lua so that a check
+ * Per-channel daily and monthly caps, a workspace-wide daily cap and, when configured, a per-person daily cap in each
+ * workspace (`userDailyMicroUsd`, issue 15), enforced in Redis with Lua so that a check
  * and its increment are one atomic step (litellm#34732: check-then-increment overspends under concurrency).
  *
  * - `reserve` adds a call's worst case to every window in ONE script, refusing when any window would pass its cap.
  *   Reserved and settled amounts both count, so concurrent calls (also the first ones on a brand-new channel) can
  *   never overspend a cap together.
+ * - A call with a known user (`ReserveInput.userId`) while a per-user cap is configured reserves that person's day
+ *   in the same script as the others; settle and release treat it like the others. A call without a user (e.g.
+ *   document ingestion) is not user-capped.
  * - `settle` replaces the reservation by the actual cost, once per request id (a second settle is a no-op).
  * - `release` drops a reservation without charging (error, timeout, cancellation).
  * - A call reserving $0 (an unpriced model) is still refused once a window is used up, so a cap of $0 stops all calls.
@@ -24,7 +28,8 @@
  *
  * This file keeps the store's facade; the parts live beside it: `budget-scripts.ts` (the Lua scripts, their KEYS/ARGV
  * layout, `defineCommand`), `budget-keys.ts` (key names, windows, key lifetimes), `budget-refusals.ts` (what a
- * refused person is told), `budget-types.ts` (the value types, re-exported here).
+ * refused person is told), `budget-status.ts` (what `/budget` reads), `budget-types.ts` (the value types, re-exported
+ * here).
  */
 import type { Redis } from 'ioredis';
 import { DeskhandError, isDeskhandError } from '../errors.ts';
@@ -51,6 +56,7 @@ import {
   settleScriptCall,
   settleWarnings,
 } from './budget-scripts.ts';
+import { readBudgetStatus } from './budget-status.ts';
 import type {
   BudgetDefaults,
   BudgetStatus,
@@ -149,9 +155,13 @@ export class BudgetStore {
     await this.guard(this.redis.set(keys.seeded, '1', 'EX', monthTtlSeconds));
   }
 
-  /** Key names for one workspace/channel/window set (exported shape for the ledger rebuild and tests). */
-  keys(workspaceId: string, channelId: string, windows: Pick<BudgetWindows, 'day' | 'month'>) {
-    return budgetKeys(this.keyPrefix, workspaceId, channelId, windows);
+  /**
+   * Key names for one workspace/channel/window set (exported shape for the ledger rebuild and tests), with the
+   * person's day when `userId` is given and a per-user cap is configured.
+   */
+  keys(workspaceId: string, channelId: string, windows: Pick<BudgetWindows, 'day' | 'month'>, userId?: string) {
+    const user = this.defaults.userDailyMicroUsd === undefined ? undefined : userId;
+    return budgetKeys(this.keyPrefix, workspaceId, channelId, windows, user);
   }
 
   /**
@@ -172,7 +182,7 @@ export class BudgetStore {
   async reserveOrServeCached(input: ReserveInput & { cacheKey?: string }): Promise<Reservation | CacheHit> {
     assertAmount(input.amountMicroUsd);
     const windows = this.windowsAt();
-    const keys = this.keys(input.workspaceId, input.channelId, windows);
+    const keys = this.keys(input.workspaceId, input.channelId, windows, input.userId);
     const ttlMs = Math.max(this.reservationTtlMs, input.ttlMs ?? 0);
     const reseeder = this.reseeder;
     let reply = (await this.run(
@@ -189,6 +199,7 @@ export class BudgetStore {
         requestId: input.requestId,
         workspaceId: input.workspaceId,
         channelId: input.channelId,
+        ...(input.userId !== undefined ? { userId: input.userId } : {}),
         amountMicroUsd: input.amountMicroUsd,
         windows,
       };
@@ -220,7 +231,7 @@ export class BudgetStore {
     tokens?: SettledTokens,
   ): Promise<SettleResult> {
     assertAmount(actualMicroUsd);
-    const keys = this.keys(reservation.workspaceId, reservation.channelId, reservation.windows);
+    const keys = this.keys(reservation.workspaceId, reservation.channelId, reservation.windows, reservation.userId);
     const reply = (await this.run(
       budgetScripts.settle,
       settleScriptCall(
@@ -272,51 +283,15 @@ export class BudgetStore {
     }
   }
 
-  /** Spend, reservations, remaining, savings and reset time of each window for a channel. */
-  async status(workspaceId: string, channelId: string): Promise<BudgetStatus> {
+  /**
+   * Spend, reservations, remaining, savings and reset time of each window for a channel, and of `userId`'s day in
+   * the workspace when given and a per-user cap is configured (`budget-status.ts`).
+   */
+  async status(workspaceId: string, channelId: string, userId?: string): Promise<BudgetStatus> {
     const windows = this.windowsAt();
-    const keys = this.keys(workspaceId, channelId, windows);
-    const results = await this.guard(
-      this.redis
-        .pipeline()
-        .mget(keys.spentChannelDay, keys.spentChannelMonth, keys.spentWorkspaceDay)
-        .mget(keys.savedChannelDay, keys.savedChannelMonth, keys.savedWorkspaceDay)
-        .hmget(keys.reserved, ...keys.reservedFields)
-        .hmget(keys.channelCaps, 'daily', 'monthly')
-        .exec(),
-    );
-    const values = (index: number): Array<string | null> => {
-      const entry = results?.[index];
-      if (!entry || entry[0])
-        throw new DeskhandError('budget_unenforceable', 'Could not read budget state', { cause: entry?.[0] });
-      return entry[1] as Array<string | null>;
-    };
-    const [spent, saved, reserved, caps] = [values(0), values(1), values(2), values(3)];
-    const capFor = [
-      caps[0] ? Number(caps[0]) : this.defaults.channelDailyMicroUsd,
-      caps[1] ? Number(caps[1]) : this.defaults.channelMonthlyMicroUsd,
-      this.defaults.workspaceDailyMicroUsd,
-    ];
-    return {
-      workspaceId,
-      channelId,
-      timeZone: this.timeZone,
-      windows: budgetWindows.map((window, index) => {
-        const capMicroUsd = capFor[index] ?? 0;
-        const spentMicroUsd = Number(spent[index] ?? 0);
-        const reservedMicroUsd = Number(reserved[index] ?? 0);
-        return {
-          window,
-          capMicroUsd,
-          spentMicroUsd,
-          reservedMicroUsd,
-          remainingMicroUsd: Math.max(0, capMicroUsd - spentMicroUsd - reservedMicroUsd),
-          savedMicroUsd: Number(saved[index] ?? 0),
-          resetsAt: resetOf(window, windows),
-          overridden: index < 2 && Boolean(caps[index]),
-        };
-      }),
-    };
+    const keys = this.keys(workspaceId, channelId, windows, userId);
+    const request = { workspaceId, channelId, timeZone: this.timeZone, keys, windows };
+    return readBudgetStatus(this.redis, request, this.defaults, (operation) => this.guard(operation));
   }
 
   /** Tokens counted per model in the channel's and the workspace's day and month (`token-usage.ts`). */
@@ -352,6 +327,18 @@ export class BudgetStore {
       if (total === undefined) continue;
       await this.guard(this.redis.eval(raiseCounterLua, 1, key, total, ttl));
     }
+  }
+
+  /** Raises a person's spent-today counter to at least `total` (the ledger rebuild); a no-op without a per-user cap. */
+  async raiseUserSpent(
+    workspaceId: string,
+    userId: string,
+    windows: Pick<BudgetWindows, 'day' | 'month'>,
+    total: number,
+  ): Promise<void> {
+    const user = this.keys(workspaceId, '_', windows, userId).user;
+    if (!user) return;
+    await this.guard(this.redis.eval(raiseCounterLua, 1, user.spent, total, dayTtlSeconds));
   }
 
   /**

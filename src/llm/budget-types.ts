@@ -8,12 +8,16 @@ export interface BudgetDefaults {
   channelDailyMicroUsd: number;
   channelMonthlyMicroUsd: number;
   workspaceDailyMicroUsd: number;
+  /** What one person may spend per day in a workspace (`USER_DAILY_CAP_USD`); unset: no per-user cap. */
+  userDailyMicroUsd?: number | undefined;
 }
 
 export interface Reservation {
   requestId: string;
   workspaceId: string;
   channelId: string;
+  /** Who the call is for, when known; their daily window is reserved too while a per-user cap is configured. */
+  userId?: string | undefined;
   amountMicroUsd: number;
   windows: BudgetWindows;
 }
@@ -36,6 +40,8 @@ export interface CacheStore {
 export interface BudgetWarning {
   workspaceId: string;
   channelId: string;
+  /** Set for a `user_daily` warning: the person who passed the warning share of their own cap. */
+  userId?: string | undefined;
   window: BudgetWindow;
   spentMicroUsd: number;
   capMicroUsd: number;
@@ -53,6 +59,8 @@ export interface ReserveInput {
   requestId: string;
   workspaceId: string;
   channelId: string;
+  /** Who the call is for, when known (`CallScope.userId`); without it no per-user cap applies. */
+  userId?: string | undefined;
   amountMicroUsd: number;
   /** At least this long (e.g. until the call's deadline); the configured TTL is the minimum. */
   ttlMs?: number;
@@ -66,7 +74,7 @@ export interface WindowStatus {
   remainingMicroUsd: number;
   savedMicroUsd: number;
   resetsAt: number;
-  /** True when an admin set this channel's cap (false: the configured default). */
+  /** True when an admin set this channel's cap (false: the configured default; never for the workspace or a user). */
   overridden: boolean;
 }
 
@@ -74,5 +82,6 @@ export interface BudgetStatus {
   workspaceId: string;
   channelId: string;
   timeZone: string;
+  /** The channel's and workspace's windows, then `user_daily` when a user was asked about and a per-user cap is set. */
   windows: WindowStatus[];
 }

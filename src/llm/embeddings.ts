@@ -137,6 +137,7 @@ async function embedBatch(
       requestId,
       workspaceId: scope.workspaceId,
       channelId: scope.channelId,
+      ...(scope.userId !== undefined ? { userId: scope.userId } : {}),
       amountMicroUsd: options.prices.cost(model, { inputTokens: countedTokens, outputTokens: 0 }),
       ttlMs: deadline - Date.now() + 30_000,
     });

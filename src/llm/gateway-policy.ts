@@ -63,6 +63,8 @@ export function planChatCall(context: GatewayContext, request: ChatRequest, scop
     requestId: `${scope.requestId ?? 'call'}:${randomUUID()}`,
     workspaceId: scope.workspaceId,
     channelId: scope.channelId,
+    // Who the call is for: their daily window is reserved too while a per-user cap is configured.
+    ...(scope.userId !== undefined ? { userId: scope.userId } : {}),
     amountMicroUsd: options.prices.cost(model, {
       inputTokens: counted,
       outputTokens: request.maxOutputTokens,

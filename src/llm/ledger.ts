@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, open, readdir, readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { isBudgetId } from './budget-keys.ts';
 import type { BudgetStore } from './budget-store.ts';
 import { type ModelTokens, tokenArguments } from './token-usage.ts';
 
@@ -16,6 +17,8 @@ export interface LedgerEntry {
   requestId: string;
   workspaceId: string;
   channelId: string;
+  /** Who the call was for, when known: a rebuild restores that person's spent-today counter from it. */
+  userId?: string;
   /** Budget windows the spend belongs to (fixed at reservation). */
   day: string;
   month: string;
@@ -129,7 +132,8 @@ export async function readLedger(directory: string): Promise<{ entries: LedgerEn
 /**
  * Reseeds Redis spend and token counters from the ledger for the current day and month (the windows caps are enforced
  * on and `/budget` shows), after Redis lost them. Entries are de-duplicated by request id; counters are only ever
- * raised, never lowered: Redis may hold settlements the ledger has not seen. With `workspaceId`, only that
+ * raised, never lowered: Redis may hold settlements the ledger has not seen. Each person's spend today is restored too
+ * (entries with a `userId`; a no-op without a per-user cap). With `workspaceId`, only that
  * workspace. Each rebuilt workspace (and the one asked for, even without entries) is then marked seeded.
  */
 export async function rebuildCounters(
@@ -145,9 +149,51 @@ export async function rebuildCounters(
       ? read.entries
       : read.entries.filter((entry) => entry.workspaceId === only.workspaceId);
   const current = store.windowsAt(at);
+  const { seen, channelTotals, workspaceTotals, userTotals } = totalsOf(entries, current);
+  for (const totals of channelTotals.values()) {
+    const workspace = workspaceTotals.get(totals.workspaceId);
+    await store.raiseSpent(totals.workspaceId, totals.channelId, current, {
+      channelDay: totals.day,
+      channelMonth: totals.month,
+      workspaceDay: workspace?.day ?? 0,
+    });
+    await store.raiseTokens(totals.workspaceId, totals.channelId, current, {
+      channel_daily: totals.dayTokens.values(),
+      channel_monthly: totals.monthTokens.values(),
+      workspace_daily: workspace?.dayTokens.values() ?? [],
+      workspace_monthly: workspace?.monthTokens.values() ?? [],
+    });
+  }
+  for (const user of userTotals.values()) {
+    await store.raiseUserSpent(user.workspaceId, user.userId, current, user.day);
+  }
+  const seeded = new Set(workspaceTotals.keys());
+  if (only.workspaceId !== undefined) seeded.add(only.workspaceId);
+  for (const workspaceId of seeded) await store.markSeeded(workspaceId);
+  return { entries: seen.size, channels: channelTotals.size, badLines };
+}
+
+/**
+ * Makes `store` reseed a workspace from the ledger as soon as a reservation finds its counters lost (not only at the
+ * next start); `onReseeded` hears of each rebuild (for a log line).
+ */
+export function reseedFromLedgerWhenMissing(
+  store: BudgetStore,
+  ledgerDirectory: string,
+  onReseeded?: (workspaceId: string, rebuilt: Awaited<ReturnType<typeof rebuildCounters>>) => void,
+): void {
+  store.reseedWhenMissing(async (workspaceId) => {
+    const rebuilt = await rebuildCounters(store, ledgerDirectory, Date.now(), { workspaceId });
+    onReseeded?.(workspaceId, rebuilt);
+  });
+}
+
+/** Adds up de-duplicated entries of the current month per channel, workspace and (today's) person. */
+function totalsOf(entries: readonly LedgerEntry[], current: { day: string; month: string }) {
   const seen = new Set<string>();
   const channelTotals = new Map<string, ChannelTotals>();
   const workspaceTotals = new Map<string, WorkspaceTotals>();
+  const userTotals = new Map<string, UserTotals>();
   for (const entry of entries) {
     if (seen.has(entry.requestId)) continue;
     seen.add(entry.requestId);
@@ -174,43 +220,24 @@ export async function rebuildCounters(
       workspace.day += entry.costMicroUsd;
       addTokens(totals.dayTokens, entry);
       addTokens(workspace.dayTokens, entry);
+      if (typeof entry.userId === 'string' && isBudgetId(entry.userId)) {
+        const userKey = `${entry.workspaceId}\u0000${entry.userId}`;
+        const user = userTotals.get(userKey) ?? { workspaceId: entry.workspaceId, userId: entry.userId, day: 0 };
+        user.day += entry.costMicroUsd;
+        userTotals.set(userKey, user);
+      }
     }
     channelTotals.set(key, totals);
     workspaceTotals.set(entry.workspaceId, workspace);
   }
-  for (const totals of channelTotals.values()) {
-    const workspace = workspaceTotals.get(totals.workspaceId);
-    await store.raiseSpent(totals.workspaceId, totals.channelId, current, {
-      channelDay: totals.day,
-      channelMonth: totals.month,
-      workspaceDay: workspace?.day ?? 0,
-    });
-    await store.raiseTokens(totals.workspaceId, totals.channelId, current, {
-      channel_daily: totals.dayTokens.values(),
-      channel_monthly: totals.monthTokens.values(),
-      workspace_daily: workspace?.dayTokens.values() ?? [],
-      workspace_monthly: workspace?.monthTokens.values() ?? [],
-    });
-  }
-  const seeded = new Set(workspaceTotals.keys());
-  if (only.workspaceId !== undefined) seeded.add(only.workspaceId);
-  for (const workspaceId of seeded) await store.markSeeded(workspaceId);
-  return { entries: seen.size, channels: channelTotals.size, badLines };
+  return { seen, channelTotals, workspaceTotals, userTotals };
 }
 
-/**
- * Makes `store` reseed a workspace from the ledger as soon as a reservation finds its counters lost (not only at the
- * next start); `onReseeded` hears of each rebuild (for a log line).
- */
-export function reseedFromLedgerWhenMissing(
-  store: BudgetStore,
-  ledgerDirectory: string,
-  onReseeded?: (workspaceId: string, rebuilt: Awaited<ReturnType<typeof rebuildCounters>>) => void,
-): void {
-  store.reseedWhenMissing(async (workspaceId) => {
-    const rebuilt = await rebuildCounters(store, ledgerDirectory, Date.now(), { workspaceId });
-    onReseeded?.(workspaceId, rebuilt);
-  });
+/** A person's spend today in one workspace. */
+interface UserTotals {
+  workspaceId: string;
+  userId: string;
+  day: number;
 }
 
 /** A channel's spend and tokens per model in the current day and month. */

@@ -103,6 +103,7 @@ export class Settlement {
           requestId: reservation.requestId,
           workspaceId: reservation.workspaceId,
           channelId: reservation.channelId,
+          ...(reservation.userId !== undefined ? { userId: reservation.userId } : {}),
           day: reservation.windows.day,
           month: reservation.windows.month,
           costMicroUsd,

@@ -25,8 +25,8 @@ export interface HarnessOptions {
   baseURL?: string;
   keyPrefix?: string;
   redisUrl?: string;
-  /** µ$ caps; default $5 / $50 / $50. */
-  caps?: { channelDaily?: number; channelMonthly?: number; workspaceDaily?: number };
+  /** µ$ caps; default $5 / $50 / $50 and no per-user cap. */
+  caps?: { channelDaily?: number; channelMonthly?: number; workspaceDaily?: number; userDaily?: number };
   reservationTtlMs?: number;
   /** Redis slower than this counts as down (fail closed). Generous here: tests share two loaded cores. */
   commandTimeoutMs?: number;
@@ -68,6 +68,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
       channelDailyMicroUsd: options.caps?.channelDaily ?? 5_000_000,
       channelMonthlyMicroUsd: options.caps?.channelMonthly ?? 50_000_000,
       workspaceDailyMicroUsd: options.caps?.workspaceDaily ?? 50_000_000,
+      ...(options.caps?.userDaily !== undefined ? { userDailyMicroUsd: options.caps.userDaily } : {}),
     },
     reservationTtlMs: options.reservationTtlMs ?? 600_000,
     commandTimeoutMs: options.commandTimeoutMs ?? 5_000,

@@ -28,3 +28,24 @@ test('the budget warning says when nobody can raise the cap', () => {
   assert.match(text, /the workspace's daily model budget/);
   assert.match(text, /No admin is configured/);
 });
+
+test('a person’s own warning speaks to them and says where their cap is set', () => {
+  const text = budgetWarningText(
+    {
+      workspaceId: 'T1',
+      channelId: 'C1',
+      userId: 'U1ALICE',
+      window: 'user_daily',
+      spentMicroUsd: 850_000,
+      capMicroUsd: 1_000_000,
+      resetsAt: Date.UTC(2026, 10, 29, 0, 0, 0),
+    },
+    { timeZone: 'UTC', adminUserIds: ['U1ADMIN'] },
+  );
+  assert.match(
+    text,
+    /^:warning: You have used 85 % of your daily model budget in this workspace \(\$0\.85 of \$1\.00\)/,
+  );
+  assert.match(text, /USER_DAILY_CAP_USD/);
+  assert.doesNotMatch(text, /\/budget set/);
+});

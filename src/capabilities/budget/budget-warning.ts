@@ -1,6 +1,7 @@
 /**
- * The one-time notice a channel gets when its spend passes the warning share (80 %) of a cap. The budget store
- * reports each window's crossing once (a marker per window), so this only formats it.
+ * The one-time notice a channel gets when its spend passes the warning share (80 %) of a cap, and the one a person
+ * gets (`user_daily`, shown only to them) when their own daily spend in the workspace does. The budget store reports
+ * each window's crossing once (a marker per window), so this only formats it.
  */
 import { DateTime } from 'luxon';
 import type { BudgetWarning } from '../../llm/budget-store.ts';
@@ -10,6 +11,7 @@ const windowNames: Record<BudgetWarning['window'], string> = {
   channel_daily: "this channel's daily model budget",
   channel_monthly: "this channel's monthly model budget",
   workspace_daily: "the workspace's daily model budget",
+  user_daily: 'your daily model budget in this workspace',
 };
 
 /** Plain text (mrkdwn) for the warning, naming the reset time and who can raise the cap. */
@@ -20,8 +22,11 @@ export function budgetWarningText(
   const share = warning.capMicroUsd > 0 ? Math.floor((warning.spentMicroUsd / warning.capMicroUsd) * 100) : 100;
   const reset = DateTime.fromMillis(warning.resetsAt, { zone: options.timeZone }).toFormat('ccc d LLL, HH:mm ZZZZ');
   const admins =
-    options.adminUserIds.length > 0
-      ? ` ${options.adminUserIds.map((id) => `<@${id}>`).join(', ')} can raise it with \`/budget set\`.`
-      : ' No admin is configured (ADMIN_USER_IDS) to raise it.';
-  return `:warning: Deskhand has used ${share} % of ${windowNames[warning.window]} (${formatMicroUsd(warning.spentMicroUsd)} of ${formatMicroUsd(warning.capMicroUsd)}). It resets ${reset}.${admins}`;
+    warning.window === 'user_daily'
+      ? ' Each person’s daily cap is set in configuration (USER_DAILY_CAP_USD).'
+      : options.adminUserIds.length > 0
+        ? ` ${options.adminUserIds.map((id) => `<@${id}>`).join(', ')} can raise it with \`/budget set\`.`
+        : ' No admin is configured (ADMIN_USER_IDS) to raise it.';
+  const who = warning.window === 'user_daily' ? 'You have' : 'Deskhand has';
+  return `:warning: ${who} used ${share} % of ${windowNames[warning.window]} (${formatMicroUsd(warning.spentMicroUsd)} of ${formatMicroUsd(warning.capMicroUsd)}). It resets ${reset}.${admins}`;
 }

@@ -1,6 +1,6 @@
 /**
  * `/budget`: anyone sees the channel's and the workspace's model spend, what is left, cache savings and when each
- * window resets; admins (`ADMIN_USER_IDS`) change the channel's cap with `/budget set <usd> [daily|monthly]`.
+ * window resets, and — when a per-user cap is configured — their own spend today in the workspace ("You today"); admins (`ADMIN_USER_IDS`) change the channel's cap with `/budget set <usd> [daily|monthly]`.
  * The Slack listener calls `handleBudgetCommand` after acking and posts the returned message (ephemeral).
  */
 import { DateTime } from 'luxon';
@@ -13,7 +13,8 @@ import { formatMicroUsd } from '../../slack-kit/money.ts';
 /** What the command needs from the budget store (`BudgetStore` satisfies it). */
 export interface BudgetAdministration {
   readonly timeZone: string;
-  status(workspaceId: string, channelId: string): Promise<BudgetStatus>;
+  /** With `userId`, also that person's day when a per-user cap is configured. */
+  status(workspaceId: string, channelId: string, userId?: string): Promise<BudgetStatus>;
   setChannelCap(
     workspaceId: string,
     channelId: string,
@@ -53,6 +54,7 @@ const labels: Record<BudgetWindow, string> = {
   channel_daily: 'Channel, today',
   channel_monthly: 'Channel, this month',
   workspace_daily: 'Workspace, today',
+  user_daily: 'You today',
 };
 
 const section = (text: string): Block => ({ type: 'section', text: { type: 'mrkdwn', text } });
@@ -94,10 +96,13 @@ async function showStatus(
   input: BudgetCommandInput,
   dependencies: BudgetCommandDependencies,
 ): Promise<BudgetCommandReply> {
-  const status = await dependencies.budgets.status(input.workspaceId, input.channelId);
+  const status = await dependencies.budgets.status(input.workspaceId, input.channelId, input.userId);
   const lines = status.windows.map((window) => {
     const reset = DateTime.fromMillis(window.resetsAt, { zone: status.timeZone }).toFormat('ccc d LLL, HH:mm ZZZZ');
     const inFlight = window.reservedMicroUsd > 0 ? ` (${formatMicroUsd(window.reservedMicroUsd)} in flight)` : '';
+    if (window.window === 'user_daily') {
+      return `• *${labels.user_daily}*: ${formatMicroUsd(window.spentMicroUsd)} of ${formatMicroUsd(window.capMicroUsd)} spent${inFlight}, ${formatMicroUsd(window.remainingMicroUsd)} left (your own cap in this workspace). Resets ${reset}.`;
+    }
     const source = window.window === 'workspace_daily' ? '' : window.overridden ? ' (set by an admin)' : ' (default)';
     return `• *${labels[window.window]}*: ${formatMicroUsd(window.spentMicroUsd)} of ${formatMicroUsd(window.capMicroUsd)}${source} spent${inFlight}, ${formatMicroUsd(window.remainingMicroUsd)} left, cache saved ${formatMicroUsd(window.savedMicroUsd)}. Resets ${reset}.`;
   });
