@@ -1,7 +1,7 @@
 /**
  * `buildBudgetStore`: the one place the budget store's settings are read from the configuration — Redis key
- * prefix, time zone, default caps (USD → integer micro-dollars, rounded), reservation TTL and the admins named in
- * refusals. The gateway (`createGateway`) and the no-model `/budget` (`buildModelAccess`) both use it, so the store
+ * prefix, time zone, default caps (USD → integer micro-dollars, rounded; the per-user cap only when configured),
+ * reservation TTL and the admins named in refusals. The gateway (`createGateway`) and the no-model `/budget` (`buildModelAccess`) both use it, so the store
  * that enforces budgets and the one that reports them can never disagree.
  */
 import type { Redis } from 'ioredis';
@@ -19,6 +19,9 @@ export function buildBudgetStore(configuration: Configuration, redis: Redis): Bu
       channelDailyMicroUsd: micro(configuration.budgets.channelDailyUsd),
       channelMonthlyMicroUsd: micro(configuration.budgets.channelMonthlyUsd),
       workspaceDailyMicroUsd: micro(configuration.budgets.workspaceDailyUsd),
+      ...(configuration.budgets.userDailyUsd !== undefined
+        ? { userDailyMicroUsd: micro(configuration.budgets.userDailyUsd) }
+        : {}),
     },
     reservationTtlMs: configuration.budgets.reservationTtlSeconds * 1000,
     adminUserIds: configuration.people.adminUserIds,

@@ -68,16 +68,17 @@ async function buildWithModel(
     redis,
     metrics: registry,
     logger,
-    // Each window's 80 % crossing is reported once by the budget store; the channel hears it once.
+    // Each window's 80 % crossing is reported once by the budget store; the channel hears it once, and a person's
+    // own daily window is told to that person only (ephemeral, in the channel of the call that crossed it).
     onBudgetWarning: async (warning) => {
       logger.info({ code: 'budget_warning', ...warning }, 'budget warning');
-      await messenger.post({
-        channel: warning.channelId,
-        text: budgetWarningText(warning, {
-          timeZone: configuration.budgets.timeZone,
-          adminUserIds: configuration.people.adminUserIds,
-        }),
+      const text = budgetWarningText(warning, {
+        timeZone: configuration.budgets.timeZone,
+        adminUserIds: configuration.people.adminUserIds,
       });
+      if (warning.userId !== undefined) {
+        await messenger.postEphemeral({ channel: warning.channelId, user: warning.userId, text });
+      } else await messenger.post({ channel: warning.channelId, text });
     },
   });
   const chatModel = configuration.openai.model;
