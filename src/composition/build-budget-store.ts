@@ -1,8 +1,9 @@
 /**
  * `buildBudgetStore`: the one place the budget store's settings are read from the configuration — Redis key
  * prefix, time zone, default caps (USD → integer micro-dollars, rounded; the per-user cap only when configured),
- * reservation TTL and the admins named in refusals. The gateway (`createGateway`) and the no-model `/budget` (`buildModelAccess`) both use it, so the store
- * that enforces budgets and the one that reports them can never disagree.
+ * reservation TTL and the admins named in refusals. The gateway (`createGateway`) and the no-model `/budget`
+ * (`buildModelAccess`) both use it, so the store that enforces budgets and the one that reports them can never
+ * disagree.
  */
 import type { Redis } from 'ioredis';
 import { BudgetStore } from '../llm/budget-store.ts';
