@@ -110,7 +110,7 @@ describe('WorkspacePurger', () => {
 
     const left = (await redis.keys(`${prefix}*`)).filter((key) => key.includes(gone));
     assert.deepEqual(left, [], `keys of the uninstalled workspace remain: ${left.join(', ')}`);
-    assert.deepEqual(await redis.zrange(`${prefix}agent:approvals:expiring`, 0, -1), [`${kept}|R1`]);
+    assert.deepEqual(await redis.zrange(`${prefix}agent:approvals:expiring`, '0', '-1'), [`${kept}|R1`]);
     assert.deepEqual(index.chunksOf(gone), []);
     assert.equal(index.chunksOf(kept).length, 1);
     assert.deepEqual([...installations], [kept]);

@@ -197,7 +197,7 @@ export class WorkspacePurger {
   async #deleteExpiringApprovals(workspaceId: string): Promise<number> {
     const { redis, keyPrefix } = this.#options;
     const key = `${keyPrefix}agent:approvals:expiring`;
-    const members = (await redis.zrange(key, 0, -1)).filter((member) => member.startsWith(`${workspaceId}|`));
+    const members = (await redis.zrange(key, '0', '-1')).filter((member) => member.startsWith(`${workspaceId}|`));
     if (members.length > 0) await redis.zrem(key, ...members);
     return members.length;
   }
