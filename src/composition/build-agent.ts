@@ -93,8 +93,9 @@ function agentTools(
 ): CreateAgentOptions['tools'] {
   const sinks = createTicketSinks(configuration.tickets, { messenger, logger });
   return {
-    search: async ({ query, access, limit }) => {
-      const context = await retrieve({ question: query, access, callScope: { ...access } });
+    search: async ({ query, access, userId, limit }) => {
+      // The run's requester: the query embedding and any reranking count against their daily cap.
+      const context = await retrieve({ question: query, access, callScope: { ...access, userId } });
       return context.passages
         .slice(0, limit)
         .map((passage) => ({ title: passage.title, source: passage.source, text: passage.text }));

@@ -63,6 +63,30 @@ describe('tool registry', () => {
     }
   });
 
+  test('the search tool searches the run’s channel for the run’s requester (their daily cap pays for it)', async () => {
+    const seen: Array<{ access: unknown; userId: string }> = [];
+    const tool = createSearchDocumentsTool({
+      search: async ({ access, userId }) => {
+        seen.push({ access, userId });
+        return [];
+      },
+    });
+    await tool.run(
+      { query: 'refund policy', limit: 2 },
+      {
+        runId: 'R1',
+        workspaceId: 'T1',
+        channelId: 'C1',
+        threadTs: undefined,
+        requesterId: 'U0REQUESTER',
+        signal: new AbortController().signal,
+        deadline: Date.now() + 10_000,
+        idempotencyKey: 'R1:1',
+      },
+    );
+    assert.deepEqual(seen, [{ access: { workspaceId: 'T1', channelId: 'C1' }, userId: 'U0REQUESTER' }]);
+  });
+
   test('rejects two tools with the same name at start-up', () => {
     const tool = createSearchDocumentsTool({ search: async () => [] });
     assert.throws(() => createToolRegistry([tool, tool]), /registered twice/);

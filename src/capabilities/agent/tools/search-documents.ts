@@ -1,6 +1,7 @@
 /**
  * Read tool: search the documents visible in the run's channel. The access scope is the run's workspace and
- * channel, taken from the context; the model only chooses the query.
+ * channel, taken from the context; the model only chooses the query. The run's requester is passed on as the user
+ * the search's model calls (query embedding, reranking) are made for, so they count against that person's daily cap.
  */
 import { z } from 'zod';
 import type { AccessScope, VectorIndex } from '../../../ports/vector-index.ts';
@@ -16,6 +17,8 @@ export interface DocumentPassage {
 export type SearchDocuments = (request: {
   query: string;
   access: AccessScope;
+  /** Who started the run: the user the search's model calls are charged to. */
+  userId: string;
   limit: number;
   signal: AbortSignal;
 }) => Promise<DocumentPassage[]>;
@@ -49,6 +52,7 @@ export function createSearchDocumentsTool(dependencies: {
       const passages = await dependencies.search({
         query: args.query,
         access: accessScopeOf(context),
+        userId: context.requesterId,
         limit: args.limit,
         signal: context.signal,
       });
