@@ -1,15 +1,17 @@
 /**
  * Composition root: the only place SDK clients are built. Loads the configuration (printing every problem and
- * exiting 1 when there are any), builds the ingress's Redis connection and the work side — in a worker thread by
- * default (`WORK_THREAD`), where the Messenger, the model gateway, the vector index and the capabilities live
- * (src/composition/) — creates the app and starts it. SIGTERM/SIGINT stop it gracefully: stop accepting, finish
- * in-flight work, drain the messenger, close the stores.
+ * exiting 1 when there are any), builds the ingress's Redis connection and the work side — in a pool of
+ * `WORK_THREADS` worker threads by default (`WORK_THREAD`; src/composition/worker/work-pool.ts), where the
+ * Messenger, the model gateway, the vector index and the capabilities live (src/composition/) — creates the app and
+ * starts it. SIGTERM/SIGINT stop it gracefully: stop accepting, finish in-flight work, drain the messenger, close
+ * the stores.
  */
 import { Redis } from 'ioredis';
 import { createApp, type DeskhandApp } from './composition/app.ts';
 import { buildWorkSide } from './composition/build-work-side.ts';
 import { type Configuration, loadConfiguration } from './composition/config.ts';
 import { ThreadedWork } from './composition/worker/threaded-work.ts';
+import { WorkPool } from './composition/worker/work-pool.ts';
 import { toDeskhandError } from './errors.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
 import { createMetricsRegistry, type Registry } from './observability/metrics.ts';
@@ -24,7 +26,7 @@ async function main(): Promise<void> {
   const registry = createMetricsRegistry({ collectDefaults: true });
   process.on('unhandledRejection', (reason) => logger.error({ err: reason, code: 'internal' }, 'unhandled rejection'));
 
-  const { work, threaded } = await buildWorkOrExit(configuration, logger, registry);
+  const { work, pool } = await buildWorkOrExit(configuration, logger, registry);
   const redis = new Redis(configuration.redis.url, { maxRetriesPerRequest: 2, connectTimeout: 5_000 });
   redis.on('error', (error) => logger.warn({ err: error, code: 'upstream_unavailable' }, 'redis error'));
   const app = createApp({
@@ -33,7 +35,7 @@ async function main(): Promise<void> {
     redis,
     work,
     registry,
-    ...(threaded ? { externalMetrics: () => threaded.metrics() } : {}),
+    ...(pool ? { externalMetrics: () => pool.metrics(), workThreads: () => pool.health() } : {}),
     resolveIdentity: identityResolver(configuration, logger),
   });
   stopOnSignals(app, redis, logger);
@@ -59,18 +61,29 @@ function configurationOrExit(): Configuration {
   return loaded.configuration;
 }
 
-/** The work side, in a worker thread (`WORK_THREAD`) or on this event loop; exit 1 when it cannot be built. */
+/**
+ * The work side, in a pool of worker threads (`WORK_THREAD`, `WORK_THREADS`) or on this event loop; exit 1 when it
+ * cannot be built. The embedded index (no `QDRANT_URL`) takes one writer and keeps its data in the memory of the
+ * thread that opened it, so with it the pool has one thread.
+ */
 async function buildWorkOrExit(
   configuration: Configuration,
   logger: Logger,
   registry: Registry,
-): Promise<{ work: Work; threaded: ThreadedWork | undefined }> {
+): Promise<{ work: Work; pool: WorkPool | undefined }> {
   try {
     if (configuration.workThread) {
-      const threaded = await ThreadedWork.start({ logger });
-      return { work: threaded, threaded };
+      const size = configuration.qdrant.url ? configuration.workThreads : 1;
+      if (size < configuration.workThreads) {
+        logger.warn(
+          { code: 'configuration', workThreads: configuration.workThreads },
+          'WORK_THREADS needs QDRANT_URL: the embedded index takes one writer, so one work thread runs',
+        );
+      }
+      const pool = await WorkPool.start({ size, logger, registry, startThread: () => ThreadedWork.start({ logger }) });
+      return { work: pool, pool };
     }
-    return { work: await buildWorkSide(configuration, logger, registry), threaded: undefined };
+    return { work: await buildWorkSide(configuration, logger, registry), pool: undefined };
   } catch (error) {
     const coded = toDeskhandError(error, 'configuration');
     console.error(`Deskhand cannot start: ${coded.userMessage}`);

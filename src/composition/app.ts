@@ -14,7 +14,7 @@ import { createMetricsRegistry, type Registry } from '../observability/metrics.t
 import type { BotIdentity } from '../router/thread-context.ts';
 import { boltLogger } from '../slack/bolt-logger.ts';
 import { deliveryMiddleware } from '../slack/delivery-middleware.ts';
-import { healthRoutes } from '../slack/health-routes.ts';
+import { healthRoutes, type WorkThreadsHealth } from '../slack/health-routes.ts';
 import type { StaleInteractionNotice } from '../slack/inbound-guard.ts';
 import * as actionListeners from '../slack/listeners/actions.ts';
 import * as commandListeners from '../slack/listeners/commands.ts';
@@ -40,6 +40,8 @@ export interface AppDependencies {
   registry?: Registry;
   /** Metrics recorded elsewhere (a worker thread), merged into `GET /metrics`. */
   externalMetrics?: () => Promise<MetricObjectWithValues<MetricValue<string>>[]>;
+  /** The work threads' state, for `/healthz` and `/readyz` (absent when the work runs on this event loop). */
+  workThreads?: () => WorkThreadsHealth;
   /** Delivery claim lease (default 30 s); tests shorten it to exercise lease expiry. */
   deliveryLeaseMs?: number;
   /** How often the durable-work sweeper looks for work whose worker died (default 5 s). */
@@ -85,6 +87,7 @@ export function createApp(dependencies: AppDependencies): DeskhandApp {
       { name: 'work', check: () => work.ready() },
     ],
     ...(dependencies.externalMetrics ? { externalMetrics: dependencies.externalMetrics } : {}),
+    ...(dependencies.workThreads ? { workThreads: dependencies.workThreads } : {}),
   });
   // A stale button or shortcut (one no listener knows any more) is answered with a short ephemeral, through Bolt's
   // own client like the durable-work notice: nothing the work side knows about was started.

@@ -1,4 +1,9 @@
-/** `GET /healthz` (the process answers), `GET /readyz` (Redis and the vector index reachable), `GET /metrics`. */
+/**
+ * `GET /healthz`: the process is alive *and* can serve — when the work runs in threads, at least one is alive and
+ * answering (503 otherwise, so the Docker health check restarts a process whose work side is gone, instead of one
+ * that only acks). `GET /readyz`: each dependency answers (Redis, the work side's own stores, a responsive work
+ * thread), each reported by name. `GET /metrics`: this thread's metrics merged with the work threads'.
+ */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 import type { Logger } from '../observability/logger.ts';
@@ -8,6 +13,17 @@ export interface ReadinessCheck {
   name: string;
   /** Resolves true when the dependency answers; a rejection or a timeout counts as not ready. */
   check: () => Promise<boolean>;
+}
+
+/** The work threads' state (src/composition/worker/work-pool.ts `health()`). */
+export interface WorkThreadsHealth {
+  /** False when no thread is alive, or none has answered for longer than the pool allows. */
+  healthy: boolean;
+  alive: number;
+  /** Alive and answering heartbeats (not blocked by a CPU-heavy call). */
+  responsive: number;
+  total: number;
+  restarts: number;
 }
 
 export interface HealthRouteOptions {
@@ -20,6 +36,8 @@ export interface HealthRouteOptions {
   accepting: () => boolean;
   /** Metrics recorded elsewhere (a worker thread), merged into the response. */
   externalMetrics?: () => Promise<MetricObjectWithValues<MetricValue<string>>[]>;
+  /** The work threads' state; absent when the work runs on this event loop (then only the process is checked). */
+  workThreads?: () => WorkThreadsHealth;
 }
 
 export type RouteHandler = (request: IncomingMessage, response: ServerResponse) => void;
@@ -27,11 +45,19 @@ export type RouteHandler = (request: IncomingMessage, response: ServerResponse) 
 export function healthRoutes(options: HealthRouteOptions): Record<'/healthz' | '/readyz' | '/metrics', RouteHandler> {
   const timeoutMs = options.checkTimeoutMs ?? 2_000;
   return {
-    '/healthz': (_request, response) => sendJson(response, 200, { status: 'ok' }),
+    '/healthz': (_request, response) => {
+      if (!options.workThreads) return sendJson(response, 200, { status: 'ok' });
+      const { healthy, ...workThreads } = options.workThreads();
+      if (!healthy) options.logger.error({ workThreads, code: 'internal' }, 'unhealthy: no work thread is serving');
+      sendJson(response, healthy ? 200 : 503, { status: healthy ? 'ok' : 'unhealthy', workThreads });
+    },
     '/readyz': (_request, response) => {
       void (async () => {
+        const readiness = [...options.readiness];
+        const threads = options.workThreads;
+        if (threads) readiness.push({ name: 'workThreads', check: async () => threads().responsive > 0 });
         const results = await Promise.all(
-          options.readiness.map(async ({ name, check }) => [name, await withTimeout(check(), timeoutMs)] as const),
+          readiness.map(async ({ name, check }) => [name, await withTimeout(check(), timeoutMs)] as const),
         );
         const checks = Object.fromEntries(results);
         const ready = options.accepting() && results.every(([, ok]) => ok);

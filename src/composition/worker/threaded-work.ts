@@ -2,8 +2,13 @@
  * The work side in a worker thread, seen from the ingress as a `Work`. Node runs one event loop per thread: with
  * the model, index, tokenizer and Slack work on the worker's loop, the main loop only parses, verifies,
  * de-duplicates and acknowledges — its latency no longer depends on how busy the background is.
+ *
+ * One thread of the pool (work-pool.ts): it also reports whether it is alive, when its event loop last answered
+ * (`lastHeartbeatAt`, from the thread's heartbeat timer) and when it exited. When the thread dies, its calls in
+ * flight reject with `WorkInterruptedError`, which durable work retries (src/work/work-errors.ts).
  */
-import { Worker } from 'node:worker_threads';
+import { performance } from 'node:perf_hooks';
+import { type ResourceLimits, Worker } from 'node:worker_threads';
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import { DeskhandError, type OutcomeCode, outcomeCodes } from '../../errors.ts';
 import type { Logger } from '../../observability/logger.ts';
@@ -11,7 +16,18 @@ import type { RouterOutcome } from '../../router/router.ts';
 import type { BotIdentity } from '../../router/thread-context.ts';
 import type { ViewAckResponse } from '../../work/requests.ts';
 import type { Work } from '../../work/work.ts';
-import type { FromWorker, ToWorker, WorkMethod } from './work-protocol.ts';
+import { WorkInterruptedError } from '../../work/work-errors.ts';
+import type { FromWorker, ToWorker, WorkMethod, WorkThreadData } from './work-protocol.ts';
+
+export interface ThreadedWorkOptions {
+  logger: Logger;
+  /** The thread's entry module (default: work-thread.ts, the real work side); tests serve a scripted `Work`. */
+  entry?: URL;
+  /** Heartbeat period of the thread's event loop (default 100 ms). */
+  heartbeatMs?: number;
+  /** Memory limits of the thread (Node's `resourceLimits`); exceeding them ends the thread, not the process. */
+  resourceLimits?: ResourceLimits;
+}
 
 interface Pending {
   resolve: (value: unknown) => void;
@@ -23,20 +39,24 @@ export class ThreadedWork implements Work {
   readonly #logger: Logger;
   readonly #pending = new Map<number, Pending>();
   readonly #settling = new Map<number, () => void>();
+  readonly #exited: Promise<number>;
   #nextId = 1;
   #alive = true;
   #closing = false;
+  #lastHeartbeatAt = performance.now();
+  #eventLoopDelayMs = 0;
 
   private constructor(worker: Worker, logger: Logger) {
     this.#worker = worker;
     this.#logger = logger;
+    this.#exited = new Promise((resolve) => worker.once('exit', resolve));
     worker.on('message', (message: FromWorker) => this.#onMessage(message));
     worker.on('error', (error) => {
       logger.error({ err: error, code: 'internal' }, 'work thread crashed');
     });
     worker.on('exit', (code) => {
       this.#alive = false;
-      const error = new DeskhandError('internal', `work thread exited with code ${code}`);
+      const error = new WorkInterruptedError(`work thread exited with code ${code}`, { details: { exitCode: code } });
       for (const pending of this.#pending.values()) pending.reject(error);
       this.#pending.clear();
       for (const settle of this.#settling.values()) settle();
@@ -46,8 +66,12 @@ export class ThreadedWork implements Work {
   }
 
   /** Starts the thread and resolves once its work side is built (rejects with its configuration problem). */
-  static async start(options: { logger: Logger }): Promise<ThreadedWork> {
-    const worker = new Worker(new URL('./work-thread.ts', import.meta.url));
+  static async start(options: ThreadedWorkOptions): Promise<ThreadedWork> {
+    const workerData: WorkThreadData = { heartbeatMs: options.heartbeatMs ?? 100 };
+    const worker = new Worker(options.entry ?? new URL('./work-thread.ts', import.meta.url), {
+      workerData,
+      ...(options.resourceLimits ? { resourceLimits: options.resourceLimits } : {}),
+    });
     await new Promise<void>((resolve, reject) => {
       const onMessage = (message: FromWorker) => {
         if (message.type === 'started') settle(() => resolve());
@@ -71,7 +95,37 @@ export class ThreadedWork implements Work {
     return new ThreadedWork(worker, options.logger);
   }
 
+  /** False once the thread has exited (crashed, was terminated or closed). */
+  get alive(): boolean {
+    return this.#alive;
+  }
+
+  /** When (performance.now()) the thread's event loop last sent its heartbeat. */
+  get lastHeartbeatAt(): number {
+    return this.#lastHeartbeatAt;
+  }
+
+  /** The worst event-loop delay the thread reported in its last heartbeat. */
+  get eventLoopDelayMs(): number {
+    return this.#eventLoopDelayMs;
+  }
+
+  /** Resolves with the exit code once the thread has ended, however it ended. */
+  get exited(): Promise<number> {
+    return this.#exited;
+  }
+
+  /** Ends the thread at once (its calls in flight reject as interrupted); for a stop that must not wait. */
+  async terminate(): Promise<void> {
+    await this.#worker.terminate();
+  }
+
   #onMessage(message: FromWorker): void {
+    if (message.type === 'heartbeat') {
+      this.#lastHeartbeatAt = performance.now();
+      this.#eventLoopDelayMs = message.delayMs;
+      return;
+    }
     if (message.type === 'settled') {
       this.#settling.get(message.id)?.();
       this.#settling.delete(message.id);
@@ -93,7 +147,7 @@ export class ThreadedWork implements Work {
   #request<T>(build: (id: number) => ToWorker): { id: number; promise: Promise<T> } {
     const id = this.#nextId++;
     if (!this.#alive) {
-      return { id, promise: Promise.reject(new DeskhandError('internal', 'work thread is not running')) };
+      return { id, promise: Promise.reject(new WorkInterruptedError('work thread is not running')) };
     }
     const promise = new Promise<T>((resolve, reject) => {
       this.#pending.set(id, { resolve: resolve as (value: unknown) => void, reject });

@@ -1,7 +1,13 @@
-/** Messages between the ingress (main thread) and the work thread. Everything is structured-clone data. */
+/** Messages between the ingress (main thread) and a work thread. Everything is structured-clone data. */
 import type { BotIdentity } from '../../router/thread-context.ts';
 
 export type WorkMethod = 'route' | 'reaction' | 'action' | 'view' | 'fileShared';
+
+/** What a work thread receives as `workerData`. */
+export interface WorkThreadData {
+  /** How often the thread reports that its event loop is turning (a `heartbeat` message), in ms. */
+  heartbeatMs: number;
+}
 
 export type ToWorker =
   | { type: 'call'; id: number; method: WorkMethod; request: unknown }
@@ -16,4 +22,9 @@ export type FromWorker =
   | { type: 'result'; id: number; ok: true; value: unknown }
   | { type: 'result'; id: number; ok: false; code: string; message: string; userMessage: string }
   /** A view's work after the ack has ended. */
-  | { type: 'settled'; id: number };
+  | { type: 'settled'; id: number }
+  /**
+   * Sent every `heartbeatMs` from a timer on the thread's event loop: when it stops arriving, the loop is blocked
+   * (a CPU-heavy call). `delayMs` is the worst event-loop delay seen since the previous heartbeat.
+   */
+  | { type: 'heartbeat'; delayMs: number };
