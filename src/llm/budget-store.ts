@@ -160,7 +160,7 @@ export class BudgetStore {
    * person's day when `userId` is given and a per-user cap is configured.
    */
   keys(workspaceId: string, channelId: string, windows: Pick<BudgetWindows, 'day' | 'month'>, userId?: string) {
-    const user = this.defaults.userDailyMicroUsd === undefined ? undefined : userId;
+    const user = this.defaults.userDailyMicroUsd === undefined || !userId ? undefined : userId;
     return budgetKeys(this.keyPrefix, workspaceId, channelId, windows, user);
   }
 
@@ -199,7 +199,7 @@ export class BudgetStore {
         requestId: input.requestId,
         workspaceId: input.workspaceId,
         channelId: input.channelId,
-        ...(input.userId !== undefined ? { userId: input.userId } : {}),
+        ...(input.userId ? { userId: input.userId } : {}),
         amountMicroUsd: input.amountMicroUsd,
         windows,
       };

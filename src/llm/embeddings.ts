@@ -137,7 +137,7 @@ async function embedBatch(
       requestId,
       workspaceId: scope.workspaceId,
       channelId: scope.channelId,
-      ...(scope.userId !== undefined ? { userId: scope.userId } : {}),
+      ...(scope.userId ? { userId: scope.userId } : {}),
       amountMicroUsd: options.prices.cost(model, { inputTokens: countedTokens, outputTokens: 0 }),
       ttlMs: deadline - Date.now() + 30_000,
     });

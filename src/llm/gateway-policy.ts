@@ -64,7 +64,7 @@ export function planChatCall(context: GatewayContext, request: ChatRequest, scop
     workspaceId: scope.workspaceId,
     channelId: scope.channelId,
     // Who the call is for: their daily window is reserved too while a per-user cap is configured.
-    ...(scope.userId !== undefined ? { userId: scope.userId } : {}),
+    ...(scope.userId ? { userId: scope.userId } : {}),
     amountMicroUsd: options.prices.cost(model, {
       inputTokens: counted,
       outputTokens: request.maxOutputTokens,

@@ -97,10 +97,11 @@ describe('per-user daily caps', () => {
   });
 
   test('another person in the same channel is not affected, nor the same person’s calls without a known user', async () => {
-    harness.fake?.enqueueChat(exactReply(0), exactReply(0));
+    harness.fake?.enqueueChat(exactReply(0), exactReply(0), exactReply(0));
     await harness.gateway.chat(request, as('U0BOB'));
-    // No user known (e.g. document ingestion): not user-capped.
+    // No user known (e.g. document ingestion), or an empty id: not user-capped, and not refused for it.
     await harness.gateway.chat(request, as(undefined));
+    await harness.gateway.chat(request, { ...as(undefined), userId: '' });
     await harness.gateway.flush();
     const bob = await harness.budgets.status('T0USERCAP', 'C0CAP', 'U0BOB');
     assert.equal(bob.windows.find((window) => window.window === 'user_daily')?.spentMicroUsd, perCall);
