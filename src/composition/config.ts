@@ -15,6 +15,13 @@ import {
   unknownModelPolicy,
   unknownModelPricePattern,
 } from '../llm/unknown-models.ts';
+import {
+  type OAuthConfiguration,
+  oauthConfiguration,
+  oauthHints,
+  oauthProblems,
+  oauthSchemaFields,
+} from './oauth-config.ts';
 
 const emptyAsUnset = (value: unknown) => (typeof value === 'string' && value.trim() === '' ? undefined : value);
 
@@ -92,6 +99,7 @@ const hints: Record<string, string> = {
   SLACK_SIGNING_SECRET: 'the Signing Secret from your Slack app’s "Basic Information" page',
   SLACK_APP_TOKEN: 'an app-level token (xapp-…) with connections:write, only for Socket Mode; leave unset for HTTP',
   SLACK_API_URL: 'the Web API base URL ending in /api/, e.g. https://slack.com/api/',
+  ...oauthHints,
   PORT: 'a TCP port number between 1 and 65535',
   OPENAI_BASE_URL: 'the base URL of an OpenAI-compatible API, e.g. https://api.openai.com/v1',
   MODEL_PRICES_JSON:
@@ -113,7 +121,15 @@ export const configurationSchema = z.object({
   ),
 
   // Slack
-  SLACK_BOT_TOKEN: z.preprocess(emptyAsUnset, z.string().regex(/^xoxb-/, 'must start with xoxb-')),
+  // Required unless OAuth distribution is configured (crossFieldProblems).
+  SLACK_BOT_TOKEN: z.preprocess(
+    emptyAsUnset,
+    z
+      .string()
+      .regex(/^xoxb-/, 'must start with xoxb-')
+      .optional(),
+  ),
+  ...oauthSchemaFields,
   SLACK_SIGNING_SECRET: z.preprocess(emptyAsUnset, z.string().min(8, 'looks too short')),
   SLACK_APP_TOKEN: z.preprocess(
     emptyAsUnset,
@@ -198,7 +214,10 @@ export interface Configuration {
   nodeEnvironment: string;
   logLevel: RawConfiguration['LOG_LEVEL'];
   slack: {
+    /** The one workspace's token in single-token mode; '' in OAuth mode (tokens come from the installation store). */
     botToken: string;
+    /** OAuth distribution: set when SLACK_CLIENT_ID, SLACK_CLIENT_SECRET and SLACK_STATE_SECRET are. */
+    oauth: OAuthConfiguration | undefined;
     signingSecret: string;
     appToken: string | undefined;
     apiUrl: string;
@@ -271,7 +290,14 @@ export type ConfigurationResult = { ok: true; configuration: Configuration } | {
 /** Validates an environment (default: `process.env`) and returns the configuration or every problem found. */
 export function loadConfiguration(environment: Record<string, string | undefined> = process.env): ConfigurationResult {
   const parsed = configurationSchema.safeParse(environment);
-  if (!parsed.success) return { ok: false, problems: describeIssues(parsed.error.issues, environment) };
+  if (!parsed.success) {
+    // The bot token's absence is a cross-field problem (OAuth mode needs none), reported with the others at once.
+    const present = Object.fromEntries(Object.entries(environment).map(([name, value]) => [name, emptyAsUnset(value)]));
+    const tokenProblems = oauthProblems(present as Record<string, string | undefined>).filter((problem) =>
+      problem.startsWith('SLACK_BOT_TOKEN'),
+    );
+    return { ok: false, problems: [...describeIssues(parsed.error.issues, environment), ...tokenProblems] };
+  }
   const raw = parsed.data;
   const problems = crossFieldProblems(raw);
   if (problems.length > 0) return { ok: false, problems };
@@ -294,6 +320,7 @@ function crossFieldProblems(raw: RawConfiguration): string[] {
   if (raw.TICKET_WEBHOOK_URL && !raw.TICKET_WEBHOOK_SECRET) {
     problems.push('TICKET_WEBHOOK_SECRET is required when TICKET_WEBHOOK_URL is set — it signs every delivery.');
   }
+  problems.push(...oauthProblems(raw));
   return problems;
 }
 
@@ -303,7 +330,8 @@ function toConfiguration(raw: RawConfiguration): Configuration {
     nodeEnvironment: raw.NODE_ENV,
     logLevel: raw.LOG_LEVEL,
     slack: {
-      botToken: raw.SLACK_BOT_TOKEN,
+      botToken: raw.SLACK_BOT_TOKEN ?? '',
+      oauth: oauthConfiguration(raw),
       signingSecret: raw.SLACK_SIGNING_SECRET,
       appToken: raw.SLACK_APP_TOKEN,
       apiUrl: raw.SLACK_API_URL.endsWith('/') ? raw.SLACK_API_URL : `${raw.SLACK_API_URL}/`,
