@@ -9,7 +9,8 @@
  *     settlement is answered (`chat` + `whenSettled`), CPU per call including that work, and the same gateway with its
  *     budget store stubbed out, which separates the gateway's own work from its Redis round trips;
  * (b) cache-hit latency p50/p99 (no provider call);
- * (c) budget reserve+settle: sequential p50/p99 and throughput with 32 concurrent pairs;
+ * (c) budget reserve+settle: sequential p50/p99 and throughput with 32 concurrent pairs, without and with a per-user
+ *     daily cap (the person's window reserved and settled in the same scripts; pairs alternate between the two);
  * (d) token counting: `countChatTokens` on a realistic request against raw tiktoken on the same text.
  *
  * Calls alternate between baseline and gateway so that noise from the shared machine hits both alike.
@@ -69,6 +70,12 @@ const harness = await createHarness({
   baseURL,
   dataDir,
   caps: { channelDaily: 1e12, channelMonthly: 1e12, workspaceDaily: 1e12 },
+});
+// The same store with a per-user daily cap (issue 15): calls with a userId reserve and settle a fourth window.
+const userCapped = await createHarness({
+  baseURL,
+  dataDir,
+  caps: { channelDaily: 1e12, channelMonthly: 1e12, workspaceDaily: 1e12, userDaily: 1e12 },
 });
 const bare = new OpenAI({ apiKey: 'sk-bench', baseURL });
 // Decomposition only: the same gateway with a budget store that answers at once, to separate the gateway's own work
@@ -166,32 +173,38 @@ for (let index = -100; index < iterations * 3; index += 1) {
   if (index >= 0) hitTimes.push(performance.now() - started);
 }
 
-// (c) reserve + settle.
+// (c) reserve + settle, alternating between the store without and with a per-user cap.
+const userScope = { ...benchScope, userId: 'U0BENCH' };
 const pairTimes: number[] = [];
-for (let index = -100; index < iterations * 3; index += 1) {
+const userPairTimes: number[] = [];
+async function timedPair(budgets: BudgetStore, scope: typeof benchScope, into: number[], index: number) {
   const started = performance.now();
-  const reservation = await harness.budgets.reserve({ requestId: randomUUID(), ...benchScope, amountMicroUsd: 500 });
-  await harness.budgets.settle(reservation, 400);
-  if (index >= 0) pairTimes.push(performance.now() - started);
+  const reservation = await budgets.reserve({ requestId: randomUUID(), ...scope, amountMicroUsd: 500 });
+  await budgets.settle(reservation, 400);
+  if (index >= 0) into.push(performance.now() - started);
 }
-const concurrentPairs = iterations * 10;
+for (let index = -100; index < iterations * 3; index += 1) {
+  await timedPair(harness.budgets, benchScope, pairTimes, index);
+  await timedPair(userCapped.budgets, userScope, userPairTimes, index);
+}
 const concurrency = 32;
-let next = 0;
-const concurrentStarted = performance.now();
-await Promise.all(
-  Array.from({ length: concurrency }, async () => {
-    while (next < concurrentPairs) {
-      next += 1;
-      const reservation = await harness.budgets.reserve({
-        requestId: randomUUID(),
-        ...benchScope,
-        amountMicroUsd: 500,
-      });
-      await harness.budgets.settle(reservation, 400);
-    }
-  }),
-);
-const pairsPerSecond = concurrentPairs / ((performance.now() - concurrentStarted) / 1000);
+async function pairsPerSecondOf(budgets: BudgetStore, scope: typeof benchScope): Promise<number> {
+  const concurrentPairs = iterations * 10;
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < concurrentPairs) {
+        next += 1;
+        const reservation = await budgets.reserve({ requestId: randomUUID(), ...scope, amountMicroUsd: 500 });
+        await budgets.settle(reservation, 400);
+      }
+    }),
+  );
+  return concurrentPairs / ((performance.now() - started) / 1000);
+}
+const pairsPerSecond = await pairsPerSecondOf(harness.budgets, benchScope);
+const userPairsPerSecond = await pairsPerSecondOf(userCapped.budgets, userScope);
 
 // (d) token counting.
 const countingRequest: ChatRequest = {
@@ -270,6 +283,12 @@ const report = {
   },
   cacheHit: { p50: percentile(hitTimes, 50), p99: percentile(hitTimes, 99) },
   reserveSettle: { p50: percentile(pairTimes, 50), p99: percentile(pairTimes, 99), pairsPerSecond, concurrency },
+  reserveSettleUserCap: {
+    p50: percentile(userPairTimes, 50),
+    p99: percentile(userPairTimes, 99),
+    pairsPerSecond: userPairsPerSecond,
+    ratioP50: percentile(userPairTimes, 50) / percentile(pairTimes, 50),
+  },
   tokenCounting: {
     tokensPerRequest,
     requestsPerSecond: countingIterations / countingSeconds,
@@ -306,12 +325,16 @@ console.log(
   `(c) reserve+settle  p50 ${ms(report.reserveSettle.p50)}  p99 ${ms(report.reserveSettle.p99)}  throughput ${Math.round(pairsPerSecond)} pairs/s at concurrency ${concurrency}`,
 );
 console.log(
+  `    with a per-user cap  p50 ${ms(report.reserveSettleUserCap.p50)}  p99 ${ms(report.reserveSettleUserCap.p99)}  throughput ${Math.round(userPairsPerSecond)} pairs/s; p50 ratio to without ${report.reserveSettleUserCap.ratioP50.toFixed(2)}×`,
+);
+console.log(
   `(d) token counting  ${Math.round(report.tokenCounting.requestsPerSecond)} requests/s (${tokensPerRequest} tokens each, last message new each time: ${(report.tokenCounting.tokensPerSecond / 1e6).toFixed(2)} M tokens/s); raw tiktoken on the same texts ${Math.round(report.tokenCounting.rawTiktokenRequestsPerSecond)}/s, time ratio ${report.tokenCounting.ratioToRawTiktoken.toFixed(2)}×; every message new: ${Math.round(report.tokenCounting.allNewTextRequestsPerSecond)} requests/s`,
 );
 console.log(JSON.stringify(report));
 
 await harness.cleanup();
 await noRedis.cleanup();
+await userCapped.cleanup();
 const cleanupRedis = new Redis();
 await deleteKeys(cleanupRedis, harness.keyPrefix);
 cleanupRedis.disconnect();
