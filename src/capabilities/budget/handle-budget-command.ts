@@ -46,7 +46,7 @@ export const maxCapUsd = 100_000;
 
 const usage = [
   '*Usage*',
-  '• `/budget` — this channel’s and the workspace’s model spend, what is left, cache savings and reset times',
+  '• `/budget` — this channel’s and the workspace’s model spend (and your own today, when each person has a cap), what is left, cache savings and reset times',
   '• `/budget set <usd> [daily|monthly]` — set this channel’s cap (admins only), e.g. `/budget set 10` or `/budget set 120 monthly`',
 ].join('\n');
 
