@@ -1,8 +1,8 @@
 /**
  * `GET /healthz`: the process is alive *and* can serve — when the work runs in threads, at least one is alive and
  * answering (503 otherwise, so the Docker health check restarts a process whose work side is gone, instead of one
- * that only acks). `GET /readyz`: each dependency answers (Redis, the work side's own stores, a responsive work
- * thread), each reported by name. `GET /metrics`: this thread's metrics merged with the work threads'.
+ * that only acks). `GET /readyz`: each dependency answers (Redis, the work side's own stores, the work threads),
+ * each reported by name. `GET /metrics`: this thread's metrics merged with the work threads'.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
@@ -55,7 +55,7 @@ export function healthRoutes(options: HealthRouteOptions): Record<'/healthz' | '
       void (async () => {
         const readiness = [...options.readiness];
         const threads = options.workThreads;
-        if (threads) readiness.push({ name: 'workThreads', check: async () => threads().responsive > 0 });
+        if (threads) readiness.push({ name: 'workThreads', check: async () => threads().healthy });
         const results = await Promise.all(
           readiness.map(async ({ name, check }) => [name, await withTimeout(check(), timeoutMs)] as const),
         );

@@ -14,7 +14,8 @@
  *   itself: the call it dispatches can still land behind a blocked loop. Hence the next two points.
  * - **Heartbeats.** Each thread reports from a timer on its own loop every `heartbeatMs` (serve-work.ts); a thread
  *   whose last heartbeat is older than `stallAfterMs` is *stalled* and gets no new calls while another thread
- *   can take them. Dispatch goes to the responsive thread with the fewest calls in flight.
+ *   can take them (when every thread is stalled, the one that answered last does). Dispatch goes to the
+ *   responsive thread with the fewest calls in flight.
  * - **Pin-avoidance.** Among those, a thread with no call in flight from the same channel is preferred: a
  *   channel's follow-up does not land on the thread its own heavy call is blocking (the heartbeat needs
  *   `stallAfterMs` to notice; this covers the gap) — and spreading a channel's calls spreads the damage it can do.
@@ -64,7 +65,7 @@ export interface WorkPoolOptions {
   maxInFlightPerThread?: number;
   /** Calls waiting per `workspaceId:channelId` before further ones are refused (default 20). */
   maxQueuedPerKey?: number;
-  /** A thread without a heartbeat for this long gets no new calls while another can take them (default 500). */
+  /** A thread without a heartbeat for this long gets no new calls while another can take them (default 1000). */
   stallAfterMs?: number;
   /** First and largest delay before restarting a dead thread (default 250 ms, doubling up to 30 s). */
   restartBackoffMs?: { initial: number; max: number };
@@ -113,7 +114,7 @@ export class WorkPool implements Work {
   private constructor(options: WorkPoolOptions, threads: PoolThread[]) {
     this.#options = options;
     this.#maxInFlight = options.maxInFlightPerThread ?? 64;
-    this.#stallAfterMs = options.stallAfterMs ?? 500;
+    this.#stallAfterMs = options.stallAfterMs ?? 1_000;
     this.#queue = new FairQueue({ maxPerKey: options.maxQueuedPerKey ?? 20 });
     this.#metrics = poolMetrics(options.registry);
     this.#slots = threads.map((thread, index) => {
@@ -167,7 +168,7 @@ export class WorkPool implements Work {
   /** Straight to the best thread (no queue, K notwithstanding): Slack waits at most 3 s for the ack. */
   async view(request: Parameters<Work['view']>[0]): Promise<{ response?: ViewAckResponse; settled: Promise<void> }> {
     const key = fairnessKey(request);
-    const slot = this.#choose(this.#live(), key) ?? this.#choose(this.#alive(), key);
+    const slot = this.#choose(this.#responsiveOrFreshest(), key);
     if (!slot?.thread) {
       this.#options.logger.warn({ code: 'upstream_unavailable', requestId: request.requestId }, 'view refused');
       this.#metrics.refused.inc({ reason: 'no_thread' });
@@ -191,9 +192,9 @@ export class WorkPool implements Work {
     for (const slot of this.#slots) if (slot.thread?.alive) slot.thread.setIdentity(identity);
   }
 
-  /** Whether a responsive thread's work side is ready (its Redis and vector index); false when none answers. */
+  /** Whether a thread's work side is ready (its Redis and vector index): the first to answer true decides. */
   async ready(): Promise<boolean> {
-    const threads = this.#live().map((slot) => slot.thread as PoolThread);
+    const threads = this.#alive().map((slot) => slot.thread as PoolThread);
     if (threads.length === 0) return false;
     return new Promise((resolve) => {
       let pending = threads.length;
@@ -273,7 +274,7 @@ export class WorkPool implements Work {
   /** Starts waiting calls while a responsive thread has room: round-robin across keys, best thread for each. */
   #pump(): void {
     while (this.#queue.size > 0) {
-      const open = this.#live().filter((slot) => slot.inFlight < this.#maxInFlight);
+      const open = this.#responsiveOrFreshest().filter((slot) => slot.inFlight < this.#maxInFlight);
       if (open.length === 0) break;
       const next = this.#queue.shift();
       if (!next) break;
@@ -343,6 +344,19 @@ export class WorkPool implements Work {
   #live(): Slot[] {
     const now = performance.now();
     return this.#alive().filter((slot) => now - (slot.thread as PoolThread).lastHeartbeatAt <= this.#stallAfterMs);
+  }
+
+  /**
+   * The responsive threads; when none is (every loop blocked, or the whole machine starved of CPU), the one that
+   * answered last: waiting for a heartbeat would only add the wait to every call.
+   */
+  #responsiveOrFreshest(): Slot[] {
+    const live = this.#live();
+    if (live.length > 0) return live;
+    const freshest = this.#alive().sort(
+      (a, b) => (b.thread as PoolThread).lastHeartbeatAt - (a.thread as PoolThread).lastHeartbeatAt,
+    )[0];
+    return freshest ? [freshest] : [];
   }
 
   #attach(slot: Slot, thread: PoolThread): void {
