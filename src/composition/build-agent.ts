@@ -22,7 +22,7 @@ import { encodingForModel } from '../llm/tokenizer.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Registry } from '../observability/metrics.ts';
 import type { CapabilityHandler } from '../ports/capability.ts';
-import type { SlackMessenger } from '../slack/outbound/slack-messenger.ts';
+import type { Messenger } from '../ports/messenger.ts';
 import { agentActionIds } from '../slack-kit/agent-ids.ts';
 import type { InteractionHandlers } from '../work/requests.ts';
 import type { ModelAccess } from './build-model-access.ts';
@@ -35,8 +35,9 @@ export interface AgentDependencies {
   /** The agent's `search` tool. */
   retrieve: Retriever;
   redis: Redis;
-  webClient: WebClient;
-  messenger: SlackMessenger;
+  /** The Web API client of the workspace the current work acts for (one client in single-token mode). */
+  webClient: () => Promise<WebClient>;
+  messenger: Messenger;
   logger: Logger;
   registry: Registry;
 }
@@ -66,7 +67,8 @@ export function buildAgent(configuration: Configuration, dependencies: AgentDepe
     logger,
     metrics: registry,
     // APPROVER_USER_GROUP_ID: members are approvers (cached 60 s by the agent; a failed lookup denies).
-    listUserGroupMembers: async (usergroup) => (await webClient.usergroups.users.list({ usergroup })).users ?? [],
+    listUserGroupMembers: async (usergroup) =>
+      (await (await webClient()).usergroups.users.list({ usergroup })).users ?? [],
     tools: agentTools(configuration, dependencies),
     // Lets the run check its per-run cap before a call, not only after it.
     ...(estimateChatCostMicroUsd ? { estimateChatCostMicroUsd } : {}),

@@ -25,9 +25,9 @@ import {
 import { ingestDocument } from '../capabilities/documents/ingestion/ingest-document.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { CapabilityHandler, IncomingRequest } from '../ports/capability.ts';
+import type { Messenger } from '../ports/messenger.ts';
 import type { VectorIndex } from '../ports/vector-index.ts';
 import { routeMentionByRules } from '../router/route-rules.ts';
-import type { SlackMessenger } from '../slack/outbound/slack-messenger.ts';
 import { answerActionIds } from '../slack-kit/answer-ids.ts';
 import type { FileSharedHandler, InteractionHandlers } from '../work/requests.ts';
 import type { ModelAccess } from './build-model-access.ts';
@@ -39,10 +39,12 @@ export interface AnswerDependencies {
   model: Pick<ModelAccess, 'gateway' | 'embedder' | 'modelConfigured'>;
   vectorIndex: VectorIndex;
   redis: Redis;
-  messenger: SlackMessenger;
+  messenger: Messenger;
   logger: Logger;
   /** The bot's user id once the app knows its identity (`undefined` before). */
   botUserId: () => string | undefined;
+  /** The bot token file downloads use: the current workspace's in OAuth mode (default `SLACK_BOT_TOKEN`). */
+  botToken?: () => Promise<string>;
 }
 
 export interface AnswerHandlers {
@@ -90,7 +92,7 @@ export function buildAnswers(configuration: Configuration, dependencies: AnswerD
 /** `/docs`, and documents shared in Slack (recorded per user and channel; ingested when Deskhand is mentioned). */
 function buildDocuments(
   configuration: Configuration,
-  { model, vectorIndex, redis, messenger, logger, botUserId }: AnswerDependencies,
+  { model, vectorIndex, redis, messenger, logger, botUserId, botToken }: AnswerDependencies,
 ): Pick<AnswerHandlers, 'docs' | 'fileShared' | 'handledElsewhere'> {
   const { embedder } = model;
   const recentShares = new RecentFileShares(redis, { keyPrefix: configuration.redis.keyPrefix });
@@ -109,9 +111,9 @@ function buildDocuments(
         logger,
         onProgress,
       }),
-    fetchFile: (url: string, maxBytes: number) =>
+    fetchFile: async (url: string, maxBytes: number) =>
       downloadSlackFile(url, {
-        botToken: configuration.slack.botToken,
+        botToken: (await botToken?.()) ?? configuration.slack.botToken,
         apiUrl: configuration.slack.apiUrl,
         maxBytes,
         logger,

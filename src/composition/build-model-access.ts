@@ -21,8 +21,8 @@ import type { Registry } from '../observability/metrics.ts';
 import type { CapabilityHandler } from '../ports/capability.ts';
 import type { Embedder } from '../ports/embedder.ts';
 import type { ChatRequest, LanguageModelGateway } from '../ports/language-model.ts';
+import type { Messenger } from '../ports/messenger.ts';
 import { budgetHandler } from '../router/budget-handler.ts';
-import type { SlackMessenger } from '../slack/outbound/slack-messenger.ts';
 import { buildBudgetStore } from './build-budget-store.ts';
 import type { Configuration } from './config.ts';
 import { createGateway, type GatewayParts } from './create-gateway.ts';
@@ -43,7 +43,7 @@ export interface ModelAccess {
 
 interface ModelAccessDependencies {
   redis: Redis;
-  messenger: SlackMessenger;
+  messenger: Messenger;
   logger: Logger;
   registry: Registry;
 }

@@ -8,7 +8,7 @@ import type { Logger } from '../observability/logger.ts';
 import type { Registry } from '../observability/metrics.ts';
 import type { CapabilityHandler } from '../ports/capability.ts';
 import type { LanguageModelGateway } from '../ports/language-model.ts';
-import type { SlackMessenger } from '../slack/outbound/slack-messenger.ts';
+import type { Messenger } from '../ports/messenger.ts';
 import { ticketActionIds, ticketEditModalCallbackId } from '../slack-kit/ticket-ids.ts';
 import type { InteractionHandlers } from '../work/requests.ts';
 import type { Configuration } from './config.ts';
@@ -26,7 +26,7 @@ export function buildTickets(
     gateway: LanguageModelGateway;
     modelConfigured: boolean;
     redis: Redis;
-    messenger: SlackMessenger;
+    messenger: Messenger;
     logger: Logger;
     registry: Registry;
   },

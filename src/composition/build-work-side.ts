@@ -4,17 +4,22 @@
  * event loop, or inside the worker thread (src/composition/worker/work-thread.ts) so that model, index and tokenizer work
  * never competes with acknowledging Slack. One builder per concept, in this order: model access (budget
  * counters reseeded before any handler exists), vector index (ready before use), tickets, answers, agent (its
- * worker started last).
+ * worker started last). With OAuth distribution (build-installations.ts) the Messenger sends each workspace's
+ * calls with that workspace's token, every request runs in its workspace's scope (`scopeWork`), and the purger
+ * deletes uninstalled workspaces' data.
  *
  * Without a model (`OPENAI_API_KEY` unset) the OpenAI client is never constructed and no request reaches a
  * model server: the gateway is `createNoModelGateway` (refuses and counts any call), questions get quoted
  * passages from sparse retrieval, tickets are made by rules, mentions are routed by rules or get help,
  * `/budget` and `/docs` work from Redis and the index, and `/agent` says it needs a model.
  */
+import type { WebClient } from '@slack/web-api';
 import { Redis } from 'ioredis';
 import { encodingForModel } from '../llm/tokenizer.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Registry } from '../observability/metrics.ts';
+import type { Messenger } from '../ports/messenger.ts';
+import type { VectorIndex } from '../ports/vector-index.ts';
 import { createHelpHandler } from '../router/default-handlers.ts';
 import type { BotIdentity } from '../router/thread-context.ts';
 import { RedisThreadMemory } from '../router/thread-memory.ts';
@@ -23,31 +28,39 @@ import { createSlackWebClient, SlackMessenger } from '../slack/outbound/slack-me
 import { createInProcessWork, type Work } from '../work/work.ts';
 import { buildAgent } from './build-agent.ts';
 import { buildAnswers } from './build-answers.ts';
+import { buildWorkspacePurger, buildWorkspaceSlack, scopeWork } from './build-installations.ts';
 import { buildModelAccess } from './build-model-access.ts';
 import { buildTickets } from './build-tickets.ts';
 import { buildVectorIndex } from './build-vector-index.ts';
 import type { Configuration } from './config.ts';
 
-export async function buildWorkSide(configuration: Configuration, logger: Logger, registry: Registry): Promise<Work> {
+/** `parts.vectorIndex`: an index opened elsewhere (the embedded index shared by work threads); default: its own. */
+export async function buildWorkSide(
+  configuration: Configuration,
+  logger: Logger,
+  registry: Registry,
+  parts: { vectorIndex?: VectorIndex } = {},
+): Promise<Work> {
   const redis = new Redis(configuration.redis.url, { maxRetriesPerRequest: 2, connectTimeout: 5_000 });
   redis.on('error', (error) => logger.warn({ err: error, code: 'upstream_unavailable' }, 'redis error'));
-  const webClient = createSlackWebClient({
-    token: configuration.slack.botToken,
-    apiUrl: configuration.slack.apiUrl,
-    timeoutMs: configuration.slack.requestTimeoutMs,
-    clientLogger: boltLogger(logger),
-  });
-  const messenger = new SlackMessenger({ client: webClient, logger, metrics: registry });
+  // OAuth distribution: each workspace's calls with its own token (build-installations.ts); else the one token.
+  const oauth = configuration.slack.oauth;
+  const workspaces = oauth ? buildWorkspaceSlack(configuration, oauth, { redis, logger, registry }) : undefined;
+  const { messenger, webClient } = workspaces ?? singleWorkspaceSlack(configuration, logger, registry);
 
   const model = await buildModelAccess(configuration, { redis, messenger, logger, registry });
   const { gateway, modelConfigured } = model;
-  const vectorIndex = await buildVectorIndex(configuration, { redis, logger });
+  const vectorIndex = parts.vectorIndex ?? (await buildVectorIndex(configuration, { redis, logger }));
   const tickets = buildTickets(configuration, { gateway, modelConfigured, redis, messenger, logger, registry });
   let identity: BotIdentity = {};
   const botUserId = () => identity.botUserId;
-  const answers = buildAnswers(configuration, { model, vectorIndex, redis, messenger, logger, botUserId });
+  const botToken = workspaces ? { botToken: workspaces.botToken } : {};
+  const answers = buildAnswers(configuration, { model, vectorIndex, redis, messenger, logger, botUserId, ...botToken });
   const { retrieve } = answers;
   const agent = buildAgent(configuration, { model, retrieve, redis, webClient, messenger, logger, registry });
+
+  const purger = workspaces && buildWorkspacePurger(configuration, workspaces, { redis, vectorIndex, logger });
+  purger?.start();
 
   const work = createInProcessWork({
     messenger,
@@ -74,17 +87,33 @@ export async function buildWorkSide(configuration: Configuration, logger: Logger
     handledElsewhere: answers.handledElsewhere,
     ready: async () => (await redis.ping()) === 'PONG' && (await vectorIndex.ping()),
     onClose: async () => {
+      await purger?.stop();
       await agent.close();
       await vectorIndex.close();
       await model.close();
       await redis.quit();
     },
   });
-  return {
+  return scopeWork({
     ...work,
     setIdentity(value) {
       identity = value;
       work.setIdentity(value);
     },
-  };
+  });
+}
+
+/** Single-token mode: one messenger and one client on `SLACK_BOT_TOKEN`. */
+function singleWorkspaceSlack(
+  configuration: Configuration,
+  logger: Logger,
+  registry: Registry,
+): { messenger: Messenger; webClient: () => Promise<WebClient> } {
+  const client = createSlackWebClient({
+    token: configuration.slack.botToken,
+    apiUrl: configuration.slack.apiUrl,
+    timeoutMs: configuration.slack.requestTimeoutMs,
+    clientLogger: boltLogger(logger),
+  });
+  return { messenger: new SlackMessenger({ client, logger, metrics: registry }), webClient: async () => client };
 }

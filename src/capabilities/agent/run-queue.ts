@@ -12,6 +12,7 @@
 import { type ConnectionOptions, type Job, Queue, Worker } from 'bullmq';
 import { DeskhandError, toDeskhandError } from '../../errors.ts';
 import type { Logger } from '../../observability/logger.ts';
+import { withWorkspace } from '../../ports/workspace-scope.ts';
 import type { AgentRuntime } from './agent-runtime.ts';
 import type { ApprovalRequest } from './approval-request.ts';
 import { resolveApprovalCard } from './escalation.ts';
@@ -151,7 +152,8 @@ export class AgentRunQueue {
     const expired = await runtime.approvals.sweepExpired();
     for (const request of expired) {
       runtime.metrics?.approval('expired');
-      await resolveApprovalCard(runtime, request);
+      // A sweep acts for no workspace; each card is updated with its own workspace's token (OAuth mode).
+      await withWorkspace(request.workspaceId, () => resolveApprovalCard(runtime, request));
       await this.enqueue({
         kind: 'resume',
         workspaceId: request.workspaceId,
@@ -162,7 +164,14 @@ export class AgentRunQueue {
     return expired.length;
   }
 
-  async #process(job: Job<AgentJob>): Promise<void> {
+  /** A job acts for its run's workspace: its Slack calls use that workspace's token (workspace-scope.ts). */
+  #process(job: Job<AgentJob>): Promise<void> {
+    return job.data.kind === 'sweep'
+      ? this.#processJob(job)
+      : withWorkspace(job.data.workspaceId, () => this.#processJob(job));
+  }
+
+  async #processJob(job: Job<AgentJob>): Promise<void> {
     if (job.data.kind === 'sweep') {
       const expired = await this.sweepExpiredApprovals();
       if (expired > 0) this.#logger.info({ expired }, 'approval requests expired');
