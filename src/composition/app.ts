@@ -21,12 +21,14 @@ import * as commandListeners from '../slack/listeners/commands.ts';
 import type { ListenerDependencies } from '../slack/listeners/dependencies.ts';
 import * as eventListeners from '../slack/listeners/events.ts';
 import * as shortcutListeners from '../slack/listeners/shortcuts.ts';
+import * as uninstallListeners from '../slack/listeners/uninstall.ts';
 import * as viewListeners from '../slack/listeners/views.ts';
 import { DeskhandReceiver, deferSocketModeAcks } from '../slack/receiver.ts';
 import { BackgroundJobs } from '../work/background-jobs.ts';
 import { DeliveryDeduplicator } from '../work/dedupe.ts';
 import { DurableWork, isWorkNotStoredError, type UndeliverableNotice } from '../work/durable-work.ts';
 import type { Work } from '../work/work.ts';
+import { type IngressInstallations, ingressInstallations } from './build-installations.ts';
 import type { Configuration } from './config.ts';
 
 export interface AppDependencies {
@@ -91,17 +93,23 @@ export function createApp(dependencies: AppDependencies): DeskhandApp {
   });
   // A stale button or shortcut (one no listener knows any more) is answered with a short ephemeral, through Bolt's
   // own client like the durable-work notice: nothing the work side knows about was started.
+  // With OAuth distribution (build-installations.ts) each workspace's own token; else SLACK_BOT_TOKEN.
+  const installations = ingressInstallations(configuration, { redis, logger });
+  const tokenFor = async (workspaceId?: string) =>
+    installations ? installations.tokenOf(workspaceId) : configuration.slack.botToken;
   const notifyStale = async (notice: StaleInteractionNotice): Promise<void> => {
+    const token = await tokenFor(notice.workspaceId);
+    if (!token) return;
     await bolt.client.chat.postEphemeral({
-      token: configuration.slack.botToken,
+      token,
       channel: notice.channelId,
       user: notice.userId,
       text: notice.text,
     });
   };
-  const { receiver, socketMode } = createReceiver(configuration, logger, registry, routes, notifyStale);
+  const { receiver, socketMode } = createReceiver(configuration, logger, registry, routes, notifyStale, installations);
   const bolt = createBolt(configuration, logger, receiver, () => identity);
-  const durable = createDurableWork(dependencies, { bolt, dedupe, jobs, registry, leaseMs });
+  const durable = createDurableWork(dependencies, { bolt, dedupe, jobs, registry, leaseMs, tokenFor });
   const deliveries = deliveryMiddleware({ dedupe, logger, registry });
   registerListeners(bolt, deliveries, logger, {
     work,
@@ -112,10 +120,16 @@ export function createApp(dependencies: AppDependencies): DeskhandApp {
     ticketReaction: configuration.tickets.reaction,
     identity: () => identity,
   });
+  if (installations) {
+    const { keyPrefix } = configuration.redis;
+    uninstallListeners.register(bolt, { redis, keyPrefix, installations: installations.store, logger });
+  }
 
+  // With OAuth distribution each workspace has its own bot: Bolt's `authorize` gives each request its ids.
   const resolveIdentity =
     dependencies.resolveIdentity ??
     (async (): Promise<BotIdentity> => {
+      if (installations) return {};
       const result = await bolt.client.auth.test({ token: configuration.slack.botToken });
       return { botUserId: result.user_id, botId: result.bot_id };
     });
@@ -158,6 +172,7 @@ function createReceiver(
   registry: Registry,
   routes: ReturnType<typeof healthRoutes>,
   notifyStale: (notice: StaleInteractionNotice) => Promise<void>,
+  installations: IngressInstallations | undefined,
 ): { receiver: AppReceiver; socketMode: boolean } {
   const socketMode = configuration.slack.appToken !== undefined;
   const receiver: AppReceiver = socketMode
@@ -177,6 +192,7 @@ function createReceiver(
         registry,
         routes,
         notifyStale,
+        ...(installations ? { oauth: installations.receiverOptions } : {}),
       });
   return { receiver, socketMode };
 }
@@ -192,8 +208,10 @@ function createBolt(
     logger: boltLogger(logger),
     deferInitialization: true,
     ignoreSelf: true,
-    // One installation: the identity is learnt once at start, so authorising a request costs nothing.
-    authorize: async () => {
+    // OAuth distribution: Bolt's InstallProvider reads the request's installation (token and bot ids) from the
+    // encrypted store. One installation: the identity is learnt once at start, so authorising costs nothing.
+    authorize: async (source) => {
+      if (receiver instanceof DeskhandReceiver && receiver.installer) return receiver.installer.authorize(source);
       const { botId, botUserId } = identity();
       return {
         botToken: configuration.slack.botToken,
@@ -212,12 +230,21 @@ function createBolt(
 /** Durable work, which tells a user through Bolt's own client when their work was given up (see the header). */
 function createDurableWork(
   dependencies: AppDependencies,
-  parts: { bolt: App; dedupe: DeliveryDeduplicator; jobs: BackgroundJobs; registry: Registry; leaseMs: number },
+  parts: {
+    bolt: App;
+    dedupe: DeliveryDeduplicator;
+    jobs: BackgroundJobs;
+    registry: Registry;
+    leaseMs: number;
+    tokenFor: (workspaceId?: string) => Promise<string | undefined>;
+  },
 ): DurableWork {
   const { configuration, logger, redis, work } = dependencies;
-  const { bolt, dedupe, jobs, registry, leaseMs } = parts;
+  const { bolt, dedupe, jobs, registry, leaseMs, tokenFor } = parts;
   const notify = async (notice: UndeliverableNotice): Promise<void> => {
-    const base = { token: configuration.slack.botToken, channel: notice.channelId, text: notice.text };
+    const token = await tokenFor(notice.workspaceId);
+    if (!token) return;
+    const base = { token, channel: notice.channelId, text: notice.text };
     if (notice.userId) await bolt.client.chat.postEphemeral({ ...base, user: notice.userId });
     else await bolt.client.chat.postMessage({ ...base, ...(notice.threadTs ? { thread_ts: notice.threadTs } : {}) });
   };

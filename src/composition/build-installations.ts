@@ -22,6 +22,7 @@ import { parseKeyRing } from '../slack/installations/token-cipher.ts';
 import { WorkspacePurger } from '../slack/installations/workspace-purge.ts';
 import { createSlackWebClient, SlackMessenger } from '../slack/outbound/slack-messenger.ts';
 import { WorkspaceMessenger } from '../slack/outbound/workspace-messenger.ts';
+import type { ReceiverOAuthOptions } from '../slack/receiver.ts';
 import type { Work } from '../work/work.ts';
 import type { Configuration } from './config.ts';
 import type { OAuthConfiguration } from './oauth-config.ts';
@@ -102,5 +103,41 @@ export function scopeWork<W extends Work>(work: W): W {
     action: (request) => withWorkspace(request.workspaceId, () => work.action(request)),
     view: (request) => withWorkspace(request.workspaceId, () => work.view(request)),
     fileShared: (request) => withWorkspace(request.workspaceId, () => work.fileShared(request)),
+  };
+}
+
+export interface IngressInstallations {
+  store: RedisInstallationStore;
+  /** What the HTTP receiver needs to serve Bolt's install and redirect paths. */
+  receiverOptions: ReceiverOAuthOptions;
+  /** A workspace's bot token, for the ingress's rare own messages; undefined when it has none (logged). */
+  tokenOf(workspaceId: string | undefined): Promise<string | undefined>;
+}
+
+/** The ingress's side of OAuth distribution, or undefined in single-token mode. */
+export function ingressInstallations(
+  configuration: Configuration,
+  parts: { redis: Redis; logger: Logger },
+): IngressInstallations | undefined {
+  const oauth = configuration.slack.oauth;
+  if (!oauth) return undefined;
+  const { logger } = parts;
+  const store = createInstallationStore(oauth, { ...parts, keyPrefix: configuration.redis.keyPrefix });
+  return {
+    store,
+    receiverOptions: {
+      clientId: oauth.clientId,
+      clientSecret: oauth.clientSecret,
+      stateSecret: oauth.stateSecret,
+      installationStore: store,
+      scopes: manifestBotScopes(),
+      ...(oauth.redirectUri ? { redirectUri: oauth.redirectUri } : {}),
+      clientOptions: { slackApiUrl: configuration.slack.apiUrl, timeout: configuration.slack.requestTimeoutMs },
+    },
+    async tokenOf(workspaceId) {
+      const installation = workspaceId ? await store.installationOf(workspaceId).catch(() => undefined) : undefined;
+      if (!installation?.bot?.token) logger.warn({ workspaceId, code: 'not_authorised' }, 'no token to notify with');
+      return installation?.bot?.token;
+    },
   };
 }

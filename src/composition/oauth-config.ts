@@ -42,7 +42,7 @@ export const oauthHints: Record<string, string> = {
   INSTALLATION_ENCRYPTION_KEY: 'one 32-byte key in base64 (openssl rand -base64 32)',
 };
 
-type OAuthRaw = { SLACK_BOT_TOKEN?: string | undefined } & {
+type OAuthRaw = { SLACK_BOT_TOKEN?: string | undefined; SLACK_APP_TOKEN?: string | undefined } & {
   [name in keyof typeof oauthSchemaFields]?: string | undefined;
 };
 
@@ -73,6 +73,11 @@ export function oauthProblems(raw: OAuthRaw): string[] {
     const missing = oauthVariables.filter((name) => raw[name] === undefined).join(' and ');
     problems.push(
       `${missing} must be set too: OAuth distribution needs SLACK_CLIENT_ID and SLACK_CLIENT_SECRET (from your Slack app’s "Basic Information" page) and SLACK_STATE_SECRET (a long random string), or none of them for single-token mode.`,
+    );
+  }
+  if (raw.SLACK_APP_TOKEN) {
+    problems.push(
+      'SLACK_APP_TOKEN must be unset with OAuth distribution — workspaces install through GET /slack/install, which Deskhand serves over HTTP only; leave SLACK_APP_TOKEN empty and expose PORT over HTTPS.',
     );
   }
   if (!raw.INSTALLATION_ENCRYPTION_KEYS && !raw.INSTALLATION_ENCRYPTION_KEY) {

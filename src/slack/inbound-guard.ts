@@ -16,6 +16,7 @@ import type { App, ReceiverEvent } from '@slack/bolt';
 import type { Logger } from '../observability/logger.ts';
 import { counter, type Registry } from '../observability/metrics.ts';
 import { messageView } from '../work/work.ts';
+import { tenantOf } from './tenancy.ts';
 
 /** Deeper JSON than this is refused; real Slack payloads stay well under 20 levels. */
 export const maxPayloadDepth = 64;
@@ -40,6 +41,8 @@ export function isMalformedRequestError(error: unknown): error is MalformedReque
 
 /** Where a stale interaction happened, so the clicker can be told it no longer works. */
 export interface StaleInteractionNotice {
+  /** The tenant (tenancy.ts): with OAuth distribution, whose token tells the user. */
+  workspaceId?: string;
   channelId: string;
   userId: string;
   text: string;
@@ -203,7 +206,11 @@ function fallbackFor(body: Json): Fallback {
   const userId = str(user?.id);
   const channelId =
     str((body.channel as Json | undefined)?.id) ?? str((body.container as Json | undefined)?.channel_id);
-  const notice = userId && channelId ? { notice: { channelId, userId, text: staleActionText } } : {};
+  const workspaceId = tenantOf(body);
+  const notice =
+    userId && channelId
+      ? { notice: { channelId, userId, text: staleActionText, ...(workspaceId ? { workspaceId } : {}) } }
+      : {};
   switch (type) {
     case 'block_actions': {
       const [action] = (body.actions as Json[] | undefined) ?? [];

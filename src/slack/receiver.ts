@@ -20,10 +20,20 @@
  * (`processEventErrorHandler`), and what no listener acknowledged is acknowledged, so no signed request waits
  * for Bolt's 3 s "not acknowledged" 404.
  * Socket Mode has no such option (`SocketModeResponseAck` sends at once): see `deferSocketModeAcks`.
+ * With OAuth distribution (`oauth` set) the inner receiver also serves Bolt's built-in `GET /slack/install` and
+ * `GET /slack/oauth_redirect` (its `InstallProvider`: signed state in a cookie, `oauth.v2.access`, the
+ * installation stored in the given store), and `installer` authorises each request from that store.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type App, HTTPModuleFunctions, HTTPReceiver, type Receiver, type ReceiverEvent } from '@slack/bolt';
+import {
+  type App,
+  HTTPModuleFunctions,
+  HTTPReceiver,
+  type InstallationStore,
+  type Receiver,
+  type ReceiverEvent,
+} from '@slack/bolt';
 import type { Logger } from '../observability/logger.ts';
 import { counter, histogram, type Registry } from '../observability/metrics.ts';
 import { boltLogger } from './bolt-logger.ts';
@@ -36,6 +46,20 @@ import {
 } from './inbound-guard.ts';
 
 export const eventsPath = '/slack/events';
+export const installPath = '/slack/install';
+export const oauthRedirectPath = '/slack/oauth_redirect';
+
+/** Bolt's OAuth flow settings (HTTPReceiver's `clientId`, `clientSecret`, `stateSecret`, `installationStore`…). */
+export interface ReceiverOAuthOptions {
+  clientId: string;
+  clientSecret: string;
+  stateSecret: string;
+  installationStore: InstallationStore;
+  scopes: string[];
+  redirectUri?: string;
+  /** Options of Bolt's `InstallProvider` client (the OAuth exchange's `slackApiUrl`, timeout). */
+  clientOptions?: { slackApiUrl: string; timeout: number };
+}
 
 export interface DeskhandReceiverOptions {
   signingSecret: string;
@@ -47,6 +71,8 @@ export interface DeskhandReceiverOptions {
   nowSeconds?: () => number;
   /** Tells a user that the button or shortcut they used no longer exists (see inbound-guard.ts). */
   notifyStale?: (notice: StaleInteractionNotice) => Promise<void>;
+  /** OAuth distribution: serve the install and redirect paths and authorise from the installation store. */
+  oauth?: ReceiverOAuthOptions;
 }
 
 export class DeskhandReceiver implements Receiver {
@@ -64,6 +90,7 @@ export class DeskhandReceiver implements Receiver {
       logger: boltLogger(options.logger),
       processBeforeResponse: true,
       signatureVerification: true,
+      ...(options.oauth ? oauthReceiverOptions(options.oauth) : {}),
       processEventErrorHandler: async (args) => {
         if (!isMalformedRequestError(args.error) || args.response.headersSent) {
           return HTTPModuleFunctions.defaultProcessEventErrorHandler(args);
@@ -85,6 +112,11 @@ export class DeskhandReceiver implements Receiver {
       ['path'],
       [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 3, 5],
     );
+  }
+
+  /** Bolt's `InstallProvider` in OAuth mode (its `authorize` reads the installation store), else undefined. */
+  get installer(): HTTPReceiver['installer'] {
+    return this.#inner.installer;
   }
 
   init(app: App): void {
@@ -130,7 +162,8 @@ export class DeskhandReceiver implements Receiver {
   #handle(request: IncomingMessage, response: ServerResponse): void {
     const started = performance.now();
     const path = (request.url ?? '/').split('?')[0] ?? '/';
-    const known = path === eventsPath || path in this.#options.routes;
+    const oauthPath = this.#options.oauth !== undefined && (path === installPath || path === oauthRedirectPath);
+    const known = path === eventsPath || oauthPath || path in this.#options.routes;
     const label = known ? path : 'other';
     response.once('finish', () => {
       this.#requests.inc({ path: label, status: String(response.statusCode) });
@@ -164,6 +197,24 @@ export class DeskhandReceiver implements Receiver {
     const skewSeconds = timestamp - now;
     return skewSeconds > this.#options.maxFutureSkewSeconds ? { timestamp, skewSeconds } : undefined;
   }
+}
+
+function oauthReceiverOptions(oauth: ReceiverOAuthOptions) {
+  return {
+    clientId: oauth.clientId,
+    clientSecret: oauth.clientSecret,
+    stateSecret: oauth.stateSecret,
+    installationStore: oauth.installationStore,
+    scopes: oauth.scopes,
+    ...(oauth.redirectUri ? { redirectUri: oauth.redirectUri } : {}),
+    installerOptions: {
+      installPath,
+      redirectUriPath: oauthRedirectPath,
+      // The install page redirects straight to Slack's authorize URL, with the state cookie set.
+      directInstall: true,
+      ...(oauth.clientOptions ? { clientOptions: oauth.clientOptions } : {}),
+    },
+  };
 }
 
 /**

@@ -44,6 +44,8 @@ export type StoredWork = WorkUnit & { deliveryId: string; name: string; attempts
 
 /** Where and to whom to say that a request could not be completed. */
 export interface UndeliverableNotice {
+  /** The request's tenant: with OAuth distribution, whose token tells the user. */
+  workspaceId?: string;
   channelId: string;
   /** Set when the request came from a message: the reply goes in its thread. */
   threadTs?: string;
@@ -306,12 +308,14 @@ export class DurableWork {
     const { logger } = this.#options;
     logger.warn({ err: error, code: error.code, deliveryId: item.deliveryId, kind: item.kind }, 'durable work refused');
     this.#outcomes.inc({ event: 'refused' });
-    const { channelId, userId } = item.request;
+    const { channelId, userId, workspaceId } = item.request;
     if (!channelId) return;
     // Only the requester sees it: it is about their request, not an answer for the channel.
-    await this.#options.notify({ channelId, userId, text: error.userMessage }).catch((notifyError: unknown) => {
-      logger.error({ err: notifyError, code: 'internal', deliveryId: item.deliveryId }, 'could not tell the user');
-    });
+    await this.#options
+      .notify({ workspaceId, channelId, userId, text: error.userMessage })
+      .catch((notifyError: unknown) => {
+        logger.error({ err: notifyError, code: 'internal', deliveryId: item.deliveryId }, 'could not tell the user');
+      });
   }
 
   async #abandon(item: StoredWork, claim: DeliveryClaim): Promise<void> {
@@ -337,6 +341,11 @@ export class DurableWork {
 
 /** Where to tell the user about a given-up item; undefined when the request names no channel. */
 export function noticeFor(item: StoredWork): UndeliverableNotice | undefined {
+  const notice = placeOfNotice(item);
+  return notice && { workspaceId: item.request.workspaceId, ...notice };
+}
+
+function placeOfNotice(item: StoredWork): UndeliverableNotice | undefined {
   switch (item.kind) {
     case 'route': {
       const { channelId, userId, threadTs, messageTs } = item.request;

@@ -178,7 +178,17 @@ describe('Slack app manifest', () => {
   test('subscribes to the events the listeners need with least-privilege scopes', () => {
     assert.deepEqual(
       new Set(manifest.settings.event_subscriptions.bot_events),
-      new Set(['app_mention', 'message.channels', 'message.groups', 'message.im', 'reaction_added', 'file_shared']),
+      new Set([
+        'app_mention',
+        'message.channels',
+        'message.groups',
+        'message.im',
+        'reaction_added',
+        'file_shared',
+        // OAuth distribution: an uninstalled workspace's data is deleted (src/slack/listeners/uninstall.ts).
+        'app_uninstalled',
+        'tokens_revoked',
+      ]),
     );
     assert.deepEqual(
       new Set(manifest.oauth_config.scopes.bot),

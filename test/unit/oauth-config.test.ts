@@ -55,6 +55,12 @@ describe('OAuth distribution configuration', () => {
     assert.equal(rotated.configuration.slack.oauth?.encryptionKeys, `new:${key},k1:${key}`);
   });
 
+  test('OAuth distribution with Socket Mode is refused: the install routes are served over HTTP', () => {
+    const found = problems({ ...signing, ...oauth, INSTALLATION_ENCRYPTION_KEY: key, SLACK_APP_TOKEN: 'xapp-1' });
+    assert.equal(found.length, 1, found.join('\n'));
+    assert.match(found[0] ?? '', /^SLACK_APP_TOKEN must be unset with OAuth distribution/);
+  });
+
   test('neither a bot token nor OAuth: the bot token is reported missing with both ways out', () => {
     const found = problems({ ...signing });
     assert.equal(found.length, 1);

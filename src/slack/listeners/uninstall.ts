@@ -1,0 +1,48 @@
+/**
+ * `app_uninstalled` and `tokens_revoked` (bot tokens) in OAuth mode: the workspace's installation is deleted at
+ * once — so no token of that workspace is used again, even by work already queued — and the deletion of its data
+ * is recorded in Redis before the ack (workspace-purge.ts), so it happens even if this process dies now. The work
+ * side, which owns the vector index, deletes the data and writes the audit entry. A revocation of user tokens only
+ * (`tokens.oauth`) concerns no data Deskhand keeps and is ignored. Bolt does not authorise these two events (the
+ * installation may be gone), so the tenant comes from the envelope (tenancy.ts).
+ */
+import type { App } from '@slack/bolt';
+import type { Redis } from 'ioredis';
+import type { Logger } from '../../observability/logger.ts';
+import type { RedisInstallationStore } from '../installations/redis-installation-store.ts';
+import { type PurgeReason, requestPurge } from '../installations/workspace-purge.ts';
+import { tenantOf } from '../tenancy.ts';
+
+export interface UninstallListenerDependencies {
+  redis: Redis;
+  keyPrefix: string;
+  installations: Pick<RedisInstallationStore, 'deleteTenant'>;
+  logger: Logger;
+}
+
+export function register(app: App, dependencies: UninstallListenerDependencies): void {
+  app.event('app_uninstalled', async ({ body }) => {
+    await forget(body, 'app_uninstalled', dependencies);
+  });
+  app.event('tokens_revoked', async ({ event, body }) => {
+    const bots = event.tokens.bot ?? [];
+    if (bots.length === 0) {
+      dependencies.logger.info({ tenant: tenantOf(body), code: 'ok' }, 'user tokens revoked; nothing to delete');
+      return;
+    }
+    await forget(body, 'tokens_revoked', dependencies);
+  });
+}
+
+async function forget(body: unknown, reason: PurgeReason, dependencies: UninstallListenerDependencies): Promise<void> {
+  const { redis, keyPrefix, installations, logger } = dependencies;
+  const workspaceId = tenantOf(body);
+  if (!workspaceId) {
+    logger.warn({ reason, code: 'invalid_input' }, 'uninstall event without a workspace; nothing deleted');
+    return;
+  }
+  const removed = await installations.deleteTenant(workspaceId);
+  // Stored before the ack: if this throws, Slack is not acknowledged and retries the event.
+  await requestPurge(redis, keyPrefix, workspaceId, reason);
+  logger.info({ workspaceId, reason, installationRemoved: removed, code: 'ok' }, 'workspace data deletion requested');
+}
