@@ -6,6 +6,7 @@
 import { Buffer } from 'node:buffer';
 import yauzl from 'yauzl';
 import { DeskhandError, type OutcomeCode } from '../../../errors.ts';
+import { DocxTextCounter } from './docx-text-counter.ts';
 
 export type RejectionReason =
   | 'too_large'
@@ -15,7 +16,8 @@ export type RejectionReason =
   | 'image_only_pdf'
   | 'empty_document'
   | 'unsupported_format'
-  | 'corrupt_file';
+  | 'corrupt_file'
+  | 'too_slow';
 
 export interface IngestionLimits {
   /** Largest file accepted, in bytes (`MAX_UPLOAD_BYTES`). */
@@ -26,10 +28,21 @@ export interface IngestionLimits {
   maxCompressionRatio: number;
   /** Most entries a DOCX's ZIP may have. */
   maxZipEntries: number;
-  /** Most pages read from a PDF. */
+  /** Largest uncompressed size of one XML part of a DOCX (`word/document.xml`, footnotes…), from the directory. */
+  maxDocxPartBytes: number;
+  /** Most pages read from a PDF (its page count is read before any text is extracted). */
   maxPdfPages: number;
-  /** Most characters of extracted text (bounds chunking and embedding work per document). */
+  /**
+   * Most characters of extracted text (bounds chunking and embedding work per document). Extraction stops as soon
+   * as it is passed: PDF text page by page, DOCX text runs while the ZIP is inspected, text formats by length.
+   */
   maxTextCharacters: number;
+  /** Largest HTML file read, in characters: the markup around `maxTextCharacters` of text. */
+  maxHtmlCharacters: number;
+  /** Wall-clock limit of one parse; the PDF parser checks it between pages, the parse worker is killed past it. */
+  maxParseMilliseconds: number;
+  /** Heap (V8 old generation) of the worker thread one parse runs in; past it the parse is refused. */
+  maxParseHeapMb: number;
 }
 
 export const defaultIngestionLimits: IngestionLimits = {
@@ -37,8 +50,12 @@ export const defaultIngestionLimits: IngestionLimits = {
   maxUncompressedBytes: 100 * 1024 * 1024,
   maxCompressionRatio: 100,
   maxZipEntries: 2_000,
-  maxPdfPages: 2_000,
+  maxDocxPartBytes: 32 * 1024 * 1024,
+  maxPdfPages: 1_000,
   maxTextCharacters: 5_000_000,
+  maxHtmlCharacters: 15_000_000,
+  maxParseMilliseconds: 30_000,
+  maxParseHeapMb: 512,
 };
 
 const reasonCodes: Record<RejectionReason, OutcomeCode> = {
@@ -50,6 +67,7 @@ const reasonCodes: Record<RejectionReason, OutcomeCode> = {
   empty_document: 'invalid_input',
   unsupported_format: 'unsupported_input',
   corrupt_file: 'invalid_input',
+  too_slow: 'deadline_exceeded',
 };
 
 /** A refusal with its reason; `message` is for logs, `userMessage` is safe to show in Slack. */
@@ -94,14 +112,38 @@ export function checkNotEmpty(fileName: string, text: string): void {
 }
 
 export function checkTextLength(fileName: string, text: string, limits: IngestionLimits): void {
-  if (text.length > limits.maxTextCharacters) {
-    throw rejectDocument(
-      'too_large',
-      `${fileName} has ${text.length} characters of text, over the ${limits.maxTextCharacters} limit`,
-      `"${fileName}" has more text than I index from one file (${limits.maxTextCharacters.toLocaleString('en')} characters). Split it into smaller documents.`,
-      { characters: text.length, limit: limits.maxTextCharacters },
-    );
-  }
+  if (text.length > limits.maxTextCharacters) throw tooMuchText(fileName, text.length, limits);
+}
+
+/**
+ * The refusal for text over `maxTextCharacters`. `where` says how far extraction got when it stopped counting
+ * (e.g. "by page 12 of 900"): `actual` is then a lower bound, which is all a budget that stops early can know.
+ */
+export function tooMuchText(fileName: string, actual: number, limits: IngestionLimits, where = ''): DeskhandError {
+  const limit = limits.maxTextCharacters;
+  const counted = where
+    ? `more than ${limit.toLocaleString('en')} characters of text ${where}`
+    : `${actual.toLocaleString('en')} characters of text`;
+  return rejectDocument(
+    'too_large',
+    `${fileName} has ${actual} characters of text${where ? ` ${where}` : ''}, over the ${limit} limit`,
+    `"${fileName}" is too large: it has ${counted}, the limit is ${limit.toLocaleString('en')}. Split it into smaller documents.`,
+    { characters: actual, actual, limit },
+  );
+}
+
+/**
+ * The refusal for a parse past `maxParseMilliseconds`: from a parser that checks its clock between steps (`where`
+ * says how far it got), or from the worker killed at the wall-clock limit.
+ */
+export function tooSlow(fileName: string, elapsedMs: number, limits: IngestionLimits, where = ''): DeskhandError {
+  const seconds = (ms: number) => `${Math.round(ms / 100) / 10} s`;
+  return rejectDocument(
+    'too_slow',
+    `${fileName}: parsing stopped after ${Math.round(elapsedMs)} ms${where ? ` ${where}` : ''}, over the ${limits.maxParseMilliseconds} ms limit`,
+    `"${fileName}" takes too long to read: I stopped after ${seconds(elapsedMs)}${where ? ` ${where}` : ''}, the limit is ${seconds(limits.maxParseMilliseconds)}. Split it into smaller documents.`,
+    { actual: Math.round(elapsedMs), limit: limits.maxParseMilliseconds },
+  );
 }
 
 // Above these ratios a "text" file is not text: real text has no NUL bytes and almost no C0 control characters,
@@ -226,9 +268,10 @@ function zipBomb(fileName: string, message: string, details: Record<string, unkn
 
 /**
  * Inspects a ZIP container (DOCX) before any parser inflates it: entry count, declared total size and
- * compression ratios from the central directory, encrypted entries, then inflates every entry once while counting
- * bytes — yauzl's `validateEntrySizes` fails an entry that inflates past its declared size, so a central directory
- * that lies about sizes is caught too. Returns the entry names.
+ * compression ratios and the size of each XML part from the central directory, encrypted entries, then inflates
+ * every entry once while counting bytes — yauzl's `validateEntrySizes` fails an entry that inflates past its
+ * declared size, so a central directory that lies about sizes is caught too — and the characters of text in
+ * `word/document.xml` (stopping at `maxTextCharacters`). Returns the entry names.
  */
 export async function inspectZip(fileName: string, bytes: Uint8Array, limits: IngestionLimits): Promise<string[]> {
   const zip = await openZip(fileName, bytes);
@@ -286,6 +329,7 @@ async function checkZipDirectory(
         `"${fileName}" is password-protected. Remove the password and share it again.`,
       );
     }
+    checkPartSize(fileName, entry, limits);
     declaredTotal += entry.uncompressedSize;
     compressedTotal += entry.compressedSize;
     const ratio = entry.uncompressedSize / Math.max(1, entry.compressedSize);
@@ -314,6 +358,25 @@ async function checkZipDirectory(
   return entries;
 }
 
+/** The XML parts mammoth parses (`word/document.xml`, footnotes, comments…); media files are never parsed. */
+const isParsedPart = (name: string) => name.startsWith('word/') && name.endsWith('.xml');
+
+/**
+ * A DOCX part that mammoth would parse is refused from its declared size, before anything is inflated: the XML
+ * tree mammoth builds is many times the part's size (a 96 MB `word/document.xml` took 92 s, 3.5 GB and ended in
+ * a stack overflow). A lying declared size is caught while inflating (`validateEntrySizes`).
+ */
+function checkPartSize(fileName: string, entry: yauzl.Entry, limits: IngestionLimits): void {
+  if (!isParsedPart(entry.fileName) || entry.uncompressedSize <= limits.maxDocxPartBytes) return;
+  const part = entry.fileName === 'word/document.xml' ? 'its text part' : `its part "${entry.fileName}"`;
+  throw rejectDocument(
+    'too_large',
+    `${fileName}: ${entry.fileName} is ${entry.uncompressedSize} bytes uncompressed, over the ${limits.maxDocxPartBytes}-byte part limit`,
+    `"${fileName}" is too large: ${part} is ${mebibytes(entry.uncompressedSize)} uncompressed, the limit is ${mebibytes(limits.maxDocxPartBytes)}. Split it into smaller documents.`,
+    { entry: entry.fileName, actual: entry.uncompressedSize, limit: limits.maxDocxPartBytes },
+  );
+}
+
 /**
  * Inflates every file entry once, counting bytes: an entry that inflates past its declared size (yauzl's
  * `validateEntrySizes`) or a total past the limit is a zip bomb; any other failure is `corrupt_file`.
@@ -327,10 +390,19 @@ async function inflateZipEntries(
   let inflatedTotal = 0;
   for (const entry of entries) {
     if (entry.fileName.endsWith('/')) continue;
+    const text = entry.fileName === 'word/document.xml' ? new DocxTextCounter() : undefined;
     try {
       const stream = await zip.openReadStreamPromise(entry);
-      for await (const chunk of stream) inflatedTotal += (chunk as Buffer).length;
+      for await (const chunk of stream) {
+        inflatedTotal += (chunk as Buffer).length;
+        text?.feed(chunk as Buffer);
+        if (text && text.characters > limits.maxTextCharacters) {
+          stream.destroy();
+          throw tooMuchText(fileName, text.characters, limits, 'in its text part');
+        }
+      }
     } catch (error) {
+      if (rejectionReason(error)) throw error;
       if (/too many bytes/.test((error as Error).message)) {
         throw zipBomb(fileName, `"${entry.fileName}" inflates past the size its header declares`, {
           entry: entry.fileName,

@@ -1,10 +1,36 @@
-import { extractTextItems, getDocumentProxy, getResolvedPDFJS, type StructuredTextItem } from 'unpdf';
-import { type IngestionLimits, rejectDocument } from '../safety.ts';
+/**
+ * PDF to blocks from its text layer, within budgets checked while it runs: the page count is read before any page,
+ * then pages are read one at a time, stopping at `maxTextCharacters` and at `maxParseMilliseconds` (unpdf's
+ * `extractTextItems` reads every page at once: a 318 KB PDF of 2,000 pages sharing one content stream took 74 s
+ * and 1.4 GB).
+ */
+import { getDocumentProxy, getResolvedPDFJS } from 'unpdf';
+import { type IngestionLimits, rejectDocument, tooMuchText, tooSlow } from '../safety.ts';
 import { type DocumentBlock, type ParsedDocument, titleFromBlocks } from './document-blocks.ts';
 
 type PdfDocument = Awaited<ReturnType<typeof getDocumentProxy>>;
 
-async function hasImages(pdf: PdfDocument): Promise<boolean> {
+/** Items of a page's text layer as `linesOf` needs them (what unpdf's `extractTextItems` computes). */
+interface TextItem {
+  str: string;
+  fontSize: number;
+  y: number;
+}
+
+interface Budget {
+  fileName: string;
+  limits: IngestionLimits;
+  startedAt: number;
+}
+
+function checkClock(budget: Budget, pageNumber: number, pages: number): void {
+  const elapsed = performance.now() - budget.startedAt;
+  if (elapsed > budget.limits.maxParseMilliseconds) {
+    throw tooSlow(budget.fileName, elapsed, budget.limits, `at page ${pageNumber} of ${pages}`);
+  }
+}
+
+async function hasImages(pdf: PdfDocument, budget: Budget): Promise<boolean> {
   const { OPS } = await getResolvedPDFJS();
   const imageOperations = new Set<number>([
     OPS.paintImageXObject,
@@ -12,8 +38,10 @@ async function hasImages(pdf: PdfDocument): Promise<boolean> {
     OPS.paintImageMaskXObject,
   ]);
   for (let pageNumber = 1; pageNumber <= pdf.numPages; pageNumber += 1) {
+    checkClock(budget, pageNumber, pdf.numPages);
     const page = await pdf.getPage(pageNumber);
     const operations = await page.getOperatorList();
+    page.cleanup();
     if (operations.fnArray.some((operation) => imageOperations.has(operation))) return true;
   }
   return false;
@@ -26,7 +54,7 @@ interface PdfLine {
 }
 
 /** Items on one baseline form a line (pdf.js splits lines into runs by font and spacing). */
-function linesOf(items: StructuredTextItem[]): PdfLine[] {
+function linesOf(items: TextItem[]): PdfLine[] {
   const lines: PdfLine[] = [];
   for (const item of items) {
     if (item.str === '') continue;
@@ -100,11 +128,42 @@ function pdfBlocks(pages: PdfLine[][]): DocumentBlock[] {
   return blocks;
 }
 
+/** One page's lines (pdf.js's text items: `transform` is [a b c d e f], the font size is the length of (c, d)). */
+async function pageLines(pdf: PdfDocument, pageNumber: number): Promise<PdfLine[]> {
+  const page = await pdf.getPage(pageNumber);
+  const content = await page.getTextContent();
+  page.cleanup();
+  const items: TextItem[] = [];
+  for (const item of content.items) {
+    if (!('str' in item)) continue;
+    const [, , c = 0, d = 0, , f = 0] = item.transform as number[];
+    items.push({ str: item.str, fontSize: Math.hypot(c, d), y: f });
+  }
+  return linesOf(items);
+}
+
+/** Every page's lines, one page at a time, stopping at the character and time budgets. */
+async function readPages(pdf: PdfDocument, budget: Budget): Promise<PdfLine[][]> {
+  const pages: PdfLine[][] = [];
+  let characters = 0;
+  for (let pageNumber = 1; pageNumber <= pdf.numPages; pageNumber += 1) {
+    checkClock(budget, pageNumber, pdf.numPages);
+    const lines = await pageLines(pdf, pageNumber);
+    for (const line of lines) characters += line.text.length;
+    if (characters > budget.limits.maxTextCharacters) {
+      throw tooMuchText(budget.fileName, characters, budget.limits, `by page ${pageNumber} of ${pdf.numPages}`);
+    }
+    pages.push(lines);
+  }
+  return pages;
+}
+
 /**
  * The PDF's text layer, page by page, so every chunk knows its page. A PDF that needs a password, or whose
  * pages are only images (a scan without OCR), is refused with that reason rather than indexed as empty.
  */
 export async function parsePdf(fileName: string, bytes: Uint8Array, limits: IngestionLimits): Promise<ParsedDocument> {
+  const budget: Budget = { fileName, limits, startedAt: performance.now() };
   let pdf: PdfDocument;
   try {
     // pdf.js may transfer (detach) the buffer it is given; keep the caller's bytes intact.
@@ -132,14 +191,13 @@ export async function parsePdf(fileName: string, bytes: Uint8Array, limits: Inge
       throw rejectDocument(
         'too_large',
         `${fileName} has ${pdf.numPages} pages, over the ${limits.maxPdfPages}-page limit`,
-        `"${fileName}" has ${pdf.numPages} pages; I index at most ${limits.maxPdfPages} pages per file. Split it.`,
-        { pages: pdf.numPages, limit: limits.maxPdfPages },
+        `"${fileName}" is too large: it has ${pdf.numPages.toLocaleString('en')} pages, the limit is ${limits.maxPdfPages.toLocaleString('en')}. Split it into smaller documents.`,
+        { pages: pdf.numPages, actual: pdf.numPages, limit: limits.maxPdfPages },
       );
     }
-    const { items } = await extractTextItems(pdf);
-    const blocks = pdfBlocks(items.map(linesOf));
+    const blocks = pdfBlocks(await readPages(pdf, budget));
     if (!blocks.some((block) => block.kind === 'prose')) {
-      if (await hasImages(pdf)) {
+      if (await hasImages(pdf, budget)) {
         throw rejectDocument(
           'image_only_pdf',
           `${fileName} has no text layer, only images`,
