@@ -208,17 +208,21 @@ function createBolt(
     logger: boltLogger(logger),
     deferInitialization: true,
     ignoreSelf: true,
-    // OAuth distribution: Bolt's InstallProvider reads the request's installation (token and bot ids) from the
-    // encrypted store. One installation: the identity is learnt once at start, so authorising costs nothing.
-    authorize: async (source) => {
-      if (receiver instanceof DeskhandReceiver && receiver.installer) return receiver.installer.authorize(source);
-      const { botId, botUserId } = identity();
-      return {
-        botToken: configuration.slack.botToken,
-        ...(botId ? { botId } : {}),
-        ...(botUserId ? { botUserId } : {}),
-      };
-    },
+    // OAuth distribution: Bolt finds the receiver's `installer` and authorises each request from the encrypted
+    // store itself (it refuses an `authorize` besides). One installation: the identity is learnt once at start,
+    // so authorising a request costs nothing.
+    ...(receiver instanceof DeskhandReceiver && receiver.installer
+      ? {}
+      : {
+          authorize: async () => {
+            const { botId, botUserId } = identity();
+            return {
+              botToken: configuration.slack.botToken,
+              ...(botId ? { botId } : {}),
+              ...(botUserId ? { botUserId } : {}),
+            };
+          },
+        }),
     clientOptions: {
       slackApiUrl: configuration.slack.apiUrl,
       timeout: configuration.slack.requestTimeoutMs,
