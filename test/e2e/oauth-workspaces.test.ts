@@ -134,10 +134,23 @@ async function installThroughOAuth(teamId: string): Promise<string> {
   return installation.botToken;
 }
 
-/** Tokens of the calls that addressed a channel, after its `/ask` got its answer. */
-async function askIn(teamId: string, channel: string): Promise<{ answer: string; tokens: Set<string | undefined> }> {
+/**
+ * Asks in a channel of a workspace — `/ask`, or a mention of Deskhand — and returns the answer and the tokens of
+ * every call that addressed the channel meanwhile.
+ */
+async function askIn(
+  teamId: string,
+  channel: string,
+  how: 'command' | 'mention' = 'command',
+): Promise<{ answer: string; tokens: Set<string | undefined> }> {
   const before = slack.calls.length;
-  await driver.send(slackPayloads.slashCommand({ command: '/ask', text: question, channel, teamId }));
+  if (how === 'command') {
+    await driver.send(slackPayloads.slashCommand({ command: '/ask', text: question, channel, teamId }));
+  } else {
+    const text = `<@U0BOT> ask: ${question}`;
+    const asked = slack.addMessage({ channel, user: 'W222', text });
+    await driver.send(slackPayloads.appMention({ text, ts: asked.ts, channel, teamId }));
+  }
   const answer = await eventually(
     () =>
       slack.calls
@@ -182,6 +195,12 @@ describe('OAuth distribution: two workspaces', () => {
     const inB = await askIn(teamB, channelB);
     assert.doesNotMatch(inB.answer, /6:15/, "workspace A's document is invisible from workspace B");
     assert.deepEqual([...inB.tokens], [tokenB], "every call for workspace B used B's token");
+    const mentionA = await askIn(teamA, channelA, 'mention');
+    assert.match(mentionA.answer, /6:15/);
+    assert.deepEqual([...mentionA.tokens], [tokenA], "a mention in A is answered with A's token");
+    const mentionB = await askIn(teamB, channelB, 'mention');
+    assert.doesNotMatch(mentionB.answer, /6:15/);
+    assert.deepEqual([...mentionB.tokens], [tokenB], "a mention in B is answered with B's token");
     slack.expectNoViolations();
 
     // A uninstalls: its installation goes at once, its data shortly after (the work side's purger), audited.
@@ -207,8 +226,25 @@ describe('OAuth distribution: two workspaces', () => {
     assert.deepEqual(await keysOfA(), [], "none of workspace A's keys remain");
     assert.ok(await redis.exists(`${keyPrefix}installation:team:${teamB}`), "B's installation stays");
 
-    const again = await askIn(teamB, channelB);
+    // B revokes only a user token: nothing of B's is deleted.
+    await driver.send({
+      kind: 'event',
+      payload: {
+        token: 'verification_token',
+        team_id: teamB,
+        api_app_id: 'A111',
+        event: { type: 'tokens_revoked', tokens: { oauth: ['W222'], bot: [] } },
+        type: 'event_callback',
+        event_id: `Ev${randomUUID().replaceAll('-', '').slice(0, 10)}`,
+        event_time: Math.floor(Date.now() / 1000),
+      },
+    });
+    const again = await askIn(teamB, channelB, 'mention');
     assert.deepEqual([...again.tokens], [tokenB], 'workspace B still answers with its own token');
+    assert.ok(
+      await redis.exists(`${keyPrefix}installation:team:${teamB}`),
+      "B's installation survives a user-token revocation",
+    );
     slack.expectNoViolations();
   });
 });
