@@ -10,8 +10,8 @@ import { Redis } from 'ioredis';
 import { createApp, type DeskhandApp } from './composition/app.ts';
 import { buildWorkSide } from './composition/build-work-side.ts';
 import { type Configuration, loadConfiguration } from './composition/config.ts';
-import { ThreadedWork } from './composition/worker/threaded-work.ts';
-import { WorkPool } from './composition/worker/work-pool.ts';
+import { startWorkThreads } from './composition/worker/start-work-threads.ts';
+import type { WorkPool } from './composition/worker/work-pool.ts';
 import { toDeskhandError } from './errors.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
 import { createMetricsRegistry, type Registry } from './observability/metrics.ts';
@@ -63,8 +63,7 @@ function configurationOrExit(): Configuration {
 
 /**
  * The work side, in a pool of worker threads (`WORK_THREAD`, `WORK_THREADS`) or on this event loop; exit 1 when it
- * cannot be built. The embedded index (no `QDRANT_URL`) takes one writer and keeps its data in the memory of the
- * thread that opened it, so with it the pool has one thread.
+ * cannot be built.
  */
 async function buildWorkOrExit(
   configuration: Configuration,
@@ -73,14 +72,7 @@ async function buildWorkOrExit(
 ): Promise<{ work: Work; pool: WorkPool | undefined }> {
   try {
     if (configuration.workThread) {
-      const size = configuration.qdrant.url ? configuration.workThreads : 1;
-      if (size < configuration.workThreads) {
-        logger.warn(
-          { code: 'configuration', workThreads: configuration.workThreads },
-          'WORK_THREADS needs QDRANT_URL: the embedded index takes one writer, so one work thread runs',
-        );
-      }
-      const pool = await WorkPool.start({ size, logger, registry, startThread: () => ThreadedWork.start({ logger }) });
+      const pool = await startWorkThreads(configuration, logger, registry);
       return { work: pool, pool };
     }
     return { work: await buildWorkSide(configuration, logger, registry), pool: undefined };

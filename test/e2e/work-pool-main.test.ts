@@ -1,8 +1,8 @@
 /**
  * The real entry point with two work threads (`WORK_THREADS=2`, which needs `QDRANT_URL`: the fake Qdrant): both
  * real work sides start side by side, `/healthz` reports them, `/readyz` checks them, requests from several
- * channels are answered once each, and the process stops gracefully. Without `QDRANT_URL` one thread runs (the
- * embedded index takes one writer) and the log says why.
+ * channels are answered once each, and the process stops gracefully. Without `QDRANT_URL` the work threads share
+ * the embedded index through one index thread (src/composition/worker/shared-index.ts).
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -93,22 +93,24 @@ describe('node src/main.ts with a pool of work threads', () => {
     }
   });
 
-  test('with the embedded index one work thread runs, and the log says why', async () => {
+  test('with the embedded index the work threads share one index thread, closed cleanly on stop', async () => {
     const port = await freePort();
     const main = startMain({
       ...fakesEnvironment({ port, slack, openai, signingSecret, keyPrefix, dataDir }),
-      WORK_THREADS: '4',
+      WORK_THREADS: '3',
     });
     try {
       await waitUntilReady(port, main);
       const health = (await (await fetch(`http://127.0.0.1:${port}/healthz`)).json()) as { workThreads: unknown };
       assert.deepEqual(
         { ...(health.workThreads as Record<string, number>), responsive: 0 },
-        { alive: 1, responsive: 0, total: 1, restarts: 0 },
+        { alive: 3, responsive: 0, total: 3, restarts: 0 },
       );
-      assert.match(main.output(), /WORK_THREADS needs QDRANT_URL: the embedded index takes one writer/);
+      const ready = (await (await fetch(`http://127.0.0.1:${port}/readyz`)).json()) as { checks: unknown };
+      assert.deepEqual(ready.checks, { redis: true, work: true, workThreads: true }, 'every thread reaches the index');
       main.child.kill('SIGTERM');
       assert.equal(await exited(main.child), 0, main.output());
+      assert.doesNotMatch(main.output(), /index did not close cleanly|index thread exited/);
     } finally {
       if (main.child.exitCode === null) main.child.kill('SIGKILL');
     }

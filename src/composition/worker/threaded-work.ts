@@ -8,7 +8,7 @@
  * flight reject with `WorkInterruptedError`, which durable work retries (src/work/work-errors.ts).
  */
 import { performance } from 'node:perf_hooks';
-import { type ResourceLimits, Worker } from 'node:worker_threads';
+import { type MessagePort, type ResourceLimits, Worker } from 'node:worker_threads';
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import { DeskhandError, type OutcomeCode, outcomeCodes } from '../../errors.ts';
 import type { Logger } from '../../observability/logger.ts';
@@ -25,6 +25,8 @@ export interface ThreadedWorkOptions {
   entry?: URL;
   /** Heartbeat period of the thread's event loop (default 100 ms). */
   heartbeatMs?: number;
+  /** A connection to the shared embedded index (shared-index.ts), handed to the thread. */
+  vectorIndexPort?: MessagePort;
   /** Memory limits of the thread (Node's `resourceLimits`); exceeding them ends the thread, not the process. */
   resourceLimits?: ResourceLimits;
 }
@@ -67,9 +69,11 @@ export class ThreadedWork implements Work {
 
   /** Starts the thread and resolves once its work side is built (rejects with its configuration problem). */
   static async start(options: ThreadedWorkOptions): Promise<ThreadedWork> {
-    const workerData: WorkThreadData = { heartbeatMs: options.heartbeatMs ?? 100 };
+    const { vectorIndexPort } = options;
+    const workerData: WorkThreadData = { heartbeatMs: options.heartbeatMs ?? 100, vectorIndexPort };
     const worker = new Worker(options.entry ?? new URL('./work-thread.ts', import.meta.url), {
       workerData,
+      ...(vectorIndexPort ? { transferList: [vectorIndexPort] } : {}),
       ...(options.resourceLimits ? { resourceLimits: options.resourceLimits } : {}),
     });
     await new Promise<void>((resolve, reject) => {

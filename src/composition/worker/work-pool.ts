@@ -73,6 +73,8 @@ export interface WorkPoolOptions {
   unhealthyAfterMs?: number;
   /** Time limit of each thread's part of `metrics()` (default 1 s): a blocked thread is left out. */
   metricsTimeoutMs?: number;
+  /** Runs at the end of `close`, after every thread has closed (e.g. closing what they shared). */
+  onClose?: () => Promise<void>;
 }
 
 type QueuedMethod = 'route' | 'reaction' | 'action' | 'fileShared';
@@ -241,6 +243,7 @@ export class WorkPool implements Work {
       waiting.reject(new WorkInterruptedError('the work pool closed before this call started'));
     }
     await Promise.all(this.#slots.map((slot) => slot.thread?.close(timeoutMs)));
+    await this.#options.onClose?.();
   }
 
   #submit<T>(method: QueuedMethod, request: unknown, key: string): Promise<T> {

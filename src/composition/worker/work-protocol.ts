@@ -1,4 +1,5 @@
 /** Messages between the ingress (main thread) and a work thread. Everything is structured-clone data. */
+import type { MessagePort } from 'node:worker_threads';
 import type { BotIdentity } from '../../router/thread-context.ts';
 
 export type WorkMethod = 'route' | 'reaction' | 'action' | 'view' | 'fileShared';
@@ -7,6 +8,8 @@ export type WorkMethod = 'route' | 'reaction' | 'action' | 'view' | 'fileShared'
 export interface WorkThreadData {
   /** How often the thread reports that its event loop is turning (a `heartbeat` message), in ms. */
   heartbeatMs: number;
+  /** A connection to the embedded index the pool's threads share (shared-index.ts); unset: the thread opens its own. */
+  vectorIndexPort: MessagePort | undefined;
 }
 
 export type ToWorker =

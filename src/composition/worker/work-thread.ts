@@ -11,6 +11,7 @@ import type { Work } from '../../work/work.ts';
 import { buildWorkSide } from '../build-work-side.ts';
 import { loadConfiguration } from '../config.ts';
 import { serveWork } from './serve-work.ts';
+import { RemoteVectorIndex } from './shared-index.ts';
 import type { FromWorker, WorkThreadData } from './work-protocol.ts';
 
 const port = parentPort;
@@ -27,7 +28,13 @@ if (!loaded.ok) {
   const registry = createMetricsRegistry();
   let work: Work;
   try {
-    work = await buildWorkSide(configuration, logger, registry);
+    const { vectorIndexPort } = data;
+    work = await buildWorkSide(
+      configuration,
+      logger,
+      registry,
+      vectorIndexPort ? { vectorIndex: new RemoteVectorIndex(vectorIndexPort) } : {},
+    );
   } catch (error) {
     send({ type: 'failed', message: toDeskhandError(error).userMessage });
     throw error;
