@@ -14,7 +14,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from '../observability/logger.ts';
 import type { Registry } from '../observability/metrics.ts';
 import type { VectorIndex } from '../ports/vector-index.ts';
-import { withWorkspace } from '../ports/workspace-scope.ts';
+import { currentWorkspace, withWorkspace } from '../ports/workspace-scope.ts';
 import { boltLogger } from '../slack/bolt-logger.ts';
 import { InstallationTokens } from '../slack/installations/installation-tokens.ts';
 import { RedisInstallationStore } from '../slack/installations/redis-installation-store.ts';
@@ -50,6 +50,8 @@ export interface WorkspaceSlack {
   webClient: () => Promise<WebClient>;
   /** The current workspace's bot token (file downloads). */
   botToken: () => Promise<string>;
+  /** The current workspace's bot ids, once its installation was read in this process (thread context). */
+  identity: () => { botUserId?: string; botId?: string } | undefined;
 }
 
 /** The work side's Slack in OAuth mode: every call with the token of the workspace the work acts for. */
@@ -74,7 +76,11 @@ export function buildWorkspaceSlack(
     create: (client) => new SlackMessenger({ client, logger, metrics: registry }),
     logger,
   });
-  return { messenger, store, tokens, webClient: () => messenger.client(), botToken: () => messenger.token() };
+  const identity = () => {
+    const workspaceId = currentWorkspace();
+    return workspaceId ? tokens.botIdsOf(workspaceId) : undefined;
+  };
+  return { messenger, store, tokens, webClient: () => messenger.client(), botToken: () => messenger.token(), identity };
 }
 
 /** Deletes uninstalled workspaces' data on the work side (see workspace-purge.ts); started by the caller. */

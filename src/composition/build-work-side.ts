@@ -53,7 +53,9 @@ export async function buildWorkSide(
   const vectorIndex = parts.vectorIndex ?? (await buildVectorIndex(configuration, { redis, logger }));
   const tickets = buildTickets(configuration, { gateway, modelConfigured, redis, messenger, logger, registry });
   let identity: BotIdentity = {};
-  const botUserId = () => identity.botUserId;
+  // OAuth distribution: each workspace has its own bot user; else the one learnt at start.
+  const workspaceIdentity = () => workspaces?.identity();
+  const botUserId = () => (workspaceIdentity() ?? identity).botUserId;
   const botToken = workspaces ? { botToken: workspaces.botToken } : {};
   const answers = buildAnswers(configuration, { model, vectorIndex, redis, messenger, logger, botUserId, ...botToken });
   const { retrieve } = answers;
@@ -63,6 +65,7 @@ export async function buildWorkSide(
   purger?.start();
 
   const work = createInProcessWork({
+    identity: workspaceIdentity,
     messenger,
     gateway,
     threads: new RedisThreadMemory({ redis, keyPrefix: configuration.redis.keyPrefix }),

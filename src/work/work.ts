@@ -64,6 +64,11 @@ export interface InProcessWorkDependencies {
   classifierModel: string;
   threadContextTokens: number;
   encoding: EncodingName;
+  /**
+   * Deskhand's bot ids for the current request when they differ per workspace (OAuth distribution); undefined
+   * (or absent) falls back to the one identity given with `setIdentity`.
+   */
+  identity?: () => BotIdentity | undefined;
   /** Readiness of the stores the work side uses (e.g. the vector index). */
   ready?: () => Promise<boolean>;
   /**
@@ -94,7 +99,7 @@ export function createInProcessWork(dependencies: InProcessWorkDependencies): Wo
     classifierModel: dependencies.classifierModel,
     threadContextTokens: dependencies.threadContextTokens,
     encoding: dependencies.encoding,
-    identity: () => identity,
+    identity: () => dependencies.identity?.() ?? identity,
   });
   const interactions = dependencies.interactions ?? {};
 

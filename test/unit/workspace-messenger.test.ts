@@ -82,4 +82,23 @@ describe('WorkspaceMessenger', () => {
     );
     assert.equal(slack.calls.length, before);
   });
+
+  test('the bot ids of a workspace are known once its installation was read, without the token, until forgotten', async () => {
+    const tokensOf = new InstallationTokens({
+      store: {
+        installationOf: async (tenantId) => ({
+          team: { id: tenantId },
+          enterprise: undefined,
+          user: { id: 'U1', token: undefined, scopes: undefined },
+          bot: { token: 'xoxb-secret', id: `B${tenantId}`, userId: `U${tenantId}`, scopes: [] },
+        }),
+      },
+    });
+    assert.equal(tokensOf.botIdsOf('T1ID'), undefined);
+    await tokensOf.botOf('T1ID');
+    assert.deepEqual(tokensOf.botIdsOf('T1ID'), { botUserId: 'UT1ID', botId: 'BT1ID' });
+    assert.equal(tokensOf.botIdsOf('T2ID'), undefined, 'another workspace gets nothing of it');
+    tokensOf.forget('T1ID');
+    assert.equal(tokensOf.botIdsOf('T1ID'), undefined);
+  });
 });

@@ -19,6 +19,8 @@ export class InstallationTokens {
   readonly #store: Pick<RedisInstallationStore, 'installationOf'>;
   readonly #ttlMs: number;
   readonly #cache = new Map<string, { credentials: Promise<BotCredentials>; expiresAt: number }>();
+  /** The last credentials read per tenant, for synchronous readers of the bot ids. */
+  readonly #known = new Map<string, BotCredentials>();
 
   constructor(options: { store: Pick<RedisInstallationStore, 'installationOf'>; ttlMs?: number }) {
     this.#store = options.store;
@@ -39,6 +41,20 @@ export class InstallationTokens {
   /** Drops a tenant's cached credentials (after an uninstall or a token revocation). */
   forget(tenantId: string): void {
     this.#cache.delete(tenantId);
+    this.#known.delete(tenantId);
+  }
+
+  /**
+   * The tenant's bot ids if its credentials were read already (any Slack call of the request reads them first),
+   * e.g. to tell Deskhand's own messages in a thread; never the token.
+   */
+  botIdsOf(tenantId: string): { botUserId?: string; botId?: string } | undefined {
+    const known = this.#known.get(tenantId);
+    if (!known) return undefined;
+    return {
+      ...(known.botUserId ? { botUserId: known.botUserId } : {}),
+      ...(known.botId ? { botId: known.botId } : {}),
+    };
   }
 
   async #load(tenantId: string): Promise<BotCredentials> {
@@ -49,6 +65,12 @@ export class InstallationTokens {
         details: { tenant: tenantId },
       });
     }
-    return { token: installation.bot.token, botUserId: installation.bot.userId, botId: installation.bot.id };
+    const credentials = {
+      token: installation.bot.token,
+      botUserId: installation.bot.userId,
+      botId: installation.bot.id,
+    };
+    this.#known.set(tenantId, credentials);
+    return credentials;
   }
 }
