@@ -11,9 +11,10 @@
  * a channel capped at $0. Prints `/budget` reply times (n, p50, p95, max) for both phases and the ratio of the
  * hostile p95 to the baseline p95 measured in the same run, what each hostile sender got and when, `/healthz`
  * failures, the child's peak RSS and whether it exited. `/budget` rotates through --budget-channels channels
- * (default 2, each at 1/s): the app sends at most about one message per second per channel (Slack's limit), so
- * `--budget-channels 1` measures that pacing queue (+0.5 s per sample) on top of any stall. Never hangs: the whole run is bounded by --hard-limit
- * (plus 30 s to clean up), and the app is killed at the end.
+ * (default 4, each one request per 2 s): the app sends at most one message per second per channel (Slack's
+ * limit), so with 1 channel the replies queue behind that pacing (+0.5 s per sample) and with 2 a backlog left by
+ * a stall never drains (arrivals = pacing); 4 leaves 2× headroom. Never hangs: the whole run is bounded by
+ * --hard-limit (plus 30 s to clean up), and the app is killed at the end.
  */
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -26,7 +27,7 @@ const { values } = parseArgs({
   options: {
     seconds: { type: 'string', default: '60' },
     'baseline-seconds': { type: 'string', default: '10' },
-    'budget-channels': { type: 'string', default: '2' },
+    'budget-channels': { type: 'string', default: '4' },
     'work-threads': { type: 'string' },
     'docx-mb': { type: 'string', default: '100' },
     'pdf-pages': { type: 'string', default: '2000' },

@@ -9,7 +9,8 @@
  *
  * The scenario (bench/isolation/scenario.ts) is the one `npm run bench:isolation` measures, shorter: 5 s of
  * baseline, 30 s of hostile sampling, then at most until 60 s after the share for the answers. `/budget` rotates
- * over two channels because the app sends about one message per second per channel, as Slack requires.
+ * over four channels (one request per 2 s each) because the app sends at most one message per second per
+ * channel, as Slack requires: fewer would measure that pacing's queue, not a stall.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -43,7 +44,7 @@ describe('isolation under hostile input (node src/main.ts)', () => {
       appDir,
       seconds: hostileSeconds,
       baselineSeconds: 5,
-      budgetChannels: 2,
+      budgetChannels: 4,
       hostileAtSeconds: 2,
       // Until 60 s after the share (sent 2 s into the hostile phase): the DOCX sharer's deadline.
       outcomeWaitSeconds: 62 - hostileSeconds,
