@@ -4,6 +4,9 @@
  * touched only after the whole document parsed, chunked and embedded, so a failure anywhere leaves the previous
  * version searchable and nothing half-indexed.
  *
+ * Files are parsed in a bounded worker thread (`parse-in-worker.ts`: heap and wall-clock limits, at most 2 parses
+ * per process) unless the caller passes another `parse`.
+ *
  * This file keeps the entry points; the parts live beside it: `ingestion-types.ts` (inputs, results, progress,
  * dependencies), `check-access.ts` (who may see the document), `input-hash.ts` (the document hash and the
  * unchanged check), `document-id.ts` (document ids, `sha256`), `one-at-a-time.ts` (changes to one document in call
@@ -27,7 +30,7 @@ import type {
 } from './ingestion-types.ts';
 import { inputHash, lookUp } from './input-hash.ts';
 import { oneAtATime } from './one-at-a-time.ts';
-import { parseDocument } from './parsers/parse-document.ts';
+import { parseInWorker } from './parse-in-worker.ts';
 import { parseMarkdown } from './parsers/parse-markdown.ts';
 import { parseText } from './parsers/parse-text.ts';
 import { checkSize, defaultIngestionLimits, rejectionReason } from './safety.ts';
@@ -62,7 +65,8 @@ export async function ingestDocument(
   };
   return ingestUnlessUnchanged(input, dependencies, describe, async (known) => {
     dependencies.onProgress?.({ stage: 'parsing', done: 0, total: 1 });
-    const parsed = await parseDocument(
+    const parse = dependencies.parse ?? parseInWorker;
+    const parsed = await parse(
       input.mimeType === undefined
         ? { fileName: input.fileName, bytes: input.bytes }
         : { fileName: input.fileName, bytes: input.bytes, mimeType: input.mimeType },

@@ -10,6 +10,8 @@ import type { CallScope } from '../../../ports/language-model.ts';
 import type { DocumentScope, VectorIndex } from '../../../ports/vector-index.ts';
 import type { ChunkingOptions } from './chunker.ts';
 import type { EmbeddingCache } from './embedding-cache.ts';
+import type { ParsedDocument } from './parsers/document-blocks.ts';
+import type { DocumentFile } from './parsers/parse-document.ts';
 import type { IngestionLimits } from './safety.ts';
 
 export interface IngestDocumentInput {
@@ -57,6 +59,11 @@ export interface IngestDocumentDependencies {
   /** Texts per embedding request (default 128; the API allows 2,048 inputs and 300,000 tokens per request). */
   embeddingBatchSize?: number;
   onProgress?: (progress: IngestionProgress) => void;
+  /**
+   * Where a file is parsed. Default: `parseInWorker` (a bounded worker thread, at most 2 per process);
+   * `parseDocument` parses in the calling thread with the same budgets but no memory or wall-clock limit.
+   */
+  parse?: (file: DocumentFile, limits: IngestionLimits) => Promise<ParsedDocument>;
 }
 
 export interface IngestDocumentResult {
