@@ -23,6 +23,7 @@ import {
   RecentFileShares,
 } from '../capabilities/answers/shared-files.ts';
 import { ingestDocument } from '../capabilities/documents/ingestion/ingest-document.ts';
+import { IngestionSlots } from '../capabilities/documents/ingestion/ingestion-slots.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { CapabilityHandler, IncomingRequest } from '../ports/capability.ts';
 import type { Messenger } from '../ports/messenger.ts';
@@ -96,6 +97,8 @@ function buildDocuments(
 ): Pick<AnswerHandlers, 'docs' | 'fileShared' | 'handledElsewhere'> {
   const { embedder } = model;
   const recentShares = new RecentFileShares(redis, { keyPrefix: configuration.redis.keyPrefix });
+  // At most 2 documents ingested at once per workspace, across replicas (parsing itself is bounded per process).
+  const ingestionSlots = new IngestionSlots(redis, { keyPrefix: configuration.redis.keyPrefix, logger });
   const docsDependencies = {
     messenger,
     index: vectorIndex,
@@ -104,13 +107,15 @@ function buildDocuments(
       input: Parameters<typeof ingestDocument>[0],
       onProgress: NonNullable<Parameters<typeof ingestDocument>[1]['onProgress']>,
     ) =>
-      ingestDocument(input, {
-        index: vectorIndex,
-        ...(embedder ? { embedder } : {}),
-        callScope: { workspaceId: input.workspaceId, channelId: 'ingestion' },
-        logger,
-        onProgress,
-      }),
+      ingestionSlots.run(input.workspaceId, () =>
+        ingestDocument(input, {
+          index: vectorIndex,
+          ...(embedder ? { embedder } : {}),
+          callScope: { workspaceId: input.workspaceId, channelId: 'ingestion' },
+          logger,
+          onProgress,
+        }),
+      ),
     fetchFile: async (url: string, maxBytes: number) =>
       downloadSlackFile(url, {
         botToken: (await botToken?.()) ?? configuration.slack.botToken,
