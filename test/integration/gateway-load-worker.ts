@@ -1,6 +1,7 @@
 /**
  * Child process for the concurrency test: one gateway instance (own Redis connection, own process) firing `count`
- * concurrent chat calls at one channel. Prints one JSON line with the outcome of each call.
+ * concurrent chat calls at one channel (as one person, with `userId`). Prints one JSON line with the outcome of each
+ * call (a refusal names its budget window).
  * Usage: node test/integration/gateway-load-worker.ts '{"baseURL":…,"keyPrefix":…,"dataDir":…,"channelId":…,"count":17,"caps":{…}}'
  */
 import { isDeskhandError } from '../../src/errors.ts';
@@ -12,8 +13,9 @@ const input = JSON.parse(process.argv[2] ?? '{}') as {
   dataDir: string;
   workspaceId: string;
   channelId: string;
+  userId?: string;
   count: number;
-  caps: { channelDaily: number; channelMonthly: number; workspaceDaily: number };
+  caps: { channelDaily: number; channelMonthly: number; workspaceDaily: number; userDaily?: number };
 };
 
 const harness = await createHarness({
@@ -33,11 +35,17 @@ const outcomes = await Promise.all(
           maxOutputTokens: 1000,
           cache: { enabled: false },
         },
-        { workspaceId: input.workspaceId, channelId: input.channelId, requestId: `load-${process.pid}-${index}` },
+        {
+          workspaceId: input.workspaceId,
+          channelId: input.channelId,
+          ...(input.userId ? { userId: input.userId } : {}),
+          requestId: `load-${process.pid}-${index}`,
+        },
       );
       return { ok: true, cost: result.costMicroUsd };
     } catch (error) {
-      return { ok: false, code: isDeskhandError(error) ? error.code : String(error) };
+      if (!isDeskhandError(error)) return { ok: false, code: String(error) };
+      return { ok: false, code: error.code, ...(error.details.window ? { window: error.details.window } : {}) };
     }
   }),
 );

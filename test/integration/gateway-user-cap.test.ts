@@ -5,11 +5,17 @@
  * warnings, the ledger rebuild and `/budget` know the person's window.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { handleBudgetCommand } from '../../src/capabilities/budget/handle-budget-command.ts';
 import { DeskhandError } from '../../src/errors.ts';
 import { reseedFromLedgerWhenMissing } from '../../src/llm/ledger.ts';
 import type { ChatRequest } from '../../src/ports/language-model.ts';
+import { FakeOpenAIServer } from '../fakes/openai-server.ts';
 import { createHarness, deleteKeys, type Harness, userMessage } from './gateway-harness.ts';
 
 const request: ChatRequest = {
@@ -194,6 +200,70 @@ describe('a per-user cap of $0 and no per-user cap', () => {
       assert.deepEqual(userKeys, []);
     } finally {
       await harness.cleanup();
+    }
+  });
+});
+
+describe('one person’s 30 calls from three processes and three channels', () => {
+  const workerPath = new URL('./gateway-load-worker.ts', import.meta.url).pathname;
+  type Outcome = { ok: boolean; cost?: number; code?: string; window?: string };
+  const run = (input: Record<string, unknown>) =>
+    new Promise<Outcome[]>((resolve, reject) => {
+      const child = spawn(process.execPath, [workerPath, JSON.stringify(input)], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (chunk: Buffer) => {
+        stdout += chunk.toString();
+      });
+      child.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+      });
+      child.on('error', reject);
+      child.on('close', (code) => {
+        if (code !== 0) reject(new Error(`worker exited with ${code}: ${stderr}`));
+        else resolve(JSON.parse(stdout.trim().split('\n').pop() ?? '[]') as Outcome[]);
+      });
+    });
+
+  test('never settle more than the person’s cap, and every refusal is the person’s', async () => {
+    const fake = await FakeOpenAIServer.start();
+    const dataDir = await mkdtemp(join(tmpdir(), 'deskhand-user-cap-'));
+    const keyPrefix = `test:${randomUUID()}:`;
+    const probe = await createHarness({ baseURL: fake.baseURL, keyPrefix, dataDir });
+    try {
+      // Each call reserves ~603 µ$ (≈20 input tokens + 1000 output) and is charged the same: 6,000 µ$ fits at most 9.
+      const caps = { channelDaily: 1_000_000, channelMonthly: 1_000_000, workspaceDaily: 1_000_000, userDaily: 6_000 };
+      fake.enqueueChat(
+        ...Array.from({ length: 30 }, () => ({ content: 'x', usage: { completionTokens: 1000 }, delayMs: 30 })),
+      );
+      const common = { baseURL: fake.baseURL, keyPrefix, dataDir, workspaceId: 'T0PROCS', userId: 'U0BUSY', caps };
+      const outcomes = (
+        await Promise.all(['C0ONE', 'C0TWO', 'C0THREE'].map((channelId) => run({ ...common, channelId, count: 10 })))
+      ).flat();
+      const made = outcomes.filter((outcome) => outcome.ok);
+      const refused = outcomes.filter((outcome) => !outcome.ok);
+      assert.equal(made.length + refused.length, 30);
+      assert.ok(made.length >= 1 && made.length <= 9, `made ${made.length}`);
+      assert.deepEqual(
+        new Set(refused.map((outcome) => `${outcome.code}:${outcome.window}`)),
+        new Set(['over_budget:user_daily']),
+      );
+      assert.equal(fake.chatCalls().length, made.length);
+      const status = await probe.budgets.status('T0PROCS', 'C0ONE', 'U0BUSY');
+      const mine = status.windows.find((window) => window.window === 'user_daily');
+      assert.equal(mine, undefined, 'the probe has no per-user cap, so it shows no person’s window');
+      const spent = Number(
+        await probe.redis.get(`${keyPrefix}{T0PROCS}:budget:spent:u:U0BUSY:d:${probe.budgets.windowsAt().day}`),
+      );
+      assert.equal(
+        spent,
+        made.reduce((sum, outcome) => sum + (outcome.cost ?? 0), 0),
+      );
+      assert.ok(spent <= caps.userDaily, `spent ${spent} > cap`);
+    } finally {
+      await probe.cleanup();
+      await fake.close();
+      await rm(dataDir, { recursive: true, force: true });
     }
   });
 });
