@@ -10,23 +10,40 @@ import type { Logger } from '../../observability/logger.ts';
 import type { Registry } from '../../observability/metrics.ts';
 import type { Configuration } from '../config.ts';
 import type { FromIndexThread, ToIndexThread } from './index-thread.ts';
-import { ThreadedWork } from './threaded-work.ts';
-import { WorkPool } from './work-pool.ts';
+import { ThreadedWork, type ThreadedWorkOptions } from './threaded-work.ts';
+import { type PoolThread, WorkPool } from './work-pool.ts';
+
+/** The index thread as the work threads' starter needs it. */
+export interface IndexThreadHandle {
+  readonly exited: Promise<number>;
+  /** A new connection to the index, for one work thread. */
+  connect(): MessagePort;
+  close(): Promise<void>;
+}
+
+/** How threads are started: the real ones by default; tests script them. */
+export interface WorkThreadStarters {
+  startIndexThread: (logger: Logger) => Promise<IndexThreadHandle>;
+  startWorkThread: (options: ThreadedWorkOptions) => Promise<PoolThread & { terminate(): Promise<void> }>;
+}
 
 export async function startWorkThreads(
-  configuration: Configuration,
+  configuration: Pick<Configuration, 'workThreads' | 'qdrant'>,
   logger: Logger,
   registry: Registry,
+  starters: Partial<WorkThreadStarters> = {},
 ): Promise<WorkPool> {
+  const startIndexThread = starters.startIndexThread ?? ((log: Logger) => IndexThread.start(log));
+  const startWorkThread = starters.startWorkThread ?? ((options: ThreadedWorkOptions) => ThreadedWork.start(options));
   const size = configuration.workThreads;
-  const threads = new Set<ThreadedWork>();
+  const threads = new Set<PoolThread & { terminate(): Promise<void> }>();
   let closing = false;
-  let index: Promise<IndexThread> | undefined;
-  const watch = (started: IndexThread) => {
+  let index: Promise<IndexThreadHandle> | undefined;
+  const watch = (started: IndexThreadHandle) => {
     void started.exited.then((exitCode) => {
       if (closing) return;
       logger.error({ code: 'internal', exitCode }, 'index thread exited; restarting it and the work threads');
-      index = IndexThread.startWithRetry(logger);
+      index = startWithRetry(() => startIndexThread(logger), logger);
       void index.then((restarted) => {
         watch(restarted);
         for (const thread of threads) void thread.terminate();
@@ -34,10 +51,10 @@ export async function startWorkThreads(
     });
     return started;
   };
-  if (!configuration.qdrant.url && size > 1) index = IndexThread.start(logger).then(watch);
+  if (!configuration.qdrant.url && size > 1) index = startIndexThread(logger).then(watch);
   const startThread = async () => {
     const vectorIndexPort = index ? (await index).connect() : undefined;
-    const thread = await ThreadedWork.start({ logger, ...(vectorIndexPort ? { vectorIndexPort } : {}) });
+    const thread = await startWorkThread({ logger, ...(vectorIndexPort ? { vectorIndexPort } : {}) });
     threads.add(thread);
     void thread.exited.then(() => threads.delete(thread));
     return thread;
@@ -54,8 +71,21 @@ export async function startWorkThreads(
   }
 }
 
+/** Starts it again until it starts, waiting 1 s, 2 s, 4 s… (at most 30 s) between tries. */
+async function startWithRetry(start: () => Promise<IndexThreadHandle>, logger: Logger): Promise<IndexThreadHandle> {
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      return await start();
+    } catch (error) {
+      const delayMs = Math.min(30_000, 1_000 * 2 ** attempt);
+      logger.error({ err: error, code: 'internal', delayMs }, 'index thread could not be restarted');
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+    }
+  }
+}
+
 /** The main thread's handle on the index thread. */
-class IndexThread {
+class IndexThread implements IndexThreadHandle {
   readonly exited: Promise<number>;
   readonly #worker: Worker;
 
@@ -84,19 +114,6 @@ class IndexThread {
       worker.once('exit', onExit);
     });
     return new IndexThread(worker);
-  }
-
-  /** Starts it again until it starts, waiting 1 s, 2 s, 4 s… (at most 30 s) between tries. */
-  static async startWithRetry(logger: Logger): Promise<IndexThread> {
-    for (let attempt = 0; ; attempt += 1) {
-      try {
-        return await IndexThread.start(logger);
-      } catch (error) {
-        const delayMs = Math.min(30_000, 1_000 * 2 ** attempt);
-        logger.error({ err: error, code: 'internal', delayMs }, 'index thread could not be restarted');
-        await new Promise((resolve) => setTimeout(resolve, delayMs));
-      }
-    }
   }
 
   /** A new connection to the index, for one work thread. */
