@@ -154,6 +154,17 @@ describe('WorkPool on worker threads', () => {
     assert.equal((await fetch(`${url}/healthz`)).status, 200);
   });
 
+  test('closing does not wait past its deadline for a thread whose loop is blocked', async () => {
+    const { pool } = await startPool(1);
+    const heavy = ask(pool, 'C1', 'heavy:6000').catch((error: unknown) => error);
+    await sleep(50);
+    const started = performance.now();
+    await pool.close(300);
+    const tookMs = performance.now() - started;
+    assert.ok(tookMs < 3_000, `close took ${tookMs.toFixed(0)} ms; the blocked call runs 6 s`);
+    assert.ok(isWorkInterrupted(await heavy));
+  });
+
   test('metrics are every thread’s, summed, next to the pool’s own', async () => {
     const { pool, registry } = await startPool(2);
     await Promise.all([ask(pool, 'C1', 'sleep:100'), ask(pool, 'C2', 'sleep:100'), ask(pool, 'C3', 'budget')]);

@@ -207,12 +207,25 @@ export class ThreadedWork implements Work {
     return this.#request<MetricObjectWithValues<MetricValue<string>>[]>((id) => ({ type: 'metrics', id })).promise;
   }
 
+  /**
+   * Asks the work side to finish its work and release what it owns, then ends the thread — after `timeoutMs` plus a
+   * second at most, so that a thread whose loop is blocked does not hold up the shutdown.
+   */
   async close(timeoutMs: number): Promise<void> {
     if (!this.#alive) return;
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => resolve('late'), timeoutMs + 1_000);
+    });
     try {
-      await this.#request<void>((id) => ({ type: 'close', id, timeoutMs })).promise;
+      const closed = this.#request<void>((id) => ({ type: 'close', id, timeoutMs })).promise;
+      if ((await Promise.race([closed, deadline])) === 'late') {
+        this.#logger.warn({ code: 'deadline_exceeded', timeoutMs }, 'work thread did not close in time; ending it');
+      }
     } catch (error) {
       this.#logger.warn({ err: error }, 'work thread did not close cleanly');
+    } finally {
+      clearTimeout(timer);
     }
     this.#closing = true;
     await this.#worker.terminate();
