@@ -1,0 +1,89 @@
+/**
+ * OAuth distribution, with a model: the response cache never crosses workspaces. Both workspaces hold the same
+ * document and ask the same question in the same channel id (a Slack Connect channel has one id in both), so the
+ * model request is the same byte for byte — only the workspace in the cache key keeps B from being served A's
+ * cached answer. A asking again is served from the cache, which shows the
+ * cache was there to be probed.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { FakeOpenAIServer } from '../fakes/openai-server.ts';
+import { slackPayloads } from '../fakes/slack-driver.ts';
+import { eventually, installThroughOAuth, type OAuthApp, startOAuthApp } from './oauth-support.ts';
+
+const teamA = 'T0CACHEA';
+const teamB = 'T0CACHEB';
+const document = '# Loading dock\n\nThe loading dock in Bremen opens at 6:15 on weekdays for parcel returns.';
+const question = 'When does the loading dock in Bremen open?';
+const sharedChannel = 'C0SHARED';
+
+let openai: FakeOpenAIServer;
+let harness: OAuthApp;
+
+before(async () => {
+  openai = await FakeOpenAIServer.start({ whenEmpty: 'error' });
+  harness = await startOAuthApp({
+    documents: [
+      { workspaceId: teamA, text: document },
+      { workspaceId: teamB, text: document },
+    ],
+    environment: { OPENAI_API_KEY: 'test-key', OPENAI_BASE_URL: openai.baseURL, RETRIEVAL_MODE: 'sparse' },
+  });
+});
+
+after(async () => {
+  await harness.close();
+  await openai.close();
+});
+
+/** Sends `/ask` in a workspace's channel and waits until a call to that channel carries `expected`. */
+async function ask(teamId: string, channel: string, expected: RegExp): Promise<Set<string | undefined>> {
+  const { slack, driver } = harness;
+  const before = slack.calls.length;
+  await driver.send(slackPayloads.slashCommand({ command: '/ask', text: question, channel, teamId }));
+  await eventually(
+    () =>
+      slack.calls
+        .slice(before)
+        .find((call) => call.params.channel === channel && expected.test(JSON.stringify(call.params))),
+    `an answer matching ${expected} in ${channel}`,
+  );
+  // The reply may still be finishing (a stream's last call): wait until Slack hears nothing more for 2 s (edits of one message are paced 1.5 s apart).
+  let seen = -1;
+  while (seen !== slack.calls.length) {
+    seen = slack.calls.length;
+    await sleep(2_000);
+  }
+  return new Set(
+    slack.calls
+      .slice(before)
+      .filter((call) => call.params.channel === channel)
+      .map((call) => call.token),
+  );
+}
+
+describe('OAuth distribution: the response cache per workspace', () => {
+  test("the same question over the same document in another workspace is not served the first one's cached answer", async () => {
+    const tokenA = await installThroughOAuth(harness, teamA);
+    const tokenB = await installThroughOAuth(harness, teamB);
+
+    openai.enqueueChat({ content: 'Workspace A hears: it opens at 6:15 [1].' });
+    assert.deepEqual([...(await ask(teamA, sharedChannel, /Workspace A hears/))], [tokenA]);
+    assert.equal(openai.chatCalls().length, 1);
+
+    openai.enqueueChat({ content: 'Workspace B hears: it opens at 6:15 [1].' });
+    assert.deepEqual([...(await ask(teamB, sharedChannel, /Workspace B hears/))], [tokenB]);
+    assert.equal(
+      openai.chatCalls().length,
+      2,
+      "B's identical request reached the model: no cache hit across workspaces",
+    );
+    const [first, second] = openai.chatCalls();
+    assert.deepEqual(second?.messages, first?.messages, 'the two model requests were the same');
+
+    assert.deepEqual([...(await ask(teamA, sharedChannel, /Workspace A hears/))], [tokenA]);
+    assert.equal(openai.chatCalls().length, 2, 'A asking again is served from its own cache');
+    harness.slack.expectNoViolations();
+  });
+});
