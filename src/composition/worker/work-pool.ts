@@ -31,7 +31,7 @@
 import { performance } from 'node:perf_hooks';
 import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 import type { Logger } from '../../observability/logger.ts';
-import { counter, gauge, histogram, type Registry } from '../../observability/metrics.ts';
+import type { Registry } from '../../observability/metrics.ts';
 import type { RouterOutcome } from '../../router/router.ts';
 import type { BotIdentity } from '../../router/thread-context.ts';
 import type { WorkThreadsHealth } from '../../slack/health-routes.ts';
@@ -39,6 +39,7 @@ import { FairQueue } from '../../work/fair-queue.ts';
 import type { ViewAckResponse } from '../../work/requests.ts';
 import type { Work } from '../../work/work.ts';
 import { fairnessKey, WorkInterruptedError, WorkRefusedError } from '../../work/work-errors.ts';
+import { poolMetrics, withTimeout } from './work-pool-metrics.ts';
 
 type Metrics = MetricObjectWithValues<MetricValue<string>>[];
 
@@ -406,38 +407,5 @@ export class WorkPool implements Work {
     this.#metrics.restarted.inc();
     logger.warn({ code: 'ok', thread: slot.index, restarts: this.#restarts }, 'work thread replaced');
     this.#pump();
-  }
-}
-
-function poolMetrics(registry: Registry) {
-  return {
-    queueLength: gauge(registry, 'deskhand_work_queue_length', 'Calls waiting in the work pool’s fair queue'),
-    wait: histogram(
-      registry,
-      'deskhand_work_queue_wait_seconds',
-      'Time calls waited in the work pool’s fair queue before a thread took them',
-    ),
-    inFlight: gauge(registry, 'deskhand_work_thread_in_flight', 'Calls in flight per work thread', ['thread']),
-    loopDelay: gauge(
-      registry,
-      'deskhand_work_thread_event_loop_delay_seconds',
-      'Worst event-loop delay in the last heartbeat of each work thread',
-      ['thread'],
-    ),
-    alive: gauge(registry, 'deskhand_work_threads_alive', 'Work threads alive'),
-    restarted: counter(registry, 'deskhand_work_threads_restarted_total', 'Work threads started to replace dead ones'),
-    refused: counter(registry, 'deskhand_work_refused_total', 'Calls the work pool refused, by reason', ['reason']),
-  };
-}
-
-async function withTimeout<T>(promise: Promise<T>, timeoutMs: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<undefined>((resolve) => {
-    timer = setTimeout(() => resolve(undefined), timeoutMs);
-  });
-  try {
-    return await Promise.race([promise.catch(() => undefined), timeout]);
-  } finally {
-    clearTimeout(timer);
   }
 }
