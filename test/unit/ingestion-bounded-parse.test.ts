@@ -49,9 +49,9 @@ describe('bounded parsing: DOCX', () => {
     } = await timed(() => assertRejected(parse('big.docx', docx.bytes), 'too_large', 'input_too_large'));
     assert.match(
       error.userMessage,
-      /"big\.docx" is too large: its text part is 95\.4 MB uncompressed, the limit is 32\.0 MB/,
+      /"big\.docx" is too large: its text part is 95\.4 MB uncompressed, the limit is 16\.0 MB/,
     );
-    assert.deepEqual([error.details.actual, error.details.limit], [docx.documentXmlBytes, 32 * 1024 * 1024]);
+    assert.deepEqual([error.details.actual, error.details.limit], [docx.documentXmlBytes, 16 * 1024 * 1024]);
     assert.ok(ms < 2_000, `refused in ${Math.round(ms)} ms`);
     assert.ok(heapGrowthMb < 64, `heap grew ${heapGrowthMb.toFixed(1)} MB`);
   });
