@@ -36,7 +36,8 @@ async function main(): Promise<void> {
     work,
     registry,
     ...(pool ? { externalMetrics: () => pool.metrics(), workThreads: () => pool.health() } : {}),
-    resolveIdentity: identityResolver(configuration, logger),
+    // With OAuth distribution each workspace has its own bot, authorised per request: no one identity to learn.
+    ...(configuration.slack.oauth ? {} : { resolveIdentity: identityResolver(configuration, logger) }),
   });
   stopOnSignals(app, redis, logger);
 
