@@ -116,6 +116,19 @@ describe('WorkPool dispatch', () => {
     assert.match(await registry.metrics(), /deskhand_work_queue_wait_seconds_count 4/);
   });
 
+  test('a channel holds at most M calls in flight: its further calls wait, other channels start at once', async () => {
+    const { pool, threads } = await startPool(1, { maxInFlightPerKey: 2 });
+    const [thread] = threads;
+    for (const text of ['f1', 'f2', 'f3', 'f4']) launch(pool, 'C-flood', text);
+    launch(pool, 'C-quiet', 'q1');
+    await settle();
+    assert.deepEqual(thread.texts, ['f1', 'f2', 'q1']);
+    thread.finish('f1');
+    await settle();
+    await settle();
+    assert.deepEqual(thread.texts, ['f1', 'f2', 'q1', 'f3']);
+  });
+
   test('a channel’s next call goes to a thread without its call in flight, even when that thread is busier', async () => {
     const { pool, threads } = await startPool(2);
     const [first, second] = threads;

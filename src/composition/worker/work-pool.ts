@@ -5,13 +5,17 @@
  * Why each part is there:
  * - **Several threads.** A CPU-heavy call (a huge document, a pathological pattern) blocks its thread's whole
  *   event loop, and with it every call in flight on that thread. With N ≥ 2 threads the others keep answering.
- * - **At most K calls in flight per thread** (`maxInFlightPerThread`). Calls are mostly I/O waits (model, Slack,
- *   Redis), so K is generous, but it bounds how many calls can share the fate of one blocked loop and how much a
- *   burst can pile onto a thread. Beyond it calls wait in a **fair queue** keyed by `workspaceId:channelId`
- *   (src/work/fair-queue.ts: round-robin across channels, FIFO within one, at most `maxQueuedPerKey` waiting per
- *   channel — beyond that the call is refused with "Deskhand is busy with N requests from this channel…",
- *   a `WorkRefusedError` the ingress shows to the user). A queue in front of the threads is not enough by
- *   itself: the call it dispatches can still land behind a blocked loop. Hence the next two points.
+ * - **At most M calls in flight per channel** (`maxInFlightPerKey`, default 8) **and K per thread**
+ *   (`maxInFlightPerThread`, default 256). Beyond either, calls wait in a **fair queue** keyed by
+ *   `workspaceId:channelId` (src/work/fair-queue.ts: round-robin across channels, FIFO within one, at most
+ *   `maxQueuedPerKey` waiting per channel — beyond that the call is refused with "Deskhand is busy with N
+ *   requests from this channel…", a `WorkRefusedError` the ingress shows to the user). M is what makes it fair:
+ *   a channel firing a hundred requests holds M slots, and every other channel's call starts at once. K is a
+ *   bound on memory and on how many calls can share the fate of one blocked loop, not a throughput limit: calls
+ *   are mostly I/O waits (a model reply takes seconds), so a small K would cap the whole process at K×N/latency
+ *   requests per second (K = 8, two threads, 5 s replies: 3 per second; the ingress bench sends 50). A queue in
+ *   front of the threads is not enough by itself: the call it starts can still land behind a blocked loop. Hence
+ *   the next two points.
  * - **Heartbeats.** Each thread reports from a timer on its own loop every `heartbeatMs` (serve-work.ts); a thread
  *   whose last heartbeat is older than `stallAfterMs` is *stalled* and gets no new calls while another thread
  *   can take them (when every thread is stalled, the one that answered last does). Dispatch goes to the
@@ -62,8 +66,10 @@ export interface WorkPoolOptions {
   logger: Logger;
   /** The ingress's registry: the pool's own metrics (queue, in flight, restarts) go there. */
   registry: Registry;
-  /** K: calls in flight per thread before calls wait in the fair queue (default 64). */
+  /** K: calls in flight per thread before calls wait in the fair queue (default 256). */
   maxInFlightPerThread?: number;
+  /** M: calls in flight per `workspaceId:channelId` before that channel's further calls wait (default 8). */
+  maxInFlightPerKey?: number;
   /** Calls waiting per `workspaceId:channelId` before further ones are refused (default 20). */
   maxQueuedPerKey?: number;
   /** A thread without a heartbeat for this long gets no new calls while another can take them (default 1000). */
@@ -106,6 +112,7 @@ export class WorkPool implements Work {
   readonly #slots: Slot[];
   readonly #queue: FairQueue<Waiting>;
   readonly #maxInFlight: number;
+  readonly #maxInFlightPerKey: number;
   readonly #stallAfterMs: number;
   readonly #metrics;
   readonly #tick: NodeJS.Timeout;
@@ -116,7 +123,8 @@ export class WorkPool implements Work {
 
   private constructor(options: WorkPoolOptions, threads: PoolThread[]) {
     this.#options = options;
-    this.#maxInFlight = options.maxInFlightPerThread ?? 64;
+    this.#maxInFlight = options.maxInFlightPerThread ?? 256;
+    this.#maxInFlightPerKey = options.maxInFlightPerKey ?? 8;
     this.#stallAfterMs = options.stallAfterMs ?? 1_000;
     this.#queue = new FairQueue({ maxPerKey: options.maxQueuedPerKey ?? 20 });
     this.#metrics = poolMetrics(options.registry);
@@ -280,7 +288,7 @@ export class WorkPool implements Work {
     while (this.#queue.size > 0) {
       const open = this.#responsiveOrFreshest().filter((slot) => slot.inFlight < this.#maxInFlight);
       if (open.length === 0) break;
-      const next = this.#queue.shift();
+      const next = this.#queue.shift((key) => this.#inFlightOf(key) < this.#maxInFlightPerKey);
       if (!next) break;
       this.#run(this.#choose(open, next.key) as Slot, next.item);
     }
