@@ -167,6 +167,18 @@ describe('WorkPool dispatch', () => {
     assert.equal(health.healthy, true, 'not for long enough to be unhealthy');
   });
 
+  test('unhealthy once no thread has answered a heartbeat for longer than unhealthyAfterMs', async () => {
+    const { pool, threads } = await startPool(2, { unhealthyAfterMs: 2_000 });
+    const [first, second] = threads;
+    first.stalledSince = performance.now() - 5_000;
+    second.stalledSince = performance.now() - 1_000;
+    assert.equal(pool.health().healthy, true, 'the second answered a second ago');
+    second.stalledSince = performance.now() - 2_500;
+    assert.deepEqual(pool.health(), { healthy: false, alive: 2, responsive: 0, total: 2, restarts: 0 });
+    second.stalled = false;
+    assert.equal(pool.health().healthy, true);
+  });
+
   test('a channel with too many calls waiting is refused with the reason; other channels are not', async () => {
     const { pool } = await startPool(1, { maxInFlightPerThread: 1, maxQueuedPerKey: 2 });
     launch(pool, 'C-busy', 'b1');

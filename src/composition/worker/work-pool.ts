@@ -118,7 +118,6 @@ export class WorkPool implements Work {
   readonly #tick: NodeJS.Timeout;
   #identity: BotIdentity | undefined;
   #restarts = 0;
-  #lastResponsiveAt = performance.now();
   #closing = false;
 
   private constructor(options: WorkPoolOptions, threads: PoolThread[]) {
@@ -236,11 +235,11 @@ export class WorkPool implements Work {
 
   health(): WorkThreadsHealth {
     const now = performance.now();
-    const alive = this.#alive().length;
+    const alive = this.#alive();
+    const lastHeartbeatAt = Math.max(...alive.map((slot) => (slot.thread as PoolThread).lastHeartbeatAt));
+    const healthy = alive.length > 0 && now - lastHeartbeatAt <= (this.#options.unhealthyAfterMs ?? 30_000);
     const responsive = this.#live().length;
-    if (responsive > 0) this.#lastResponsiveAt = now;
-    const healthy = alive > 0 && now - this.#lastResponsiveAt <= (this.#options.unhealthyAfterMs ?? 30_000);
-    return { healthy, alive, responsive, total: this.#slots.length, restarts: this.#restarts };
+    return { healthy, alive: alive.length, responsive, total: this.#slots.length, restarts: this.#restarts };
   }
 
   /** Calls not yet started are interrupted (durable work leaves them to a sweeper); running ones may finish. */
