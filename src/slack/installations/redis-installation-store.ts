@@ -94,6 +94,12 @@ export class RedisInstallationStore implements InstallationStore {
     return this.#read(key);
   }
 
+  /** Whether a tenant (`T…` or `E…`) has an installation, without reading it. */
+  async hasTenant(tenantId: string): Promise<boolean> {
+    const kind = tenantId.startsWith('E') ? 'enterprise' : 'team';
+    return (await this.#redis.exists(this.redisKey({ kind, id: tenantId }))) > 0;
+  }
+
   /** Deletes a tenant's installation (`T…` or `E…`); returns whether one existed. */
   async deleteTenant(tenantId: string): Promise<boolean> {
     const kind = tenantId.startsWith('E') ? 'enterprise' : 'team';

@@ -4,7 +4,10 @@
  * is recorded in Redis before the ack (workspace-purge.ts), so it happens even if this process dies now. The work
  * side, which owns the vector index, deletes the data and writes the audit entry. A revocation of user tokens only
  * (`tokens.oauth`) concerns no data Deskhand keeps and is ignored. Bolt does not authorise these two events (the
- * installation may be gone), so the tenant comes from the envelope (tenancy.ts).
+ * installation may be gone), so the tenant comes from the envelope (tenancy.ts) — and for an org-wide (Enterprise
+ * Grid) install, whose envelope names a workspace of the org but whose tenant is the org, from the installation
+ * that exists: the org's, when the workspace has none of its own. (An org-wide app removed from one workspace gets
+ * `app_uninstalled_team` instead, which deletes nothing: the org keeps the app.)
  */
 import type { App } from '@slack/bolt';
 import type { Redis } from 'ioredis';
@@ -16,7 +19,7 @@ import { tenantOf } from '../tenancy.ts';
 export interface UninstallListenerDependencies {
   redis: Redis;
   keyPrefix: string;
-  installations: Pick<RedisInstallationStore, 'deleteTenant'>;
+  installations: Pick<RedisInstallationStore, 'deleteTenant' | 'hasTenant'>;
   logger: Logger;
 }
 
@@ -36,7 +39,7 @@ export function register(app: App, dependencies: UninstallListenerDependencies):
 
 async function forget(body: unknown, reason: PurgeReason, dependencies: UninstallListenerDependencies): Promise<void> {
   const { redis, keyPrefix, installations, logger } = dependencies;
-  const workspaceId = tenantOf(body);
+  const workspaceId = await installedTenantOf(body, installations);
   if (!workspaceId) {
     logger.warn({ reason, code: 'invalid_input' }, 'uninstall event without a workspace; nothing deleted');
     return;
@@ -45,4 +48,16 @@ async function forget(body: unknown, reason: PurgeReason, dependencies: Uninstal
   // Stored before the ack: if this throws, Slack is not acknowledged and retries the event.
   await requestPurge(redis, keyPrefix, workspaceId, reason);
   logger.info({ workspaceId, reason, installationRemoved: removed, code: 'ok' }, 'workspace data deletion requested');
+}
+
+/** The envelope's tenant, or its org when only the org has an installation (an org-wide install). */
+async function installedTenantOf(
+  body: unknown,
+  installations: Pick<RedisInstallationStore, 'hasTenant'>,
+): Promise<string | undefined> {
+  const tenant = tenantOf(body);
+  const enterpriseId = (body as { enterprise_id?: unknown }).enterprise_id;
+  if (typeof enterpriseId !== 'string' || !enterpriseId || tenant === enterpriseId) return tenant;
+  if (tenant && (await installations.hasTenant(tenant))) return tenant;
+  return (await installations.hasTenant(enterpriseId)) ? enterpriseId : tenant;
 }
