@@ -7,8 +7,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { DocxTextCounter } from '../../src/capabilities/documents/ingestion/docx-text-counter.ts';
+import { ingestText } from '../../src/capabilities/documents/ingestion/ingest-document.ts';
 import { parseDocument } from '../../src/capabilities/documents/ingestion/parsers/parse-document.ts';
 import { defaultIngestionLimits, type IngestionLimits } from '../../src/capabilities/documents/ingestion/safety.ts';
+import { MemoryVectorIndex } from '../fakes/memory-vector-index.ts';
 import { docxEntries, textPdfObjects, writePdf, writeZip } from '../fixtures/documents/fixture-writers.ts';
 import { bigDocx, sharedStreamPdf } from '../support/hostile-inputs.ts';
 import { assertRejected } from './ingestion-test-support.ts';
@@ -151,6 +153,24 @@ describe('bounded parsing: text formats and parser limits', () => {
       );
       assert.match(error.userMessage, /has 150,009 characters of text, the limit is 100,000/);
     }
+  });
+
+  test('ingestText refuses text over the budget by its length, before parsing it', async () => {
+    const index = new MemoryVectorIndex();
+    const text = '> '.repeat(60_000);
+    const error = await assertRejected(
+      ingestText(
+        { workspaceId: 'T1', scope: 'workspace', source: 'slack://note', title: 'Note', text, format: 'markdown' },
+        { index, callScope: { workspaceId: 'T1', channelId: 'ingestion' }, limits: { maxTextCharacters: 100_000 } },
+      ),
+      'too_large',
+      'input_too_large',
+    );
+    assert.match(
+      error.userMessage,
+      /"slack:\/\/note" is too large: it has 120,000 characters of text, the limit is 100,000/,
+    );
+    assert.ok(!index.calls.some((call) => call.method === 'replaceDocument'));
   });
 
   test('HTML over its markup budget is refused before parsing', async () => {

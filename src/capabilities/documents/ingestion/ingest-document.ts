@@ -33,7 +33,7 @@ import { oneAtATime } from './one-at-a-time.ts';
 import { parseInWorker } from './parse-in-worker.ts';
 import { parseMarkdown } from './parsers/parse-markdown.ts';
 import { parseText } from './parsers/parse-text.ts';
-import { checkSize, defaultIngestionLimits, rejectionReason } from './safety.ts';
+import { checkSize, defaultIngestionLimits, rejectionReason, tooMuchText } from './safety.ts';
 
 // Still importable from here for `src/capabilities/answers/*` (docs-command and the files split from it), which
 // another change is editing now; new code imports them from `ingestion-types.ts`.
@@ -92,6 +92,8 @@ export async function ingestText(
     content: sha256(input.text),
   });
   return ingestUnlessUnchanged(input, dependencies, describe, async (known) => {
+    // Text is parsed in this thread: its length, which bounds its text, is checked before the parser runs.
+    if (input.text.length > limits.maxTextCharacters) throw tooMuchText(input.source, input.text.length, limits);
     const parsed = input.format === 'markdown' ? parseMarkdown(input.text) : parseText(input.text);
     const title = clip((input.title.trim() || parsed.title || input.source).replace(/\s+/g, ' '), 500);
     return ingestParsed(parsed, { ...input, fileName: input.source, title }, known, dependencies, limits);
