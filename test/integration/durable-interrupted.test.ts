@@ -125,6 +125,7 @@ describe('durable work and work-side failures', () => {
     const deliveryId = await dispatch();
     assert.deepEqual(notices, [
       {
+        workspaceId: 'T1',
         channelId: 'C1',
         userId: 'U1',
         text: 'Deskhand is busy with 21 requests from this channel; try again in a minute.',
