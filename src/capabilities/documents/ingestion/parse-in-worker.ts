@@ -38,6 +38,8 @@ interface IdleWorker {
   worker: Worker;
   heapMb: number;
   timer: NodeJS.Timeout;
+  /** Drops the worker from the idle list should it exit while idle, so no parse is sent to a dead thread. */
+  onExit: () => void;
 }
 
 export class ParseWorkers {
@@ -78,8 +80,9 @@ export class ParseWorkers {
   async close(): Promise<void> {
     const idle = this.#idle.splice(0);
     await Promise.all(
-      idle.map(({ worker, timer }) => {
+      idle.map(({ worker, timer, onExit }) => {
         clearTimeout(timer);
+        worker.off('exit', onExit);
         return worker.terminate();
       }),
     );
@@ -104,6 +107,7 @@ export class ParseWorkers {
     const [idle] = index === -1 ? [] : this.#idle.splice(index, 1);
     if (idle) {
       clearTimeout(idle.timer);
+      idle.worker.off('exit', idle.onExit);
       idle.worker.ref();
       return idle.worker;
     }
@@ -118,13 +122,18 @@ export class ParseWorkers {
 
   #keep(worker: Worker, heapMb: number): void {
     worker.unref();
-    const timer = setTimeout(() => {
+    const forget = () => {
       const index = this.#idle.findIndex((idle) => idle.worker === worker);
       if (index !== -1) this.#idle.splice(index, 1);
+    };
+    const timer = setTimeout(() => {
+      forget();
+      worker.off('exit', forget);
       void worker.terminate();
     }, this.#idleMs);
     timer.unref();
-    this.#idle.push({ worker, heapMb, timer });
+    worker.once('exit', forget);
+    this.#idle.push({ worker, heapMb, timer, onExit: forget });
   }
 
   #run(file: DocumentFile, limits: IngestionLimits): Promise<ParsedDocument> {
