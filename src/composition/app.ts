@@ -16,6 +16,7 @@ import { boltLogger } from '../slack/bolt-logger.ts';
 import { deliveryMiddleware } from '../slack/delivery-middleware.ts';
 import { healthRoutes, type WorkThreadsHealth } from '../slack/health-routes.ts';
 import type { StaleInteractionNotice } from '../slack/inbound-guard.ts';
+import { type PurgeReason, requestPurge } from '../slack/installations/workspace-purge.ts';
 import * as actionListeners from '../slack/listeners/actions.ts';
 import * as commandListeners from '../slack/listeners/commands.ts';
 import type { ListenerDependencies } from '../slack/listeners/dependencies.ts';
@@ -122,7 +123,8 @@ export function createApp(dependencies: AppDependencies): DeskhandApp {
   });
   if (installations) {
     const { keyPrefix } = configuration.redis;
-    uninstallListeners.register(bolt, { redis, keyPrefix, installations: installations.store, logger });
+    const purge = (workspaceId: string, reason: PurgeReason) => requestPurge(redis, keyPrefix, workspaceId, reason);
+    uninstallListeners.register(bolt, { requestPurge: purge, installations: installations.store, logger });
   }
 
   // With OAuth distribution each workspace has its own bot: Bolt's `authorize` gives each request its ids.

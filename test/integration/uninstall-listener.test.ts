@@ -6,6 +6,7 @@ import { Redis } from 'ioredis';
 import { createSilentLogger } from '../../src/observability/logger.ts';
 import { RedisInstallationStore } from '../../src/slack/installations/redis-installation-store.ts';
 import { parseKeyRing } from '../../src/slack/installations/token-cipher.ts';
+import { type PurgeReason, requestPurge } from '../../src/slack/installations/workspace-purge.ts';
 import { register } from '../../src/slack/listeners/uninstall.ts';
 
 const prefix = `test:${randomUUID()}:`;
@@ -35,7 +36,8 @@ before(() => {
     logger,
   });
   const recorder = { event: (name: string, handler: never) => handlers.set(name, handler) };
-  register(recorder as never, { redis, keyPrefix: prefix, installations: store, logger });
+  const purge = (workspaceId: string, reason: PurgeReason) => requestPurge(redis, prefix, workspaceId, reason);
+  register(recorder as never, { requestPurge: purge, installations: store, logger });
 });
 
 after(async () => {

@@ -19,6 +19,8 @@ import { DeskhandError } from '../../errors.ts';
 const algorithm = 'aes-256-gcm';
 const ivBytes = 12;
 const keyIdPattern = /^[A-Za-z0-9_-]{1,32}$/;
+/** 32 bytes in standard base64: 43 characters and one `=` of padding (optional). */
+const keyPattern = /^[A-Za-z0-9+/]{43}=?$/;
 
 /** What is stored: the key id, IV, GCM tag and ciphertext (base64). Contains no plaintext. */
 export interface SealedRecord {
@@ -66,7 +68,7 @@ export function parseKeyRing(specification: string): KeyRing {
     }
     if (keys.has(keyId)) throw configurationError(`key id ${keyId} appears twice`);
     const key = Buffer.from(encoded, 'base64');
-    if (key.length !== 32 || key.toString('base64').replace(/=+$/, '') !== encoded.replace(/=+$/, '')) {
+    if (!keyPattern.test(encoded) || key.length !== 32) {
       throw configurationError(`key ${keyId} must be 32 bytes in base64 (e.g. \`openssl rand -base64 32\`)`);
     }
     keys.set(keyId, key);

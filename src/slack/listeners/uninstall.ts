@@ -10,15 +10,14 @@
  * `app_uninstalled_team` instead, which deletes nothing: the org keeps the app.)
  */
 import type { App } from '@slack/bolt';
-import type { Redis } from 'ioredis';
 import type { Logger } from '../../observability/logger.ts';
 import type { RedisInstallationStore } from '../installations/redis-installation-store.ts';
-import { type PurgeReason, requestPurge } from '../installations/workspace-purge.ts';
+import type { PurgeReason } from '../installations/workspace-purge.ts';
 import { tenantOf } from '../tenancy.ts';
 
 export interface UninstallListenerDependencies {
-  redis: Redis;
-  keyPrefix: string;
+  /** Records that the workspace's data must be deleted (`requestPurge` on the app's Redis). */
+  requestPurge: (workspaceId: string, reason: PurgeReason) => Promise<void>;
   installations: Pick<RedisInstallationStore, 'deleteTenant' | 'hasTenant'>;
   logger: Logger;
 }
@@ -38,7 +37,7 @@ export function register(app: App, dependencies: UninstallListenerDependencies):
 }
 
 async function forget(body: unknown, reason: PurgeReason, dependencies: UninstallListenerDependencies): Promise<void> {
-  const { redis, keyPrefix, installations, logger } = dependencies;
+  const { requestPurge, installations, logger } = dependencies;
   const workspaceId = await installedTenantOf(body, installations);
   if (!workspaceId) {
     logger.warn({ reason, code: 'invalid_input' }, 'uninstall event without a workspace; nothing deleted');
@@ -46,7 +45,7 @@ async function forget(body: unknown, reason: PurgeReason, dependencies: Uninstal
   }
   const removed = await installations.deleteTenant(workspaceId);
   // Stored before the ack: if this throws, Slack is not acknowledged and retries the event.
-  await requestPurge(redis, keyPrefix, workspaceId, reason);
+  await requestPurge(workspaceId, reason);
   logger.info({ workspaceId, reason, installationRemoved: removed, code: 'ok' }, 'workspace data deletion requested');
 }
 
