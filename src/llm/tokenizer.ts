@@ -60,6 +60,9 @@ export function truncateToTokens(
   if (tokens.length <= maxTokens) return { text, truncated: false, tokens: tokens.length };
   let kept = textDecoder.decode(encoder.decode(tokens.slice(0, maxTokens)));
   // A cut inside a multi-byte character leaves U+FFFD at the end; drop it.
-  kept = kept.replace(/\uFFFD+$/, '');
+  // (A scan from the end: `/\uFFFD+$/` rescanned every run of U+FFFD inside the text up to its end.)
+  let end = kept.length;
+  while (end > 0 && kept.charCodeAt(end - 1) === 0xfffd) end -= 1;
+  kept = kept.slice(0, end);
   return { text: kept, truncated: true, tokens: maxTokens };
 }

@@ -6,7 +6,9 @@ import { type Logger, type LoggerOptions, pino } from 'pino';
 
 export type { Logger } from 'pino';
 
-const secretPattern = /\b(xox[abposr]-[\w-]+|xapp-[\w-]+|sk-[\w-]{8,})/g;
+// `sk-` needs eight characters after it, checked by a lookahead so one `[\w-]+` takes the rest for every kind (the
+// same matches as `sk-[\w-]{8,}`, and a pattern recheck can prove linear).
+const secretPattern = /\b(?:xox[abposr]-|xapp-|sk-(?=[\w-]{8}))[\w-]+/g;
 
 export function maskSecrets(text: string): string {
   return text.replace(secretPattern, (match) => `${match.slice(0, 5)}…redacted`);

@@ -33,40 +33,7 @@ const dynamicPatterns: Record<string, RegExp[]> = {
  * re-checked, a pattern found unsafe that is not here fails the test, and an entry whose pattern is no longer in
  * `src/` (fixed or gone) fails too until it is removed from the list.
  */
-const knownSuperLinear: { file: string; source: string }[] = [
-  { file: 'capabilities/agent/untrusted.ts', source: String.raw`<\s*untrusted_data\b[^>]*>` },
-  { file: 'capabilities/answers/citations.ts', source: String.raw`^\s{0,3}\[[^\]\n]+\]:\s*\S+.*$` },
-  { file: 'capabilities/answers/citations.ts', source: String.raw`\s*(?:,|;|、|and|&)\s*` },
-  { file: 'capabilities/answers/citations.ts', source: String.raw`^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$` },
-  { file: 'capabilities/answers/citations.ts', source: String.raw`^(\s*)[*+]\s+` },
-  { file: 'capabilities/answers/extractive-answer.ts', source: String.raw`\s*\n\s*` },
-  { file: 'capabilities/answers/rewrite-question.ts', source: String.raw`^["'“”«»「」]+|["'“”«»「」]+$` },
-  { file: 'capabilities/documents/ingestion/chunker.ts', source: '^\\s*(```|~~~|\\||:::)' },
-  { file: 'capabilities/documents/ingestion/parsers/document-blocks.ts', source: String.raw`\s*\{#[^}]*\}\s*$` },
-  {
-    file: 'capabilities/documents/ingestion/parsers/document-blocks.ts',
-    source: String.raw`!\[([^\]]*)\]\(\s*<?data:[^)]*\)`,
-  },
-  {
-    file: 'capabilities/documents/ingestion/parsers/document-blocks.ts',
-    source: String.raw`^(\s*(<!--[\s\S]*?-->|<a\s[^>]*>\s*<\/a>)\s*)+$`,
-  },
-  { file: 'capabilities/documents/ingestion/parsers/document-blocks.ts', source: String.raw`[ \t]+$` },
-  {
-    file: 'capabilities/tickets/handle-routed-request.ts',
-    source: String.raw`^\s*(?:please\s+)?(?:make\s+|create\s+|file\s+|open\s+)?(?:a\s+)?(?:ticket\s*)?(?:this|that|it|of this|of it|from this|for this)?[\s.!]*$`,
-  },
-  {
-    file: 'capabilities/tickets/rule-based-extractor.ts',
-    source: String.raw`(\?\s*$|\b(how (?:do|can|long|much)|what (?:is|are|do)|can i|is it possible|do you|where can|wie kann|cómo|comment)\b)`,
-  },
-  { file: 'capabilities/tickets/ticket-edit-modal.ts', source: String.raw`^[^\s@<>]+@[^\s@<>]+\.[^\s@<>]{2,}$` },
-  { file: 'llm/tokenizer.ts', source: String.raw`\uFFFD+$` },
-  { file: 'observability/logger.ts', source: String.raw`\b(xox[abposr]-[\w-]+|xapp-[\w-]+|sk-[\w-]{8,})` },
-  { file: 'slack/outbound/split-message.ts', source: '^[ \\t]*(```+|~~~+)(.*)$' },
-  { file: 'slack/outbound/split-message.ts', source: String.raw`\s+$` },
-  { file: 'slack/outbound/split-message.ts', source: String.raw`\s+$` },
-];
+const knownSuperLinear: { file: string; source: string }[] = [];
 
 interface FoundPattern {
   file: string;

@@ -71,7 +71,9 @@ const slackControlSequence = /<\s*([!@#]|(?:https?|mailto|tel|slack|ftp|file):)(
 // the target's optional leading and trailing whitespace cannot trade characters with the target itself.
 const markdownImage = /!\[([^[\]\n]*)\]\([^)[\]\n]*\)/g;
 const markdownLink = /\[((?:[^[\]\n]|\[[^[\]\n]*\])*)\]\(\s*(?:[^)[\]\s][^)[\]\n]*(?:\n\s*)?)?\)/g;
-const referenceLinkDefinition = /^\s{0,3}\[[^\]\n]+\]:\s*\S+.*$/gm;
+// `\S.*` rather than `\S+.*` (the same lines: both run to the end of the line) so the two cannot trade characters,
+// and the label stops at any line break (the text's line breaks are already `\n` here), not only at `\n`.
+const referenceLinkDefinition = /^\s{0,3}\[[^\]\n\r\u2028\u2029]+\]:\s*\S.*$/gm;
 const broadcastWords = /@(channel|here|everyone)\b/gi;
 const bareUrl = /\b(?:https?|ftp):\/\/[^\s<>`"'()[\]]+/gi;
 
@@ -123,7 +125,9 @@ const citationGroup =
 
 function expandGroup(group: string): number[] {
   const numbers: number[] = [];
-  const tokens = group.split(/\s*(?:,|;|、|and|&)\s*/i);
+  // Split on the separator alone (each token is trimmed below): a `\s*` on both sides rescanned a run of spaces
+  // from each of its positions.
+  const tokens = group.split(/,|;|、|and|&/i);
   for (const token of tokens) {
     const range = /^(?:sources?\s*)?(\d{1,3})\s*[–-]\s*(?:sources?\s*)?(\d{1,3})$/i.exec(token.trim());
     if (range) {
@@ -180,6 +184,23 @@ export function renumberCitations(
 
 // --- Slack mrkdwn -----------------------------------------------------------------------------------------------
 
+// Linear time (issue 14): a heading is one line. Its optional closing `#`s are cut in code
+// (`withoutClosingHashes`), where a lazy `(.+?)\s*#*\s*$` let the text and the closing run trade characters and
+// its `\s` ran over line breaks (which also glued a heading to the next one: "## A\n\n## B" became "*A**B*").
+const atxHeading = /^[^\S\n\r\u2028\u2029]{0,3}#{1,6}[^\S\n\r\u2028\u2029]+(\S.*)$/gm;
+// The indentation before a bullet is the line's own (blank lines before it stay as they are): `^(\s*)` started
+// at every earlier blank line and rescanned them.
+const bulletMarker = /^([^\S\n\r\u2028\u2029]*)[*+]\s+/gm;
+
+/** A heading's text without its closing sequence (trailing spaces, `#`s, spaces); never empty. */
+function withoutClosingHashes(content: string): string {
+  let end = content.length;
+  while (end > 0 && /\s/.test(content[end - 1] as string)) end -= 1;
+  while (end > 0 && content[end - 1] === '#') end -= 1;
+  while (end > 0 && /\s/.test(content[end - 1] as string)) end -= 1;
+  return content.slice(0, Math.max(end, 1));
+}
+
 /**
  * Sanitised markdown → Slack mrkdwn: escapes `&`, `<`, `>` everywhere (mrkdwn has no other escape), turns
  * `**bold**` into `*bold*`, headings into bold lines, `~~x~~` into `~x~`, `* ` bullets into `•`, and keeps
@@ -189,11 +210,11 @@ export function toSlackMrkdwn(markdown: string): string {
   const escaped = escapeMrkdwn(markdown);
   return mapProse(escaped, (prose) =>
     prose
-      .replace(/^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$/gm, '*$1*')
+      .replace(atxHeading, (_, content: string) => `*${withoutClosingHashes(content)}*`)
       .replace(/\*\*(.+?)\*\*/g, '*$1*')
       .replace(/__(.+?)__/g, '_$1_')
       .replace(/~~(.+?)~~/g, '~$1~')
-      .replace(/^(\s*)[*+]\s+/gm, '$1• ')
+      .replace(bulletMarker, '$1• ')
       // A block quote marker cannot open a control sequence (only `<` can), so it stays a real `>`.
       .replace(/^&gt;(\s)/gm, '>$1'),
   );

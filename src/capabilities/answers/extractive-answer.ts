@@ -93,7 +93,9 @@ export function extractiveAnswer(
     if (!excerpt) continue;
     const number = cited.length + 1;
     cited.push({ number, source });
-    const safe = sanitizeModelText(excerpt, { allowedUrls }).replace(/\s*\n\s*/g, ' ');
+    // A whitespace run holding a line break becomes one space. Matched as whole runs (linear, issue 14): a
+    // leading `\s*` rescanned a run of spaces from each of its positions.
+    const safe = sanitizeModelText(excerpt, { allowedUrls }).replace(/\s+/g, (run) => (run.includes('\n') ? ' ' : run));
     quotes.push(`> ${safe} [${number}]`);
   }
   const markdown = quotes.join('\n\n');

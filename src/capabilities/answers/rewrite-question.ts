@@ -71,6 +71,20 @@ export function buildRewriteMessage(turns: readonly ConversationTurn[], question
   return lines.join('\n');
 }
 
+const quoteMarks = new Set(['"', "'", '“', '”', '«', '»', '「', '」']);
+
+/**
+ * `text` without the quote marks at its start and end. A scan, not `/["…]+$/`, which rescanned every run of
+ * quote marks inside the text up to its end (issue 14).
+ */
+export function withoutOuterQuotes(text: string): string {
+  let start = 0;
+  while (start < text.length && quoteMarks.has(text[start] as string)) start += 1;
+  let end = text.length;
+  while (end > start && quoteMarks.has(text[end - 1] as string)) end -= 1;
+  return text.slice(start, end);
+}
+
 /** The model's reply cleaned to one line; falls back to the original when it is empty or absurdly long. */
 export function cleanRewrite(reply: string, original: string): string {
   const firstLine =
@@ -79,10 +93,7 @@ export function cleanRewrite(reply: string, original: string): string {
       .split('\n')
       .find((line) => line.trim())
       ?.trim() ?? '';
-  const unquoted = firstLine
-    .replace(/^(standalone question|question)\s*:\s*/i, '')
-    .replace(/^["'“”«»「」]+|["'“”«»「」]+$/g, '')
-    .trim();
+  const unquoted = withoutOuterQuotes(firstLine.replace(/^(standalone question|question)\s*:\s*/i, '')).trim();
   if (!unquoted || unquoted.length > Math.max(600, original.length * 4)) return original.trim();
   return unquoted;
 }

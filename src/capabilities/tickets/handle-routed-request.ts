@@ -39,6 +39,24 @@ export interface RoutedTicketRequest {
  * people's messages), the "Create ticket" shortcut and the ticket reaction. Posts the card where `reply` says
  * (or tells the requester why there is none) and returns `posted`. `createDraft` makes and posts the card.
  */
+// The words of a bare request on text whose whitespace runs are single spaces and whose closing run of spaces,
+// dots and exclamation marks is its first character only (see `isBareTicketRequest`). No repetition: linear.
+const bareTicketRequest =
+  /^ ?(?:please )?(?:make |create |file |open )?(?:a )?(?:ticket ?)?(?:this|that|it|of this|of it|from this|for this)?[ .!]?$/i;
+
+/**
+ * True when `text` only asks for a ticket without describing anything ("ticket this", "please make a ticket of
+ * it!"): what `/^\s*(?:please\s+)?…(?:this|that|it|…)?[\s.!]*$/i` matched, in linear time (issue 14: its runs of
+ * optional whitespace traded characters with each other). Collapsing each whitespace run to one space and the
+ * closing run of `[\s.!]` to its first character keeps every distinction that pattern made.
+ */
+export function isBareTicketRequest(text: string): boolean {
+  const spaced = text.replace(/\s+/g, ' ');
+  let end = spaced.length;
+  while (end > 0 && ' .!'.includes(spaced[end - 1] as string)) end -= 1;
+  return bareTicketRequest.test(spaced.slice(0, Math.min(spaced.length, end + 1)));
+}
+
 export async function handleRoutedRequest(
   request: RoutedTicketRequest,
   reply: Reply,
@@ -54,12 +72,7 @@ export async function handleRoutedRequest(
 
   const conversational = request.origin === 'mention' || request.origin === 'thread_follow_up';
   // "ticket this", "make a ticket of it": words that point at the conversation rather than describe a problem.
-  const substance = request.text
-    .replace(
-      /^\s*(?:please\s+)?(?:make\s+|create\s+|file\s+|open\s+)?(?:a\s+)?(?:ticket\s*)?(?:this|that|it|of this|of it|from this|for this)?[\s.!]*$/i,
-      '',
-    )
-    .trim();
+  const substance = isBareTicketRequest(request.text) ? '' : request.text.trim();
   if (conversational && request.threadTs) {
     const people = (request.threadContext ?? []).filter((message) => message.author === 'user');
     const customers = people.filter((message) => message.userId !== request.userId);

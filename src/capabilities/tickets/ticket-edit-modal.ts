@@ -157,7 +157,19 @@ function textValue(values: ViewStateValues, blockId: string): string | null {
   return value ? value : null;
 }
 
-const emailShape = /^[^\s@<>]+@[^\s@<>]+\.[^\s@<>]{2,}$/u;
+const emailParts = /^[^\s@<>]+@([^\s@<>]+)$/u;
+
+/**
+ * `name@domain.tld`: no spaces or angle brackets, one `@`, and a dot in the domain with a character before it and
+ * two after it. Checked in two steps, as `/^[^\s@<>]+@[^\s@<>]+\.[^\s@<>]{2,}$/u` did in one, because that pattern's
+ * domain and top-level parts traded dots (quadratic on a long dotted value, issue 14).
+ */
+function hasEmailShape(value: string): boolean {
+  const domain = emailParts.exec(value)?.[1];
+  if (domain === undefined) return false;
+  const dot = domain.indexOf('.', 1);
+  return dot !== -1 && /^.{2}/su.test(domain.slice(dot + 1)); // two characters (code points, as with /u)
+}
 
 /**
  * Validates an Edit submission against the ticket schema. Errors come back in the shape Slack shows inside
@@ -180,7 +192,7 @@ export function parseEditSubmission(
     .map((part) => part.trim())
     .filter(Boolean);
   const email = textValue(values, ids.customerEmail);
-  if (email !== null && !emailShape.test(email))
+  if (email !== null && !hasEmailShape(email))
     errors[ids.customerEmail] = 'Enter an email address such as name@example.com, or leave it empty.';
   const deadline = stateOf(values, ids.deadline)?.selected_date ?? null;
   if (deadline !== null && !isoDatePattern.test(deadline)) errors[ids.deadline] = 'Pick a date.';

@@ -33,7 +33,9 @@ export const slackMessageLimits: MessageLimits = {
 
 export type MessagePart = Pick<OutgoingMessage, 'text' | 'blocks'>;
 
-const fenceLine = /^[ \t]*(```+|~~~+)(.*)$/;
+// The marker is the whole run of backticks or tildes (a lookahead ends it), so it cannot trade characters with the
+// rest of the line (quadratic on a long run of backticks that cannot reach the end, issue 14); same matches.
+const fenceLine = /^[ \t]*(`{3,}(?!`)|~{3,}(?!~))(.*)$/;
 
 /** The opening fence line (e.g. "```ts") when `text` ends inside an unclosed code fence. */
 export function openFenceAtEnd(text: string): string | undefined {
@@ -86,7 +88,7 @@ export function splitText(text: string, limit: number): string[] {
     const markers = window.split('\n').flatMap((line) => fenceLine.exec(line)?.[1] ?? []);
     const reserve = markers.length === 0 ? 0 : 1 + Math.max(...markers.map((marker) => marker.length));
     const cut = Math.max(1, bestCut(rest, limit - reserve));
-    let piece = rest.slice(0, cut).replace(/\s+$/, '');
+    let piece = rest.slice(0, cut).trimEnd();
     const openFence = openFenceAtEnd(piece);
     let next = rest.slice(cut);
     const withoutBreak = next.replace(/^\s*\n/, '');
@@ -137,7 +139,8 @@ function plainOf(blocks: Block[]): string {
 export function truncateText(text: string, limit: number): string {
   if (text.length <= limit) return text;
   const cut = bestCut(text, limit - 1);
-  return `${text.slice(0, cut).replace(/\s+$/, '')}…`;
+  // trimEnd removes exactly what `\s+$` did (the same whitespace and line terminators), without rescanning runs.
+  return `${text.slice(0, cut).trimEnd()}…`;
 }
 
 /** Breaks a section (or markdown block) over the section limit into several; other blocks pass through. */

@@ -394,7 +394,8 @@ class Chunker {
       tail = candidate;
       // A tail that reaches into a fence, a table or a `:::` admonition (a list item holding code, say) would
       // start the next chunk with half a structure; stop there.
-      if (/^\s*(```|~~~|\||:::)/m.test(tail)) break;
+      // (The indentation is the line's own: `^\s*` would also start at each blank line above and rescan them.)
+      if (/^[^\S\n\r\u2028\u2029]*(```|~~~|\||:::)/m.test(tail)) break;
       if (isUsefulOverlap(tail)) best = tail;
     }
     return best.trim();

@@ -29,10 +29,20 @@ export interface ParsedDocument {
 
 /** Heading text without a trailing `{#custom-id}` attribute (Docusaurus and many static-site generators). */
 export function cleanHeadingText(text: string): string {
-  return text
-    .replace(/\s*\{#[^}]*\}\s*$/, '')
-    .replace(/\s+/g, ' ')
-    .trim();
+  return withoutCustomId(text).replace(/\s+/g, ' ').trim();
+}
+
+/**
+ * `text` without a trailing `{#…}` (no `}` inside), as `/\s*\{#[^}]*\}\s*$/` removed it but in linear time
+ * (issue 14: the pattern rescanned the rest of the text from every `{#`): the last `}` must end the text, and the
+ * first `{#` after the `}` before it starts the attribute. Whitespace before it is left to the caller's trim.
+ */
+function withoutCustomId(text: string): string {
+  const trimmed = text.trimEnd();
+  if (!trimmed.endsWith('}')) return text;
+  const previousClose = trimmed.lastIndexOf('}', trimmed.length - 2);
+  const open = trimmed.indexOf('{#', previousClose + 1);
+  return open === -1 ? text : trimmed.slice(0, open);
 }
 
 const toMarkdownOptions = {
@@ -47,7 +57,9 @@ function serialize(node: Nodes): string {
 }
 
 /** Inline images carried as data URLs: kilobytes of base64 that no question matches; the alt text stays. */
-const dataImagePattern = /!\[([^\]]*)\]\(\s*<?data:[^)]*\)/g;
+// Neither the alt text nor the data may hold a `[` (linear, issue 14: with `[^\]]*` / `[^)]*` each `![` rescanned
+// the rest of the text when no `](data:…)` closed it).
+const dataImagePattern = /!\[([^[\]]*)\]\(\s*<?data:[^)[]*\)/g;
 
 /** Slices the original Markdown when the node has offsets (keeps the author's text); serialises otherwise. */
 function markdownOf(node: Nodes, source: string | undefined): string {
@@ -71,9 +83,35 @@ function tableBlock(node: Table, source: string | undefined): DocumentBlock {
 
 /** True for nodes that carry no readable text: comments, empty anchors, inline images as data URLs. */
 function isNoise(node: RootContent, text: string): boolean {
-  if (node.type === 'html') return /^(\s*(<!--[\s\S]*?-->|<a\s[^>]*>\s*<\/a>)\s*)+$/i.test(text);
+  if (node.type === 'html') return onlyCommentsAndEmptyAnchors(text);
   if (node.type === 'definition') return false;
   return text.trim() === '';
+}
+
+const emptyAnchor = /<a\s[^>]*>\s*<\/a>/iy;
+
+/**
+ * True when `text` is one or more HTML comments and empty `<a …></a>` anchors, with whitespace around them. A scan
+ * in linear time (issue 14) instead of `/^(\s*(<!--[\s\S]*?-->|<a\s[^>]*>\s*<\/a>)\s*)+$/i`, whose nested
+ * repetition backtracked; a comment ends at its first `-->`, as in HTML.
+ */
+function onlyCommentsAndEmptyAnchors(text: string): boolean {
+  let at = 0;
+  let found = false;
+  for (;;) {
+    while (at < text.length && /\s/.test(text[at] as string)) at += 1;
+    if (at === text.length) return found;
+    if (text.startsWith('<!--', at)) {
+      const end = text.indexOf('-->', at + 4);
+      if (end === -1) return false;
+      at = end + 3;
+    } else {
+      emptyAnchor.lastIndex = at;
+      if (!emptyAnchor.test(text)) return false;
+      at = emptyAnchor.lastIndex;
+    }
+    found = true;
+  }
 }
 
 function stripDataImages(node: Nodes): void {
@@ -144,11 +182,22 @@ export function titleFromBlocks(blocks: DocumentBlock[]): string | undefined {
   return title && title.length > 0 ? title : undefined;
 }
 
+/**
+ * `text` without spaces and tabs at the end of each line, as `/[ \t]+$/gm` removed them, in linear time (issue 14:
+ * the pattern rescanned a run of blanks inside a line from each of its positions).
+ */
+function withoutTrailingBlanks(text: string): string {
+  return text.replace(/[ \t]+/g, (run: string, offset: number) => {
+    const next = text[offset + run.length];
+    return next === undefined || next === '\n' || next === '\r' || next === '\u2028' || next === '\u2029' ? '' : run;
+  });
+}
+
 /** Prose blocks from plain text: paragraphs are separated by blank lines. */
 export function blocksFromPlainText(text: string, page?: number): DocumentBlock[] {
   return text
     .split(/\n[ \t]*\n+/)
-    .map((paragraph) => paragraph.replace(/[ \t]+$/gm, '').trim())
+    .map((paragraph) => withoutTrailingBlanks(paragraph).trim())
     .filter((paragraph) => paragraph.length > 0)
     .map((paragraph) =>
       page === undefined ? { kind: 'prose', text: paragraph } : { kind: 'prose', text: paragraph, page },
