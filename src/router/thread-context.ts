@@ -9,6 +9,11 @@ import type { ThreadMessage } from '../ports/messenger.ts';
 export interface BotIdentity {
   botUserId?: string | undefined;
   botId?: string | undefined;
+  /** The installation's workspace (`auth.test` `team_id`), the tenant of clicks and commands from guests. */
+  teamId?: string | undefined;
+  /** `auth.test` `enterprise_id`, the tenant when `isEnterpriseInstall` (an org-wide install). */
+  enterpriseId?: string | undefined;
+  isEnterpriseInstall?: boolean | undefined;
 }
 
 /** Labels thread messages by author and drops the triggering message and edits/deletions. */

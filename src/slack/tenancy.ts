@@ -2,9 +2,20 @@
  * Which tenant a request belongs to. In Slack Connect and Enterprise Grid the envelope's `team_id` can be
  * another organisation's, so the tenant comes from `context_team_id` / `context_enterprise_id` when present,
  * then from the installation the request was authorised for (for a modal, `view.app_installed_team_id`: one opened
- * from a Slack Connect channel is submitted with the submitter's own `team`), and only then from the envelope
- * (docs/platform-facts.md, "Tenancy"). An org-wide install is one tenant: the enterprise.
+ * from a Slack Connect channel is submitted with the submitter's own `team`), then from the installation the app
+ * runs as (single-token mode: the team or enterprise `auth.test` named at start, passed in by the caller), and only
+ * then from the envelope (docs/platform-facts.md, "Tenancy"). Button clicks, slash commands and shortcuts carry no
+ * `authorizations` and no `context_*` fields: their `team` / `team_id` is the clicking user's workspace, so without
+ * the installation a guest from another organisation would select that organisation's budgets, cache entries and
+ * documents. An org-wide install is one tenant: the enterprise. Pure: no I/O.
  */
+
+/** The installation the app runs as, from `auth.test` at start (single-token mode); unknown fields left out. */
+export interface InstallationTenant {
+  teamId?: string | undefined;
+  enterpriseId?: string | undefined;
+  isEnterpriseInstall?: boolean | undefined;
+}
 
 interface TenantFields {
   context_team_id?: string | null;
@@ -19,15 +30,22 @@ interface TenantFields {
   authorizations?: { team_id?: string | null; enterprise_id?: string | null; is_enterprise_install?: boolean }[];
 }
 
-/** The tenant id used for budgets, caches and document access; undefined when the payload carries none. */
-export function tenantOf(body: unknown): string | undefined {
-  if (typeof body !== 'object' || body === null) return undefined;
+/**
+ * The tenant id used for budgets, caches and document access; undefined when neither the payload nor the
+ * installation names one. `installation` is the app's own installation when it is known (single-token mode).
+ */
+export function tenantOf(body: unknown, installation?: InstallationTenant): string | undefined {
+  if (typeof body !== 'object' || body === null) return installationTenant(installation);
   const fields = body as TenantFields;
-  const installation = fields.authorizations?.[0];
-  const enterpriseInstall = fields.is_enterprise_install === true || installation?.is_enterprise_install === true;
+  const authorized = fields.authorizations?.[0];
+  const enterpriseInstall =
+    fields.is_enterprise_install === true ||
+    authorized?.is_enterprise_install === true ||
+    installation?.isEnterpriseInstall === true;
   const enterpriseId =
     fields.context_enterprise_id ??
-    installation?.enterprise_id ??
+    authorized?.enterprise_id ??
+    (installation?.isEnterpriseInstall ? installation.enterpriseId : undefined) ??
     fields.enterprise_id ??
     fields.enterprise?.id ??
     fields.team?.enterprise_id ??
@@ -35,10 +53,16 @@ export function tenantOf(body: unknown): string | undefined {
   if (enterpriseInstall && enterpriseId) return enterpriseId;
   const teamId =
     fields.context_team_id ??
-    installation?.team_id ??
+    authorized?.team_id ??
     fields.view?.app_installed_team_id ??
+    installation?.teamId ??
     fields.team_id ??
     fields.team?.id ??
     fields.user?.team_id;
   return teamId ?? enterpriseId ?? undefined;
+}
+
+function installationTenant(installation: InstallationTenant | undefined): string | undefined {
+  if (installation?.isEnterpriseInstall && installation.enterpriseId) return installation.enterpriseId;
+  return installation?.teamId;
 }

@@ -124,7 +124,14 @@ export async function startAppHarness(options: AppHarnessOptions = {}): Promise<
     shutdownTimeoutMs: 5_000,
     resolveIdentity: async () => {
       const identity = await webClient.auth.test();
-      return { botUserId: identity.user_id, botId: identity.bot_id };
+      // As src/main.ts: the installation's team (or enterprise) is the tenant of guests' clicks and commands.
+      return {
+        botUserId: identity.user_id,
+        botId: identity.bot_id,
+        teamId: identity.team_id,
+        enterpriseId: identity.enterprise_id,
+        isEnterpriseInstall: identity.is_enterprise_install,
+      };
     },
   });
   await app.start(0);

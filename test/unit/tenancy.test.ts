@@ -135,3 +135,45 @@ describe('which messages may start work', () => {
     );
   });
 });
+
+describe('tenantOf with the installation the app runs as (single-token mode)', () => {
+  const host = { teamId: 'T_HOST' };
+
+  test('a guest organisation’s button click belongs to the installation, not the clicker’s team', () => {
+    const click = load('block_actions__test_block_actions_L161.json');
+    const foreign = {
+      ...click,
+      team: { id: 'T_FOREIGN', domain: 'foreign' },
+      user: { id: 'W_GUEST', team_id: 'T_FOREIGN' },
+      enterprise: { id: 'E_FOREIGN', name: 'Foreign' },
+    };
+    assert.equal(tenantOf(foreign), 'T_FOREIGN', 'the payload alone names only the guest');
+    assert.equal(tenantOf(foreign, host), 'T_HOST');
+  });
+
+  test('a guest’s slash command and message shortcut belong to the installation', () => {
+    assert.equal(tenantOf({ team_id: 'T_FOREIGN', enterprise_id: 'E_FOREIGN', user_id: 'W_GUEST' }, host), 'T_HOST');
+    assert.equal(
+      tenantOf({ type: 'message_action', team: { id: 'T_FOREIGN' }, user: { team_id: 'T_FOREIGN' } }, host),
+      'T_HOST',
+    );
+  });
+
+  test('an org-wide install is the enterprise, whatever the guest’s enterprise', () => {
+    const orgWide = { enterpriseId: 'E_HOST', isEnterpriseInstall: true };
+    assert.equal(tenantOf({ team: { id: 'T_FOREIGN', enterprise_id: 'E_FOREIGN' } }, orgWide), 'E_HOST');
+    assert.equal(tenantOf(undefined, orgWide), 'E_HOST');
+  });
+
+  test('the fields Slack sends about the installation still come first', () => {
+    const event = load('event_callback__reaction_added__test_events_shared_channels_L137.json');
+    assert.equal(tenantOf(event, host), 'T_INSTALLED', 'authorizations');
+    assert.equal(tenantOf({ team_id: 'T_FOREIGN', context_team_id: 'T_CONTEXT' }, host), 'T_CONTEXT');
+    assert.equal(tenantOf({ team: { id: 'T_FOREIGN' }, view: { app_installed_team_id: 'T_VIEW' } }, host), 'T_VIEW');
+  });
+
+  test('without a known installation the envelope decides, as before', () => {
+    assert.equal(tenantOf({ team_id: 'T_FOREIGN' }, {}), 'T_FOREIGN');
+    assert.equal(tenantOf(null), undefined);
+  });
+});

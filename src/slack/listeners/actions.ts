@@ -19,7 +19,7 @@ export function register(app: App, dependencies: ListenerDependencies): void {
       const request: ActionRequest = {
         actionId: actionId as ActionId,
         value: action.value,
-        workspaceId: tenantOf(body) ?? body.team?.id ?? '',
+        workspaceId: tenantOf(body, dependencies.identity()) ?? body.team?.id ?? '',
         userId: body.user.id,
         channelId: body.channel?.id ?? body.container?.channel_id,
         messageTs: body.message?.ts ?? body.container?.message_ts,

@@ -8,7 +8,7 @@ import type { ListenerDependencies } from './dependencies.ts';
 export function register(app: App, dependencies: ListenerDependencies): void {
   for (const name of Object.values(commands)) {
     app.command(name, async ({ command, ack, body, context }) => {
-      const workspaceId = tenantOf(body) ?? command.team_id;
+      const workspaceId = tenantOf(body, dependencies.identity()) ?? command.team_id;
       await dispatchDurably(context, dependencies.durable, 'command', {
         kind: 'route',
         request: {

@@ -9,7 +9,7 @@ export function register(app: App, dependencies: ListenerDependencies): void {
   app.shortcut<MessageShortcut>(
     { callback_id: messageShortcuts.createTicket, type: 'message_action' },
     async ({ shortcut, ack, body, context }) => {
-      const workspaceId = tenantOf(body) ?? shortcut.team?.id;
+      const workspaceId = tenantOf(body, dependencies.identity()) ?? shortcut.team?.id;
       if (!workspaceId) {
         dependencies.logger.warn(
           { code: 'invalid_input', deliveryId: deliveryIdFrom(context) },

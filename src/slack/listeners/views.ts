@@ -16,7 +16,7 @@ export function register(app: App, dependencies: ListenerDependencies): void {
     app.view<ViewSubmitAction>(callbackId, async ({ ack, body, view, context }) => {
       const request = {
         callbackId: callbackId as ViewCallbackId,
-        workspaceId: tenantOf(body) ?? body.team?.id ?? '',
+        workspaceId: tenantOf(body, dependencies.identity()) ?? body.team?.id ?? '',
         userId: body.user.id,
         viewId: view.id,
         privateMetadata: view.private_metadata,
