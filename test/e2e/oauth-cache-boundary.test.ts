@@ -3,7 +3,7 @@
  * document and ask the same question in the same channel id (a Slack Connect channel has one id in both), so the
  * model request is the same byte for byte — only the workspace in the cache key keeps B from being served A's
  * cached answer. A asking again is served from the cache, which shows the
- * cache was there to be probed.
+ * cache was there to be probed. A's feedback button clicked from B (same channel id) is refused; from A, counted.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -63,7 +63,24 @@ async function ask(teamId: string, channel: string, expected: RegExp): Promise<S
   );
 }
 
-describe('OAuth distribution: the response cache per workspace', () => {
+/** The answer id on the "helpful" button of the answers these calls posted. */
+function feedbackValueOf(calls: { params: Record<string, unknown> }[]): string {
+  const values: string[] = [];
+  const visit = (node: unknown) => {
+    if (Array.isArray(node)) node.forEach(visit);
+    else if (node && typeof node === 'object') {
+      const element = node as Record<string, unknown>;
+      if (element.action_id === 'answer_helpful' && typeof element.value === 'string') values.push(element.value);
+      Object.values(element).forEach(visit);
+    }
+  };
+  for (const call of calls) visit(call.params);
+  const value = values.at(-1);
+  assert.ok(value, 'the answer carries feedback buttons');
+  return value;
+}
+
+describe('OAuth distribution: the response cache and feedback buttons per workspace', () => {
   test("the same question over the same document in another workspace is not served the first one's cached answer", async () => {
     const tokenA = await installThroughOAuth(harness, teamA);
     const tokenB = await installThroughOAuth(harness, teamB);
@@ -84,6 +101,20 @@ describe('OAuth distribution: the response cache per workspace', () => {
 
     assert.deepEqual([...(await ask(teamA, sharedChannel, /Workspace A hears/))], [tokenA]);
     assert.equal(openai.chatCalls().length, 2, 'A asking again is served from its own cache');
+
+    // A button click across the boundary: B's user clicks A's feedback button in the shared channel.
+    const answerId = feedbackValueOf(harness.slack.calls.filter((call) => call.token === tokenA));
+    const replyTo = async (teamId: string) => {
+      const before = harness.slack.ephemeralMessages.length;
+      await harness.driver.send(
+        slackPayloads.blockActions({ actionId: 'answer_helpful', value: answerId, channel: sharedChannel, teamId }),
+      );
+      return eventually(() => harness.slack.ephemeralMessages.slice(before)[0], `the vote reply in ${teamId}`);
+    };
+    assert.match((await replyTo(teamB)).text, /does not belong to an answer in this channel/);
+    assert.equal(harness.slack.callsTo('chat.postEphemeral').at(-1)?.token, tokenB);
+    assert.match((await replyTo(teamA)).text, /noted as helpful/);
+    assert.equal(harness.slack.callsTo('chat.postEphemeral').at(-1)?.token, tokenA);
     harness.slack.expectNoViolations();
   });
 });
