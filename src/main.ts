@@ -18,6 +18,7 @@ import { createMetricsRegistry, type Registry } from './observability/metrics.ts
 import type { BotIdentity } from './router/thread-context.ts';
 import { boltLogger } from './slack/bolt-logger.ts';
 import { createSlackWebClient } from './slack/outbound/slack-messenger.ts';
+import { identityFromAuthTest } from './slack/tenancy.ts';
 import type { Work } from './work/work.ts';
 
 async function main(): Promise<void> {
@@ -94,8 +95,7 @@ function identityResolver(configuration: Configuration, logger: Logger): () => P
     clientLogger: boltLogger(logger),
   });
   return async () => {
-    const identity = await identityClient.auth.test();
-    return { botUserId: identity.user_id, botId: identity.bot_id };
+    return identityFromAuthTest(await identityClient.auth.test());
   };
 }
 

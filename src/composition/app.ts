@@ -25,6 +25,7 @@ import * as shortcutListeners from '../slack/listeners/shortcuts.ts';
 import * as uninstallListeners from '../slack/listeners/uninstall.ts';
 import * as viewListeners from '../slack/listeners/views.ts';
 import { DeskhandReceiver, deferSocketModeAcks } from '../slack/receiver.ts';
+import { identityFromAuthTest } from '../slack/tenancy.ts';
 import { BackgroundJobs } from '../work/background-jobs.ts';
 import { DeliveryDeduplicator } from '../work/dedupe.ts';
 import { DurableWork, isWorkNotStoredError, type UndeliverableNotice } from '../work/durable-work.ts';
@@ -132,8 +133,7 @@ export function createApp(dependencies: AppDependencies): DeskhandApp {
     dependencies.resolveIdentity ??
     (async (): Promise<BotIdentity> => {
       if (installations) return {};
-      const result = await bolt.client.auth.test({ token: configuration.slack.botToken });
-      return { botUserId: result.user_id, botId: result.bot_id };
+      return identityFromAuthTest(await bolt.client.auth.test({ token: configuration.slack.botToken }));
     });
 
   return {
@@ -216,12 +216,17 @@ function createBolt(
     ...(receiver instanceof DeskhandReceiver && receiver.installer
       ? {}
       : {
+          // The installation's team goes into the context too: Bolt would otherwise fill `context.teamId` from
+          // the payload, which for a Slack Connect guest's click is the guest's own team (`installationOf`).
           authorize: async () => {
-            const { botId, botUserId } = identity();
+            const { botId, botUserId, teamId, enterpriseId, isEnterpriseInstall } = identity();
             return {
               botToken: configuration.slack.botToken,
               ...(botId ? { botId } : {}),
               ...(botUserId ? { botUserId } : {}),
+              ...(teamId ? { teamId } : {}),
+              ...(enterpriseId ? { enterpriseId } : {}),
+              ...(isEnterpriseInstall !== undefined ? { isEnterpriseInstall } : {}),
             };
           },
         }),

@@ -66,3 +66,55 @@ function installationTenant(installation: InstallationTenant | undefined): strin
   if (installation?.isEnterpriseInstall && installation.enterpriseId) return installation.enterpriseId;
   return installation?.teamId;
 }
+
+/** The fields of `auth.test`'s answer that name a bot and its installation. */
+interface AuthTestFields {
+  user_id?: string | undefined;
+  bot_id?: string | undefined;
+  team_id?: string | undefined;
+  enterprise_id?: string | undefined;
+  is_enterprise_install?: boolean | undefined;
+}
+
+/**
+ * The bot and its installation from `auth.test` (single-token mode, learnt once at start). Keeping the team and
+ * enterprise is what lets a Slack Connect guest's click be charged to the host installation (`tenantOf`).
+ */
+export function identityFromAuthTest(result: AuthTestFields): {
+  botUserId?: string | undefined;
+  botId?: string | undefined;
+} & InstallationTenant {
+  return {
+    botUserId: result.user_id,
+    botId: result.bot_id,
+    teamId: result.team_id,
+    enterpriseId: result.enterprise_id,
+    isEnterpriseInstall: result.is_enterprise_install,
+  };
+}
+
+/** What Bolt's `authorize` put in a request's context: the installation it found for the request (OAuth mode). */
+interface AuthorizedContext {
+  teamId?: string | undefined;
+  enterpriseId?: string | undefined;
+  isEnterpriseInstall?: boolean | undefined;
+}
+
+/**
+ * The installation a request was authorised for: Bolt's context when `authorize` found one (OAuth mode, where
+ * the identity learnt at start is empty because every workspace has its own bot), else the app's one installation
+ * (single-token mode). Either way it is an installation's team, never a guest's.
+ */
+export function installationOf(
+  context: AuthorizedContext | undefined,
+  fallback: InstallationTenant,
+): InstallationTenant {
+  if (context?.teamId || context?.enterpriseId) {
+    return {
+      teamId: context.teamId,
+      enterpriseId: context.enterpriseId,
+      isEnterpriseInstall: context.isEnterpriseInstall,
+    };
+  }
+  return fallback;
+}

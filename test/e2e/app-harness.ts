@@ -24,6 +24,7 @@ import {
   SlackMessenger,
   type SlackMessengerOptions,
 } from '../../src/slack/outbound/slack-messenger.ts';
+import { identityFromAuthTest } from '../../src/slack/tenancy.ts';
 import type { InteractionHandlers } from '../../src/work/requests.ts';
 import { createInProcessWork } from '../../src/work/work.ts';
 import { FakeOpenAIServer } from '../fakes/openai-server.ts';
@@ -122,17 +123,8 @@ export async function startAppHarness(options: AppHarnessOptions = {}): Promise<
     registry,
     ...(options.deliveryLeaseMs ? { deliveryLeaseMs: options.deliveryLeaseMs } : {}),
     shutdownTimeoutMs: 5_000,
-    resolveIdentity: async () => {
-      const identity = await webClient.auth.test();
-      // As src/main.ts: the installation's team (or enterprise) is the tenant of guests' clicks and commands.
-      return {
-        botUserId: identity.user_id,
-        botId: identity.bot_id,
-        teamId: identity.team_id,
-        enterpriseId: identity.enterprise_id,
-        isEnterpriseInstall: identity.is_enterprise_install,
-      };
-    },
+    // As src/main.ts: the installation's team (or enterprise) is the tenant of guests' clicks and commands.
+    resolveIdentity: async () => identityFromAuthTest(await webClient.auth.test()),
   });
   await app.start(0);
   const baseUrl = `http://127.0.0.1:${app.port}`;

@@ -4,7 +4,7 @@ import { describe, test } from 'node:test';
 import type { App } from '@slack/bolt';
 import type { ListenerDependencies } from '../../src/slack/listeners/dependencies.ts';
 import { ignoredBecause, register as registerEvents } from '../../src/slack/listeners/events.ts';
-import { tenantOf } from '../../src/slack/tenancy.ts';
+import { identityFromAuthTest, installationOf, tenantOf } from '../../src/slack/tenancy.ts';
 import { fixturesDirectory } from '../support/fixtures.ts';
 
 const fixtures = `${fixturesDirectory}/slack/bolt-python-test-payloads`;
@@ -175,5 +175,42 @@ describe('tenantOf with the installation the app runs as (single-token mode)', (
   test('without a known installation the envelope decides, as before', () => {
     assert.equal(tenantOf({ team_id: 'T_FOREIGN' }, {}), 'T_FOREIGN');
     assert.equal(tenantOf(null), undefined);
+  });
+});
+
+describe('the installation a request is charged to', () => {
+  test('auth.test’s team and enterprise are kept with the bot ids (single-token mode)', () => {
+    const identity = identityFromAuthTest({
+      ok: true,
+      url: 'https://host.slack.com/',
+      team: 'Host',
+      user: 'deskhand',
+      team_id: 'T_HOST',
+      user_id: 'U_BOT',
+      bot_id: 'B_BOT',
+      enterprise_id: 'E_HOST',
+      is_enterprise_install: false,
+    } as Parameters<typeof identityFromAuthTest>[0]);
+    assert.deepEqual(identity, {
+      botUserId: 'U_BOT',
+      botId: 'B_BOT',
+      teamId: 'T_HOST',
+      enterpriseId: 'E_HOST',
+      isEnterpriseInstall: false,
+    });
+    assert.equal(tenantOf({ team: { id: 'T_GUEST' }, user: { team_id: 'T_GUEST' } }, identity), 'T_HOST');
+  });
+
+  test('OAuth mode: the installation Bolt authorised wins over the empty start-up identity', () => {
+    const installation = installationOf({ teamId: 'T_B', isEnterpriseInstall: false }, {});
+    assert.equal(tenantOf({ team: { id: 'T_GUEST' }, user: { team_id: 'T_GUEST' } }, installation), 'T_B');
+    const orgWide = installationOf({ teamId: 'T_A1', enterpriseId: 'E_ORG', isEnterpriseInstall: true }, {});
+    assert.equal(tenantOf({ team_id: 'T_A1' }, orgWide), 'E_ORG');
+  });
+
+  test('without an authorised installation in the context, the app’s own one is used', () => {
+    const host = { teamId: 'T_HOST' };
+    assert.equal(installationOf(undefined, host), host);
+    assert.equal(installationOf({}, host), host);
   });
 });

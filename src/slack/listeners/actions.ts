@@ -10,7 +10,7 @@ import type { App, BlockAction, ButtonAction } from '@slack/bolt';
 import { type ActionId, actions } from '../../slack-kit/ids.ts';
 import type { ActionRequest } from '../../work/requests.ts';
 import { deliveryIdFrom, dispatchDurably } from '../delivery-middleware.ts';
-import { tenantOf } from '../tenancy.ts';
+import { installationOf, tenantOf } from '../tenancy.ts';
 import type { ListenerDependencies } from './dependencies.ts';
 
 export function register(app: App, dependencies: ListenerDependencies): void {
@@ -19,7 +19,7 @@ export function register(app: App, dependencies: ListenerDependencies): void {
       const request: ActionRequest = {
         actionId: actionId as ActionId,
         value: action.value,
-        workspaceId: tenantOf(body, dependencies.identity()) ?? body.team?.id ?? '',
+        workspaceId: tenantOf(body, installationOf(context, dependencies.identity())) ?? body.team?.id ?? '',
         userId: body.user.id,
         channelId: body.channel?.id ?? body.container?.channel_id,
         messageTs: body.message?.ts ?? body.container?.message_ts,

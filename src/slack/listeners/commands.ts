@@ -2,13 +2,13 @@
 import type { App } from '@slack/bolt';
 import { commands } from '../../slack-kit/ids.ts';
 import { deliveryIdFrom, dispatchDurably } from '../delivery-middleware.ts';
-import { tenantOf } from '../tenancy.ts';
+import { installationOf, tenantOf } from '../tenancy.ts';
 import type { ListenerDependencies } from './dependencies.ts';
 
 export function register(app: App, dependencies: ListenerDependencies): void {
   for (const name of Object.values(commands)) {
     app.command(name, async ({ command, ack, body, context }) => {
-      const workspaceId = tenantOf(body, dependencies.identity()) ?? command.team_id;
+      const workspaceId = tenantOf(body, installationOf(context, dependencies.identity())) ?? command.team_id;
       await dispatchDurably(context, dependencies.durable, 'command', {
         kind: 'route',
         request: {

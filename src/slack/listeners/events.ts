@@ -8,7 +8,7 @@
 import type { App } from '@slack/bolt';
 import { stripMentions } from '../../router/route-rules.ts';
 import { deliveryIdFrom, dispatchDurably } from '../delivery-middleware.ts';
-import { tenantOf } from '../tenancy.ts';
+import { installationOf, tenantOf } from '../tenancy.ts';
 import type { ListenerDependencies } from './dependencies.ts';
 
 /** The fields of a message-like event Deskhand reads. */
@@ -54,7 +54,7 @@ function registerMentions(app: App, dependencies: ListenerDependencies): void {
   app.event('app_mention', async ({ event, body, context }) => {
     const message = event as unknown as MessageLike;
     const reason = ignoredBecause(message, context.botUserId ?? dependencies.identity().botUserId);
-    const workspaceId = tenantOf(body, dependencies.identity());
+    const workspaceId = tenantOf(body, installationOf(context, dependencies.identity()));
     if (reason || !workspaceId) {
       logger.debug({ deliveryId: deliveryIdFrom(context), reason: reason ?? 'no tenant' }, 'mention ignored');
       return;
@@ -81,7 +81,7 @@ function registerMessages(app: App, dependencies: ListenerDependencies): void {
   app.event('message', async ({ event, body, context }) => {
     const message = event as unknown as MessageLike;
     const botUserId = context.botUserId ?? dependencies.identity().botUserId;
-    const workspaceId = tenantOf(body, dependencies.identity());
+    const workspaceId = tenantOf(body, installationOf(context, dependencies.identity()));
     const reason = ignoredBecause(message, botUserId) ?? (workspaceId ? undefined : 'no tenant');
     if (reason) {
       logger.debug({ deliveryId: deliveryIdFrom(context), reason }, 'message ignored');
@@ -113,7 +113,7 @@ function registerTicketReactions(app: App, dependencies: ListenerDependencies): 
   const { durable } = dependencies;
   app.event('reaction_added', async ({ event, body, context }) => {
     const botUserId = context.botUserId ?? dependencies.identity().botUserId;
-    const workspaceId = tenantOf(body, dependencies.identity());
+    const workspaceId = tenantOf(body, installationOf(context, dependencies.identity()));
     if (event.reaction !== dependencies.ticketReaction || event.item.type !== 'message' || !workspaceId) return;
     if (botUserId && event.user === botUserId) return;
     const { channel, ts } = event.item;
@@ -128,7 +128,7 @@ function registerTicketReactions(app: App, dependencies: ListenerDependencies): 
 function registerFileShares(app: App, dependencies: ListenerDependencies): void {
   const { durable } = dependencies;
   app.event('file_shared', async ({ event, body, context }) => {
-    const workspaceId = tenantOf(body, dependencies.identity());
+    const workspaceId = tenantOf(body, installationOf(context, dependencies.identity()));
     if (!workspaceId) return;
     await dispatchDurably(context, durable, 'file_shared', {
       kind: 'fileShared',

@@ -2,14 +2,14 @@
 import type { App, MessageShortcut } from '@slack/bolt';
 import { messageShortcuts } from '../../slack-kit/ids.ts';
 import { deliveryIdFrom, dispatchDurably } from '../delivery-middleware.ts';
-import { tenantOf } from '../tenancy.ts';
+import { installationOf, tenantOf } from '../tenancy.ts';
 import type { ListenerDependencies } from './dependencies.ts';
 
 export function register(app: App, dependencies: ListenerDependencies): void {
   app.shortcut<MessageShortcut>(
     { callback_id: messageShortcuts.createTicket, type: 'message_action' },
     async ({ shortcut, ack, body, context }) => {
-      const workspaceId = tenantOf(body, dependencies.identity()) ?? shortcut.team?.id;
+      const workspaceId = tenantOf(body, installationOf(context, dependencies.identity())) ?? shortcut.team?.id;
       if (!workspaceId) {
         dependencies.logger.warn(
           { code: 'invalid_input', deliveryId: deliveryIdFrom(context) },

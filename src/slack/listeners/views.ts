@@ -8,7 +8,7 @@ import { toDeskhandError } from '../../errors.ts';
 import { type ViewCallbackId, views } from '../../slack-kit/ids.ts';
 import { messageView } from '../../work/work.ts';
 import { deliveryIdFrom, runInBackground } from '../delivery-middleware.ts';
-import { tenantOf } from '../tenancy.ts';
+import { installationOf, tenantOf } from '../tenancy.ts';
 import type { ListenerDependencies } from './dependencies.ts';
 
 export function register(app: App, dependencies: ListenerDependencies): void {
@@ -16,7 +16,7 @@ export function register(app: App, dependencies: ListenerDependencies): void {
     app.view<ViewSubmitAction>(callbackId, async ({ ack, body, view, context }) => {
       const request = {
         callbackId: callbackId as ViewCallbackId,
-        workspaceId: tenantOf(body, dependencies.identity()) ?? body.team?.id ?? '',
+        workspaceId: tenantOf(body, installationOf(context, dependencies.identity())) ?? body.team?.id ?? '',
         userId: body.user.id,
         viewId: view.id,
         privateMetadata: view.private_metadata,
