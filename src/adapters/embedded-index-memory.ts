@@ -216,7 +216,8 @@ export class EmbeddedIndexMemory {
   acceptor(access: AccessScope): ((slot: number) => boolean) | undefined {
     const workspace = this.#interned.get(access.workspaceId);
     if (workspace === undefined) return undefined;
-    const workspaceScope = this.#interned.get('workspace') ?? -1;
+    // A channel-only reader (an externally shared channel) matches no workspace-wide slot.
+    const workspaceScope = access.channelOnly === true ? -1 : (this.#interned.get('workspace') ?? -1);
     const channelScope = this.#interned.get(`channel:${access.channelId}`) ?? -1;
     const workspaceOf = this.#workspaceOf;
     const scopeOf = this.#scopeOf;

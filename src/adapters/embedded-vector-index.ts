@@ -3,7 +3,7 @@
  *
  * - Search: exact cosine over one contiguous Float32Array (`DenseVectorStore`: vectors normalised at insert,
  *   scanned by a WebAssembly SIMD kernel) and BM25 over typed-array postings with the shared analyzer; hybrid fuses both with RRF. The
- *   access filter (workspace + workspace-or-own-channel scope) is applied inside the scan, so a hit the caller
+ *   access filter (workspace + workspace-or-own-channel scope, own channel only when `channelOnly`) is applied inside the scan, so a hit the caller
  *   may not see is never even scored.
  * - Atomicity: mutations are serialised; each one is made durable first, then applied to memory in one
  *   synchronous step together with the index-version bump. Searches score synchronously, so a concurrent
@@ -32,7 +32,7 @@ import type { Bm25Parameters } from '../search/bm25.ts';
 import { reciprocalRankFusion } from '../search/fusion.ts';
 import { deserialiseChunk, EmbeddedIndexLog, type LogRecord, serialiseChunk } from './embedded-index-log.ts';
 import { copyRecord, EmbeddedIndexMemory } from './embedded-index-memory.ts';
-import { assertAccessScope, prefetchLimit, validateDocumentChunks } from './vector-index-shared.ts';
+import { assertAccessScope, isVisibleFrom, prefetchLimit, validateDocumentChunks } from './vector-index-shared.ts';
 
 export interface EmbeddedVectorIndexOptions {
   /** Directory for `index.log` and `snapshot.jsonl`; omit to keep the index in memory only (eval, tests). */
@@ -124,11 +124,10 @@ export class EmbeddedVectorIndex implements VectorIndex {
   async listDocuments(access: AccessScope): Promise<DocumentSummary[]> {
     assertAccessScope(access);
     await this.ensureReady();
-    const channelScope = `channel:${access.channelId}`;
     const result: DocumentSummary[] = [];
     for (const { summary } of this.#memory.documents()) {
       if (summary.workspaceId !== access.workspaceId) continue;
-      if (summary.scope !== 'workspace' && summary.scope !== channelScope) continue;
+      if (!isVisibleFrom(access, summary.scope)) continue;
       result.push({ ...summary });
     }
     return result.sort(
@@ -174,8 +173,7 @@ export class EmbeddedVectorIndex implements VectorIndex {
     await this.ensureReady();
     const stored = this.#memory.document(access.workspaceId, documentId);
     if (!stored) return [];
-    const scope = stored.summary.scope;
-    if (scope !== 'workspace' && scope !== `channel:${access.channelId}`) return [];
+    if (!isVisibleFrom(access, stored.summary.scope)) return [];
     const wanted = new Set(chunkIndexes);
     return this.#memory
       .recordsOf(stored)

@@ -7,8 +7,9 @@ import { DeskhandError } from '../errors.ts';
 import type { AccessScope, ChunkRecord, DocumentSummary } from '../ports/vector-index.ts';
 
 /**
- * Throws unless `access` names a workspace and a channel. A missing scope never means "everything": it is
- * a bug in the caller, and failing closed keeps private channel documents private.
+ * Throws unless `access` names a workspace and a channel (and `channelOnly`, when present, is a boolean). A
+ * missing scope never means "everything": it is a bug in the caller, and failing closed keeps private channel
+ * documents private.
  */
 export function assertAccessScope(access: AccessScope | undefined): asserts access is AccessScope {
   if (
@@ -16,12 +17,19 @@ export function assertAccessScope(access: AccessScope | undefined): asserts acce
     typeof access.workspaceId !== 'string' ||
     access.workspaceId.length === 0 ||
     typeof access.channelId !== 'string' ||
-    access.channelId.length === 0
+    access.channelId.length === 0 ||
+    (access.channelOnly !== undefined && typeof access.channelOnly !== 'boolean')
   ) {
     throw new DeskhandError('not_authorised', 'A vector index query without an access scope was refused', {
       userMessage: 'I cannot search documents without knowing which channel is asking.',
     });
   }
+}
+
+/** True when a document of `scope` is visible from `access` (the same rule as `accessConditions`). */
+export function isVisibleFrom(access: AccessScope, scope: string): boolean {
+  if (scope === `channel:${access.channelId}`) return true;
+  return scope === 'workspace' && access.channelOnly !== true;
 }
 
 const scopePattern = /^(workspace|channel:[A-Za-z0-9_-]+)$/;

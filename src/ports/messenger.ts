@@ -68,6 +68,28 @@ export interface Messenger {
    * not visible to Deskhand. Optional: messengers without file access omit it.
    */
   fileInfo?(fileId: string): Promise<FileDetails | undefined>;
+  /**
+   * How a conversation is shared (`conversations.info`; needs `channels:read`, `groups:read`, `im:read` or
+   * `mpim:read` by conversation type). Rejects when Slack does not answer it (unknown channel, missing scope,
+   * Slack down): callers that decide what a channel may see fail closed. Optional: messengers without it omit it.
+   */
+  conversationSharing?(channel: string): Promise<ConversationSharing>;
+}
+
+/**
+ * A conversation's sharing flags as `conversations.info` reports them (https://docs.slack.dev/reference/objects/
+ * conversation-object): `isExtShared` — part of a Slack Connect channel with another organisation (`is_shared` is
+ * then true too); `isPendingExtShared` — an invitation to another organisation is pending; `isOrgShared` — shared
+ * between workspaces of one Enterprise Grid organisation; `isShared` — shared with any other workspace. An absent
+ * flag is reported as false.
+ */
+export interface ConversationSharing {
+  id: string;
+  isShared: boolean;
+  isExtShared: boolean;
+  isOrgShared: boolean;
+  isPendingExtShared: boolean;
+  isIm: boolean;
 }
 
 /** A file as `files.info` describes it. Every field comes from Slack and is untrusted. */

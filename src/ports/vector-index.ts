@@ -3,7 +3,8 @@
  * and one contract suite (`test/contract/vector-index.contract.ts`) runs against both.
  *
  * Access scope is part of every query and is enforced inside the adapter: a query from channel C of
- * workspace W sees W's workspace-scoped chunks and C's channel-scoped chunks, nothing else. A query without
+ * workspace W sees W's workspace-scoped chunks and C's channel-scoped chunks, nothing else — and only C's when
+ * the scope is `channelOnly`. A query without
  * an access scope fails closed (throws), it never means "everything".
  */
 
@@ -14,6 +15,11 @@ export type DocumentScope = 'workspace' | `channel:${string}`;
 export interface AccessScope {
   workspaceId: string;
   channelId: string;
+  /**
+   * True: only the channel's own documents, no workspace-wide ones (an externally shared channel whose admins
+   * did not allow them). Applied inside the adapter's filter, never by dropping hits afterwards.
+   */
+  channelOnly?: boolean;
 }
 
 export interface ChunkPayload {

@@ -210,6 +210,39 @@ export function vectorIndexContract(name: string, options: VectorIndexContractOp
       );
     });
 
+    test('a channel-only scope (a Slack Connect channel) sees its own documents and no workspace-wide ones', async () => {
+      const { index } = await fresh();
+      const texts = ['Refund policy: refunds are paid within five days', 'Refund exceptions for damaged goods'];
+      await index.replaceDocument(
+        'W1',
+        'internal',
+        chunks({ workspaceId: 'W1', documentId: 'internal', scope: 'workspace', texts }),
+      );
+      await index.replaceDocument(
+        'W1',
+        'connect',
+        chunks({ workspaceId: 'W1', documentId: 'connect', scope: 'channel:C5', texts: ['Refund desk for partners'] }),
+      );
+      const shared: AccessScope = { workspaceId: 'W1', channelId: 'C5', channelOnly: true };
+      for (const mode of ['sparse', 'dense', 'hybrid'] as const) {
+        const hits = await index.search(request(shared, 'refund policy', mode, 50));
+        assert.deepEqual([...new Set(hits.map((hit) => hit.chunk.documentId))], ['connect'], mode);
+        // The same channel without the restriction sees both: the filter, not the data, made the difference.
+        const open = await index.search(request({ workspaceId: 'W1', channelId: 'C5' }, 'refund policy', mode, 50));
+        assert.deepEqual([...new Set(open.map((hit) => hit.chunk.documentId))].sort(), ['connect', 'internal'], mode);
+      }
+      // Asking for more than exists still returns only the channel's chunks (no post-filtered short page).
+      assert.equal((await index.search(request(shared, 'refund', 'sparse', 2))).length, 1);
+      assert.deepEqual(
+        (await index.listDocuments(shared)).map((document) => document.documentId),
+        ['connect'],
+      );
+      assert.deepEqual(await index.getChunks(shared, 'internal', [0, 1]), []);
+      assert.equal((await index.getChunks(shared, 'connect', [0])).length, 1);
+      const notBoolean = { ...shared, channelOnly: 'yes' } as unknown as AccessScope;
+      await assert.rejects(index.search(request(notBoolean, 'refund', 'sparse')), expectNotAuthorised);
+    });
+
     test('queries without an access scope fail closed', async () => {
       const { index } = await fresh();
       await index.replaceDocument(

@@ -135,6 +135,11 @@ describe('answerQuestion', () => {
     assert.notEqual(answerCacheScope(access, 3), answerCacheScope({ workspaceId: 'T2', channelId: 'C1' }, 3));
   });
 
+  test('a channel that became Slack Connect does not reuse answers cached while it could see workspace documents', () => {
+    assert.notEqual(answerCacheScope(access, 3), answerCacheScope({ ...access, channelOnly: true }, 3));
+    assert.equal(answerCacheScope(access, 3), answerCacheScope({ ...access, channelOnly: false }, 3));
+  });
+
   test('an over-budget question gets the reason and an extractive answer with citations, no model answer', async () => {
     const gateway = new ScriptedModel({ responseCache: true }).enqueue({ error: budgetError() });
     const retrieve = scriptedRetriever({ C1: { passages: [refunds, shipping] } });

@@ -22,9 +22,14 @@ import { addChatUsage } from './answer-usage.ts';
 import { processAnswerText } from './citations.ts';
 import { createStreamRelay } from './stream-relay.ts';
 
-/** The cache scope of an answer: exact document-access scope plus index version (see `answer-question.ts`). */
+/**
+ * The cache scope of an answer: exact document-access scope plus index version (see `answer-question.ts`). A
+ * channel-only scope (a Slack Connect channel) has its own entries, so an answer cached from workspace-wide
+ * documents before the channel was shared is never replayed in it.
+ */
 export function answerCacheScope(access: AccessScope, indexVersion: number): string {
-  return `answers:${access.workspaceId}:${access.channelId}:v${indexVersion}`;
+  const documents = access.channelOnly === true ? ':channel-only' : '';
+  return `answers:${access.workspaceId}:${access.channelId}${documents}:v${indexVersion}`;
 }
 
 /**

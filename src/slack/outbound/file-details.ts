@@ -1,11 +1,13 @@
 /**
+ * Payloads of Slack's read methods as the port's types, pure functions with no I/O.
+ *
  * `toFileDetails`: a `files.info` `file` object as the port's `FileDetails`.
  * - `shares.public`/`shares.private` are flattened to one list of `{ channel, ts, threadTs? }` (a share
  *   without a `ts` is skipped; `threadTs` only when it differs from `ts`);
  * - no download URL for a file Slack does not serve to us (external, tombstoned, hidden by the plan's limit);
  * - empty strings count as absent; a pure function, no I/O.
  */
-import type { FileDetails } from '../../ports/messenger.ts';
+import type { ConversationSharing, FileDetails } from '../../ports/messenger.ts';
 
 /** `files.info`'s `file` as `FileDetails`; `shares.public`/`shares.private` flattened to one list. */
 export function toFileDetails(raw: Record<string, unknown>): FileDetails {
@@ -44,6 +46,21 @@ export function toFileDetails(raw: Record<string, unknown>): FileDetails {
     ...(permalink ? { permalink } : {}),
     ...(user ? { user } : {}),
     shares,
+  };
+}
+
+/**
+ * `toConversationSharing`: a `conversations.info` `channel` object as the port's `ConversationSharing`; only a
+ * boolean `true` sets a flag (absent or malformed flags are false), the id falls back to the one asked about.
+ */
+export function toConversationSharing(raw: Record<string, unknown>, channel: string): ConversationSharing {
+  return {
+    id: optionalString(raw.id) ?? channel,
+    isShared: raw.is_shared === true,
+    isExtShared: raw.is_ext_shared === true,
+    isOrgShared: raw.is_org_shared === true,
+    isPendingExtShared: raw.is_pending_ext_shared === true,
+    isIm: raw.is_im === true,
   };
 }
 

@@ -29,6 +29,7 @@ import { DeskhandError } from '../../errors.ts';
 import type { Logger } from '../../observability/logger.ts';
 import { counter, type Registry } from '../../observability/metrics.ts';
 import type {
+  ConversationSharing,
   FileDetails,
   MessageStream,
   Messenger,
@@ -38,7 +39,7 @@ import type {
   ThreadMessage,
 } from '../../ports/messenger.ts';
 import { CoalescedUpdates } from './coalesced-updates.ts';
-import { toFileDetails } from './file-details.ts';
+import { toConversationSharing, toFileDetails } from './file-details.ts';
 import { SlackMessageStream } from './message-stream.ts';
 import { type Clock, KeyedPacer, systemClock, TokenBucket, type Turn } from './pacer.ts';
 import { noTurn, SlackApiCaller } from './slack-api-caller.ts';
@@ -316,6 +317,14 @@ export class SlackMessenger implements Messenger {
       if (error instanceof DeskhandError && error.code === 'not_found') return undefined;
       throw error;
     }
+  }
+
+  /** `conversations.info`: the conversation's sharing flags; rejects (coded) when Slack does not answer it. */
+  async conversationSharing(channel: string): Promise<ConversationSharing> {
+    const result = await this.#caller.call('conversations.info', 'read', channel, noTurn, { channel });
+    const raw = typeof result.channel === 'object' && result.channel !== null ? result.channel : undefined;
+    if (!raw) throw new DeskhandError('upstream_invalid_response', 'conversations.info answered without a channel');
+    return toConversationSharing(raw as Record<string, unknown>, channel);
   }
 
   /** Resolves once every queued post, ephemeral and update has been sent (or has failed). */

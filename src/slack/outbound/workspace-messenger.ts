@@ -13,6 +13,7 @@ import type { WebClient } from '@slack/web-api';
 import { DeskhandError } from '../../errors.ts';
 import type { Logger } from '../../observability/logger.ts';
 import type {
+  ConversationSharing,
   FileDetails,
   MessageStream,
   Messenger,
@@ -95,6 +96,9 @@ export class WorkspaceMessenger implements Messenger {
   }
   async fileInfo(fileId: string): Promise<FileDetails | undefined> {
     return (await this.#messenger()).fileInfo(fileId);
+  }
+  async conversationSharing(channel: string): Promise<ConversationSharing> {
+    return (await this.#messenger()).conversationSharing(channel);
   }
 
   /** Drains every workspace's messenger. */
