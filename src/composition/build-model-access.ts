@@ -22,6 +22,7 @@ import type { CapabilityHandler } from '../ports/capability.ts';
 import type { Embedder } from '../ports/embedder.ts';
 import type { ChatRequest, LanguageModelGateway } from '../ports/language-model.ts';
 import type { Messenger } from '../ports/messenger.ts';
+import type { WorkspaceSettingsSource } from '../ports/workspace-settings.ts';
 import { budgetHandler } from '../router/budget-handler.ts';
 import { buildBudgetStore } from './build-budget-store.ts';
 import type { Configuration } from './config.ts';
@@ -43,6 +44,8 @@ export interface ModelAccess {
 
 interface ModelAccessDependencies {
   redis: Redis;
+  /** Each workspace's settings (caps, admins named in refusals, model); without it, the configuration's values. */
+  settings?: WorkspaceSettingsSource;
   messenger: Messenger;
   logger: Logger;
   registry: Registry;

@@ -30,6 +30,7 @@ import { buildAgent } from './build-agent.ts';
 import { buildAnswers } from './build-answers.ts';
 import { buildWorkspacePurger, buildWorkspaceSlack, scopeWork } from './build-installations.ts';
 import { buildModelAccess } from './build-model-access.ts';
+import { buildWorkspaceSettings } from './build-settings.ts';
 import { buildTickets } from './build-tickets.ts';
 import { buildVectorIndex } from './build-vector-index.ts';
 import type { Configuration } from './config.ts';
@@ -48,7 +49,9 @@ export async function buildWorkSide(
   const workspaces = oauth ? buildWorkspaceSlack(configuration, oauth, { redis, logger, registry }) : undefined;
   const { messenger, webClient } = workspaces ?? singleWorkspaceSlack(configuration, logger, registry);
 
-  const model = await buildModelAccess(configuration, { redis, messenger, logger, registry });
+  // Each workspace's settings (admins, approvers, caps, model, tickets, channels) over the environment's defaults.
+  const settings = buildWorkspaceSettings(configuration, { redis, logger });
+  const model = await buildModelAccess(configuration, { redis, messenger, logger, registry, settings });
   const { gateway, modelConfigured } = model;
   const vectorIndex = parts.vectorIndex ?? (await buildVectorIndex(configuration, { redis, logger }));
   const tickets = buildTickets(configuration, { gateway, modelConfigured, redis, messenger, logger, registry });

@@ -14,7 +14,13 @@ export const sourceLayers: readonly Layer[] = [
   { name: 'router', paths: ['router'] },
   {
     name: 'capabilities',
-    paths: ['capabilities/agent', 'capabilities/answers', 'capabilities/tickets', 'capabilities/budget'],
+    paths: [
+      'capabilities/agent',
+      'capabilities/answers',
+      'capabilities/tickets',
+      'capabilities/budget',
+      'capabilities/settings',
+    ],
   },
   { name: 'documents', paths: ['capabilities/documents'] },
   { name: 'llm', paths: ['llm'] },

@@ -59,6 +59,8 @@ async function seed(workspaceId: string, index: MemoryVectorIndex, feedback: Fee
   await new UploaderStore(redis, { keyPrefix: prefix }).recordFirst(workspaceId, 'doc', 'U1');
   await redis.set(`${prefix}{${workspaceId}}:cache:abc`, 'cached answer');
   await redis.hset(`${prefix}{${workspaceId}}:budget:reserved`, 'ws:d:2026-12-04', '5');
+  await redis.hset(`${prefix}{${workspaceId}}:settings`, 'json', '{"approvers":["U1"]}', 'version', '1');
+  await redis.lpush(`${prefix}{${workspaceId}}:settings:audit`, '{}');
   await redis.set(`${prefix}agent:{${workspaceId}}:approval:R1`, '{}');
   await redis.zadd(`${prefix}agent:approvals:expiring`, Date.now() + 60_000, `${workspaceId}|R1`);
   await redis.set(`${prefix}ticket:{${workspaceId}}:draft:D1`, '{}');
@@ -131,6 +133,7 @@ describe('WorkspacePurger', () => {
       assert.equal(deleted[kind], 1, kind);
     }
     assert.equal(deleted.approvals_and_agent_runs, 1);
+    assert.equal(deleted.settings, 2, 'the settings and their audit list');
     assert.equal(deleted.approvalsExpiring, 1);
   });
 

@@ -31,6 +31,7 @@ export function workspaceKeyPrefixes(workspaceId: string): { label: string; pref
   return [
     { label: 'response_cache', prefix: `{${workspaceId}}:cache:` },
     { label: 'budgets', prefix: `{${workspaceId}}:budget:` },
+    { label: 'settings', prefix: `{${workspaceId}}:settings` },
     { label: 'other_workspace_keys', prefix: `{${workspaceId}}:` },
     { label: 'approvals_and_agent_runs', prefix: `agent:{${workspaceId}}:` },
     { label: 'tickets', prefix: `ticket:{${workspaceId}}:` },
