@@ -109,6 +109,7 @@ export function scopeWork<W extends Work>(work: W): W {
     action: (request) => withWorkspace(request.workspaceId, () => work.action(request)),
     view: (request) => withWorkspace(request.workspaceId, () => work.view(request)),
     fileShared: (request) => withWorkspace(request.workspaceId, () => work.fileShared(request)),
+    assistantThread: (request) => withWorkspace(request.workspaceId, () => work.assistantThread(request)),
   };
 }
 

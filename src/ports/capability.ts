@@ -33,7 +33,16 @@ export interface IncomingRequest {
   requestId: string;
   triggerId?: string;
   responseUrl?: string;
+  /**
+   * Whose documents the request may read when that is not decided by `channelId` — set on the work side only,
+   * for a message in Slack's assistant view: the channel the user is viewing, or `none` when no such channel
+   * could be established (fail closed: no documents at all). Absent: `channelId` decides, as everywhere else.
+   */
+  documentScope?: DocumentScopeOverride;
 }
+
+/** See `IncomingRequest.documentScope`. The budget and answer cache follow the documents' channel. */
+export type DocumentScopeOverride = { kind: 'channel'; channelId: string } | { kind: 'none'; reason: string };
 
 /** A message of the conversation so far, oldest first, trimmed to the thread-context token budget. */
 export interface ContextMessage {

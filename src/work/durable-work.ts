@@ -28,7 +28,7 @@ import { counter, type Registry } from '../observability/metrics.ts';
 import type { IncomingRequest } from '../ports/capability.ts';
 import type { BackgroundJobs } from './background-jobs.ts';
 import type { DeliveryClaim, DeliveryDeduplicator } from './dedupe.ts';
-import type { ActionRequest, FileSharedRequest } from './requests.ts';
+import type { ActionRequest, AssistantThreadRequest, FileSharedRequest } from './requests.ts';
 import type { ReactionRequest, Work } from './work.ts';
 import { isWorkInterrupted, isWorkRefused } from './work-errors.ts';
 
@@ -37,7 +37,8 @@ export type WorkUnit =
   | { kind: 'route'; request: IncomingRequest }
   | { kind: 'reaction'; request: ReactionRequest }
   | { kind: 'action'; request: ActionRequest }
-  | { kind: 'fileShared'; request: FileSharedRequest };
+  | { kind: 'fileShared'; request: FileSharedRequest }
+  | { kind: 'assistantThread'; request: AssistantThreadRequest };
 
 /** A stored unit of work: what to run, for which delivery, and how many times it has been started. */
 export type StoredWork = WorkUnit & { deliveryId: string; name: string; attempts: number };
@@ -259,6 +260,9 @@ export class DurableWork {
       case 'fileShared':
         await work.fileShared(item.request);
         return;
+      case 'assistantThread':
+        await work.assistantThread(item.request);
+        return;
     }
   }
 
@@ -360,5 +364,8 @@ function placeOfNotice(item: StoredWork): UndeliverableNotice | undefined {
       return item.request.channelId
         ? { channelId: item.request.channelId, userId: item.request.userId, text: givenUpText }
         : undefined;
+    case 'assistantThread':
+      // Nothing the user asked for was lost (prompts and context only): no notice in their assistant thread.
+      return undefined;
   }
 }

@@ -54,8 +54,28 @@ export interface FileSharedRequest {
 /** Document ingestion hook for `file_shared`; absent until the documents capability lands. */
 export type FileSharedHandler = (request: FileSharedRequest) => Promise<void>;
 
+/**
+ * Slack's assistant view: a thread was started (`assistant_thread_started`) or the channel its user is viewing
+ * changed (`assistant_thread_context_changed`). The thread lives in the user's DM with Deskhand.
+ */
+export interface AssistantThreadRequest {
+  event: 'thread_started' | 'context_changed';
+  workspaceId: string;
+  /** The DM channel of the assistant thread. */
+  channelId: string;
+  threadTs: string;
+  userId: string;
+  /** What the user is viewing, as the signed event says; checked against the tenant on the work side. */
+  context: { channelId?: string; teamId?: string; enterpriseId?: string };
+  requestId: string;
+}
+
+/** Stores an assistant thread's context and, when it starts, sets its suggested prompts. */
+export type AssistantThreadHandler = (request: AssistantThreadRequest) => Promise<void>;
+
 export interface InteractionHandlers {
   actions: Partial<Record<ActionId, ActionHandler>>;
   views: Partial<Record<ViewCallbackId, ViewHandler>>;
   fileShared?: FileSharedHandler;
+  assistantThread?: AssistantThreadHandler;
 }

@@ -17,6 +17,7 @@ import type { ThreadMemory } from '../router/thread-memory.ts';
 import { errorMessage } from '../slack-kit/error-message.ts';
 import type {
   ActionRequest,
+  AssistantThreadRequest,
   FileSharedRequest,
   InteractionHandlers,
   ViewAckResponse,
@@ -45,6 +46,8 @@ export interface Work {
    */
   view(request: ViewRequest): Promise<{ response?: ViewAckResponse; settled: Promise<void> }>;
   fileShared(request: FileSharedRequest): Promise<void>;
+  /** An assistant thread started or its viewed channel changed (Slack's assistant view). */
+  assistantThread(request: AssistantThreadRequest): Promise<void>;
   /** Tells the work side who Deskhand is (after auth.test). */
   setIdentity(identity: BotIdentity): void;
   /** Readiness of what the work side owns (index, stores). */
@@ -76,6 +79,12 @@ export interface InProcessWorkDependencies {
    * not routed, outcome `ignored`. A failing check routes the request as usual.
    */
   handledElsewhere?: (request: IncomingRequest) => Promise<boolean>;
+  /**
+   * Work-side preparation of a request before it is routed, e.g. a message in an assistant thread becomes a
+   * mention whose documents are the viewed channel's (src/capabilities/assistant/). Must not throw: it decides
+   * what to do when its own lookups fail.
+   */
+  prepareRoute?: (request: IncomingRequest) => Promise<IncomingRequest>;
   /** Called by `close` after running work has ended (drain the messenger, close the index…). */
   onClose?: () => Promise<void>;
 }
@@ -105,7 +114,7 @@ export function createInProcessWork(dependencies: InProcessWorkDependencies): Wo
 
   return {
     router,
-    route: (request) => track(routeUnlessHandledElsewhere(request, router, dependencies)),
+    route: (request) => track(prepareAndRoute(request, router, dependencies)),
     reaction: (request) => track(routeReaction(request, router, messenger)),
     action: (request) => track(runAction(request, interactions, messenger, logger)),
     view: (request) => runView(request, interactions, logger, track),
@@ -113,6 +122,14 @@ export function createInProcessWork(dependencies: InProcessWorkDependencies): Wo
       const handler = interactions.fileShared;
       if (!handler) {
         logger.debug({ code: 'not_available_yet', requestId: request.requestId }, 'file_shared not handled');
+        return;
+      }
+      await track(handler(request));
+    },
+    async assistantThread(request) {
+      const handler = interactions.assistantThread;
+      if (!handler) {
+        logger.debug({ code: 'not_available_yet', requestId: request.requestId }, 'assistant thread not handled');
         return;
       }
       await track(handler(request));
@@ -148,6 +165,16 @@ class RunningWork {
     if (this.#running.size > 0)
       logger.warn({ inFlight: this.#running.size, code: 'deadline_exceeded' }, 'work still running');
   }
+}
+
+/** Prepares the request on the work side (when a preparation is given), then routes it. */
+async function prepareAndRoute(
+  request: IncomingRequest,
+  router: Router,
+  dependencies: InProcessWorkDependencies,
+): Promise<RouterOutcome> {
+  const prepared = dependencies.prepareRoute ? await dependencies.prepareRoute(request) : request;
+  return routeUnlessHandledElsewhere(prepared, router, dependencies);
 }
 
 /** Routes the request unless another handler serves it (outcome `ignored`); a failing check routes it as usual. */

@@ -94,6 +94,7 @@ const frozenWork: Work = {
   action: () => new Promise(() => {}),
   view: () => new Promise(() => {}),
   fileShared: () => new Promise(() => {}),
+  assistantThread: () => new Promise(() => {}),
   setIdentity: () => {},
   ready: async () => true,
   close: async () => {},

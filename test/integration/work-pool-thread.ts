@@ -41,6 +41,7 @@ const work: Work = {
   action: async () => {},
   view: async () => ({ settled: Promise.resolve() }),
   fileShared: async () => {},
+  assistantThread: async () => {},
   setIdentity(value) {
     identity = value;
   },

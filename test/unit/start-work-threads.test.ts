@@ -71,6 +71,7 @@ class ScriptedWorkThread implements PoolThread {
   reaction = async () => ({ status: 'ignored' as const });
   action = async () => {};
   fileShared = async () => {};
+  assistantThread = async () => {};
   view = async () => ({ settled: Promise.resolve() });
   setIdentity(): void {}
   ready = async () => true;

@@ -56,6 +56,7 @@ class ScriptedThread implements PoolThread {
   reaction = async (): Promise<RouterOutcome> => ({ status: 'ignored' });
   action = async (): Promise<void> => {};
   fileShared = async (): Promise<void> => {};
+  assistantThread = async (): Promise<void> => {};
   view = async (request: ViewRequest) => {
     this.calls.push({ text: `view:${request.viewId}`, resolve: () => {} });
     return { settled: Promise.resolve() };

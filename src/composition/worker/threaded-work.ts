@@ -192,6 +192,10 @@ export class ThreadedWork implements Work {
     return this.#call('fileShared', request);
   }
 
+  assistantThread(request: Parameters<Work['assistantThread']>[0]): Promise<void> {
+    return this.#call('assistantThread', request);
+  }
+
   setIdentity(identity: BotIdentity): void {
     if (this.#alive) this.#worker.postMessage({ type: 'identity', identity } satisfies ToWorker);
   }

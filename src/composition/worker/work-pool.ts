@@ -84,7 +84,7 @@ export interface WorkPoolOptions {
   onClose?: () => Promise<void>;
 }
 
-type QueuedMethod = 'route' | 'reaction' | 'action' | 'fileShared';
+type QueuedMethod = 'route' | 'reaction' | 'action' | 'fileShared' | 'assistantThread';
 
 interface Waiting {
   key: string;
@@ -173,6 +173,10 @@ export class WorkPool implements Work {
 
   fileShared(request: Parameters<Work['fileShared']>[0]): Promise<void> {
     return this.#submit('fileShared', request, fairnessKey(request));
+  }
+
+  assistantThread(request: Parameters<Work['assistantThread']>[0]): Promise<void> {
+    return this.#submit('assistantThread', request, fairnessKey(request));
   }
 
   /** Straight to the best thread (no queue, K notwithstanding): Slack waits at most 3 s for the ack. */
