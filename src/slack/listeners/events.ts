@@ -9,6 +9,7 @@ import type { App } from '@slack/bolt';
 import { stripMentions } from '../../router/route-rules.ts';
 import { deliveryIdFrom, dispatchDurably } from '../delivery-middleware.ts';
 import { installationOf, tenantOf } from '../tenancy.ts';
+import { register as registerAssistantThreads } from './assistant.ts';
 import type { ListenerDependencies } from './dependencies.ts';
 
 /** The fields of a message-like event Deskhand reads. */
@@ -46,6 +47,7 @@ export function register(app: App, dependencies: ListenerDependencies): void {
   registerMessages(app, dependencies);
   registerTicketReactions(app, dependencies);
   registerFileShares(app, dependencies);
+  registerAssistantThreads(app, dependencies);
 }
 
 /** A mention of Deskhand: routed with its origin `mention`. */
