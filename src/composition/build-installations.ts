@@ -110,6 +110,7 @@ export function scopeWork<W extends Work>(work: W): W {
     view: (request) => withWorkspace(request.workspaceId, () => work.view(request)),
     fileShared: (request) => withWorkspace(request.workspaceId, () => work.fileShared(request)),
     assistantThread: (request) => withWorkspace(request.workspaceId, () => work.assistantThread(request)),
+    homeOpened: (request) => withWorkspace(request.workspaceId, () => work.homeOpened(request)),
   };
 }
 

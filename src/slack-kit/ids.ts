@@ -6,6 +6,7 @@
 
 import { agentActionIds } from './agent-ids.ts';
 import { answerActionIds } from './answer-ids.ts';
+import { homeActionIds } from './home-ids.ts';
 import { ticketActionIds, ticketEditModalCallbackId } from './ticket-ids.ts';
 
 /** Slash commands, as declared in the manifest. */
@@ -38,6 +39,8 @@ export const actions = {
   /** Feedback on an answer. */
   answerHelpful: answerActionIds.helpful,
   answerNotHelpful: answerActionIds.notHelpful,
+  /** Forget a document from the App Home (admin or uploader, checked on the work side). */
+  homeForgetDocument: homeActionIds.forgetDocument,
 } as const;
 
 /** Modal callback ids. */

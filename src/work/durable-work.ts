@@ -28,7 +28,7 @@ import { counter, type Registry } from '../observability/metrics.ts';
 import type { IncomingRequest } from '../ports/capability.ts';
 import type { BackgroundJobs } from './background-jobs.ts';
 import type { DeliveryClaim, DeliveryDeduplicator } from './dedupe.ts';
-import type { ActionRequest, AssistantThreadRequest, FileSharedRequest } from './requests.ts';
+import type { ActionRequest, AssistantThreadRequest, FileSharedRequest, HomeOpenedRequest } from './requests.ts';
 import type { ReactionRequest, Work } from './work.ts';
 import { isWorkInterrupted, isWorkRefused } from './work-errors.ts';
 
@@ -38,7 +38,8 @@ export type WorkUnit =
   | { kind: 'reaction'; request: ReactionRequest }
   | { kind: 'action'; request: ActionRequest }
   | { kind: 'fileShared'; request: FileSharedRequest }
-  | { kind: 'assistantThread'; request: AssistantThreadRequest };
+  | { kind: 'assistantThread'; request: AssistantThreadRequest }
+  | { kind: 'homeOpened'; request: HomeOpenedRequest };
 
 /** A stored unit of work: what to run, for which delivery, and how many times it has been started. */
 export type StoredWork = WorkUnit & { deliveryId: string; name: string; attempts: number };
@@ -263,6 +264,9 @@ export class DurableWork {
       case 'assistantThread':
         await work.assistantThread(item.request);
         return;
+      case 'homeOpened':
+        await work.homeOpened(item.request);
+        return;
     }
   }
 
@@ -312,7 +316,9 @@ export class DurableWork {
     const { logger } = this.#options;
     logger.warn({ err: error, code: error.code, deliveryId: item.deliveryId, kind: item.kind }, 'durable work refused');
     this.#outcomes.inc({ event: 'refused' });
-    const { channelId, userId, workspaceId } = item.request;
+    const { userId, workspaceId } = item.request;
+    // An App Home open names no channel: there is nowhere to tell, and the next open publishes again.
+    const channelId = 'channelId' in item.request ? item.request.channelId : undefined;
     if (!channelId) return;
     // Only the requester sees it: it is about their request, not an answer for the channel.
     await this.#options
@@ -366,6 +372,9 @@ function placeOfNotice(item: StoredWork): UndeliverableNotice | undefined {
         : undefined;
     case 'assistantThread':
       // Nothing the user asked for was lost (prompts and context only): no notice in their assistant thread.
+      return undefined;
+    case 'homeOpened':
+      // The Home is published again the next time it is opened: nothing to tell.
       return undefined;
   }
 }

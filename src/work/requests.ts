@@ -16,6 +16,8 @@ export interface ActionRequest {
   messageTs: string | undefined;
   requestId: string;
   triggerId: string | undefined;
+  /** `home` when the button is on the clicker's App Home tab (no channel: the Home is refreshed instead). */
+  surface?: 'home';
 }
 
 /** Handles a button click after the ack; a `reply` outcome is shown to the clicker only. */
@@ -73,9 +75,20 @@ export interface AssistantThreadRequest {
 /** Stores an assistant thread's context and, when it starts, sets its suggested prompts. */
 export type AssistantThreadHandler = (request: AssistantThreadRequest) => Promise<void>;
 
+/** Someone opened Deskhand's App Home tab (`app_home_opened`, tab `home`). */
+export interface HomeOpenedRequest {
+  workspaceId: string;
+  userId: string;
+  requestId: string;
+}
+
+/** Publishes the opener's App Home. */
+export type HomeOpenedHandler = (request: HomeOpenedRequest) => Promise<void>;
+
 export interface InteractionHandlers {
   actions: Partial<Record<ActionId, ActionHandler>>;
   views: Partial<Record<ViewCallbackId, ViewHandler>>;
   fileShared?: FileSharedHandler;
   assistantThread?: AssistantThreadHandler;
+  homeOpened?: HomeOpenedHandler;
 }

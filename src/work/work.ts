@@ -19,6 +19,7 @@ import type {
   ActionRequest,
   AssistantThreadRequest,
   FileSharedRequest,
+  HomeOpenedRequest,
   InteractionHandlers,
   ViewAckResponse,
   ViewRequest,
@@ -48,6 +49,8 @@ export interface Work {
   fileShared(request: FileSharedRequest): Promise<void>;
   /** An assistant thread started or its viewed channel changed (Slack's assistant view). */
   assistantThread(request: AssistantThreadRequest): Promise<void>;
+  /** Someone opened the App Home tab: their Home is published. */
+  homeOpened(request: HomeOpenedRequest): Promise<void>;
   /** Tells the work side who Deskhand is (after auth.test). */
   setIdentity(identity: BotIdentity): void;
   /** Readiness of what the work side owns (index, stores). */
@@ -130,6 +133,14 @@ export function createInProcessWork(dependencies: InProcessWorkDependencies): Wo
       const handler = interactions.assistantThread;
       if (!handler) {
         logger.debug({ code: 'not_available_yet', requestId: request.requestId }, 'assistant thread not handled');
+        return;
+      }
+      await track(handler(request));
+    },
+    async homeOpened(request) {
+      const handler = interactions.homeOpened;
+      if (!handler) {
+        logger.debug({ code: 'not_available_yet', requestId: request.requestId }, 'app_home_opened not handled');
         return;
       }
       await track(handler(request));

@@ -95,6 +95,7 @@ const frozenWork: Work = {
   view: () => new Promise(() => {}),
   fileShared: () => new Promise(() => {}),
   assistantThread: () => new Promise(() => {}),
+  homeOpened: () => new Promise(() => {}),
   setIdentity: () => {},
   ready: async () => true,
   close: async () => {},

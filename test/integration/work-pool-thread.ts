@@ -42,6 +42,7 @@ const work: Work = {
   view: async () => ({ settled: Promise.resolve() }),
   fileShared: async () => {},
   assistantThread: async () => {},
+  homeOpened: async () => {},
   setIdentity(value) {
     identity = value;
   },

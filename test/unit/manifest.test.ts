@@ -188,6 +188,8 @@ describe('Slack app manifest', () => {
         // OAuth distribution: an uninstalled workspace's data is deleted (src/slack/listeners/uninstall.ts).
         'app_uninstalled',
         'tokens_revoked',
+        // The App Home tab is published when opened (src/slack/listeners/home.ts).
+        'app_home_opened',
       ]),
     );
     assert.deepEqual(

@@ -72,6 +72,7 @@ class ScriptedWorkThread implements PoolThread {
   action = async () => {};
   fileShared = async () => {};
   assistantThread = async () => {};
+  homeOpened = async () => {};
   view = async () => ({ settled: Promise.resolve() });
   setIdentity(): void {}
   ready = async () => true;

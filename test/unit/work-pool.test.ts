@@ -57,6 +57,7 @@ class ScriptedThread implements PoolThread {
   action = async (): Promise<void> => {};
   fileShared = async (): Promise<void> => {};
   assistantThread = async (): Promise<void> => {};
+  homeOpened = async (): Promise<void> => {};
   view = async (request: ViewRequest) => {
     this.calls.push({ text: `view:${request.viewId}`, resolve: () => {} });
     return { settled: Promise.resolve() };

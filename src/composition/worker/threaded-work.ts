@@ -196,6 +196,10 @@ export class ThreadedWork implements Work {
     return this.#call('assistantThread', request);
   }
 
+  homeOpened(request: Parameters<Work['homeOpened']>[0]): Promise<void> {
+    return this.#call('homeOpened', request);
+  }
+
   setIdentity(identity: BotIdentity): void {
     if (this.#alive) this.#worker.postMessage({ type: 'identity', identity } satisfies ToWorker);
   }

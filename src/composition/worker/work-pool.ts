@@ -84,7 +84,7 @@ export interface WorkPoolOptions {
   onClose?: () => Promise<void>;
 }
 
-type QueuedMethod = 'route' | 'reaction' | 'action' | 'fileShared' | 'assistantThread';
+type QueuedMethod = 'route' | 'reaction' | 'action' | 'fileShared' | 'assistantThread' | 'homeOpened';
 
 interface Waiting {
   key: string;
@@ -177,6 +177,10 @@ export class WorkPool implements Work {
 
   assistantThread(request: Parameters<Work['assistantThread']>[0]): Promise<void> {
     return this.#submit('assistantThread', request, fairnessKey(request));
+  }
+
+  homeOpened(request: Parameters<Work['homeOpened']>[0]): Promise<void> {
+    return this.#submit('homeOpened', request, fairnessKey(request));
   }
 
   /** Straight to the best thread (no queue, K notwithstanding): Slack waits at most 3 s for the ack. */

@@ -25,6 +25,7 @@ export function register(app: App, dependencies: ListenerDependencies): void {
         messageTs: body.message?.ts ?? body.container?.message_ts,
         requestId: deliveryIdFrom(context),
         triggerId: body.trigger_id,
+        ...(body.view?.type === 'home' ? { surface: 'home' as const } : {}),
       };
       await dispatchDurably(context, dependencies.durable, 'action', { kind: 'action', request });
       await ack();

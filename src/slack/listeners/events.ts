@@ -11,6 +11,7 @@ import { deliveryIdFrom, dispatchDurably } from '../delivery-middleware.ts';
 import { installationOf, tenantOf } from '../tenancy.ts';
 import { register as registerAssistantThreads } from './assistant.ts';
 import type { ListenerDependencies } from './dependencies.ts';
+import { register as registerHome } from './home.ts';
 
 /** The fields of a message-like event Deskhand reads. */
 interface MessageLike {
@@ -48,6 +49,7 @@ export function register(app: App, dependencies: ListenerDependencies): void {
   registerTicketReactions(app, dependencies);
   registerFileShares(app, dependencies);
   registerAssistantThreads(app, dependencies);
+  registerHome(app, dependencies);
 }
 
 /** A mention of Deskhand: routed with its origin `mention`. */
