@@ -42,6 +42,12 @@ export interface Messenger {
   openView(triggerId: string, view: Record<string, unknown>): Promise<{ viewId: string }>;
   /** Updates an open modal. */
   updateView(viewId: string, view: Record<string, unknown>): Promise<void>;
+  /**
+   * Publishes `userId`'s App Home tab (`views.publish` with a `home` view), replacing what they saw. Publishing the
+   * same view twice is harmless, so an unknown outcome may be retried once. Optional: messengers without an App
+   * Home omit it. https://docs.slack.dev/reference/methods/views.publish
+   */
+  publishHome?(userId: string, view: Record<string, unknown>): Promise<void>;
   /** Messages of a thread, oldest first (cached briefly: conversations.replies is rate limited). */
   threadMessages(channel: string, threadTs: string, options?: { limit?: number }): Promise<ThreadMessage[]>;
   /** A single message by channel and ts (for shortcuts and reactions). */

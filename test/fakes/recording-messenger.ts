@@ -13,12 +13,14 @@
  * ```
  */
 import type { Messenger, OutgoingMessage, PostedMessage, ThreadMessage } from '../../src/ports/messenger.ts';
-import { checkMessage, type LimitProblem } from './slack-limits.ts';
+import { checkMessage, checkView, type LimitProblem } from './slack-limits.ts';
 
 export class RecordingMessenger implements Messenger {
   readonly posts: OutgoingMessage[] = [];
   readonly updates: (OutgoingMessage & { ts: string })[] = [];
   readonly ephemerals: (OutgoingMessage & { user: string })[] = [];
+  /** App Home views published, in order (checked against Block Kit's view limits). */
+  readonly homes: { userId: string; view: Record<string, unknown> }[] = [];
   readonly violations: LimitProblem[] = [];
   readonly #messages = new Map<string, OutgoingMessage>();
   readonly #threads = new Map<string, ThreadMessage[]>();
@@ -82,6 +84,15 @@ export class RecordingMessenger implements Messenger {
 
   async updateView(): Promise<void> {
     throw new Error('RecordingMessenger does not update views');
+  }
+
+  async publishHome(userId: string, view: Record<string, unknown>): Promise<void> {
+    const problem = checkView(view);
+    if (problem) {
+      this.violations.push(problem);
+      throw new Error(`Slack would refuse this view: ${problem.error} (${problem.detail})`);
+    }
+    this.homes.push({ userId, view: structuredClone(view) });
   }
 
   async threadMessages(channel: string, threadTs: string): Promise<ThreadMessage[]> {

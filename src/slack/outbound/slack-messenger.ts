@@ -240,6 +240,11 @@ export class SlackMessenger implements Messenger {
     await this.#caller.call('views.update', 'read', undefined, noTurn, { view_id: viewId, view });
   }
 
+  /** Publishes a person's App Home (idempotent: a lost response is retried once, like `views.update`). */
+  async publishHome(userId: string, view: Record<string, unknown>): Promise<void> {
+    await this.#caller.call('views.publish', 'read', undefined, noTurn, { user_id: userId, view });
+  }
+
   /**
    * Messages of a thread, oldest first, all pages (up to `maxThreadMessages`). With `limit`, the parent and
    * the most recent `limit - 1` replies. Cached per thread for a short TTL; concurrent callers share one

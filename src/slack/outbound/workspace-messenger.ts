@@ -77,6 +77,9 @@ export class WorkspaceMessenger implements Messenger {
   async updateView(viewId: string, view: Record<string, unknown>): Promise<void> {
     return (await this.#messenger()).updateView(viewId, view);
   }
+  async publishHome(userId: string, view: Record<string, unknown>): Promise<void> {
+    return (await this.#messenger()).publishHome(userId, view);
+  }
   async threadMessages(channel: string, threadTs: string, options?: { limit?: number }): Promise<ThreadMessage[]> {
     return (await this.#messenger()).threadMessages(channel, threadTs, options);
   }
