@@ -80,6 +80,24 @@ export interface Messenger {
    * Slack down): callers that decide what a channel may see fail closed. Optional: messengers without it omit it.
    */
   conversationSharing?(channel: string): Promise<ConversationSharing>;
+  /**
+   * Slack's assistant view: the prompts a thread offers (`assistant.threads.setSuggestedPrompts`,
+   * `assistant:write`; Slack shows up to four). Best effort: failures are logged, never thrown. Optional.
+   */
+  setSuggestedPrompts?(channel: string, threadTs: string, prompts: SuggestedPrompt[], title?: string): Promise<void>;
+  /** The assistant thread's title in the history (`assistant.threads.setTitle`). Best effort. Optional. */
+  setThreadTitle?(channel: string, threadTs: string, title: string): Promise<void>;
+  /**
+   * Whether `user` is a member of `channel` (`conversations.members`, read page by page up to a bound); undefined
+   * when Slack cannot say or the channel has more members than the bound: callers fail closed. Optional.
+   */
+  isChannelMember?(channel: string, user: string): Promise<boolean | undefined>;
+}
+
+/** A suggested prompt of the assistant view: the button's `title` and the `message` it sends. */
+export interface SuggestedPrompt {
+  title: string;
+  message: string;
 }
 
 /**

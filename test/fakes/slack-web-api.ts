@@ -164,7 +164,7 @@ export interface FakeInstallation {
   installerUserId: string;
 }
 
-const jsonFields = new Set(['blocks', 'attachments', 'view', 'metadata', 'loading_messages', 'chunks']);
+const jsonFields = new Set(['blocks', 'attachments', 'view', 'metadata', 'loading_messages', 'chunks', 'prompts']);
 const streamLifetimeMs = 5 * 60 * 1000;
 const triggerLifetimeMs = 3000;
 
@@ -182,6 +182,28 @@ const supplementSpec = new OpenApiValidator({
           { in: 'formData', name: 'thread_ts', type: 'string', required: true },
           { in: 'formData', name: 'status', type: 'string', required: true },
           { in: 'formData', name: 'loading_messages', type: 'string' },
+        ],
+      },
+    },
+    // docs.slack.dev/reference/methods/assistant.threads.setSuggestedPrompts: channel_id and prompts required,
+    // thread_ts and title optional; "up to four suggested prompts", each with a title and a message.
+    '/assistant.threads.setSuggestedPrompts': {
+      post: {
+        parameters: [
+          { in: 'formData', name: 'channel_id', type: 'string', required: true },
+          { in: 'formData', name: 'prompts', type: 'string', required: true },
+          { in: 'formData', name: 'thread_ts', type: 'string' },
+          { in: 'formData', name: 'title', type: 'string' },
+        ],
+      },
+    },
+    // docs.slack.dev/reference/methods/assistant.threads.setTitle: channel_id, thread_ts and title required.
+    '/assistant.threads.setTitle': {
+      post: {
+        parameters: [
+          { in: 'formData', name: 'channel_id', type: 'string', required: true },
+          { in: 'formData', name: 'thread_ts', type: 'string', required: true },
+          { in: 'formData', name: 'title', type: 'string', required: true },
         ],
       },
     },
@@ -288,6 +310,8 @@ export class FakeSlackWebApi {
   readonly views = new Map<string, StoredView>();
   readonly reactions: { channel: string; timestamp: string; name: string }[] = [];
   readonly statuses: { channelId: string; threadTs: string; status: string }[] = [];
+  readonly suggestedPrompts: { channelId: string; threadTs?: string; title?: string; prompts: unknown[] }[] = [];
+  readonly threadTitles: { channelId: string; threadTs: string; title: string }[] = [];
 
   #server: Server;
   #url = '';
@@ -296,6 +320,7 @@ export class FakeSlackWebApi {
   #users = new Map<string, Record<string, unknown>>();
   #userGroups = new Map<string, string[]>();
   #files = new Map<string, Record<string, unknown>>();
+  #channelMembers = new Map<string, string[]>();
   #faults: { method: string; fault: FakeSlackFault; channel?: string; remaining: number }[] = [];
   #tsCounter = 0;
   #viewCounter = 0;
@@ -398,6 +423,8 @@ export class FakeSlackWebApi {
     this.ephemeralMessages.length = 0;
     this.reactions.length = 0;
     this.statuses.length = 0;
+    this.suggestedPrompts.length = 0;
+    this.threadTitles.length = 0;
     this.views.clear();
     this.#messages.clear();
     this.#faults = [];
@@ -498,6 +525,11 @@ export class FakeSlackWebApi {
   /** Revokes an issued bot token (as uninstalling the app does): later calls with it answer `invalid_auth`. */
   revokeToken(token: string): void {
     this.#installationsByToken.delete(token);
+  }
+
+  /** Sets the members (user ids) conversations.members returns; a channel never set answers `channel_not_found`. */
+  setChannelMembers(channel: string, members: string[]): void {
+    this.#channelMembers.set(channel, [...members]);
   }
 
   /** Adds a file returned by files.info. */
@@ -1012,6 +1044,33 @@ export class FakeSlackWebApi {
         });
         return { ok: true };
       },
+      'assistant.threads.setSuggestedPrompts': (params) => {
+        const channelId = this.#requireChannel(params, 'channel_id');
+        checkLimits(checkSuggestedPrompts(params.prompts));
+        const threadTs = stringParam(params, 'thread_ts');
+        const title = stringParam(params, 'title');
+        this.suggestedPrompts.push({
+          channelId,
+          prompts: params.prompts as unknown[],
+          ...(threadTs === undefined ? {} : { threadTs }),
+          ...(title === undefined ? {} : { title }),
+        });
+        return { ok: true };
+      },
+      'assistant.threads.setTitle': (params) => {
+        const channelId = this.#requireChannel(params, 'channel_id');
+        const title = stringParam(params, 'title') ?? '';
+        if (title.trim() === '') throw new LimitError({ error: 'invalid_arguments', detail: 'title is empty' });
+        this.threadTitles.push({ channelId, threadTs: stringParam(params, 'thread_ts') ?? '', title });
+        return { ok: true };
+      },
+      'conversations.members': (params) => {
+        const channel = this.#requireChannel(params);
+        const members = this.#channelMembers.get(channel);
+        if (!members) throw new SlackApiError('channel_not_found');
+        const { page, nextCursor } = this.#paginate(members, params, 100);
+        return { ok: true, members: page, response_metadata: { next_cursor: nextCursor } };
+      },
       'chat.startStream': (params) => {
         const channel = this.#requireChannel(params);
         const markdown = stringParam(params, 'markdown_text') ?? '';
@@ -1107,6 +1166,27 @@ class LimitError extends Error {
 
 function checkLimits(problem: LimitProblem | undefined): void {
   if (problem) throw new LimitError(problem);
+}
+
+/** Slack's suggested prompts: a list of one to four `{ title, message }` objects with non-empty strings. */
+function checkSuggestedPrompts(prompts: unknown): LimitProblem | undefined {
+  if (!Array.isArray(prompts) || prompts.length === 0) {
+    return { error: 'invalid_arguments', detail: 'prompts must be a non-empty JSON array' };
+  }
+  if (prompts.length > 4)
+    return { error: 'invalid_arguments', detail: `${prompts.length} prompts (Slack shows up to 4)` };
+  for (const prompt of prompts) {
+    const entry = prompt as { title?: unknown; message?: unknown } | null;
+    if (
+      typeof entry?.title !== 'string' ||
+      entry.title === '' ||
+      typeof entry.message !== 'string' ||
+      entry.message === ''
+    ) {
+      return { error: 'invalid_arguments', detail: 'every prompt needs a non-empty title and message' };
+    }
+  }
+  return undefined;
 }
 
 function checkMarkdown(markdown: string): void {

@@ -36,8 +36,10 @@ import type {
   OutgoingMessage,
   PostedMessage,
   StreamOptions,
+  SuggestedPrompt,
   ThreadMessage,
 } from '../../ports/messenger.ts';
+import * as assistantCalls from './assistant-calls.ts';
 import { CoalescedUpdates } from './coalesced-updates.ts';
 import { toConversationSharing, toFileDetails } from './file-details.ts';
 import { SlackMessageStream } from './message-stream.ts';
@@ -331,6 +333,22 @@ export class SlackMessenger implements Messenger {
     if (!raw) throw new DeskhandError('upstream_invalid_response', 'conversations.info answered without a channel');
     return toConversationSharing(raw as Record<string, unknown>, channel);
   }
+
+  setSuggestedPrompts(channel: string, threadTs: string, prompts: SuggestedPrompt[], title?: string): Promise<void> {
+    const where = { channel, threadTs };
+    return this.#track(assistantCalls.setSuggestedPrompts(this.#assistantCall, this.#logger, where, prompts, title));
+  }
+
+  setThreadTitle(channel: string, threadTs: string, title: string): Promise<void> {
+    return this.#track(assistantCalls.setThreadTitle(this.#assistantCall, this.#logger, { channel, threadTs }, title));
+  }
+
+  isChannelMember(channel: string, user: string): Promise<boolean | undefined> {
+    return assistantCalls.isChannelMember(this.#assistantCall, this.#logger, channel, user);
+  }
+
+  #assistantCall: assistantCalls.AssistantCall = (method, kind, channel, parameters) =>
+    this.#caller.call(method, kind, channel, noTurn, parameters);
 
   /** Resolves once every queued post, ephemeral and update has been sent (or has failed). */
   async drain(): Promise<void> {

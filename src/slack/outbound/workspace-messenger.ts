@@ -20,6 +20,7 @@ import type {
   OutgoingMessage,
   PostedMessage,
   StreamOptions,
+  SuggestedPrompt,
   ThreadMessage,
 } from '../../ports/messenger.ts';
 import { currentWorkspace } from '../../ports/workspace-scope.ts';
@@ -102,6 +103,19 @@ export class WorkspaceMessenger implements Messenger {
   }
   async conversationSharing(channel: string): Promise<ConversationSharing> {
     return (await this.#messenger()).conversationSharing(channel);
+  }
+
+  async setSuggestedPrompts(channel: string, threadTs: string, prompts: SuggestedPrompt[], title?: string) {
+    // Best effort like SlackMessenger's.
+    const messenger = await this.#messenger().catch(() => undefined);
+    await messenger?.setSuggestedPrompts(channel, threadTs, prompts, title);
+  }
+  async setThreadTitle(channel: string, threadTs: string, title: string): Promise<void> {
+    const messenger = await this.#messenger().catch(() => undefined);
+    await messenger?.setThreadTitle(channel, threadTs, title);
+  }
+  async isChannelMember(channel: string, user: string): Promise<boolean | undefined> {
+    return (await this.#messenger()).isChannelMember(channel, user);
   }
 
   /** Drains every workspace's messenger. */
