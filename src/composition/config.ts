@@ -8,6 +8,7 @@
 import { z } from 'zod';
 import { defaultTicketCategories } from '../capabilities/tickets/ticket-schema.ts';
 import { modelPricesProblem } from '../llm/prices.ts';
+import { parseRedactList, type RedactionKind } from '../llm/redaction-policy.ts';
 import {
   isOpenAIHost,
   parseUnknownModelPrice,
@@ -78,6 +79,19 @@ const unknownModelPrice = z.preprocess(
     .optional(),
 );
 
+const redactList = z.preprocess(
+  emptyAsUnset,
+  z
+    .string()
+    .optional()
+    .transform((text, context) => {
+      const parsed = parseRedactList(text);
+      if (parsed.ok) return parsed.kinds;
+      context.addIssue({ code: 'custom', message: parsed.problem });
+      return z.NEVER;
+    }),
+);
+
 const timeZone = z.preprocess(
   emptyAsUnset,
   z
@@ -106,6 +120,8 @@ const hints: Record<string, string> = {
     'a JSON object of model → {"inputPerMillionUsd":…,"cachedInputPerMillionUsd":…,"outputPerMillionUsd":…} (USD per million tokens)',
   UNKNOWN_MODEL_PRICE:
     'the price of models missing from the price table as input,output USD per million tokens (e.g. 0.2,0.6; 0,0 for a free local model), or "none" to refuse them',
+  REDACT:
+    'comma-separated kinds of personal data to mask before every model call: emails, phones, ibans (cards and secrets are always masked)',
   REDIS_URL: 'a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379',
   QDRANT_URL: 'the Qdrant REST URL, e.g. http://127.0.0.1:6333; leave unset to use the embedded index',
   ADMIN_USER_IDS: 'comma-separated Slack user ids (U…)',
@@ -154,6 +170,7 @@ export const configurationSchema = z.object({
   TOKENIZER_FALLBACK_ENCODING: z.preprocess(emptyAsUnset, z.enum(['o200k_base', 'cl100k_base']).optional()),
   MODEL_PRICES_JSON: modelPrices,
   UNKNOWN_MODEL_PRICE: unknownModelPrice,
+  REDACT: redactList,
 
   // Budgets and cache
   TIME_ZONE: timeZone,
@@ -237,6 +254,8 @@ export interface Configuration {
     pricesJson: string | undefined;
     /** What a model missing from the price table costs (`UNKNOWN_MODEL_PRICE`, or the default for the server). */
     unknownModels: UnknownModelPolicy;
+    /** `REDACT`: kinds masked before every model call, besides cards and secrets (always masked). */
+    redact: RedactionKind[];
   };
   budgets: {
     timeZone: string;
@@ -400,5 +419,6 @@ function openaiConfiguration(raw: RawConfiguration): Configuration['openai'] {
       raw.TOKENIZER_FALLBACK_ENCODING ?? (isOpenAIHost(raw.OPENAI_BASE_URL) ? undefined : 'cl100k_base'),
     pricesJson: raw.MODEL_PRICES_JSON,
     unknownModels: unknownModelPolicy(raw.OPENAI_BASE_URL, raw.UNKNOWN_MODEL_PRICE),
+    redact: raw.REDACT,
   };
 }

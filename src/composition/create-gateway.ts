@@ -81,6 +81,7 @@ export function createGateway(
     embeddingDimensions: configuration.openai.embeddingDimensions,
     timeoutMs: configuration.openai.timeoutMs,
     fallbackEncoding: configuration.openai.fallbackEncoding,
+    redact: configuration.openai.redact,
     ...(dependencies.onBudgetWarning ? { onBudgetWarning: dependencies.onBudgetWarning } : {}),
   });
   const embedder = new GatewayEmbedder(

@@ -15,6 +15,7 @@ import type { CircuitBreaker } from './circuit-breaker.ts';
 import type { GatewayMetrics } from './gateway-metrics.ts';
 import type { Ledger } from './ledger.ts';
 import type { PriceTable } from './prices.ts';
+import type { RedactionKind } from './redaction-policy.ts';
 import type { ResponseCache } from './response-cache.ts';
 import type { Settlement } from './settlement.ts';
 import type { EncodingName } from './tokenizer.ts';
@@ -53,6 +54,8 @@ export interface OpenAIGatewayOptions {
   /** The `fetch` the guarded fetch wraps (default: global fetch). */
   fetch?: typeof fetch;
   embeddingLimits?: Partial<EmbeddingLimits>;
+  /** Kinds masked before any model call (`REDACT`); cards and secrets are masked whether listed or not. */
+  redact?: readonly RedactionKind[];
 }
 
 export interface GatewayContext {

@@ -6,6 +6,7 @@
  *   an unpriced model's $0 is never mistaken for a priced one) and timed in `deskhand_llm_call_duration_seconds`.
  * - Token counting drift (provider-reported prompt tokens minus our count) is observed per model; a drift beyond
  *   5 tokens and 5 % is logged as a warning, a smaller one at debug level.
+ * - Redactions are counted by kind (`deskhand_llm_redactions_total`): how many values, never which.
  */
 import type { Logger } from 'pino';
 import type { DeskhandError } from '../errors.ts';
@@ -45,6 +46,10 @@ export function createGatewayMetrics(registry: Registry) {
     ),
     lastDrift: gauge(registry, 'deskhand_llm_token_count_drift_last', 'Last drift of our prompt token count', [
       'model',
+    ]),
+    redactions: counter(registry, 'deskhand_llm_redactions_total', 'Values masked before a model call, by kind', [
+      'operation',
+      'kind',
     ]),
   };
 }

@@ -15,6 +15,11 @@
  *    same script, append to the ledger, report 80 % warnings; on any failure release the reservation — except an
  *    interrupted stream, which is charged its input and the output received so far.
  *
+ * Before step 1, every request is redacted (`redact-model-calls.ts`): the policy's personal data and, always, card
+ * numbers and secrets are replaced with placeholders in everything sent to the provider — chat messages, tool-call
+ * arguments, structured requests and embedding inputs — so token counts, budgets and the response-cache key are all
+ * computed on the redacted request. Replies, streamed chunks and structured values come back restored.
+ *
  * This file keeps the facade and the chat call flow (steps 1–2 and the cache hit); the parts live beside it:
  * `gateway-policy.ts` (validation, deadline, breaker, reservation size, cache key), `chat-call.ts` and `chat-wire.ts`
  * (steps 3–5 for chat, plain and streamed), `structured-output.ts` (json_schema + one repair call), `embeddings.ts`,
@@ -38,6 +43,15 @@ import { createGuardedFetch } from './errors.ts';
 import { embeddingLimits, type GatewayContext, type OpenAIGatewayOptions } from './gateway-context.ts';
 import { createGatewayMetrics, type Outcome, recordCall } from './gateway-metrics.ts';
 import { type InternalOptions, planChatCall } from './gateway-policy.ts';
+import {
+  redactChatRequest,
+  redactEmbeddingInputs,
+  restoreChatResult,
+  restoreStructuredValue,
+  restoringTextDeltas,
+} from './redact-model-calls.ts';
+import { policyFrom, type RedactionPolicy } from './redaction-policy.ts';
+import type { RedactionVault } from './redaction-vault.ts';
 import type { CachedChat } from './response-cache.ts';
 import { Settlement } from './settlement.ts';
 import { structuredOutput } from './structured-output.ts';
@@ -49,9 +63,11 @@ export { type EmbeddingLimits, embeddingLimits, type OpenAIGatewayOptions } from
 export class OpenAIGateway implements LanguageModelGateway {
   private readonly options: OpenAIGatewayOptions;
   private readonly context: GatewayContext;
+  private readonly redaction: RedactionPolicy;
 
   constructor(options: OpenAIGatewayOptions) {
     this.options = options;
+    this.redaction = policyFrom(options.redact);
     const client = options.client.withOptions({ fetch: createGuardedFetch(options.fetch ?? globalThis.fetch) });
     const limits = { ...embeddingLimits, ...options.embeddingLimits };
     const metric = createGatewayMetrics(options.metrics);
@@ -87,22 +103,48 @@ export class OpenAIGateway implements LanguageModelGateway {
     return this.context.breaker.current;
   }
 
+  /** Counts the request as it is sent: redacted. */
   countChatTokens(request: ChatRequest): number {
     const model = request.model ?? this.options.chatModel;
-    return countChatRequestTokens(request, encodingForModel(model, this.options.fallbackEncoding));
+    const { request: redacted } = redactChatRequest(request, this.redaction);
+    return countChatRequestTokens(redacted, encodingForModel(model, this.options.fallbackEncoding));
   }
 
-  chat(request: ChatRequest, scope: CallScope): Promise<ChatResult> {
-    return this.complete(request, scope, {});
+  async chat(request: ChatRequest, scope: CallScope): Promise<ChatResult> {
+    const { request: redacted, vault } = redactChatRequest(request, this.redaction);
+    this.countRedactions('chat', request.purpose, vault.counts, scope);
+    const stream = request.onTextDelta ? restoringTextDeltas(request.onTextDelta, vault) : undefined;
+    try {
+      const result = await this.complete(
+        stream ? { ...redacted, onTextDelta: stream.onTextDelta } : redacted,
+        scope,
+        {},
+      );
+      stream?.end();
+      return restoreChatResult(result, vault);
+    } catch (error) {
+      stream?.end();
+      throw error;
+    }
   }
 
-  structured<T>(request: StructuredRequest<T>, scope: CallScope): Promise<StructuredResult<T>> {
-    return structuredOutput(
+  async structured<T>(request: StructuredRequest<T>, scope: CallScope): Promise<StructuredResult<T>> {
+    const { request: redacted, vault } = redactChatRequest(request, this.redaction);
+    this.countRedactions('chat', request.purpose, vault.counts, scope);
+    const reply = await structuredOutput(
       (chatRequest, callScope, internal) => this.complete(chatRequest, callScope, internal),
       this.options.logger,
-      request,
+      redacted,
       scope,
     );
+    const restored = restoreStructuredValue(reply.value, vault, request.schema);
+    if (!restored.restored) {
+      this.options.logger.warn(
+        { purpose: request.purpose, schemaName: request.schemaName, requestId: reply.result.requestId },
+        'a restored structured reply no longer fits its schema; keeping its placeholders',
+      );
+    }
+    return { ...reply, value: restored.value, result: restoreChatResult(reply.result, vault) };
   }
 
   embed(
@@ -110,14 +152,38 @@ export class OpenAIGateway implements LanguageModelGateway {
     scope: CallScope,
     options: { purpose?: string; deadline?: number } = {},
   ): Promise<EmbeddingResult> {
-    return embed(this.context, texts, scope, options);
+    const redacted = redactEmbeddingInputs(texts, this.redaction);
+    this.countRedactions('embed', options.purpose ?? 'embed', redacted.counts, scope);
+    return embed(this.context, redacted.texts, scope, options);
+  }
+
+  /** Counts what was masked, by kind (never the values), and logs the counts at debug level. */
+  private countRedactions(
+    operation: 'chat' | 'embed',
+    purpose: string,
+    counts: RedactionVault['counts'],
+    scope: CallScope,
+  ): void {
+    let total = 0;
+    for (const [kind, count] of Object.entries(counts)) {
+      if (count === 0) continue;
+      total += count;
+      this.context.metric.redactions.inc({ operation, kind }, count);
+    }
+    if (total > 0) {
+      this.options.logger.debug(
+        { operation, purpose, redactions: counts, workspaceId: scope.workspaceId, channelId: scope.channelId },
+        'masked personal data before the model call',
+      );
+    }
   }
 
   /** One chat call: plan it, serve it from the cache or reserve it, call the provider; counted and timed once. */
   private async complete(request: ChatRequest, scope: CallScope, internal: InternalOptions): Promise<ChatResult> {
     const started = performance.now();
     const { options, metric } = this.context;
-    const model = request.model ?? options.chatModel;
+    const model =
+      request.model ?? (options.chatModelOf ? await options.chatModelOf(scope.workspaceId) : options.chatModel);
     let outcome: Outcome = 'ok';
     try {
       const { deadline, encoding, cacheKey, counted, reserveInput } = planChatCall(this.context, request, scope, model);
