@@ -9,6 +9,8 @@ export const outcomeCodes = [
   'budget_unenforceable',
   'no_sources',
   'not_authorised',
+  /** The workspace's admins did not let Deskhand work in this channel (src/router/channel-policy.ts). */
+  'channel_not_allowed',
   'upstream_unavailable',
   'upstream_rate_limited',
   'upstream_quota_exhausted',
@@ -58,6 +60,7 @@ export const defaultUserMessages: Record<OutcomeCode, string> = {
   budget_unenforceable: 'I cannot check the budget right now, so I am not calling the model. Please try again shortly.',
   no_sources: 'I found no documents that answer this.',
   not_authorised: 'You are not authorised to do that.',
+  channel_not_allowed: "Deskhand is not switched on in this channel. This workspace's admins can allow it.",
   upstream_unavailable: 'The language model is unavailable right now. Please try again in a few minutes.',
   upstream_rate_limited: 'The language model is rate limiting us. Please try again in a minute.',
   upstream_quota_exhausted: 'The model provider account is out of quota. An admin has to top it up.',

@@ -8,15 +8,19 @@
  *   the triggering message when it starts a thread, and none for a slash command (`replyThreadTsOf`);
  * - a returned reply defaults to the thread for a conversation (mention, thread follow-up) and to an ephemeral
  *   message otherwise; `channel` visibility posts outside any thread;
- * - a failure is posted in the thread of a conversation and ephemerally everywhere else, with the reason code;
+ * - a failure is posted in the thread of a conversation and ephemerally everywhere else, with the reason code
+ *   (a refusal to work in the channel is always ephemeral);
  * - `conversationThreadTs` is the thread a visible reply went into (the reply thread, or the new channel message
  *   that starts one), or the reply thread when the capability said the conversation continues there; the router
  *   remembers it for conversational routes. Ephemeral replies and failures never set it.
  */
-import { DeskhandError } from '../errors.ts';
+import { DeskhandError, type OutcomeCode } from '../errors.ts';
 import type { CapabilityOutcome, IncomingRequest, Reply, ReplyContent } from '../ports/capability.ts';
 import type { MessageStream, Messenger, PostedMessage } from '../ports/messenger.ts';
 import { errorMessage } from '../slack-kit/error-message.ts';
+
+/** Failures told only to the requester, even in a conversation: nobody else in the channel asked. */
+const privateFailures: ReadonlySet<OutcomeCode> = new Set(['channel_not_allowed']);
 
 /** What a reply needs to know about its request. */
 export type ReplyTarget = Pick<IncomingRequest, 'origin' | 'workspaceId' | 'channelId' | 'userId'> &
@@ -105,10 +109,13 @@ export class RequestReply implements Reply {
     else await this.#messenger.post({ channel: this.channel, ...content });
   }
 
-  /** Tells the requester why there is no result: in a conversation's thread, else ephemerally. */
+  /**
+   * Tells the requester why there is no result: in a conversation's thread, else ephemerally — and always
+   * ephemerally when the reason concerns only the requester (a channel where Deskhand is switched off).
+   */
   async deliverFailure(error: DeskhandError): Promise<void> {
     const message = errorMessage(error.code, error.userMessage);
-    if (this.#conversational && this.threadTs !== undefined) {
+    if (this.#conversational && this.threadTs !== undefined && !privateFailures.has(error.code)) {
       await this.#messenger.post({ channel: this.channel, threadTs: this.threadTs, ...message });
       return;
     }

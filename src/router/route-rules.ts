@@ -70,16 +70,27 @@ function withoutGreetings(normalised: string): string {
  * I reset a password?" is a question.
  */
 export function routeMentionByRules(text: string): MentionRoute | undefined {
-  const normalised = text.toLowerCase().replace(/\s+/g, ' ').trim();
-  if (isGreetingOrCapabilityQuestion(normalised)) return 'help';
-  const rest = withoutGreetings(normalised);
-  for (const [pattern, route] of explicitPrefixes) if (pattern.test(rest)) return route;
+  const explicit = explicitMentionRoute(text);
+  if (explicit !== undefined) return explicit;
+  const rest = withoutGreetings(text.toLowerCase().replace(/\s+/g, ' ').trim());
   const signals = new Set<MentionRoute>();
   if (ticketSignal.test(rest)) signals.add('ticket');
   if (taskSignal.test(rest)) signals.add('task');
   if (questionSignal.test(rest)) signals.add('question');
   if (signals.size !== 1) return undefined;
   return [...signals][0];
+}
+
+/**
+ * The route a mention names itself — help for greetings and questions about Deskhand, or an explicit prefix such
+ * as "ticket:" — else undefined. These win over a channel's default meaning of a plain mention.
+ */
+export function explicitMentionRoute(text: string): MentionRoute | undefined {
+  const normalised = text.toLowerCase().replace(/\s+/g, ' ').trim();
+  if (isGreetingOrCapabilityQuestion(normalised)) return 'help';
+  const rest = withoutGreetings(normalised);
+  for (const [pattern, route] of explicitPrefixes) if (pattern.test(rest)) return route;
+  return undefined;
 }
 
 /** Text after an explicit prefix such as "ticket:" (so the capability gets the substance only). */

@@ -21,9 +21,10 @@ import type {
 } from '../ports/capability.ts';
 import type { LanguageModelGateway } from '../ports/language-model.ts';
 import type { Messenger } from '../ports/messenger.ts';
+import { type ChannelAdmission, routeOfMentionDefault } from './channel-policy.ts';
 import { classifyRoute } from './classify-route.ts';
 import { RequestReply } from './request-reply.ts';
-import { routeForCommand, routeMentionByRules, withoutRoutePrefix } from './route-rules.ts';
+import { explicitMentionRoute, routeForCommand, routeMentionByRules, withoutRoutePrefix } from './route-rules.ts';
 import { type BotIdentity, toContextMessages, trimThreadContext } from './thread-context.ts';
 import type { ThreadKey, ThreadMemory } from './thread-memory.ts';
 
@@ -42,6 +43,12 @@ export interface RouterDependencies {
   encoding: EncodingName;
   /** Deskhand's own user and bot ids (from auth.test), to label its messages in thread context. */
   identity: () => BotIdentity;
+  /**
+   * Where Deskhand works (src/router/channel-control.ts): asked before anything else is done for a request
+   * addressed to Deskhand; a refused request gets the explanation, ephemerally, and nothing else. Absent: every
+   * channel, `auto` mentions.
+   */
+  channels?: { admit(request: IncomingRequest): Promise<ChannelAdmission> };
 }
 
 export type RouterOutcome =
@@ -94,7 +101,14 @@ export class Router {
       const threadRoute = thread ? await this.#dependencies.threads.recall(thread) : undefined;
       if (request.origin === 'thread_follow_up' && threadRoute === undefined) return { status: 'ignored' };
 
-      const decision = await this.#decide(request, threadRoute);
+      const admission = await this.#dependencies.channels?.admit(request);
+      if (admission && !admission.admitted) {
+        throw new DeskhandError('channel_not_allowed', `Deskhand does not work in this channel (${admission.mode})`, {
+          userMessage: admission.userMessage,
+        });
+      }
+      const mentionDefault = admission?.admitted ? routeOfMentionDefault(admission.mentionDefault) : undefined;
+      const decision = await this.#decide(request, threadRoute, mentionDefault);
       route = decision.route;
       classified = decision.classified;
 
@@ -138,9 +152,15 @@ export class Router {
     }
   }
 
+  /**
+   * The route: by command, by origin, by the thread's conversation, or for a mention by (in order) rules (only
+   * explicit prefixes and greetings when the channel has a default meaning), the thread's conversation, the
+   * channel's default meaning, and last the classifier.
+   */
   async #decide(
     request: IncomingRequest,
     threadRoute: Route | undefined,
+    mentionDefault: Route | undefined,
   ): Promise<{ route: Route; classified: boolean; text: string }> {
     switch (request.origin) {
       case 'command': {
@@ -159,11 +179,16 @@ export class Router {
         // Only reached for threads Deskhand is part of (checked by the caller of #decide).
         return { route: threadRoute ?? 'help', classified: false, text: request.text.trim() };
       case 'mention': {
-        const byRule = routeMentionByRules(request.text);
+        // With a channel default only explicit prefixes and greetings are rules; keyword signals are not.
+        const byRule =
+          mentionDefault === undefined ? routeMentionByRules(request.text) : explicitMentionRoute(request.text);
         if (byRule !== undefined) return { route: byRule, classified: false, text: withoutRoutePrefix(request.text) };
         if (threadRoute !== undefined && conversationalRoutes.has(threadRoute)) {
           return { route: threadRoute, classified: false, text: request.text.trim() };
         }
+        // A plain mention in a channel whose admins gave mentions a meaning: that capability, no classification.
+        if (mentionDefault !== undefined)
+          return { route: mentionDefault, classified: false, text: request.text.trim() };
         return { ...(await this.#classify(request)), text: request.text.trim() };
       }
     }

@@ -6,6 +6,7 @@ const icons: Partial<Record<OutcomeCode, string>> = {
   over_budget: ':money_with_wings:',
   budget_unenforceable: ':warning:',
   not_authorised: ':no_entry:',
+  channel_not_allowed: ':no_entry_sign:',
   not_available_yet: ':construction:',
   no_sources: ':mag:',
   invalid_input: ':pencil2:',

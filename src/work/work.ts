@@ -11,7 +11,7 @@ import type { CapabilityHandlers, IncomingRequest } from '../ports/capability.ts
 import type { LanguageModelGateway } from '../ports/language-model.ts';
 import type { Block, Messenger } from '../ports/messenger.ts';
 import { completeHandlers } from '../router/default-handlers.ts';
-import { Router, type RouterOutcome } from '../router/router.ts';
+import { Router, type RouterDependencies, type RouterOutcome } from '../router/router.ts';
 import type { BotIdentity } from '../router/thread-context.ts';
 import type { ThreadMemory } from '../router/thread-memory.ts';
 import { errorMessage } from '../slack-kit/error-message.ts';
@@ -90,6 +90,11 @@ export interface InProcessWorkDependencies {
   prepareRoute?: (request: IncomingRequest) => Promise<IncomingRequest>;
   /** Called by `close` after running work has ended (drain the messenger, close the index…). */
   onClose?: () => Promise<void>;
+  /**
+   * Where Deskhand works (src/router/channel-control.ts), asked by the router before any model call; a file
+   * shared in a channel it refuses is not added (logged), and a mention sharing one gets the explanation.
+   */
+  channels?: RouterDependencies['channels'];
 }
 
 /** The work side on the current event loop (tests, and `WORK_THREAD=false`). */
@@ -112,6 +117,7 @@ export function createInProcessWork(dependencies: InProcessWorkDependencies): Wo
     threadContextTokens: dependencies.threadContextTokens,
     encoding: dependencies.encoding,
     identity: () => dependencies.identity?.() ?? identity,
+    ...(dependencies.channels ? { channels: dependencies.channels } : {}),
   });
   const interactions = dependencies.interactions ?? {};
 
@@ -127,6 +133,7 @@ export function createInProcessWork(dependencies: InProcessWorkDependencies): Wo
         logger.debug({ code: 'not_available_yet', requestId: request.requestId }, 'file_shared not handled');
         return;
       }
+      if (!(await fileChannelAdmitted(request, dependencies))) return;
       await track(handler(request));
     },
     async assistantThread(request) {
@@ -195,6 +202,8 @@ async function routeUnlessHandledElsewhere(
   dependencies: InProcessWorkDependencies,
 ): Promise<RouterOutcome> {
   const { logger } = dependencies;
+  // A refused channel's mention is not handed to another handler: the router tells the requester why.
+  if (request.origin !== 'thread_follow_up' && !(await admitted(request, dependencies))) return router.handle(request);
   const elsewhere = await dependencies.handledElsewhere?.(request).catch((error: unknown) => {
     logger.warn({ err: error, requestId: request.requestId }, 'could not check the request; routing it');
     return false;
@@ -202,6 +211,35 @@ async function routeUnlessHandledElsewhere(
   if (!elsewhere) return router.handle(request);
   logger.info({ requestId: request.requestId, origin: request.origin, code: 'ok' }, 'handled elsewhere');
   return { status: 'ignored' };
+}
+
+/** True unless the channel settings refuse the request (a failing check is left to the router, which refuses). */
+async function admitted(request: IncomingRequest, dependencies: InProcessWorkDependencies): Promise<boolean> {
+  if (!dependencies.channels) return true;
+  const admission = await dependencies.channels.admit(request).catch(() => undefined);
+  return admission?.admitted === true;
+}
+
+/** A shared file is added only where Deskhand works; otherwise (or when that cannot be told) it is logged and left. */
+async function fileChannelAdmitted(
+  request: FileSharedRequest,
+  dependencies: InProcessWorkDependencies,
+): Promise<boolean> {
+  if (!dependencies.channels || request.channelId === undefined) return true;
+  const { channelId } = request;
+  const check = { origin: 'mention' as const, workspaceId: request.workspaceId, channelId, userId: request.userId };
+  const admission = await dependencies.channels
+    .admit({ ...check, text: '', requestId: request.requestId })
+    .catch((error: unknown) => {
+      dependencies.logger.warn({ err: error, requestId: request.requestId }, 'could not read the channel settings');
+      return undefined;
+    });
+  if (admission?.admitted) return true;
+  dependencies.logger.info(
+    { code: 'channel_not_allowed', requestId: request.requestId, workspaceId: request.workspaceId, channelId },
+    'file shared in a channel Deskhand does not work in: not added',
+  );
+  return false;
 }
 
 /** Fetches the reacted-to message and routes it as a `reaction` request. */
