@@ -23,6 +23,7 @@ import type { Logger } from '../observability/logger.ts';
 import type { Registry } from '../observability/metrics.ts';
 import type { CapabilityHandler } from '../ports/capability.ts';
 import type { Messenger } from '../ports/messenger.ts';
+import type { WorkspaceSettingsSource } from '../ports/workspace-settings.ts';
 import { agentActionIds } from '../slack-kit/agent-ids.ts';
 import type { InteractionHandlers } from '../work/requests.ts';
 import type { ModelAccess } from './build-model-access.ts';
@@ -40,6 +41,8 @@ export interface AgentDependencies {
   messenger: Messenger;
   logger: Logger;
   registry: Registry;
+  /** Each workspace's approvers, approver group, model, ticket categories and sinks; default: the configuration's. */
+  settings?: WorkspaceSettingsSource;
 }
 
 export interface AgentHandlers {
@@ -70,6 +73,7 @@ export function buildAgent(configuration: Configuration, dependencies: AgentDepe
     listUserGroupMembers: async (usergroup) =>
       (await (await webClient()).usergroups.users.list({ usergroup })).users ?? [],
     tools: agentTools(configuration, dependencies),
+    ...(dependencies.settings ? { settings: dependencies.settings } : {}),
     // Lets the run check its per-run cap before a call, not only after it.
     ...(estimateChatCostMicroUsd ? { estimateChatCostMicroUsd } : {}),
   });
@@ -91,9 +95,16 @@ export function buildAgent(configuration: Configuration, dependencies: AgentDepe
 /** The agent's tools: search reuses retrieval, extraction the ticket extractor, filing the ticket sinks. */
 function agentTools(
   configuration: Configuration,
-  { model: { gateway }, retrieve, messenger, logger }: AgentDependencies,
+  { model: { gateway }, retrieve, messenger, logger, settings }: AgentDependencies,
 ): CreateAgentOptions['tools'] {
   const sinks = createTicketSinks(configuration.tickets, { messenger, logger });
+  // A workspace's ticket settings: its categories and destinations (the webhook secret stays the environment's).
+  const ticketsOf = async (workspaceId: string) => {
+    if (!settings) return { categories: configuration.tickets.categories, sinks };
+    const { tickets } = await settings.get(workspaceId);
+    const destinations = { ...configuration.tickets, ...tickets };
+    return { categories: tickets.categories, sinks: createTicketSinks(destinations, { messenger, logger }) };
+  };
   return {
     search: async ({ query, access, userId, limit }) => {
       // The run's requester: the query embedding and any reranking count against their daily cap.
@@ -115,7 +126,7 @@ function agentTools(
         {
           gateway,
           configuration: {
-            categories: configuration.tickets.categories,
+            categories: (await ticketsOf(workspaceId)).categories,
             teamLanguage: configuration.tickets.teamLanguage,
           },
           logger,
@@ -128,7 +139,8 @@ function agentTools(
       }
       return { ticket: { ...extraction.ticket } };
     },
-    fileTicket: (request) => fileTicketThroughSinks(request, sinks, configuration.tickets.teamLanguage),
+    fileTicket: async (request) =>
+      fileTicketThroughSinks(request, (await ticketsOf(request.workspaceId)).sinks, configuration.tickets.teamLanguage),
     ticketDestinationName: configuration.tickets.triageChannelId ? 'the triage channel' : 'the ticket webhook',
     encoding: encodingForModel(configuration.openai.model, configuration.openai.fallbackEncoding),
   };

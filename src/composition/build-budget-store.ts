@@ -3,15 +3,30 @@
  * prefix, time zone, default caps (USD → integer micro-dollars, rounded; the per-user cap only when configured),
  * reservation TTL and the admins named in refusals. The gateway (`createGateway`) and the no-model `/budget`
  * (`buildModelAccess`) both use it, so the store that enforces budgets and the one that reports them can never
- * disagree.
+ * disagree. With the workspace settings (`settings`), each workspace's caps and admins come from them instead.
  */
 import type { Redis } from 'ioredis';
-import { BudgetStore } from '../llm/budget-store.ts';
+import { type BudgetDefaults, BudgetStore } from '../llm/budget-store.ts';
+import type { WorkspaceSettings, WorkspaceSettingsSource } from '../ports/workspace-settings.ts';
 import type { Configuration } from './config.ts';
 
 const micro = (usd: number) => Math.round(usd * 1_000_000);
 
-export function buildBudgetStore(configuration: Configuration, redis: Redis): BudgetStore {
+/** A workspace's caps (USD) as the budget store's defaults (integer micro-dollars). */
+export function capDefaults(caps: WorkspaceSettings['caps']): BudgetDefaults {
+  return {
+    channelDailyMicroUsd: micro(caps.channelDailyUsd),
+    channelMonthlyMicroUsd: micro(caps.channelMonthlyUsd),
+    workspaceDailyMicroUsd: micro(caps.workspaceDailyUsd),
+    ...(caps.userDailyUsd !== undefined ? { userDailyMicroUsd: micro(caps.userDailyUsd) } : {}),
+  };
+}
+
+export function buildBudgetStore(
+  configuration: Configuration,
+  redis: Redis,
+  settings?: WorkspaceSettingsSource,
+): BudgetStore {
   return new BudgetStore({
     redis,
     keyPrefix: configuration.redis.keyPrefix,
@@ -26,5 +41,13 @@ export function buildBudgetStore(configuration: Configuration, redis: Redis): Bu
     },
     reservationTtlMs: configuration.budgets.reservationTtlSeconds * 1000,
     adminUserIds: configuration.people.adminUserIds,
+    ...(settings
+      ? {
+          policyOf: async (workspaceId: string) => {
+            const current = await settings.get(workspaceId);
+            return { defaults: capDefaults(current.caps), adminUserIds: current.admins };
+          },
+        }
+      : {}),
   });
 }

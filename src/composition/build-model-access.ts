@@ -63,21 +63,23 @@ export async function buildModelAccess(
 async function buildWithModel(
   configuration: Configuration,
   apiKey: string,
-  { redis, messenger, logger, registry }: ModelAccessDependencies,
+  { redis, messenger, logger, registry, settings }: ModelAccessDependencies,
 ): Promise<ModelAccess> {
   const openai = new OpenAI({ apiKey, baseURL: configuration.openai.baseURL });
+  const adminsOf = adminsFrom(configuration, settings);
   const parts = createGateway(configuration, {
     openai,
     redis,
     metrics: registry,
     logger,
+    ...(settings ? { settings } : {}),
     // Each window's 80 % crossing is reported once by the budget store; the channel hears it once, and a person's
     // own daily window is told to that person only (ephemeral, in the channel of the call that crossed it).
     onBudgetWarning: async (warning) => {
       logger.info({ code: 'budget_warning', ...warning }, 'budget warning');
       const text = budgetWarningText(warning, {
         timeZone: configuration.budgets.timeZone,
-        adminUserIds: configuration.people.adminUserIds,
+        adminUserIds: await adminsOf(warning.workspaceId),
       });
       if (warning.userId !== undefined) {
         await messenger.postEphemeral({ channel: warning.channelId, user: warning.userId, text });
@@ -103,9 +105,23 @@ async function buildWithModel(
     gateway: parts.gateway,
     embedder: parts.embedder,
     estimateChatCostMicroUsd,
-    budget: budgetHandler({ budgets: parts.budgets, adminUserIds: configuration.people.adminUserIds, logger }),
+    budget: budgetHandler({
+      budgets: parts.budgets,
+      adminUserIds: configuration.people.adminUserIds,
+      adminsOf,
+      logger,
+    }),
     close: parts.close,
   };
+}
+
+/** Who administers a workspace: its settings' admins, or `ADMIN_USER_IDS` without settings. */
+function adminsFrom(
+  configuration: Configuration,
+  settings: WorkspaceSettingsSource | undefined,
+): (workspaceId: string) => Promise<readonly string[]> {
+  return async (workspaceId) =>
+    settings ? (await settings.get(workspaceId)).admins : configuration.people.adminUserIds;
 }
 
 /**
@@ -123,7 +139,7 @@ async function reseedBudgetCounters(parts: GatewayParts, logger: Logger): Promis
 
 function buildWithoutModel(
   configuration: Configuration,
-  { redis, logger, registry }: ModelAccessDependencies,
+  { redis, logger, registry, settings }: ModelAccessDependencies,
 ): ModelAccess {
   logger.warn(
     { code: 'configuration' },
@@ -135,8 +151,9 @@ function buildWithoutModel(
     // Nothing is spent without a model, but `/budget` still shows the caps and any earlier spend: the same store
     // (keys, caps, time zone) the gateway would use, without the client, the price table or the ledger.
     budget: budgetHandler({
-      budgets: buildBudgetStore(configuration, redis),
+      budgets: buildBudgetStore(configuration, redis, settings),
       adminUserIds: configuration.people.adminUserIds,
+      adminsOf: adminsFrom(configuration, settings),
       logger,
     }),
     close: async () => {},

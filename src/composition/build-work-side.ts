@@ -28,6 +28,7 @@ import { createSlackWebClient, SlackMessenger } from '../slack/outbound/slack-me
 import { createInProcessWork, type Work } from '../work/work.ts';
 import { buildAgent } from './build-agent.ts';
 import { buildAnswers } from './build-answers.ts';
+import { buildAssistant } from './build-assistant.ts';
 import { buildWorkspacePurger, buildWorkspaceSlack, scopeWork } from './build-installations.ts';
 import { buildModelAccess } from './build-model-access.ts';
 import { buildWorkspaceSettings } from './build-settings.ts';
@@ -54,7 +55,8 @@ export async function buildWorkSide(
   const model = await buildModelAccess(configuration, { redis, messenger, logger, registry, settings });
   const { gateway, modelConfigured } = model;
   const vectorIndex = parts.vectorIndex ?? (await buildVectorIndex(configuration, { redis, logger }));
-  const tickets = buildTickets(configuration, { gateway, modelConfigured, redis, messenger, logger, registry });
+  const ticketParts = { gateway, modelConfigured, redis, messenger, logger, registry, settings };
+  const tickets = buildTickets(configuration, ticketParts);
   let identity: BotIdentity = {};
   // OAuth distribution: each workspace has its own bot user; else the one learnt at start.
   const workspaceIdentity = () => workspaces?.identity();
@@ -62,7 +64,10 @@ export async function buildWorkSide(
   const botToken = workspaces ? { botToken: workspaces.botToken } : {};
   const answers = buildAnswers(configuration, { model, vectorIndex, redis, messenger, logger, botUserId, ...botToken });
   const { retrieve } = answers;
-  const agent = buildAgent(configuration, { model, retrieve, redis, webClient, messenger, logger, registry });
+  const agentParts = { model, retrieve, redis, webClient, messenger, logger, registry, settings };
+  const agent = buildAgent(configuration, agentParts);
+  // Slack's assistant view; channel control's decision is its `channelAdmitted` seam (build-assistant.ts).
+  const assistant = buildAssistant(configuration, { redis, messenger, logger });
 
   const purger = workspaces && buildWorkspacePurger(configuration, workspaces, { redis, vectorIndex, logger });
   purger?.start();
@@ -86,11 +91,13 @@ export async function buildWorkSide(
       actions: { ...tickets.actions, ...answers.actions, ...agent.actions },
       views: tickets.views,
       fileShared: answers.fileShared,
+      assistantThread: assistant.assistantThread,
     },
     classifierModel: configuration.openai.classifierModel,
     threadContextTokens: configuration.threadContextTokens,
     encoding: encodingForModel(configuration.openai.model, configuration.openai.fallbackEncoding),
     handledElsewhere: answers.handledElsewhere,
+    prepareRoute: assistant.prepareRoute,
     ready: async () => (await redis.ping()) === 'PONG' && (await vectorIndex.ping()),
     onClose: async () => {
       await purger?.stop();

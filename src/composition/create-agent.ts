@@ -27,7 +27,12 @@ import type { AgentRedis } from '../capabilities/agent/agent-redis.ts';
 import type { AgentLimits, AgentRuntime } from '../capabilities/agent/agent-runtime.ts';
 import { AgentService } from '../capabilities/agent/agent-service.ts';
 import { ApprovalStore } from '../capabilities/agent/approval-store.ts';
-import { createApproverGroupCheck, type ListUserGroupMembers } from '../capabilities/agent/approver-group.ts';
+import type { ApprovalPolicy } from '../capabilities/agent/approver-check.ts';
+import {
+  createApproverGroupCheck,
+  createUserGroupMembership,
+  type ListUserGroupMembers,
+} from '../capabilities/agent/approver-group.ts';
 import { ProgressReporter } from '../capabilities/agent/progress.ts';
 import { AgentRunQueue } from '../capabilities/agent/run-queue.ts';
 import { RunStateStore } from '../capabilities/agent/run-state.ts';
@@ -42,6 +47,7 @@ import type { Logger } from '../observability/logger.ts';
 import type { Registry } from '../observability/metrics.ts';
 import type { ChatRequest, LanguageModelGateway } from '../ports/language-model.ts';
 import type { Messenger } from '../ports/messenger.ts';
+import type { WorkspaceSettingsSource } from '../ports/workspace-settings.ts';
 import type { Configuration } from './config.ts';
 
 export interface CreateAgentOptions {
@@ -72,6 +78,11 @@ export interface CreateAgentOptions {
    * approver through the group (fail closed).
    */
   listUserGroupMembers?: ListUserGroupMembers;
+  /**
+   * Each workspace's settings: its approvers and approver group decide its approvals (instead of
+   * `APPROVER_USER_IDS` / `APPROVER_USER_GROUP_ID`), and its model runs its agent (the gateway resolves it).
+   */
+  settings?: WorkspaceSettingsSource;
   maxOutputTokensPerTurn?: number;
   concurrency?: number;
   metrics?: Registry;
@@ -133,6 +144,7 @@ export function createAgent(options: CreateAgentOptions): {
         approverUserIds: configuration.people.approverUserIds,
         allowSelfApproval: configuration.people.allowSelfApproval,
         ...(isInApproverGroup ? { isInApproverGroup } : {}),
+        ...workspaceApprovers(options),
       },
     }),
     runs: new RunStateStore({ redis: options.redis, keyPrefix }),
@@ -143,7 +155,8 @@ export function createAgent(options: CreateAgentOptions): {
       logger,
     }),
     limits,
-    model: configuration.openai.model,
+    // With settings the gateway resolves each workspace's model; without, the configured one.
+    ...(options.settings ? {} : { model: configuration.openai.model }),
     maxOutputTokensPerTurn: options.maxOutputTokensPerTurn ?? 800,
     ...(options.estimateChatCostMicroUsd ? { estimateChatCostMicroUsd: options.estimateChatCostMicroUsd } : {}),
     logger: logger.child({ component: 'agent' }),
@@ -158,4 +171,19 @@ export function createAgent(options: CreateAgentOptions): {
     ...(options.expirySweepIntervalMs === undefined ? {} : { expirySweepIntervalMs: options.expirySweepIntervalMs }),
   });
   return { service: new AgentService({ runtime, queue, logger }), queue, runtime };
+}
+
+/** The approval policy's per-workspace part: the approvers and group each workspace's settings name. */
+function workspaceApprovers(options: CreateAgentOptions): Pick<ApprovalPolicy, 'approversOf' | 'isInGroup'> {
+  const { settings, listUserGroupMembers, logger } = options;
+  if (!settings) return {};
+  return {
+    approversOf: async (workspaceId) => {
+      const current = await settings.get(workspaceId);
+      return { userIds: current.approvers, groupId: current.approverGroup };
+    },
+    ...(listUserGroupMembers
+      ? { isInGroup: createUserGroupMembership({ listMembers: listUserGroupMembers, logger }) }
+      : {}),
+  };
 }

@@ -11,6 +11,7 @@ import { Ledger, rebuildCounters } from '../llm/ledger.ts';
 import { PriceTable } from '../llm/prices.ts';
 import { ResponseCache } from '../llm/response-cache.ts';
 import type { Registry } from '../observability/metrics.ts';
+import type { WorkspaceSettingsSource } from '../ports/workspace-settings.ts';
 import { buildBudgetStore } from './build-budget-store.ts';
 import type { Configuration } from './config.ts';
 
@@ -44,6 +45,8 @@ export function createGateway(
     metrics: Registry;
     logger: Logger;
     onBudgetWarning?: (warning: BudgetWarning) => void | Promise<void>;
+    /** Each workspace's caps, admins and chat model; without it, the configuration's for every workspace. */
+    settings?: WorkspaceSettingsSource;
   },
 ): GatewayParts {
   const prices = new PriceTable({
@@ -60,7 +63,8 @@ export function createGateway(
       );
     }
   }
-  const budgets = buildBudgetStore(configuration, dependencies.redis);
+  const { settings } = dependencies;
+  const budgets = buildBudgetStore(configuration, dependencies.redis, settings);
   const cache = new ResponseCache({
     redis: dependencies.redis,
     keyPrefix: configuration.redis.keyPrefix,
@@ -77,6 +81,7 @@ export function createGateway(
     metrics: dependencies.metrics,
     logger: dependencies.logger.child({ component: 'llm-gateway' }),
     chatModel: configuration.openai.model,
+    ...(settings ? { chatModelOf: async (workspaceId: string) => (await settings.get(workspaceId)).model } : {}),
     embeddingModel: configuration.openai.embeddingModel,
     embeddingDimensions: configuration.openai.embeddingDimensions,
     timeoutMs: configuration.openai.timeoutMs,

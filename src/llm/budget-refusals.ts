@@ -49,7 +49,8 @@ export function refusalMessage(
 
 /** A person's own daily window: their spend, their cap, when it resets, and that only configuration changes it. */
 function userRefusalMessage(capMicroUsd: number, spentMicroUsd: number, reset: string): string {
-  const where = 'Each person’s daily cap is set in configuration (USER_DAILY_CAP_USD).';
+  const where =
+    'Each person’s daily cap is set by the workspace’s admins in Deskhand’s settings (default: USER_DAILY_CAP_USD).';
   if (capMicroUsd === 0)
     return `You may not use model calls in this workspace: your daily model budget is $0.00. ${where}`;
   return `You have used ${formatMicroUsd(spentMicroUsd)} of your daily model budget of ${formatMicroUsd(capMicroUsd)} in this workspace. It resets ${reset}. ${where}`;

@@ -24,6 +24,10 @@
  *   is gone the workspace is rebuilt from the ledger once (one rebuild in flight per workspace and process) and the
  *   reservation runs again. Settling never writes the sentinel, so a settle after the loss cannot hide it.
  *
+ * - Per-workspace settings (issue 15): with `policyOf`, each call reads its workspace's default caps and admins before
+ *   the script runs and passes them to it as arguments, so the reservation stays one atomic script; a channel's own
+ *   cap (`setChannelCap`) still wins over the workspace's default. Without it, `defaults` and `adminUserIds` apply.
+ *
  * Windows are calendar days and months in the configured time zone (luxon).
  *
  * This file keeps the store's facade; the parts live beside it: `budget-scripts.ts` (the Lua scripts, their KEYS/ARGV
@@ -33,8 +37,8 @@
  */
 import type { Redis } from 'ioredis';
 import { DeskhandError, isDeskhandError } from '../errors.ts';
+import { guardBudgetOperation } from './budget-guard.ts';
 import {
-  type BudgetWindow,
   type BudgetWindows,
   budgetKeys,
   budgetWindows,
@@ -43,7 +47,7 @@ import {
   resetOf,
   WindowCalendar,
 } from './budget-keys.ts';
-import { overBudgetError, refusalMessage } from './budget-refusals.ts';
+import { overBudgetError } from './budget-refusals.ts';
 import {
   type BudgetScript,
   budgetScripts,
@@ -102,10 +106,21 @@ export interface BudgetStoreOptions {
   commandTimeoutMs?: number;
   /** Who can raise a cap, named in refusals. */
   adminUserIds?: readonly string[];
+  /**
+   * A workspace's default caps and admins (its settings over the environment's); a failure refuses the call like
+   * any other budget-store failure (`budget_unenforceable`, fail closed).
+   */
+  policyOf?: (workspaceId: string) => Promise<WorkspaceBudgetPolicy>;
   /** Share of a cap at which a one-time warning is raised (default 0.8). */
   warningRatio?: number;
   /** Clock for window boundaries (tests); reservation expiry uses the Redis clock. */
   now?: () => number;
+}
+
+/** What one workspace's calls are capped by and whom its refusals name. */
+export interface WorkspaceBudgetPolicy {
+  defaults: BudgetDefaults;
+  adminUserIds: readonly string[];
 }
 
 export class BudgetStore {
@@ -121,6 +136,7 @@ export class BudgetStore {
   private readonly calendar: WindowCalendar;
   private reseeder: ((workspaceId: string) => Promise<void>) | undefined;
   private readonly reseeding = new Map<string, Promise<void>>();
+  private readonly policyOfWorkspace: ((workspaceId: string) => Promise<WorkspaceBudgetPolicy>) | undefined;
 
   constructor(options: BudgetStoreOptions) {
     this.redis = options.redis;
@@ -133,7 +149,21 @@ export class BudgetStore {
     this.warningPermille = Math.round((options.warningRatio ?? 0.8) * 1000);
     this.now = options.now ?? Date.now;
     this.calendar = new WindowCalendar(options.timeZone);
+    this.policyOfWorkspace = options.policyOf;
     defineBudgetScripts(this.redis);
+  }
+
+  /** The workspace's default caps and admins (`policyOf`), or the store's own; a failure is `budget_unenforceable`. */
+  async policy(workspaceId: string): Promise<WorkspaceBudgetPolicy> {
+    if (!this.policyOfWorkspace) return { defaults: this.defaults, adminUserIds: this.adminUserIds };
+    try {
+      return await this.policyOfWorkspace(workspaceId);
+    } catch (error) {
+      throw new DeskhandError('budget_unenforceable', `Could not read the caps of ${workspaceId}`, {
+        cause: error,
+        retryable: true,
+      });
+    }
   }
 
   /** The day and month a call made now belongs to, and when each resets, in the configured time zone. */
@@ -157,10 +187,16 @@ export class BudgetStore {
 
   /**
    * Key names for one workspace/channel/window set (exported shape for the ledger rebuild and tests), with the
-   * person's day when `userId` is given and a per-user cap is configured.
+   * person's day when `userId` is given and a per-user cap is configured (in `defaults`: the workspace's).
    */
-  keys(workspaceId: string, channelId: string, windows: Pick<BudgetWindows, 'day' | 'month'>, userId?: string) {
-    const user = this.defaults.userDailyMicroUsd === undefined || !userId ? undefined : userId;
+  keys(
+    workspaceId: string,
+    channelId: string,
+    windows: Pick<BudgetWindows, 'day' | 'month'>,
+    userId?: string,
+    defaults: BudgetDefaults = this.defaults,
+  ) {
+    const user = defaults.userDailyMicroUsd === undefined || !userId ? undefined : userId;
     return budgetKeys(this.keyPrefix, workspaceId, channelId, windows, user);
   }
 
@@ -181,17 +217,21 @@ export class BudgetStore {
    */
   async reserveOrServeCached(input: ReserveInput & { cacheKey?: string }): Promise<Reservation | CacheHit> {
     assertAmount(input.amountMicroUsd);
+    const policy = await this.policy(input.workspaceId);
     const windows = this.windowsAt();
-    const keys = this.keys(input.workspaceId, input.channelId, windows, input.userId);
+    const keys = this.keys(input.workspaceId, input.channelId, windows, input.userId, policy.defaults);
     const ttlMs = Math.max(this.reservationTtlMs, input.ttlMs ?? 0);
     const reseeder = this.reseeder;
     let reply = (await this.run(
       budgetScripts.reserve,
-      reserveScriptCall(keys, input, ttlMs, this.defaults, reseeder !== undefined),
+      reserveScriptCall(keys, input, ttlMs, policy.defaults, reseeder !== undefined),
     )) as string[];
     if (reply[0] === 'unseeded' && reseeder) {
       await this.reseedOnce(input.workspaceId, reseeder);
-      reply = (await this.run(budgetScripts.reserve, reserveScriptCall(keys, input, ttlMs, this.defaults))) as string[];
+      reply = (await this.run(
+        budgetScripts.reserve,
+        reserveScriptCall(keys, input, ttlMs, policy.defaults),
+      )) as string[];
     }
     if (reply[0] === 'hit') return { kind: 'cache_hit', value: reply[1] ?? '', savedMicroUsd: Number(reply[2] ?? 0) };
     if (reply[0] === 'reserved') {
@@ -217,7 +257,7 @@ export class BudgetStore {
       reservedMicroUsd: Number(reply[4]),
       resetsAt: resetOf(window, windows),
     };
-    throw overBudgetError(refusal, input, this);
+    throw overBudgetError(refusal, input, { timeZone: this.timeZone, adminUserIds: policy.adminUserIds });
   }
 
   /**
@@ -231,13 +271,20 @@ export class BudgetStore {
     tokens?: SettledTokens,
   ): Promise<SettleResult> {
     assertAmount(actualMicroUsd);
-    const keys = this.keys(reservation.workspaceId, reservation.channelId, reservation.windows, reservation.userId);
+    const { defaults } = await this.policy(reservation.workspaceId);
+    const keys = this.keys(
+      reservation.workspaceId,
+      reservation.channelId,
+      reservation.windows,
+      reservation.userId,
+      defaults,
+    );
     const reply = (await this.run(
       budgetScripts.settle,
       settleScriptCall(
         keys,
         { requestId: reservation.requestId, actualMicroUsd, cacheStore, tokens },
-        this.defaults,
+        defaults,
         this.warningPermille,
       ),
     )) as string[];
@@ -288,10 +335,11 @@ export class BudgetStore {
    * the workspace when given and a per-user cap is configured (`budget-status.ts`).
    */
   async status(workspaceId: string, channelId: string, userId?: string): Promise<BudgetStatus> {
+    const { defaults } = await this.policy(workspaceId);
     const windows = this.windowsAt();
-    const keys = this.keys(workspaceId, channelId, windows, userId);
+    const keys = this.keys(workspaceId, channelId, windows, userId, defaults);
     const request = { workspaceId, channelId, timeZone: this.timeZone, keys, windows };
-    return readBudgetStatus(this.redis, request, this.defaults, (operation) => this.guard(operation));
+    return readBudgetStatus(this.redis, request, defaults, (operation) => this.guard(operation));
   }
 
   /** Tokens counted per model in the channel's and the workspace's day and month (`token-usage.ts`). */
@@ -336,7 +384,8 @@ export class BudgetStore {
     windows: Pick<BudgetWindows, 'day' | 'month'>,
     total: number,
   ): Promise<void> {
-    const user = this.keys(workspaceId, '_', windows, userId).user;
+    const { defaults } = await this.policy(workspaceId);
+    const user = this.keys(workspaceId, '_', windows, userId, defaults).user;
     if (!user) return;
     await this.guard(this.redis.eval(raiseCounterLua, 1, user.spent, total, dayTtlSeconds));
   }
@@ -362,11 +411,6 @@ export class BudgetStore {
     }
   }
 
-  /** What a person is told when `window` refuses a call (`budget-refusals.ts`). */
-  refusalMessage(window: BudgetWindow, capMicroUsd: number, spentMicroUsd: number, resetsAt: number): string {
-    return refusalMessage(this, window, capMicroUsd, spentMicroUsd, resetsAt);
-  }
-
   /** Rebuilds a workspace's counters, sharing a rebuild already in flight; a failure refuses (fail closed). */
   private async reseedOnce(workspaceId: string, reseed: (workspaceId: string) => Promise<void>): Promise<void> {
     let pending = this.reseeding.get(workspaceId);
@@ -390,26 +434,8 @@ export class BudgetStore {
   }
 
   /** Any Redis error or a reply slower than `commandTimeoutMs` → `budget_unenforceable` (fail closed). */
-  private async guard<T>(operation: Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`Redis did not answer within ${this.commandTimeoutMs} ms`)),
-        this.commandTimeoutMs,
-      );
-    });
-    try {
-      return await Promise.race([operation, timeout]);
-    } catch (error) {
-      if (isDeskhandError(error)) throw error;
-      operation.catch(() => {});
-      throw new DeskhandError('budget_unenforceable', `Budget store unavailable: ${(error as Error).message}`, {
-        cause: error,
-        retryable: true,
-      });
-    } finally {
-      clearTimeout(timer);
-    }
+  private guard<T>(operation: Promise<T>): Promise<T> {
+    return guardBudgetOperation(operation, this.commandTimeoutMs);
   }
 }
 

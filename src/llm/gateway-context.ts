@@ -42,6 +42,11 @@ export interface OpenAIGatewayOptions {
   metrics: Registry;
   logger: Logger;
   chatModel: string;
+  /**
+   * The chat model of a call's workspace (its settings), for a request that names none; default `chatModel`. A
+   * failure fails the call (the settings' store is unavailable, so its caps could not be read either).
+   */
+  chatModelOf?: (workspaceId: string) => Promise<string>;
   embeddingModel: string;
   embeddingDimensions: number;
   /** Deadline of a call that does not bring its own. */

@@ -23,7 +23,7 @@ export function budgetWarningText(
   const reset = DateTime.fromMillis(warning.resetsAt, { zone: options.timeZone }).toFormat('ccc d LLL, HH:mm ZZZZ');
   const admins =
     warning.window === 'user_daily'
-      ? ' Each person’s daily cap is set in configuration (USER_DAILY_CAP_USD).'
+      ? ' Each person’s daily cap is set by the workspace’s admins in Deskhand’s settings (default: USER_DAILY_CAP_USD).'
       : options.adminUserIds.length > 0
         ? ` ${options.adminUserIds.map((id) => `<@${id}>`).join(', ')} can raise it with \`/budget set\`.`
         : ' No admin is configured (ADMIN_USER_IDS) to raise it.';

@@ -32,7 +32,10 @@ export interface BudgetCommandInput {
 
 export interface BudgetCommandDependencies {
   budgets: BudgetAdministration;
+  /** The admins when `adminsOf` is not given. */
   adminUserIds: readonly string[];
+  /** The admins of a workspace (its settings); read once per command, server-side. */
+  adminsOf?: (workspaceId: string) => Promise<readonly string[]>;
   logger?: Logger;
 }
 
@@ -73,9 +76,11 @@ export async function handleBudgetCommand(
   const words = input.text.trim().split(/\s+/).filter(Boolean);
   const verb = words[0]?.toLowerCase();
   try {
-    if (verb === undefined || verb === 'show' || verb === 'status') return await showStatus(input, dependencies);
     if (verb === 'help') return { text: usage, blocks: [section(usage)] };
-    if (verb === 'set') return await setCap(input, words.slice(1), dependencies);
+    const admins = dependencies.adminsOf ? await dependencies.adminsOf(input.workspaceId) : dependencies.adminUserIds;
+    const withAdmins = { ...dependencies, adminUserIds: admins };
+    if (verb === undefined || verb === 'show' || verb === 'status') return await showStatus(input, withAdmins);
+    if (verb === 'set') return await setCap(input, words.slice(1), withAdmins);
     const text = `I do not know \`/budget ${input.text.trim()}\`.\n${usage}`;
     return { text, blocks: [section(text)] };
   } catch (error) {
@@ -84,7 +89,7 @@ export async function handleBudgetCommand(
       '/budget failed',
     );
     const text = isDeskhandError(error)
-      ? error.code === 'budget_unenforceable'
+      ? error.code === 'budget_unenforceable' || error.code === 'upstream_unavailable'
         ? 'I cannot read the budget right now (the budget store is unavailable). Please try again shortly.'
         : error.userMessage
       : 'Something went wrong while reading the budget. The team has the details in the logs.';
@@ -127,7 +132,7 @@ async function setCap(
   const reply = (text: string): BudgetCommandReply => ({ text, blocks: [section(text)] });
   if (!dependencies.adminUserIds.includes(input.userId)) {
     dependencies.logger?.info(
-      { userId: input.userId, channelId: input.channelId },
+      { userId: input.userId, workspaceId: input.workspaceId, channelId: input.channelId },
       '/budget set refused: not an admin',
     );
     const admins = dependencies.adminUserIds.map((id) => `<@${id}>`).join(', ');
