@@ -34,6 +34,10 @@
  *   `expired_trigger_id` (a `limit` violation), as Slack's triggers expire after 3 s.
  * - A reply to a `thread_ts` the fake never saw is accepted (the parent may come from a driver event): seed the
  *   parent with `addMessage({ ts })` when a test needs `conversations.replies` to return it.
+ * - `conversations.info` answers a conversation object (the spec's `objs_conversation`) for any channel id:
+ *   internal by default, a Slack Connect channel after `shareChannel(id)` (`is_shared`/`is_ext_shared` true; with
+ *   `{ pending: true }` only `is_pending_ext_shared`; with `{ orgOnly: true }` shared within one Grid org), back
+ *   to internal after `unshareChannel(id)`; an id that is not a channel id answers `channel_not_found`.
  * - `usergroups.users.list` returns the members set with `setUserGroup(id, members)`; an unknown group answers
  *   `no_such_subteam`.
  * - OAuth: `issueInstallCode({ teamId })` mints a one-time code as Slack's authorize page would; `oauth.v2.access`
@@ -319,6 +323,7 @@ export class FakeSlackWebApi {
   #messages = new Map<string, StoredMessage[]>();
   #users = new Map<string, Record<string, unknown>>();
   #userGroups = new Map<string, string[]>();
+  #sharedChannels = new Map<string, 'external' | 'pending' | 'org'>();
   #files = new Map<string, Record<string, unknown>>();
   #channelMembers = new Map<string, string[]>();
   #faults: { method: string; fault: FakeSlackFault; channel?: string; remaining: number }[] = [];
@@ -481,6 +486,15 @@ export class FakeSlackWebApi {
   /** Sets the members (user ids) usergroups.users.list returns for a user group id (`S…`). */
   setUserGroup(id: string, members: string[]): void {
     this.#userGroups.set(id, [...members]);
+  }
+
+  /** Makes `conversations.info` report the channel as shared with another organisation (see the header). */
+  shareChannel(id: string, options: { pending?: boolean; orgOnly?: boolean } = {}): void {
+    this.#sharedChannels.set(id, options.pending ? 'pending' : options.orgOnly ? 'org' : 'external');
+  }
+
+  unshareChannel(id: string): void {
+    this.#sharedChannels.delete(id);
   }
 
   /**
@@ -800,6 +814,44 @@ export class FakeSlackWebApi {
     );
   }
 
+  /**
+   * A conversation object as `conversations.info` returns it: the spec's channel shape, or its IM shape for `D…`
+   * ids (`objs_conversation` lists both), with the sharing set by `shareChannel`.
+   */
+  #conversation(id: string): Record<string, unknown> {
+    const sharing = this.#sharedChannels.get(id);
+    const flags = {
+      is_shared: sharing === 'external' || sharing === 'org',
+      is_ext_shared: sharing === 'external',
+      is_org_shared: sharing === 'org',
+    };
+    if (id.startsWith('D')) {
+      return { id, created: 1_700_000_000, is_im: true, user: 'U0HUMAN', priority: 0, is_archived: false, ...flags };
+    }
+    const name = id.toLowerCase();
+    const text = { value: '', creator: '', last_set: 0 };
+    return {
+      id,
+      name,
+      name_normalized: name,
+      created: 1_700_000_000,
+      creator: 'U0CREATOR',
+      is_channel: true,
+      is_group: false,
+      is_im: false,
+      is_mpim: false,
+      is_private: id.startsWith('G'),
+      is_archived: false,
+      is_general: false,
+      is_member: true,
+      ...flags,
+      is_pending_ext_shared: sharing === 'pending',
+      pending_shared: [],
+      topic: text,
+      purpose: text,
+    };
+  }
+
   #requireChannel(params: Record<string, unknown>, name = 'channel'): string {
     const channel = stringParam(params, name);
     if (channel === undefined || !/^[CDG][A-Z0-9]+$/.test(channel)) throw new SlackApiError('channel_not_found');
@@ -1023,6 +1075,11 @@ export class FakeSlackWebApi {
           profile: { display_name: id.toLowerCase(), real_name: `User ${id}` },
         };
         return { ok: true, user };
+      },
+      'conversations.info': (params) => {
+        const channel = this.#requireChannel(params);
+        if (!/^[CDG][A-Z0-9]+$/.test(channel)) throw new SlackApiError('channel_not_found');
+        return { ok: true, channel: this.#conversation(channel) };
       },
       'usergroups.users.list': (params) => {
         const members = this.#userGroups.get(stringParam(params, 'usergroup') ?? '');
