@@ -20,6 +20,7 @@ export const sourceLayers: readonly Layer[] = [
       'capabilities/tickets',
       'capabilities/budget',
       'capabilities/settings',
+      'capabilities/assistant',
     ],
   },
   { name: 'documents', paths: ['capabilities/documents'] },

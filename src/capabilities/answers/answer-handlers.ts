@@ -24,6 +24,7 @@ import { DeskhandError, toDeskhandError } from '../../errors.ts';
 import type { Logger } from '../../observability/logger.ts';
 import type { CapabilityOutcome, CapabilityRequest, Reply } from '../../ports/capability.ts';
 import { answerActionIds } from '../../slack-kit/answer-ids.ts';
+import { noDocumentsMessage } from '../../slack-kit/assistant-text.ts';
 import { escapeMrkdwn } from '../../slack-kit/mrkdwn.ts';
 import { addSharedFile } from './add-shared-file.ts';
 import { buildAnswerMessage, buildStatusMessage, buildStreamEnding, buildStreamingMessage } from './answer-blocks.ts';
@@ -36,10 +37,13 @@ import { type FeedbackStore, voteAcknowledgement } from './feedback-store.ts';
 import { parseDocsCommand } from './parse-docs-command.ts';
 import type { ConversationTurn } from './rewrite-question.ts';
 import type { SharedFile } from './shared-files-of.ts';
+import type { UnansweredQuestions } from './unanswered-questions.ts';
 
 export interface QuestionHandlerDependencies {
   answer: AnswerQuestionDependencies;
   feedback: FeedbackStore;
+  /** Where questions that found no sources are counted (the App Home's list); absent: not counted. */
+  unanswered?: Pick<UnansweredQuestions, 'record'>;
   logger?: Logger;
   /** Deadline for the whole answer, from the start (default 90 s). */
   answerTimeoutMs?: number;
@@ -68,6 +72,14 @@ export function turnsFromThread(context: CapabilityRequest['threadContext']): Co
 export function createQuestionHandler(dependencies: QuestionHandlerDependencies) {
   const now = dependencies.now ?? Date.now;
   return async (request: CapabilityRequest, reply: Reply): Promise<CapabilityOutcome> => {
+    // The work side found no channel whose documents this request may read (assistant view): none are read.
+    if (request.documentScope?.kind === 'none') {
+      dependencies.logger?.info(
+        { requestId: request.requestId, code: 'no_sources', reason: request.documentScope.reason },
+        'question not searched: no document scope',
+      );
+      return { kind: 'reply', text: noDocumentsMessage(request.documentScope.reason), visibility: 'thread' };
+    }
     const history = turnsFromThread(request.threadContext);
     const answer = reply.canStream
       ? await streamedReply(reply, request, history.length > 0, dependencies.logger)
@@ -98,12 +110,14 @@ function questionInput(
   reply: AnswerReply,
   deadline: number,
 ): AnswerQuestionInput {
+  // Documents, budget and cache follow the channel whose documents the request reads: its own, or the viewed one.
+  const channelId = request.documentScope?.kind === 'channel' ? request.documentScope.channelId : request.channelId;
   return {
     question: request.text,
-    access: { workspaceId: request.workspaceId, channelId: request.channelId },
+    access: { workspaceId: request.workspaceId, channelId },
     callScope: {
       workspaceId: request.workspaceId,
-      channelId: request.channelId,
+      channelId,
       userId: request.userId,
       requestId: request.requestId,
     },
@@ -171,6 +185,12 @@ async function recordForFeedback(
   request: CapabilityRequest,
   outcome: AnswerOutcome,
 ): Promise<void> {
+  if (outcome.kind === 'no_sources') {
+    await dependencies.unanswered?.record(request.workspaceId, outcome.question).catch((error: unknown) => {
+      dependencies.logger?.warn({ err: error, requestId: request.requestId }, 'could not count an unanswered question');
+    });
+    return;
+  }
   if (
     outcome.kind === 'answered' ||
     outcome.kind === 'over_budget' ||

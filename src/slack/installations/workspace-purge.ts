@@ -33,6 +33,7 @@ export function workspaceKeyPrefixes(workspaceId: string): { label: string; pref
     { label: 'budgets', prefix: `{${workspaceId}}:budget:` },
     { label: 'settings', prefix: `{${workspaceId}}:settings` },
     { label: 'channel_sharing', prefix: `{${workspaceId}}:channel-sharing:` },
+    { label: 'assistant_threads', prefix: `{${workspaceId}}:assistant:` },
     { label: 'other_workspace_keys', prefix: `{${workspaceId}}:` },
     { label: 'approvals_and_agent_runs', prefix: `agent:{${workspaceId}}:` },
     { label: 'tickets', prefix: `ticket:{${workspaceId}}:` },
