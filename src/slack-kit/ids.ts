@@ -7,6 +7,7 @@
 import { agentActionIds } from './agent-ids.ts';
 import { answerActionIds } from './answer-ids.ts';
 import { homeActionIds } from './home-ids.ts';
+import { settingsActionIds, settingsModalCallbackId } from './settings-ids.ts';
 import { ticketActionIds, ticketEditModalCallbackId } from './ticket-ids.ts';
 
 /** Slash commands, as declared in the manifest. */
@@ -41,12 +42,16 @@ export const actions = {
   answerNotHelpful: answerActionIds.notHelpful,
   /** Forget a document from the App Home (admin or uploader, checked on the work side). */
   homeForgetDocument: homeActionIds.forgetDocument,
+  /** Open the workspace settings modal (admins only, checked on the work side). */
+  settingsOpen: settingsActionIds.open,
 } as const;
 
 /** Modal callback ids. */
 export const views = {
   /** The ticket review/edit modal. */
   ticketReview: ticketEditModalCallbackId,
+  /** The workspace settings modal. */
+  settingsEdit: settingsModalCallbackId,
 } as const;
 
 export type CommandName = (typeof commands)[keyof typeof commands];
