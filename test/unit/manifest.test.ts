@@ -11,6 +11,7 @@ import { createSilentLogger } from '../../src/observability/logger.ts';
 import { createMetricsRegistry } from '../../src/observability/metrics.ts';
 import type { Messenger } from '../../src/ports/messenger.ts';
 import { RedisThreadMemory } from '../../src/router/thread-memory.ts';
+import { assistantSuggestedPrompts } from '../../src/slack-kit/assistant-text.ts';
 import { actions, commands, messageShortcuts, views } from '../../src/slack-kit/ids.ts';
 import { createInProcessWork } from '../../src/work/work.ts';
 import { ScriptedModel } from '../fakes/scripted-model.ts';
@@ -23,6 +24,7 @@ const manifest = JSON.parse(
   features: {
     slash_commands: { command: string; url?: string }[];
     shortcuts: { callback_id: string; type: string; name: string }[];
+    assistant_view?: { assistant_description: string; suggested_prompts?: { title: string; message: string }[] };
   };
   oauth_config: { scopes: { bot: string[] } };
   settings: {
@@ -190,6 +192,9 @@ describe('Slack app manifest', () => {
         'tokens_revoked',
         // The App Home tab is published when opened (src/slack/listeners/home.ts).
         'app_home_opened',
+        // Slack's assistant view (src/slack/listeners/assistant.ts); its messages arrive as message.im.
+        'assistant_thread_started',
+        'assistant_thread_context_changed',
       ]),
     );
     assert.deepEqual(
@@ -204,6 +209,11 @@ describe('Slack app manifest', () => {
         'reactions:read',
         'files:read',
         'usergroups:read',
+        // assistant.threads.setSuggestedPrompts / setTitle in the assistant view.
+        'assistant:write',
+        // conversations.members: is the asker in the channel the assistant view shows (fail closed without it).
+        'channels:read',
+        'groups:read',
       ]),
     );
     assert.equal(manifest.settings.interactivity.is_enabled, true);
@@ -257,5 +267,18 @@ describe('Slack app manifest', () => {
 
     assert.deepEqual([...recorded.actions].sort(), Object.values(actions).sort());
     assert.deepEqual([...recorded.views].sort(), Object.values(views).sort());
+  });
+
+  test('the assistant view offers the prompts a new assistant thread gets, and its events have listeners', async () => {
+    const view = manifest.features.assistant_view;
+    assert.ok(view?.assistant_description);
+    assert.deepEqual(view.suggested_prompts, [...assistantSuggestedPrompts]);
+    const events: string[] = [];
+    const recorder = { event: (name: string) => events.push(name), message: () => {} };
+    const module = await import('../../src/slack/listeners/events.ts');
+    module.register(recorder as never, {} as never);
+    for (const name of ['assistant_thread_started', 'assistant_thread_context_changed', 'message']) {
+      assert.ok(events.includes(name), `no listener for ${name}`);
+    }
   });
 });
