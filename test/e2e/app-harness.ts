@@ -53,6 +53,8 @@ export interface AppHarnessOptions {
   interactions?: Partial<InteractionHandlers>;
   /** Passed to the work side (see `InProcessWorkDependencies.handledElsewhere`). */
   handledElsewhere?: (request: IncomingRequest) => Promise<boolean>;
+  /** Passed to the work side (see `InProcessWorkDependencies.prepareRoute`), e.g. the assistant view's. */
+  prepareRoute?: (request: IncomingRequest) => Promise<IncomingRequest>;
   deliveryLeaseMs?: number;
   logger?: Logger;
   openaiWhenEmpty?: 'default' | 'error';
@@ -110,6 +112,7 @@ export async function startAppHarness(options: AppHarnessOptions = {}): Promise<
     },
     ...(options.interactions ? { interactions: options.interactions } : {}),
     ...(options.handledElsewhere ? { handledElsewhere: options.handledElsewhere } : {}),
+    ...(options.prepareRoute ? { prepareRoute: options.prepareRoute } : {}),
     classifierModel: configuration.openai.classifierModel,
     threadContextTokens: configuration.threadContextTokens,
     encoding: encodingForModel(configuration.openai.model),
