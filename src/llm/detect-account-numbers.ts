@@ -4,7 +4,8 @@
  *
  * - A card number is 13–19 digits, written together or in groups separated by single spaces or dashes, whose Luhn
  *   checksum holds; it must not touch a letter or digit on either side, nor follow a `+` (a phone number). Inside a
- *   longer run of groups (`4111 1111 1111 1111 2`), every window of whole groups is tried, longest first.
+ *   longer run of groups (`555 010 2345 4111 1111 1111 1111`), every window of whole groups is tried, and windows
+ *   printed as cards are (one run, groups of four, 4-6-5) are preferred to longer ones, then longer to shorter.
  * - An IBAN is two letters, two check digits and 11–30 letters or digits, together or in groups separated by single
  *   spaces, whose ISO 13616 mod-97 remainder is 1; case is ignored.
  * Both scans read each character a bounded number of times: a candidate is read once, its windows are at most 19
@@ -65,6 +66,48 @@ function digitsOf(text: string, groups: Group[], from: number, to: number): stri
   return digits;
 }
 
+/** How cards are printed: one run of digits, groups of four (the last may be shorter), or 4-6-5 / 4-6-4. */
+function isCardShaped(groups: Group[], from: number, to: number): boolean {
+  if (from === to) return true;
+  const sizes = groups.slice(from, to + 1).map((group) => group.end - group.start);
+  if (sizes.length === 3 && sizes[0] === 4 && sizes[1] === 6 && (sizes[2] === 5 || sizes[2] === 4)) return true;
+  return sizes.slice(0, -1).every((size) => size === 4) && (sizes.at(-1) ?? 0) <= 4;
+}
+
+interface Window {
+  from: number;
+  to: number;
+  shaped: boolean;
+  digits: number;
+}
+
+/** The Luhn-valid windows of whole groups in one candidate, card-shaped and longer ones first, without overlap. */
+function cardWindows(text: string, groups: Group[], touching: boolean): Window[] {
+  const windows: Window[] = [];
+  for (let from = 0; from < groups.length; from++) {
+    let digitCount = 0;
+    for (let to = from; to < groups.length && to - from < 19; to++) {
+      const group = groups[to] as Group;
+      digitCount += group.end - group.start;
+      if (digitCount > 19 || (to === groups.length - 1 && touching)) break;
+      if (digitCount >= 13 && luhnValid(digitsOf(text, groups, from, to))) {
+        windows.push({ from, to, shaped: isCardShaped(groups, from, to), digits: digitCount });
+      }
+    }
+  }
+  windows.sort(
+    (left, right) => Number(right.shaped) - Number(left.shaped) || right.digits - left.digits || left.from - right.from,
+  );
+  const taken = new Uint8Array(groups.length);
+  const chosen: Window[] = [];
+  for (const window of windows) {
+    if (taken.subarray(window.from, window.to + 1).some((value) => value === 1)) continue;
+    taken.fill(1, window.from, window.to + 1);
+    chosen.push(window);
+  }
+  return chosen;
+}
+
 /** Every Luhn-valid card number. */
 export function findCardNumbers(text: string): SensitiveSpan[] {
   const spans: SensitiveSpan[] = [];
@@ -78,30 +121,17 @@ export function findCardNumbers(text: string): SensitiveSpan[] {
     const groups = readGroups(text, at);
     const last = groups.at(-1) as Group;
     const touching = last.end < text.length && isAlphanumeric(text.charCodeAt(last.end));
-    let from = 0;
-    while (from < groups.length) {
-      let found = -1;
-      let digitCount = 0;
-      let to = from;
-      for (; to < groups.length && to - from < 19; to++) {
-        const group = groups[to] as Group;
-        digitCount += group.end - group.start;
-        if (digitCount > 19) break;
-        if (to === groups.length - 1 && touching) break;
-        if (digitCount >= 13 && luhnValid(digitsOf(text, groups, from, to))) found = to;
-      }
-      if (found === -1) {
-        from++;
-        continue;
-      }
-      const first = groups[from] as Group;
-      const end = (groups[found] as Group).end;
-      spans.push({ start: first.start, end, kind: 'card', key: digitsOf(text, groups, from, found) });
-      from = found + 1;
+    for (const window of cardWindows(text, groups, touching)) {
+      spans.push({
+        start: (groups[window.from] as Group).start,
+        end: (groups[window.to] as Group).end,
+        kind: 'card',
+        key: digitsOf(text, groups, window.from, window.to),
+      });
     }
     at = last.end + 1;
   }
-  return spans;
+  return spans.sort((left, right) => left.start - right.start);
 }
 
 /** ISO 13616: move the first four characters to the end, letters as 10–35, remainder mod 97 must be 1. */

@@ -85,8 +85,9 @@ interface PhoneCandidate {
   start: number;
   end: number;
   plus: boolean;
-  parenthesised: boolean;
   groups: number[];
+  /** Where each group ends, so a shorter candidate (fewer groups) can be tried. */
+  groupEnds: number[];
 }
 
 /** Reads digits and single separators (space, dash, dot, parentheses) from `start`; stops at anything else. */
@@ -95,9 +96,9 @@ function readPhoneCandidate(text: string, start: number): PhoneCandidate {
   const plus = text[at] === '+';
   if (plus) at++;
   const groups: number[] = [];
+  const groupEnds: number[] = [];
   let current = 0;
   let end = at;
-  let parenthesised = false;
   let digits = 0;
   while (at < text.length && digits <= 16) {
     const code = text.charCodeAt(at);
@@ -112,14 +113,28 @@ function readPhoneCandidate(text: string, start: number): PhoneCandidate {
     let gap = at;
     while (gap < text.length && gap - at < 2 && ' -.()'.includes(text[gap] as string)) gap++;
     if (gap === at || !isDigit(text.charCodeAt(gap))) break;
-    if (text.slice(at, gap).includes('(')) parenthesised = true;
-    if (current > 0) groups.push(current);
+    if (current > 0) {
+      groups.push(current);
+      groupEnds.push(at);
+    }
     current = 0;
     at = gap;
   }
-  if (current > 0) groups.push(current);
-  if (text[start] === '(' || (plus && text[start + 1] === '(')) parenthesised = true;
-  return { start, end, plus, parenthesised, groups };
+  if (current > 0) {
+    groups.push(current);
+    groupEnds.push(end);
+  }
+  return { start, end, plus, groups, groupEnds };
+}
+
+/** The candidate cut after its first `count` groups. */
+function firstGroups(candidate: PhoneCandidate, count: number): PhoneCandidate {
+  return {
+    ...candidate,
+    groups: candidate.groups.slice(0, count),
+    groupEnds: candidate.groupEnds.slice(0, count),
+    end: candidate.groupEnds[count - 1] ?? candidate.start,
+  };
 }
 
 function isPhone(candidate: PhoneCandidate, cue: boolean, text: string): boolean {
@@ -156,12 +171,18 @@ export function findPhones(text: string): SensitiveSpan[] {
       continue;
     }
     const candidate = readPhoneCandidate(text, at);
-    const after = text[candidate.end];
-    if (!isWordCharacter(after) && isPhone(candidate, hasPhoneCue(text, at), text)) {
-      const digits = text.slice(candidate.start, candidate.end).replace(/\D/g, '');
-      spans.push({ start: candidate.start, end: candidate.end, kind: 'phone', key: digits });
+    const cue = hasPhoneCue(text, at);
+    // The longest run of whole groups that reads as a phone ("+1 555 010 2345" before "4111 1111 …").
+    let found: PhoneCandidate | undefined;
+    for (let count = candidate.groups.length; count > 0 && !found; count--) {
+      const shorter = firstGroups(candidate, count);
+      if (!isWordCharacter(text[shorter.end]) && isPhone(shorter, cue, text)) found = shorter;
     }
-    at = Math.max(candidate.end, at + 1);
+    if (found) {
+      const digits = text.slice(found.start, found.end).replace(/\D/g, '');
+      spans.push({ start: found.start, end: found.end, kind: 'phone', key: digits });
+    }
+    at = Math.max(found?.end ?? candidate.end, at + 1);
     // Skip the rest of a run of word characters so a candidate never starts inside one.
     while (at < text.length && isWordCharacter(text[at])) at++;
   }

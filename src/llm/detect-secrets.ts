@@ -8,8 +8,8 @@
  * - The value after a credential word and `:` or `=` (`password: hunter2`, `api_key="…"`), when it has a digit or a
  *   symbol (so `password: reset` is left alone).
  * - Other high-entropy tokens: 24+ letters and digits mixing upper case, lower case and digits, switching between
- *   them often, with a Shannon entropy of at least 3.5 bits per character, and not word-like (a third of the
- *   letters vowels and few digits). Words, camelCase names, slugs, hex ids, UUIDs and dates fail at least one of
+ *   them often, with a Shannon entropy of at least 3.5 bits per character, and not word-like (over a third of
+ *   the letters vowels, or 30 % and few digits). Words, camelCase names, slugs, hex ids, UUIDs and dates fail at least one of
  *   these, which keeps prose and code identifiers out; some random keys pass as word-like (about one in twenty).
  * The text is split once into runs of token characters; each run is classified in time linear in its length.
  */
@@ -120,7 +120,8 @@ export function looksRandom(run: string): boolean {
   if (upper === 0 || lower === 0 || digit === 0) return false;
   if (switches / core.length < 0.3) return false;
   // camelCase names and words carry vowels (about 38 % of English letters, 19 % of random ones) and few digits.
-  if (vowels(core) / (upper + lower) >= 0.3 && digit / core.length < 0.15) return false;
+  const vowelShare = vowels(core) / (upper + lower);
+  if (vowelShare >= 0.35 || (vowelShare >= 0.3 && digit / core.length < 0.15)) return false;
   let entropy = 0;
   for (const count of counts.values()) {
     const share = count / core.length;

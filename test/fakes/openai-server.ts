@@ -22,7 +22,7 @@
  * fake.enqueueChat({ fault: 'interrupted_stream', afterChunks: 2 });      // SSE cut off (socket destroyed)
  * fake.enqueueChat({ content: 'slow', delayMs: 200 });                    // any reply can be delayed
  * fake.enqueueEmbeddings({ fault: 'server_error' });                      // embeddings have their own queue
- * fake.calls            // every request: { path, body, headers, at }
+ * fake.calls            // every request: { path, body, rawBody, headers, at }
  * fake.chatCalls()      // only chat bodies;  fake.embeddingCalls()
  * fake.violations       // spec violations found in request bodies
  * fake.pendingChat()    // scripted chat replies not yet consumed
@@ -80,6 +80,8 @@ export type FakeEmbeddingsScript = ({ ok: true } | FakeFault) & { delayMs?: numb
 export interface RecordedCall {
   path: string;
   body: unknown;
+  /** The request body exactly as it arrived (UTF-8), for tests that must see what went over the wire. */
+  rawBody: string;
   headers: Record<string, string | string[] | undefined>;
   at: number;
 }
@@ -399,8 +401,9 @@ export class FakeOpenAIServer {
       return;
     }
     let body: Record<string, unknown>;
+    const rawBody = Buffer.concat(chunks).toString('utf8');
     try {
-      body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>;
+      body = JSON.parse(rawBody) as Record<string, unknown>;
     } catch {
       this.violations.push({ path, errors: ['body is not JSON'] });
       this.json(
@@ -410,7 +413,7 @@ export class FakeOpenAIServer {
       );
       return;
     }
-    this.calls.push({ path, body, headers: request.headers, at: Date.now() });
+    this.calls.push({ path, body, rawBody, headers: request.headers, at: Date.now() });
     if (!request.headers.authorization?.startsWith('Bearer ')) {
       this.json(response, 401, errorBody("You didn't provide an API key.", 'invalid_request_error', 'invalid_api_key'));
       return;
