@@ -14,6 +14,7 @@ import {
   createStopActionHandler,
   createTaskHandler,
 } from '../capabilities/agent/agent-handlers.ts';
+import type { DocumentAccess } from '../capabilities/answers/answer-handlers.ts';
 import type { Retriever } from '../capabilities/answers/answer-source.ts';
 import { extractTicket } from '../capabilities/tickets/extract-ticket.ts';
 import { createTicketSinks } from '../capabilities/tickets/sinks/create-ticket-sinks.ts';
@@ -43,6 +44,8 @@ export interface AgentDependencies {
   registry: Registry;
   /** Each workspace's approvers, approver group, model, ticket categories and sinks; default: the configuration's. */
   settings?: WorkspaceSettingsSource;
+  /** Channel control's access scope for the run's channel (channel-only in a Slack Connect channel). */
+  documentAccess?: DocumentAccess;
 }
 
 export interface AgentHandlers {
@@ -95,7 +98,7 @@ export function buildAgent(configuration: Configuration, dependencies: AgentDepe
 /** The agent's tools: search reuses retrieval, extraction the ticket extractor, filing the ticket sinks. */
 function agentTools(
   configuration: Configuration,
-  { model: { gateway }, retrieve, messenger, logger, settings }: AgentDependencies,
+  { model: { gateway }, retrieve, messenger, logger, settings, documentAccess }: AgentDependencies,
 ): CreateAgentOptions['tools'] {
   const sinks = createTicketSinks(configuration.tickets, { messenger, logger });
   // A workspace's ticket settings: its categories and destinations (the webhook secret stays the environment's).
@@ -106,9 +109,11 @@ function agentTools(
     return { categories: tickets.categories, sinks: createTicketSinks(destinations, { messenger, logger }) };
   };
   return {
-    search: async ({ query, access, userId, limit }) => {
+    search: async ({ query, access: runChannel, userId, limit }) => {
+      // Resolved when the tool runs (a run may outlive a channel's sharing change); failing closes the search.
+      const access = documentAccess ? await documentAccess(runChannel) : runChannel;
       // The run's requester: the query embedding and any reranking count against their daily cap.
-      const context = await retrieve({ question: query, access, callScope: { ...access, userId } });
+      const context = await retrieve({ question: query, access, callScope: { ...runChannel, userId } });
       return context.passages
         .slice(0, limit)
         .map((passage) => ({ title: passage.title, source: passage.source, text: passage.text }));

@@ -11,10 +11,12 @@ import {
   createDocsHandler,
   createFeedbackHandler,
   createQuestionHandler,
+  type DocumentAccess,
 } from '../capabilities/answers/answer-handlers.ts';
 import type { Retriever } from '../capabilities/answers/answer-source.ts';
 import { UploaderStore } from '../capabilities/answers/docs-command.ts';
 import { FeedbackStore } from '../capabilities/answers/feedback-store.ts';
+import { UnansweredQuestions } from '../capabilities/answers/unanswered-questions.ts';
 import { createRetriever } from '../capabilities/answers/retrieval-adapter.ts';
 import {
   createFileSharedHandler,
@@ -46,6 +48,8 @@ export interface AnswerDependencies {
   botUserId: () => string | undefined;
   /** The bot token file downloads use: the current workspace's in OAuth mode (default `SLACK_BOT_TOKEN`). */
   botToken?: () => Promise<string>;
+  /** Channel control's access scope for a channel (channel-only in a Slack Connect channel). */
+  documentAccess?: DocumentAccess;
 }
 
 export interface AnswerHandlers {
@@ -80,7 +84,9 @@ export function buildAnswers(configuration: Configuration, dependencies: AnswerD
       onError: (error, details) => logger.warn({ ...details, err: error, code: error.code }, 'answer failed'),
     },
     feedback,
+    unanswered: new UnansweredQuestions(redis, { keyPrefix: configuration.redis.keyPrefix }),
     logger,
+    ...(dependencies.documentAccess ? { documentAccess: dependencies.documentAccess } : {}),
   });
   const feedbackHandler = createFeedbackHandler(feedback, logger);
   const actions: InteractionHandlers['actions'] = {};
@@ -93,7 +99,7 @@ export function buildAnswers(configuration: Configuration, dependencies: AnswerD
 /** `/docs`, and documents shared in Slack (recorded per user and channel; ingested when Deskhand is mentioned). */
 function buildDocuments(
   configuration: Configuration,
-  { model, vectorIndex, redis, messenger, logger, botUserId, botToken }: AnswerDependencies,
+  { model, vectorIndex, redis, messenger, logger, botUserId, botToken, documentAccess }: AnswerDependencies,
 ): Pick<AnswerHandlers, 'docs' | 'fileShared' | 'handledElsewhere'> {
   const { embedder } = model;
   const recentShares = new RecentFileShares(redis, { keyPrefix: configuration.redis.keyPrefix });
@@ -131,6 +137,7 @@ function buildDocuments(
     docs: createDocsHandler({
       ...docsDependencies,
       resolveFile: createSharedFileResolver({ messenger, recentShares }),
+      ...(documentAccess ? { documentAccess } : {}),
     }),
     fileShared: createFileSharedHandler({ ...docsDependencies, botUserId, recentShares }),
     handledElsewhere: createFileShareMentionCheck({ messenger, botUserId, mentionRouteByRules: routeMentionByRules }),

@@ -20,6 +20,7 @@ import type { Logger } from '../observability/logger.ts';
 import type { Registry } from '../observability/metrics.ts';
 import type { Messenger } from '../ports/messenger.ts';
 import type { VectorIndex } from '../ports/vector-index.ts';
+import { ChannelControl } from '../router/channel-control.ts';
 import { createHelpHandler } from '../router/default-handlers.ts';
 import type { BotIdentity } from '../router/thread-context.ts';
 import { RedisThreadMemory } from '../router/thread-memory.ts';
@@ -29,6 +30,7 @@ import { createInProcessWork, type Work } from '../work/work.ts';
 import { buildAgent } from './build-agent.ts';
 import { buildAnswers } from './build-answers.ts';
 import { buildAssistant } from './build-assistant.ts';
+import { buildHome } from './build-home.ts';
 import { buildWorkspacePurger, buildWorkspaceSlack, scopeWork } from './build-installations.ts';
 import { buildModelAccess } from './build-model-access.ts';
 import { buildWorkspaceSettings } from './build-settings.ts';
@@ -62,12 +64,20 @@ export async function buildWorkSide(
   const workspaceIdentity = () => workspaces?.identity();
   const botUserId = () => (workspaceIdentity() ?? identity).botUserId;
   const botToken = workspaces ? { botToken: workspaces.botToken } : {};
-  const answers = buildAnswers(configuration, { model, vectorIndex, redis, messenger, logger, botUserId, ...botToken });
+  // Where Deskhand works and what it may read there (Slack Connect channels: channel-only documents).
+  const channels = new ChannelControl({ settings, messenger, redis, keyPrefix: configuration.redis.keyPrefix, logger });
+  const documentAccess = (scope: { workspaceId: string; channelId: string }) => channels.documentAccess(scope);
+  const answerParts = { model, vectorIndex, redis, messenger, logger, botUserId, documentAccess, ...botToken };
+  const answers = buildAnswers(configuration, answerParts);
   const { retrieve } = answers;
-  const agentParts = { model, retrieve, redis, webClient, messenger, logger, registry, settings };
+  const agentParts = { model, retrieve, redis, webClient, messenger, logger, registry, settings, documentAccess };
   const agent = buildAgent(configuration, agentParts);
   // Slack's assistant view; channel control's decision is its `channelAdmitted` seam (build-assistant.ts).
-  const assistant = buildAssistant(configuration, { redis, messenger, logger });
+  const channelAdmitted = async (workspaceId: string, channelId: string) =>
+    (await channels.admit({ origin: 'mention', workspaceId, channelId })).admitted;
+  const assistant = buildAssistant(configuration, { redis, messenger, logger, channelAdmitted });
+  // The App Home; `home.refresh` republishes one person's Home after a change they would see.
+  const home = buildHome(configuration, { redis, messenger, settings, vectorIndex, logger, modelConfigured });
 
   const purger = workspaces && buildWorkspacePurger(configuration, workspaces, { redis, vectorIndex, logger });
   purger?.start();
@@ -88,19 +98,22 @@ export async function buildWorkSide(
       task: agent.task,
     },
     interactions: {
-      actions: { ...tickets.actions, ...answers.actions, ...agent.actions },
+      actions: home.withHomeRefresh({ ...tickets.actions, ...answers.actions, ...agent.actions, ...home.actions }),
       views: tickets.views,
       fileShared: answers.fileShared,
       assistantThread: assistant.assistantThread,
+      homeOpened: home.homeOpened,
     },
     classifierModel: configuration.openai.classifierModel,
     threadContextTokens: configuration.threadContextTokens,
     encoding: encodingForModel(configuration.openai.model, configuration.openai.fallbackEncoding),
     handledElsewhere: answers.handledElsewhere,
+    channels,
     prepareRoute: assistant.prepareRoute,
     ready: async () => (await redis.ping()) === 'PONG' && (await vectorIndex.ping()),
     onClose: async () => {
       await purger?.stop();
+      await home.close();
       await agent.close();
       await vectorIndex.close();
       await model.close();

@@ -23,6 +23,7 @@
 import { DeskhandError, toDeskhandError } from '../../errors.ts';
 import type { Logger } from '../../observability/logger.ts';
 import type { CapabilityOutcome, CapabilityRequest, Reply } from '../../ports/capability.ts';
+import type { AccessScope } from '../../ports/vector-index.ts';
 import { answerActionIds } from '../../slack-kit/answer-ids.ts';
 import { noDocumentsMessage } from '../../slack-kit/assistant-text.ts';
 import { escapeMrkdwn } from '../../slack-kit/mrkdwn.ts';
@@ -48,7 +49,15 @@ export interface QuestionHandlerDependencies {
   /** Deadline for the whole answer, from the start (default 90 s). */
   answerTimeoutMs?: number;
   now?: () => number;
+  /**
+   * The access scope retrieval uses in a channel (channel control: channel-only in a Slack Connect channel);
+   * rejects when that cannot be told, and the answer then ends with the reason. Absent: workspace and channel.
+   */
+  documentAccess?: DocumentAccess;
 }
+
+/** See `QuestionHandlerDependencies.documentAccess`. */
+export type DocumentAccess = (scope: { workspaceId: string; channelId: string }) => Promise<AccessScope>;
 
 /** Thread messages as conversation turns: ours are the assistant's, users' are the user's; other bots are left out. */
 export function turnsFromThread(context: CapabilityRequest['threadContext']): ConversationTurn[] {
@@ -87,10 +96,9 @@ export function createQuestionHandler(dependencies: QuestionHandlerDependencies)
 
     let outcome: AnswerOutcome;
     try {
-      outcome = await answerQuestion(
-        questionInput(request, history, answer, now() + (dependencies.answerTimeoutMs ?? 90_000)),
-        loggedAnswerDependencies(request, dependencies),
-      );
+      const input = questionInput(request, history, answer, now() + (dependencies.answerTimeoutMs ?? 90_000));
+      if (dependencies.documentAccess) input.access = await dependencies.documentAccess(input.access);
+      outcome = await answerQuestion(input, loggedAnswerDependencies(request, dependencies));
     } catch (error) {
       const coded = toDeskhandError(error);
       dependencies.logger?.error({ err: error, code: coded.code, requestId: request.requestId }, 'answer failed');
@@ -282,6 +290,8 @@ export interface DocsHandlerDependencies extends DocsDependencies {
   isAdmin: (userId: string) => boolean;
   /** The file `/docs add` refers to (e.g. the newest file the user shared in the channel or thread). */
   resolveFile?: (request: CapabilityRequest) => Promise<SharedFile | undefined>;
+  /** As for questions: `/docs list` in a Slack Connect channel shows only that channel's documents. */
+  documentAccess?: DocumentAccess;
 }
 
 function toOutcome(reply: DocsReply): CapabilityOutcome {
@@ -299,8 +309,9 @@ function toOutcome(reply: DocsReply): CapabilityOutcome {
  */
 export function createDocsHandler(dependencies: DocsHandlerDependencies) {
   return async (request: CapabilityRequest, reply: Reply): Promise<CapabilityOutcome> => {
+    const channel = { workspaceId: request.workspaceId, channelId: request.channelId };
     const requester = {
-      access: { workspaceId: request.workspaceId, channelId: request.channelId },
+      access: dependencies.documentAccess ? await dependencies.documentAccess(channel) : channel,
       userId: request.userId,
       isAdmin: dependencies.isAdmin(request.userId),
     };
