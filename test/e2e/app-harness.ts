@@ -17,7 +17,9 @@ import { encodingForModel } from '../../src/llm/tokenizer.ts';
 import { createSilentLogger, type Logger } from '../../src/observability/logger.ts';
 import { createMetricsRegistry } from '../../src/observability/metrics.ts';
 import type { CapabilityHandlers, IncomingRequest } from '../../src/ports/capability.ts';
+import type { WorkspaceSettingsSource } from '../../src/ports/workspace-settings.ts';
 import { budgetHandler } from '../../src/router/budget-handler.ts';
+import { ChannelControl } from '../../src/router/channel-control.ts';
 import { RedisThreadMemory } from '../../src/router/thread-memory.ts';
 import {
   createSlackWebClient,
@@ -44,6 +46,8 @@ export interface AppHarness {
   baseUrl: string;
   /** Keys this harness created in Redis. */
   redisKeys(): Promise<string[]>;
+  /** Channel control over the app's messenger and Redis, when `channelSettings` was given. */
+  channels: ChannelControl | undefined;
   close(): Promise<void>;
 }
 
@@ -53,6 +57,8 @@ export interface AppHarnessOptions {
   interactions?: Partial<InteractionHandlers>;
   /** Passed to the work side (see `InProcessWorkDependencies.handledElsewhere`). */
   handledElsewhere?: (request: IncomingRequest) => Promise<boolean>;
+  /** Turns channel control on, as build-work-side.ts does, with these settings. */
+  channelSettings?: WorkspaceSettingsSource;
   /** Passed to the work side (see `InProcessWorkDependencies.prepareRoute`), e.g. the assistant view's. */
   prepareRoute?: (request: IncomingRequest) => Promise<IncomingRequest>;
   deliveryLeaseMs?: number;
@@ -98,6 +104,9 @@ export async function startAppHarness(options: AppHarnessOptions = {}): Promise<
     metrics: registry,
     logger,
   });
+  const channels = options.channelSettings
+    ? new ChannelControl({ settings: options.channelSettings, messenger, redis, keyPrefix, logger })
+    : undefined;
   const vectorIndex = new EmbeddedVectorIndex({ logger });
   await vectorIndex.ensureReady();
   const work = createInProcessWork({
@@ -112,6 +121,7 @@ export async function startAppHarness(options: AppHarnessOptions = {}): Promise<
     },
     ...(options.interactions ? { interactions: options.interactions } : {}),
     ...(options.handledElsewhere ? { handledElsewhere: options.handledElsewhere } : {}),
+    ...(channels ? { channels } : {}),
     ...(options.prepareRoute ? { prepareRoute: options.prepareRoute } : {}),
     classifierModel: configuration.openai.classifierModel,
     threadContextTokens: configuration.threadContextTokens,
@@ -142,6 +152,7 @@ export async function startAppHarness(options: AppHarnessOptions = {}): Promise<
     keyPrefix,
     baseUrl,
     redisKeys: () => redis.keys(`${keyPrefix}*`),
+    channels,
     async close() {
       await app.stop();
       await vectorIndex.close();
