@@ -73,6 +73,9 @@ export function budgetKeys(
     savedChannelMonth: `${base}saved:ch:${channelId}:m:${windows.month}`,
     savedWorkspaceDay: `${base}saved:ws:d:${windows.day}`,
     channelCaps: `${base}cap:ch:${channelId}`,
+    channelId,
+    /** The workspace's channels with spend this month, scored by that spend (what the App Home lists). */
+    channelsByMonthSpend: channelsByMonthSpendKey(keyPrefix, workspaceId, windows.month),
     /** Set once the workspace's counters were seeded from the ledger; gone with the counters when Redis loses them. */
     seeded: `${base}seeded`,
     warnChannelDay: `${base}warn:ch:${channelId}:d:${windows.day}`,
@@ -82,6 +85,12 @@ export function budgetKeys(
     reservedFields: [`ch:${channelId}:d:${windows.day}`, `ch:${channelId}:m:${windows.month}`, `ws:d:${windows.day}`],
     request: (requestId: string) => `${base}req:${requestId}`,
   };
+}
+
+/** The workspace's channels with spend in `month`, scored by it (written by the settle script). */
+export function channelsByMonthSpendKey(keyPrefix: string, workspaceId: string, month: string): string {
+  assertId(workspaceId, 'workspace');
+  return `${keyPrefix}{${workspaceId}}:budget:channels:m:${month}`;
 }
 
 function userDayKeys(base: string, userId: string, day: string): UserDayKeys {

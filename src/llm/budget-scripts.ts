@@ -113,10 +113,10 @@ return {'reserved'}
 /*
  * KEYS: 1-3 as reserve, 4-6 spent, 7 cap overrides, 8 request state, 9-11 warning markers, 12 response-cache entry,
  * 13-16 token counters (token-usage.ts), 17 the person's spent today, 18 the person's warning marker (17-18 are
- * placeholders without a person's window).
+ * placeholders without a person's window), 19 the workspace's channels by this month's spend.
  * ARGV: 1 request id, 2 actual µ$, 3-5 default caps, 6 day ttl s, 7 month ttl s, 8 state ttl ms, 9 warning ratio ‰,
  * 10 cache value ('' for none), 11 cache ttl s, 12 model ('' counts no tokens), 13 input tokens, 14 output tokens,
- * 15 unpriced reason, 16 the person's daily cap µ$ ('' for no person's window).
+ * 15 unpriced reason, 16 the person's daily cap µ$ ('' for no person's window), 17 the channel id.
  */
 const settleLua = `${dropReservationLua}${tokenCountersLua}
 if redis.call('GET', KEYS[8]) == 'settled' then return {'duplicate'} end
@@ -143,6 +143,8 @@ for i = 1, #spent_keys do
   redis.call('EXPIRE', spent_keys[i], ttls[i])
 end
 redis.call('SET', KEYS[8], 'settled', 'PX', ARGV[8])
+redis.call('ZADD', KEYS[19], spent[2], ARGV[17])
+redis.call('EXPIRE', KEYS[19], ARGV[7])
 if ARGV[10] ~= '' and tonumber(ARGV[11]) > 0 then redis.call('SET', KEYS[12], ARGV[10], 'EX', ARGV[11]) end
 local out = {'settled'}
 for i = 1, #spent_keys do
@@ -287,6 +289,7 @@ export function settleScriptCall(
       ...keys.tokens,
       keys.user?.spent ?? keys.request(requestId),
       keys.user?.warn ?? keys.request(requestId),
+      keys.channelsByMonthSpend,
     ],
     args: [
       requestId,
@@ -302,6 +305,7 @@ export function settleScriptCall(
       cacheStore?.ttlSeconds ?? 0,
       ...tokenArguments(settlement.tokens),
       userCapArgument(keys, defaults),
+      keys.channelId,
     ],
   };
 }

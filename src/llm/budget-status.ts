@@ -66,3 +66,17 @@ export async function readBudgetStatus(
     }),
   };
 }
+
+/**
+ * The workspace's channels with the most spend in `month` (most first): at most `limit` ids (≤ 50), and how many
+ * channels spent anything that month. Read from the index the settle script keeps; never writes.
+ */
+export async function readChannelsBySpend(
+  redis: Pick<Redis, 'zcard' | 'zrevrange'>,
+  key: string,
+  limit: number,
+): Promise<{ channelIds: string[]; total: number }> {
+  const count = Math.max(1, Math.min(50, Math.floor(limit)));
+  const [total, channelIds] = await Promise.all([redis.zcard(key), redis.zrevrange(key, 0, count - 1)]);
+  return { channelIds, total };
+}

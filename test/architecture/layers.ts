@@ -21,6 +21,7 @@ export const sourceLayers: readonly Layer[] = [
       'capabilities/budget',
       'capabilities/settings',
       'capabilities/assistant',
+      'capabilities/home',
     ],
   },
   { name: 'documents', paths: ['capabilities/documents'] },

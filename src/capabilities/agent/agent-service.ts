@@ -100,7 +100,7 @@ export class AgentService {
       goal,
       now: this.#now(),
     });
-    await this.#runs.save(state);
+    await this.#runs.saveNew(state);
     await this.#queue.enqueue({ kind: 'start', workspaceId: input.workspaceId, runId: state.runId });
     this.#logger.info(
       { runId: state.runId, workspaceId: input.workspaceId, channelId: input.channelId },

@@ -46,6 +46,11 @@ export interface ApprovalStoreOptions {
   now?: () => number;
 }
 
+// KEYS: a workspace's pending index. ARGV: now (ms), how many. Drops expired entries; returns { total, ids }.
+const pendingScript = `
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+return { redis.call('ZCARD', KEYS[1]), redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1) }`;
+
 /** The Redis-backed approval store. All methods are safe to call from several replicas at once. */
 export class ApprovalStore {
   readonly #redis: AgentRedis;
@@ -70,6 +75,11 @@ export class ApprovalStore {
 
   #auditKey(workspaceId: string, runId: string): string {
     return `${this.#prefix}agent:{${workspaceId}}:audit:${runId}`;
+  }
+
+  /** The workspace's pending requests by expiry (the App Home's list); entries are dropped once decided. */
+  #pendingKey(workspaceId: string): string {
+    return `${this.#prefix}agent:{${workspaceId}}:approvals:pending`;
   }
 
   #expiringKey(): string {
@@ -115,6 +125,7 @@ export class ApprovalStore {
       JSON.stringify(entry),
     );
     await this.#redis.zadd(this.#expiringKey(), request.expiresAt, `${request.workspaceId}|${request.requestId}`);
+    await this.#redis.zadd(this.#pendingKey(request.workspaceId), request.expiresAt, request.requestId);
     return request;
   }
 
@@ -308,5 +319,33 @@ export class ApprovalStore {
 
   async #forgetExpiry(request: Pick<ApprovalRequest, 'workspaceId' | 'requestId'>): Promise<void> {
     await this.#redis.zrem(this.#expiringKey(), `${request.workspaceId}|${request.requestId}`);
+    await this.#redis.zrem(this.#pendingKey(request.workspaceId), request.requestId);
+  }
+
+  /**
+   * A workspace's requests still pending, soonest to expire first: at most `limit` (≤ 20), with how many are
+   * listed. Only this workspace's index is read; expired or decided entries are dropped from it on the way.
+   */
+  async pendingRequests(workspaceId: string, limit: number): Promise<{ requests: ApprovalRequest[]; total: number }> {
+    const count = Math.max(1, Math.min(20, Math.floor(limit)));
+    const [total, ids] = (await this.#redis.eval(
+      pendingScript,
+      1,
+      this.#pendingKey(workspaceId),
+      this.#now(),
+      count * 2,
+    )) as [number, string[]];
+    const requests: ApprovalRequest[] = [];
+    let stale = 0;
+    for (const requestId of ids) {
+      const request = await this.get(workspaceId, requestId);
+      if (request?.status === 'pending') {
+        if (requests.length < count) requests.push(request);
+        continue;
+      }
+      stale += 1;
+      await this.#redis.zrem(this.#pendingKey(workspaceId), requestId);
+    }
+    return { requests, total: Math.max(requests.length, Number(total) - stale) };
   }
 }

@@ -136,6 +136,41 @@ export class RunStateStore {
     await this.#redis.set(this.#key(state.workspaceId, state.runId, 'run'), stored, 'EX', this.#retentionSeconds);
   }
 
+  #recentKey(workspaceId: string, userId: string): string {
+    return `${this.#prefix}agent:{${workspaceId}}:user:${userId}:runs`;
+  }
+
+  /**
+   * Writes a new run's first checkpoint and lists it among its requester's recent runs (the last 50, for as long
+   * as runs are kept; what the App Home shows), in one script.
+   */
+  async saveNew(state: RunState): Promise<void> {
+    if (!userIdPattern.test(state.requesterId)) return this.save(state);
+    await this.#redis.eval(
+      saveNewScript,
+      2,
+      this.#key(state.workspaceId, state.runId, 'run'),
+      this.#recentKey(state.workspaceId, state.requesterId),
+      JSON.stringify(state),
+      this.#retentionSeconds,
+      state.createdAt,
+      state.runId,
+      recentRunsCap,
+    );
+  }
+
+  /** A person's most recent runs in a workspace, newest first: at most `limit` (≤ 50), with how many are listed. */
+  async recentRuns(workspaceId: string, userId: string, limit: number): Promise<{ runs: RunState[]; total: number }> {
+    if (!userIdPattern.test(userId)) return { runs: [], total: 0 };
+    const count = Math.max(1, Math.min(recentRunsCap, Math.floor(limit)));
+    const [total, ids] = (await this.#redis.eval(recentRunsScript, 1, this.#recentKey(workspaceId, userId), count)) as [
+      number,
+      string[],
+    ];
+    const runs = await Promise.all(ids.map((runId) => this.load(workspaceId, runId)));
+    return { runs: runs.filter((run) => run !== undefined), total: Number(total) };
+  }
+
   async load(workspaceId: string, runId: string): Promise<RunState | undefined> {
     const stored = await this.#redis.get(this.#key(workspaceId, runId, 'run'));
     if (!stored) return undefined;
@@ -181,6 +216,16 @@ export interface RunLease {
   release(): Promise<void>;
 }
 
+const userIdPattern = /^[UW][A-Z0-9]{2,20}$/;
+const recentRunsCap = 50;
+// KEYS: run, requester's recent runs. ARGV: json, retention s, created at ms, run id, cap.
+const saveNewScript = `
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
+redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -(tonumber(ARGV[5]) + 1))
+redis.call('EXPIRE', KEYS[2], ARGV[2])
+return 1`;
+const recentRunsScript = `return { redis.call('ZCARD', KEYS[1]), redis.call('ZREVRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1) }`;
 const acquireScript = `if redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then return 1 end return 0`;
 const renewScript = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`;
 const releaseScript = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;

@@ -4,7 +4,8 @@
  * answer, only from the channel and workspace the answer was posted in (taken from the click payload by the
  * listener, never from the button value), and at most once per user per answer — a second click or a replayed
  * request changes nothing, a different vote replaces the first. The check and the write are one Lua script, so
- * concurrent clicks cannot both count.
+ * concurrent clicks cannot both count. The same script keeps each workspace's all-time helpful/not-helpful tally
+ * (`{T…}:answers:feedback-tally`, what the App Home shows): a changed vote moves one count from one side to the other.
  *
  * Capabilities do not import ioredis (lint rule); `FeedbackRedis` is the subset of its API used here, which an
  * ioredis client satisfies as is.
@@ -16,6 +17,7 @@ export interface FeedbackRedis {
   set(key: string, value: string, expiryMode: 'EX', seconds: number): Promise<unknown>;
   get(key: string): Promise<string | null>;
   hgetall(key: string): Promise<Record<string, string>>;
+  hmget(key: string, ...fields: string[]): Promise<(string | null)[]>;
   zrangebyscore(key: string, min: number | string, max: number | string): Promise<string[]>;
   eval(script: string, numberOfKeys: number, ...args: (string | number)[]): Promise<unknown>;
 }
@@ -67,22 +69,28 @@ if previous and string.sub(previous, 1, 2) == ARGV[4] .. ':' then return 'unchan
 redis.call('HSET', KEYS[2], ARGV[3], ARGV[4] .. ':' .. ARGV[5])
 redis.call('EXPIRE', KEYS[2], ARGV[6])
 redis.call('ZADD', KEYS[3], ARGV[5], ARGV[7])
+if previous then redis.call('HINCRBY', KEYS[4], string.sub(previous, 1, 1), -1) end
+redis.call('HINCRBY', KEYS[4], ARGV[4], 1)
 if previous then return 'changed' end
 return 'recorded'
 `;
 
 /** Answer ids are UUIDs we generate; anything else in a button value is rejected before touching Redis. */
+/** Tenant ids become part of a key: only Slack's shapes (`T…`, `E…`), so none can close the hash tag. */
+const workspaceIdPattern = /^[TE][A-Z0-9]{1,40}$/;
 const answerIdPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export class FeedbackStore {
   readonly #redis: FeedbackRedis;
   readonly #prefix: string;
+  readonly #keyPrefix: string;
   readonly #ttlSeconds: number;
 
   /** `keyPrefix` namespaces every key (e.g. the configured `REDIS_KEY_PREFIX`); records live `ttlSeconds`. */
   constructor(redis: FeedbackRedis, options: { keyPrefix: string; ttlSeconds?: number }) {
     this.#redis = redis;
     this.#prefix = `${options.keyPrefix}answers:`;
+    this.#keyPrefix = options.keyPrefix;
     this.#ttlSeconds = options.ttlSeconds ?? 90 * 86_400;
   }
 
@@ -94,6 +102,9 @@ export class FeedbackStore {
   }
   get #votedKey(): string {
     return `${this.#prefix}voted`;
+  }
+  #tallyKey(workspaceId: string): string {
+    return `${this.#keyPrefix}{${workspaceId}}:answers:feedback-tally`;
   }
 
   /** Records an answer as posted so votes on it can be accepted and evaluated later. */
@@ -113,12 +124,14 @@ export class FeedbackStore {
   /** Records one user's vote (see the module comment for what is accepted). */
   async vote(vote: Vote, now: number = Date.now()): Promise<VoteResult> {
     if (!answerIdPattern.test(vote.answerId)) return 'unknown_answer';
+    if (!workspaceIdPattern.test(vote.workspaceId)) return 'wrong_channel';
     const result = await this.#redis.eval(
       voteScript,
-      3,
+      4,
       this.#answerKey(vote.answerId),
       this.#votesKey(vote.answerId),
       this.#votedKey,
+      this.#tallyKey(vote.workspaceId),
       vote.workspaceId,
       vote.channelId,
       vote.userId,
@@ -140,6 +153,13 @@ export class FeedbackStore {
       else if (value.startsWith('d:')) notHelpful += 1;
     }
     return { helpful, notHelpful };
+  }
+
+  /** A workspace's helpful and not-helpful votes on answers, all time (a changed vote counts once, as it is now). */
+  async tally(workspaceId: string): Promise<{ helpful: number; notHelpful: number }> {
+    if (!workspaceIdPattern.test(workspaceId)) return { helpful: 0, notHelpful: 0 };
+    const [helpful, notHelpful] = await this.#redis.hmget(this.#tallyKey(workspaceId), 'u', 'd');
+    return { helpful: Number(helpful ?? 0), notHelpful: Number(notHelpful ?? 0) };
   }
 
   /** Answers voted on since `sinceMs`, with their votes: the input of an offline evaluation. */

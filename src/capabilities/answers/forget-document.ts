@@ -57,7 +57,19 @@ export async function forgetDocument(
       },
     };
   }
-  const document = matches[0] as DocumentSummary;
+  return removeDocument(requester, matches[0] as DocumentSummary, dependencies);
+}
+
+/**
+ * Removes `document` when the requester is an admin or the person who added it, else removes nothing and says so
+ * (logged). The one authorisation `/docs forget` and the App Home's Forget button share; removing bumps the index
+ * version, so cached answers built on it are no longer served.
+ */
+export async function removeDocument(
+  requester: Pick<DocsRequester, 'userId' | 'isAdmin'>,
+  document: DocumentSummary,
+  dependencies: Pick<DocsDependencies, 'index' | 'uploaders' | 'logger'>,
+): Promise<{ outcome: ForgetOutcome; reply: DocsReply }> {
   const uploader = await dependencies.uploaders.uploaderOf(document.workspaceId, document.documentId);
   if (!requester.isAdmin && uploader !== requester.userId) {
     dependencies.logger?.warn(

@@ -92,11 +92,25 @@ function ticketIdFromBytes(bytes: Uint8Array): string {
   return `DH-${id}`;
 }
 
+// KEYS: draft[, requester's recent drafts]. ARGV: json, ttl ms[, created at ms, draft id, index cap, index ttl ms].
 const createScript = `
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], 'status', 'draft', 'version', '1', 'json', ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
+if #KEYS == 2 then
+  redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
+  redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -(tonumber(ARGV[5]) + 1))
+  redis.call('PEXPIRE', KEYS[2], ARGV[6])
+end
 return 1`;
+
+// KEYS: a person's recent drafts. ARGV: how many. Returns { total, ids newest first }.
+const recentScript = `return { redis.call('ZCARD', KEYS[1]), redis.call('ZREVRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1) }`;
+
+/** How many of a person's drafts the recent list keeps, and for how long after their last one. */
+const recentDraftsCap = 50;
+const recentDraftsTtlMs = 90 * 86_400_000;
+const userIdPattern = /^[UW][A-Z0-9]{2,20}$/;
 
 const getScript = `return redis.call('HMGET', KEYS[1], 'status', 'version', 'json')`;
 
@@ -200,11 +214,51 @@ export class TicketStore {
     return this.#key(workspaceId, `source:${channelId}:${messageTs}`);
   }
 
-  /** Stores a new draft. Returns false when the id already exists (never overwrites). */
+  #recentKey(workspaceId: string, userId: string): string {
+    return this.#key(workspaceId, `user:${userId}:recent`);
+  }
+
+  /**
+   * Stores a new draft and, in the same script, lists it among its requester's recent drafts (the last 50, kept
+   * 90 days; what the App Home shows). Returns false when the id already exists (never overwrites).
+   */
   async create(draft: TicketDraft): Promise<boolean> {
     const keys = this.#keys(draft.workspaceId, draft.id);
-    const created = await this.#redis.eval(createScript, 1, keys.draft, JSON.stringify(draft), this.#draftTtlMs);
+    const json = JSON.stringify(draft);
+    const created = userIdPattern.test(draft.requestedBy)
+      ? await this.#redis.eval(
+          createScript,
+          2,
+          keys.draft,
+          this.#recentKey(draft.workspaceId, draft.requestedBy),
+          json,
+          this.#draftTtlMs,
+          Date.parse(draft.createdAt) || Date.now(),
+          draft.id,
+          recentDraftsCap,
+          recentDraftsTtlMs,
+        )
+      : await this.#redis.eval(createScript, 1, keys.draft, json, this.#draftTtlMs);
     return Number(created) === 1;
+  }
+
+  /**
+   * A person's most recent drafts in a workspace, newest first: at most `limit` (≤ 50), with how many are listed.
+   * Drafts that expired unfiled are skipped.
+   */
+  async recentDrafts(
+    workspaceId: string,
+    userId: string,
+    limit: number,
+  ): Promise<{ drafts: StoredTicketDraft[]; total: number }> {
+    if (!userIdPattern.test(userId)) return { drafts: [], total: 0 };
+    const count = Math.max(1, Math.min(recentDraftsCap, Math.floor(limit)));
+    const [total, ids] = (await this.#redis.eval(recentScript, 1, this.#recentKey(workspaceId, userId), count)) as [
+      number,
+      string[],
+    ];
+    const drafts = await Promise.all(ids.map((id) => this.get(workspaceId, id)));
+    return { drafts: drafts.filter((draft) => draft !== undefined), total: Number(total) };
   }
 
   async get(workspaceId: string, draftId: string): Promise<StoredTicketDraft | undefined> {
