@@ -16,7 +16,11 @@ export interface BotIdentity {
   isEnterpriseInstall?: boolean | undefined;
 }
 
-/** Labels thread messages by author and drops the triggering message and edits/deletions. */
+/**
+ * Labels thread messages by author and drops the triggering message, edits/deletions and the root of an assistant
+ * thread (subtype `assistant_app_thread`: its text is the thread's title, "Chats from …", not something said —
+ * docs.slack.dev/reference/events/message/assistant_app_thread), so a first question there is not a follow-up.
+ */
 export function toContextMessages(
   thread: ThreadMessage[],
   identity: BotIdentity,
@@ -26,6 +30,7 @@ export function toContextMessages(
   for (const message of thread) {
     if (message.ts === excludeTs) continue;
     if (message.subtype === 'message_changed' || message.subtype === 'message_deleted') continue;
+    if (message.subtype === 'assistant_app_thread') continue;
     const own =
       (identity.botId !== undefined && message.botId === identity.botId) ||
       (identity.botUserId !== undefined && message.user === identity.botUserId);
