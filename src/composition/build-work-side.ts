@@ -33,7 +33,7 @@ import { buildAssistant } from './build-assistant.ts';
 import { buildHome } from './build-home.ts';
 import { buildWorkspacePurger, buildWorkspaceSlack, scopeWork } from './build-installations.ts';
 import { buildModelAccess } from './build-model-access.ts';
-import { buildWorkspaceSettings } from './build-settings.ts';
+import { buildSettingsHandlers, buildWorkspaceSettings } from './build-settings.ts';
 import { buildTickets } from './build-tickets.ts';
 import { buildVectorIndex } from './build-vector-index.ts';
 import type { Configuration } from './config.ts';
@@ -78,6 +78,12 @@ export async function buildWorkSide(
   const assistant = buildAssistant(configuration, { redis, messenger, logger, channelAdmitted });
   // The App Home; `home.refresh` republishes one person's Home after a change they would see.
   const home = buildHome(configuration, { redis, messenger, settings, vectorIndex, logger, modelConfigured });
+  // The settings modal (admins only); a save republishes the saver's Home.
+  const settingsModal = buildSettingsHandlers(configuration, settings, {
+    messenger,
+    logger,
+    onSettingsChanged: (workspaceId, userId) => home.refresh(workspaceId, userId),
+  });
 
   const purger = workspaces && buildWorkspacePurger(configuration, workspaces, { redis, vectorIndex, logger });
   purger?.start();
@@ -98,8 +104,14 @@ export async function buildWorkSide(
       task: agent.task,
     },
     interactions: {
-      actions: home.withHomeRefresh({ ...tickets.actions, ...answers.actions, ...agent.actions, ...home.actions }),
-      views: tickets.views,
+      actions: home.withHomeRefresh({
+        ...tickets.actions,
+        ...answers.actions,
+        ...agent.actions,
+        ...home.actions,
+        ...settingsModal.actions,
+      }),
+      views: { ...tickets.views, ...settingsModal.views },
       fileShared: answers.fileShared,
       assistantThread: assistant.assistantThread,
       homeOpened: home.homeOpened,
