@@ -214,6 +214,8 @@ describe('Slack app manifest', () => {
         // conversations.members: is the asker in the channel the assistant view shows (fail closed without it).
         'channels:read',
         'groups:read',
+        // conversations.info on a direct message: Slack Connect detection (channel-control.ts) fails closed without it.
+        'im:read',
       ]),
     );
     assert.equal(manifest.settings.interactivity.is_enabled, true);
