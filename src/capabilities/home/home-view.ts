@@ -72,7 +72,7 @@ function adminBlocks(admin: NonNullable<HomeData['admin']>): Block[] {
     listSection(
       'Top questions that found no sources',
       admin.unanswered,
-      (item) => `• ${item.count}× “${escapeMrkdwn(truncate(item.question, itemChars))}”`,
+      (item) => `• ${item.count}× “${truncate(escapeMrkdwn(item.question), itemChars)}”`,
       'Every question found sources.',
       'home_unanswered',
     ),
@@ -101,13 +101,13 @@ function listSection<T>(
 
 function ticketLine(ticket: HomeTicket): string {
   const status = { draft: ':memo: draft', filed: ':white_check_mark: filed', discarded: ':wastebasket: discarded' };
-  return `• \`${escapeMrkdwn(ticket.id)}\` ${escapeMrkdwn(truncate(ticket.summary, itemChars))} — ${status[ticket.status]} in ${channel(ticket.channelId)}, ${date(ticket.createdAt)}`;
+  return `• \`${escapeMrkdwn(ticket.id)}\` ${truncate(escapeMrkdwn(ticket.summary), itemChars)} — ${status[ticket.status]} in ${channel(ticket.channelId)}, ${date(ticket.createdAt)}`;
 }
 
 function runLine(run: HomeRun): string {
   const status =
     run.status === 'ended' ? `ended (${escapeMrkdwn(run.outcome ?? 'finished').replaceAll('_', ' ')})` : run.status;
-  return `• ${escapeMrkdwn(truncate(run.goal, itemChars))} — ${status.replaceAll('_', ' ')}, ${formatMicroUsd(run.spentMicroUsd)}, ${channel(run.channelId)}, ${date(run.createdAt)}`;
+  return `• ${truncate(escapeMrkdwn(run.goal), itemChars)} — ${status.replaceAll('_', ' ')}, ${formatMicroUsd(run.spentMicroUsd)}, ${channel(run.channelId)}, ${date(run.createdAt)}`;
 }
 
 function spendLine(spend: ChannelSpend): string {
@@ -125,7 +125,7 @@ function approvalBlocks(loaded: NonNullable<HomeData['admin']>['approvals']): Bl
   items.forEach((approval, index) => {
     blocks.push(
       section(
-        `:raised_hand: ${escapeMrkdwn(truncate(approval.summary, 300))}\n\`${escapeMrkdwn(truncate(approval.tool, 60))}\` requested by ${user(approval.requesterId)} in ${channel(approval.channelId)} · expires ${date(approval.expiresAt)}`,
+        `:raised_hand: ${truncate(escapeMrkdwn(approval.summary), 300)}\n\`${truncate(escapeMrkdwn(approval.tool), 60)}\` requested by ${user(approval.requesterId)} in ${channel(approval.channelId)} · expires ${date(approval.expiresAt)}`,
         `home_approval_${index}`,
       ),
       {
@@ -156,7 +156,7 @@ function documentBlocks(loaded: NonNullable<HomeData['admin']>['documents']): Bl
       context(scope === 'workspace' ? '*All channels*' : `*Only in* ${channel(scope.slice('channel:'.length))}`),
     );
     for (const document of documents) {
-      const name = escapeMrkdwn(truncate(document.title, itemChars));
+      const name = truncate(escapeMrkdwn(document.title), itemChars);
       blocks.push({
         ...section(
           `${name}\n${document.chunkCount} chunks · added ${escapeMrkdwn(document.ingestedAt.slice(0, 10))}`,
@@ -173,7 +173,7 @@ function documentBlocks(loaded: NonNullable<HomeData['admin']>['documents']): Bl
             title: { type: 'plain_text', text: 'Forget this document?' },
             text: {
               type: 'plain_text',
-              text: truncate(`Deskhand will no longer answer from “${document.title}”.`, 300),
+              text: `Deskhand will no longer answer from “${name}”.`,
             },
             confirm: { type: 'plain_text', text: 'Forget' },
             deny: { type: 'plain_text', text: 'Keep' },
@@ -207,7 +207,7 @@ const channelIdPattern = /^[CGD][A-Z0-9]{2,20}$/;
 const userIdPattern = /^[UW][A-Z0-9]{2,20}$/;
 
 function channel(channelId: string): string {
-  return channelIdPattern.test(channelId) ? `<#${channelId}>` : `\`${escapeMrkdwn(truncate(channelId, 40))}\``;
+  return channelIdPattern.test(channelId) ? `<#${channelId}>` : `\`${truncate(escapeMrkdwn(channelId), 40)}\``;
 }
 
 function user(userId: string): string {
