@@ -11,7 +11,7 @@
  * Both scans read each character a bounded number of times: a candidate is read once, its windows are at most 19
  * groups long, and the scan resumes after the candidate.
  */
-import type { SensitiveSpan } from './sensitive-span.ts';
+import type { SensitiveSpan } from './redaction-policy.ts';
 
 function isDigit(code: number): boolean {
   return code >= 48 && code <= 57;

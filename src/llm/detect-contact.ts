@@ -12,7 +12,7 @@
  * - any 7–15 digits right after a word such as "phone", "call", "mobile", "tel" or "whatsapp".
  * A bare run of digits with no such cue is not a phone (it reads as an order id), nor is a date (`2024-01-15 10`).
  */
-import type { SensitiveSpan } from './sensitive-span.ts';
+import type { SensitiveSpan } from './redaction-policy.ts';
 
 const maxLocalPart = 64;
 const maxDomain = 253;

@@ -13,7 +13,7 @@
  *   these, which keeps prose and code identifiers out; some random keys pass as word-like (about one in twenty).
  * The text is split once into runs of token characters; each run is classified in time linear in its length.
  */
-import type { SensitiveSpan } from './sensitive-span.ts';
+import type { SensitiveSpan } from './redaction-policy.ts';
 
 function isTokenCharacter(code: number): boolean {
   return (

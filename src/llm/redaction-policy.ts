@@ -23,6 +23,15 @@ export const redactionNames: Readonly<Record<string, RedactionKind>> = {
 
 export type RedactionPolicy = ReadonlySet<RedactionKind>;
 
+/** One finding of a detector: a range of the text and what it is. */
+export interface SensitiveSpan {
+  start: number;
+  end: number;
+  kind: RedactionKind;
+  /** What makes two findings the same value (lower-cased email, digits of a number): same key, same placeholder. */
+  key: string;
+}
+
 /** The policy for the kinds chosen, cards and secrets included whatever was chosen. */
 export function policyFrom(kinds: Iterable<RedactionKind> = []): RedactionPolicy {
   return new Set<RedactionKind>([...alwaysRedacted, ...kinds]);

@@ -8,15 +8,7 @@
 import { findCardNumbers, findIbans } from './detect-account-numbers.ts';
 import { findEmails, findPhones } from './detect-contact.ts';
 import { findSecrets } from './detect-secrets.ts';
-import { type RedactionKind, type RedactionPolicy, redactionKinds } from './redaction-policy.ts';
-
-export interface SensitiveSpan {
-  start: number;
-  end: number;
-  kind: RedactionKind;
-  /** What makes two findings the same value (lower-cased email, digits of a number): same key, same placeholder. */
-  key: string;
-}
+import { type RedactionKind, type RedactionPolicy, redactionKinds, type SensitiveSpan } from './redaction-policy.ts';
 
 const detectors: Record<RedactionKind, (text: string) => SensitiveSpan[]> = {
   secret: findSecrets,

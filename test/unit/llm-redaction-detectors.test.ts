@@ -8,8 +8,8 @@ import { describe, it } from 'node:test';
 import { findCardNumbers, findIbans, ibanValid, luhnValid } from '../../src/llm/detect-account-numbers.ts';
 import { findEmails, findPhones } from '../../src/llm/detect-contact.ts';
 import { findSecrets, looksRandom } from '../../src/llm/detect-secrets.ts';
-import { parseRedactList, policyFrom } from '../../src/llm/redaction-policy.ts';
-import { findSensitiveSpans, type SensitiveSpan } from '../../src/llm/sensitive-span.ts';
+import { parseRedactList, policyFrom, type SensitiveSpan } from '../../src/llm/redaction-policy.ts';
+import { findSensitiveSpans } from '../../src/llm/sensitive-span.ts';
 
 const texts = (text: string, spans: SensitiveSpan[]) => spans.map((span) => text.slice(span.start, span.end));
 
