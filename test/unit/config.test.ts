@@ -155,6 +155,27 @@ describe('model prices', () => {
   });
 });
 
+describe('REDACT', () => {
+  test('lists the kinds masked before model calls; unset masks only cards and secrets (added by the gateway)', () => {
+    const redact = (value: string | undefined) => {
+      const result = loadConfiguration({ ...minimal, ...(value === undefined ? {} : { REDACT: value }) });
+      assert.ok(result.ok, result.ok ? '' : result.problems.join('; '));
+      return result.configuration.openai.redact;
+    };
+    assert.deepEqual(redact(undefined), []);
+    assert.deepEqual(redact(''), []);
+    assert.deepEqual(redact('emails, Phones,cards'), ['email', 'phone', 'card']);
+  });
+
+  test('refuses an unknown name, naming it and the accepted ones', () => {
+    const result = loadConfiguration({ ...minimal, REDACT: 'emails,adresses' });
+    assert.equal(result.ok, false);
+    assert.deepEqual(result.ok ? [] : result.problems, [
+      'REDACT is invalid: unknown name "adresses"; use any of emails, phones, ibans, cards, secrets (cards and secrets are always masked) — set it to comma-separated kinds of personal data to mask before every model call: emails, phones, ibans (cards and secrets are always masked).',
+    ]);
+  });
+});
+
 describe('configuration documentation', () => {
   const variables = Object.keys(configurationSchema.shape);
   const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
