@@ -16,7 +16,6 @@ import {
 import type { Retriever } from '../capabilities/answers/answer-source.ts';
 import { UploaderStore } from '../capabilities/answers/docs-command.ts';
 import { FeedbackStore } from '../capabilities/answers/feedback-store.ts';
-import { UnansweredQuestions } from '../capabilities/answers/unanswered-questions.ts';
 import { createRetriever } from '../capabilities/answers/retrieval-adapter.ts';
 import {
   createFileSharedHandler,
@@ -24,6 +23,7 @@ import {
   createSharedFileResolver,
   RecentFileShares,
 } from '../capabilities/answers/shared-files.ts';
+import { UnansweredQuestions } from '../capabilities/answers/unanswered-questions.ts';
 import { ingestDocument } from '../capabilities/documents/ingestion/ingest-document.ts';
 import { IngestionSlots } from '../capabilities/documents/ingestion/ingestion-slots.ts';
 import type { Logger } from '../observability/logger.ts';

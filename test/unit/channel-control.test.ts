@@ -383,7 +383,10 @@ describe('Slack Connect detection', () => {
       keyPrefix,
       logger: createSilentLogger(),
     });
-    assert.deepEqual(await allowed.documentAccess({ workspaceId, channelId: 'C222' }), { workspaceId, channelId: 'C222' });
+    assert.deepEqual(await allowed.documentAccess({ workspaceId, channelId: 'C222' }), {
+      workspaceId,
+      channelId: 'C222',
+    });
   });
 
   test('fail-closed: a failed lookup is channel-only, logged, and remembered for a minute only', async () => {
