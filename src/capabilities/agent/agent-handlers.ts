@@ -45,6 +45,8 @@ export function createTaskHandler(service: AgentService) {
       ...(reply.threadTs ? { threadTs: reply.threadTs } : {}),
       userId: request.userId,
       goal: request.text,
+      // From the assistant view: the run's search reads the viewed channel's documents (or none), not the DM's.
+      ...(request.documentScope ? { documentScope: request.documentScope } : {}),
     });
     if (started.kind === 'invalid') {
       throw new DeskhandError('invalid_input', 'agent goal refused', { userMessage: started.message });

@@ -15,7 +15,9 @@
  * `const outcome = await handler(request); await ack();` for those two ids, then post the reply ephemerally.
  * `workspaceId` is the tenant (`context_enterprise_id` or `context_team_id`), never the envelope's team alone.
  */
+
 import type { Logger } from '../../observability/logger.ts';
+import type { DocumentScopeOverride } from '../../ports/capability.ts';
 import { agentActionIds } from '../../slack-kit/agent-ids.ts';
 import type { AgentRuntime } from './agent-runtime.ts';
 import { parseApprovalButtonValue } from './approval-hash.ts';
@@ -79,6 +81,8 @@ export class AgentService {
     threadTs?: string;
     userId: string;
     goal: string;
+    /** Set for a request from Slack's assistant view: whose documents the run may read (see `RunState`). */
+    documentScope?: DocumentScopeOverride;
   }): Promise<StartRunResult> {
     const goal = input.goal.trim();
     if (goal === '')
@@ -98,6 +102,7 @@ export class AgentService {
       threadTs: input.threadTs,
       requesterId: input.userId,
       goal,
+      documentScope: input.documentScope,
       now: this.#now(),
     });
     await this.#runs.saveNew(state);

@@ -75,6 +75,7 @@ export async function executeTool(
         channelId: state.channelId,
         threadTs: state.threadTs,
         requesterId: state.requesterId,
+        ...(state.documentScope ? { documentScope: state.documentScope } : {}),
         ...(approvedBy ? { approvedBy } : {}),
         signal: controller.signal,
         deadline: toolDeadline,

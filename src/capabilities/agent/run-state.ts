@@ -3,6 +3,7 @@
  * Keys are hash-tagged by workspace (`agent:{T…}:run:<id>`), like the approval store's.
  */
 import { randomUUID } from 'node:crypto';
+import type { DocumentScopeOverride } from '../../ports/capability.ts';
 import type { ChatMessage } from '../../ports/language-model.ts';
 import type { AgentRedis } from './agent-redis.ts';
 
@@ -45,6 +46,11 @@ export interface RunState {
   threadTs: string | undefined;
   requesterId: string;
   goal: string;
+  /**
+   * Whose documents the run may read when its channel does not decide it: set for a run started in Slack's
+   * assistant view (the viewed channel, or `none`); absent otherwise and on checkpoints written before it existed.
+   */
+  documentScope?: DocumentScopeOverride;
   status: RunStatus;
   createdAt: number;
   /** Time spent working (excludes waiting for a human), checked against `AGENT_MAX_RUN_SECONDS`. */
@@ -87,6 +93,7 @@ export function newRunState(input: {
   threadTs: string | undefined;
   requesterId: string;
   goal: string;
+  documentScope?: DocumentScopeOverride | undefined;
   now: number;
 }): RunState {
   return {
@@ -97,6 +104,7 @@ export function newRunState(input: {
     threadTs: input.threadTs,
     requesterId: input.requesterId,
     goal: input.goal,
+    ...(input.documentScope ? { documentScope: input.documentScope } : {}),
     status: 'queued',
     createdAt: input.now,
     activeMs: 0,

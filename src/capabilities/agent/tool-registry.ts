@@ -16,6 +16,7 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import type { DocumentScopeOverride } from '../../ports/capability.ts';
 import type { ToolDefinition } from '../../ports/language-model.ts';
 import type { AccessScope } from '../../ports/vector-index.ts';
 import { truncate } from '../../slack-kit/mrkdwn.ts';
@@ -30,6 +31,11 @@ export interface ToolContext {
   threadTs: string | undefined;
   /** Who started the run. */
   requesterId: string;
+  /**
+   * Whose documents the run may read when its channel does not decide it (a run started in Slack's assistant view:
+   * the channel the user was viewing, or `none`). Absent: the run's channel decides.
+   */
+  documentScope?: DocumentScopeOverride;
   /** For write tools: who approved this call. */
   approvedBy?: string;
   /** Aborted at the tool's timeout or when the run's wall-clock bound is reached. */
@@ -164,7 +170,15 @@ export function callFingerprint(name: string, argumentsJson: string): string {
   return createHash('sha256').update(`${name}\u0000${normalised}`).digest('hex');
 }
 
-/** The access scope a tool must use: always the run's workspace and channel, whatever the model asked for. */
-export function accessScopeOf(context: Pick<ToolContext, 'workspaceId' | 'channelId'>): AccessScope {
-  return { workspaceId: context.workspaceId, channelId: context.channelId };
+/**
+ * The access scope a tool must use: always the run's workspace, and the run's channel — or, for a run started in
+ * the assistant view, the viewed channel the work side verified — whatever the model asked for. A run whose scope
+ * is `none` must read no documents at all (the search tool checks that before it gets here).
+ */
+export function accessScopeOf(context: Pick<ToolContext, 'workspaceId' | 'channelId' | 'documentScope'>): AccessScope {
+  const scope = context.documentScope;
+  return {
+    workspaceId: context.workspaceId,
+    channelId: scope?.kind === 'channel' ? scope.channelId : context.channelId,
+  };
 }

@@ -1,6 +1,7 @@
 /**
  * Read tool: search the documents visible in the run's channel. The access scope is the run's workspace and
- * channel, taken from the context; the model only chooses the query. The run's requester is passed on as the user
+ * channel, taken from the context (for a run started in the assistant view: the viewed channel, or nothing at all
+ * when its scope is `none` — then no search runs and the model is told why); the model only chooses the query. The run's requester is passed on as the user
  * the search's model calls (query embedding, reranking) are made for, so they count against that person's daily cap.
  */
 import { z } from 'zod';
@@ -49,6 +50,10 @@ export function createSearchDocumentsTool(dependencies: {
     idempotent: true,
     describe: (args) => ({ summary: `Search the channel's documents for "${args.query}"`, target: 'documents' }),
     async run(args, context) {
+      // A run from the assistant view with no verifiable viewed channel reads no documents (fail closed).
+      if (context.documentScope?.kind === 'none') {
+        return { content: noDocumentScopeObservation(context.documentScope.reason), costMicroUsd: 0 };
+      }
       const passages = await dependencies.search({
         query: args.query,
         access: accessScopeOf(context),
@@ -67,6 +72,11 @@ export function createSearchDocumentsTool(dependencies: {
       };
     },
   };
+}
+
+/** What the model is told when the run may read no documents: nothing was searched, and why. */
+export function noDocumentScopeObservation(reason: string): string {
+  return `No documents were searched: this conversation may not read any (${reason.slice(0, 60)}). In Slack's assistant view the documents are those of the channel the person is viewing, and no such channel could be confirmed. Say so instead of answering from documents.`;
 }
 
 /**
