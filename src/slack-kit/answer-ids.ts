@@ -14,12 +14,23 @@ export const docsCommand = '/docs';
 export const answerActionIds = {
   helpful: 'answer_helpful',
   notHelpful: 'answer_not_helpful',
+  /** "Tell us why": reopens the reason picker when it could not open on the 👎 click itself. */
+  reason: 'answer_feedback_reason',
 } as const;
 
 export type AnswerActionId = (typeof answerActionIds)[keyof typeof answerActionIds];
 
 /** Block id of the feedback button row. */
 export const answerFeedbackBlockId = 'answer_feedback';
+
+/** The 👎 reason picker (`views.answerFeedbackReason` in ids.ts); `private_metadata` carries the answer id. */
+export const answerReasonModalCallbackId = 'answer_feedback_reason';
+
+/** Block ids of the reason picker's two inputs (`response_action: errors` names them). */
+export const answerReasonBlockIds = { reason: 'answer_reason_choice', text: 'answer_reason_text' } as const;
+
+/** The action id of each input of the reason picker (one input per block). */
+export const answerReasonInputActionId = 'value';
 
 /** True when an action id is one of the answer feedback buttons (for one `app.action(/^answer_/)` registration). */
 export function isAnswerActionId(actionId: string): actionId is AnswerActionId {

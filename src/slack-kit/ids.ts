@@ -5,7 +5,7 @@
  */
 
 import { agentActionIds } from './agent-ids.ts';
-import { answerActionIds } from './answer-ids.ts';
+import { answerActionIds, answerReasonModalCallbackId } from './answer-ids.ts';
 import { homeActionIds } from './home-ids.ts';
 import { settingsActionIds, settingsModalCallbackId } from './settings-ids.ts';
 import { ticketActionIds, ticketEditModalCallbackId } from './ticket-ids.ts';
@@ -22,6 +22,8 @@ export const commands = {
 /** Message shortcuts (callback ids). */
 export const messageShortcuts = {
   createTicket: 'create_ticket',
+  /** "Save to Deskhand docs": the thread becomes a document of its channel (the `docs` route). */
+  saveThreadToDocs: 'save_thread_to_docs',
 } as const;
 
 /**
@@ -40,6 +42,8 @@ export const actions = {
   /** Feedback on an answer. */
   answerHelpful: answerActionIds.helpful,
   answerNotHelpful: answerActionIds.notHelpful,
+  /** Reopen the 👎 reason picker (the voter only, checked on the work side). */
+  answerFeedbackReason: answerActionIds.reason,
   /** Forget a document from the App Home (admin or uploader, checked on the work side). */
   homeForgetDocument: homeActionIds.forgetDocument,
   /** Open the workspace settings modal (admins only, checked on the work side). */
@@ -52,6 +56,8 @@ export const views = {
   ticketReview: ticketEditModalCallbackId,
   /** The workspace settings modal. */
   settingsEdit: settingsModalCallbackId,
+  /** Why an answer was not helpful (the 👎 reason picker). */
+  answerFeedbackReason: answerReasonModalCallbackId,
 } as const;
 
 export type CommandName = (typeof commands)[keyof typeof commands];
