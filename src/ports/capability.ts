@@ -25,6 +25,8 @@ export interface IncomingRequest {
   text: string;
   /** Set for `command`. */
   command?: string;
+  /** Set for `shortcut`: the message shortcut's callback id (src/slack-kit/ids.ts `messageShortcuts`). */
+  shortcut?: string;
   /** The message that triggered the request (mention, follow-up, shortcut or reaction target). */
   messageTs?: string;
   /** Root of the thread the message is in, when it is in one. */

@@ -48,8 +48,11 @@ export interface Messenger {
    * Home omit it. https://docs.slack.dev/reference/methods/views.publish
    */
   publishHome?(userId: string, view: Record<string, unknown>): Promise<void>;
-  /** Messages of a thread, oldest first (cached briefly: conversations.replies is rate limited). */
-  threadMessages(channel: string, threadTs: string, options?: { limit?: number }): Promise<ThreadMessage[]>;
+  /**
+   * Messages of a thread, oldest first (cached briefly: conversations.replies is rate limited). `fresh` reads the
+   * thread from Slack now (the result replaces the cached one), for a caller that must see the latest replies.
+   */
+  threadMessages(channel: string, threadTs: string, options?: ThreadReadOptions): Promise<ThreadMessage[]>;
   /** A single message by channel and ts (for shortcuts and reactions). */
   message(channel: string, ts: string): Promise<ThreadMessage | undefined>;
   /** Permalink of a message, for citations and ticket references. */
@@ -176,10 +179,18 @@ export interface MessageStream {
   stop(final?: { markdown?: string; blocks?: Block[]; text: string }): Promise<{ channel: string; ts: string }>;
 }
 
+/** See `Messenger.threadMessages`: `limit` keeps the parent and the most recent `limit - 1` replies. */
+export interface ThreadReadOptions {
+  limit?: number;
+  fresh?: boolean;
+}
+
 export interface ThreadMessage {
   ts: string;
   threadTs?: string;
   user?: string;
+  /** The author's display name when Slack sends the message with its `user_profile` (untrusted, at most 80 chars). */
+  authorName?: string;
   botId?: string;
   subtype?: string;
   text: string;

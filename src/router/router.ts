@@ -21,6 +21,7 @@ import type {
 } from '../ports/capability.ts';
 import type { LanguageModelGateway } from '../ports/language-model.ts';
 import type { Messenger } from '../ports/messenger.ts';
+import { messageShortcuts } from '../slack-kit/ids.ts';
 import { type ChannelAdmission, routeOfMentionDefault } from './channel-policy.ts';
 import { classifyRoute } from './classify-route.ts';
 import { RequestReply } from './request-reply.ts';
@@ -112,7 +113,8 @@ export class Router {
       route = decision.route;
       classified = decision.classified;
 
-      const threadContext = thread ? await this.#threadContext(request, thread.threadTs) : [];
+      // `docs` (commands and saving a thread, which reads the whole thread itself) needs no thread context.
+      const threadContext = thread && route !== 'docs' ? await this.#threadContext(request, thread.threadTs) : [];
       const capabilityRequest: CapabilityRequest = {
         ...request,
         text: decision.text,
@@ -172,7 +174,10 @@ export class Router {
         }
         return { route, classified: false, text: request.text.trim() };
       }
-      case 'shortcut':
+      case 'shortcut': {
+        const route = request.shortcut === messageShortcuts.saveThreadToDocs ? 'docs' : 'ticket';
+        return { route, classified: false, text: request.text };
+      }
       case 'reaction':
         return { route: 'ticket', classified: false, text: request.text };
       case 'thread_follow_up':

@@ -38,6 +38,7 @@ import type {
   StreamOptions,
   SuggestedPrompt,
   ThreadMessage,
+  ThreadReadOptions,
 } from '../../ports/messenger.ts';
 import * as assistantCalls from './assistant-calls.ts';
 import { CoalescedUpdates } from './coalesced-updates.ts';
@@ -252,7 +253,7 @@ export class SlackMessenger implements Messenger {
    * the most recent `limit - 1` replies. Cached per thread for a short TTL; concurrent callers share one
    * fetch; posting into the thread through this messenger invalidates the cache.
    */
-  threadMessages(channel: string, threadTs: string, options: { limit?: number } = {}): Promise<ThreadMessage[]> {
+  threadMessages(channel: string, threadTs: string, options: ThreadReadOptions = {}): Promise<ThreadMessage[]> {
     return this.#reader.threadMessages(channel, threadTs, options);
   }
 

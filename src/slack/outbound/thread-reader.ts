@@ -7,7 +7,7 @@
  * - Reads are unpaced and retried once on an unknown outcome (slack-api-caller.ts, kind `read`).
  */
 import { DeskhandError } from '../../errors.ts';
-import type { ThreadMessage } from '../../ports/messenger.ts';
+import type { ThreadMessage, ThreadReadOptions } from '../../ports/messenger.ts';
 import type { Clock } from './pacer.ts';
 import { noTurn, type SlackApiCaller } from './slack-api-caller.ts';
 
@@ -42,13 +42,13 @@ export class ThreadReader {
   /**
    * Messages of a thread, oldest first, all pages (up to `maxThreadMessages`). With `limit`, the parent and
    * the most recent `limit - 1` replies. Cached per thread for a short TTL; concurrent callers share one
-   * fetch.
+   * fetch. `fresh` skips a cached copy (the new read replaces it).
    */
-  async threadMessages(channel: string, threadTs: string, options: { limit?: number } = {}): Promise<ThreadMessage[]> {
+  async threadMessages(channel: string, threadTs: string, options: ThreadReadOptions = {}): Promise<ThreadMessage[]> {
     const key = threadKey(channel, threadTs);
     const now = this.#clock.now();
     let cached = this.#threads.get(key);
-    if (!cached || cached.expiresAt <= now) {
+    if (!cached || cached.expiresAt <= now || options.fresh) {
       const messages = this.#fetchThread(channel, threadTs);
       cached = { expiresAt: now + this.#threadCacheTtlMs, messages };
       this.#threads.set(key, cached);
@@ -139,8 +139,19 @@ function toThreadMessage(raw: Record<string, unknown>): ThreadMessage {
     text: typeof raw.text === 'string' ? raw.text : '',
     ...(typeof raw.thread_ts === 'string' ? { threadTs: raw.thread_ts } : {}),
     ...(typeof raw.user === 'string' ? { user: raw.user } : {}),
+    ...authorNameOf(raw.user_profile),
     ...(typeof raw.bot_id === 'string' ? { botId: raw.bot_id } : {}),
     ...(typeof raw.subtype === 'string' ? { subtype: raw.subtype } : {}),
     ...(files ? { files } : {}),
   };
+}
+
+/** The display name (else real name) of a message's `user_profile`, when Slack sends one. */
+function authorNameOf(profile: unknown): { authorName?: string } {
+  if (typeof profile !== 'object' || profile === null) return {};
+  const { display_name: displayName, real_name: realName } = profile as Record<string, unknown>;
+  const name = [displayName, realName].find(
+    (value): value is string => typeof value === 'string' && value.trim() !== '',
+  );
+  return name ? { authorName: name.trim().slice(0, 80) } : {};
 }

@@ -22,6 +22,7 @@ import type {
   StreamOptions,
   SuggestedPrompt,
   ThreadMessage,
+  ThreadReadOptions,
 } from '../../ports/messenger.ts';
 import { currentWorkspace } from '../../ports/workspace-scope.ts';
 import type { SlackMessenger } from './slack-messenger.ts';
@@ -81,7 +82,7 @@ export class WorkspaceMessenger implements Messenger {
   async publishHome(userId: string, view: Record<string, unknown>): Promise<void> {
     return (await this.#messenger()).publishHome(userId, view);
   }
-  async threadMessages(channel: string, threadTs: string, options?: { limit?: number }): Promise<ThreadMessage[]> {
+  async threadMessages(channel: string, threadTs: string, options?: ThreadReadOptions): Promise<ThreadMessage[]> {
     return (await this.#messenger()).threadMessages(channel, threadTs, options);
   }
   async message(channel: string, ts: string): Promise<ThreadMessage | undefined> {
