@@ -34,6 +34,7 @@ export function workspaceKeyPrefixes(workspaceId: string): { label: string; pref
     { label: 'settings', prefix: `{${workspaceId}}:settings` },
     { label: 'channel_sharing', prefix: `{${workspaceId}}:channel-sharing:` },
     { label: 'assistant_threads', prefix: `{${workspaceId}}:assistant:` },
+    { label: 'weekly_report_activity', prefix: `{${workspaceId}}:report:` },
     { label: 'other_workspace_keys', prefix: `{${workspaceId}}:` },
     { label: 'approvals_and_agent_runs', prefix: `agent:{${workspaceId}}:` },
     { label: 'tickets', prefix: `ticket:{${workspaceId}}:` },
