@@ -11,6 +11,7 @@ import type { Redis } from 'ioredis';
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import type { Logger } from '../observability/logger.ts';
 import { createMetricsRegistry, type Registry } from '../observability/metrics.ts';
+import { forgetChannelSharing } from '../router/channel-control.ts';
 import type { BotIdentity } from '../router/thread-context.ts';
 import { boltLogger } from '../slack/bolt-logger.ts';
 import { deliveryMiddleware } from '../slack/delivery-middleware.ts';
@@ -121,6 +122,9 @@ export function createApp(dependencies: AppDependencies): DeskhandApp {
     leaseMs,
     ticketReaction: configuration.tickets.reaction,
     identity: () => identity,
+    // Slack Connect: a channel shared or unshared loses its cached sharing before the ack (channel-sharing.ts).
+    forgetChannelSharing: (workspaceId, channelId) =>
+      forgetChannelSharing(redis, configuration.redis.keyPrefix, workspaceId, channelId),
   });
   if (installations) {
     const { keyPrefix } = configuration.redis;

@@ -55,6 +55,21 @@ const workspaceIdPattern = /^[TE][A-Z0-9]{1,40}$/;
 
 type Sharing = 'external' | 'internal' | 'unknown';
 
+/**
+ * Drops a channel's cached sharing (what `ChannelControl.forget` does), for a caller that has only the Redis
+ * connection: the ack side, on `channel_shared` / `channel_unshared` (src/slack/listeners/channel-sharing.ts).
+ * Ids that are not Slack ids are ignored.
+ */
+export async function forgetChannelSharing(
+  redis: Pick<ChannelControlRedis, 'del'>,
+  keyPrefix: string,
+  workspaceId: string,
+  channelId: string,
+): Promise<void> {
+  if (!workspaceIdPattern.test(workspaceId) || !channelIdPattern.test(channelId)) return;
+  await redis.del(`${keyPrefix}${channelSharingKeyPrefix(workspaceId)}${channelId}`);
+}
+
 /** True when Slack's flags say people of another organisation are, or are about to be, in the conversation. */
 export function isExternallyShared(sharing: ConversationSharing): boolean {
   if (sharing.isExtShared || sharing.isPendingExtShared) return true;
@@ -107,8 +122,7 @@ export class ChannelControl {
 
   /** Drops the cached sharing of a channel (Slack said it was shared or unshared). */
   async forget(workspaceId: string, channelId: string): Promise<void> {
-    if (!workspaceIdPattern.test(workspaceId) || !channelIdPattern.test(channelId)) return;
-    await this.#options.redis.del(this.#key(workspaceId, channelId));
+    await forgetChannelSharing(this.#options.redis, this.#options.keyPrefix, workspaceId, channelId);
   }
 
   async #lookUp(workspaceId: string, channelId: string, key: string): Promise<Sharing> {

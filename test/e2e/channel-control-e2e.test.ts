@@ -19,7 +19,7 @@ import { createRetriever } from '../../src/capabilities/answers/retrieval-adapte
 import { ingestText } from '../../src/capabilities/documents/ingestion/ingest-document.ts';
 import type { CapabilityHandler } from '../../src/ports/capability.ts';
 import { type WorkspaceSettings, workspaceSettingsSchema } from '../../src/ports/workspace-settings.ts';
-import { slackPayloads } from '../fakes/slack-driver.ts';
+import { newEventId, type SlackRequest, slackPayloads } from '../fakes/slack-driver.ts';
 import { createHarness, type Harness } from '../integration/gateway-harness.ts';
 import { type AppHarness, startAppHarness } from './app-harness.ts';
 
@@ -28,6 +28,8 @@ const open = 'C0OPEN0001';
 const closed = 'C0CLOSED01';
 const connect = 'C0CONNECT1';
 const capped = 'C0CAPPED01';
+/** Internal at first, then shared with another organisation during a test. */
+const later = 'C0LATER001';
 /** µ$: one person's daily cap in these tests. */
 const userCap = 5_000;
 
@@ -39,7 +41,7 @@ let settings: WorkspaceSettings = workspaceSettingsSchema.parse({
   tickets: { categories: ['bug'] },
   channels: {
     mode: 'allow',
-    channels: [open, connect, capped],
+    channels: [open, connect, capped, later],
     mentionDefaults: {},
     sharedChannelDocuments: 'channel_only',
   },
@@ -170,6 +172,45 @@ describe('a Slack Connect channel', () => {
     } finally {
       settings = previous;
     }
+  });
+});
+
+/** `channel_shared` as Slack sends it (https://docs.slack.dev/reference/events/channel_shared), for `team`. */
+function channelShared(channel: string): SlackRequest {
+  const request = slackPayloads.appMention({ teamId: team });
+  const payload = request.payload as Record<string, unknown>;
+  payload.event = { type: 'channel_shared', connected_team_id: 'E0PARTNER', channel, event_ts: `${Date.now() / 1000}` };
+  payload.event_id = newEventId();
+  return request;
+}
+
+describe('a channel shared with another organisation after its sharing was cached', () => {
+  test('after channel_shared the next /ask no longer uses workspace-wide documents, without waiting for the cache', async () => {
+    app.openai.enqueueChat({ content: 'The code word is PELICAN [1].' }, { content: 'It is PELICAN [1].' });
+    await ask('What is the escalation code word?', later);
+    await settled();
+    assert.match(posted(later).join('\n'), /PELICAN \[1\][\s\S]*Escalation handbook/);
+
+    // Slack now shares the channel, but the cached "internal" would hold for 10 minutes without the event.
+    app.slack.shareChannel(later);
+    await ask('Which code word do we use for escalations?', later);
+    await settled();
+    assert.match(posted(later).at(-1) ?? '', /PELICAN/, 'without the event the cached sharing still applies');
+
+    const event = await app.driver.send(channelShared(later));
+    assert.equal(event.status, 200);
+    await settled();
+    const before = app.openai.chatCalls().length;
+    await ask('Tell me the escalation code word, please.', later);
+    await settled();
+    assert.doesNotMatch(posted(later).at(-1) ?? '', /PELICAN|Escalation handbook/);
+    for (const call of app.openai.chatCalls().slice(before)) assert.doesNotMatch(JSON.stringify(call), /PELICAN/);
+    assert.equal(
+      app.slack.callsTo('conversations.info').filter((call) => call.params.channel === later).length,
+      2,
+      'the sharing was looked up again after the event, and only then',
+    );
+    app.slack.expectNoViolations();
   });
 });
 

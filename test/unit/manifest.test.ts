@@ -195,6 +195,9 @@ describe('Slack app manifest', () => {
         // Slack's assistant view (src/slack/listeners/assistant.ts); its messages arrive as message.im.
         'assistant_thread_started',
         'assistant_thread_context_changed',
+        // Slack Connect: a channel shared or unshared drops its cached sharing (src/slack/listeners/channel-sharing.ts).
+        'channel_shared',
+        'channel_unshared',
       ]),
     );
     assert.deepEqual(
@@ -281,6 +284,17 @@ describe('Slack app manifest', () => {
     module.register(recorder as never, {} as never);
     for (const name of ['assistant_thread_started', 'assistant_thread_context_changed', 'message']) {
       assert.ok(events.includes(name), `no listener for ${name}`);
+    }
+  });
+
+  test('every subscribed bot event has a listener', async () => {
+    const events: string[] = [];
+    const recorder = { event: (name: string) => events.push(name), message: () => {} };
+    (await import('../../src/slack/listeners/events.ts')).register(recorder as never, {} as never);
+    (await import('../../src/slack/listeners/uninstall.ts')).register(recorder as never, {} as never);
+    for (const subscribed of manifest.settings.event_subscriptions.bot_events) {
+      const name = subscribed.startsWith('message.') ? 'message' : subscribed;
+      assert.ok(events.includes(name), `no listener for ${subscribed}`);
     }
   });
 });

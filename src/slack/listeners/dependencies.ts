@@ -17,4 +17,9 @@ export interface ListenerDependencies {
   /** Reaction name (without colons) that turns a message into a ticket. */
   ticketReaction: string;
   identity: () => BotIdentity;
+  /**
+   * Drops a channel's cached Slack Connect sharing (`channel_shared` / `channel_unshared`); absent: nothing is
+   * cached to drop.
+   */
+  forgetChannelSharing?: (workspaceId: string, channelId: string) => Promise<void>;
 }

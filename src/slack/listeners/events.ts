@@ -10,6 +10,7 @@ import { stripMentions } from '../../router/route-rules.ts';
 import { deliveryIdFrom, dispatchDurably } from '../delivery-middleware.ts';
 import { installationOf, tenantOf } from '../tenancy.ts';
 import { register as registerAssistantThreads } from './assistant.ts';
+import { register as registerChannelSharing } from './channel-sharing.ts';
 import type { ListenerDependencies } from './dependencies.ts';
 import { register as registerHome } from './home.ts';
 
@@ -50,6 +51,7 @@ export function register(app: App, dependencies: ListenerDependencies): void {
   registerFileShares(app, dependencies);
   registerAssistantThreads(app, dependencies);
   registerHome(app, dependencies);
+  registerChannelSharing(app, dependencies);
 }
 
 /** A mention of Deskhand: routed with its origin `mention`. */
