@@ -15,7 +15,6 @@ import {
 } from '../capabilities/answers/answer-handlers.ts';
 import type { Retriever } from '../capabilities/answers/answer-source.ts';
 import { UploaderStore } from '../capabilities/answers/docs-command.ts';
-import { FeedbackStore } from '../capabilities/answers/feedback-store.ts';
 import { createRetriever } from '../capabilities/answers/retrieval-adapter.ts';
 import {
   createFileSharedHandler,
@@ -23,9 +22,9 @@ import {
   createSharedFileResolver,
   RecentFileShares,
 } from '../capabilities/answers/shared-files.ts';
-import { UnansweredQuestions } from '../capabilities/answers/unanswered-questions.ts';
 import { ingestDocument } from '../capabilities/documents/ingestion/ingest-document.ts';
 import { IngestionSlots } from '../capabilities/documents/ingestion/ingestion-slots.ts';
+import { HandOverStore } from '../capabilities/tickets/hand-over-store.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { CapabilityHandler, IncomingRequest } from '../ports/capability.ts';
 import type { Messenger } from '../ports/messenger.ts';
@@ -34,8 +33,10 @@ import { routeMentionByRules } from '../router/route-rules.ts';
 import { answerActionIds } from '../slack-kit/answer-ids.ts';
 import type { FileSharedHandler, InteractionHandlers } from '../work/requests.ts';
 import type { ModelAccess } from './build-model-access.ts';
+import { buildActivityStore } from './build-weekly-report.ts';
 import type { Configuration } from './config.ts';
 import { downloadSlackFile } from './download-slack-file.ts';
+import { ReportingFeedbackStore, ReportingUnansweredQuestions } from './report-recording.ts';
 
 export interface AnswerDependencies {
   /** Without an embedder (no model) retrieval is sparse and ingestion stores no vectors. */
@@ -74,7 +75,9 @@ export function buildAnswers(configuration: Configuration, dependencies: AnswerD
       rerankerEnabled: configuration.retrieval.rerankerEnabled,
     },
   );
-  const feedback = new FeedbackStore(redis, { keyPrefix: configuration.redis.keyPrefix });
+  // Both also count what they record for the admins' weekly report (report-recording.ts).
+  const activity = buildActivityStore(configuration, redis);
+  const feedback = new ReportingFeedbackStore(redis, { keyPrefix: configuration.redis.keyPrefix }, activity, logger);
   const question = createQuestionHandler({
     answer: {
       gateway,
@@ -84,9 +87,11 @@ export function buildAnswers(configuration: Configuration, dependencies: AnswerD
       onError: (error, details) => logger.warn({ ...details, err: error, code: error.code }, 'answer failed'),
     },
     feedback,
-    unanswered: new UnansweredQuestions(redis, { keyPrefix: configuration.redis.keyPrefix }),
+    unanswered: new ReportingUnansweredQuestions(redis, { keyPrefix: configuration.redis.keyPrefix }, activity, logger),
     logger,
     ...(dependencies.documentAccess ? { documentAccess: dependencies.documentAccess } : {}),
+    // "Get a human" records, filed by the tickets capability (build-tickets.ts registers the button).
+    handOvers: new HandOverStore(redis, { keyPrefix: configuration.redis.keyPrefix }),
   });
   const feedbackHandler = createFeedbackHandler(feedback, logger);
   const actions: InteractionHandlers['actions'] = {};

@@ -25,6 +25,7 @@ import type { Messenger } from '../ports/messenger.ts';
 import type { WorkspaceSettingsSource } from '../ports/workspace-settings.ts';
 import { budgetHandler } from '../router/budget-handler.ts';
 import { buildBudgetStore } from './build-budget-store.ts';
+import { buildWeeklyReport } from './build-weekly-report.ts';
 import type { Configuration } from './config.ts';
 import { createGateway, type GatewayParts } from './create-gateway.ts';
 
@@ -109,6 +110,7 @@ async function buildWithModel(
       budgets: parts.budgets,
       adminUserIds: configuration.people.adminUserIds,
       adminsOf,
+      weeklyReport: buildWeeklyReport(configuration, { redis, logger }),
       logger,
     }),
     close: parts.close,
@@ -154,6 +156,7 @@ function buildWithoutModel(
       budgets: buildBudgetStore(configuration, redis, settings),
       adminUserIds: configuration.people.adminUserIds,
       adminsOf: adminsFrom(configuration, settings),
+      weeklyReport: buildWeeklyReport(configuration, { redis, logger }),
       logger,
     }),
     close: async () => {},

@@ -5,15 +5,18 @@
  *   handlers.ticket = (request, reply) => tickets.handleRoutedRequest(request, reply);
  */
 
+import { type HandOverRedis, HandOverStore } from '../capabilities/tickets/hand-over-store.ts';
 import { createTicketSinks } from '../capabilities/tickets/sinks/create-ticket-sinks.ts';
-import { type TicketRedis, TicketStore } from '../capabilities/tickets/ticket-store.ts';
+import type { TicketRedis } from '../capabilities/tickets/ticket-store.ts';
 import { TicketWorkflow } from '../capabilities/tickets/ticket-workflow.ts';
 import { encodingForModel } from '../llm/tokenizer.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Registry } from '../observability/metrics.ts';
 import type { LanguageModelGateway } from '../ports/language-model.ts';
 import type { Messenger } from '../ports/messenger.ts';
+import { buildActivityStore } from './build-weekly-report.ts';
 import type { Configuration } from './config.ts';
+import { ReportingTicketStore } from './report-recording.ts';
 
 export function createTicketWorkflow(
   configuration: Pick<Configuration, 'tickets' | 'budgets' | 'redis' | 'openai'>,
@@ -21,7 +24,7 @@ export function createTicketWorkflow(
     gateway: LanguageModelGateway;
     /** False when no language model is configured: every card is made by rules, without a gateway call. */
     modelConfigured?: boolean;
-    redis: TicketRedis;
+    redis: TicketRedis & HandOverRedis;
     messenger: Messenger;
     logger?: Logger;
     metrics?: Registry;
@@ -39,7 +42,14 @@ export function createTicketWorkflow(
       },
       ...(dependencies.logger ? { logger: dependencies.logger } : {}),
     },
-    store: new TicketStore(dependencies.redis, { keyPrefix: configuration.redis.keyPrefix }),
+    // Drafts and filings are also counted by category for the admins' weekly report (report-recording.ts).
+    store: new ReportingTicketStore(
+      dependencies.redis,
+      { keyPrefix: configuration.redis.keyPrefix },
+      buildActivityStore(configuration, dependencies.redis),
+      dependencies.logger,
+    ),
+    handOvers: new HandOverStore(dependencies.redis, { keyPrefix: configuration.redis.keyPrefix }),
     messenger: dependencies.messenger,
     sinks: createTicketSinks(tickets, {
       messenger: dependencies.messenger,

@@ -72,10 +72,14 @@ export function budgetKeys(
     savedChannelDay: `${base}saved:ch:${channelId}:d:${windows.day}`,
     savedChannelMonth: `${base}saved:ch:${channelId}:m:${windows.month}`,
     savedWorkspaceDay: `${base}saved:ws:d:${windows.day}`,
+    /** How many model calls the response cache served in the workspace that day (the weekly report's cache hits). */
+    hitsWorkspaceDay: `${base}hits:ws:d:${windows.day}`,
     channelCaps: `${base}cap:ch:${channelId}`,
     channelId,
     /** The workspace's channels with spend this month, scored by that spend (what the App Home lists). */
     channelsByMonthSpend: channelsByMonthSpendKey(keyPrefix, workspaceId, windows.month),
+    /** The workspace's channels with spend that day, scored by it (what the weekly report sums over seven days). */
+    channelsByDaySpend: channelsByDaySpendKey(keyPrefix, workspaceId, windows.day),
     /** Set once the workspace's counters were seeded from the ledger; gone with the counters when Redis loses them. */
     seeded: `${base}seeded`,
     warnChannelDay: `${base}warn:ch:${channelId}:d:${windows.day}`,
@@ -91,6 +95,24 @@ export function budgetKeys(
 export function channelsByMonthSpendKey(keyPrefix: string, workspaceId: string, month: string): string {
   assertId(workspaceId, 'workspace');
   return `${keyPrefix}{${workspaceId}}:budget:channels:m:${month}`;
+}
+
+/** The workspace's channels with spend on `day`, scored by it (written by the settle script, kept 40 days). */
+export function channelsByDaySpendKey(keyPrefix: string, workspaceId: string, day: string): string {
+  assertId(workspaceId, 'workspace');
+  return `${keyPrefix}{${workspaceId}}:budget:channels:d:${day}`;
+}
+
+/** The workspace's spent, saved and cache-hit counters of `day` (what the weekly report sums over seven days). */
+export function workspaceDayKeys(keyPrefix: string, workspaceId: string, day: string) {
+  assertId(workspaceId, 'workspace');
+  const base = `${keyPrefix}{${workspaceId}}:budget:`;
+  return {
+    spent: `${base}spent:ws:d:${day}`,
+    saved: `${base}saved:ws:d:${day}`,
+    hits: `${base}hits:ws:d:${day}`,
+    channels: channelsByDaySpendKey(keyPrefix, workspaceId, day),
+  };
 }
 
 function userDayKeys(base: string, userId: string, day: string): UserDayKeys {

@@ -50,11 +50,12 @@ end
  * KEYS: 1 reservations zset, 2 reservation records hash, 3 reserved totals hash, 4-6 spent (channel day, channel
  * month, workspace day), 7 channel cap overrides hash, 8 request state, 9 response-cache entry, 10-12 savings
  * (channel day, channel month, workspace day), 13 the workspace's seeded sentinel, 14 the person's spent today
- * (a placeholder without a person's window).
+ * (a placeholder without a person's window), 15 the workspace's cache hits that day.
  * ARGV: 1 request id, 2 amount µ$, 3 reservation ttl ms, 4-6 default caps, 7-9 reserved-hash fields, 10 state ttl ms,
  * 11 '1' to look the cache entry up first, 12 day ttl s, 13 month ttl s, 14 '1' to answer 'unseeded' without the
  * sentinel, 15 the person's daily cap µ$ ('' for no person's window), 16 the person's reserved-hash field.
- * A cache hit returns the entry and counts its cost (field costMicroUsd) as savings; nothing is reserved.
+ * A cache hit returns the entry, counts its cost (field costMicroUsd) as savings and the hit itself in the day's
+ * hit counter; nothing is reserved.
  * A refusal names its window by its index in `budgetWindows` (4: the person's day).
  */
 const reserveLua = `${dropReservationLua}
@@ -73,6 +74,8 @@ if ARGV[11] == '1' then
         redis.call('EXPIRE', KEYS[9 + i], ttls[i])
       end
     end
+    redis.call('INCR', KEYS[15])
+    redis.call('EXPIRE', KEYS[15], ARGV[12])
     return {'hit', cached, tostring(saved)}
   end
 end
@@ -113,7 +116,8 @@ return {'reserved'}
 /*
  * KEYS: 1-3 as reserve, 4-6 spent, 7 cap overrides, 8 request state, 9-11 warning markers, 12 response-cache entry,
  * 13-16 token counters (token-usage.ts), 17 the person's spent today, 18 the person's warning marker (17-18 are
- * placeholders without a person's window), 19 the workspace's channels by this month's spend.
+ * placeholders without a person's window), 19 the workspace's channels by this month's spend, 20 the workspace's
+ * channels by the day's spend (a channel is added only once it spent something that day).
  * ARGV: 1 request id, 2 actual µ$, 3-5 default caps, 6 day ttl s, 7 month ttl s, 8 state ttl ms, 9 warning ratio ‰,
  * 10 cache value ('' for none), 11 cache ttl s, 12 model ('' counts no tokens), 13 input tokens, 14 output tokens,
  * 15 unpriced reason, 16 the person's daily cap µ$ ('' for no person's window), 17 the channel id.
@@ -145,6 +149,10 @@ end
 redis.call('SET', KEYS[8], 'settled', 'PX', ARGV[8])
 redis.call('ZADD', KEYS[19], spent[2], ARGV[17])
 redis.call('EXPIRE', KEYS[19], ARGV[7])
+if actual > 0 then
+  redis.call('ZINCRBY', KEYS[20], actual, ARGV[17])
+  redis.call('EXPIRE', KEYS[20], ARGV[6])
+end
 if ARGV[10] ~= '' and tonumber(ARGV[11]) > 0 then redis.call('SET', KEYS[12], ARGV[10], 'EX', ARGV[11]) end
 local out = {'settled'}
 for i = 1, #spent_keys do
@@ -240,6 +248,7 @@ export function reserveScriptCall(
       keys.savedWorkspaceDay,
       keys.seeded,
       keys.user?.spent ?? requestKey,
+      keys.hitsWorkspaceDay,
     ],
     args: [
       request.requestId,
@@ -290,6 +299,7 @@ export function settleScriptCall(
       keys.user?.spent ?? keys.request(requestId),
       keys.user?.warn ?? keys.request(requestId),
       keys.channelsByMonthSpend,
+      keys.channelsByDaySpend,
     ],
     args: [
       requestId,

@@ -22,6 +22,7 @@ export const sourceLayers: readonly Layer[] = [
       'capabilities/settings',
       'capabilities/assistant',
       'capabilities/home',
+      'capabilities/report',
     ],
   },
   { name: 'documents', paths: ['capabilities/documents'] },

@@ -1,6 +1,8 @@
 /**
  * `/budget`: anyone sees the channel's and the workspace's model spend, what is left, cache savings and when each
  * window resets, and — when a per-user cap is configured — their own spend today in the workspace ("You today"); admins (`ADMIN_USER_IDS`) change the channel's cap with `/budget set <usd> [daily|monthly]`.
+ * `/budget report` shows the workspace's admins the weekly report (built by the injected `weeklyReport`, see
+ * src/capabilities/report/); anyone else is told who can see it, and the refusal is logged.
  * The Slack listener calls `handleBudgetCommand` after acking and posts the returned message (ephemeral).
  */
 import { DateTime } from 'luxon';
@@ -36,6 +38,8 @@ export interface BudgetCommandDependencies {
   adminUserIds: readonly string[];
   /** The admins of a workspace (its settings); read once per command, server-side. */
   adminsOf?: (workspaceId: string) => Promise<readonly string[]>;
+  /** The weekly report of a workspace (`/budget report`); called only for its admins. Absent: not offered. */
+  weeklyReport?: (workspaceId: string) => Promise<BudgetCommandReply>;
   logger?: Logger;
 }
 
@@ -51,6 +55,7 @@ const usage = [
   '*Usage*',
   '• `/budget` — this channel’s and the workspace’s model spend (and your own today, when each person has a cap), what is left, cache savings and reset times',
   '• `/budget set <usd> [daily|monthly]` — set this channel’s cap (admins only), e.g. `/budget set 10` or `/budget set 120 monthly`',
+  '• `/budget report` — the last 7 days: answers, cache hits and savings, spend, questions without sources, documents cited, tickets, feedback (admins only)',
 ].join('\n');
 
 const labels: Record<BudgetWindow, string> = {
@@ -81,6 +86,7 @@ export async function handleBudgetCommand(
     const withAdmins = { ...dependencies, adminUserIds: admins };
     if (verb === undefined || verb === 'show' || verb === 'status') return await showStatus(input, withAdmins);
     if (verb === 'set') return await setCap(input, words.slice(1), withAdmins);
+    if (verb === 'report') return await showReport(input, words.slice(1), withAdmins);
     const text = `I do not know \`/budget ${input.text.trim()}\`.\n${usage}`;
     return { text, blocks: [section(text)] };
   } catch (error) {
@@ -163,4 +169,29 @@ async function setCap(
   );
   const note = amount === 0 ? ' Model calls in this channel are now refused until the cap is raised.' : '';
   return reply(`The ${window} model budget for <#${input.channelId}> is now ${formatMicroUsd(micro)}.${note}`);
+}
+
+/** `/budget report`: the weekly report for the workspace's admins (checked here, server-side), a refusal for others. */
+async function showReport(
+  input: BudgetCommandInput,
+  args: string[],
+  dependencies: BudgetCommandDependencies,
+): Promise<BudgetCommandReply> {
+  const reply = (text: string): BudgetCommandReply => ({ text, blocks: [section(text)] });
+  if (!dependencies.weeklyReport) return reply('The weekly report is not available in this deployment.');
+  if (!dependencies.adminUserIds.includes(input.userId)) {
+    dependencies.logger?.info(
+      { userId: input.userId, workspaceId: input.workspaceId, channelId: input.channelId, code: 'forbidden' },
+      '/budget report refused: not an admin',
+    );
+    const admins = dependencies.adminUserIds.map((id) => `<@${id}>`).join(', ');
+    return reply(
+      admins
+        ? `Only this workspace’s admins can see the weekly report: ${admins}.`
+        : 'Only admins can see the weekly report, and none are configured (ADMIN_USER_IDS or the workspace settings).',
+    );
+  }
+  if (args.length > 0)
+    return reply(`\`/budget report\` takes no options (it always covers the last 7 days).\n${usage}`);
+  return await dependencies.weeklyReport(input.workspaceId);
 }
