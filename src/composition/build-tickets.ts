@@ -16,6 +16,7 @@ import type { CapabilityHandler } from '../ports/capability.ts';
 import type { LanguageModelGateway } from '../ports/language-model.ts';
 import type { Messenger } from '../ports/messenger.ts';
 import type { WorkspaceSettings, WorkspaceSettingsSource } from '../ports/workspace-settings.ts';
+import { handOverActionId } from '../slack-kit/hand-over-ids.ts';
 import { ticketActionIds, ticketEditModalCallbackId } from '../slack-kit/ticket-ids.ts';
 import type { InteractionHandlers } from '../work/requests.ts';
 import type { Configuration } from './config.ts';
@@ -49,6 +50,8 @@ export function buildTickets(
   for (const actionId of Object.values(ticketActionIds)) {
     actions[actionId] = async (click) => (await workflowOf(click.workspaceId)).handleButton(click);
   }
+  // "Get a human" on answers and agent runs: filed through the clicker's workspace's sinks.
+  actions[handOverActionId] = async (click) => (await workflowOf(click.workspaceId)).handleHandOver(click);
   return {
     ticket: async (request, reply) => (await workflowOf(request.workspaceId)).handleRoutedRequest(request, reply),
     actions,

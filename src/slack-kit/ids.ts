@@ -6,6 +6,7 @@
 
 import { agentActionIds } from './agent-ids.ts';
 import { answerActionIds, answerReasonModalCallbackId } from './answer-ids.ts';
+import { handOverActionId } from './hand-over-ids.ts';
 import { homeActionIds } from './home-ids.ts';
 import { settingsActionIds, settingsModalCallbackId } from './settings-ids.ts';
 import { ticketActionIds, ticketEditModalCallbackId } from './ticket-ids.ts';
@@ -44,6 +45,8 @@ export const actions = {
   answerNotHelpful: answerActionIds.notHelpful,
   /** Reopen the 👎 reason picker (the voter only, checked on the work side). */
   answerFeedbackReason: answerActionIds.reason,
+  /** "Get a human" on an answer or agent run (the tickets capability files the stored hand-over once). */
+  handOver: handOverActionId,
   /** Forget a document from the App Home (admin or uploader, checked on the work side). */
   homeForgetDocument: homeActionIds.forgetDocument,
   /** Open the workspace settings modal (admins only, checked on the work side). */

@@ -9,6 +9,7 @@
 import type { Block } from '../../ports/messenger.ts';
 import { answerActionIds, answerFeedbackBlockId } from '../../slack-kit/answer-ids.ts';
 import { context, section } from '../../slack-kit/blocks.ts';
+import { handOverActions, handOverButton } from '../../slack-kit/hand-over-ids.ts';
 import { formatMicroUsd } from '../../slack-kit/money.ts';
 import { escapeMrkdwn } from '../../slack-kit/mrkdwn.ts';
 import type { AnswerOutcome } from './answer-outcome.ts';
@@ -74,7 +75,15 @@ function footerText(
   return parts.join(' · ');
 }
 
-function feedbackBlock(answerId: string): Block {
+/**
+ * What the final message may carry besides the answer: `handOverId` adds the "Get a human" button (to the
+ * feedback row, or in a row of its own), given only when its hand-over record was stored.
+ */
+export interface AnswerMessageOptions {
+  handOverId?: string;
+}
+
+function feedbackBlock(answerId: string, options: AnswerMessageOptions = {}): Block {
   return {
     type: 'actions',
     block_id: answerFeedbackBlockId,
@@ -91,8 +100,14 @@ function feedbackBlock(answerId: string): Block {
         text: { type: 'plain_text', text: '👎 Not helpful', emoji: true },
         value: answerId,
       },
+      ...(options.handOverId ? [handOverButton(options.handOverId)] : []),
     ],
   };
+}
+
+/** The "Get a human" row for a message without feedback buttons; nothing without a hand-over. */
+function handOverBlocks(options: AnswerMessageOptions): Block[] {
+  return options.handOverId ? [handOverActions(options.handOverId)] : [];
 }
 
 function sourcesBlocks(cited: readonly CitedSource[]): Block[] {
@@ -137,7 +152,7 @@ export function buildStreamingMessage(question: string, markdownSoFar: string): 
  * feedback buttons; every outcome carries a footer that states the cost (and "no model call" when none was
  * made), so nothing ends silently.
  */
-export function buildAnswerMessage(outcome: AnswerOutcome): AnswerMessage {
+export function buildAnswerMessage(outcome: AnswerOutcome, options: AnswerMessageOptions = {}): AnswerMessage {
   const blocks: Block[] = [questionContext(outcome.question)];
   if (outcome.rewritten && outcome.standaloneQuestion !== outcome.question) {
     blocks.push(context(`_Understood as:_ ${limitText(escapeMrkdwn(outcome.standaloneQuestion), 500)}`));
@@ -151,7 +166,7 @@ export function buildAnswerMessage(outcome: AnswerOutcome): AnswerMessage {
       if (!outcome.grounded) blocks.push(context('_This answer cites no source; treat it with care._'));
       blocks.push(...sourcesBlocks(outcome.cited));
       blocks.push(context(footerText(outcome.usage, { fromCache: outcome.fromCache, model: outcome.model })));
-      blocks.push(feedbackBlock(outcome.answerId));
+      blocks.push(feedbackBlock(outcome.answerId, options));
       fallback = [body, ...outcome.cited.map(formatSourcePlain)].join('\n');
       break;
     }
@@ -159,6 +174,7 @@ export function buildAnswerMessage(outcome: AnswerOutcome): AnswerMessage {
       blocks.push(section(`:mag: ${escapeMrkdwn(outcome.userMessage)}`));
       blocks.push(...closestBlocks(outcome.closest));
       blocks.push(context(footerText(outcome.usage, { noModelAnswer: true })));
+      blocks.push(...handOverBlocks(options));
       fallback = [outcome.userMessage, ...outcome.closest.map((document) => `• ${document.title}`)]
         .map(escapeMrkdwn)
         .join('\n');
@@ -174,11 +190,12 @@ export function buildAnswerMessage(outcome: AnswerOutcome): AnswerMessage {
         blocks.push(...splitForSections(limitText(outcome.extractive.mrkdwn, answerTextBudget)).map((t) => section(t)));
         blocks.push(...sourcesBlocks(outcome.extractive.cited));
         blocks.push(context(footerText(outcome.usage, { noModelAnswer: true })));
-        blocks.push(feedbackBlock(outcome.answerId));
+        blocks.push(feedbackBlock(outcome.answerId, options));
         fallback = [reason, outcome.extractive.mrkdwn, ...outcome.extractive.cited.map(formatSourcePlain)].join('\n');
       } else {
         blocks.push(section(`:warning: ${reason}\nI also found no passage that answers this.`));
         blocks.push(context(footerText(outcome.usage, { noModelAnswer: true })));
+        blocks.push(...handOverBlocks(options));
         fallback = reason;
       }
       break;
@@ -188,7 +205,7 @@ export function buildAnswerMessage(outcome: AnswerOutcome): AnswerMessage {
       blocks.push(...splitForSections(limitText(outcome.extractive.mrkdwn, answerTextBudget)).map((t) => section(t)));
       blocks.push(...sourcesBlocks(outcome.extractive.cited));
       blocks.push(context(footerText(outcome.usage, { noModelAnswer: true })));
-      blocks.push(feedbackBlock(outcome.answerId));
+      blocks.push(feedbackBlock(outcome.answerId, options));
       fallback = [withoutModelNote, outcome.extractive.mrkdwn, ...outcome.extractive.cited.map(formatSourcePlain)].join(
         '\n',
       );
@@ -197,6 +214,7 @@ export function buildAnswerMessage(outcome: AnswerOutcome): AnswerMessage {
     case 'invalid_question':
     case 'failed': {
       blocks.push(section(`:warning: ${escapeMrkdwn(outcome.userMessage)}`));
+      blocks.push(...handOverBlocks(options));
       fallback = escapeMrkdwn(outcome.userMessage);
       break;
     }
@@ -237,8 +255,9 @@ function fitBlocks(blocks: Block[]): Block[] {
 export function buildStreamEnding(
   outcome: AnswerOutcome,
   streamedMarkdown: string,
+  options: AnswerMessageOptions = {},
 ): { markdown?: string; blocks: Block[]; text: string } {
-  const whole = buildAnswerMessage(outcome);
+  const whole = buildAnswerMessage(outcome, options);
   if (outcome.kind !== 'answered' || !outcome.markdown.startsWith(streamedMarkdown)) {
     return { blocks: whole.blocks, text: whole.text };
   }
@@ -250,7 +269,7 @@ export function buildStreamEnding(
   if (!outcome.grounded) blocks.push(context('_This answer cites no source; treat it with care._'));
   blocks.push(...sourcesBlocks(outcome.cited));
   blocks.push(context(footerText(outcome.usage, { fromCache: outcome.fromCache, model: outcome.model })));
-  blocks.push(feedbackBlock(outcome.answerId));
+  blocks.push(feedbackBlock(outcome.answerId, options));
   const rest = outcome.markdown.slice(streamedMarkdown.length);
   return { ...(rest ? { markdown: rest } : {}), blocks: fitBlocks(blocks), text: whole.text };
 }

@@ -23,12 +23,20 @@
 import { DeskhandError, toDeskhandError } from '../../errors.ts';
 import type { Logger } from '../../observability/logger.ts';
 import type { CapabilityOutcome, CapabilityRequest, Reply } from '../../ports/capability.ts';
+import type { HandOverRecorder } from '../../ports/hand-over.ts';
 import type { AccessScope } from '../../ports/vector-index.ts';
 import { answerActionIds } from '../../slack-kit/answer-ids.ts';
 import { noDocumentsMessage } from '../../slack-kit/assistant-text.ts';
 import { escapeMrkdwn } from '../../slack-kit/mrkdwn.ts';
 import { addSharedFile } from './add-shared-file.ts';
-import { buildAnswerMessage, buildStatusMessage, buildStreamEnding, buildStreamingMessage } from './answer-blocks.ts';
+import {
+  type AnswerMessageOptions,
+  buildAnswerMessage,
+  buildStatusMessage,
+  buildStreamEnding,
+  buildStreamingMessage,
+} from './answer-blocks.ts';
+import { answerHandOverRecord, offerHandOver } from './answer-hand-over.ts';
 import type { AnswerOutcome } from './answer-outcome.ts';
 import { answerQuestion } from './answer-question.ts';
 import type { AnswerQuestionDependencies, AnswerQuestionInput } from './answer-question-input.ts';
@@ -54,6 +62,8 @@ export interface QuestionHandlerDependencies {
    * rejects when that cannot be told, and the answer then ends with the reason. Absent: workspace and channel.
    */
   documentAccess?: DocumentAccess;
+  /** Where the "Get a human" records go (the tickets capability files them); absent: no button. */
+  handOvers?: HandOverRecorder;
 }
 
 /** See `QuestionHandlerDependencies.documentAccess`. */
@@ -93,6 +103,12 @@ export function createQuestionHandler(dependencies: QuestionHandlerDependencies)
     const answer = reply.canStream
       ? await streamedReply(reply, request, history.length > 0, dependencies.logger)
       : await updatedReply(reply, request, history.length > 0, dependencies.logger);
+    // The hand-over record is stored before the message that carries its button (src/ports/hand-over.ts).
+    const finish = async (outcome: AnswerOutcome) => {
+      const record = answerHandOverRecord(request, reply.threadTs, outcome, new Date(now()));
+      const handOverId = await offerHandOver(dependencies.handOvers, record, dependencies.logger);
+      await answer.finish(outcome, handOverId ? { handOverId } : {});
+    };
 
     let outcome: AnswerOutcome;
     try {
@@ -102,11 +118,11 @@ export function createQuestionHandler(dependencies: QuestionHandlerDependencies)
     } catch (error) {
       const coded = toDeskhandError(error);
       dependencies.logger?.error({ err: error, code: coded.code, requestId: request.requestId }, 'answer failed');
-      await answer.finish(failedOutcome(request, coded));
+      await finish(failedOutcome(request, coded));
       return { kind: 'posted' };
     }
     logAnswered(dependencies.logger, request, outcome, answer.mode);
-    await answer.finish(outcome);
+    await finish(outcome);
     await recordForFeedback(dependencies, request, outcome);
     return { kind: 'posted' };
   };
@@ -221,7 +237,7 @@ async function recordForFeedback(
 interface AnswerReply {
   mode: 'stream' | 'update';
   onTextDelta: (delta: string, textSoFar: string) => void;
-  finish: (outcome: AnswerOutcome) => Promise<void>;
+  finish: (outcome: AnswerOutcome, options: AnswerMessageOptions) => Promise<void>;
 }
 
 /**
@@ -246,9 +262,9 @@ async function streamedReply(
       streamed = textSoFar;
       stream.append(delta);
     },
-    finish: async (outcome) => {
+    finish: async (outcome, options) => {
       try {
-        await stream.stop(buildStreamEnding(outcome, streamed));
+        await stream.stop(buildStreamEnding(outcome, streamed, options));
       } catch (error) {
         // Only a first post with an unknown outcome ends here; repeating it could show the answer twice.
         logger?.error({ err: error, requestId: request.requestId }, 'streamed answer could not be delivered');
@@ -278,9 +294,9 @@ async function updatedReply(
         logger?.warn({ err: error, requestId: request.requestId }, 'streaming update failed');
       });
     },
-    finish: async (outcome) => {
+    finish: async (outcome, options) => {
       await pending;
-      await reply.update(posted.ts, buildAnswerMessage(outcome));
+      await reply.update(posted.ts, buildAnswerMessage(outcome, options));
     },
   };
 }

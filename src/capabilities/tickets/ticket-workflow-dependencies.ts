@@ -7,6 +7,7 @@ import type { Logger } from '../../observability/logger.ts';
 import type { Registry } from '../../observability/metrics.ts';
 import type { Messenger } from '../../ports/messenger.ts';
 import type { ExtractTicketDependencies } from './extract-ticket.ts';
+import type { HandOverStore } from './hand-over-store.ts';
 import type { TicketSink } from './sinks/ticket-sink.ts';
 import type { TicketStore } from './ticket-store.ts';
 
@@ -18,6 +19,8 @@ export interface TicketWorkflowDependencies {
   categories: readonly string[];
   /** Workspace time zone (`TIME_ZONE`) for relative dates. */
   timeZone: string;
+  /** The "Get a human" records (issue 16); absent: the button says hand-over is not set up. */
+  handOvers?: HandOverStore;
   logger?: Logger;
   /** When given: `deskhand_ticket_extractions_total{trigger,outcome}` and `deskhand_ticket_filings_total{outcome}`. */
   metrics?: Registry;

@@ -8,10 +8,13 @@
  * modules: the route (handle-routed-request), making a draft and its card (create-draft), the card's buttons
  * (handle-card-action), the Edit modal's submission (save-edit); customer-text-from-thread reads a thread.
  */
+
+import { DeskhandError } from '../../errors.ts';
 import { counter } from '../../observability/metrics.ts';
-import type { Reply } from '../../ports/capability.ts';
+import type { CapabilityOutcome, Reply } from '../../ports/capability.ts';
 import { isTicketActionId } from '../../slack-kit/ticket-ids.ts';
 import { type CreateDraftOutcome, type CreateDraftRequest, createDraft, type TicketTrigger } from './create-draft.ts';
+import { type HandOverClick, handOver } from './hand-over.ts';
 import { handleCardAction, type TicketActionOutcome, type TicketActionRequest } from './handle-card-action.ts';
 import { handleRoutedRequest, type RoutedTicketRequest } from './handle-routed-request.ts';
 import { type EditSubmissionOutcome, type EditSubmissionRequest, saveEdit, showDraftCard } from './save-edit.ts';
@@ -142,5 +145,24 @@ export class TicketWorkflow {
       ...(request.triggerId ? { triggerId: request.triggerId } : {}),
     });
     return undefined;
+  }
+
+  /**
+   * The "Get a human" button on an answer or agent run (src/capabilities/tickets/hand-over.ts): files the stored
+   * hand-over once, to this workspace's sinks, and tells the clicker what happened.
+   */
+  async handleHandOver(click: HandOverClick): Promise<CapabilityOutcome> {
+    const { handOvers, ...rest } = this.#dependencies;
+    if (!handOvers) {
+      throw new DeskhandError('not_available_yet', 'hand-over store not configured', {
+        userMessage: 'Handing over to a human is not set up here yet. Use /ticket instead.',
+      });
+    }
+    return handOver(click, {
+      ...rest,
+      handOvers,
+      tickets: rest.store,
+      teamLanguage: rest.extraction.configuration.teamLanguage,
+    });
   }
 }

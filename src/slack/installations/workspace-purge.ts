@@ -35,6 +35,7 @@ export function workspaceKeyPrefixes(workspaceId: string): { label: string; pref
     { label: 'channel_sharing', prefix: `{${workspaceId}}:channel-sharing:` },
     { label: 'assistant_threads', prefix: `{${workspaceId}}:assistant:` },
     { label: 'weekly_report_activity', prefix: `{${workspaceId}}:report:` },
+    { label: 'hand_overs', prefix: `{${workspaceId}}:handover:` },
     { label: 'other_workspace_keys', prefix: `{${workspaceId}}:` },
     { label: 'approvals_and_agent_runs', prefix: `agent:{${workspaceId}}:` },
     { label: 'tickets', prefix: `ticket:{${workspaceId}}:` },

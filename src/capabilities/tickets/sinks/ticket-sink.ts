@@ -2,6 +2,7 @@
  * A destination for filed tickets (a triage channel, a webhook, …). `fileTicket` calls each configured sink
  * at most once per ticket; a sink throws `DeskhandError` when delivery failed so the next File click retries it.
  */
+import type { HandOverDetails } from '../hand-over-card.ts';
 import type { Ticket } from '../ticket-schema.ts';
 
 export interface TicketDelivery {
@@ -13,6 +14,8 @@ export interface TicketDelivery {
   filedBy: string;
   filedAt: string;
   extractedWithoutModel: boolean;
+  /** Set for a ticket handed over from an answer or agent run: the question, answer given, sources, thread link. */
+  handOver?: HandOverDetails;
 }
 
 export interface SinkResult {

@@ -4,6 +4,7 @@
  * records nothing and lets the next File click try again.
  */
 import type { Messenger } from '../../../ports/messenger.ts';
+import { handOverBlocks } from '../hand-over-card.ts';
 import { buildTriageMessage } from '../ticket-card.ts';
 import type { SinkResult, TicketDelivery, TicketSink } from './ticket-sink.ts';
 
@@ -25,7 +26,9 @@ export class TriageChannelTicketSink implements TicketSink {
       mode: delivery.extractedWithoutModel ? 'rules' : 'model',
       ...(delivery.source.permalink ? { sourcePermalink: delivery.source.permalink } : {}),
     });
-    const posted = await this.#messenger.post({ channel: this.#channel, text: message.text, blocks: message.blocks });
+    // A hand-over adds what was asked and answered (at most 6 blocks; the ticket's own message has at most 5).
+    const blocks = delivery.handOver ? [...message.blocks, ...handOverBlocks(delivery.handOver)] : message.blocks;
+    const posted = await this.#messenger.post({ channel: this.#channel, text: message.text, blocks });
     let link: string | undefined;
     try {
       link = await this.#messenger.permalink(posted.channel, posted.ts);

@@ -72,6 +72,7 @@ export function webhookPayload(delivery: TicketDelivery): Record<string, unknown
     extractedWithoutModel: delivery.extractedWithoutModel,
     source: delivery.source,
     ticket: delivery.ticket,
+    ...(delivery.handOver ? { handOver: delivery.handOver } : {}),
   };
 }
 
