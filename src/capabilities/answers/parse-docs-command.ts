@@ -14,7 +14,7 @@ export const docsUsage = [
   '*`/docs`* — list the documents this channel can see',
   '*`/docs add`* — add the file you just shared here to this channel’s documents (`/docs add workspace`: to every channel; admins only)',
   '*`/docs forget <title or id>`* — remove a document (admins or whoever added it)',
-  'You can also share a file and mention me in the same message to add it.',
+  'You can also share a file and mention me in the same message to add it, or save a whole thread with the *Save to Deskhand docs* message shortcut.',
 ].join('\n');
 
 /** Parses the text after `/docs`. */
