@@ -42,6 +42,7 @@ import { createFileTicketTool, type FileTicket } from '../capabilities/agent/too
 import { createPostMessageTool } from '../capabilities/agent/tools/post-message.ts';
 import { createSearchDocumentsTool, type SearchDocuments } from '../capabilities/agent/tools/search-documents.ts';
 import { createSummariseThreadTool } from '../capabilities/agent/tools/summarise-thread.ts';
+import { HandOverStore } from '../capabilities/tickets/hand-over-store.ts';
 import type { EncodingName } from '../llm/tokenizer.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Registry } from '../observability/metrics.ts';
@@ -161,6 +162,8 @@ export function createAgent(options: CreateAgentOptions): {
     ...(options.estimateChatCostMicroUsd ? { estimateChatCostMicroUsd: options.estimateChatCostMicroUsd } : {}),
     logger: logger.child({ component: 'agent' }),
     metrics: createAgentMetrics(options.metrics),
+    // "Get a human" on runs that did not get the job done; filed by the tickets capability.
+    handOvers: new HandOverStore(options.redis, { keyPrefix: configuration.redis.keyPrefix }),
   };
   const queue = new AgentRunQueue({
     connection: options.queueConnection,

@@ -7,6 +7,7 @@
  * the transcript. Imports no other part of the loop, so every part can import it.
  */
 import type { Logger } from '../../observability/logger.ts';
+import type { HandOverRecorder } from '../../ports/hand-over.ts';
 import type { ChatRequest, LanguageModelGateway } from '../../ports/language-model.ts';
 import type { Messenger } from '../../ports/messenger.ts';
 import type { AgentMetrics } from './agent-metrics.ts';
@@ -44,6 +45,8 @@ export interface AgentRuntime {
   logger: Logger;
   /** Run outcomes, tool calls and approvals (optional). */
   metrics?: AgentMetrics;
+  /** Where "Get a human" records of runs that did not get the job done go (run-hand-over.ts); absent: no button. */
+  handOvers?: HandOverRecorder;
   now?: () => number;
 }
 

@@ -9,6 +9,7 @@ import type { Logger } from '../../observability/logger.ts';
 import type { Block, MessageStream, Messenger, OutgoingMessage, StreamTask } from '../../ports/messenger.ts';
 import { agentActionIds, agentBlockIds } from '../../slack-kit/agent-ids.ts';
 import { button, context, section, sectionTextLimit } from '../../slack-kit/blocks.ts';
+import { handOverActions } from '../../slack-kit/hand-over-ids.ts';
 import { formatMicroUsd } from '../../slack-kit/money.ts';
 import { escapeMrkdwn, truncate } from '../../slack-kit/mrkdwn.ts';
 import type { RunOutcomeKind, RunState, StepState } from './run-state.ts';
@@ -114,6 +115,7 @@ function outcomeBlocks(state: RunState): Block[] {
     ),
   ];
   if (state.outcome.answer) blocks.push(section(escapeMrkdwn(truncate(state.outcome.answer, 2500))));
+  if (state.handOver) blocks.push(handOverActions(state.runId));
   return blocks;
 }
 

@@ -34,6 +34,7 @@ import { applyDecision } from './decisions.ts';
 import { cancelPendingApproval, ensureApprovalCard, escalate, reachBound } from './escalation.ts';
 import { executeTool, recoverInFlight } from './execute-tool.ts';
 import { effectiveLimit, formatBound } from './run-bounds.ts';
+import { offerRunHandOver } from './run-hand-over.ts';
 import type { PendingCall, RunState } from './run-state.ts';
 import { callFingerprint } from './tool-registry.ts';
 
@@ -114,6 +115,10 @@ export async function driveRun(
 }
 
 async function checkpoint(state: RunState, runtime: AgentRuntime): Promise<void> {
+  // Before the save and the final publish, so the stored run and its summary agree on the button.
+  await offerRunHandOver(state, runtime.handOvers, (error) =>
+    runtime.logger.warn({ err: error, runId: state.runId }, 'could not record the hand-over; no "Get a human" button'),
+  );
   await runtime.runs.save(state);
   const hadProgress = state.progress !== undefined;
   await runtime.progress.publish(state, { wait: state.status !== 'running' });

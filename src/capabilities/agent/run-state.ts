@@ -85,6 +85,8 @@ export interface RunState {
    */
   progress: { channel: string; ts: string; mode?: 'stream' } | undefined;
   outcome: { kind: RunOutcomeKind; message: string; answer?: string } | undefined;
+  /** Set once the ended run's "Get a human" record is stored (run-hand-over.ts): its summary shows the button. */
+  handOver?: boolean;
 }
 
 export function newRunState(input: {

@@ -16,7 +16,6 @@ import { type HandOverRecord, type HandOverRecorder, handOverLimits } from '../.
 import { truncate } from '../../slack-kit/mrkdwn.ts';
 
 export interface HandOverRedis {
-  hget(key: string, field: string): Promise<string | null>;
   hgetall(key: string): Promise<Record<string, string>>;
   eval(script: string, numberOfKeys: number, ...args: (string | number)[]): Promise<unknown>;
 }
@@ -117,7 +116,7 @@ export class HandOverStore implements HandOverRecorder {
   /** The record in `workspaceId`, or undefined when there is none (expired, forged id, other workspace). */
   async get(workspaceId: string, id: string): Promise<HandOverRecord | undefined> {
     if (!isHandOverId(id)) return undefined;
-    const json = await this.#redis.hget(this.key(workspaceId, id), 'record');
+    const json = (await this.#redis.hgetall(this.key(workspaceId, id))).record;
     if (!json) return undefined;
     try {
       return JSON.parse(json) as HandOverRecord;
