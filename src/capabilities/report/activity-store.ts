@@ -114,9 +114,10 @@ for _, field in ipairs(fields) do
 end
 local out = { counters }
 for l = 2, per do
-  local keys = {}
-  for d = 0, days - 1 do table.insert(keys, KEYS[d * per + l]) end
-  table.insert(out, redis.call('ZUNION', #keys, unpack(keys), 'WITHSCORES'))
+  local args = { days }
+  for d = 0, days - 1 do table.insert(args, KEYS[d * per + l]) end
+  table.insert(args, 'WITHSCORES')
+  table.insert(out, redis.call('ZUNION', unpack(args)))
 end
 return out`;
 
