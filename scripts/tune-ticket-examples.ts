@@ -10,6 +10,7 @@
  * does. Prints the best settings by mean accuracy over the example counts, with the spread over folds, and the
  * last line is one JSON object with every row.
  */
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
   type ExampleRepresentation,
@@ -169,4 +170,4 @@ function main(): void {
   console.log(JSON.stringify({ rulesAccuracy, rows: ranked.map(({ row, score }) => ({ ...row, score })) }));
 }
 
-main();
+if (process.argv[1] === fileURLToPath(import.meta.url)) main();

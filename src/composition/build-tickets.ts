@@ -9,6 +9,8 @@
  * the next request and unchanged settings build nothing.
  */
 import type { Redis } from 'ioredis';
+import { TicketExampleStore } from '../capabilities/tickets/learning/ticket-example-store.ts';
+import { WorkspaceExampleIndexes } from '../capabilities/tickets/learning/workspace-example-indexes.ts';
 import type { TicketWorkflow } from '../capabilities/tickets/ticket-workflow.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Registry } from '../observability/metrics.ts';
@@ -42,7 +44,14 @@ export function buildTickets(
     settings?: WorkspaceSettingsSource;
   },
 ): TicketHandlers {
-  const { registry, settings, ...rest } = dependencies;
+  const { registry, settings, ...shared } = dependencies;
+  // One example store and one in-memory index per workspace, whatever the settings: a correction saved under one
+  // settings version teaches the workflows of the next.
+  const exampleStore = new TicketExampleStore(shared.redis, { keyPrefix: configuration.redis.keyPrefix });
+  const rest = {
+    ...shared,
+    ticketExamples: { store: exampleStore, nearest: new WorkspaceExampleIndexes(exampleStore) },
+  };
   const workflowOf = settings
     ? workspaceWorkflows(configuration, settings, { ...rest, metrics: registry })
     : constant(createTicketWorkflow(configuration, { ...rest, metrics: registry }));

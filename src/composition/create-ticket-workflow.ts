@@ -6,6 +6,8 @@
  */
 
 import { type HandOverRedis, HandOverStore } from '../capabilities/tickets/hand-over-store.ts';
+import type { TicketExampleSource } from '../capabilities/tickets/learning/ticket-example.ts';
+import type { TicketExampleStore } from '../capabilities/tickets/learning/ticket-example-store.ts';
 import { createTicketSinks } from '../capabilities/tickets/sinks/create-ticket-sinks.ts';
 import type { TicketRedis } from '../capabilities/tickets/ticket-store.ts';
 import { TicketWorkflow } from '../capabilities/tickets/ticket-workflow.ts';
@@ -28,6 +30,8 @@ export function createTicketWorkflow(
     messenger: Messenger;
     logger?: Logger;
     metrics?: Registry;
+    /** The workspaces' labelled examples, shared by every workflow (learning from corrections). */
+    ticketExamples?: { store: TicketExampleStore; nearest: TicketExampleSource };
   },
 ): TicketWorkflow {
   const { tickets } = configuration;
@@ -40,6 +44,7 @@ export function createTicketWorkflow(
         teamLanguage: tickets.teamLanguage,
         encoding: encodingForModel(configuration.openai.model, configuration.openai.fallbackEncoding ?? 'o200k_base'),
       },
+      ...(dependencies.ticketExamples ? { examples: dependencies.ticketExamples.nearest } : {}),
       ...(dependencies.logger ? { logger: dependencies.logger } : {}),
     },
     // Drafts and filings are also counted by category for the admins' weekly report (report-recording.ts).
@@ -50,6 +55,7 @@ export function createTicketWorkflow(
       dependencies.logger,
     ),
     handOvers: new HandOverStore(dependencies.redis, { keyPrefix: configuration.redis.keyPrefix }),
+    ...(dependencies.ticketExamples ? { ticketExamples: dependencies.ticketExamples.store } : {}),
     messenger: dependencies.messenger,
     sinks: createTicketSinks(tickets, {
       messenger: dependencies.messenger,

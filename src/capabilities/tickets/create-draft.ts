@@ -7,6 +7,7 @@
  * that message).
  */
 import { extractTicket, type TicketSourceFile } from './extract-ticket.ts';
+import { boundExampleText } from './learning/example-features.ts';
 import { buildTicketCard } from './ticket-card.ts';
 import { newTicketId, type TicketDraft } from './ticket-store.ts';
 import type { TicketWorkflowDependencies } from './ticket-workflow-dependencies.ts';
@@ -79,6 +80,9 @@ export async function createDraft(
     ticket: extraction.ticket,
     flags: extraction.flags,
     mode: extraction.kind === 'degraded' ? 'rules' : 'model',
+    sourceText: boundExampleText(extraction.sourceText),
+    textTs: request.textTs ?? request.source.messageTs,
+    timeZone: request.timeZone,
     ...(request.reply.threadTs ? { threadTs: request.reply.threadTs } : {}),
   };
   await store.create(draft);

@@ -15,11 +15,16 @@ import type { EncodingName } from '../../llm/tokenizer.ts';
 import type { Logger } from '../../observability/logger.ts';
 import type { LanguageModelGateway } from '../../ports/language-model.ts';
 import { groundTicket, type TicketFlag } from './grounding.ts';
+import { applyExampleVote } from './learning/apply-example-vote.ts';
+import { defaultVoteParameters } from './learning/example-vote.ts';
+import type { Neighbour } from './learning/nearest-example-index.ts';
+import type { TicketExample, TicketExampleSource } from './learning/ticket-example.ts';
 import { extractByRules, truncateForRules } from './rule-based-extractor.ts';
 import { hasNoReadableText, plainTextFromSlack } from './slack-text.ts';
 import {
   buildTicketPrompt,
   defaultTicketInputTokenLimit,
+  maxLearnedPromptExamples,
   type TicketPrompt,
   ticketPromptVersion,
 } from './ticket-prompt.ts';
@@ -67,6 +72,11 @@ export interface ExtractTicketDependencies {
   /** False when no language model is configured: the rules make every ticket and the gateway is never called. */
   modelConfigured?: boolean;
   configuration: ExtractTicketConfiguration;
+  /**
+   * The workspace's labelled examples (learning from corrections): in rule mode their vote decides category and
+   * urgency, in model mode the nearest are few-shot examples. Without it, or when it fails, extraction is as before.
+   */
+  examples?: TicketExampleSource;
   logger?: Logger;
   now?: () => number;
 }
@@ -170,6 +180,7 @@ export async function extractTicket(
     return { kind: 'rejected', reason: prepared.reason, message: prepared.message };
   }
   const customerText = prepared.text;
+  const neighbours = await nearestExamples(input.workspaceId, customerText, dependencies.examples, log);
 
   const prompt = buildTicketPrompt({
     text: prepared.text,
@@ -179,6 +190,7 @@ export async function extractTicket(
     teamLanguage: configuration.teamLanguage,
     maxInputTokens: configuration.maxInputTokens ?? defaultTicketInputTokenLimit,
     ...(configuration.encoding ? { encoding: configuration.encoding } : {}),
+    learnedExamples: neighbours.slice(0, maxLearnedPromptExamples).map(({ example }) => example),
   });
   if (dependencies.modelConfigured === false) {
     log?.info({ code: 'configuration', messageTs: input.messageTs }, 'ticket extracted by rules: no model configured');
@@ -187,6 +199,8 @@ export async function extractTicket(
       configuration,
       customerText,
       new DeskhandError('configuration', 'no language model configured'),
+      neighbours,
+      log,
     );
   }
 
@@ -202,7 +216,24 @@ export async function extractTicket(
       { code: error.code, err: error, messageTs: input.messageTs, known: isDeskhandError(thrown) },
       'ticket extracted without the model',
     );
-    return extractWithoutModel(input, configuration, customerText, error);
+    return extractWithoutModel(input, configuration, customerText, error, neighbours, log);
+  }
+}
+
+/** The workspace's nearest examples for the text; none (logged) when there is no source or it fails. */
+async function nearestExamples(
+  workspaceId: string,
+  text: string,
+  examples: TicketExampleSource | undefined,
+  log: Logger | undefined,
+): Promise<Neighbour<TicketExample>[]> {
+  if (!examples) return [];
+  try {
+    return await examples.nearest(workspaceId, text, Math.max(defaultVoteParameters.k, maxLearnedPromptExamples));
+  } catch (thrown) {
+    const error = toDeskhandError(thrown);
+    log?.warn({ code: error.code, err: error }, 'ticket examples unavailable; extracting without them');
+    return [];
   }
 }
 
@@ -265,6 +296,7 @@ async function extractWithModel(
       repaired: structured.repaired,
       removed: grounded.flags.map((flag) => flag.kind),
       truncated: prompt.truncated,
+      learnedExamples: prompt.learnedExamples,
     },
     'ticket extracted',
   );
@@ -288,14 +320,23 @@ function extractWithoutModel(
   configuration: ExtractTicketConfiguration,
   customerText: string,
   error: DeskhandError,
+  neighbours: readonly Neighbour<TicketExample>[],
+  log: Logger | undefined,
 ): TicketExtraction {
-  const ruleTicket = extractByRules({
+  const byRules = extractByRules({
     text: customerText,
     messageTs: input.messageTs,
     timeZone: input.timeZone,
     categories: configuration.categories,
     teamLanguage: configuration.teamLanguage,
   });
+  const voted = applyExampleVote(byRules, neighbours, configuration.categories);
+  if (neighbours.length > 0)
+    log?.info(
+      { neighbours: neighbours.length, changed: voted.changed, category: voted.vote.category?.share },
+      'ticket fields voted by learned examples',
+    );
+  const ruleTicket = voted.ticket;
   const grounded = groundTicket(ruleTicket, {
     sourceText: customerText,
     messageTs: input.messageTs,

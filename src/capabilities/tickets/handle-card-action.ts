@@ -6,11 +6,13 @@
  * the card's thread; every File click is counted by outcome (when metrics are on), a filed ticket replaces the
  * card, a click while another is filing says nothing; Edit opens the modal only on a draft still in `draft`
  * state, carrying its version for the later compare-and-set; Discard replaces the card only when the store
- * discarded the draft, and a repeated Discard is silent.
+ * discarded the draft, and a repeated Discard is silent; a ticket filed by this click becomes a labelled example of
+ * its workspace (learning from corrections).
  */
 
 import { type TicketActionId, ticketActionIds } from '../../slack-kit/ticket-ids.ts';
 import { type FileTicketOutcome, fileTicket } from './file-ticket.ts';
+import { recordTicketExample } from './learning/record-ticket-example.ts';
 import { buildDiscardedCard, buildFiledCard } from './ticket-card.ts';
 import { buildEditModal, type EditModalMetadata } from './ticket-edit-modal.ts';
 import type { StoredTicketDraft } from './ticket-store.ts';
@@ -97,6 +99,15 @@ async function fileFromCard(
     },
   );
   recordFiling?.(outcome.kind === 'filed' && outcome.alreadyFiled ? 'already_filed' : outcome.kind);
+  if (outcome.kind === 'filed' && !outcome.alreadyFiled) {
+    // A filed ticket is one a person accepted: unchanged, or as they corrected it in the Edit modal.
+    await recordTicketExample(
+      outcome.draft,
+      outcome.draft.editedBy ? 'corrected' : 'filed',
+      request.userId,
+      dependencies,
+    );
+  }
   if (outcome.kind === 'filed') {
     const filed = buildFiledCard({
       ticket: outcome.draft.ticket,

@@ -298,7 +298,8 @@ function summarise(text: string): string {
   return sentence.length <= 200 ? sentence : `${sentence.slice(0, 199).trimEnd()}…`;
 }
 
-function questionsFor(ticket: Pick<Ticket, 'category' | 'orderIds'>): string[] {
+/** What a rule-made ticket of this category still needs to ask. */
+export function questionsFor(ticket: Pick<Ticket, 'category' | 'orderIds'>): string[] {
   switch (ticket.category) {
     case 'missing_delivery':
       return ticket.orderIds.length === 0 ? ['What is the order number?'] : [];

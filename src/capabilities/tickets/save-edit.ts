@@ -1,13 +1,15 @@
 /**
  * The Edit modal's submission: validating and saving it, and re-rendering the card after a save.
  *
- * Guarantees: fast enough to run before the view's ack (one Redis read and one compare-and-set); the tenant
+ * Guarantees: fast enough to run before the view's ack (one Redis read, one compare-and-set and one script that
+ * records the saved ticket as a labelled example of the workspace, whose failure is only logged); the tenant
  * comes from the request context, never from the modal's metadata; a save only lands on the version the modal
  * was opened on, on a draft still in `draft` state, and drops the grounding flags (values a person typed are
  * theirs); every refusal comes back as `response_action: "errors"` for Slack to show inside the modal.
  */
 
 import { ticketEditBlockIds } from '../../slack-kit/ticket-ids.ts';
+import { recordTicketExample } from './learning/record-ticket-example.ts';
 import { buildTicketCard } from './ticket-card.ts';
 import { type EditModalMetadata, parseEditSubmission, type ViewStateValues } from './ticket-edit-modal.ts';
 import type { StoredTicketDraft } from './ticket-store.ts';
@@ -33,7 +35,7 @@ export type EditSubmissionOutcome =
  */
 export async function saveEdit(
   request: EditSubmissionRequest,
-  dependencies: Pick<TicketWorkflowDependencies, 'store' | 'categories'>,
+  dependencies: Pick<TicketWorkflowDependencies, 'store' | 'categories' | 'ticketExamples' | 'logger' | 'now'>,
 ): Promise<EditSubmissionOutcome> {
   const { store } = dependencies;
   const refuse = (message: string): EditSubmissionOutcome => ({
@@ -81,6 +83,8 @@ export async function saveEdit(
         : 'This ticket can no longer be edited (it is being filed, filed or discarded).',
     );
   }
+  // What a person saved is what the next similar extraction in this workspace should come close to.
+  await recordTicketExample(saved.draft, 'corrected', request.userId, dependencies);
   return { kind: 'saved', draft: saved.draft };
 }
 

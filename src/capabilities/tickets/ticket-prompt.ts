@@ -10,7 +10,7 @@ import { countTokens, type EncodingName, truncateToTokens } from '../../llm/toke
 import type { ChatMessage } from '../../ports/language-model.ts';
 import { emptyTicket, type Ticket, ticketJsonSchema } from './ticket-schema.ts';
 
-export const ticketPromptVersion = 'ticket-2026-11-28.1';
+export const ticketPromptVersion = 'ticket-2026-12-05.1';
 
 /** Default cap on the customer text sent to the model (tokens); longer text is cut and the card says so. */
 export const defaultTicketInputTokenLimit = 3000;
@@ -25,7 +25,23 @@ export interface TicketPromptInput {
   teamLanguage: string;
   maxInputTokens?: number;
   encoding?: EncodingName;
+  /**
+   * The workspace's nearest labelled examples, nearest first (learning from corrections). They follow the fixed
+   * examples and share `maxInputTokens` with the customer text: an example that does not fit is left out.
+   */
+  learnedExamples?: readonly LearnedPromptExample[];
 }
+
+/** A labelled example of the workspace as the prompt shows it. */
+export interface LearnedPromptExample {
+  text: string;
+  messageTs: string;
+  timeZone: string;
+  ticket: Ticket;
+}
+
+/** Learned examples a prompt shows at most. */
+export const maxLearnedPromptExamples = 4;
 
 export interface TicketPrompt {
   messages: ChatMessage[];
@@ -37,6 +53,9 @@ export interface TicketPrompt {
   textTokens: number;
   /** Tokens of the text before truncation. */
   originalTextTokens: number;
+  /** How many learned examples the prompt shows, and their tokens. */
+  learnedExamples: number;
+  learnedExampleTokens: number;
 }
 
 /** The message time as the model sees it: local wall time, weekday and zone. */
@@ -162,6 +181,8 @@ export function buildTicketPrompt(input: TicketPromptInput): TicketPrompt {
     messages.push({ role: 'user', content: JSON.stringify(example.input) });
     messages.push({ role: 'assistant', content: JSON.stringify(example.output) });
   }
+  const learned = learnedExampleMessages(input, allowed, Math.max(0, limit - cut.tokens));
+  messages.push(...learned.messages);
   messages.push({
     role: 'user',
     content: JSON.stringify({
@@ -173,7 +194,47 @@ export function buildTicketPrompt(input: TicketPromptInput): TicketPrompt {
       ...(cut.truncated ? { note: 'text was truncated to fit the input limit' } : {}),
     }),
   });
-  return { messages, text: cut.text, truncated: cut.truncated, textTokens: cut.tokens, originalTextTokens };
+  return {
+    messages,
+    text: cut.text,
+    truncated: cut.truncated,
+    textTokens: cut.tokens,
+    originalTextTokens,
+    learnedExamples: learned.messages.length / 2,
+    learnedExampleTokens: learned.tokens,
+  };
+}
+
+/**
+ * The learned examples as user/assistant pairs, nearest first, each counted exactly (the model's encoding) and kept
+ * only while the total stays within `budget` tokens; examples of categories the workspace no longer has are
+ * skipped (they would teach an invalid value).
+ */
+function learnedExampleMessages(
+  input: TicketPromptInput,
+  allowed: ReadonlySet<string>,
+  budget: number,
+): { messages: ChatMessage[]; tokens: number } {
+  const messages: ChatMessage[] = [];
+  let tokens = 0;
+  for (const example of input.learnedExamples ?? []) {
+    if (messages.length / 2 >= maxLearnedPromptExamples) break;
+    if (!allowed.has(example.ticket.category)) continue;
+    const time = describeMessageTime(example.messageTs, example.timeZone);
+    const user = JSON.stringify({
+      text: example.text,
+      message_time: time.local,
+      weekday: time.weekday,
+      time_zone: example.timeZone,
+      team_language: input.teamLanguage,
+    });
+    const assistant = JSON.stringify(example.ticket);
+    const cost = countTokens(user, input.encoding) + countTokens(assistant, input.encoding);
+    if (tokens + cost > budget) continue;
+    tokens += cost;
+    messages.push({ role: 'user', content: user }, { role: 'assistant', content: assistant });
+  }
+  return { messages, tokens };
 }
 
 /** The few-shot examples (tests validate them against the schema so they never drift from it). */

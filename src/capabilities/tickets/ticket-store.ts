@@ -36,6 +36,13 @@ export interface TicketDraft {
   flags: TicketFlag[];
   /** `rules` when extracted without the model. */
   mode: 'model' | 'rules';
+  /**
+   * The plain customer text the ticket was extracted from (cut to 2,000 characters), the ts and zone its relative
+   * dates refer to: what a correction teaches (learning from corrections). Absent on drafts made before.
+   */
+  sourceText?: string;
+  textTs?: string;
+  timeZone?: string;
   /** Where the card was posted, once it was. */
   card?: { channel: string; ts: string };
   /** Thread the card belongs to. */

@@ -8,6 +8,7 @@ import type { Registry } from '../../observability/metrics.ts';
 import type { Messenger } from '../../ports/messenger.ts';
 import type { ExtractTicketDependencies } from './extract-ticket.ts';
 import type { HandOverStore } from './hand-over-store.ts';
+import type { TicketExampleStore } from './learning/ticket-example-store.ts';
 import type { TicketSink } from './sinks/ticket-sink.ts';
 import type { TicketStore } from './ticket-store.ts';
 
@@ -19,6 +20,8 @@ export interface TicketWorkflowDependencies {
   categories: readonly string[];
   /** Workspace time zone (`TIME_ZONE`) for relative dates. */
   timeZone: string;
+  /** Where saved edits and filed tickets become labelled examples (learning from corrections); absent: none. */
+  ticketExamples?: TicketExampleStore;
   /** The "Get a human" records (issue 16); absent: the button says hand-over is not set up. */
   handOvers?: HandOverStore;
   logger?: Logger;

@@ -38,6 +38,7 @@ export function workspaceKeyPrefixes(workspaceId: string): { label: string; pref
     { label: 'hand_overs', prefix: `{${workspaceId}}:handover:` },
     { label: 'other_workspace_keys', prefix: `{${workspaceId}}:` },
     { label: 'approvals_and_agent_runs', prefix: `agent:{${workspaceId}}:` },
+    { label: 'ticket_examples', prefix: `ticket-examples:{${workspaceId}}:` },
     { label: 'tickets', prefix: `ticket:{${workspaceId}}:` },
     { label: 'thread_memory', prefix: `thread:${workspaceId}:` },
     { label: 'recent_file_shares', prefix: `docs:recent-file:${workspaceId}:` },
