@@ -30,6 +30,10 @@ export const settingsBlockIds = {
   channelMode: 'settings_channel_mode',
   channels: 'settings_channels',
   sharedChannelDocuments: 'settings_shared_documents',
+  mentionQuestion: 'settings_mention_question',
+  mentionTicket: 'settings_mention_ticket',
+  mentionAgent: 'settings_mention_agent',
+  prices: 'settings_prices',
 } as const;
 
 export type SettingsField = keyof typeof settingsBlockIds;

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { resolveSettings } from '../../src/capabilities/settings/resolve-settings.ts';
 import { buildSettingsModal } from '../../src/capabilities/settings/settings-modal.ts';
 import {
   parseSettingsSubmission,
@@ -67,7 +68,7 @@ describe('settings modal', () => {
 
 describe('parseSettingsSubmission', () => {
   test('an unchanged form stores nothing but the mention defaults already stored', () => {
-    const parsed = parseSettingsSubmission(valuesOf(defaults), context);
+    const parsed = parseSettingsSubmission(valuesOf(resolveSettings(defaults, context.current)), context);
     assert.deepEqual(parsed, { kind: 'valid', overrides: { channels: { mentionDefaults: { CMENTION1: 'agent' } } } });
   });
 

@@ -10,6 +10,14 @@ import {
   settingsInputActionId,
   settingsModalCallbackId,
 } from '../../slack-kit/settings-ids.ts';
+import {
+  channelsWithDefault,
+  hiddenChannelsNote,
+  mentionKinds,
+  pickerLimit,
+  splitForPicker,
+} from './settings-channel-fields.ts';
+import { formatWorkspacePrices, maxPricesText } from './settings-prices.ts';
 import { formatUsdAmount } from './settings-submission.ts';
 
 /** What the modal carries in `private_metadata`: checked against the submitter's workspace on submit. */
@@ -60,6 +68,22 @@ function select(choices: readonly (readonly [string, string])[], initial: string
   const options = choices.map(([value, text]) => ({ text: plainText(text), value }));
   const selected = options.find((option) => option.value === initial);
   return { type: 'static_select', options, ...(selected ? { initial_option: selected } : {}) };
+}
+
+/** A multi conversations select of at most `pickerLimit` channels; the hint says how many more are kept. */
+function channelPicker(blockId: string, label: string, all: readonly string[], hint: string) {
+  const { shown, hidden } = splitForPicker(all);
+  return input(
+    blockId,
+    label,
+    {
+      type: 'multi_conversations_select',
+      filter: { include: ['public', 'private'], exclude_bot_users: true },
+      ...(shown.length > 0 ? { initial_conversations: shown } : {}),
+      max_selected_items: pickerLimit,
+    },
+    { optional: true, hint: `${hint}${hiddenChannelsNote(hidden)}` },
+  );
 }
 
 const section = (text: string) => ({ type: 'section', text: { type: 'mrkdwn', text } });
@@ -136,8 +160,17 @@ export function buildSettingsModal(input_: {
       ),
       header('Model'),
       input(ids.model, 'Chat model', textElement(settings.model, { maxLength: 100 }), {
-        hint: `Default: ${defaults.model}. It must have a price (MODEL_PRICES_JSON), so budgets can hold it.`,
+        hint: `Default: ${defaults.model}. It must have a price (MODEL_PRICES_JSON, or this workspace’s prices below), so budgets can hold it.`,
       }),
+      input(
+        ids.prices,
+        'This workspace’s model prices (USD per million tokens)',
+        textElement(formatWorkspacePrices(settings.prices), { multiline: true, maxLength: maxPricesText }),
+        {
+          optional: true,
+          hint: 'One model a line: “model input,output”, e.g. “gpt-4o-mini 0.15,0.6”. They replace Deskhand’s configured prices for this workspace’s calls. At most 20. Empty: the configured prices.',
+        },
+      ),
       header('Tickets'),
       input(
         ids.categories,
@@ -168,21 +201,25 @@ export function buildSettingsModal(input_: {
       ),
       header('Where Deskhand works'),
       input(ids.channelMode, 'Channels', select(channelModes, settings.channels.mode)),
-      input(
+      channelPicker(
         ids.channels,
         'Listed channels',
-        {
-          type: 'multi_conversations_select',
-          filter: { include: ['public', 'private'], exclude_bot_users: true },
-          initial_conversations: settings.channels.channels.slice(0, 100),
-          max_selected_items: 100,
-        },
-        { optional: true, hint: 'The allow-list or deny-list chosen above.' },
+        settings.channels.channels,
+        'The allow-list or deny-list chosen above.',
       ),
       input(
         ids.sharedChannelDocuments,
         'In channels shared with other organisations (Slack Connect)',
         select(sharedDocumentChoices, settings.channels.sharedChannelDocuments),
+      ),
+      header('What a plain mention means'),
+      ...mentionKinds.map(([kind, field, label]) =>
+        channelPicker(
+          ids[field],
+          label,
+          channelsWithDefault(settings.channels.mentionDefaults, kind),
+          'In these channels a mention without a command is always this, with no guess. A channel belongs in one list at most; elsewhere Deskhand decides.',
+        ),
       ),
     ],
   };

@@ -9,21 +9,28 @@
  *   regexes are linear. Nothing here trusts the payload: a crafted submission gets the same checks as a typed one.
  * - A model without a price is refused (budgets could not hold it); a webhook URL must be https to a public host
  *   name (no IP literals, localhost or internal names) and needs TICKET_WEBHOOK_SECRET, which stays in the environment.
- * - The per-channel mention defaults are not in the modal: whatever was stored for them is kept.
+ * - Channel pickers show at most 100 channels; stored channels they could not show are kept
+ *   (settings-channel-fields.ts). A channel in two plain-mention lists is an error.
+ * - Workspace prices are parsed strictly (settings-prices.ts); a model the process's price table lacks is accepted
+ *   when the same submission prices it.
  */
 import {
+  modelNamePattern,
   type WorkspaceSettings,
   type WorkspaceSettingsOverrides,
   workspaceSettingsOverridesSchema,
 } from '../../ports/workspace-settings.ts';
 import { settingsBlockIds as ids, type SettingsField, settingsInputActionId } from '../../slack-kit/settings-ids.ts';
+import { resolveSettings } from './resolve-settings.ts';
+import { channelFieldsOf, pickerLimit } from './settings-channel-fields.ts';
+import { maxPricesText, parseWorkspacePrices } from './settings-prices.ts';
 
 /** `view.state.values`: block id → action id → element state (untrusted). */
 export type SettingsViewValues = Record<string, Record<string, unknown>>;
 
 export interface SubmissionContext {
   defaults: WorkspaceSettings;
-  /** What is stored now (its mention defaults are kept). */
+  /** What is stored now (channels the pickers could not show are kept from it). */
   current: WorkspaceSettingsOverrides;
   /** Why a model cannot be used (no price), or undefined when it can. */
   modelProblem: (model: string) => string | undefined;
@@ -36,7 +43,6 @@ export type SettingsSubmission =
 
 const maxCapUsd = 100_000;
 const usdPattern = /^\$?(\d{1,9}(?:\.\d{1,6})?)$/;
-const modelPattern = /^[A-Za-z0-9][A-Za-z0-9._:/-]{0,99}$/;
 const userIdPattern = /^[UW][A-Z0-9]{2,20}$/;
 const groupIdPattern = /^S[A-Z0-9]{2,20}$/;
 const channelIdPattern = /^[CG][A-Z0-9]{2,20}$/;
@@ -94,8 +100,12 @@ export function parseSettingsSubmission(values: SettingsViewValues, context: Sub
     userDailyUsd: usd('userDailyUsd') ?? defaults.caps.userDailyUsd,
   };
   const model = text('model', 100) ?? defaults.model;
-  if (!modelPattern.test(model)) fail('model', 'Enter a model name such as gpt-4o-mini (letters, digits, . _ : / -).');
-  else {
+  const prices = parseWorkspacePrices(text('prices', maxPricesText));
+  if (prices.kind === 'invalid') fail('prices', prices.message);
+  const pricedHere = prices.kind === 'valid' && prices.prices !== undefined && Object.hasOwn(prices.prices, model);
+  if (!modelNamePattern.test(model))
+    fail('model', 'Enter a model name such as gpt-4o-mini (letters, digits, . _ : / -).');
+  else if (!pricedHere) {
     const problem = context.modelProblem(model);
     if (problem) fail('model', problem);
   }
@@ -111,7 +121,15 @@ export function parseSettingsSubmission(values: SettingsViewValues, context: Sub
   }
   const mode = (state('channelMode').selected_option as { value?: unknown } | null)?.value;
   if (mode !== 'all' && mode !== 'allow' && mode !== 'deny') fail('channelMode', 'Choose where Deskhand works.');
-  const channels = list('channels', 'selected_conversations', channelIdPattern, 'channels');
+  const picked = (field: SettingsField) =>
+    list(field, 'selected_conversations', channelIdPattern, 'channels', pickerLimit);
+  const channelFields = channelFieldsOf({
+    listed: picked('channels'),
+    mentions: { question: picked('mentionQuestion'), ticket: picked('mentionTicket'), agent: picked('mentionAgent') },
+    current: resolveSettings(defaults, context.current).channels,
+  });
+  if (channelFields.kind === 'invalid') fail(channelFields.field, channelFields.message);
+  const channels = channelFields.kind === 'valid' ? channelFields.channels : [];
   if (mode === 'allow' && channels.length === 0)
     fail('channels', 'List at least one channel for an allow-list, or choose “Every channel”.');
   const shared = (state('sharedChannelDocuments').selected_option as { value?: unknown } | null)?.value;
@@ -130,6 +148,7 @@ export function parseSettingsSubmission(values: SettingsViewValues, context: Sub
       ...(caps.userDailyUsd === undefined ? {} : { userDailyUsd: caps.userDailyUsd }),
     },
     model,
+    ...(prices.kind === 'valid' && prices.prices ? { prices: prices.prices } : {}),
     tickets: {
       categories,
       ...(triageChannelId ? { triageChannelId } : {}),
@@ -138,7 +157,7 @@ export function parseSettingsSubmission(values: SettingsViewValues, context: Sub
     channels: {
       mode: mode as WorkspaceSettings['channels']['mode'],
       channels,
-      mentionDefaults: context.current.channels?.mentionDefaults ?? defaults.channels.mentionDefaults,
+      mentionDefaults: channelFields.kind === 'valid' ? channelFields.mentionDefaults : {},
       sharedChannelDocuments: shared as WorkspaceSettings['channels']['sharedChannelDocuments'],
     },
   };
@@ -205,8 +224,15 @@ function differencesFrom(defaults: WorkspaceSettings, chosen: WorkspaceSettings)
       approvers: defaults.approvers,
       approverGroup: defaults.approverGroup,
       model: defaults.model,
+      prices: defaults.prices,
     },
-    { admins: chosen.admins, approvers: chosen.approvers, approverGroup: chosen.approverGroup, model: chosen.model },
+    {
+      admins: chosen.admins,
+      approvers: chosen.approvers,
+      approverGroup: chosen.approverGroup,
+      model: chosen.model,
+      prices: chosen.prices,
+    },
   );
   const caps = diff(defaults.caps, chosen.caps);
   const tickets = diff(defaults.tickets, chosen.tickets);
@@ -227,6 +253,7 @@ const pathFields: Record<string, SettingsField> = {
   approvers: 'approvers',
   approverGroup: 'approverGroup',
   model: 'model',
+  prices: 'prices',
   'caps.channelDailyUsd': 'channelDailyUsd',
   'caps.channelMonthlyUsd': 'channelMonthlyUsd',
   'caps.workspaceDailyUsd': 'workspaceDailyUsd',
@@ -237,6 +264,7 @@ const pathFields: Record<string, SettingsField> = {
   'channels.mode': 'channelMode',
   'channels.channels': 'channels',
   'channels.sharedChannelDocuments': 'sharedChannelDocuments',
+  'channels.mentionDefaults': 'mentionQuestion',
 };
 
 function fieldOfPath(path: readonly PropertyKey[]): SettingsField {
