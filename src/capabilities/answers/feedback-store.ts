@@ -7,10 +7,15 @@
  * concurrent clicks cannot both count. The same script keeps each workspace's all-time helpful/not-helpful tally
  * (`{T…}:answers:feedback-tally`, what the App Home shows): a changed vote moves one count from one side to the other.
  *
+ * A 👎 may carry a reason (`{T…}:answers:reasons:<answer id>`, one field per voter): it is accepted only from a
+ * voter whose current vote on that answer, in that workspace, is 👎 (checked in the same script that writes it);
+ * resubmitting the same reason changes nothing, a different one replaces it, and changing the vote to 👍 drops it.
+ *
  * Capabilities do not import ioredis (lint rule); `FeedbackRedis` is the subset of its API used here, which an
  * ioredis client satisfies as is.
  */
 import type { AnswerOutcome } from './answer-outcome.ts';
+import type { FeedbackReason, GivenReason } from './feedback-reason.ts';
 
 /** The Redis commands the store uses (an ioredis `Redis` instance fits). */
 export interface FeedbackRedis {
@@ -19,6 +24,16 @@ export interface FeedbackRedis {
   hgetall(key: string): Promise<Record<string, string>>;
   hmget(key: string, ...fields: string[]): Promise<(string | null)[]>;
   zrangebyscore(key: string, min: number | string, max: number | string): Promise<string[]>;
+  zrangebyscore(
+    key: string,
+    min: number | string,
+    max: number | string,
+    withScores: 'WITHSCORES',
+    limit: 'LIMIT',
+    offset: number,
+    count: number,
+  ): Promise<string[]>;
+  hget(key: string, field: string): Promise<string | null>;
   eval(script: string, numberOfKeys: number, ...args: (string | number)[]): Promise<unknown>;
 }
 
@@ -34,7 +49,7 @@ export interface AnswerRecord {
   /** The answer as shown (markdown), cut to 4,000 characters. */
   answer: string;
   /** Cited sources in citation order: what a later evaluation checks the answer against. */
-  cited: { number: number; documentId: string; title: string; chunkIndexes: number[] }[];
+  cited: { number: number; documentId: string; title: string; sectionPath?: string[]; chunkIndexes: number[] }[];
   model?: string;
   fromCache: boolean;
   costMicroUsd: number;
@@ -54,6 +69,16 @@ export interface Vote {
   helpful: boolean;
 }
 
+export type ReasonResult = 'recorded' | 'updated' | 'unchanged' | 'unknown_answer' | 'not_your_vote';
+
+/** A voter's reason as stored. */
+export interface StoredReason {
+  reason: FeedbackReason;
+  text?: string;
+  /** Epoch ms of the last change. */
+  at: number;
+}
+
 export interface FeedbackEntry {
   record: AnswerRecord;
   votes: { userId: string; helpful: boolean; at: number }[];
@@ -70,8 +95,27 @@ redis.call('HSET', KEYS[2], ARGV[3], ARGV[4] .. ':' .. ARGV[5])
 redis.call('EXPIRE', KEYS[2], ARGV[6])
 redis.call('ZADD', KEYS[3], ARGV[5], ARGV[7])
 if previous then redis.call('HINCRBY', KEYS[4], string.sub(previous, 1, 1), -1) end
+if ARGV[4] == 'u' then redis.call('HDEL', KEYS[5], ARGV[3]) end
 redis.call('HINCRBY', KEYS[4], ARGV[4], 1)
 if previous then return 'changed' end
+return 'recorded'
+`;
+
+const reasonScript = `
+local record = redis.call('GET', KEYS[1])
+if not record then return 'unknown_answer' end
+local answer = cjson.decode(record)
+if answer.workspaceId ~= ARGV[1] then return 'unknown_answer' end
+local vote = redis.call('HGET', KEYS[2], ARGV[2])
+if not vote or string.sub(vote, 1, 2) ~= 'd:' then return 'not_your_vote' end
+local previous = redis.call('HGET', KEYS[3], ARGV[2])
+if previous then
+  local given = cjson.decode(previous)
+  if given.reason == ARGV[3] and (given.text or '') == ARGV[4] then return 'unchanged' end
+end
+redis.call('HSET', KEYS[3], ARGV[2], ARGV[5])
+redis.call('EXPIRE', KEYS[3], ARGV[6])
+if previous then return 'updated' end
 return 'recorded'
 `;
 
@@ -106,6 +150,9 @@ export class FeedbackStore {
   #tallyKey(workspaceId: string): string {
     return `${this.#keyPrefix}{${workspaceId}}:answers:feedback-tally`;
   }
+  #reasonsKey(workspaceId: string, answerId: string): string {
+    return `${this.#keyPrefix}{${workspaceId}}:answers:reasons:${answerId}`;
+  }
 
   /** Records an answer as posted so votes on it can be accepted and evaluated later. */
   async recordAnswer(outcome: AnswerOutcome, where: { workspaceId: string; channelId: string; userId?: string }) {
@@ -127,11 +174,12 @@ export class FeedbackStore {
     if (!workspaceIdPattern.test(vote.workspaceId)) return 'wrong_channel';
     const result = await this.#redis.eval(
       voteScript,
-      4,
+      5,
       this.#answerKey(vote.answerId),
       this.#votesKey(vote.answerId),
       this.#votedKey,
       this.#tallyKey(vote.workspaceId),
+      this.#reasonsKey(vote.workspaceId, vote.answerId),
       vote.workspaceId,
       vote.channelId,
       vote.userId,
@@ -141,6 +189,105 @@ export class FeedbackStore {
       vote.answerId,
     );
     return result as VoteResult;
+  }
+
+  /**
+   * Stores why `userId` found an answer not helpful (see the module comment for who may). `reason` must already be
+   * validated (`parseReasonSubmission`); the note is cut to 500 characters again here.
+   */
+  async setReason(
+    input: { answerId: string; workspaceId: string; userId: string } & GivenReason,
+    now: number = Date.now(),
+  ): Promise<ReasonResult> {
+    if (!answerIdPattern.test(input.answerId) || !workspaceIdPattern.test(input.workspaceId)) return 'unknown_answer';
+    const text = (input.text ?? '').slice(0, 500);
+    const stored: StoredReason = { reason: input.reason, ...(text ? { text } : {}), at: now };
+    const result = await this.#redis.eval(
+      reasonScript,
+      3,
+      this.#answerKey(input.answerId),
+      this.#votesKey(input.answerId),
+      this.#reasonsKey(input.workspaceId, input.answerId),
+      input.workspaceId,
+      input.userId,
+      input.reason,
+      text,
+      JSON.stringify(stored),
+      this.#ttlSeconds,
+    );
+    return result as ReasonResult;
+  }
+
+  /** The voter's current vote on an answer of this workspace: what the reason picker may be opened for. */
+  async voteOf(answerId: string, workspaceId: string, userId: string): Promise<'helpful' | 'not_helpful' | undefined> {
+    const record = await this.answer(answerId);
+    if (!record || record.workspaceId !== workspaceId) return undefined;
+    const vote = await this.#redis.hget(this.#votesKey(answerId), userId);
+    if (vote?.startsWith('u:')) return 'helpful';
+    if (vote?.startsWith('d:')) return 'not_helpful';
+    return undefined;
+  }
+
+  /** A voter's stored reason for an answer of this workspace. */
+  async reasonOf(answerId: string, workspaceId: string, userId: string): Promise<StoredReason | undefined> {
+    if (!answerIdPattern.test(answerId) || !workspaceIdPattern.test(workspaceId)) return undefined;
+    const raw = await this.#redis.hget(this.#reasonsKey(workspaceId, answerId), userId);
+    return raw ? (JSON.parse(raw) as StoredReason) : undefined;
+  }
+
+  /** Every voter's reason on an answer of this workspace (voter → reason). */
+  async reasonsOf(answerId: string, workspaceId: string): Promise<Record<string, StoredReason>> {
+    if (!answerIdPattern.test(answerId) || !workspaceIdPattern.test(workspaceId)) return {};
+    const raw = await this.#redis.hgetall(this.#reasonsKey(workspaceId, answerId));
+    return Object.fromEntries(
+      Object.entries(raw).map(([userId, value]) => [userId, JSON.parse(value) as StoredReason]),
+    );
+  }
+
+  /**
+   * Ids of answers whose latest vote falls in [`sinceMs`, `untilMs`], oldest first, `pageSize` at a time: memory
+   * stays bounded however much feedback there is. The walk is a cursor on the vote time (ties resumed by how many
+   * of that time were already seen), so each answer comes once; an answer re-voted during the walk moves past
+   * `untilMs` and is left out (run the export again to include it).
+   */
+  async *votedAnswerIds(sinceMs = 0, untilMs = Date.now(), pageSize = 200): AsyncGenerator<string[]> {
+    let min = sinceMs;
+    let seenAtMin = 0;
+    for (;;) {
+      const flat = await this.#redis.zrangebyscore(
+        this.#votedKey,
+        min,
+        untilMs,
+        'WITHSCORES',
+        'LIMIT',
+        seenAtMin,
+        pageSize,
+      );
+      const ids: string[] = [];
+      for (let i = 0; i + 1 < flat.length; i += 2) {
+        const id = flat[i] as string;
+        const score = Number(flat[i + 1]);
+        ids.push(id);
+        if (score === min) seenAtMin += 1;
+        else {
+          min = score;
+          seenAtMin = 1;
+        }
+      }
+      if (ids.length > 0) yield ids;
+      if (ids.length < pageSize) return;
+    }
+  }
+
+  /** Every vote on one answer: voter, helpful or not, epoch ms of the vote. */
+  async votesOf(answerId: string): Promise<FeedbackEntry['votes']> {
+    if (!answerIdPattern.test(answerId)) return [];
+    const votes = await this.#redis.hgetall(this.#votesKey(answerId));
+    return Object.entries(votes).map(([userId, value]) => ({
+      userId,
+      helpful: value.startsWith('u:'),
+      at: Number(value.slice(2)),
+    }));
   }
 
   /** Helpful and not-helpful counts of one answer. */
@@ -208,6 +355,7 @@ export function answerRecordOf(
       number: entry.number,
       documentId: entry.source.documentId,
       title: entry.source.title,
+      sectionPath: entry.source.sectionPath,
       chunkIndexes: entry.source.chunkIndexes,
     })),
     ...(outcome.kind === 'answered' ? { model: outcome.model, indexVersion: outcome.indexVersion } : {}),
