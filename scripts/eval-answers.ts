@@ -5,6 +5,8 @@
  *   npm run eval:answers -- [--limit N] [--mode sparse|hybrid|dense] [--base-url <OpenAI-compatible /v1 URL>]
  *     [--model gpt-4o-mini] [--budget 2500] [--coverage 0.4] [--repeat-share 0.2]
  *     [--corpus <file.jsonl>… --queries <file.jsonl> --qrels <file.tsv>] [--manual <file.md>]
+ *   npm run eval:answers -- --feedback <feedback:export file> [--workspace T…] [--allow-lost]
+ *     (the feedback regression check: scripts/eval-feedback.ts)
  *
  * Setup: a SciFact corpus (BEIR format; by default the small in-repo sample in
  * `test/fixtures/retrieval/scifact-sample`, 60 dev claims and 280 abstracts; pass the full dev split's files to
@@ -57,6 +59,10 @@ function fail(message: string): never {
   console.error(`eval:answers: ${message}`);
   process.exit(2);
 }
+
+// `--feedback FILE`: the feedback regression check, its own mode (scripts/eval-feedback.ts).
+if (process.argv.some((argument) => argument === '--feedback' || argument.startsWith('--feedback=')))
+  process.exit(await (await import('./eval-feedback.ts')).runFeedbackEval(process.argv.slice(2)));
 
 const { values } = parseArgs({
   options: {

@@ -9,12 +9,12 @@
 import type { Redis } from 'ioredis';
 import {
   createDocsHandler,
-  createFeedbackHandler,
   createQuestionHandler,
   type DocumentAccess,
 } from '../capabilities/answers/answer-handlers.ts';
 import type { Retriever } from '../capabilities/answers/answer-source.ts';
 import { UploaderStore } from '../capabilities/answers/docs-command.ts';
+import { createFeedbackHandlers } from '../capabilities/answers/feedback-handlers.ts';
 import { createRetriever } from '../capabilities/answers/retrieval-adapter.ts';
 import {
   createFileSharedHandler,
@@ -30,7 +30,7 @@ import type { CapabilityHandler, IncomingRequest } from '../ports/capability.ts'
 import type { Messenger } from '../ports/messenger.ts';
 import type { VectorIndex } from '../ports/vector-index.ts';
 import { routeMentionByRules } from '../router/route-rules.ts';
-import { answerActionIds } from '../slack-kit/answer-ids.ts';
+import { answerActionIds, answerReasonModalCallbackId } from '../slack-kit/answer-ids.ts';
 import type { FileSharedHandler, InteractionHandlers } from '../work/requests.ts';
 import type { ModelAccess } from './build-model-access.ts';
 import { buildActivityStore } from './build-weekly-report.ts';
@@ -59,6 +59,8 @@ export interface AnswerHandlers {
   question: CapabilityHandler;
   docs: CapabilityHandler;
   actions: InteractionHandlers['actions'];
+  /** The 👎 reason picker's submission. */
+  views: InteractionHandlers['views'];
   fileShared: FileSharedHandler;
   /** The mention that shares a file, which `fileShared` serves: not routed. */
   handledElsewhere: (request: IncomingRequest) => Promise<boolean>;
@@ -93,12 +95,17 @@ export function buildAnswers(configuration: Configuration, dependencies: AnswerD
     // "Get a human" records, filed by the tickets capability (build-tickets.ts registers the button).
     handOvers: new HandOverStore(redis, { keyPrefix: configuration.redis.keyPrefix }),
   });
-  const feedbackHandler = createFeedbackHandler(feedback, logger);
-  const actions: InteractionHandlers['actions'] = {};
-  for (const actionId of Object.values(answerActionIds)) {
-    actions[actionId] = (click) => feedbackHandler(click);
-  }
-  return { retrieve, question, actions, ...buildDocuments(configuration, dependencies) };
+  // 👍/👎 and the 👎 reason picker (opened with the click's trigger id; a "Tell us why" button when it cannot).
+  const feedbackHandlers = createFeedbackHandlers({ feedback, messenger: dependencies.messenger, logger });
+  const actions: InteractionHandlers['actions'] = {
+    [answerActionIds.helpful]: (click) => feedbackHandlers.vote(click),
+    [answerActionIds.notHelpful]: (click) => feedbackHandlers.vote(click),
+    [answerActionIds.reason]: (click) => feedbackHandlers.reopen(click),
+  };
+  const views: InteractionHandlers['views'] = {
+    [answerReasonModalCallbackId]: (submission) => feedbackHandlers.submit(submission),
+  };
+  return { retrieve, question, actions, views, ...buildDocuments(configuration, dependencies) };
 }
 
 /** `/docs`, and documents shared in Slack (recorded per user and channel; ingested when Deskhand is mentioned). */

@@ -111,7 +111,7 @@ export async function buildWorkSide(
         ...home.actions,
         ...settingsModal.actions,
       }),
-      views: { ...tickets.views, ...settingsModal.views },
+      views: { ...tickets.views, ...settingsModal.views, ...answers.views },
       fileShared: answers.fileShared,
       assistantThread: assistant.assistantThread,
       homeOpened: home.homeOpened,
