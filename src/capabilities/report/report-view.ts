@@ -102,7 +102,7 @@ function answersText({ counters }: ActivityTotals): string {
 
 function spendText(spend: WorkspaceDaysSpend): string {
   const lines = [
-    `• Spent *${formatMicroUsd(spend.spentMicroUsd)}*; the response cache served *${spend.cacheHits}* model calls and saved *${formatMicroUsd(spend.savedMicroUsd)}*`,
+    `• Spent *${formatMicroUsd(spend.spentMicroUsd)}*; the response cache served *${spend.cacheHits}* model call${spend.cacheHits === 1 ? '' : 's'} and saved *${formatMicroUsd(spend.savedMicroUsd)}*`,
   ];
   if (spend.topChannels.length > 0) {
     const channels = spend.topChannels.map(
