@@ -16,6 +16,7 @@ import type { Retriever } from '../capabilities/answers/answer-source.ts';
 import { UploaderStore } from '../capabilities/answers/docs-command.ts';
 import { createFeedbackHandlers } from '../capabilities/answers/feedback-handlers.ts';
 import { createRetriever } from '../capabilities/answers/retrieval-adapter.ts';
+import { withThreadSaving } from '../capabilities/answers/save-thread.ts';
 import {
   createFileSharedHandler,
   createFileShareMentionCheck,
@@ -146,11 +147,15 @@ function buildDocuments(
     logger,
   };
   return {
-    docs: createDocsHandler({
-      ...docsDependencies,
-      resolveFile: createSharedFileResolver({ messenger, recentShares }),
-      ...(documentAccess ? { documentAccess } : {}),
-    }),
+    // The "Save to Deskhand docs" shortcut goes to the docs route too; it saves its thread (save-thread.ts).
+    docs: withThreadSaving(
+      createDocsHandler({
+        ...docsDependencies,
+        resolveFile: createSharedFileResolver({ messenger, recentShares }),
+        ...(documentAccess ? { documentAccess } : {}),
+      }),
+      { ...docsDependencies, botUserId },
+    ),
     fileShared: createFileSharedHandler({ ...docsDependencies, botUserId, recentShares }),
     handledElsewhere: createFileShareMentionCheck({ messenger, botUserId, mentionRouteByRules: routeMentionByRules }),
   };

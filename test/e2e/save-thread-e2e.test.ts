@@ -68,7 +68,10 @@ before(async () => {
   const docsDependencies = {
     index,
     uploaders,
-    ingest: (input: Parameters<typeof ingestDocument>[0], onProgress: () => void) =>
+    ingest: (
+      input: Parameters<typeof ingestDocument>[0],
+      onProgress: NonNullable<Parameters<typeof ingestDocument>[1]['onProgress']>,
+    ) =>
       slots.run(input.workspaceId, () =>
         ingestDocument(input, {
           index,
