@@ -160,7 +160,33 @@ test('a forged hand-over id or a click from another channel files nothing and sa
     app.slack.ephemeralMessages.find((message) => message.user === 'U0FORGER'),
   );
   assert.match(refusal.text, /expired or does not belong to this conversation/);
+  // A real hand-over of C111 clicked from C222 (a crafted payload) is refused the same way.
+  await handOvers.record({
+    id: 'answer-in-c111',
+    kind: 'answer',
+    workspaceId: team,
+    channelId: channel,
+    askerId: asker,
+    question: 'q',
+    answer: 'a',
+    outcome: 'answered',
+    sources: [],
+    createdAt: new Date().toISOString(),
+  });
+  await app.driver.send(
+    slackPayloads.blockActions({
+      actionId: handOverActionId,
+      value: 'answer-in-c111',
+      user: 'U0ELSEWHERE',
+      channel: 'C222',
+    }),
+  );
+  const elsewhere = await until('the other channel’s refusal', () =>
+    app.slack.ephemeralMessages.find((message) => message.user === 'U0ELSEWHERE'),
+  );
+  assert.match(elsewhere.text, /does not belong to this conversation/);
   assert.equal(app.slack.messages(triage).length, before);
+  assert.equal((await handOvers.claim(team, 'answer-in-c111', 'U0CHECK', new Date())).kind, 'won', 'still unclaimed');
 });
 
 test('a declined agent run’s button hands the run over once', async () => {
@@ -206,4 +232,55 @@ test('a declined agent run’s button hands the run over once', async () => {
   assert.equal(filed.length, 1);
   assert.match(JSON.stringify(filed[0]?.blocks), /Refund order 4411/);
   assert.match(JSON.stringify(filed[0]?.blocks), /rejected by/);
+});
+
+test('with no ticket destination the prefilled card is posted in the thread for the team to file, and the clicker is told so', async () => {
+  const configuration = {
+    ...app.configuration,
+    tickets: { ...app.configuration.tickets, triageChannelId: undefined, webhookUrl: undefined },
+  };
+  const logger = createSilentLogger();
+  const gateway = createNoModelGateway({ logger, registry: createMetricsRegistry() });
+  const messenger = new SlackMessenger({
+    client: createSlackWebClient({ token: app.slack.token, apiUrl: app.slack.url, timeoutMs: 5_000 }),
+    logger,
+  });
+  const unconfigured = createTicketWorkflow(configuration, {
+    gateway,
+    modelConfigured: false,
+    redis: app.redis,
+    messenger,
+  });
+  const answerTs = app.slack.addMessage({ channel, text: 'Refunds take 5 days.', botId: 'B0DESKHAND' }).ts;
+  await handOvers.record({
+    id: 'answer-no-sink',
+    kind: 'answer',
+    workspaceId: team,
+    channelId: channel,
+    askerId: asker,
+    question: 'Where is my refund for order 5512?',
+    answer: 'Refunds take 5 days.',
+    outcome: 'answered',
+    sources: [],
+    createdAt: new Date().toISOString(),
+  });
+  const before = app.slack.messages(triage).length;
+  const outcome = await unconfigured.handleHandOver({
+    value: 'answer-no-sink',
+    workspaceId: team,
+    userId: 'U0NOSINK',
+    channelId: channel,
+    messageTs: answerTs,
+  });
+  assert.equal(outcome.kind, 'reply');
+  assert.match(
+    outcome.kind === 'reply' ? outcome.text : '',
+    /posted in this thread as a ticket card for the team to file/,
+  );
+  const thread = app.slack.thread(channel, answerTs);
+  const card = thread.find((message) => /Ticket draft/.test(message.text ?? ''));
+  assert.ok(card, 'the draft card is in the thread');
+  assert.match(card.text ?? '', /Where is my refund for order 5512\?/);
+  assert.ok(thread.some((message) => /Handed over to the team by <@U0NOSINK>/.test(message.text ?? '')));
+  assert.equal(app.slack.messages(triage).length, before, 'nothing went to a triage channel');
 });
