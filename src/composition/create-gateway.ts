@@ -82,6 +82,8 @@ export function createGateway(
     logger: dependencies.logger.child({ component: 'llm-gateway' }),
     chatModel: configuration.openai.model,
     ...(settings ? { chatModelOf: async (workspaceId: string) => (await settings.get(workspaceId)).model } : {}),
+    // A workspace's own prices (its settings) over MODEL_PRICES_JSON for its calls' reservations and settlements.
+    ...(settings ? { workspacePrices: async (workspaceId: string) => (await settings.get(workspaceId)).prices } : {}),
     embeddingModel: configuration.openai.embeddingModel,
     embeddingDimensions: configuration.openai.embeddingDimensions,
     timeoutMs: configuration.openai.timeoutMs,

@@ -17,6 +17,7 @@ import { isUpstreamFailure, mapOpenAIError } from './errors.ts';
 import type { GatewayContext } from './gateway-context.ts';
 import { recordDrift } from './gateway-metrics.ts';
 import { acquireBreaker, type CacheTarget, upstream } from './gateway-policy.ts';
+import type { PriceTable } from './prices.ts';
 import type { CachedChat } from './response-cache.ts';
 import { countTokens, type EncodingName } from './tokenizer.ts';
 
@@ -24,6 +25,8 @@ import { countTokens, type EncodingName } from './tokenizer.ts';
 export interface ChatCall {
   request: ChatRequest;
   model: string;
+  /** The call's workspace's price table (what it was reserved with, and is settled with). */
+  prices: PriceTable;
   encoding: EncodingName;
   deadline: number;
   reservation: Reservation;
@@ -81,7 +84,7 @@ function settleReply(context: GatewayContext, call: ChatCall, reply: ChatReply):
   };
   if (reply.usage) recordDrift(metric, options.logger, { model, reported: usage.inputTokens, counted, requestId });
   else options.logger.warn({ requestId, model }, 'the provider reported no usage; charging our own count');
-  const costMicroUsd = options.prices.cost(model, usage);
+  const costMicroUsd = call.prices.cost(model, usage);
   const result: ChatResult = {
     text: reply.text,
     toolCalls: reply.toolCalls,
@@ -116,6 +119,7 @@ function settleReply(context: GatewayContext, call: ChatCall, reply: ChatReply):
     cacheTarget && entry
       ? { key: cacheTarget.key, value: options.cache.encode(entry), ttlSeconds: cacheTarget.ttlSeconds }
       : undefined,
+    call.prices,
   );
   metric.tokens.inc({ model, kind: 'input' }, usage.inputTokens - usage.cachedInputTokens);
   metric.tokens.inc({ model, kind: 'cached_input' }, usage.cachedInputTokens);
@@ -128,14 +132,15 @@ function settleReply(context: GatewayContext, call: ChatCall, reply: ChatReply):
 async function chargeInterrupted(context: GatewayContext, call: ChatCall, stream: StreamProgress): Promise<number> {
   const { model, encoding, counted, reservation, request } = call;
   const outputTokens = countTokens(stream.text, encoding) + countTokens(stream.toolArguments, encoding);
-  const partial = context.options.prices.cost(model, { inputTokens: counted, outputTokens });
+  const partial = call.prices.cost(model, { inputTokens: counted, outputTokens });
   await context.settlement
-    .settle(reservation, partial, {
-      model,
-      purpose: request.purpose,
-      inputTokens: counted,
-      outputTokens,
-    })
+    .settle(
+      reservation,
+      partial,
+      { model, purpose: request.purpose, inputTokens: counted, outputTokens },
+      undefined,
+      call.prices,
+    )
     .catch((settleError: unknown) => {
       context.options.logger.error(
         { err: settleError, requestId: reservation.requestId },

@@ -20,6 +20,7 @@ import { isUpstreamFailure, mapOpenAIError } from './errors.ts';
 import type { EmbeddingLimits, GatewayContext } from './gateway-context.ts';
 import { type Outcome, recordCall, recordDrift } from './gateway-metrics.ts';
 import { acquireBreaker, checkLiveness, upstream } from './gateway-policy.ts';
+import type { PriceTable } from './prices.ts';
 import { countTokens, encodingForModel } from './tokenizer.ts';
 
 interface Batch {
@@ -49,9 +50,12 @@ export async function embed(
   const model = context.options.embeddingModel;
   const purpose = options.purpose ?? 'embed';
   let outcome: Outcome = 'ok';
+  let prices = context.options.prices;
   try {
     if (texts.length === 0) return { vectors: [], inputTokens: 0, costMicroUsd: 0 };
-    context.options.prices.priceOf(model);
+    // This workspace's prices over the process's table, as for chat calls.
+    prices = await context.priceTables.forWorkspace(scope.workspaceId);
+    prices.priceOf(model);
     const batches = planBatches(countInputs(texts, model, context), context.limits);
     const deadline = options.deadline ?? Date.now() + context.options.timeoutMs;
     const vectors: Float32Array[] = [];
@@ -66,6 +70,7 @@ export async function embed(
         purpose,
         scope,
         deadline,
+        prices,
       );
       vectors.push(...done.vectors);
       inputTokens += done.inputTokens;
@@ -77,7 +82,7 @@ export async function embed(
     outcome = mapped.code;
     throw mapped;
   } finally {
-    recordCall(context.metric, context.options.prices, { operation: 'embed', model, purpose, outcome, started });
+    recordCall(context.metric, prices, { operation: 'embed', model, purpose, outcome, started });
   }
 }
 
@@ -126,6 +131,7 @@ async function embedBatch(
   purpose: string,
   scope: CallScope,
   deadline: number,
+  prices: PriceTable,
 ): Promise<EmbeddingResult> {
   const { options, breaker, metric } = context;
   checkLiveness(deadline, undefined);
@@ -138,7 +144,7 @@ async function embedBatch(
       workspaceId: scope.workspaceId,
       channelId: scope.channelId,
       ...(scope.userId ? { userId: scope.userId } : {}),
-      amountMicroUsd: options.prices.cost(model, { inputTokens: countedTokens, outputTokens: 0 }),
+      amountMicroUsd: prices.cost(model, { inputTokens: countedTokens, outputTokens: 0 }),
       ttlMs: deadline - Date.now() + 30_000,
     });
   } catch (error) {
@@ -164,9 +170,10 @@ async function embedBatch(
     const vectors = data.map((item) => decodeEmbedding(item.embedding));
     breaker.recordSuccess();
     const inputTokens = response.usage?.prompt_tokens ?? countedTokens;
-    const costMicroUsd = options.prices.cost(model, { inputTokens, outputTokens: 0 });
+    const costMicroUsd = prices.cost(model, { inputTokens, outputTokens: 0 });
     recordDrift(metric, options.logger, { model, reported: inputTokens, counted: countedTokens, requestId });
-    context.settlement.settleInBackground(reservation, costMicroUsd, { model, purpose, inputTokens, outputTokens: 0 });
+    const details = { model, purpose, inputTokens, outputTokens: 0 };
+    context.settlement.settleInBackground(reservation, costMicroUsd, details, undefined, prices);
     metric.tokens.inc({ model, kind: 'input' }, inputTokens);
     metric.cost.inc({ model, purpose }, costMicroUsd);
     return { vectors, inputTokens, costMicroUsd };

@@ -19,6 +19,7 @@ import type { RedactionKind } from './redaction-policy.ts';
 import type { ResponseCache } from './response-cache.ts';
 import type { Settlement } from './settlement.ts';
 import type { EncodingName } from './tokenizer.ts';
+import type { WorkspacePricesSource, WorkspacePriceTables } from './workspace-prices.ts';
 
 export interface EmbeddingLimits {
   maxInputs: number;
@@ -47,6 +48,11 @@ export interface OpenAIGatewayOptions {
    * failure fails the call (the settings' store is unavailable, so its caps could not be read either).
    */
   chatModelOf?: (workspaceId: string) => Promise<string>;
+  /**
+   * A workspace's own model prices (its settings), charged over `prices` for that workspace's calls; a failure
+   * fails the call.
+   */
+  workspacePrices?: WorkspacePricesSource;
   embeddingModel: string;
   embeddingDimensions: number;
   /** Deadline of a call that does not bring its own. */
@@ -71,4 +77,6 @@ export interface GatewayContext {
   readonly limits: EmbeddingLimits;
   readonly metric: GatewayMetrics;
   readonly settlement: Settlement;
+  /** Each workspace's price table: `options.prices` with the workspace's own prices over it. */
+  readonly priceTables: WorkspacePriceTables;
 }

@@ -23,6 +23,7 @@ import { countChatRequestTokens } from './chat-token-count.ts';
 import type { CircuitBreaker } from './circuit-breaker.ts';
 import { upstreamCallContext } from './errors.ts';
 import type { GatewayContext } from './gateway-context.ts';
+import type { PriceTable } from './prices.ts';
 import { isCacheable } from './response-cache.ts';
 import { type EncodingName, encodingForModel } from './tokenizer.ts';
 
@@ -49,12 +50,18 @@ export interface ChatPlan {
 }
 
 /** Validates a chat call and works out its deadline, encoding, cache key, input tokens and worst-case reservation. */
-export function planChatCall(context: GatewayContext, request: ChatRequest, scope: CallScope, model: string): ChatPlan {
+export function planChatCall(
+  context: GatewayContext,
+  request: ChatRequest,
+  scope: CallScope,
+  model: string,
+  prices: PriceTable = context.options.prices,
+): ChatPlan {
   const { options } = context;
   validateChat(request);
   const deadline = request.deadline ?? Date.now() + options.timeoutMs;
   checkLiveness(deadline, request.signal);
-  options.prices.priceOf(model);
+  prices.priceOf(model);
   const encoding = encodingForModel(model, options.fallbackEncoding);
 
   const cacheKey = isCacheable(request) ? options.cache.keyFor(request, model, scope) : undefined;
@@ -65,7 +72,7 @@ export function planChatCall(context: GatewayContext, request: ChatRequest, scop
     channelId: scope.channelId,
     // Who the call is for: their daily window is reserved too while a per-user cap is configured.
     ...(scope.userId ? { userId: scope.userId } : {}),
-    amountMicroUsd: options.prices.cost(model, {
+    amountMicroUsd: prices.cost(model, {
       inputTokens: counted,
       outputTokens: request.maxOutputTokens,
     }),

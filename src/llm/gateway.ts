@@ -56,6 +56,7 @@ import type { CachedChat } from './response-cache.ts';
 import { Settlement } from './settlement.ts';
 import { structuredOutput } from './structured-output.ts';
 import { encodingForModel } from './tokenizer.ts';
+import { WorkspacePriceTables } from './workspace-prices.ts';
 
 export { GatewayEmbedder } from './embeddings.ts';
 export { type EmbeddingLimits, embeddingLimits, type OpenAIGatewayOptions } from './gateway-context.ts';
@@ -81,7 +82,8 @@ export class OpenAIGateway implements LanguageModelGateway {
       ledger: options.ledger,
       onBudgetWarning: options.onBudgetWarning,
     });
-    this.context = { options, client, breaker, limits, metric, settlement };
+    const priceTables = new WorkspacePriceTables(options.prices, options.workspacePrices);
+    this.context = { options, client, breaker, limits, metric, settlement, priceTables };
   }
 
   /**
@@ -185,8 +187,12 @@ export class OpenAIGateway implements LanguageModelGateway {
     const model =
       request.model ?? (options.chatModelOf ? await options.chatModelOf(scope.workspaceId) : options.chatModel);
     let outcome: Outcome = 'ok';
+    let prices = options.prices;
     try {
-      const { deadline, encoding, cacheKey, counted, reserveInput } = planChatCall(this.context, request, scope, model);
+      // This workspace's prices over the process's table: its reservation and settlement use them.
+      prices = await this.context.priceTables.forWorkspace(scope.workspaceId);
+      const plan = planChatCall(this.context, request, scope, model, prices);
+      const { deadline, encoding, cacheKey, counted, reserveInput } = plan;
       // One script: serve from the cache (counting the savings) or reserve the worst case.
       let reserved = await options.budgets.reserveOrServeCached({
         ...reserveInput,
@@ -213,7 +219,7 @@ export class OpenAIGateway implements LanguageModelGateway {
             ...(internal.acceptForCache ? { accept: internal.acceptForCache } : {}),
           }
         : undefined;
-      const call = { request, model, encoding, deadline, reservation: reserved, counted, cacheTarget };
+      const call = { request, model, prices, encoding, deadline, reservation: reserved, counted, cacheTarget };
       const result = await callChat(this.context, call);
       return result;
     } catch (error) {
@@ -227,7 +233,7 @@ export class OpenAIGateway implements LanguageModelGateway {
           details: mapped.details,
           purpose: request.purpose,
           model,
-          pricing: options.prices.label(model),
+          pricing: prices.label(model),
           workspaceId: scope.workspaceId,
           channelId: scope.channelId,
           requestId: scope.requestId,
@@ -236,7 +242,7 @@ export class OpenAIGateway implements LanguageModelGateway {
       );
       throw mapped;
     } finally {
-      recordCall(metric, options.prices, { operation: 'chat', model, purpose: request.purpose, outcome, started });
+      recordCall(metric, prices, { operation: 'chat', model, purpose: request.purpose, outcome, started });
     }
   }
 }

@@ -128,6 +128,14 @@ export class PriceTable {
   }
 
   /**
+   * This table with `extra` prices over it (a workspace's own prices): same unknown-model policy; an entry of
+   * `extra` replaces the table's price of that model (and of its dated snapshots).
+   */
+  withPrices(extra: Readonly<Record<string, ModelPrice>>): PriceTable {
+    return new PriceTable({ unknownModels: this.unknownModels }, { ...Object.fromEntries(this.prices), ...extra });
+  }
+
+  /**
    * The price of a model. Dated snapshots (`gpt-4o-mini-2024-07-18`, `gpt-4-0613`) and fine-tunes (`ft:gpt-4o-mini:org::id`)
    * use their base model's price; anything else (`gpt-4o-mystery`) follows the unknown-model policy, which may throw
    * `configuration`.

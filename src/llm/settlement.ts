@@ -66,8 +66,9 @@ export class Settlement {
     costMicroUsd: number,
     details: SettledCall,
     cacheStore?: CacheStore,
+    prices?: PriceTable,
   ): void {
-    const settling = this.settle(reservation, costMicroUsd, details, cacheStore)
+    const settling = this.settle(reservation, costMicroUsd, details, cacheStore, prices)
       .catch((error: unknown) => {
         this.options.logger.error({ err: error, requestId: reservation.requestId }, 'settlement failed');
       })
@@ -81,9 +82,11 @@ export class Settlement {
     costMicroUsd: number,
     details: SettledCall,
     cacheStore?: CacheStore,
+    prices: PriceTable = this.options.prices,
   ): Promise<void> {
     let settled: Awaited<ReturnType<BudgetStore['settle']>>;
-    const unpriced = this.options.prices.unpricedReason(details.model);
+    // The call's workspace's table: a model it prices is not "unpriced" even when the process's table lacks it.
+    const unpriced = prices.unpricedReason(details.model);
     try {
       settled = await this.options.budgets.settle(reservation, costMicroUsd, cacheStore, { ...details, unpriced });
     } catch (error) {

@@ -116,7 +116,7 @@ describe('channels beyond what a picker shows', () => {
       channels: {
         ...stored.channels,
         mentionDefaults: Object.fromEntries(
-          many('G', 1_500).map((id, index) => [id, (['question', 'ticket', 'agent'] as const)[index % 3]]),
+          many('G', 1_500).map((id, index) => [id, (['question', 'ticket', 'agent'] as const)[index % 3] ?? 'question']),
         ),
       },
       prices: Object.fromEntries(
