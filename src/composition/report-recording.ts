@@ -8,7 +8,8 @@
  *   or not, or quoted passages) or counted as a question without sources; a failed answer is not an answer given.
  *   Its cited documents are counted once each.
  * - A vote is counted when the feedback store accepts it (`recorded`, or `changed`, which moves one count from the
- *   other side); a repeated or refused click counts nothing.
+ *   other side); a repeated or refused click counts nothing. A voter's first reason for a 👎 is counted by its code
+ *   (wrong, outdated, missing source, other); a changed reason is not counted again.
  * - A ticket is counted as drafted when its draft is stored, and as filed when it is marked filed — once per draft,
  *   whoever's click filed it (the store's compare-and-set decides).
  * Recording is best effort: a failure is logged and the capability's own result is returned unchanged.
@@ -84,6 +85,16 @@ export class ReportingFeedbackStore extends FeedbackStore {
         helpful: vote.helpful,
         ...(result === 'changed' ? { replaced: true } : {}),
       });
+    }
+    return result;
+  }
+
+  /** A first reason for a 👎 is counted (a voter changing their reason later counts nothing more). */
+  override async setReason(...args: Parameters<FeedbackStore['setReason']>): ReturnType<FeedbackStore['setReason']> {
+    const result = await super.setReason(...args);
+    const [input] = args;
+    if (result === 'recorded') {
+      await this.#record({ kind: 'not_helpful_reason', workspaceId: input.workspaceId, reason: input.reason });
     }
     return result;
   }

@@ -46,6 +46,7 @@ let question: CapabilityHandler;
 let tickets: TicketWorkflow;
 let feedback: ReturnType<typeof createFeedbackHandler>;
 let budget: CapabilityHandler;
+let feedbackStore: ReportingFeedbackStore;
 
 before(async () => {
   app = await startAppHarness({
@@ -75,7 +76,11 @@ before(async () => {
   });
   index = new EmbeddedVectorIndex({ sync: false });
   await index.ensureReady();
-  const embedder = new GatewayEmbedder(parts.gateway, configuration.openai.embeddingModel, configuration.openai.embeddingDimensions);
+  const embedder = new GatewayEmbedder(
+    parts.gateway,
+    configuration.openai.embeddingModel,
+    configuration.openai.embeddingDimensions,
+  );
   await ingestText(
     {
       workspaceId: team,
@@ -90,7 +95,7 @@ before(async () => {
   const retrieve = createRetriever({ index, embedder }, { mode: 'hybrid', contextTokens: 1500 });
   // As build-answers.ts wires them: both stores also count for the report.
   const activity = buildActivityStore(configuration, redis);
-  const feedbackStore = new ReportingFeedbackStore(redis, { keyPrefix }, activity, logger);
+  feedbackStore = new ReportingFeedbackStore(redis, { keyPrefix }, activity, logger);
   question = createQuestionHandler({
     answer: { gateway: parts.gateway, retrieve },
     feedback: feedbackStore,
@@ -172,6 +177,9 @@ describe('/budget report end to end', () => {
       }),
     );
     await settled();
+    // The reason the picker submits (its modal is G's e2e); stored by the same wrapped store build-answers.ts uses.
+    const reason = { answerId: answer.value, workspaceId: team, userId: 'W222', reason: 'outdated' } as const;
+    assert.equal(await feedbackStore.setReason(reason), 'recorded');
 
     await command('/ticket', 'Customer was charged twice for order 4411 and wants a refund');
     const first = buttonValue(channel, ticketActionIds.file);
@@ -193,6 +201,7 @@ describe('/budget report end to end', () => {
     assert.doesNotMatch(shown, /Spent \*\$0\.00\*|saved \*\$0\.00\*/);
     assert.match(shown, /Top channels: <#C111> /);
     assert.match(shown, /:thumbsdown: 1 not helpful/);
+    assert.match(shown, /Reasons for :thumbsdown:: outdated 1/);
     assert.match(shown, /1× What is the airspeed velocity of an unladen swallow\?/);
     assert.match(shown, /2× \*Refund policy\*/);
     assert.match(shown, /Drafted: \*2\* \(/);
