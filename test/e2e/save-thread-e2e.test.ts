@@ -190,7 +190,11 @@ describe('a thread saved with the shortcut', () => {
     assert.equal(document.scope, `channel:${support}`);
     assert.equal(document.title, question);
     assert.equal(await uploaders.uploaderOf(team, document.documentId), saver, 'the saver may forget it');
-    assert.ok(app.slack.callsTo('conversations.replies').length >= 1);
+    assert.equal(
+      app.slack.callsTo('conversations.replies').length,
+      1,
+      'one fresh read; the router reads no thread context',
+    );
     app.slack.expectNoViolations();
   });
 
