@@ -37,13 +37,23 @@ let gatewayParts: GatewayParts;
 let settings: WorkspaceSettingsService;
 let dataDir: string;
 const changed: string[] = [];
+const ticketRoutes: string[] = [];
 
 before(async () => {
   const logger = createSilentLogger();
   let handlers: ReturnType<typeof buildSettingsHandlers> | undefined;
   harness = await startAppHarness({
     environment: { ADMIN_USER_IDS: admin, APPROVER_USER_IDS: oldApprover },
-    capabilities: { task: (request, reply) => createTaskHandler(agent.service)(request, reply) },
+    capabilities: {
+      task: (request, reply) => createTaskHandler(agent.service)(request, reply),
+      // Records what a plain mention was routed to; the ticket capability itself is tested elsewhere.
+      ticket: async (request) => {
+        ticketRoutes.push(`${request.channelId}:${request.text}`);
+        return { kind: 'reply', text: `Ticket draft: ${request.text}`, visibility: 'thread' };
+      },
+    },
+    // Channel control reads the saved settings (mention defaults), as build-work-side.ts wires it.
+    channelSettings: { get: (workspaceId) => settings.get(workspaceId) },
     interactions: {
       actions: {
         [agentActionIds.approve]: (click) => createApprovalActionHandler(agent.service)(click),
@@ -231,5 +241,34 @@ test('an admin saves a new approver: they can approve, the approver they replace
   await click(newApprover);
   const approved = await until('the new approver’s reply', () => ephemeralsFor(newApprover)[0]);
   assert.match(approved.text, /Approved/);
+  harness.slack.expectNoViolations();
+});
+
+test('an admin makes plain mentions in a channel mean a ticket: the next mention there is a ticket, with no classification call', async () => {
+  const ticketChannel = 'C0TICKETS1';
+  const form = await openSettings(admin);
+  const both = await submit(admin, form, {
+    [settingsBlockIds.mentionTicket]: { selected_conversations: [ticketChannel] },
+    [settingsBlockIds.mentionQuestion]: { selected_conversations: [ticketChannel] },
+  });
+  assert.equal(both?.response_action, 'errors');
+  assert.match(
+    (both?.errors as Record<string, string>)[settingsBlockIds.mentionTicket] ?? '',
+    /C0TICKETS1 is also in “Plain mentions mean a question in…”/,
+  );
+  const saved = await submit(admin, form, {
+    [settingsBlockIds.mentionTicket]: { selected_conversations: [ticketChannel] },
+  });
+  assert.equal(saved, undefined, 'a valid save closes the modal');
+  assert.deepEqual((await settings.get('T111')).channels.mentionDefaults, { [ticketChannel]: 'ticket' });
+
+  harness.openai.reset();
+  const text = 'what happened to my refund for order 4411?';
+  await harness.driver.send(slackPayloads.appMention({ channel: ticketChannel, text: `<@U0BOT> ${text}` }));
+  await until('the ticket route', () => (ticketRoutes.length > 0 ? true : undefined));
+  assert.deepEqual(ticketRoutes, [`${ticketChannel}:${text}`], 'a question-like mention went to tickets');
+  await until('the reply', () => harness.slack.messages(ticketChannel)[0]);
+  assert.match(harness.slack.messages(ticketChannel)[0]?.text ?? '', /Ticket draft/);
+  assert.equal(harness.openai.calls.length, 0, 'no classification (or any model) call');
   harness.slack.expectNoViolations();
 });
