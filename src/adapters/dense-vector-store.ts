@@ -7,8 +7,13 @@
  * The kernel is assembled from its opcodes in scan-kernel-bytes.ts (a WAT toolchain or a native addon would be
  * a heavy dependency for one loop). Vectors live in the module's memory so a scan never copies them; the
  * memory only grows, and the scores of a scan go to a scratch area after the vectors.
+ *
+ * This is the exact mode of the embedded index's dense side (`DenseIndex`, dense-index.ts): `search` ranks every
+ * accepted slot by its exact cosine. A vector already of unit length (within 1e-6) is stored as given, so
+ * storing a stored vector again (a snapshot replayed) keeps its bytes.
  */
 
+import { TopK } from '../search/bm25.ts';
 import { scanKernelBytes } from './scan-kernel-bytes.ts';
 
 const pageBytes = 65_536;
@@ -68,9 +73,7 @@ export class DenseVectorStore {
   set(slot: number, vector: Float32Array): void {
     if (vector.length !== this.dimensions) throw new RangeError(`expected ${this.dimensions} dimensions`);
     this.#ensureCapacity(slot + 1);
-    let squares = 0;
-    for (let index = 0; index < vector.length; index += 1) squares += (vector[index] as number) ** 2;
-    const norm = Math.sqrt(squares) || 1;
+    const norm = unitDivisor(vector);
     const offset = slot * this.dimensions;
     for (let index = 0; index < vector.length; index += 1)
       this.#vectors[offset + index] = (vector[index] as number) / norm;
@@ -123,6 +126,25 @@ export class DenseVectorStore {
     return result;
   }
 
+  /** The best `limit` slots below `count` that `accept` admits, by exact cosine, best first. */
+  search(
+    query: Float32Array,
+    count: number,
+    limit: number,
+    accept: (slot: number) => boolean,
+  ): { slot: number; score: number }[] {
+    const scores = this.scores(query, count);
+    const heap = new TopK(limit);
+    for (let slot = 0; slot < count; slot += 1) {
+      const score = scores[slot] as number;
+      if (score > heap.threshold && accept(slot)) heap.offer(slot, score);
+    }
+    return heap.sorted();
+  }
+
+  /** Nothing to release (the vectors are in memory); present for `DenseIndex`. */
+  close(): void {}
+
   #ensureCapacity(count: number): void {
     if (count <= this.#capacity) return;
     const capacity = Math.max(count, this.#capacity * 2, 1024);
@@ -140,4 +162,12 @@ export class DenseVectorStore {
     }
     this.#capacity = capacity;
   }
+}
+
+/** The norm to divide by: 1 when the vector is already of unit length within 1e-6 (or zero), else its norm. */
+export function unitDivisor(vector: Float32Array): number {
+  let squares = 0;
+  for (let index = 0; index < vector.length; index += 1) squares += (vector[index] as number) ** 2;
+  const norm = Math.sqrt(squares);
+  return norm === 0 || Math.abs(norm - 1) < 1e-6 ? 1 : norm;
 }

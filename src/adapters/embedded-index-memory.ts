@@ -1,8 +1,8 @@
 /**
  * `EmbeddedIndexMemory`: the in-memory half of `EmbeddedVectorIndex` — every live chunk in one numbered slot
  * table (records, workspace and scope ids as interned integers, an alive flag, the dense vector in a
- * `DenseVectorStore`, the sparse terms in a `Bm25Index` whose slots stay in step), plus each document's slots
- * and each workspace's index version.
+ * `DenseIndex` — exact or quantized, dense-index.ts — the sparse terms in a `Bm25Index` whose slots stay in
+ * step), plus each document's slots and each workspace's index version.
  *
  * - Every method is synchronous, so a caller that applies a change here in one step (the facade does, after
  *   the change is durable) is never observed half-done by a search.
@@ -12,15 +12,17 @@
  * - Versions only grow: applying a version lower than the current one leaves the current one (replay is
  *   idempotent).
  * - The access filter is a slot predicate applied inside both scans, so a chunk the caller may not see is
- *   never scored. Records handed out are copies.
+ *   never scored (in quantized mode: never a candidate). Records handed out are copies.
+ * - A record's dense vector is held once, by the dense index (so in quantized mode the floats are not resident):
+ *   records are kept without it and `hit`/`recordsOf` attach the stored, normalised vector.
  */
 
 import { DeskhandError } from '../errors.ts';
 import type { AccessScope, ChunkRecord, DocumentSummary, SearchHit } from '../ports/vector-index.ts';
 import { type Analyzer, defaultAnalyzer } from '../search/analyzer.ts';
-import { Bm25Index, type Bm25Parameters, defaultBm25Parameters, TopK } from '../search/bm25.ts';
+import { Bm25Index, type Bm25Parameters, defaultBm25Parameters } from '../search/bm25.ts';
 import { documentChunkTermFrequencies, queryTermFrequencies } from '../search/sparse-terms.ts';
-import { DenseVectorStore } from './dense-vector-store.ts';
+import { createDenseIndex, type DenseIndex, type DenseIndexOptions } from './dense-index.ts';
 import { summariseDocument } from './vector-index-shared.ts';
 
 export interface EmbeddedIndexMemoryOptions {
@@ -29,6 +31,8 @@ export interface EmbeddedIndexMemoryOptions {
   titleWeight?: number;
   /** Weight of adjacent chunks' terms in a chunk's sparse representation (`documentChunkTermFrequencies`). */
   neighbourWeight?: number;
+  /** The dense side's mode (default quantized, its float file in the OS temporary directory). */
+  dense?: DenseIndexOptions;
 }
 
 export interface StoredDocument {
@@ -45,7 +49,7 @@ export class EmbeddedIndexMemory {
   #scopeOf = new Int32Array(1024);
   #alive = new Uint8Array(1024);
   #hasVector = new Uint8Array(1024);
-  #dense: DenseVectorStore | undefined;
+  #dense: DenseIndex | undefined;
   #dimensions: number | undefined;
   #slotCount = 0;
   #deadSlots = 0;
@@ -85,9 +89,19 @@ export class EmbeddedIndexMemory {
     return this.#documents.values();
   }
 
-  /** A stored document's chunk records in slot order (not copies: callers copy what they hand out). */
+  /** A stored document's chunk records in slot order, each with its stored dense vector (fresh objects). */
   recordsOf(stored: StoredDocument): ChunkRecord[] {
-    return stored.slots.map((slot) => this.#records[slot]).filter((record) => record !== undefined);
+    const records: ChunkRecord[] = [];
+    for (const slot of stored.slots) {
+      const record = this.#records[slot];
+      if (record) records.push(this.#withDense(slot, record));
+    }
+    return records;
+  }
+
+  /** Releases the dense index's file (quantized mode). */
+  close(): void {
+    this.#dense?.close();
   }
 
   // ---- mutations -------------------------------------------------------------------------------------------
@@ -97,7 +111,9 @@ export class EmbeddedIndexMemory {
     const previous = this.#documents.get(key);
     const sorted = [...chunks].sort((left, right) => left.chunkIndex - right.chunkIndex);
     const terms = this.#sparseTerms(sorted);
-    const slots = sorted.map((chunk, position) => this.#insert(chunk, terms[position] as Map<string, number>));
+    const slots = sorted.map((chunk, position) =>
+      this.#insert(chunk, terms[position] as Map<string, number>, chunk.dense),
+    );
     if (previous) for (const slot of previous.slots) this.#remove(slot);
     if (slots.length > 0) this.#documents.set(key, { slots, summary: summariseDocument(sorted) });
     else this.#documents.delete(key);
@@ -141,19 +157,19 @@ export class EmbeddedIndexMemory {
     });
   }
 
-  #insert(chunk: ChunkRecord, terms: Map<string, number>): number {
+  #insert(chunk: ChunkRecord, terms: Map<string, number>, dense: Float32Array | undefined): number {
     const slot = this.#slotCount;
     this.#slotCount += 1;
     this.#ensureCapacity(this.#slotCount);
-    const record = copyRecord(chunk);
+    const { dense: _held, ...record } = copyRecord(chunk);
     this.#records[slot] = record;
     this.#workspaceOf[slot] = this.#intern(chunk.workspaceId);
     this.#scopeOf[slot] = this.#intern(chunk.scope);
     this.#alive[slot] = 1;
-    if (chunk.dense) {
-      this.checkDimensions(chunk.dense);
-      this.#dense ??= new DenseVectorStore(chunk.dense.length);
-      this.#dense.set(slot, chunk.dense);
+    if (dense) {
+      this.checkDimensions(dense);
+      this.#dense ??= createDenseIndex(dense.length, this.#options.dense);
+      this.#dense.set(slot, dense);
       this.#hasVector[slot] = 1;
     }
     const bm25Slot = this.#bm25.add(terms);
@@ -175,21 +191,32 @@ export class EmbeddedIndexMemory {
     const documents = [...this.#documents.entries()].map(([key, stored]) => ({
       key,
       summary: stored.summary,
-      records: this.recordsOf(stored),
+      slots: stored.slots.filter((slot) => this.#records[slot] !== undefined),
     }));
+    // The old records and vectors are read while the new numbering is built, into a new dense index.
+    const records = this.#records;
+    const hasVector = this.#hasVector.slice();
+    const dense = this.#dense;
+    this.#dense = undefined;
+    this.#hasVector = new Uint8Array(this.#hasVector.length);
     this.#bm25 = new Bm25Index(this.#options.bm25 ?? defaultBm25Parameters);
     this.#records = [];
     this.#slotCount = 0;
     this.#deadSlots = 0;
     this.#alive.fill(0);
-    this.#hasVector.fill(0);
     for (const document of documents) {
-      const terms = this.#sparseTerms(document.records);
-      const slots = document.records.map((record, position) =>
-        this.#insert(record, terms[position] as Map<string, number>),
+      const documentRecords = document.slots.map((slot) => records[slot] as ChunkRecord);
+      const terms = this.#sparseTerms(documentRecords);
+      const slots = document.slots.map((oldSlot, position) =>
+        this.#insert(
+          documentRecords[position] as ChunkRecord,
+          terms[position] as Map<string, number>,
+          hasVector[oldSlot] === 1 ? dense?.get(oldSlot) : undefined,
+        ),
       );
       this.#documents.set(document.key, { slots, summary: document.summary });
     }
+    dense?.close();
   }
 
   #ensureCapacity(count: number): void {
@@ -247,22 +274,23 @@ export class EmbeddedIndexMemory {
       );
     }
     if (!this.#dense) return [];
-    // Exact cosine of every stored vector (SIMD when available), then the access filter and a bounded heap.
-    const scores = this.#dense.scores(query, this.#slotCount);
+    // The access filter (and "has a vector") decides which slots may rank at all; the dense index ranks them.
     const hasVector = this.#hasVector;
-    const heap = new TopK(limit);
-    for (let slot = 0; slot < this.#slotCount; slot += 1) {
-      const score = scores[slot] as number;
-      if (score > heap.threshold && hasVector[slot] === 1 && accept(slot)) heap.offer(slot, score);
-    }
-    return heap.sorted();
+    return this.#dense.search(query, this.#slotCount, limit, (slot) => hasVector[slot] === 1 && accept(slot));
   }
 
   /** A search hit for `slot`, carrying a copy of its record. */
   hit(slot: number, score: number, scores: { denseScore?: number; sparseScore?: number }): SearchHit {
     const record = this.#records[slot];
     if (!record) throw new DeskhandError('internal', `Embedded index slot ${slot} has no record`);
-    return { chunk: copyRecord(record), score, ...scores };
+    return { chunk: this.#withDense(slot, record), score, ...scores };
+  }
+
+  /** A copy of `record` with the slot's stored vector, when it has one. */
+  #withDense(slot: number, record: ChunkRecord): ChunkRecord {
+    const copy = copyRecord(record);
+    if (this.#hasVector[slot] === 1 && this.#dense) copy.dense = this.#dense.get(slot);
+    return copy;
   }
 }
 

@@ -1,8 +1,10 @@
 /**
  * `EmbeddedVectorIndex`: the in-process `VectorIndex`, used when QDRANT_URL is unset.
  *
- * - Search: exact cosine over one contiguous Float32Array (`DenseVectorStore`: vectors normalised at insert,
- *   scanned by a WebAssembly SIMD kernel) and BM25 over typed-array postings with the shared analyzer; hybrid fuses both with RRF. The
+ * - Search: dense cosine through a `DenseIndex` (dense-index.ts; by default quantized — int8 codes scanned by a
+ *   WebAssembly SIMD kernel, the best candidates rescored with their float vectors read from an unlinked file in
+ *   `directory` — or, with `dense: { mode: 'exact' }`, an exact scan of resident floats) and BM25 over
+ *   typed-array postings with the shared analyzer; hybrid fuses both with RRF. The
  *   access filter (workspace + workspace-or-own-channel scope, own channel only when `channelOnly`) is applied inside the scan, so a hit the caller
  *   may not see is never even scored.
  * - Atomicity: mutations are serialised; each one is made durable first, then applied to memory in one
@@ -30,6 +32,7 @@ import type {
 import type { Analyzer } from '../search/analyzer.ts';
 import type { Bm25Parameters } from '../search/bm25.ts';
 import { reciprocalRankFusion } from '../search/fusion.ts';
+import type { DenseIndexOptions } from './dense-index.ts';
 import { deserialiseChunk, EmbeddedIndexLog, type LogRecord, serialiseChunk } from './embedded-index-log.ts';
 import { copyRecord, EmbeddedIndexMemory } from './embedded-index-memory.ts';
 import { assertAccessScope, isVisibleFrom, prefetchLimit, validateDocumentChunks } from './vector-index-shared.ts';
@@ -46,6 +49,11 @@ export interface EmbeddedVectorIndexOptions {
   sync?: boolean;
   /** Rewrite the snapshot once the log is larger than this and than the snapshot (default 8 MiB). */
   compactAfterLogBytes?: number;
+  /**
+   * The dense side: quantized (default; the float file goes in `directory`, or the OS temporary directory when
+   * the index is in memory only) or exact (every float resident; the contract tests run both).
+   */
+  dense?: DenseIndexOptions;
   logger?: Logger;
 }
 
@@ -60,7 +68,14 @@ export class EmbeddedVectorIndex implements VectorIndex {
 
   constructor(options: EmbeddedVectorIndexOptions = {}) {
     this.#options = options;
-    this.#memory = new EmbeddedIndexMemory(options);
+    const dense: DenseIndexOptions = options.dense ?? { mode: 'quantized' };
+    this.#memory = new EmbeddedIndexMemory({
+      ...options,
+      dense:
+        dense.mode === 'quantized' && dense.directory === undefined && options.directory
+          ? { ...dense, directory: options.directory }
+          : dense,
+    });
     this.#log = options.directory ? new EmbeddedIndexLog(options.directory, options) : undefined;
   }
 
@@ -198,6 +213,7 @@ export class EmbeddedVectorIndex implements VectorIndex {
     this.#closed = true;
     await this.#writeQueue.catch(() => undefined);
     await this.#log?.close();
+    this.#memory.close();
   }
 
   /** Live chunk count (for metrics and benchmarks). */

@@ -5,11 +5,12 @@
  * Guarantees: the module imports `env.memory` (one page minimum) and exports one function,
  * `scan(vectors, count, dimensions, query, out)`: for i < count, out[i] = Σ_j vectors[i·d + j] · query[j]
  * (byte pointers into that memory; `dimensions` a multiple of 4; f32 values, summed 4 lanes at a time). The
- * bytes are the same on every call; nothing here touches the WebAssembly API.
+ * bytes are the same on every call; nothing here touches the WebAssembly API. The binary-format encoders are
+ * exported for the quantized kernels (quantized-kernel-bytes.ts).
  */
 
 /** uleb128 / sleb128 encoders for the WebAssembly binary format. */
-function unsignedLeb(value: number): number[] {
+export function unsignedLeb(value: number): number[] {
   const bytes: number[] = [];
   let rest = value >>> 0;
   do {
@@ -21,7 +22,7 @@ function unsignedLeb(value: number): number[] {
   return bytes;
 }
 
-function signedLeb(value: number): number[] {
+export function signedLeb(value: number): number[] {
   const bytes: number[] = [];
   let rest = value | 0;
   for (;;) {
@@ -33,11 +34,11 @@ function signedLeb(value: number): number[] {
   }
 }
 
-function section(id: number, contents: number[]): number[] {
+export function section(id: number, contents: number[]): number[] {
   return [id, ...unsignedLeb(contents.length), ...contents];
 }
 
-function name(text: string): number[] {
+export function name(text: string): number[] {
   const bytes = [...new TextEncoder().encode(text)];
   return [...unsignedLeb(bytes.length), ...bytes];
 }

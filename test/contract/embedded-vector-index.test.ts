@@ -42,6 +42,44 @@ vectorIndexContract('EmbeddedVectorIndex (in memory)', {
   },
 });
 
+// The dense side's other modes: exact (every float resident, the reference) and the sign-bit cascade, each with
+// a rescoring depth of 1 so the quantized candidates, not a rescoring of everything, decide what is found.
+vectorIndexContract('EmbeddedVectorIndex (persistent, exact dense)', {
+  dimensions,
+  create: async () => {
+    const directory = temporaryDirectory();
+    let current = new EmbeddedVectorIndex({ directory, dense: { mode: 'exact' } });
+    return {
+      index: current,
+      reopen: async () => {
+        await current.close();
+        current = new EmbeddedVectorIndex({ directory, dense: { mode: 'exact' } });
+        await current.ensureReady();
+        return current;
+      },
+      cleanup: async () => {
+        await current.close();
+        rmSync(directory, { recursive: true, force: true });
+      },
+    };
+  },
+});
+
+for (const dense of [
+  { mode: 'exact' },
+  { mode: 'quantized', rescore: 1 },
+  { mode: 'quantized', rescore: 1, prefilter: 'binary' },
+] as const) {
+  vectorIndexContract(`EmbeddedVectorIndex (in memory, ${JSON.stringify(dense)})`, {
+    dimensions,
+    isolationQueries: 300,
+    create: async () => {
+      const index = new EmbeddedVectorIndex({ dense });
+      return { index, cleanup: () => index.close() };
+    },
+  });
+}
+
 describe('EmbeddedVectorIndex crash safety', () => {
   const chunk = (documentId: string, text: string) =>
     makeChunks({ workspaceId: 'W1', documentId, scope: 'workspace', texts: [text] }, dimensions);
