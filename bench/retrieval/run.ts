@@ -14,7 +14,11 @@
  *   scored by a linear scan (cosine + BM25 over every chunk) and sorted.
  * - Ingestion: chunks/s through `replaceDocument` (in memory, then persistent with an fdatasync per document)
  *   against the naive baseline's build (same analysis, objects pushed into an array).
- * Runtime is bounded (about a minute on an idle 2-core machine).
+ * - Dense index modes (quantized-comparison.ts): the quantized index beside the exact scan, each in its own
+ *   process on identical seeded data — recall@10 against exact, p50/p99 (wall and on-CPU), build time, RSS — at
+ *   `--quantized` sizes (default `clustered:100000x1536,uniform:100000x1536,clustered:1000000x256`; `none`
+ *   skips them). Clustered 100k × 1536 also times hybrid search (the issue's target: p50 < 20 ms).
+ * Runtime: about a minute for the first part, several more for the mode comparison on a 2-core machine.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
@@ -24,6 +28,7 @@ import { EmbeddedVectorIndex } from '../../src/adapters/embedded-vector-index.ts
 import type { ChunkRecord, DocumentScope, SearchRequest } from '../../src/ports/vector-index.ts';
 import { defaultAnalyzer } from '../../src/search/analyzer.ts';
 import { chunkTermFrequencies, queryTermFrequencies } from '../../src/search/sparse-terms.ts';
+import { type ComparisonCase, compareQuantized } from './quantized-comparison.ts';
 
 const { values } = parseArgs({
   options: {
@@ -32,6 +37,8 @@ const { values } = parseArgs({
     queries: { type: 'string', default: '200' },
     'baseline-queries': { type: 'string', default: '20' },
     'persistent-chunks': { type: 'string', default: '5000' },
+    quantized: { type: 'string', default: 'clustered:100000x1536,uniform:100000x1536,clustered:1000000x256' },
+    'quantized-queries': { type: 'string', default: '200' },
   },
 });
 const chunkCount = Number(values.chunks);
@@ -291,8 +298,32 @@ console.log(
   `\nNote: the dense side is an exact scan, linear in dimensions × chunks; at ${dimensions} dimensions it is the dense p50 above.`,
 );
 await index.close();
+const quantizedCases: ComparisonCase[] = [];
+for (const item of values.quantized === 'none' ? [] : values.quantized.split(',')) {
+  const match = /^(clustered|uniform):(\d{1,8})x(\d{1,5})$/.exec(item.trim());
+  if (!match) {
+    console.error(`bench:retrieval: --quantized expects data:CHUNKSxDIMENSIONS items, got "${item}"`);
+    process.exit(2);
+  }
+  const data = match[1] as 'clustered' | 'uniform';
+  const chunks = Number(match[2]);
+  const large = chunks > 200_000;
+  quantizedCases.push({
+    chunks,
+    dimensions: Number(match[3]),
+    data,
+    // The sign-bit cascade is measured where its recall is in question (full-width vectors).
+    modes: large ? ['exact', 'quantized'] : ['exact', 'quantized', 'binary'],
+    queries: Number(values['quantized-queries']),
+    // Hybrid timing where the target applies; short texts elsewhere keep the build (BM25) quick.
+    words: data === 'clustered' && !large ? 80 : 8,
+    hybrid: data === 'clustered',
+  });
+}
+const quantized = compareQuantized(quantizedCases);
 console.log(
   JSON.stringify({
+    quantized,
     chunks: index.size,
     dimensions,
     loadAverage: loadavg()[0],
