@@ -49,7 +49,7 @@ describe('FeedbackStore', () => {
     const record = await store.answer(answerId);
     assert.equal(record?.question, 'Refunds?');
     assert.deepEqual(record?.cited, [
-      { number: 1, documentId: 'refunds', title: 'Title of refunds', chunkIndexes: [2, 3] },
+      { number: 1, documentId: 'refunds', title: 'Title of refunds', sectionPath: [], chunkIndexes: [2, 3] },
     ]);
     assert.equal(record?.indexVersion, 4);
     assert.equal(record?.costMicroUsd, 42);

@@ -127,8 +127,8 @@ export function parseReasonSubmission(values: Record<string, Record<string, unkn
   const reason = choice?.selected_option?.value;
   if (!isFeedbackReason(reason)) errors[answerReasonBlockIds.reason] = 'Pick one of the reasons.';
   const raw = typeof note?.value === 'string' ? note.value : '';
-  // Cut before trimming so a huge paste is never scanned whole.
-  const text = raw.slice(0, maxReasonTextLength + 1).trim();
+  // A paste far beyond the limit is refused without being scanned; otherwise surrounding spaces do not count.
+  const text = raw.length > 4 * maxReasonTextLength ? raw : raw.trim();
   if (text.length > maxReasonTextLength) {
     errors[answerReasonBlockIds.text] = `Keep the note to ${maxReasonTextLength} characters (it has ${raw.length}).`;
   } else if (reason === 'other' && text.length === 0) {

@@ -36,6 +36,7 @@ export function workspaceKeyPrefixes(workspaceId: string): { label: string; pref
     { label: 'assistant_threads', prefix: `{${workspaceId}}:assistant:` },
     { label: 'weekly_report_activity', prefix: `{${workspaceId}}:report:` },
     { label: 'hand_overs', prefix: `{${workspaceId}}:handover:` },
+    { label: 'answer_feedback', prefix: `{${workspaceId}}:answers:` },
     { label: 'other_workspace_keys', prefix: `{${workspaceId}}:` },
     { label: 'approvals_and_agent_runs', prefix: `agent:{${workspaceId}}:` },
     { label: 'ticket_examples', prefix: `ticket-examples:{${workspaceId}}:` },
