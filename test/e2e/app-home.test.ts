@@ -97,7 +97,9 @@ before(async () => {
   const client = createSlackWebClient({ token: app.slack.token, apiUrl: configuration.slack.apiUrl, timeoutMs: 5_000 });
   const messenger = new SlackMessenger({ client, logger });
   const settings = buildWorkspaceSettings(configuration, { redis, logger });
-  // A short interval so the Forget click's republish is not held back by the open just before it.
+  // 2 s between publishes: long enough that the burst below lands inside one interval even on a loaded machine
+  // (200 ms let a slow burst spread over several intervals), short enough that a republish held back by the open
+  // just before it (the Forget click) comes as the trailing publish within the 8 s `publishedTo` waits.
   home = buildHome(configuration, {
     redis,
     messenger,
@@ -105,7 +107,7 @@ before(async () => {
     vectorIndex: index,
     logger,
     modelConfigured: true,
-    minIntervalMs: 200,
+    minIntervalMs: 2_000,
   });
 
   // What the Home shows: a ticket each, a month's spend in C111, a question without sources, two documents.
