@@ -240,7 +240,7 @@ test('👎 opens the reason picker, "outdated" is stored for the voter, exported
   assert.equal(down?.text, 'The 5 days changed to 10 in October.');
   assert.equal(down?.question, 'How many business days until refunds are paid?');
   assert.equal(down?.channel, channel);
-  const cited = (down?.cited as { title: string; chunkIds: string[]; sectionPath: string[] }[])[0];
+  const cited = (down?.cited as { title: string; chunkIds: string[]; sectionPath: string[] }[] | undefined)?.[0];
   assert.equal(cited?.title, 'Refund policy');
   assert.ok((cited?.chunkIds.length ?? 0) > 0);
   assert.deepEqual(cited?.sectionPath.slice(-1), ['Timing']);

@@ -86,7 +86,10 @@ describe('reasons', () => {
       text: 'Now 10 days.',
       at: 1_000,
     });
-    assert.equal(await store.setReason({ ...reason, reason: 'wrong', text: undefined }, 3_000), 'updated');
+    assert.equal(
+      await store.setReason({ answerId, workspaceId: 'T1', userId: 'U1', reason: 'wrong' }, 3_000),
+      'updated',
+    );
     assert.deepEqual(await store.reasonOf(answerId, 'T1', 'U1'), { reason: 'wrong', at: 3_000 });
     assert.equal(await store.setReason({ ...reason, userId: 'U2' }), 'not_your_vote', 'another person');
     assert.equal(await store.setReason({ ...reason, workspaceId: 'T2' }), 'unknown_answer', 'another workspace');

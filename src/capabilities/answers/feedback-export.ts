@@ -1,7 +1,8 @@
 /**
  * The feedback export: one JSON line per vote on an answer of one workspace — the question as asked and as
  * searched, the answer as shown, the cited chunks (`<document id>#<chunk index>`) with their documents' titles
- * and sections, the vote, and for a 👎 its reason and note — oldest vote first.
+ * and sections, the vote, and for a 👎 its reason and note; answers in the order of their latest vote, each answer's
+ * votes oldest first.
  *
  * Guarantees: only the workspace's own answers (the record's workspace, not the key, decides); memory stays
  * bounded (answers are read a page at a time, `FeedbackStore.votedAnswerIds`); voters' user ids are left out (the
