@@ -54,6 +54,7 @@ import type { AccessScope, RetrievalMode } from '../src/ports/vector-index.ts';
 import { Analyzer } from '../src/search/analyzer.ts';
 import { FakeOpenAIServer } from '../test/fakes/openai-server.ts';
 import { openApiManualPath, scifactSample } from '../test/support/fixtures.ts';
+import { combine, perAnswer, ratio, round, type Tally, tally } from './eval-answers-tally.ts';
 
 function fail(message: string): never {
   console.error(`eval:answers: ${message}`);
@@ -205,30 +206,6 @@ const retrieveUngated: Retriever = createRetriever({ index, ...(embedder ? { emb
 });
 
 // --- measurement helpers ----------------------------------------------------------------------------------------
-interface Tally {
-  questions: number;
-  modelCalls: number;
-  cacheHits: number;
-  inputTokens: number;
-  outputTokens: number;
-  costMicroUsd: number;
-  answered: number;
-  noSources: number;
-  judgedInContext: number;
-  contextTokens: number;
-}
-const tally = (): Tally => ({
-  questions: 0,
-  modelCalls: 0,
-  cacheHits: 0,
-  inputTokens: 0,
-  outputTokens: 0,
-  costMicroUsd: 0,
-  answered: 0,
-  noSources: 0,
-  judgedInContext: 0,
-  contextTokens: 0,
-});
 const scopeOf = (access: AccessScope) => ({ ...access, userId: 'Ueval' });
 const documentOf = (source: AnswerSource) => source.documentId;
 const sourceIdOf = new Map<string, string>();
@@ -376,27 +353,6 @@ if (repeatShare > 0) {
 }
 const runSeconds = (performance.now() - runStart) / 1000;
 
-function round(value: number, digits = 4): number {
-  return Number(value.toFixed(digits));
-}
-const perAnswer = (t: Tally) => ({
-  questions: t.questions,
-  modelCallsPerQuestion: round(t.modelCalls / Math.max(1, t.questions)),
-  inputTokensPerQuestion: round(t.inputTokens / Math.max(1, t.questions), 1),
-  outputTokensPerQuestion: round(t.outputTokens / Math.max(1, t.questions), 1),
-  contextTokensPerAnswer: round(t.contextTokens / Math.max(1, t.answered), 1),
-  answered: t.answered,
-  noSources: t.noSources,
-  cacheHits: t.cacheHits,
-  judgedDocumentInContext: round(t.judgedInContext / Math.max(1, t.questions)),
-  costMicroUsd: t.costMicroUsd,
-});
-const combine = (...tallies: Tally[]): Tally =>
-  tallies.reduce((sum, t) => {
-    for (const key of Object.keys(sum) as (keyof Tally)[]) sum[key] += t[key];
-    return sum;
-  }, tally());
-const ratio = (pipeline: number, naive: number) => round(naive === 0 ? 0 : pipeline / naive);
 const pipelineAll = combine(pipelineIn, pipelineOff, pipelineRepeat);
 const naiveAll = combine(naiveIn, naiveOff, naiveRepeat);
 
