@@ -15,20 +15,7 @@
 
 import { TopK } from '../search/bm25.ts';
 import { scanKernelBytes } from './scan-kernel-bytes.ts';
-
-const pageBytes = 65_536;
-
-/** The slice of the WebAssembly JS API used here (tsconfig's lib has no DOM/wasm typings). */
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-  grow(pages: number): number;
-}
-interface WasmApi {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
-  Memory: new (descriptor: { initial: number }) => WasmMemory;
-}
-const wasm = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
+import { type WasmMemory, wasm, wasmPageBytes } from './wasm-api.ts';
 
 let compiled: object | null | undefined;
 
@@ -153,7 +140,7 @@ export class DenseVectorStore {
       // Vectors, then a scratch area for one scan's scores.
       const needed = this.#vectorsOffset + capacity * dimensions * 4 + capacity * 4;
       const current = this.#memory.buffer.byteLength;
-      if (needed > current) this.#memory.grow(Math.ceil((needed - current) / pageBytes));
+      if (needed > current) this.#memory.grow(Math.ceil((needed - current) / wasmPageBytes));
       this.#vectors = new Float32Array(this.#memory.buffer, this.#vectorsOffset, capacity * dimensions);
     } else {
       const vectors = new Float32Array(capacity * dimensions);

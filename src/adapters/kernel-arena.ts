@@ -5,19 +5,7 @@
  * scratch area moves and is never preserved. Views handed out are valid until the next `ensureCapacity`.
  */
 import { quantizedKernelBytes } from './quantized-kernel-bytes.ts';
-
-const pageBytes = 65_536;
-
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-  grow(pages: number): number;
-}
-interface WasmApi {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
-  Memory: new (descriptor: { initial: number }) => WasmMemory;
-}
-const wasm = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
+import { type WasmApi, type WasmMemory, wasm, wasmPageBytes } from './wasm-api.ts';
 
 export interface QuantizedKernel {
   dotInt8(codes: number, count: number, rowBytes: number, query: number, out: number): void;
@@ -86,7 +74,7 @@ export class KernelArena {
     const capacity = Math.max(count, this.#capacity * 2, 1024);
     const needed = this.rowsOffset + capacity * this.rowBytes + capacity * 8;
     const current = this.#memory.buffer.byteLength;
-    if (needed > current) this.#memory.grow(Math.ceil((needed - current) / pageBytes));
+    if (needed > current) this.#memory.grow(Math.ceil((needed - current) / wasmPageBytes));
     this.#capacity = capacity;
   }
 }

@@ -13,7 +13,8 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import OpenAI from 'openai';
 import { EmbeddedVectorIndex } from '../../src/adapters/embedded-vector-index.ts';
-import { createFeedbackHandler, createQuestionHandler } from '../../src/capabilities/answers/answer-handlers.ts';
+import { createQuestionHandler } from '../../src/capabilities/answers/answer-handlers.ts';
+import { createFeedbackHandlers } from '../../src/capabilities/answers/feedback-handlers.ts';
 import { createRetriever } from '../../src/capabilities/answers/retrieval-adapter.ts';
 import { ingestText } from '../../src/capabilities/documents/ingestion/ingest-document.ts';
 import type { TicketWorkflow } from '../../src/capabilities/tickets/ticket-workflow.ts';
@@ -44,7 +45,7 @@ let parts: GatewayParts;
 let index: EmbeddedVectorIndex;
 let question: CapabilityHandler;
 let tickets: TicketWorkflow;
-let feedback: ReturnType<typeof createFeedbackHandler>;
+let feedback: ReturnType<typeof createFeedbackHandlers>['vote'];
 let budget: CapabilityHandler;
 let feedbackStore: ReportingFeedbackStore;
 
@@ -101,11 +102,11 @@ before(async () => {
     feedback: feedbackStore,
     unanswered: new ReportingUnansweredQuestions(redis, { keyPrefix }, activity, logger),
   });
-  feedback = createFeedbackHandler(feedbackStore);
   const messenger = new SlackMessenger({
     client: createSlackWebClient({ token: app.slack.token, apiUrl: configuration.slack.apiUrl, timeoutMs: 5_000 }),
     logger,
   });
+  feedback = createFeedbackHandlers({ feedback: feedbackStore, messenger, logger }).vote;
   tickets = createTicketWorkflow(configuration, {
     gateway: parts.gateway,
     modelConfigured: false,

@@ -4,11 +4,11 @@ import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import {
   createDocsHandler,
-  createFeedbackHandler,
   createQuestionHandler,
   turnsFromThread,
 } from '../../src/capabilities/answers/answer-handlers.ts';
 import type { Retriever } from '../../src/capabilities/answers/answer-source.ts';
+import { createFeedbackHandlers } from '../../src/capabilities/answers/feedback-handlers.ts';
 import { FeedbackStore } from '../../src/capabilities/answers/feedback-store.ts';
 import { UploaderStore } from '../../src/capabilities/answers/uploader-store.ts';
 import { createSilentLogger } from '../../src/observability/logger.ts';
@@ -186,7 +186,7 @@ describe('feedback handler', () => {
       | { elements: { value: string }[] }
       | undefined;
     const answerId = buttons?.elements[0]?.value ?? '';
-    const handler = createFeedbackHandler(feedback);
+    const handler = createFeedbackHandlers({ feedback, messenger }).vote;
     const click = { actionId: answerActionIds.notHelpful, value: answerId, workspaceId: 'T1', userId: 'U0VOTER1' };
     const ok = await handler({ ...click, channelId: 'C1' });
     assert.equal(ok.kind === 'reply' && ok.visibility, 'ephemeral');

@@ -9,8 +9,7 @@
  *   question: createQuestionHandler({ answer: { gateway, retrieve }, feedback, logger }),
  *   docs: createDocsHandler({ ...docsDependencies, isAdmin, resolveFile }),
  * });
- * // actions: { answer_helpful: feedbackHandler, answer_not_helpful: feedbackHandler }
- * const feedbackHandler = createFeedbackHandler(feedback);
+ * // the 👍/👎 buttons and the 👎 reason picker: createFeedbackHandlers in feedback-handlers.ts
  * ```
  * Both route handlers send through the request's `Reply` (src/ports/capability.ts), which knows where the answer
  * goes; the Messenger behind it paces and coalesces every update, so nothing here throttles.
@@ -20,12 +19,11 @@
  * mention that only shares documents from being routed as well. `fetchFile(urlPrivate, maxBytes)` is the
  * bot-token download, bounded by `maxBytes`.
  */
-import { DeskhandError, toDeskhandError } from '../../errors.ts';
+import { type DeskhandError, toDeskhandError } from '../../errors.ts';
 import type { Logger } from '../../observability/logger.ts';
 import type { CapabilityOutcome, CapabilityRequest, Reply } from '../../ports/capability.ts';
 import type { HandOverRecorder } from '../../ports/hand-over.ts';
 import type { AccessScope } from '../../ports/vector-index.ts';
-import { answerActionIds } from '../../slack-kit/answer-ids.ts';
 import { noDocumentsMessage } from '../../slack-kit/assistant-text.ts';
 import { escapeMrkdwn } from '../../slack-kit/mrkdwn.ts';
 import { addSharedFile } from './add-shared-file.ts';
@@ -42,7 +40,7 @@ import { answerQuestion } from './answer-question.ts';
 import type { AnswerQuestionDependencies, AnswerQuestionInput } from './answer-question-input.ts';
 import { handleDocsCommand } from './docs-command.ts';
 import type { DocsDependencies, DocsReply } from './docs-dependencies.ts';
-import { type FeedbackStore, voteAcknowledgement } from './feedback-store.ts';
+import type { FeedbackStore } from './feedback-store.ts';
 import { parseDocsCommand } from './parse-docs-command.ts';
 import type { ConversationTurn } from './rewrite-question.ts';
 import type { SharedFile } from './shared-files-of.ts';
@@ -361,29 +359,4 @@ export interface FeedbackClick {
   workspaceId: string;
   userId: string;
   channelId: string | undefined;
-}
-
-/**
- * The helpful / not-helpful buttons: records the vote (one per user per answer) and answers the clicker
- * ephemerally. The buttons stay on the message so other readers can vote too.
- */
-export function createFeedbackHandler(feedback: FeedbackStore, logger?: Logger) {
-  return async (click: FeedbackClick): Promise<CapabilityOutcome> => {
-    if (click.actionId !== answerActionIds.helpful && click.actionId !== answerActionIds.notHelpful) {
-      throw new DeskhandError('invalid_input', `not a feedback action: ${click.actionId}`);
-    }
-    const helpful = click.actionId === answerActionIds.helpful;
-    if (!click.value || !click.channelId) {
-      return { kind: 'reply', text: voteAcknowledgement('unknown_answer', helpful), visibility: 'ephemeral' };
-    }
-    const result = await feedback.vote({
-      answerId: click.value,
-      workspaceId: click.workspaceId,
-      channelId: click.channelId,
-      userId: click.userId,
-      helpful,
-    });
-    logger?.info({ answerId: click.value, userId: click.userId, helpful, result }, 'answer feedback');
-    return { kind: 'reply', text: voteAcknowledgement(result, helpful), visibility: 'ephemeral' };
-  };
 }
