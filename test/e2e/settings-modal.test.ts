@@ -253,7 +253,7 @@ test('an admin makes plain mentions in a channel mean a ticket: the next mention
   });
   assert.equal(both?.response_action, 'errors');
   assert.match(
-    (both?.errors as Record<string, string>)[settingsBlockIds.mentionTicket] ?? '',
+    ((both?.errors ?? {}) as Record<string, string>)[settingsBlockIds.mentionTicket] ?? '',
     /C0TICKETS1 is also in “Plain mentions mean a question in…”/,
   );
   const saved = await submit(admin, form, {

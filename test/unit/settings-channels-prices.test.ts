@@ -116,7 +116,10 @@ describe('channels beyond what a picker shows', () => {
       channels: {
         ...stored.channels,
         mentionDefaults: Object.fromEntries(
-          many('G', 1_500).map((id, index) => [id, (['question', 'ticket', 'agent'] as const)[index % 3] ?? 'question']),
+          many('G', 1_500).map((id, index) => [
+            id,
+            (['question', 'ticket', 'agent'] as const)[index % 3] ?? 'question',
+          ]),
         ),
       },
       prices: Object.fromEntries(
@@ -127,7 +130,7 @@ describe('channels beyond what a picker shows', () => {
     const { view, blocks } = formOf(largest);
     assert.equal(checkView(view), undefined);
     const listed = blocks.find((block) => block.block_id === ids.channels);
-    assert.equal((listed?.element?.initial_conversations as string[]).length, 100);
+    assert.equal(((listed?.element?.initial_conversations ?? []) as string[]).length, 100);
     assert.match(listed?.hint?.text ?? '', /400 more stored channels are not shown here .* kept when you save/);
   });
 
