@@ -2,7 +2,7 @@
  * Chooses how learning from corrections votes (issue 16) by five-fold cross-validation on the BANKING77 dev part
  * only (`scripts/banking77-dev.ts`); the held-out part is never read here.
  *
- *   npm run eval:tickets:tune [-- --representations words,words+chars --sizes 100,1000,all --seeds 2]
+ *   npm run eval:tickets:tune [-- --representations words,words+chars --sizes 100,1000,all --seeds 2 --bm25 all|k1,b]
  *
  * For each fold, representation, BM25 setting and example count (a seeded sample of the other four folds), every
  * message of the fold gets its 50 nearest examples once; then every (k, power, agreement) is scored: category
@@ -29,6 +29,7 @@ import { foldCount, type LabelledMessage, splitBanking77 } from './banking77-dev
 const ks = [1, 3, 5, 7, 10, 15, 20, 30];
 const powers = [0, 1, 2, 4];
 const agreements = [0, 0.4, 0.5, 0.6, 0.7, 0.8];
+const similarityFloors = [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6];
 const bm25Settings = [
   { k1: 0.9, b: 0.4 },
   { k1: 1.2, b: 0.75 },
@@ -68,6 +69,7 @@ interface Row {
   k: number;
   power: number;
   agreement: number;
+  minSimilarity: number;
   /** size → accuracy per fold (and seed). */
   accuracy: Record<string, number[]>;
 }
@@ -88,7 +90,8 @@ function main(): void {
   const representations = values.representations.split(',') as ExampleRepresentation[];
   const sizes = values.sizes.split(',');
   const seeds = Number(values.seeds);
-  const settings = values.bm25 === 'all' ? bm25Settings : bm25Settings.slice(0, 1);
+  const [k1Option, bOption] = values.bm25.split(',').map(Number);
+  const settings = values.bm25 === 'all' ? bm25Settings : [{ k1: k1Option ?? 1.2, b: bOption ?? 0.75 }];
   const { dev, foldOf } = splitBanking77();
   const ruleCategory = new Map<string, string>();
   for (const message of dev) {
@@ -120,17 +123,19 @@ function main(): void {
             const neighbours: Neighbour[][] = test.map((message) => index.nearest(message.text, 50));
             for (const k of ks) {
               for (const power of powers) {
-                for (const agreement of agreements) {
+                for (const [agreement, minSimilarity] of agreements.flatMap((agreement) =>
+                  similarityFloors.map((floor) => [agreement, floor] as const),
+                )) {
                   let correct = 0;
                   test.forEach((message, position) => {
-                    const vote = voteOnExamples(neighbours[position] ?? [], { k, power, agreement });
+                    const vote = voteOnExamples(neighbours[position] ?? [], { k, power, agreement, minSimilarity });
                     const category = vote.category?.value ?? ruleCategory.get(message.id);
                     if (category === message.expected.category) correct += 1;
                   });
-                  const key = `${representation}|${k1}|${b}|${k}|${power}|${agreement}`;
+                  const key = `${representation}|${k1}|${b}|${k}|${power}|${agreement}|${minSimilarity}`;
                   let row = rows.get(key);
                   if (!row) {
-                    row = { representation, k1, b, k, power, agreement, accuracy: {} };
+                    row = { representation, k1, b, k, power, agreement, minSimilarity, accuracy: {} };
                     rows.set(key, row);
                   }
                   row.accuracy[size] = [...(row.accuracy[size] ?? []), correct / test.length];
@@ -156,7 +161,7 @@ function main(): void {
   console.log('\nbest settings (mean over example counts; per count: mean [min–max over folds])');
   for (const { row, score } of ranked.slice(0, 15)) {
     console.log(
-      `${(score * 100).toFixed(2)}  ${row.representation} k1=${row.k1} b=${row.b} k=${row.k} power=${row.power} agreement=${row.agreement}  ${describe(row)}`,
+      `${(score * 100).toFixed(2)}  ${row.representation} k1=${row.k1} b=${row.b} k=${row.k} power=${row.power} agreement=${row.agreement} minSimilarity=${row.minSimilarity}  ${describe(row)}`,
     );
   }
   console.log('\nbest per representation');
@@ -164,7 +169,7 @@ function main(): void {
     const best = ranked.find(({ row }) => row.representation === representation);
     if (best)
       console.log(
-        `${(best.score * 100).toFixed(2)}  ${representation} k1=${best.row.k1} b=${best.row.b} k=${best.row.k} power=${best.row.power} agreement=${best.row.agreement}  ${describe(best.row)}`,
+        `${(best.score * 100).toFixed(2)}  ${representation} k1=${best.row.k1} b=${best.row.b} k=${best.row.k} power=${best.row.power} agreement=${best.row.agreement} minSimilarity=${best.row.minSimilarity}  ${describe(best.row)}`,
       );
   }
   console.log(JSON.stringify({ rulesAccuracy, rows: ranked.map(({ row, score }) => ({ ...row, score })) }));

@@ -17,8 +17,7 @@ import type { LanguageModelGateway } from '../../ports/language-model.ts';
 import { groundTicket, type TicketFlag } from './grounding.ts';
 import { applyExampleVote } from './learning/apply-example-vote.ts';
 import { defaultVoteParameters } from './learning/example-vote.ts';
-import type { Neighbour } from './learning/nearest-example-index.ts';
-import type { TicketExample, TicketExampleSource } from './learning/ticket-example.ts';
+import type { NearestExamples, TicketExampleSource } from './learning/ticket-example.ts';
 import { extractByRules, truncateForRules } from './rule-based-extractor.ts';
 import { hasNoReadableText, plainTextFromSlack } from './slack-text.ts';
 import {
@@ -180,7 +179,7 @@ export async function extractTicket(
     return { kind: 'rejected', reason: prepared.reason, message: prepared.message };
   }
   const customerText = prepared.text;
-  const neighbours = await nearestExamples(input.workspaceId, customerText, dependencies.examples, log);
+  const nearest = await nearestExamples(input.workspaceId, customerText, dependencies.examples, log);
 
   const prompt = buildTicketPrompt({
     text: prepared.text,
@@ -190,7 +189,7 @@ export async function extractTicket(
     teamLanguage: configuration.teamLanguage,
     maxInputTokens: configuration.maxInputTokens ?? defaultTicketInputTokenLimit,
     ...(configuration.encoding ? { encoding: configuration.encoding } : {}),
-    learnedExamples: neighbours.slice(0, maxLearnedPromptExamples).map(({ example }) => example),
+    learnedExamples: nearest.neighbours.slice(0, maxLearnedPromptExamples).map(({ example }) => example),
   });
   if (dependencies.modelConfigured === false) {
     log?.info({ code: 'configuration', messageTs: input.messageTs }, 'ticket extracted by rules: no model configured');
@@ -199,7 +198,7 @@ export async function extractTicket(
       configuration,
       customerText,
       new DeskhandError('configuration', 'no language model configured'),
-      neighbours,
+      nearest,
       log,
     );
   }
@@ -216,7 +215,7 @@ export async function extractTicket(
       { code: error.code, err: error, messageTs: input.messageTs, known: isDeskhandError(thrown) },
       'ticket extracted without the model',
     );
-    return extractWithoutModel(input, configuration, customerText, error, neighbours, log);
+    return extractWithoutModel(input, configuration, customerText, error, nearest, log);
   }
 }
 
@@ -226,14 +225,14 @@ async function nearestExamples(
   text: string,
   examples: TicketExampleSource | undefined,
   log: Logger | undefined,
-): Promise<Neighbour<TicketExample>[]> {
-  if (!examples) return [];
+): Promise<NearestExamples> {
+  if (!examples) return { neighbours: [], examples: 0 };
   try {
     return await examples.nearest(workspaceId, text, Math.max(defaultVoteParameters.k, maxLearnedPromptExamples));
   } catch (thrown) {
     const error = toDeskhandError(thrown);
     log?.warn({ code: error.code, err: error }, 'ticket examples unavailable; extracting without them');
-    return [];
+    return { neighbours: [], examples: 0 };
   }
 }
 
@@ -320,7 +319,7 @@ function extractWithoutModel(
   configuration: ExtractTicketConfiguration,
   customerText: string,
   error: DeskhandError,
-  neighbours: readonly Neighbour<TicketExample>[],
+  nearest: NearestExamples,
   log: Logger | undefined,
 ): TicketExtraction {
   const byRules = extractByRules({
@@ -330,10 +329,15 @@ function extractWithoutModel(
     categories: configuration.categories,
     teamLanguage: configuration.teamLanguage,
   });
-  const voted = applyExampleVote(byRules, neighbours, configuration.categories);
-  if (neighbours.length > 0)
+  const voted = applyExampleVote(byRules, nearest, configuration.categories);
+  if (nearest.neighbours.length > 0)
     log?.info(
-      { neighbours: neighbours.length, changed: voted.changed, category: voted.vote.category?.share },
+      {
+        voters: voted.vote.voters,
+        examples: nearest.examples,
+        changed: voted.changed,
+        share: voted.vote.category?.share,
+      },
       'ticket fields voted by learned examples',
     );
   const ruleTicket = voted.ticket;

@@ -2,13 +2,20 @@
  * Rule mode with learned examples: the nearest examples' weighted vote decides the category and the urgency; the
  * rules keep everything else (ids, emails, names, dates, frequency, language).
  *
- * Guarantees: the vote only sets a category the workspace has today; when it abstains (no neighbours, or no label
+ * Guarantees: the vote only sets a category the workspace has today; in a workspace with few examples only close
+ * neighbours vote (`fewExamplesPolicy`); when it abstains (no neighbours, or no label
  * with enough agreement) the rules' value stays; urgency the message itself justifies (the rules found words such
  * as "stolen" or "urgent", or a deadline within three days) is never lowered by the vote, only raised.
  */
 import { questionsFor } from '../rule-based-extractor.ts';
 import { type Ticket, type UrgencyLevel, urgencyLevels } from '../ticket-schema.ts';
-import { defaultVoteParameters, type ExampleVote, type VoteParameters, voteOnExamples } from './example-vote.ts';
+import {
+  defaultVoteParameters,
+  type ExampleVote,
+  type VoteParameters,
+  voteOnExamples,
+  voteParametersFor,
+} from './example-vote.ts';
 import type { IndexedExample, Neighbour } from './nearest-example-index.ts';
 
 export interface VotedTicket {
@@ -25,13 +32,13 @@ function isUrgency(value: string): value is UrgencyLevel {
 /** `ruleTicket` with the category and urgency the neighbours agree on. */
 export function applyExampleVote(
   ruleTicket: Ticket,
-  neighbours: readonly Neighbour<IndexedExample>[],
+  nearest: { neighbours: readonly Neighbour<IndexedExample>[]; examples: number },
   categories: readonly string[],
   parameters: VoteParameters = defaultVoteParameters,
 ): VotedTicket {
   const allowed = new Set(categories);
-  const usable = neighbours.filter(({ example }) => allowed.has(example.category));
-  const vote = voteOnExamples(usable, parameters);
+  const usable = nearest.neighbours.filter(({ example }) => allowed.has(example.category));
+  const vote = voteOnExamples(usable, voteParametersFor(nearest.examples, parameters));
   const changed: VotedTicket['changed'] = [];
   let ticket = ruleTicket;
   if (vote.category && vote.category.value !== ticket.category) {

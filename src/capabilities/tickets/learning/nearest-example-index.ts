@@ -24,6 +24,12 @@ export interface Neighbour<Example extends IndexedExample = IndexedExample> {
   example: Example;
   /** BM25 score of the example for the query (> 0). */
   score: number;
+  /**
+   * The score as a share of what the query scores against itself (as an example of average length; terms no example
+   * has count like the rarest one), capped at 1: how much of the query the example covers, comparable across queries
+   * and index sizes (a near-duplicate is close to 1).
+   */
+  similarity: number;
 }
 
 /**
@@ -47,12 +53,14 @@ export interface NearestExampleIndexOptions {
 export class NearestExampleIndex<Example extends IndexedExample = IndexedExample> {
   readonly representation: ExampleRepresentation;
   readonly #bm25: Bm25IndexType;
+  readonly #k1: number;
   readonly #bySlot: (Example | undefined)[] = [];
   readonly #slotOf = new Map<string, number>();
 
   constructor(options: NearestExampleIndexOptions = defaultExampleIndexOptions) {
     this.representation = options.representation;
-    this.#bm25 = new Bm25Index({ k1: options.k1 ?? 0.9, b: options.b ?? 0.4, luceneNorms: true });
+    this.#k1 = options.k1 ?? 0.9;
+    this.#bm25 = new Bm25Index({ k1: this.#k1, b: options.b ?? 0.4, luceneNorms: true });
   }
 
   get size(): number {
@@ -87,10 +95,16 @@ export class NearestExampleIndex<Example extends IndexedExample = IndexedExample
     const bounded = Math.min(Math.max(0, Math.floor(limit)), maxNeighbours);
     if (bounded === 0 || this.#slotOf.size === 0) return [];
     const query = exampleFeatures(text, this.representation);
+    // The ceiling is what the query would score against itself as an average-length example; a term no example has
+    // counts like the rarest term some example has (df 1), so a tiny index does not make every unseen word dominate.
+    const rarest = Math.log(1 + (this.#bm25.size - 1 + 0.5) / 1.5);
+    let ceiling = 0;
+    for (const [term, weight] of query)
+      ceiling += weight * (this.#bm25.idf(term) || rarest) * (weight / (weight + this.#k1));
     const filter = accept ? (slot: number) => accept(this.#bySlot[slot] as Example) : undefined;
     return this.#bm25.search(query, bounded, filter).flatMap(({ slot, score }) => {
       const example = this.#bySlot[slot];
-      return example ? [{ example, score }] : [];
+      return example ? [{ example, score, similarity: ceiling > 0 ? Math.min(1, score / ceiling) : 0 }] : [];
     });
   }
 }

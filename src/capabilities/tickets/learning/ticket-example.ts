@@ -31,10 +31,17 @@ export interface TicketExample {
   recordedAt: string;
 }
 
+/** A workspace's examples nearest to a text, and how many examples the workspace has. */
+export interface NearestExamples {
+  /** Best first. */
+  neighbours: Neighbour<TicketExample>[];
+  examples: number;
+}
+
 /** Where extraction finds a workspace's nearest examples. */
 export interface TicketExampleSource {
   /** At most `limit` examples of `workspaceId` nearest to `text`, best first; only that workspace's. */
-  nearest(workspaceId: string, text: string, limit: number): Promise<Neighbour<TicketExample>[]>;
+  nearest(workspaceId: string, text: string, limit: number): Promise<NearestExamples>;
 }
 
 /** The example a ticket makes, its text bounded. */

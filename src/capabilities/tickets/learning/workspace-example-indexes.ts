@@ -10,8 +10,8 @@
  *   `maxHeldExamples`; the asking workspace's index is kept.
  */
 
-import { NearestExampleIndex, type NearestExampleIndexOptions, type Neighbour } from './nearest-example-index.ts';
-import type { TicketExample, TicketExampleSource } from './ticket-example.ts';
+import { NearestExampleIndex, type NearestExampleIndexOptions } from './nearest-example-index.ts';
+import type { NearestExamples, TicketExample, TicketExampleSource } from './ticket-example.ts';
 import type { TicketExampleStore } from './ticket-example-store.ts';
 
 interface Held {
@@ -43,30 +43,33 @@ export class WorkspaceExampleIndexes implements TicketExampleSource {
     this.#indexOptions = options.index;
   }
 
-  async nearest(workspaceId: string, text: string, limit: number): Promise<Neighbour<TicketExample>[]> {
+  async nearest(workspaceId: string, text: string, limit: number): Promise<NearestExamples> {
     const held = await this.#current(workspaceId);
-    return held.index.nearest(text, limit);
+    return { neighbours: held.index.nearest(text, limit), examples: held.index.size };
   }
 
-  /** The workspace's index brought up to the store's version. */
+  /**
+   * The workspace's index brought up to the store's version. Concurrent callers share one refresh (the version
+   * check and the catch-up), so a workspace's examples are read once however many extractions start together.
+   */
   async #current(workspaceId: string): Promise<Held> {
     let held = this.#held.get(workspaceId);
     if (!held) held = { version: 0, index: new NearestExampleIndex<TicketExample>(this.#indexOptions) };
     this.#held.delete(workspaceId);
     this.#held.set(workspaceId, held);
-    while (held.syncing) await held.syncing;
+    const refreshing = held;
+    refreshing.syncing ??= this.#refresh(workspaceId, refreshing).finally(() => {
+      refreshing.syncing = undefined;
+    });
+    await refreshing.syncing;
+    return refreshing;
+  }
+
+  async #refresh(workspaceId: string, held: Held): Promise<void> {
     const version = await this.#store.version(workspaceId);
-    if (version !== held.version) {
-      const syncing = this.#catchUp(workspaceId, held);
-      held.syncing = syncing;
-      try {
-        await syncing;
-      } finally {
-        held.syncing = undefined;
-      }
-      this.#evictBeyondBudget(workspaceId);
-    }
-    return held;
+    if (version === held.version) return;
+    await this.#catchUp(workspaceId, held);
+    this.#evictBeyondBudget(workspaceId);
   }
 
   async #catchUp(workspaceId: string, held: Held): Promise<void> {
