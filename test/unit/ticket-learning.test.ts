@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { extractTicket } from '../../src/capabilities/tickets/extract-ticket.ts';
 import { applyExampleVote } from '../../src/capabilities/tickets/learning/apply-example-vote.ts';
 import { maxExampleTextCharacters } from '../../src/capabilities/tickets/learning/example-features.ts';
 import { fewExamplesPolicy, voteOnExamples } from '../../src/capabilities/tickets/learning/example-vote.ts';
@@ -13,11 +14,14 @@ import {
   NearestExampleIndex,
   type Neighbour,
 } from '../../src/capabilities/tickets/learning/nearest-example-index.ts';
+import type { NearestExamples, TicketExample } from '../../src/capabilities/tickets/learning/ticket-example.ts';
 import { parseTicketExample, ticketExampleOf } from '../../src/capabilities/tickets/learning/ticket-example.ts';
 import { extractByRules } from '../../src/capabilities/tickets/rule-based-extractor.ts';
 import { buildTicketPrompt, type LearnedPromptExample } from '../../src/capabilities/tickets/ticket-prompt.ts';
 import { defaultTicketCategories, emptyTicket } from '../../src/capabilities/tickets/ticket-schema.ts';
+import { DeskhandError } from '../../src/errors.ts';
 import { countTokens } from '../../src/llm/tokenizer.ts';
+import { ScriptedModel } from '../fakes/scripted-model.ts';
 
 const neighbour = (category: string, score: number, urgency = 'medium', id = `${category}-${score}`): Neighbour => ({
   example: { id, text: id, category, urgency },
@@ -246,5 +250,66 @@ describe('learned examples in the model prompt', () => {
   test('skips examples of categories the workspace no longer has', () => {
     const prompt = buildTicketPrompt({ ...base, text: 'x', learnedExamples: [learned('old one', 'refunds')] });
     assert.equal(prompt.learnedExamples, 0);
+  });
+});
+
+describe('extractTicket with a workspace’s examples', () => {
+  const stored: TicketExample = ticketExampleOf({
+    id: 'DH-7',
+    text: 'The cash machine swallowed my card this morning',
+    ticket: emptyTicket({ summary: 'ATM kept the card', category: 'bug', urgency: 'high' }),
+    messageTs: '1795510800.000000',
+    timeZone: 'UTC',
+    origin: 'corrected',
+    recordedBy: 'W1',
+    recordedAt: '2026-12-05T00:00:00.000Z',
+  });
+  const asked: string[] = [];
+  const examples = {
+    nearest: async (workspaceId: string, text: string): Promise<NearestExamples> => {
+      asked.push(workspaceId);
+      const index = new NearestExampleIndex<TicketExample>();
+      index.add(stored);
+      return { neighbours: index.nearest(text, 5), examples: 1 };
+    },
+  };
+  const input = {
+    text: 'The cash machine swallowed my card again',
+    messageTs: '1795510800.000000',
+    timeZone: 'UTC',
+    workspaceId: 'T0SCOPE',
+    channelId: 'C1',
+    userId: 'W1',
+  };
+  const configuration = { categories: defaultTicketCategories, teamLanguage: 'en' };
+
+  test('model mode shows the nearest correction to the model as a few-shot example of the asking workspace', async () => {
+    const gateway = new ScriptedModel().enqueue({ value: emptyTicket({ summary: 'x', category: 'bug' }) });
+    const outcome = await extractTicket(input, { gateway, configuration, examples });
+    assert.equal(outcome.kind, 'extracted');
+    const messages = gateway.calls[0]?.request.messages ?? [];
+    const shown = messages.findIndex((message) => (message.content ?? '').includes('swallowed my card this morning'));
+    assert.ok(shown > 0, 'the stored text is in the prompt');
+    assert.equal(messages[shown + 1]?.role, 'assistant');
+    assert.match(messages[shown + 1]?.content ?? '', /"category":"bug"/);
+    assert.equal(asked.at(-1), 'T0SCOPE');
+  });
+
+  test('rule mode takes the correction’s category; a failing example source leaves the rules alone', async () => {
+    const down = new ScriptedModel().enqueue({ error: new DeskhandError('upstream_unavailable', 'down') });
+    const voted = await extractTicket(input, { gateway: down, configuration, examples });
+    assert.equal(voted.kind, 'degraded');
+    assert.equal(voted.kind === 'degraded' ? voted.ticket.category : '', 'bug');
+    const broken = { nearest: async (): Promise<NearestExamples> => Promise.reject(new Error('redis down')) };
+    const plain = await extractTicket(input, {
+      gateway: down,
+      configuration,
+      examples: broken,
+      modelConfigured: false,
+    });
+    assert.equal(
+      plain.kind === 'degraded' ? plain.ticket.category : '',
+      extractByRules({ ...input, ...configuration }).category,
+    );
   });
 });
