@@ -27,6 +27,7 @@ import { RedisThreadMemory } from '../router/thread-memory.ts';
 import { boltLogger } from '../slack/bolt-logger.ts';
 import { createSlackWebClient, SlackMessenger } from '../slack/outbound/slack-messenger.ts';
 import { createInProcessWork, type Work } from '../work/work.ts';
+import { buildAdminIngest } from './build-admin-ingest.ts';
 import { buildAgent } from './build-agent.ts';
 import { buildAnswers } from './build-answers.ts';
 import { buildAssistant } from './build-assistant.ts';
@@ -122,6 +123,7 @@ export async function buildWorkSide(
     handledElsewhere: answers.handledElsewhere,
     channels,
     prepareRoute: assistant.prepareRoute,
+    adminIngest: buildAdminIngest(configuration, { vectorIndex, embedder: model.embedder, redis, logger }),
     ready: async () => (await redis.ping()) === 'PONG' && (await vectorIndex.ping()),
     onClose: async () => {
       await purger?.stop();

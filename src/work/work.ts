@@ -15,6 +15,7 @@ import { Router, type RouterDependencies, type RouterOutcome } from '../router/r
 import type { BotIdentity } from '../router/thread-context.ts';
 import type { ThreadMemory } from '../router/thread-memory.ts';
 import { errorMessage } from '../slack-kit/error-message.ts';
+import type { AdminIngestRequest, AdminIngestResult } from './admin-ingest.ts';
 import type {
   ActionRequest,
   AssistantThreadRequest,
@@ -51,6 +52,8 @@ export interface Work {
   assistantThread(request: AssistantThreadRequest): Promise<void>;
   /** Someone opened the App Home tab: their Home is published. */
   homeOpened(request: HomeOpenedRequest): Promise<void>;
+  /** A file handed over by `POST /admin/ingest` (admin-ingest.ts); absent when the work side cannot ingest. */
+  adminIngest?(request: AdminIngestRequest): Promise<AdminIngestResult>;
   /** Tells the work side who Deskhand is (after auth.test). */
   setIdentity(identity: BotIdentity): void;
   /** Readiness of what the work side owns (index, stores). */
@@ -88,6 +91,8 @@ export interface InProcessWorkDependencies {
    * what to do when its own lookups fail.
    */
   prepareRoute?: (request: IncomingRequest) => Promise<IncomingRequest>;
+  /** Ingests a file handed over by `POST /admin/ingest`; without it the work side has no `adminIngest`. */
+  adminIngest?: (request: AdminIngestRequest) => Promise<AdminIngestResult>;
   /** Called by `close` after running work has ended (drain the messenger, close the index…). */
   onClose?: () => Promise<void>;
   /**
@@ -120,6 +125,7 @@ export function createInProcessWork(dependencies: InProcessWorkDependencies): Wo
     ...(dependencies.channels ? { channels: dependencies.channels } : {}),
   });
   const interactions = dependencies.interactions ?? {};
+  const adminIngest = dependencies.adminIngest;
 
   return {
     router,
@@ -152,6 +158,7 @@ export function createInProcessWork(dependencies: InProcessWorkDependencies): Wo
       }
       await track(handler(request));
     },
+    ...(adminIngest ? { adminIngest: (request: AdminIngestRequest) => track(adminIngest(request)) } : {}),
     setIdentity(value) {
       identity = value;
     },

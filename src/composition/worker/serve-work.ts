@@ -59,8 +59,8 @@ export function serveWork(options: { port: MessagePort; work: Work; registry: Re
           );
           return;
         }
-        const call = work[method] as (request: unknown) => Promise<unknown>;
-        void reply(id, call(request));
+        const call = work[method] as ((request: unknown) => Promise<unknown>) | undefined;
+        void reply(id, call ? call(request) : Promise.reject(new Error(`this work side has no ${method}`)));
         return;
       }
     }

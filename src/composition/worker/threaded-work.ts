@@ -14,6 +14,7 @@ import { DeskhandError, type OutcomeCode, outcomeCodes } from '../../errors.ts';
 import type { Logger } from '../../observability/logger.ts';
 import type { RouterOutcome } from '../../router/router.ts';
 import type { BotIdentity } from '../../router/thread-context.ts';
+import type { AdminIngestRequest, AdminIngestResult } from '../../work/admin-ingest.ts';
 import type { ViewAckResponse } from '../../work/requests.ts';
 import type { Work } from '../../work/work.ts';
 import { WorkInterruptedError } from '../../work/work-errors.ts';
@@ -198,6 +199,10 @@ export class ThreadedWork implements Work {
 
   homeOpened(request: Parameters<Work['homeOpened']>[0]): Promise<void> {
     return this.#call('homeOpened', request);
+  }
+
+  adminIngest(request: AdminIngestRequest): Promise<AdminIngestResult> {
+    return this.#call('adminIngest', request);
   }
 
   setIdentity(identity: BotIdentity): void {

@@ -39,6 +39,7 @@ import type { Registry } from '../../observability/metrics.ts';
 import type { RouterOutcome } from '../../router/router.ts';
 import type { BotIdentity } from '../../router/thread-context.ts';
 import type { WorkThreadsHealth } from '../../slack/health-routes.ts';
+import type { AdminIngestRequest, AdminIngestResult } from '../../work/admin-ingest.ts';
 import { FairQueue } from '../../work/fair-queue.ts';
 import type { ViewAckResponse } from '../../work/requests.ts';
 import type { Work } from '../../work/work.ts';
@@ -84,7 +85,7 @@ export interface WorkPoolOptions {
   onClose?: () => Promise<void>;
 }
 
-type QueuedMethod = 'route' | 'reaction' | 'action' | 'fileShared' | 'assistantThread' | 'homeOpened';
+type QueuedMethod = 'route' | 'reaction' | 'action' | 'fileShared' | 'assistantThread' | 'homeOpened' | 'adminIngest';
 
 interface Waiting {
   key: string;
@@ -181,6 +182,11 @@ export class WorkPool implements Work {
 
   homeOpened(request: Parameters<Work['homeOpened']>[0]): Promise<void> {
     return this.#submit('homeOpened', request, fairnessKey(request));
+  }
+
+  /** Queued like the rest, keyed by workspace (`POST /admin/ingest` has no channel). */
+  adminIngest(request: AdminIngestRequest): Promise<AdminIngestResult> {
+    return this.#submit('adminIngest', request, fairnessKey({ workspaceId: request.workspaceId }));
   }
 
   /** Straight to the best thread (no queue, K notwithstanding): Slack waits at most 3 s for the ack. */
@@ -312,14 +318,14 @@ export class WorkPool implements Work {
     this.#metrics.wait.observe((performance.now() - waiting.enqueuedAt) / 1_000);
     const done = this.#enter(slot, waiting.key);
     const thread = slot.thread as PoolThread;
-    const call = thread[waiting.method] as (request: unknown) => Promise<unknown>;
-    call
-      .call(thread, waiting.request)
-      .then(waiting.resolve, waiting.reject)
-      .finally(() => {
-        done();
-        this.#pump();
-      });
+    const method = thread[waiting.method] as ((request: unknown) => Promise<unknown>) | undefined;
+    const call = method
+      ? method.call(thread, waiting.request)
+      : Promise.reject(new Error(`work thread has no ${waiting.method}`));
+    call.then(waiting.resolve, waiting.reject).finally(() => {
+      done();
+      this.#pump();
+    });
   }
 
   /** Counts a call in flight on `slot`; the returned function ends it (once). */

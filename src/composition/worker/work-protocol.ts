@@ -2,7 +2,15 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { BotIdentity } from '../../router/thread-context.ts';
 
-export type WorkMethod = 'route' | 'reaction' | 'action' | 'view' | 'fileShared' | 'assistantThread' | 'homeOpened';
+export type WorkMethod =
+  | 'route'
+  | 'reaction'
+  | 'action'
+  | 'view'
+  | 'fileShared'
+  | 'assistantThread'
+  | 'homeOpened'
+  | 'adminIngest';
 
 /** What a work thread receives as `workerData`. */
 export interface WorkThreadData {
