@@ -115,6 +115,8 @@ const hints: Record<string, string> = {
   SLACK_API_URL: 'the Web API base URL ending in /api/, e.g. https://slack.com/api/',
   ...oauthHints,
   PORT: 'a TCP port number between 1 and 65535',
+  ADMIN_API_TOKEN:
+    'a random secret of at least 32 characters (e.g. openssl rand -hex 32) for POST /admin/ingest; leave unset to turn the endpoint off',
   OPENAI_BASE_URL: 'the base URL of an OpenAI-compatible API, e.g. https://api.openai.com/v1',
   MODEL_PRICES_JSON:
     'a JSON object of model → {"inputPerMillionUsd":…,"cachedInputPerMillionUsd":…,"outputPerMillionUsd":…} (USD per million tokens)',
@@ -158,6 +160,7 @@ export const configurationSchema = z.object({
   SLACK_REQUEST_TIMEOUT_MS: integerWithDefault(10_000, 100),
   SLACK_MAX_FUTURE_SKEW_SECONDS: integerWithDefault(60, 0, 300),
   PORT: integerWithDefault(3000, 1, 65535),
+  ADMIN_API_TOKEN: z.preprocess(emptyAsUnset, z.string().min(32, 'looks too short').optional()),
 
   // Models
   OPENAI_API_KEY: optionalString,
@@ -242,6 +245,8 @@ export interface Configuration {
     maxFutureSkewSeconds: number;
   };
   port: number;
+  /** `ADMIN_API_TOKEN`: the bearer token of `POST /admin/ingest`; unset, the endpoint does not exist. */
+  adminApiToken: string | undefined;
   openai: {
     apiKey: string | undefined;
     baseURL: string;
@@ -358,6 +363,7 @@ function toConfiguration(raw: RawConfiguration): Configuration {
       maxFutureSkewSeconds: raw.SLACK_MAX_FUTURE_SKEW_SECONDS,
     },
     port: raw.PORT,
+    adminApiToken: raw.ADMIN_API_TOKEN,
     openai: openaiConfiguration(raw),
     budgets: {
       timeZone: raw.TIME_ZONE,
