@@ -13,9 +13,10 @@ import type { Logger } from '../observability/logger.ts';
 import { createMetricsRegistry, type Registry } from '../observability/metrics.ts';
 import { forgetChannelSharing } from '../router/channel-control.ts';
 import type { BotIdentity } from '../router/thread-context.ts';
+import { adminIngestPath, adminIngestRoute } from '../slack/admin-ingest-route.ts';
 import { boltLogger } from '../slack/bolt-logger.ts';
 import { deliveryMiddleware } from '../slack/delivery-middleware.ts';
-import { healthRoutes, type WorkThreadsHealth } from '../slack/health-routes.ts';
+import { healthRoutes, type RouteHandler, type WorkThreadsHealth } from '../slack/health-routes.ts';
 import type { StaleInteractionNotice } from '../slack/inbound-guard.ts';
 import { type PurgeReason, requestPurge } from '../slack/installations/workspace-purge.ts';
 import * as actionListeners from '../slack/listeners/actions.ts';
@@ -110,7 +111,10 @@ export function createApp(dependencies: AppDependencies): DeskhandApp {
       text: notice.text,
     });
   };
-  const { receiver, socketMode } = createReceiver(configuration, logger, registry, routes, notifyStale, installations);
+  const adminRoutes = adminIngestRoutes(configuration, work, logger);
+  const { receiver, socketMode } = createReceiver(configuration, logger, registry, routes, notifyStale, installations, {
+    adminRoutes,
+  });
   const bolt = createBolt(configuration, logger, receiver, () => identity);
   const durable = createDurableWork(dependencies, { bolt, dedupe, jobs, registry, leaseMs, tokenFor });
   const deliveries = deliveryMiddleware({ dedupe, logger, registry });
@@ -171,6 +175,19 @@ export function createApp(dependencies: AppDependencies): DeskhandApp {
 
 type AppReceiver = Receiver & { port?: number | undefined };
 
+/**
+ * `POST /admin/ingest` (src/slack/admin-ingest-route.ts) when `ADMIN_API_TOKEN` is set and the work side ingests;
+ * otherwise no route at all (the path answers like any unknown one).
+ */
+function adminIngestRoutes(configuration: Configuration, work: Work, logger: Logger): Record<string, RouteHandler> {
+  const token = configuration.adminApiToken;
+  const ingest = work.adminIngest?.bind(work);
+  if (!token || !ingest) return {};
+  const route = adminIngestRoute({ token, ingest, maxUploadBytes: configuration.retrieval.maxUploadBytes, logger });
+  logger.info({ path: adminIngestPath }, 'admin ingestion endpoint enabled');
+  return { [adminIngestPath]: route };
+}
+
 /** Socket Mode when an app token is configured (health routes on its HTTP server), else Deskhand's HTTP receiver. */
 function createReceiver(
   configuration: Configuration,
@@ -179,6 +196,7 @@ function createReceiver(
   routes: ReturnType<typeof healthRoutes>,
   notifyStale: (notice: StaleInteractionNotice) => Promise<void>,
   installations: IngressInstallations | undefined,
+  extra: { adminRoutes: Record<string, RouteHandler> },
 ): { receiver: AppReceiver; socketMode: boolean } {
   const socketMode = configuration.slack.appToken !== undefined;
   const receiver: AppReceiver = socketMode
@@ -186,7 +204,10 @@ function createReceiver(
         new SocketModeReceiver({
           appToken: configuration.slack.appToken as string,
           logger: boltLogger(logger),
-          customRoutes: Object.entries(routes).map(([path, handler]) => ({ path, method: 'GET', handler })),
+          customRoutes: [
+            ...Object.entries(routes).map(([path, handler]) => ({ path, method: 'GET', handler })),
+            ...Object.entries(extra.adminRoutes).map(([path, handler]) => ({ path, method: 'POST', handler })),
+          ],
           installerOptions: { port: configuration.port },
         }),
         { logger, registry, notifyStale },
@@ -197,6 +218,7 @@ function createReceiver(
         logger,
         registry,
         routes,
+        ownMethodRoutes: extra.adminRoutes,
         notifyStale,
         ...(installations ? { oauth: installations.receiverOptions } : {}),
       });

@@ -67,6 +67,8 @@ export interface DeskhandReceiverOptions {
   logger: Logger;
   registry: Registry;
   routes: Record<string, RouteHandler>;
+  /** Routes that take any method and answer it themselves (`POST /admin/ingest`), kept off Bolt's path. */
+  ownMethodRoutes?: Record<string, RouteHandler>;
   /** Clock in seconds, injectable for tests. */
   nowSeconds?: () => number;
   /** Tells a user that the button or shortcut they used no longer exists (see inbound-guard.ts). */
@@ -163,13 +165,19 @@ export class DeskhandReceiver implements Receiver {
     const started = performance.now();
     const path = (request.url ?? '/').split('?')[0] ?? '/';
     const oauthPath = this.#options.oauth !== undefined && (path === installPath || path === oauthRedirectPath);
-    const known = path === eventsPath || oauthPath || path in this.#options.routes;
+    const own = this.#options.ownMethodRoutes;
+    const ownMethodRoute = own && Object.hasOwn(own, path) ? own[path] : undefined;
+    const known = path === eventsPath || oauthPath || path in this.#options.routes || ownMethodRoute !== undefined;
     const label = known ? path : 'other';
     response.once('finish', () => {
       this.#requests.inc({ path: label, status: String(response.statusCode) });
       this.#duration.observe({ path: label }, (performance.now() - started) / 1000);
     });
 
+    if (ownMethodRoute) {
+      ownMethodRoute(request, response);
+      return;
+    }
     const route = this.#options.routes[path];
     if (route && request.method === 'GET') {
       route(request, response);
