@@ -5,6 +5,7 @@
  *     [--mode sparse|dense|hybrid] [--k 10]
  *   tuning extras: [--k1 0.9] [--b 0.4] [--title-weight 1] [--neighbour-weight 0] [--document-support 0.05]
  *     [--max-chunk-tokens 400] [--budget 2500] [--cutoff 0.6] [--stop-words lucene|stopword-package]
+ *     [--sentence-ratio 0.5] [--neighbours 1] [--no-compress] [--cv 5] [--min-coverage 0.9]
  *
  * Dense and hybrid modes embed through the gateway and need OPENAI_API_KEY (OPENAI_BASE_URL, REDIS_URL as in
  * the app); sparse needs no provider. Several corpus files concatenate. Without --corpus/--queries/--qrels it runs on
@@ -15,7 +16,9 @@
  * goes through the real retrieval pipeline (`retrieve`). Prints nDCG@k and Recall@100 (document level:
  * a document ranks by its first candidate, after document support), mean packed-context tokens and the judged-document recall of the packed
  * context, the same for the naive "top-5 chunks" baseline, and the recall/token curve over cutoff ratios the
- * sparse default was chosen from. The last line is one JSON object with the figures.
+ * sparse default was chosen from. The packed context is also compressed (`compress-context.ts`) and its tokens and
+ * query-term coverage reported. `--cv K` cross-validates cutoff × compression over K folds of the queries
+ * (`retrieval-cv.ts`) and prints each fold's pick and held-out figures. The last line is one JSON object with the figures.
  */
 
 import { readFileSync } from 'node:fs';
@@ -24,6 +27,7 @@ import { Redis } from 'ioredis';
 import OpenAI from 'openai';
 import { EmbeddedVectorIndex } from '../src/adapters/embedded-vector-index.ts';
 import { ingestText } from '../src/capabilities/documents/ingestion/ingest-document.ts';
+import { compressContext, defaultCompression } from '../src/capabilities/documents/retrieval/compress-context.ts';
 import { defaultCutoffRatios } from '../src/capabilities/documents/retrieval/cutoff.ts';
 import { defaultDocumentSupportShares } from '../src/capabilities/documents/retrieval/document-support.ts';
 import {
@@ -39,10 +43,22 @@ import { createLogger } from '../src/observability/logger.ts';
 import { createMetricsRegistry } from '../src/observability/metrics.ts';
 import type { Embedder } from '../src/ports/embedder.ts';
 import type { AccessScope, RetrievalMode, SearchHit } from '../src/ports/vector-index.ts';
-import { type Analyzer, Analyzer as AnalyzerClass, type StopWordList } from '../src/search/analyzer.ts';
+import {
+  type Analyzer,
+  Analyzer as AnalyzerClass,
+  defaultAnalyzer,
+  type StopWordList,
+} from '../src/search/analyzer.ts';
 import { defaultBm25Parameters } from '../src/search/bm25.ts';
 import { defaultNeighbourWeight, defaultTitleWeight } from '../src/search/sparse-terms.ts';
 import { scifactSample } from '../test/support/fixtures.ts';
+import {
+  type CompressionSetting,
+  crossValidate,
+  describeCvReport,
+  type QueryMeasurement,
+  settingKey,
+} from './retrieval-cv.ts';
 
 interface CorpusDocument {
   id: string;
@@ -71,6 +87,11 @@ const { values } = parseArgs({
     budget: { type: 'string', default: '2500' },
     cutoff: { type: 'string' },
     'stop-words': { type: 'string', default: 'lucene' },
+    'sentence-ratio': { type: 'string' },
+    neighbours: { type: 'string' },
+    'no-compress': { type: 'boolean', default: false },
+    cv: { type: 'string' },
+    'min-coverage': { type: 'string', default: '0.9' },
   },
   allowPositionals: false,
 });
@@ -101,6 +122,14 @@ const maxChunkTokens =
     ? undefined
     : numberOption('max-chunk-tokens', values['max-chunk-tokens'], 400);
 const cutoff = numberOption('cutoff', values.cutoff, defaultCutoffRatios[mode]);
+const sentenceRatio = numberOption('sentence-ratio', values['sentence-ratio'], defaultCompression.sentenceRatio);
+const neighbours = numberOption('neighbours', values.neighbours, defaultCompression.neighbours);
+if (sentenceRatio > 1 || !Number.isInteger(neighbours) || neighbours > 5)
+  fail('--sentence-ratio must be within 0..1 and --neighbours an integer within 0..5');
+const compress = !values['no-compress'];
+const cvFolds = values.cv === undefined ? 0 : numberOption('cv', values.cv, 5);
+if (values.cv !== undefined && (!Number.isInteger(cvFolds) || cvFolds < 2)) fail('--cv must be an integer ≥ 2');
+const minCoverage = numberOption('min-coverage', values['min-coverage'], 0.9);
 const stopWords = values['stop-words'] as StopWordList;
 if (!['lucene', 'stopword-package', 'none'].includes(stopWords))
   fail('--stop-words must be lucene, stopword-package or none');
@@ -224,7 +253,29 @@ const settings: RetrievalSettings = {
   cutoffRatio: cutoff,
   documentSupportShare: documentSupport,
   candidateLimit: 150,
+  compression: false,
 };
+const compressionOptions = { sentenceRatio, neighbours };
+/** Share of the query's analysed terms present in `before` that `after` still contains (1 when none were). */
+function coverage(query: string, before: string, after: string): number {
+  const terms = new Set(defaultAnalyzer.analyze(query));
+  const had = new Set(defaultAnalyzer.analyze(before).filter((term) => terms.has(term)));
+  if (had.size === 0) return 1;
+  const kept = new Set(defaultAnalyzer.analyze(after));
+  return [...had].filter((term) => kept.has(term)).length / had.size;
+}
+const contextText = (context: { passages: { text: string }[] }) =>
+  context.passages.map((passage) => passage.text).join('\n');
+const cvRatios = [0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85];
+const cvCompressions: CompressionSetting[] = [
+  { label: 'off', sentenceRatio: 0, neighbours: 5 },
+  ...[0.3, 0.5, 0.7, 1].flatMap((ratio) =>
+    [0, 1, 2].map((near) => ({ label: `s${ratio}n${near}`, sentenceRatio: ratio, neighbours: near })),
+  ),
+];
+const measurements: QueryMeasurement[] = [];
+let compressedTokens = 0;
+let compressedCoverage = 0;
 const curveRatios = [0, 0.3, 0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9];
 const beirId = (documentId: string) => beirIdOf.get(documentId) ?? documentId;
 const sourceOf = (hit: SearchHit) => beirId(hit.chunk.documentId);
@@ -262,9 +313,14 @@ for (const query of queries) {
     const set = new Set(documents);
     return relevant.filter((id) => set.has(id)).length / relevant.length;
   };
-  const context = outcome.kind === 'retrieved' ? outcome.context : { passages: [], tokenCount: 0 };
+  const context = outcome.kind === 'retrieved' ? outcome.context : { passages: [], tokenCount: 0, droppedForBudget: 0 };
   packedTokens += context.tokenCount;
   packedRecall += recallOf(context.passages.map((passage) => beirId(passage.documentId)));
+  if (compress) {
+    const compressed = compressContext(context, query.text, compressionOptions);
+    compressedTokens += compressed.tokenCount;
+    compressedCoverage += coverage(query.text, contextText(context), contextText(compressed));
+  }
   const naive = candidates.slice(0, 5);
   naiveTokens += naive.reduce((sum, hit) => sum + countTokens(hit.chunk.text), 0);
   naiveRecall += recallOf(naive.map(sourceOf));
@@ -273,6 +329,28 @@ for (const query of queries) {
     const packed = cutAndPack(diverse, { ...settings, cutoffRatio: point.ratio });
     point.tokens += packed.tokenCount;
     point.recall += recallOf(packed.passages.map((passage) => beirId(passage.documentId)));
+  }
+  if (cvFolds > 0) {
+    const measurement: QueryMeasurement = {
+      id: query.id,
+      naiveTokens: naive.reduce((sum, hit) => sum + countTokens(hit.chunk.text), 0),
+      naiveRecall: recallOf(naive.map(sourceOf)),
+      points: new Map(),
+    };
+    for (const ratio of cvRatios) {
+      const packed = cutAndPack(diverse, { ...settings, cutoffRatio: ratio });
+      const recall = recallOf(packed.passages.map((passage) => beirId(passage.documentId)));
+      const before = contextText(packed);
+      for (const setting of cvCompressions) {
+        const compressed = setting.label === 'off' ? packed : compressContext(packed, query.text, setting);
+        measurement.points.set(settingKey(ratio, setting.label), {
+          tokens: compressed.tokenCount,
+          recall,
+          coverage: setting.label === 'off' ? 1 : coverage(query.text, before, contextText(compressed)),
+        });
+      }
+    }
+    measurements.push(measurement);
   }
 }
 const querySeconds = (performance.now() - queryStart) / 1000;
@@ -305,6 +383,16 @@ const figures = {
     cutoffRatio: cutoff,
     budget,
   },
+  compressed: compress
+    ? {
+        meanTokens: round(mean(compressedTokens), 1),
+        judgedRecall: round(mean(packedRecall)),
+        queryTermCoverage: round(mean(compressedCoverage)),
+        toNaiveTokenRatio: round(naiveTokens === 0 ? 0 : compressedTokens / naiveTokens),
+        sentenceRatio,
+        neighbours,
+      }
+    : undefined,
   naiveTop5: { meanTokens: round(mean(naiveTokens), 1), judgedRecall: round(mean(naiveRecall)) },
   packedToNaiveTokenRatio: round(naiveTokens === 0 ? 0 : packedTokens / naiveTokens),
   bm25: { k1, b, titleWeight, neighbourWeight, stopWords },
@@ -333,6 +421,11 @@ console.log(
   `  naive top-5:    ${figures.naiveTop5.meanTokens} tokens/query, judged-document recall ${figures.naiveTop5.judgedRecall}`,
 );
 console.log(`  packed / naive tokens: ${figures.packedToNaiveTokenRatio}`);
+if (figures.compressed) {
+  console.log(
+    `  packed + compressed (sentence ratio ${sentenceRatio}, neighbours ${neighbours}): ${figures.compressed.meanTokens} tokens/query (${figures.compressed.toNaiveTokenRatio}× naive), judged-document recall ${figures.compressed.judgedRecall}, query-term coverage ${figures.compressed.queryTermCoverage}`,
+  );
+}
 console.log('  recall/token curve (cutoff ratio → mean tokens, judged-document recall, tokens vs naive):');
 for (const point of curve) {
   console.log(
@@ -340,6 +433,17 @@ for (const point of curve) {
   );
 }
 console.log(`  ingest ${figures.ingestSeconds}s, queries ${figures.querySeconds}s`);
+const cvReport =
+  cvFolds > 0
+    ? crossValidate(measurements, {
+        k: cvFolds,
+        ratios: cvRatios,
+        compressions: cvCompressions.map((setting) => setting.label),
+        minCoverage,
+        marginSteps: 1,
+      })
+    : undefined;
+if (cvReport) for (const line of describeCvReport(cvReport, cvFolds, minCoverage)) console.log(line);
 await index.close();
 await closeGateway();
-console.log(JSON.stringify(figures));
+console.log(JSON.stringify(cvReport ? { ...figures, cv: cvReport } : figures));

@@ -2,7 +2,8 @@
  * The retrieval pipeline every document answer uses: candidates from the index (hybrid by default) →
  * document support (a chunk gains a small share of its document's best other chunk; `document-support.ts`) →
  * optional model re-ranking (behind RERANKER_ENABLED, through the gateway) → MMR (near-duplicates removed,
- * diversity favoured) → a cutoff relative to the top score → packing into a token budget. There is no fixed
+ * diversity favoured) → a cutoff relative to the top score → packing into a token budget → compression (each
+ * passage keeps the sentences carrying the query's evidence; `compress-context.ts`). There is no fixed
  * top-k: how much context a question gets depends on how many chunks are close to the best one and on the
  * budget.
  *
@@ -16,6 +17,7 @@ import type { Logger } from '../../../observability/logger.ts';
 import type { Embedder } from '../../../ports/embedder.ts';
 import type { CallScope, LanguageModelGateway } from '../../../ports/language-model.ts';
 import type { AccessScope, RetrievalMode, SearchHit, VectorIndex } from '../../../ports/vector-index.ts';
+import { type CompressionOptions, compressContext, defaultCompression } from './compress-context.ts';
 import { defaultCutoffRatios, relativeCutoff } from './cutoff.ts';
 import { addDocumentSupport, defaultDocumentSupportShares } from './document-support.ts';
 import { defaultDuplicateThreshold, defaultMmrLambda, maximalMarginalRelevance } from './mmr.ts';
@@ -38,6 +40,8 @@ export interface RetrievalSettings {
   /** Candidates shown to the re-ranker. Default 20. */
   rerankerCandidates?: number;
   encoding?: EncodingName;
+  /** Sentence-level compression after packing; `false` keeps whole passages. Default `defaultCompression`. */
+  compression?: false | Pick<CompressionOptions, 'sentenceRatio' | 'neighbours'>;
 }
 
 export interface RetrievalDependencies {
@@ -116,7 +120,14 @@ export async function retrieve(
   let ranked = candidates;
   if (settings.rerankerEnabled) ranked = await rerank(dependencies, request, query, ranked, settings);
   if (ranked.length === 0) return { kind: 'no_sources', candidates, indexVersion };
-  const context = selectAndPack(ranked, settings);
+  const packed = selectAndPack(ranked, settings);
+  const context =
+    settings.compression === false
+      ? packed
+      : compressContext(packed, query, {
+          ...(settings.compression ?? defaultCompression),
+          ...(settings.encoding ? { encoding: settings.encoding } : {}),
+        });
   return { kind: 'retrieved', context, candidates, indexVersion };
 }
 
