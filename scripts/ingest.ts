@@ -8,7 +8,9 @@
  * it the chunks are sparse-only and the script says so. Prints each file's outcome (indexed / unchanged /
  * replaced / removed / rejected with the reason) and exits 1 if any file was rejected or failed.
  *
- * The embedded index is a single-writer store: stop the app while ingesting into it (or use Qdrant).
+ * The embedded index is a single-writer store (`index.lock`, held by whoever opened it). With `--app-url`, or when a
+ * running app holds it and ADMIN_API_TOKEN is set, the files go to that app's `POST /admin/ingest` instead
+ * (ingest-remote.ts) and the app writes them; against a held index without a token the run is refused, saying how.
  */
 import { lstatSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { basename, join, relative, resolve } from 'node:path';
@@ -19,6 +21,7 @@ import { Redis } from 'ioredis';
 import OpenAI from 'openai';
 import { pino } from 'pino';
 import { EmbeddedVectorIndex } from '../src/adapters/embedded-vector-index.ts';
+import { IndexLockedError, readIndexLock } from '../src/adapters/index-directory-lock.ts';
 import { RedisIndexVersionCounter } from '../src/adapters/index-version-counter.ts';
 import { QdrantVectorIndex } from '../src/adapters/qdrant-vector-index.ts';
 import { RedisEmbeddingCache } from '../src/capabilities/documents/ingestion/embedding-cache.ts';
@@ -28,19 +31,23 @@ import type {
   IngestionProgress,
 } from '../src/capabilities/documents/ingestion/ingestion-types.ts';
 import { checkSize, defaultIngestionLimits, rejectionReason } from '../src/capabilities/documents/ingestion/safety.ts';
-import { loadConfiguration } from '../src/composition/config.ts';
+import { type Configuration, loadConfiguration } from '../src/composition/config.ts';
 import { createGateway } from '../src/composition/create-gateway.ts';
 import { isDeskhandError } from '../src/errors.ts';
 import { createLogger } from '../src/observability/logger.ts';
 import { createMetricsRegistry } from '../src/observability/metrics.ts';
 import type { Embedder } from '../src/ports/embedder.ts';
 import type { DocumentScope, VectorIndex } from '../src/ports/vector-index.ts';
+import { ingestRemotely } from './ingest-remote.ts';
 
-const usage = `Usage: npm run ingest -- <file-or-directory>… --workspace T0123ABCD [--scope workspace|channel:C0123ABCD] [--remove]
+const usage = `Usage: npm run ingest -- <file-or-directory>… --workspace T0123ABCD [--scope workspace|channel:C0123ABCD] [--remove] [--app-url http://host:PORT]
 
   --workspace  the Slack workspace (team) id the documents belong to (required)
   --scope      who may see them: the whole workspace (default) or one channel
-  --remove     remove the documents at these paths instead of ingesting them`;
+  --remove     remove the documents at these paths instead of ingesting them
+  --app-url    hand the files to the running app (POST /admin/ingest, ADMIN_API_TOKEN in the environment) instead
+               of opening the index; chosen by itself (http://127.0.0.1:PORT) when a running app holds the
+               embedded index and ADMIN_API_TOKEN is set`;
 
 function fail(message: string): never {
   console.error(`${message}\n\n${usage}`);
@@ -53,6 +60,7 @@ function parseCommandLine() {
     workspace: { type: 'string' },
     scope: { type: 'string', default: 'workspace' },
     remove: { type: 'boolean', default: false },
+    'app-url': { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   } as const;
   try {
@@ -73,7 +81,15 @@ function parseCommandLine() {
     fail(`--scope must be "workspace" or "channel:<channel id>" such as channel:C0123ABCD, not "${scope}".`);
   }
   if (parsed.positionals.length === 0) fail('Give at least one file or directory.');
-  return { workspaceId, scope: scope as DocumentScope, remove: parsed.values.remove, paths: parsed.positionals };
+  const appUrl = parsed.values['app-url'];
+  if (appUrl !== undefined && !URL.canParse(appUrl)) fail(`--app-url must be a URL such as http://127.0.0.1:3000.`);
+  return {
+    workspaceId,
+    scope: scope as DocumentScope,
+    remove: parsed.values.remove,
+    paths: parsed.positionals,
+    appUrl,
+  };
 }
 
 interface SkippedPath {
@@ -194,6 +210,11 @@ async function main(): Promise<void> {
   }
   const configuration = loaded.configuration;
   const logger = createLogger({ level: configuration.logLevel, destination: pino.destination(2) });
+  const appUrl = chooseAppUrl(command.appUrl, configuration);
+  if (appUrl) {
+    await ingestThroughApp(command, appUrl, configuration.adminApiToken as string);
+    return;
+  }
 
   let redis: Redis | undefined;
   const connectRedis = () => {
@@ -223,7 +244,13 @@ async function main(): Promise<void> {
   } else {
     index = new EmbeddedVectorIndex({ directory: join(configuration.dataDir, 'index'), logger });
   }
-  await index.ensureReady();
+  try {
+    await index.ensureReady();
+  } catch (error) {
+    if (!(error instanceof IndexLockedError)) throw error;
+    console.error(error.userMessage);
+    process.exit(2);
+  }
 
   let embedder: Embedder | undefined;
   let closeGateway = async () => {};
@@ -312,6 +339,59 @@ async function main(): Promise<void> {
   await index.close();
   await closeGateway();
   await redis?.quit();
+  process.exitCode = problems > 0 ? 1 : 0;
+}
+
+/**
+ * The running app to send the files to: `--app-url` (ADMIN_API_TOKEN required), or the local app on PORT when a
+ * live process holds the embedded index and ADMIN_API_TOKEN is set; undefined to open the index here. Against a
+ * locked index without a token the run is refused (exit 2) with what to do.
+ */
+function chooseAppUrl(given: string | undefined, configuration: Configuration): string | undefined {
+  const token = configuration.adminApiToken;
+  if (given !== undefined) {
+    if (!token) fail("--app-url needs ADMIN_API_TOKEN set in the environment to the running app's token.");
+    console.error(`Sending the files to the running app at ${given}.`);
+    return given;
+  }
+  if (configuration.qdrant.url) return undefined;
+  const directory = join(configuration.dataDir, 'index');
+  const holder = readIndexLock(directory);
+  if (!holder?.live) return undefined;
+  if (!token) {
+    console.error(
+      `The embedded index in ${directory} is held by a running process (pid ${holder.pid}, a running Deskhand?); ` +
+        'it takes one writer, so nothing was ingested. Either hand the files to the app — set ADMIN_API_TOKEN to ' +
+        "the app's token and add --app-url http://host:PORT — or stop the app first.",
+    );
+    process.exit(2);
+  }
+  const url = `http://127.0.0.1:${configuration.port}`;
+  console.error(`The embedded index is held by a running app (pid ${holder.pid}): sending the files to it at ${url}.`);
+  return url;
+}
+
+async function ingestThroughApp(
+  command: ReturnType<typeof parseCommandLine>,
+  appUrl: string,
+  token: string,
+): Promise<void> {
+  const { files, missing, skipped } = collectFiles(command.paths);
+  let problems = missing.length;
+  for (const path of missing) console.log(`missing   ${path}: no such file or directory`);
+  for (const { path, reason } of skipped) console.log(`skipped   ${path}: ${reason}`);
+  const counts: Record<string, number> = {};
+  const options = { appUrl, token, workspaceId: command.workspaceId, scope: command.scope, remove: command.remove };
+  for (const file of files) {
+    const outcome = await ingestRemotely(file, relative(process.cwd(), file) || file, options);
+    counts[outcome.kind] = (counts[outcome.kind] ?? 0) + 1;
+    if (outcome.problem) problems += 1;
+    console.log(outcome.line);
+  }
+  const summary = Object.entries(counts)
+    .map(([kind, count]) => `${count} ${kind}`)
+    .join(', ');
+  console.log(`${files.length} files: ${summary || 'nothing to do'}`);
   process.exitCode = problems > 0 ? 1 : 0;
 }
 

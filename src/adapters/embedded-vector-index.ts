@@ -15,10 +15,13 @@
  *   place, then the directory is fsynced and the log truncated. Replaying is idempotent (replace/delete by
  *   document, versions take the maximum), so a crash at any point recovers the last acknowledged state; a torn
  *   final log line is dropped and the file truncated back to the last complete record.
+ * - One writer: opening takes `index.lock` in `directory` (index-directory-lock.ts) and closing releases it; a
+ *   live other process holding it makes `ensureReady` reject with `IndexLockedError`.
  * - Layout: this facade owns the port, the write queue and the durable-then-visible order; the data lives in
  *   `EmbeddedIndexMemory` (embedded-index-memory.ts) and the files in `EmbeddedIndexLog` (embedded-index-log.ts).
  */
 
+import { mkdirSync } from 'node:fs';
 import { DeskhandError } from '../errors.ts';
 import type { Logger } from '../observability/logger.ts';
 import type {
@@ -35,6 +38,7 @@ import { reciprocalRankFusion } from '../search/fusion.ts';
 import type { DenseIndexOptions } from './dense-index.ts';
 import { deserialiseChunk, EmbeddedIndexLog, type LogRecord, serialiseChunk } from './embedded-index-log.ts';
 import { copyRecord, EmbeddedIndexMemory } from './embedded-index-memory.ts';
+import { acquireIndexLock } from './index-directory-lock.ts';
 import { assertAccessScope, isVisibleFrom, prefetchLimit, validateDocumentChunks } from './vector-index-shared.ts';
 
 export interface EmbeddedVectorIndexOptions {
@@ -65,6 +69,8 @@ export class EmbeddedVectorIndex implements VectorIndex {
   #ready: Promise<void> | undefined;
   #writeQueue: Promise<void> = Promise.resolve();
   #closed = false;
+  /** Set once the directory's single-writer lock (index-directory-lock.ts) is held. */
+  #releaseLock: (() => void) | undefined;
 
   constructor(options: EmbeddedVectorIndexOptions = {}) {
     this.#options = options;
@@ -214,6 +220,7 @@ export class EmbeddedVectorIndex implements VectorIndex {
     await this.#writeQueue.catch(() => undefined);
     await this.#log?.close();
     this.#memory.close();
+    this.#releaseLock?.();
   }
 
   /** Live chunk count (for metrics and benchmarks). */
@@ -251,7 +258,9 @@ export class EmbeddedVectorIndex implements VectorIndex {
   // ---- persistence -----------------------------------------------------------------------------------------
 
   async #load(): Promise<void> {
-    if (!this.#log) return;
+    if (!this.#log || !this.#options.directory) return;
+    mkdirSync(this.#options.directory, { recursive: true });
+    this.#releaseLock = acquireIndexLock(this.#options.directory);
     await this.#log.open((record) => replay(this.#memory, record));
   }
 
