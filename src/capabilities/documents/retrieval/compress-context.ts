@@ -120,15 +120,18 @@ function chooseSentences(segments: Segment[], scores: number[], ratio: number, n
 function joinKept(segments: Segment[], keep: boolean[]): string {
   let text = '';
   let gap = false;
+  let afterHeading = false;
   segments.forEach((segment, position) => {
     if (!keep[position]) {
       gap = true;
       return;
     }
+    const lineBreak = segment.heading || afterHeading;
     if (text.length === 0) text = gap ? `… ${segment.text}` : segment.text;
-    else if (gap) text += segment.heading ? `\n…\n${segment.text}` : ` … ${segment.text}`;
-    else text += segment.heading || /\n$/.test(text) ? `\n${segment.text}` : ` ${segment.text}`;
+    else if (gap) text += lineBreak ? `\n…${segment.heading ? '\n' : ' '}${segment.text}` : ` … ${segment.text}`;
+    else text += lineBreak ? `\n${segment.text}` : ` ${segment.text}`;
     gap = false;
+    afterHeading = segment.heading;
   });
   if (gap && text.length > 0) text += ' …';
   return text;
