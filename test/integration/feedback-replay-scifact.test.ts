@@ -85,7 +85,7 @@ test('the fixture cites the ids the sample gets when ingested', () => {
     .split('\n')
     .map((line) => JSON.parse(line) as { cited: { documentId: string }[] });
   assert.equal(rows[0]?.cited[0]?.documentId, documentIdFor(workspaceId, 'beir:44265107'));
-  assert.equal(rows[4]?.cited[0]?.documentId, documentIdFor(workspaceId, 'beir:31460499'));
+  assert.equal(rows[4]?.cited[0]?.documentId, documentIdFor(workspaceId, 'beir:143381103'));
 });
 
 test('replays the fixture: kept, moved, lost and no citations, split by vote; exit 1 once a helpful answer is lost', async () => {
