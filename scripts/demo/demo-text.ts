@@ -47,8 +47,11 @@ export function termsOf(text: string): string[] {
 /** Splits a passage into sentences; Markdown table rows become "Header: cell; …" sentences; headings are dropped. */
 export function sentencesOf(text: string): string[] {
   const sentences: string[] = [];
-  for (const rawLine of text.split(/\n{2,}/)) {
-    const line = rawLine.trim();
+  // Compressed context (compress-context.ts) keeps a heading on its own line directly above its sentences and marks
+  // dropped text with "…": a heading line or a lone "…" ends a block like a blank line does.
+  const blocks = text.split(/\n{2,}|\n(?=#{1,6}\s)|(?<=^#{1,6}\s[^\n]*)\n|\n…(?:\n|$)/m);
+  for (const rawLine of blocks) {
+    const line = rawLine.replace(/^…\s*|\s*…$/g, '').trim();
     if (!line || /^#{1,6}\s/.test(line)) continue;
     if (line.startsWith('|')) {
       // Each body row becomes "Header: cell; Header: cell." so it reads as a statement.

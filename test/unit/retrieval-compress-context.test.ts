@@ -78,12 +78,46 @@ describe('compressContext', () => {
   });
 
   test('headings are always kept, in place', () => {
+    // A sentence with the query term outscores those that only sit under the heading that has it (half weight).
     const text = '## Refund policy\nOffice hours are nine to five. Refunds take five days. Parking is free.';
     const compressed = compressContext(context(passage('a', text, { sectionPath: ['Refund policy'] })), 'refunds', {
-      sentenceRatio: 0.5,
+      sentenceRatio: 0.7,
       neighbours: 0,
     });
     assert.equal(compressed.passages[0]?.text, '## Refund policy\n… Refunds take five days. …');
+  });
+
+  // The demo's first question: a hard-wrapped Markdown handbook (examples/handbook/refunds-and-returns.md), whose
+  // answer shares one word with the question but sits under a heading that is the question. Before, each wrapped
+  // line was a "sentence" and the answer was dropped for a line of the next section that says "refunded … takes".
+  const handbook = [
+    '## How long refunds take',
+    '',
+    'Refunds are issued to the original payment method **within 3 business days of the return being scanned at the',
+    'warehouse**. The customer gets an email when the refund is issued. Their bank then usually needs **5 to 10',
+    'business days** to show it, so tell customers to allow up to two weeks in total from the day the parcel reaches',
+    'us.',
+    '',
+    '## Damaged or faulty items',
+    '',
+    'Ask the customer for a photo of the item and of the parcel label. Items that cost less than $25 do not need to',
+    'be sent back: refund or replace them straight away. More expensive items are returned with a prepaid label and',
+    'refunded or replaced after inspection, which takes 2 business days.',
+  ].join('\n');
+
+  test('a hard-wrapped paragraph is split into sentences, not lines, and the answer under its heading is kept', () => {
+    const packed = context(
+      passage('refunds', handbook, { sectionPath: ['Refunds and returns', 'How long refunds take'] }),
+    );
+    const compressed = compressContext(packed, 'how long do refunds take?', { sentenceRatio: 0.7, neighbours: 0 });
+    const text = compressed.passages[0]?.text ?? '';
+    assert.match(
+      text,
+      /Refunds are issued to the original payment method \*\*within 3 business days of the return being scanned at the\nwarehouse\*\*\./,
+    );
+    assert.match(text, /\*\*5 to 10\nbusiness days\*\*/);
+    assert.doesNotMatch(text, /Ask the customer for a photo/);
+    assert.ok(compressed.tokenCount < packed.tokenCount);
   });
 
   test('a passage whose every sentence is kept is returned unchanged', () => {
@@ -111,6 +145,22 @@ describe('splitSentences', () => {
         ['"Quoted."', false],
         ['Next', false],
         ['# Head', true],
+      ],
+    );
+  });
+
+  test('a line break inside a paragraph is a soft wrap; one before a list item, table row or heading ends a segment', () => {
+    const text =
+      'First sentence runs\nonto a second line. Second one.\n- item one\n  wraps here\n| a | b |\n| 1 | 2 |\nLast';
+    assert.deepEqual(
+      splitSentences(text).map((segment) => segment.text),
+      [
+        'First sentence runs\nonto a second line.',
+        'Second one.',
+        '- item one\n  wraps here',
+        '| a | b |',
+        '| 1 | 2 |',
+        'Last',
       ],
     );
   });

@@ -9,9 +9,12 @@
  * - heading lines (Markdown `#` lines, or a line equal to one of the passage's section names) are always kept;
  * - linear in the passage length: one scan splits sentences, one pass scores them (at most
  *   `maxSentencesPerPassage` sentences are scored; the rest of a longer passage is kept as one segment).
- * Sentence score: the sum, over the query's distinct analysed terms present in the sentence, of a rarity weight
- * ln(1 + S / s_t), S the sentences of the whole context and s_t those containing the term, so a term found in
- * every sentence weighs little. A sentence is kept when it scores at least `sentenceRatio` × its passage's best
+ * Sentence score: the sum, over the query's distinct analysed terms present in the sentence or in the heading it
+ * sits under, of a rarity weight ln(1 + S / s_t), S the sentences of the whole context and s_t those containing the
+ * term, so a term found in every sentence weighs little. A sentence reads in the context of its heading ("Refunds
+ * are issued within 3 business days" under "How long refunds take" answers "how long do refunds take?" although it
+ * shares one word with it), so a query term found only in the nearest heading line above it in the passage (or in
+ * the passage's innermost section when no heading line precedes it) counts half its weight. A sentence is kept when it scores at least `sentenceRatio` × its passage's best
  * sentence, and so are its `neighbours` sentences either side (claims often lean on the sentence before or after).
  */
 import type { EncodingName } from '../../../llm/tokenizer.ts';
@@ -67,23 +70,28 @@ export function compressContext(
   const limit = options.maxSentencesPerPassage ?? 400;
   const queryTerms = new Set(analyzer.analyze(query));
   const split = context.passages.map((passage) => splitSentences(passage.text, passage.sectionPath, limit));
-  const termSets = split.map((segments) => segments.map((segment) => new Set(analyzer.analyze(segment.text))));
+  const termSets = context.passages.map((passage, index) =>
+    termsUnderHeadings(split[index] as Segment[], passage.sectionPath, analyzer),
+  );
   // Rarity of each query term across the sentences of the whole context.
   let sentenceCount = 0;
   const containing = new Map<string, number>();
   for (const sets of termSets) {
     for (const terms of sets) {
       sentenceCount += 1;
-      for (const term of queryTerms) if (terms.has(term)) containing.set(term, (containing.get(term) ?? 0) + 1);
+      for (const term of queryTerms) if (terms.own.has(term)) containing.set(term, (containing.get(term) ?? 0) + 1);
     }
   }
   const weight = (term: string) => Math.log(1 + sentenceCount / (containing.get(term) ?? sentenceCount));
   let tokenCount = 0;
   const passages = context.passages.map((passage, index) => {
     const segments = split[index] as Segment[];
-    const scores = (termSets[index] as Set<string>[]).map((terms) => {
+    const scores = (termSets[index] as SegmentTerms[]).map((terms) => {
       let score = 0;
-      for (const term of queryTerms) if (terms.has(term)) score += weight(term);
+      for (const term of queryTerms) {
+        if (terms.own.has(term)) score += weight(term);
+        else if (terms.heading.has(term)) score += headingTermShare * weight(term);
+      }
       return score;
     });
     const keep = chooseSentences(segments, scores, options.sentenceRatio, options.neighbours);
@@ -98,6 +106,25 @@ export function compressContext(
     return { ...passage, text, tokenCount: tokens, droppedSentences: dropped };
   });
   return { passages, tokenCount, droppedForBudget: context.droppedForBudget };
+}
+
+/** A term a sentence only has through its heading counts this share of its weight: context, not content. */
+const headingTermShare = 0.5;
+
+interface SegmentTerms {
+  own: Set<string>;
+  heading: Set<string>;
+}
+
+/** Each segment's analysed terms, and those of the heading it sits under (empty for a heading itself). */
+function termsUnderHeadings(segments: Segment[], sectionPath: readonly string[], analyzer: Analyzer): SegmentTerms[] {
+  let headingTerms = new Set(analyzer.analyze(sectionPath.at(-1) ?? ''));
+  return segments.map((segment) => {
+    const own = new Set(analyzer.analyze(segment.text));
+    if (!segment.heading) return { own, heading: headingTerms };
+    headingTerms = own;
+    return { own, heading: new Set<string>() };
+  });
 }
 
 function chooseSentences(segments: Segment[], scores: number[], ratio: number, neighbours: number): boolean[] {
@@ -139,10 +166,12 @@ function joinKept(segments: Segment[], keep: boolean[]): string {
 }
 
 /**
- * Splits text into heading lines and sentences by one left-to-right scan: a line break ends a segment, and so
- * does `.`, `!` or `?` (optionally followed by closing quotes or brackets) followed by whitespace and then an
- * uppercase letter, a digit or an opening quote/bracket. Abbreviations such as "e.g. the" therefore do not split.
- * After `limit` segments the rest is one segment.
+ * Splits text into heading lines and sentences by one left-to-right scan. A line break ends a segment when it ends
+ * a block: a blank line follows, the line is a heading, or the next line starts a heading, list item, table row,
+ * quote or code fence. Any other line break is a soft wrap inside a paragraph (Markdown and text files are often
+ * hard-wrapped at 80–120 columns) and reads as a space. `.`, `!` or `?` (optionally followed by closing quotes or
+ * brackets) followed by whitespace and then an uppercase letter, a digit or an opening quote/bracket ends a
+ * sentence, so abbreviations such as "e.g. the" do not split. After `limit` segments the rest is one segment.
  */
 export function splitSentences(text: string, sectionPath: readonly string[] = [], limit = 400): Segment[] {
   const sections = new Set(sectionPath.map((section) => section.trim()).filter((section) => section.length > 0));
@@ -158,13 +187,24 @@ export function splitSentences(text: string, sectionPath: readonly string[] = []
     if (segments.length >= limit - 1) break;
     const character = text[position] as string;
     if (character === '\n') {
-      push(text.slice(start, position));
-      start = position + 1;
+      if (endsBlock(text, start, position, sections)) {
+        push(text.slice(start, position));
+        start = position + 1;
+      }
     } else if (character === '.' || character === '!' || character === '?') {
       let end = position + 1;
       while (end < text.length && `"')]”’`.includes(text[end] as string)) end += 1;
       let next = end;
-      while (next < text.length && (text[next] === ' ' || text[next] === '\t')) next += 1;
+      while (
+        next < text.length &&
+        (text[next] === ' ' || text[next] === '\t' || (text[next] === '\n' && !endsBlock(text, start, next, sections)))
+      )
+        next += 1;
+      if (next < text.length && text[next] === '\n') {
+        // The sentence ends its block: the line break ends the segment.
+        position = next;
+        continue;
+      }
       const follower = text[next];
       if (next > end && follower !== undefined && /[\p{Lu}\p{N}"'([“‘]/u.test(follower)) {
         push(text.slice(start, end));
@@ -179,4 +219,19 @@ export function splitSentences(text: string, sectionPath: readonly string[] = []
   }
   push(text.slice(start));
   return segments;
+}
+
+const blockStart = /^[ \t]*(?:#{1,6}\s|[-*+]\s|\d{1,9}[.)]\s|\||>|```|~~~)/;
+
+/**
+ * Whether the line break at `position` ends a block (see `splitSentences`). Looks at the current line (from the
+ * segment's `start`, bounded to the line) and the next line only, so the scan stays linear.
+ */
+function endsBlock(text: string, start: number, position: number, sections: ReadonlySet<string>): boolean {
+  const lineStart = Math.max(start, text.lastIndexOf('\n', position - 1) + 1);
+  const line = text.slice(lineStart, position).trim();
+  if (line.length === 0 || /^#{1,6}\s/.test(line) || sections.has(line) || line.startsWith('|')) return true;
+  const nextEnd = text.indexOf('\n', position + 1);
+  const next = text.slice(position + 1, nextEnd === -1 ? text.length : nextEnd);
+  return next.trim().length === 0 || blockStart.test(next) || sections.has(next.trim());
 }
