@@ -1,6 +1,8 @@
 /**
  * Global Bolt middleware that claims every delivery before any listener runs (see dedupe.ts). A duplicate is
- * acknowledged (for commands and interactions, whose ack is ours to send) and goes no further. The claim is
+ * acknowledged (for commands and interactions, whose ack is ours to send) and goes no further. A delivery that
+ * cannot be claimed (Redis unreachable) goes no further either and is refused (unclaimed-delivery.ts): an event is
+ * not acknowledged, so Slack redelivers it; a command or click is answered with "try again". The claim is
  * handed to the durable work item a listener stores (`dispatchDurably`); when no listener takes it, the delivery
  * is marked done as soon as the listeners return; when a listener fails (e.g. the work item could not be
  * stored), the claim is released so that Slack's retry of the unacknowledged delivery is processed.
@@ -11,6 +13,7 @@ import { counter, type Registry } from '../observability/metrics.ts';
 import type { BackgroundJobs } from '../work/background-jobs.ts';
 import { type DeliveryClaim, type DeliveryDeduplicator, deliveryIdOf } from '../work/dedupe.ts';
 import type { DurableWork, WorkUnit } from '../work/durable-work.ts';
+import { refuseUnclaimed } from './unclaimed-delivery.ts';
 
 const claimKey = 'deskhandDeliveryClaim';
 const handedOffKey = 'deskhandDeliveryHandedOff';
@@ -49,7 +52,7 @@ export function deliveryMiddleware(options: {
     const { body, context, next } = args;
     const deliveryId = deliveryIdOf(body);
     context[deliveryIdKey] = deliveryId;
-    let claim: DeliveryClaim | undefined;
+    let claim: DeliveryClaim;
     try {
       const outcome = await options.dedupe.claim(deliveryId);
       if (outcome.status === 'duplicate') {
@@ -65,9 +68,10 @@ export function deliveryMiddleware(options: {
       claim = outcome.claim;
       deliveries.inc({ result: 'claimed' });
     } catch (error) {
-      // Without Redis we cannot de-duplicate; answering twice beats never answering, so the work goes ahead.
-      deliveries.inc({ result: 'unchecked' });
-      options.logger.warn({ err: error, deliveryId, code: 'upstream_unavailable' }, 'de-duplication unavailable');
+      // Work that ran unclaimed would run again once Redis is back (the sweeper, a redelivery): it does not run.
+      deliveries.inc({ result: 'unclaimed' });
+      await refuseUnclaimed(args, deliveryId, error, options.logger);
+      return;
     }
     context[claimKey] = claim;
     let failed = false;
@@ -77,7 +81,7 @@ export function deliveryMiddleware(options: {
       failed = true;
       throw error;
     } finally {
-      if (claim && context[handedOffKey] !== true) {
+      if (context[handedOffKey] !== true) {
         const settle = failed ? claim.release() : claim.complete();
         await settle.catch((error: unknown) => {
           options.logger.warn({ err: error, deliveryId }, 'could not settle the delivery claim');

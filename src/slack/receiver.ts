@@ -16,6 +16,8 @@
  * the middleware. If processing rejects before any response was sent, the default `processEventErrorHandler`
  * answers 500 (no ack, so Slack retries). The 3001 ms no-ack timer is cleared by `ack()`, so it does not fire
  * while listeners run; listeners must stay fast (a Redis write), never model or index work.
+ * A delivery that could not be claimed for de-duplication (`DeliveryUnclaimedError`, unclaimed-delivery.ts) is
+ * answered 503 instead of its stored ack, so Slack retries it once the store is back.
  * Between the receiver and Bolt sits the inbound guard (inbound-guard.ts): malformed payloads get 400 here
  * (`processEventErrorHandler`), and what no listener acknowledged is acknowledged, so no signed request waits
  * for Bolt's 3 s "not acknowledged" 404.
@@ -36,6 +38,7 @@ import {
 } from '@slack/bolt';
 import type { Logger } from '../observability/logger.ts';
 import { counter, histogram, type Registry } from '../observability/metrics.ts';
+import { isDeliveryUnclaimed } from '../work/work-errors.ts';
 import { boltLogger } from './bolt-logger.ts';
 import type { RouteHandler } from './health-routes.ts';
 import {
@@ -94,6 +97,12 @@ export class DeskhandReceiver implements Receiver {
       signatureVerification: true,
       ...(options.oauth ? oauthReceiverOptions(options.oauth) : {}),
       processEventErrorHandler: async (args) => {
+        if (isDeliveryUnclaimed(args.error) && !args.response.headersSent) {
+          // Not acknowledged: any non-2xx makes Slack retry the event (X-Slack-No-Retry is not set).
+          args.response.writeHead(503, { 'content-type': 'text/plain', 'retry-after': '1' });
+          args.response.end('delivery not accepted: the de-duplication store is unavailable, retry later');
+          return true;
+        }
         if (!isMalformedRequestError(args.error) || args.response.headersSent) {
           return HTTPModuleFunctions.defaultProcessEventErrorHandler(args);
         }

@@ -22,7 +22,7 @@
  * for that channel) never started, so the user is told why and the item is finished.
  */
 import type { Redis } from 'ioredis';
-import { DeskhandError, toDeskhandError } from '../errors.ts';
+import { type DeskhandError, toDeskhandError } from '../errors.ts';
 import type { Logger } from '../observability/logger.ts';
 import { counter, type Registry } from '../observability/metrics.ts';
 import type { IncomingRequest } from '../ports/capability.ts';
@@ -30,7 +30,7 @@ import type { BackgroundJobs } from './background-jobs.ts';
 import type { DeliveryClaim, DeliveryDeduplicator } from './dedupe.ts';
 import type { ActionRequest, AssistantThreadRequest, FileSharedRequest, HomeOpenedRequest } from './requests.ts';
 import type { ReactionRequest, Work } from './work.ts';
-import { isWorkInterrupted, isWorkRefused } from './work-errors.ts';
+import { isWorkInterrupted, isWorkRefused, WorkNotStoredError } from './work-errors.ts';
 
 /** One unit of post-ack work, as plain data. */
 export type WorkUnit =
@@ -77,14 +77,8 @@ export interface DurableWorkOptions {
   notify: (notice: UndeliverableNotice) => Promise<void>;
 }
 
-/** Thrown by `dispatch` when the item could not be stored: the delivery must not be acknowledged as received. */
-export class WorkNotStoredError extends DeskhandError {
-  readonly workNotStored = true;
-}
-
-export function isWorkNotStoredError(error: unknown): error is WorkNotStoredError {
-  return error instanceof WorkNotStoredError;
-}
+// Thrown by `dispatch` when the item could not be stored (defined beside the other work errors).
+export { isWorkNotStoredError, WorkNotStoredError } from './work-errors.ts';
 
 const givenUpText =
   'Sorry, I could not complete this request: the work was interrupted several times. Please try again.';

@@ -31,6 +31,35 @@ export class WorkInterruptedError extends DeskhandError {
   }
 }
 
+/** Thrown when work could not be stored: the delivery must not be acknowledged as received. */
+export class WorkNotStoredError extends DeskhandError {
+  readonly workNotStored = true;
+}
+
+export function isWorkNotStoredError(error: unknown): error is WorkNotStoredError {
+  return error instanceof WorkNotStoredError;
+}
+
+/**
+ * A delivery that could not be claimed (the de-duplication store is unreachable): nothing ran, nothing was
+ * acknowledged. Running it unclaimed would let the sweeper or a redelivery run it a second time.
+ */
+export class DeliveryUnclaimedError extends WorkNotStoredError {
+  readonly deliveryUnclaimed = true;
+
+  constructor(deliveryId: string, cause: unknown) {
+    super('upstream_unavailable', 'the delivery could not be claimed; not acknowledged so that Slack redelivers it', {
+      cause,
+      retryable: true,
+      details: { deliveryId },
+    });
+  }
+}
+
+export function isDeliveryUnclaimed(error: unknown): error is DeliveryUnclaimedError {
+  return error instanceof DeliveryUnclaimedError;
+}
+
 export function isWorkRefused(error: unknown): error is WorkRefusedError {
   return error instanceof WorkRefusedError;
 }
