@@ -16,7 +16,7 @@ import type { BotIdentity } from '../router/thread-context.ts';
 import { adminIngestPath, adminIngestRoute } from '../slack/admin-ingest-route.ts';
 import { boltLogger } from '../slack/bolt-logger.ts';
 import { deliveryMiddleware } from '../slack/delivery-middleware.ts';
-import { healthRoutes, type RouteHandler, type WorkThreadsHealth } from '../slack/health-routes.ts';
+import { healthRoutes, type RouteHandler, redisWriteProbe, type WorkThreadsHealth } from '../slack/health-routes.ts';
 import type { StaleInteractionNotice } from '../slack/inbound-guard.ts';
 import { type PurgeReason, requestPurge } from '../slack/installations/workspace-purge.ts';
 import * as actionListeners from '../slack/listeners/actions.ts';
@@ -89,7 +89,7 @@ export function createApp(dependencies: AppDependencies): DeskhandApp {
     logger,
     accepting: () => accepting,
     readiness: [
-      { name: 'redis', check: async () => (await redis.ping()) === 'PONG' },
+      redisWriteProbe({ redis, keyPrefix: configuration.redis.keyPrefix }),
       { name: 'work', check: () => work.ready() },
     ],
     ...(dependencies.externalMetrics ? { externalMetrics: dependencies.externalMetrics } : {}),
