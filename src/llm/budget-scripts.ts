@@ -14,7 +14,7 @@
  * - The `*ScriptCall` builders are the only place that lays out KEYS and ARGV, next to the scripts that read them.
  * - Scripts are registered with `defineCommand` and sent synchronously by `sendScript` (see below).
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../adapters/redis-client.ts';
 import {
   type BudgetKeys,
   budgetWindows,
@@ -198,12 +198,12 @@ export interface ScriptCall {
 }
 
 /** Registers the scripts on a connection (EVAL on first use per connection, then EVALSHA). */
-export function defineBudgetScripts(redis: Redis): void {
+export function defineBudgetScripts(redis: RedisClient): void {
   for (const { command, lua } of Object.values(budgetScripts)) redis.defineCommand(command, { lua });
 }
 
 /** Sends a script now (synchronously, on this connection) and returns its reply. */
-export function sendScript(redis: Redis, target: BudgetScript, call: ScriptCall): Promise<unknown> {
+export function sendScript(redis: RedisClient, target: BudgetScript, call: ScriptCall): Promise<unknown> {
   return (
     (redis as unknown as Record<string, ScriptCommand>)[target.command]?.(
       call.keys.length,
