@@ -17,7 +17,6 @@ import { basename, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { QdrantClient } from '@qdrant/js-client-rest';
 import { MultiBar, Presets } from 'cli-progress';
-import { Redis } from 'ioredis';
 import OpenAI from 'openai';
 import { pino } from 'pino';
 import { EmbeddedVectorIndex } from '../src/adapters/embedded-vector-index.ts';
@@ -33,6 +32,7 @@ import type {
 import { checkSize, defaultIngestionLimits, rejectionReason } from '../src/capabilities/documents/ingestion/safety.ts';
 import { type Configuration, loadConfiguration } from '../src/composition/config.ts';
 import { createGateway } from '../src/composition/create-gateway.ts';
+import { createRedis, type RedisClient } from '../src/composition/create-redis.ts';
 import { isDeskhandError } from '../src/errors.ts';
 import { createLogger } from '../src/observability/logger.ts';
 import { createMetricsRegistry } from '../src/observability/metrics.ts';
@@ -216,11 +216,10 @@ async function main(): Promise<void> {
     return;
   }
 
-  let redis: Redis | undefined;
+  let redis: RedisClient | undefined;
   const connectRedis = () => {
     if (!redis) {
-      redis = new Redis(configuration.redis.url, { maxRetriesPerRequest: 2, connectTimeout: 5_000 });
-      redis.on('error', (error) => logger.warn({ err: error }, 'redis error'));
+      redis = createRedis(configuration, { logger });
     }
     return redis;
   };

@@ -4,9 +4,9 @@
  * list. Prints how many were rewritten and the Redis keys no listed key opens (those workspaces have to install
  * again, or the missing key has to come back); exits 1 when there are any. Tokens are never printed.
  */
-import { Redis } from 'ioredis';
 import { createInstallationStore } from '../src/composition/build-installations.ts';
 import { loadConfiguration } from '../src/composition/config.ts';
+import { createRedis } from '../src/composition/create-redis.ts';
 import { createLogger } from '../src/observability/logger.ts';
 
 const loaded = loadConfiguration();
@@ -20,7 +20,7 @@ if (!oauth) {
   console.error('OAuth distribution is not configured (SLACK_CLIENT_ID, …): there are no installations to rewrite.');
   process.exit(1);
 }
-const redis = new Redis(configuration.redis.url, { maxRetriesPerRequest: 2 });
+const redis = createRedis(configuration);
 try {
   const logger = createLogger({ level: 'warn' });
   const store = createInstallationStore(oauth, { redis, keyPrefix: configuration.redis.keyPrefix, logger });

@@ -6,10 +6,10 @@
  * starts it. SIGTERM/SIGINT stop it gracefully: stop accepting, finish in-flight work, drain the messenger, close
  * the stores.
  */
-import { Redis } from 'ioredis';
 import { createApp, type DeskhandApp } from './composition/app.ts';
 import { buildWorkSide } from './composition/build-work-side.ts';
 import { type Configuration, loadConfiguration } from './composition/config.ts';
+import { createRedis, type RedisClient } from './composition/create-redis.ts';
 import { startWorkThreads } from './composition/worker/start-work-threads.ts';
 import type { WorkPool } from './composition/worker/work-pool.ts';
 import { toDeskhandError } from './errors.ts';
@@ -28,8 +28,7 @@ async function main(): Promise<void> {
   process.on('unhandledRejection', (reason) => logger.error({ err: reason, code: 'internal' }, 'unhandled rejection'));
 
   const { work, pool } = await buildWorkOrExit(configuration, logger, registry);
-  const redis = new Redis(configuration.redis.url, { maxRetriesPerRequest: 2, connectTimeout: 5_000 });
-  redis.on('error', (error) => logger.warn({ err: error, code: 'upstream_unavailable' }, 'redis error'));
+  const redis = createRedis(configuration, { logger });
   const app = createApp({
     configuration,
     logger,
@@ -100,7 +99,7 @@ function identityResolver(configuration: Configuration, logger: Logger): () => P
 }
 
 /** SIGTERM/SIGINT: one graceful stop (app, then Redis), exit 0; exit 1 when it fails or takes over 30 s. */
-function stopOnSignals(app: DeskhandApp, redis: Redis, logger: Logger): void {
+function stopOnSignals(app: DeskhandApp, redis: RedisClient, logger: Logger): void {
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;

@@ -7,8 +7,8 @@
  * Deskhand says goes through the work side's `Messenger`.
  */
 import { App, type Receiver, SocketModeReceiver } from '@slack/bolt';
-import type { Redis } from 'ioredis';
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
+import type { RedisClient } from '../adapters/redis-client.ts';
 import type { Logger } from '../observability/logger.ts';
 import { createMetricsRegistry, type Registry } from '../observability/metrics.ts';
 import { forgetChannelSharing } from '../router/channel-control.ts';
@@ -39,7 +39,7 @@ export interface AppDependencies {
   configuration: Configuration;
   logger: Logger;
   /** For delivery de-duplication and readiness. */
-  redis: Redis;
+  redis: RedisClient;
   /** Everything after the ack: `createInProcessWork(…)`, or a worker thread (src/composition/worker/threaded-work.ts). */
   work: Work;
   /** Defaults to a fresh registry with Node's default metrics. */

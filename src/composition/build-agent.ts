@@ -7,7 +7,7 @@
  *   how to set one.
  */
 import type { WebClient } from '@slack/web-api';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../adapters/redis-client.ts';
 import {
   createApprovalActionHandler,
   createModelRequiredAgentHandler,
@@ -30,13 +30,14 @@ import type { InteractionHandlers } from '../work/requests.ts';
 import type { ModelAccess } from './build-model-access.ts';
 import type { Configuration } from './config.ts';
 import { type CreateAgentOptions, createAgent } from './create-agent.ts';
+import { createQueueConnection } from './create-redis.ts';
 import { fileTicketThroughSinks } from './file-ticket-through-sinks.ts';
 
 export interface AgentDependencies {
   model: Pick<ModelAccess, 'gateway' | 'estimateChatCostMicroUsd' | 'modelConfigured'>;
   /** The agent's `search` tool. */
   retrieve: Retriever;
-  redis: Redis;
+  redis: RedisClient;
   /** The Web API client of the workspace the current work acts for (one client in single-token mode). */
   webClient: () => Promise<WebClient>;
   messenger: Messenger;
@@ -67,7 +68,7 @@ export function buildAgent(configuration: Configuration, dependencies: AgentDepe
   const agent = createAgent({
     configuration,
     redis,
-    queueConnection: { url: configuration.redis.url, maxRetriesPerRequest: null },
+    queueConnection: createQueueConnection(configuration),
     gateway,
     messenger,
     logger,

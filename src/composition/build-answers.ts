@@ -6,7 +6,7 @@
  * into the channel's scope; the mention that only shares it is not routed as well.
  */
 
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../adapters/redis-client.ts';
 import {
   createDocsHandler,
   createQuestionHandler,
@@ -43,7 +43,7 @@ export interface AnswerDependencies {
   /** Without an embedder (no model) retrieval is sparse and ingestion stores no vectors. */
   model: Pick<ModelAccess, 'gateway' | 'embedder' | 'modelConfigured'>;
   vectorIndex: VectorIndex;
-  redis: Redis;
+  redis: RedisClient;
   messenger: Messenger;
   logger: Logger;
   /** The bot's user id once the app knows its identity (`undefined` before). */

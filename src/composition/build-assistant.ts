@@ -9,7 +9,8 @@
  * (workspace-wide documents withheld in shared channels) applies wherever the answers path derives its access
  * scope from the request's document channel (`documentScope`), as it does for any channel.
  */
-import type { Redis } from 'ioredis';
+
+import type { RedisClient } from '../adapters/redis-client.ts';
 import {
   createAssistantRoutePreparer,
   createAssistantThreadHandler,
@@ -25,7 +26,7 @@ import type { Configuration } from './config.ts';
 export function buildAssistant(
   configuration: Configuration,
   parts: {
-    redis: Redis;
+    redis: RedisClient;
     messenger: Messenger;
     logger: Logger;
     channelAdmitted?: ViewedChannelChecks['channelAdmitted'];

@@ -5,7 +5,8 @@
  * (`buildModelAccess`) both use it, so the store that enforces budgets and the one that reports them can never
  * disagree. With the workspace settings (`settings`), each workspace's caps and admins come from them instead.
  */
-import type { Redis } from 'ioredis';
+
+import type { RedisClient } from '../adapters/redis-client.ts';
 import { type BudgetDefaults, BudgetStore } from '../llm/budget-store.ts';
 import type { WorkspaceSettings, WorkspaceSettingsSource } from '../ports/workspace-settings.ts';
 import type { Configuration } from './config.ts';
@@ -24,7 +25,7 @@ export function capDefaults(caps: WorkspaceSettings['caps']): BudgetDefaults {
 
 export function buildBudgetStore(
   configuration: Configuration,
-  redis: Redis,
+  redis: RedisClient,
   settings?: WorkspaceSettingsSource,
 ): BudgetStore {
   return new BudgetStore({

@@ -5,7 +5,6 @@
  * the configured vector index (embedded under DATA_DIR, or Qdrant) with a sparse retriever — no embedder, no
  * gateway, so a replay never calls a model.
  */
-import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import type { Retriever } from '../capabilities/answers/answer-source.ts';
 import { FeedbackStore } from '../capabilities/answers/feedback-store.ts';
@@ -13,6 +12,7 @@ import { createRetriever } from '../capabilities/answers/retrieval-adapter.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { buildVectorIndex } from './build-vector-index.ts';
 import { type Configuration, loadConfiguration } from './config.ts';
+import { createRedis } from './create-redis.ts';
 
 export interface FeedbackTools {
   configuration: Configuration;
@@ -36,8 +36,7 @@ export function buildFeedbackTools(
   if (!loaded.ok) return { ok: false, problems: loaded.problems };
   const configuration = loaded.configuration;
   const logger = createLogger({ level: configuration.logLevel, destination: pino.destination(2) });
-  const redis = new Redis(configuration.redis.url, { maxRetriesPerRequest: 2, connectTimeout: 5_000 });
-  redis.on('error', (error) => logger.warn({ err: error }, 'redis error'));
+  const redis = createRedis(configuration, { logger });
   const feedback = new FeedbackStore(redis, { keyPrefix: configuration.redis.keyPrefix });
   let index: Awaited<ReturnType<typeof buildVectorIndex>> | undefined;
   return {

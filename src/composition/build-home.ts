@@ -14,7 +14,8 @@
  * The stores here are read-only views over the same Redis keys the capabilities write (each store is a thin wrapper
  * over the connection), so the Home needs nothing from the other builders.
  */
-import type { Redis } from 'ioredis';
+
+import type { RedisClient } from '../adapters/redis-client.ts';
 import { approvalButtonValue } from '../capabilities/agent/approval-hash.ts';
 import { ApprovalStore } from '../capabilities/agent/approval-store.ts';
 import { RunStateStore } from '../capabilities/agent/run-state.ts';
@@ -40,7 +41,7 @@ import { buildBudgetStore } from './build-budget-store.ts';
 import type { Configuration } from './config.ts';
 
 export interface HomeDependencies {
-  redis: Redis;
+  redis: RedisClient;
   messenger: Messenger;
   settings: WorkspaceSettingsSource;
   vectorIndex: Pick<VectorIndex, 'getDocument' | 'deleteDocument' | 'listDocuments'>;

@@ -10,7 +10,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { WebClient } from '@slack/web-api';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../adapters/redis-client.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Registry } from '../observability/metrics.ts';
 import type { VectorIndex } from '../ports/vector-index.ts';
@@ -37,7 +37,7 @@ export function manifestBotScopes(): string[] {
 
 export function createInstallationStore(
   oauth: OAuthConfiguration,
-  parts: { redis: Redis; keyPrefix: string; logger: Logger },
+  parts: { redis: RedisClient; keyPrefix: string; logger: Logger },
 ): RedisInstallationStore {
   return new RedisInstallationStore({ ...parts, keys: parseKeyRing(oauth.encryptionKeys) });
 }
@@ -58,7 +58,7 @@ export interface WorkspaceSlack {
 export function buildWorkspaceSlack(
   configuration: Configuration,
   oauth: OAuthConfiguration,
-  parts: { redis: Redis; logger: Logger; registry: Registry },
+  parts: { redis: RedisClient; logger: Logger; registry: Registry },
 ): WorkspaceSlack {
   const { redis, logger, registry } = parts;
   const store = createInstallationStore(oauth, { redis, keyPrefix: configuration.redis.keyPrefix, logger });
@@ -87,7 +87,7 @@ export function buildWorkspaceSlack(
 export function buildWorkspacePurger(
   configuration: Configuration,
   slack: WorkspaceSlack,
-  parts: { redis: Redis; vectorIndex: VectorIndex; logger: Logger },
+  parts: { redis: RedisClient; vectorIndex: VectorIndex; logger: Logger },
 ): WorkspacePurger {
   return new WorkspacePurger({
     ...parts,
@@ -125,7 +125,7 @@ export interface IngressInstallations {
 /** The ingress's side of OAuth distribution, or undefined in single-token mode. */
 export function ingressInstallations(
   configuration: Configuration,
-  parts: { redis: Redis; logger: Logger },
+  parts: { redis: RedisClient; logger: Logger },
 ): IngressInstallations | undefined {
   const oauth = configuration.slack.oauth;
   if (!oauth) return undefined;

@@ -11,8 +11,9 @@
  *   `createNoModelGateway` (refuses and counts any call), there is no embedder nor cost estimate, and `/budget`
  *   still shows the caps and any earlier spend from Redis.
  */
-import type { Redis } from 'ioredis';
+
 import OpenAI from 'openai';
+import type { RedisClient } from '../adapters/redis-client.ts';
 import { budgetWarningText } from '../capabilities/budget/budget-warning.ts';
 import { reseedFromLedgerWhenMissing } from '../llm/ledger.ts';
 import { createNoModelGateway } from '../llm/no-model-gateway.ts';
@@ -44,7 +45,7 @@ export interface ModelAccess {
 }
 
 interface ModelAccessDependencies {
-  redis: Redis;
+  redis: RedisClient;
   /** Each workspace's settings (caps, admins named in refusals, model); without it, the configuration's values. */
   settings?: WorkspaceSettingsSource;
   messenger: Messenger;

@@ -7,7 +7,8 @@
  * the approver group, caps, model, ticket categories and sinks, and where Deskhand works. What stays process-wide
  * (the webhook secret, the time zone, the reservation TTL) is still read from the configuration.
  */
-import type { Redis } from 'ioredis';
+
+import type { RedisClient } from '../adapters/redis-client.ts';
 import { createSettingsHandlers } from '../capabilities/settings/settings-handlers.ts';
 import { SettingsStore } from '../capabilities/settings/settings-store.ts';
 import { WorkspaceSettingsService } from '../capabilities/settings/workspace-settings-service.ts';
@@ -47,7 +48,7 @@ export function settingsDefaults(
 
 export function buildWorkspaceSettings(
   configuration: Pick<Configuration, 'people' | 'budgets' | 'openai' | 'tickets' | 'redis'>,
-  dependencies: { redis: Redis; logger: Logger },
+  dependencies: { redis: RedisClient; logger: Logger },
 ): WorkspaceSettingsService {
   return new WorkspaceSettingsService({
     store: new SettingsStore(dependencies.redis, { keyPrefix: configuration.redis.keyPrefix }),

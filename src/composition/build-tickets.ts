@@ -8,7 +8,8 @@
  * kept per settings object (the source returns the same frozen object until they change), so a save takes effect on
  * the next request and unchanged settings build nothing.
  */
-import type { Redis } from 'ioredis';
+
+import type { RedisClient } from '../adapters/redis-client.ts';
 import { TicketExampleStore } from '../capabilities/tickets/learning/ticket-example-store.ts';
 import { WorkspaceExampleIndexes } from '../capabilities/tickets/learning/workspace-example-indexes.ts';
 import type { TicketWorkflow } from '../capabilities/tickets/ticket-workflow.ts';
@@ -37,7 +38,7 @@ export function buildTickets(
   dependencies: {
     gateway: LanguageModelGateway;
     modelConfigured: boolean;
-    redis: Redis;
+    redis: RedisClient;
     messenger: Messenger;
     logger: Logger;
     registry: Registry;

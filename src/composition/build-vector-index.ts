@@ -5,10 +5,10 @@
  */
 import { join } from 'node:path';
 import { QdrantClient } from '@qdrant/js-client-rest';
-import type { Redis } from 'ioredis';
 import { EmbeddedVectorIndex } from '../adapters/embedded-vector-index.ts';
 import { RedisIndexVersionCounter } from '../adapters/index-version-counter.ts';
 import { QdrantVectorIndex } from '../adapters/qdrant-vector-index.ts';
+import type { RedisClient } from '../adapters/redis-client.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { VectorIndex } from '../ports/vector-index.ts';
 import type { Configuration } from './config.ts';
@@ -16,7 +16,7 @@ import type { Configuration } from './config.ts';
 /** Builds the index and waits for `ensureReady` (collections, payload indexes or files created as needed). */
 export async function buildVectorIndex(
   configuration: Pick<Configuration, 'qdrant' | 'openai' | 'redis' | 'dataDir'>,
-  dependencies: { redis: Redis; logger: Logger },
+  dependencies: { redis: RedisClient; logger: Logger },
 ): Promise<VectorIndex> {
   const { redis, logger } = dependencies;
   const vectorIndex: VectorIndex = configuration.qdrant.url

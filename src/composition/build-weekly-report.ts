@@ -4,7 +4,8 @@
  * an admin — the report gathered from the activity store and the budget store's day counters, as a Block Kit
  * message. Days are the budget's (`TIME_ZONE`), so the spend and the activity of a day are the same day.
  */
-import type { Redis } from 'ioredis';
+
+import type { RedisClient } from '../adapters/redis-client.ts';
 import { ActivityStore } from '../capabilities/report/activity-store.ts';
 import { weeklyReportMessage } from '../capabilities/report/report-view.ts';
 import { gatherWeeklyReport } from '../capabilities/report/weekly-report.ts';
@@ -31,7 +32,7 @@ export function buildActivityStore(
 /** The weekly report of a workspace as a message; a part that cannot be read is logged and shown as unavailable. */
 export function buildWeeklyReport(
   configuration: ReportConfiguration,
-  dependencies: { redis: Redis; logger?: Logger; now?: () => number },
+  dependencies: { redis: RedisClient; logger?: Logger; now?: () => number },
 ): (workspaceId: string) => Promise<{ text: string; blocks: Block[] }> {
   const { redis, logger, now } = dependencies;
   const activity = buildActivityStore(configuration, redis, now);

@@ -14,7 +14,6 @@
  * `/budget` and `/docs` work from Redis and the index, and `/agent` says it needs a model.
  */
 import type { WebClient } from '@slack/web-api';
-import { Redis } from 'ioredis';
 import { encodingForModel } from '../llm/tokenizer.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Registry } from '../observability/metrics.ts';
@@ -38,6 +37,7 @@ import { buildSettingsHandlers, buildWorkspaceSettings } from './build-settings.
 import { buildTickets } from './build-tickets.ts';
 import { buildVectorIndex } from './build-vector-index.ts';
 import type { Configuration } from './config.ts';
+import { createRedis } from './create-redis.ts';
 
 /** `parts.vectorIndex`: an index opened elsewhere (the embedded index shared by work threads); default: its own. */
 export async function buildWorkSide(
@@ -46,8 +46,7 @@ export async function buildWorkSide(
   registry: Registry,
   parts: { vectorIndex?: VectorIndex } = {},
 ): Promise<Work> {
-  const redis = new Redis(configuration.redis.url, { maxRetriesPerRequest: 2, connectTimeout: 5_000 });
-  redis.on('error', (error) => logger.warn({ err: error, code: 'upstream_unavailable' }, 'redis error'));
+  const redis = createRedis(configuration, { logger });
   // OAuth distribution: each workspace's calls with its own token (build-installations.ts); else the one token.
   const oauth = configuration.slack.oauth;
   const workspaces = oauth ? buildWorkspaceSlack(configuration, oauth, { redis, logger, registry }) : undefined;

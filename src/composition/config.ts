@@ -23,6 +23,7 @@ import {
   oauthProblems,
   oauthSchemaFields,
 } from './oauth-config.ts';
+import { type RedisTopology, redisHints, redisProblems, redisSchemaFields, redisTopology } from './redis-config.ts';
 
 const emptyAsUnset = (value: unknown) => (typeof value === 'string' && value.trim() === '' ? undefined : value);
 
@@ -124,7 +125,7 @@ const hints: Record<string, string> = {
     'the price of models missing from the price table as input,output USD per million tokens (e.g. 0.2,0.6; 0,0 for a free local model), or "none" to refuse them',
   REDACT:
     'comma-separated kinds of personal data to mask before every model call: emails, phones, ibans (cards and secrets are always masked)',
-  REDIS_URL: 'a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379',
+  ...redisHints,
   QDRANT_URL: 'the Qdrant REST URL, e.g. http://127.0.0.1:6333; leave unset to use the embedded index',
   ADMIN_USER_IDS: 'comma-separated Slack user ids (U…)',
   APPROVER_USER_IDS: 'comma-separated Slack user ids (U…)',
@@ -187,7 +188,7 @@ export const configurationSchema = z.object({
   CACHE_TTL_TIME_SENSITIVE_SECONDS: integerWithDefault(900, 0),
 
   // Stores
-  REDIS_URL: urlWithDefault('redis://127.0.0.1:6379'),
+  ...redisSchemaFields,
   REDIS_KEY_PREFIX: stringWithDefault('dh:'),
   QDRANT_URL: optionalUrl(),
   QDRANT_API_KEY: optionalString,
@@ -272,7 +273,8 @@ export interface Configuration {
     userDailyUsd: number | undefined;
   };
   cache: { ttlSeconds: number; timeSensitiveTtlSeconds: number };
-  redis: { url: string; keyPrefix: string };
+  /** `url`: the one server's URL (REDIS_URL, default redis://127.0.0.1:6379); `topology`: what create-redis.ts opens. */
+  redis: { url: string; keyPrefix: string; topology: RedisTopology };
   qdrant: { url: string | undefined; apiKey: string | undefined; collection: string };
   dataDir: string;
   people: {
@@ -344,7 +346,7 @@ function crossFieldProblems(raw: RawConfiguration): string[] {
   if (raw.TICKET_WEBHOOK_URL && !raw.TICKET_WEBHOOK_SECRET) {
     problems.push('TICKET_WEBHOOK_SECRET is required when TICKET_WEBHOOK_URL is set — it signs every delivery.');
   }
-  problems.push(...oauthProblems(raw));
+  problems.push(...oauthProblems(raw), ...redisProblems(raw));
   return problems;
 }
 
@@ -374,7 +376,7 @@ function toConfiguration(raw: RawConfiguration): Configuration {
       userDailyUsd: raw.USER_DAILY_CAP_USD,
     },
     cache: { ttlSeconds: raw.CACHE_TTL_SECONDS, timeSensitiveTtlSeconds: raw.CACHE_TTL_TIME_SENSITIVE_SECONDS },
-    redis: { url: raw.REDIS_URL, keyPrefix: raw.REDIS_KEY_PREFIX },
+    redis: { ...redisTopology(raw), keyPrefix: raw.REDIS_KEY_PREFIX },
     qdrant: { url: raw.QDRANT_URL, apiKey: raw.QDRANT_API_KEY, collection: raw.QDRANT_COLLECTION },
     dataDir: raw.DATA_DIR,
     people: {

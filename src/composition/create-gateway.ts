@@ -2,9 +2,10 @@
  * Wires the gateway from configuration: what `src/main.ts` calls after building the `openai` client (with
  * `baseURL` and `apiKey`) and the Redis client. Kept here so the composition root stays a list of one-liners.
  */
-import type { Redis } from 'ioredis';
+
 import type OpenAI from 'openai';
 import type { Logger } from 'pino';
+import type { RedisClient } from '../adapters/redis-client.ts';
 import type { BudgetStore, BudgetWarning } from '../llm/budget-store.ts';
 import { GatewayEmbedder, OpenAIGateway } from '../llm/gateway.ts';
 import { Ledger, rebuildCounters } from '../llm/ledger.ts';
@@ -41,7 +42,7 @@ export function createGateway(
   configuration: Configuration,
   dependencies: {
     openai: OpenAI;
-    redis: Redis;
+    redis: RedisClient;
     metrics: Registry;
     logger: Logger;
     onBudgetWarning?: (warning: BudgetWarning) => void | Promise<void>;

@@ -7,13 +7,14 @@
  * same keys the scripts write and never writes.
  */
 import type { Redis } from 'ioredis';
+import type { RedisClient } from '../adapters/redis-client.ts';
 import { DeskhandError } from '../errors.ts';
 import { type BudgetKeys, type BudgetWindows, budgetWindows, resetOf } from './budget-keys.ts';
 import type { BudgetDefaults, BudgetStatus, WindowStatus } from './budget-types.ts';
 
 /** Reads one channel's (and optionally one person's) budget windows; `guard` maps Redis failures (fail closed). */
 export async function readBudgetStatus(
-  redis: Redis,
+  redis: RedisClient,
   request: { workspaceId: string; channelId: string; timeZone: string; keys: BudgetKeys; windows: BudgetWindows },
   defaults: BudgetDefaults,
   guard: <T>(operation: Promise<T>) => Promise<T>,

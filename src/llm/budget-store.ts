@@ -35,7 +35,7 @@
  * refused person is told), `budget-status.ts` (what `/budget` reads), `budget-types.ts` (the value types, re-exported
  * here).
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../adapters/redis-client.ts';
 import { DeskhandError, isDeskhandError } from '../errors.ts';
 import { guardBudgetOperation } from './budget-guard.ts';
 import {
@@ -95,7 +95,7 @@ export type {
 } from './budget-types.ts';
 
 export interface BudgetStoreOptions {
-  redis: Redis;
+  redis: RedisClient;
   /** Prefix of every key (e.g. `dh:`); the workspace hash tag follows it. */
   keyPrefix: string;
   timeZone: string;
@@ -124,7 +124,7 @@ export interface WorkspaceBudgetPolicy {
 }
 
 export class BudgetStore {
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly keyPrefix: string;
   readonly timeZone: string;
   readonly defaults: BudgetDefaults;

@@ -10,7 +10,7 @@
  * and stores a new entry in the script that settles the call.
  */
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../adapters/redis-client.ts';
 import type { CallScope, ChatRequest, ChatResult } from '../ports/language-model.ts';
 
 export interface CachedChat {
@@ -25,7 +25,7 @@ export interface CachedChat {
 }
 
 export interface ResponseCacheOptions {
-  redis: Redis;
+  redis: RedisClient;
   keyPrefix: string;
   ttlSeconds: number;
   timeSensitiveTtlSeconds: number;
@@ -48,7 +48,7 @@ export function isCacheable(request: ChatRequest): boolean {
 }
 
 export class ResponseCache {
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly keyPrefix: string;
   private readonly ttlSeconds: number;
   private readonly timeSensitiveTtlSeconds: number;

@@ -9,7 +9,7 @@
  * redelivery is processed — a permanent SETNX would lose that event.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../adapters/redis-client.ts';
 
 const DONE = 'done';
 
@@ -49,7 +49,7 @@ interface DedupeScripts {
  * Registers the scripts with ioredis, which sends them by SHA (EVALSHA, falling back to EVAL once per connection)
  * instead of shipping the script text with every delivery.
  */
-function defineScripts(redis: Redis): DedupeScripts {
+function defineScripts(redis: RedisClient): DedupeScripts {
   const scripts = {
     dhDedupeClaim: claimScript,
     dhDedupeRenew: renewScript,
@@ -89,7 +89,7 @@ export type ClaimOutcome =
   | { status: 'duplicate'; reason: 'in_progress' | 'done' };
 
 export interface DeliveryDeduplicatorOptions {
-  redis: Redis;
+  redis: RedisClient;
   /** Key prefix, e.g. `dh:`; keys are `${keyPrefix}delivery:${id}`. */
   keyPrefix: string;
   /** How long a claim holds without renewal. */

@@ -21,7 +21,8 @@
  * the user is not told, so a successful retry is the only answer they see; a refused call (the work pool is busy
  * for that channel) never started, so the user is told why and the item is finished.
  */
-import type { Redis } from 'ioredis';
+
+import type { RedisClient } from '../adapters/redis-client.ts';
 import { type DeskhandError, toDeskhandError } from '../errors.ts';
 import type { Logger } from '../observability/logger.ts';
 import { counter, type Registry } from '../observability/metrics.ts';
@@ -57,7 +58,7 @@ export interface UndeliverableNotice {
 }
 
 export interface DurableWorkOptions {
-  redis: Redis;
+  redis: RedisClient;
   /** The configured key prefix, e.g. `dh:`. */
   keyPrefix: string;
   dedupe: DeliveryDeduplicator;

@@ -13,7 +13,7 @@
  * installation at once. Reads never return a half-trusted value: a record that does not decrypt fails closed.
  */
 import type { Installation, InstallationQuery, InstallationStore } from '@slack/bolt';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../adapters/redis-client.ts';
 import { DeskhandError } from '../../errors.ts';
 import type { Logger } from '../../observability/logger.ts';
 import { isSealedRecord, type KeyRing, open, type SealedRecord, seal } from './token-cipher.ts';
@@ -33,14 +33,14 @@ export interface InstallationKey {
 }
 
 export interface RedisInstallationStoreOptions {
-  redis: Redis;
+  redis: RedisClient;
   keyPrefix: string;
   keys: KeyRing;
   logger: Logger;
 }
 
 export class RedisInstallationStore implements InstallationStore {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #prefix: string;
   readonly #keys: KeyRing;
   readonly #logger: Logger;

@@ -17,7 +17,8 @@
  * carry no workspace in their key, so their value is read. The spend ledger on disk is kept: it is the record of
  * money already spent, not workspace content.
  */
-import type { Redis } from 'ioredis';
+
+import type { RedisClient } from '../../adapters/redis-client.ts';
 import { DeskhandError } from '../../errors.ts';
 import type { Logger } from '../../observability/logger.ts';
 import type { VectorIndex } from '../../ports/vector-index.ts';
@@ -64,7 +65,7 @@ export type PurgeReason = 'app_uninstalled' | 'tokens_revoked';
 
 /** Records that a workspace's data must be deleted (called by the listener before the ack). */
 export async function requestPurge(
-  redis: Redis,
+  redis: RedisClient,
   keyPrefix: string,
   workspaceId: string,
   reason: PurgeReason,
@@ -78,7 +79,7 @@ export async function requestPurge(
 }
 
 export interface WorkspacePurgerOptions {
-  redis: Redis;
+  redis: RedisClient;
   keyPrefix: string;
   vectorIndex: VectorIndex;
   logger: Logger;
@@ -210,7 +211,7 @@ export class WorkspacePurger {
   }
 }
 
-async function* scanKeys(redis: Redis, match: string): AsyncGenerator<string[]> {
+async function* scanKeys(redis: RedisClient, match: string): AsyncGenerator<string[]> {
   let cursor = '0';
   do {
     const [next, keys] = await redis.scan(cursor, 'MATCH', match, 'COUNT', 1000);
