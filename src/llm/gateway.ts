@@ -6,7 +6,8 @@
  *    a configuration error, a configured price, or $0 marked `pricing="unpriced"` in metrics, logs and the ledger);
  * 2. in one Lua script, serve a deterministic call from the scoped response cache (a hit costs 0 and is counted as
  *    savings) or reserve its worst case (exact input tokens + `maxOutputTokens` of output) — refused calls never
- *    reach the provider, and a budget store that cannot answer refuses too (fail closed);
+ *    reach the provider, and a budget store that cannot answer refuses too (fail closed) — after being asked again
+ *    with backoff for a few seconds (`budget-outage-retry.ts`), so that a brief Redis outage only delays the call;
  * 3. fail fast while the circuit breaker is open (releasing the reservation);
  * 4. call the provider once through the `openai` SDK with a per-call `timeout` and `maxRetries` that fit the
  *    deadline (the SDK's retry loop is the only one; `createGuardedFetch` stops it retrying `insufficient_quota` or a
@@ -35,6 +36,7 @@ import type {
   StructuredRequest,
   StructuredResult,
 } from '../ports/language-model.ts';
+import { retryBudgetOutage } from './budget-outage-retry.ts';
 import { callChat } from './chat-call.ts';
 import { countChatRequestTokens } from './chat-token-count.ts';
 import { CircuitBreaker } from './circuit-breaker.ts';
@@ -193,11 +195,21 @@ export class OpenAIGateway implements LanguageModelGateway {
       prices = await this.context.priceTables.forWorkspace(scope.workspaceId);
       const plan = planChatCall(this.context, request, scope, model, prices);
       const { deadline, encoding, cacheKey, counted, reserveInput } = plan;
+      // A budget store that cannot be reached is waited for a few seconds before the call is refused.
+      const outageRetry = {
+        deadline,
+        ...(request.signal ? { signal: request.signal } : {}),
+        onRetry: ({ attempt, delayMs, error }: { attempt: number; delayMs: number; error: Error }) =>
+          options.logger.warn(
+            { err: error, code: 'budget_unenforceable', attempt, delayMs, requestId: scope.requestId },
+            'budget store unavailable; checking the budget again',
+          ),
+      };
       // One script: serve from the cache (counting the savings) or reserve the worst case.
-      let reserved = await options.budgets.reserveOrServeCached({
-        ...reserveInput,
-        ...(cacheKey ? { cacheKey } : {}),
-      });
+      let reserved = await retryBudgetOutage(
+        () => options.budgets.reserveOrServeCached({ ...reserveInput, ...(cacheKey ? { cacheKey } : {}) }),
+        outageRetry,
+      );
       if ('kind' in reserved) {
         const hit = options.cache.decode(reserved.value);
         if (hit) {
@@ -209,7 +221,7 @@ export class OpenAIGateway implements LanguageModelGateway {
         }
         options.logger.warn({ cacheKey }, 'corrupt response-cache entry; deleting it');
         if (cacheKey) await options.cache.delete(cacheKey).catch(() => {});
-        reserved = await options.budgets.reserve(reserveInput);
+        reserved = await retryBudgetOutage(() => options.budgets.reserve(reserveInput), outageRetry);
       }
       if (cacheKey) metric.cache.inc({ channel: scope.channelId, result: 'miss' });
       const cacheTarget = cacheKey
