@@ -6,9 +6,11 @@
  * then it runs in the background as before.
  *
  * Redis layout (under the configured key prefix):
- * - `work:item:{deliveryId}`: a hash `{ kind, name, request, attempts }`, expiring after `itemTtlMs`;
- * - `work:pending`: a ZSET of delivery ids scored by the time the item should be looked at again (its lease
+ * - `{work}:item:<deliveryId>`: a hash `{ kind, name, request, attempts }`, expiring after `itemTtlMs`;
+ * - `{work}:pending`: a ZSET of delivery ids scored by the time the item should be looked at again (its lease
  *   expiry).
+ * Both carry the `{work}` hash tag: an item and its pending entry are written and deleted in one MULTI, which a
+ * Redis Cluster accepts only for keys of one slot (test/integration/redis-cluster-slots.test.ts).
  *
  * The delivery claim (dedupe.ts) stays the single source of truth for who works on an item: the job renews the
  * claim while it runs; a sweeper (every `sweepIntervalMs`, in every replica) takes due items and re-claims each
@@ -97,7 +99,7 @@ export class DurableWork {
     this.#options = options;
     this.maxAttempts = options.maxAttempts ?? 3;
     this.#itemTtlMs = options.itemTtlMs ?? 24 * 60 * 60 * 1000;
-    this.#pendingKey = `${options.keyPrefix}work:pending`;
+    this.#pendingKey = `${options.keyPrefix}{work}:pending`;
     this.#outcomes = counter(
       options.registry,
       'deskhand_durable_work_total',
@@ -108,7 +110,7 @@ export class DurableWork {
 
   /** The Redis key of a delivery's stored item. */
   itemKey(deliveryId: string): string {
-    return `${this.#options.keyPrefix}work:item:${deliveryId}`;
+    return `${this.#options.keyPrefix}{work}:item:${deliveryId}`;
   }
 
   /**

@@ -76,7 +76,7 @@ describe('durable work across processes', () => {
     first.child.kill('SIGKILL');
     await exited(first.child);
     assert.equal(slack.callsTo('chat.postMessage').length, 0, 'the killed instance never answered');
-    assert.equal(await redis.exists(`${keyPrefix}work:item:${deliveryId}`), 1, 'the acked work survived the kill');
+    assert.equal(await redis.exists(`${keyPrefix}{work}:item:${deliveryId}`), 1, 'the acked work survived the kill');
 
     // The second instance's sweeper re-claims it once the dead instance's 30 s lease has expired.
     openai.enqueueChat({ content: '{"route":"help"}' });
@@ -88,7 +88,7 @@ describe('durable work across processes', () => {
     await sleep(6_000);
     assert.equal(slack.callsTo('chat.postMessage').length, 1, 'exactly one reply');
     assert.equal(openai.chatCalls().length, 2);
-    assert.equal(await redis.exists(`${keyPrefix}work:item:${deliveryId}`), 0, 'the item was deleted');
+    assert.equal(await redis.exists(`${keyPrefix}{work}:item:${deliveryId}`), 0, 'the item was deleted');
     assert.match(second.output(), /durable work re-dispatched after its worker stopped/);
 
     second.child.kill('SIGTERM');

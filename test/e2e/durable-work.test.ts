@@ -63,7 +63,7 @@ async function settled(): Promise<void> {
   assert.equal(await harness.app.jobs.drain(10_000), true, 'background work did not finish');
 }
 
-const pendingKey = () => `${harness.keyPrefix}work:pending`;
+const pendingKey = () => `${harness.keyPrefix}{work}:pending`;
 
 /** Makes the next `MULTI … EXEC` on the app's Redis connection slow or failing, until restored. */
 function interceptTransactions(redis: Redis, behaviour: { delayMs?: number; fail?: boolean }): () => void {

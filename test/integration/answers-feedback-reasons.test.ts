@@ -185,7 +185,7 @@ describe('export', () => {
       await vote(answerId, 'U1', true, 'T9', 10_000 + Math.floor(i / 7));
     }
     const pages: number[] = [];
-    for await (const page of store.votedAnswerIds(10_000, 20_000, 5)) pages.push(page.length);
+    for await (const page of store.votedAnswerIds('T9', 10_000, 20_000, 5)) pages.push(page.length);
     assert.ok(
       pages.every((size) => size <= 5),
       'no page larger than asked',

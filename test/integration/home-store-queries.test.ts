@@ -184,7 +184,7 @@ describe('App Home store queries', () => {
     const store = new FeedbackStore(redis, { keyPrefix: prefix, ttlSeconds: 600 });
     const answerId = randomUUID();
     await redis.set(
-      `${prefix}answers:answer:${answerId}`,
+      `${prefix}{T0VOTES}:answers:answer:${answerId}`,
       JSON.stringify({ answerId, workspaceId: 'T0VOTES', channelId: 'C1' }),
     );
     const vote = { answerId, workspaceId: 'T0VOTES', channelId: 'C1', userId: 'W1', helpful: true };

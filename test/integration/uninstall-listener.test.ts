@@ -25,7 +25,7 @@ function install(team: string | undefined, enterprise: string | undefined): Inst
   } as Installation;
 }
 
-const pending = async () => redis.zrange(`${prefix}workspace-purge:pending`, '0', '-1');
+const pending = async () => redis.zrange(`${prefix}{workspace-purge}:pending`, '0', '-1');
 
 before(() => {
   redis = new Redis('redis://127.0.0.1:6379', { maxRetriesPerRequest: 1 });

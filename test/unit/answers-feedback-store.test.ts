@@ -46,7 +46,7 @@ describe('FeedbackStore', () => {
   test('records an answer with the chunks it cited, for later evaluation', async () => {
     const answerId = randomUUID();
     await store.recordAnswer(outcome(answerId), { workspaceId: 'T1', channelId: 'C1', userId: 'U1' });
-    const record = await store.answer(answerId);
+    const record = await store.answer(answerId, 'T1');
     assert.equal(record?.question, 'Refunds?');
     assert.deepEqual(record?.cited, [
       { number: 1, documentId: 'refunds', title: 'Title of refunds', sectionPath: [], chunkIndexes: [2, 3] },
@@ -62,9 +62,9 @@ describe('FeedbackStore', () => {
     assert.equal(await store.vote(vote), 'recorded');
     assert.equal(await store.vote(vote), 'unchanged');
     assert.equal(await store.vote({ ...vote, userId: 'U2' }), 'recorded');
-    assert.deepEqual(await store.counts(answerId), { helpful: 2, notHelpful: 0 });
+    assert.deepEqual(await store.counts(answerId, 'T1'), { helpful: 2, notHelpful: 0 });
     assert.equal(await store.vote({ ...vote, helpful: false }), 'changed');
-    assert.deepEqual(await store.counts(answerId), { helpful: 1, notHelpful: 1 });
+    assert.deepEqual(await store.counts(answerId, 'T1'), { helpful: 1, notHelpful: 1 });
   });
 
   test('concurrent clicks by the same user count once', async () => {
@@ -73,7 +73,7 @@ describe('FeedbackStore', () => {
     const vote = { answerId, workspaceId: 'T1', channelId: 'C1', userId: 'U7', helpful: true };
     const results = await Promise.all(Array.from({ length: 10 }, () => store.vote(vote)));
     assert.equal(results.filter((result) => result === 'recorded').length, 1);
-    assert.deepEqual(await store.counts(answerId), { helpful: 1, notHelpful: 0 });
+    assert.deepEqual(await store.counts(answerId, 'T1'), { helpful: 1, notHelpful: 0 });
   });
 
   test('refuses votes for unknown answers, malformed ids and clicks from another channel or workspace', async () => {
@@ -83,8 +83,9 @@ describe('FeedbackStore', () => {
     assert.equal(await store.vote({ ...base, answerId: randomUUID() }), 'unknown_answer');
     assert.equal(await store.vote({ ...base, answerId: 'not-a-uuid*' }), 'unknown_answer');
     assert.equal(await store.vote({ ...base, channelId: 'C2' }), 'wrong_channel');
-    assert.equal(await store.vote({ ...base, workspaceId: 'T2' }), 'wrong_channel');
-    assert.deepEqual(await store.counts(answerId), { helpful: 0, notHelpful: 0 });
+    // Another workspace's click finds no such answer among its own (answers are kept per workspace).
+    assert.equal(await store.vote({ ...base, workspaceId: 'T2' }), 'unknown_answer');
+    assert.deepEqual(await store.counts(answerId, 'T1'), { helpful: 0, notHelpful: 0 });
     assert.match(voteAcknowledgement('wrong_channel', true), /does not belong/);
   });
 
@@ -93,7 +94,7 @@ describe('FeedbackStore', () => {
     await store.recordAnswer(outcome(answerId), { workspaceId: 'T1', channelId: 'C1' });
     const at = Date.now();
     await store.vote({ answerId, workspaceId: 'T1', channelId: 'C1', userId: 'U9', helpful: false }, at);
-    const exported = await store.export(at);
+    const exported = await store.export('T1', at);
     const entry = exported.find((item) => item.record.answerId === answerId);
     assert.deepEqual(entry?.votes, [{ userId: 'U9', helpful: false, at }]);
   });

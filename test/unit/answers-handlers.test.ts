@@ -75,7 +75,7 @@ describe('question handler', () => {
       elements: { value: string }[];
     };
     const answerId = buttons.elements[0]?.value ?? '';
-    const record = await feedback.answer(answerId);
+    const record = await feedback.answer(answerId, 'T1');
     assert.equal(record?.channelId, 'C1');
     assert.equal(record?.cited[0]?.documentId, 'refunds');
     assert.equal(messenger.violations.length, 0);
@@ -193,7 +193,7 @@ describe('feedback handler', () => {
     assert.match(ok.kind === 'reply' ? ok.text : '', /not helpful/);
     const elsewhere = await handler({ ...click, userId: 'U0VOTER2', channelId: 'C2' });
     assert.match(elsewhere.kind === 'reply' ? elsewhere.text : '', /does not belong/);
-    assert.deepEqual(await feedback.counts(answerId), { helpful: 0, notHelpful: 1 });
+    assert.deepEqual(await feedback.counts(answerId, 'T1'), { helpful: 0, notHelpful: 1 });
   });
 });
 

@@ -150,7 +150,7 @@ describe('questions without a model', () => {
       const buttons = final.blocks.find((block) => block.type === 'actions') as unknown as {
         elements: { value: string }[];
       };
-      const record = await feedback.answer(buttons.elements[0]?.value ?? '');
+      const record = await feedback.answer(buttons.elements[0]?.value ?? '', 'T1');
       assert.equal(record?.kind, 'without_model');
       assert.equal(record?.cited[0]?.documentId, 'dock');
       assert.doesNotMatch(await registry.metrics(), /deskhand_model_calls_refused_total\{/, 'no call attempted');

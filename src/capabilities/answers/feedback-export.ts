@@ -51,11 +51,14 @@ export async function* exportFeedback(
 ): AsyncGenerator<FeedbackExportRow> {
   const sinceMs = options.sinceMs ?? 0;
   const untilMs = options.untilMs ?? Date.now();
-  for await (const ids of store.votedAnswerIds(sinceMs, untilMs, options.pageSize)) {
+  for await (const ids of store.votedAnswerIds(workspaceId, sinceMs, untilMs, options.pageSize)) {
     for (const answerId of ids) {
-      const record = await store.answer(answerId);
+      const record = await store.answer(answerId, workspaceId);
       if (!record || record.workspaceId !== workspaceId) continue;
-      const [votes, reasons] = await Promise.all([store.votesOf(answerId), store.reasonsOf(answerId, workspaceId)]);
+      const [votes, reasons] = await Promise.all([
+        store.votesOf(answerId, workspaceId),
+        store.reasonsOf(answerId, workspaceId),
+      ]);
       const cited = record.cited.map((entry) => ({
         number: entry.number,
         documentId: entry.documentId,

@@ -11,6 +11,10 @@
  * voter whose current vote on that answer, in that workspace, is 👎 (checked in the same script that writes it);
  * resubmitting the same reason changes nothing, a different one replaces it, and changing the vote to 👍 drops it.
  *
+ * Every key carries the workspace's hash tag (`{T…}:answers:answer:<id>`, `…:votes:<id>`, `…:voted`, the tally
+ * and the reasons), so the vote script's five keys share one Redis Cluster slot; an answer is therefore read with
+ * its workspace (`answer(answerId, workspaceId)`), and the workspace's purge deletes its feedback by that prefix.
+ *
  * Capabilities do not import ioredis (lint rule); `FeedbackRedis` is the subset of its API used here, which an
  * ioredis client satisfies as is.
  */
@@ -126,26 +130,24 @@ const answerIdPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-
 
 export class FeedbackStore {
   readonly #redis: FeedbackRedis;
-  readonly #prefix: string;
   readonly #keyPrefix: string;
   readonly #ttlSeconds: number;
 
   /** `keyPrefix` namespaces every key (e.g. the configured `REDIS_KEY_PREFIX`); records live `ttlSeconds`. */
   constructor(redis: FeedbackRedis, options: { keyPrefix: string; ttlSeconds?: number }) {
     this.#redis = redis;
-    this.#prefix = `${options.keyPrefix}answers:`;
     this.#keyPrefix = options.keyPrefix;
     this.#ttlSeconds = options.ttlSeconds ?? 90 * 86_400;
   }
 
-  #answerKey(answerId: string): string {
-    return `${this.#prefix}answer:${answerId}`;
+  #answerKey(workspaceId: string, answerId: string): string {
+    return `${this.#keyPrefix}{${workspaceId}}:answers:answer:${answerId}`;
   }
-  #votesKey(answerId: string): string {
-    return `${this.#prefix}votes:${answerId}`;
+  #votesKey(workspaceId: string, answerId: string): string {
+    return `${this.#keyPrefix}{${workspaceId}}:answers:votes:${answerId}`;
   }
-  get #votedKey(): string {
-    return `${this.#prefix}voted`;
+  #votedKey(workspaceId: string): string {
+    return `${this.#keyPrefix}{${workspaceId}}:answers:voted`;
   }
   #tallyKey(workspaceId: string): string {
     return `${this.#keyPrefix}{${workspaceId}}:answers:feedback-tally`;
@@ -157,14 +159,19 @@ export class FeedbackStore {
   /** Records an answer as posted so votes on it can be accepted and evaluated later. */
   async recordAnswer(outcome: AnswerOutcome, where: { workspaceId: string; channelId: string; userId?: string }) {
     const record = answerRecordOf(outcome, where, new Date());
-    await this.#redis.set(this.#answerKey(outcome.answerId), JSON.stringify(record), 'EX', this.#ttlSeconds);
+    await this.#redis.set(
+      this.#answerKey(where.workspaceId, outcome.answerId),
+      JSON.stringify(record),
+      'EX',
+      this.#ttlSeconds,
+    );
     return record;
   }
 
-  /** The recorded answer, if it exists and has not expired. */
-  async answer(answerId: string): Promise<AnswerRecord | undefined> {
-    if (!answerIdPattern.test(answerId)) return undefined;
-    const raw = await this.#redis.get(this.#answerKey(answerId));
+  /** The recorded answer of this workspace, if it exists and has not expired. */
+  async answer(answerId: string, workspaceId: string): Promise<AnswerRecord | undefined> {
+    if (!answerIdPattern.test(answerId) || !workspaceIdPattern.test(workspaceId)) return undefined;
+    const raw = await this.#redis.get(this.#answerKey(workspaceId, answerId));
     return raw ? (JSON.parse(raw) as AnswerRecord) : undefined;
   }
 
@@ -175,9 +182,9 @@ export class FeedbackStore {
     const result = await this.#redis.eval(
       voteScript,
       5,
-      this.#answerKey(vote.answerId),
-      this.#votesKey(vote.answerId),
-      this.#votedKey,
+      this.#answerKey(vote.workspaceId, vote.answerId),
+      this.#votesKey(vote.workspaceId, vote.answerId),
+      this.#votedKey(vote.workspaceId),
       this.#tallyKey(vote.workspaceId),
       this.#reasonsKey(vote.workspaceId, vote.answerId),
       vote.workspaceId,
@@ -205,8 +212,8 @@ export class FeedbackStore {
     const result = await this.#redis.eval(
       reasonScript,
       3,
-      this.#answerKey(input.answerId),
-      this.#votesKey(input.answerId),
+      this.#answerKey(input.workspaceId, input.answerId),
+      this.#votesKey(input.workspaceId, input.answerId),
       this.#reasonsKey(input.workspaceId, input.answerId),
       input.workspaceId,
       input.userId,
@@ -220,9 +227,9 @@ export class FeedbackStore {
 
   /** The voter's current vote on an answer of this workspace: what the reason picker may be opened for. */
   async voteOf(answerId: string, workspaceId: string, userId: string): Promise<'helpful' | 'not_helpful' | undefined> {
-    const record = await this.answer(answerId);
+    const record = await this.answer(answerId, workspaceId);
     if (!record || record.workspaceId !== workspaceId) return undefined;
-    const vote = await this.#redis.hget(this.#votesKey(answerId), userId);
+    const vote = await this.#redis.hget(this.#votesKey(workspaceId, answerId), userId);
     if (vote?.startsWith('u:')) return 'helpful';
     if (vote?.startsWith('d:')) return 'not_helpful';
     return undefined;
@@ -250,12 +257,18 @@ export class FeedbackStore {
    * of that time were already seen), so each answer comes once; an answer re-voted during the walk moves past
    * `untilMs` and is left out (run the export again to include it).
    */
-  async *votedAnswerIds(sinceMs = 0, untilMs = Date.now(), pageSize = 200): AsyncGenerator<string[]> {
+  async *votedAnswerIds(
+    workspaceId: string,
+    sinceMs = 0,
+    untilMs = Date.now(),
+    pageSize = 200,
+  ): AsyncGenerator<string[]> {
+    if (!workspaceIdPattern.test(workspaceId)) return;
     let min = sinceMs;
     let seenAtMin = 0;
     for (;;) {
       const flat = await this.#redis.zrangebyscore(
-        this.#votedKey,
+        this.#votedKey(workspaceId),
         min,
         untilMs,
         'WITHSCORES',
@@ -280,9 +293,9 @@ export class FeedbackStore {
   }
 
   /** Every vote on one answer: voter, helpful or not, epoch ms of the vote. */
-  async votesOf(answerId: string): Promise<FeedbackEntry['votes']> {
-    if (!answerIdPattern.test(answerId)) return [];
-    const votes = await this.#redis.hgetall(this.#votesKey(answerId));
+  async votesOf(answerId: string, workspaceId: string): Promise<FeedbackEntry['votes']> {
+    if (!answerIdPattern.test(answerId) || !workspaceIdPattern.test(workspaceId)) return [];
+    const votes = await this.#redis.hgetall(this.#votesKey(workspaceId, answerId));
     return Object.entries(votes).map(([userId, value]) => ({
       userId,
       helpful: value.startsWith('u:'),
@@ -291,8 +304,8 @@ export class FeedbackStore {
   }
 
   /** Helpful and not-helpful counts of one answer. */
-  async counts(answerId: string): Promise<{ helpful: number; notHelpful: number }> {
-    const votes = await this.#redis.hgetall(this.#votesKey(answerId));
+  async counts(answerId: string, workspaceId: string): Promise<{ helpful: number; notHelpful: number }> {
+    const votes = await this.#redis.hgetall(this.#votesKey(workspaceId, answerId));
     let helpful = 0;
     let notHelpful = 0;
     for (const value of Object.values(votes)) {
@@ -309,14 +322,15 @@ export class FeedbackStore {
     return { helpful: Number(helpful ?? 0), notHelpful: Number(notHelpful ?? 0) };
   }
 
-  /** Answers voted on since `sinceMs`, with their votes: the input of an offline evaluation. */
-  async export(sinceMs = 0): Promise<FeedbackEntry[]> {
-    const ids = await this.#redis.zrangebyscore(this.#votedKey, sinceMs, '+inf');
+  /** A workspace's answers voted on since `sinceMs`, with their votes: the input of an offline evaluation. */
+  async export(workspaceId: string, sinceMs = 0): Promise<FeedbackEntry[]> {
+    if (!workspaceIdPattern.test(workspaceId)) return [];
+    const ids = await this.#redis.zrangebyscore(this.#votedKey(workspaceId), sinceMs, '+inf');
     const entries: FeedbackEntry[] = [];
     for (const answerId of ids) {
-      const record = await this.answer(answerId);
+      const record = await this.answer(answerId, workspaceId);
       if (!record) continue;
-      const votes = await this.#redis.hgetall(this.#votesKey(answerId));
+      const votes = await this.#redis.hgetall(this.#votesKey(workspaceId, answerId));
       entries.push({
         record,
         votes: Object.entries(votes).map(([userId, value]) => ({

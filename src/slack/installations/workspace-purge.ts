@@ -50,8 +50,9 @@ export function workspaceKeyPrefixes(workspaceId: string): { label: string; pref
   ];
 }
 
-const pendingKey = (keyPrefix: string) => `${keyPrefix}workspace-purge:pending`;
-const reasonKey = (keyPrefix: string) => `${keyPrefix}workspace-purge:reason`;
+// One hash tag for both: a request writes them in one MULTI, which a Redis Cluster accepts only within one slot.
+const pendingKey = (keyPrefix: string) => `${keyPrefix}{workspace-purge}:pending`;
+const reasonKey = (keyPrefix: string) => `${keyPrefix}{workspace-purge}:reason`;
 
 /** Claims an entry that is due by pushing its score a lease ahead; 1 when this caller got it. */
 const claimScript = `
@@ -182,7 +183,10 @@ export class WorkspacePurger {
     return counts;
   }
 
-  /** Feedback records name their workspace in their value (`answers:answer:{id}`), not in their key. */
+  /**
+   * Feedback recorded before its keys carried the workspace's hash tag (`answers:answer:<id>`, now
+   * `{T…}:answers:…`, deleted with the workspace's other keys) names its workspace only in its value.
+   */
   async #deleteFeedback(workspaceId: string): Promise<number> {
     const { redis, keyPrefix } = this.#options;
     const answerPrefix = `${keyPrefix}answers:answer:`;
@@ -211,13 +215,17 @@ export class WorkspacePurger {
   }
 }
 
+/** SCAN of every master: a Redis Cluster's SCAN sees only the node it is sent to. */
 async function* scanKeys(redis: RedisClient, match: string): AsyncGenerator<string[]> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', match, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) yield keys;
-  } while (cursor !== '0');
+  const nodes = 'nodes' in redis ? redis.nodes('master') : [redis];
+  for (const node of nodes) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await node.scan(cursor, 'MATCH', match, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) yield keys;
+    } while (cursor !== '0');
+  }
 }
 
 function workspaceOf(raw: string): string | undefined {

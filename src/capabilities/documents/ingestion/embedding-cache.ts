@@ -24,11 +24,8 @@ export interface EmbeddingCache {
  * Redis SDK, the composition root passes the client in.
  */
 export interface EmbeddingCacheRedis {
-  mgetBuffer(...keys: string[]): Promise<(Buffer | null)[]>;
-  multi(): {
-    set(key: string, value: Buffer, mode: 'EX', seconds: number): unknown;
-    exec(): Promise<unknown>;
-  };
+  getBuffer(key: string): Promise<Buffer | null>;
+  set(key: string, value: Buffer, mode: 'EX', seconds: number): Promise<unknown>;
 }
 
 export interface RedisEmbeddingCacheOptions {
@@ -38,7 +35,11 @@ export interface RedisEmbeddingCacheOptions {
   ttlSeconds?: number;
 }
 
-/** Stores each vector as little-endian float32 bytes under `<prefix>embedding:<workspace>:<model>:<dims>:<hash>`. */
+/**
+ * Stores each vector as little-endian float32 bytes under `<prefix>embedding:<workspace>:<model>:<dims>:<hash>`.
+ * One GET or SET per key, sent together (one round trip on one connection): the keys of a batch are in many hash
+ * slots, which MGET and MULTI refuse on a Redis Cluster, and a cache needs no atomic batch.
+ */
 export class RedisEmbeddingCache implements EmbeddingCache {
   private readonly redis: EmbeddingCacheRedis;
   private readonly keyPrefix: string;
@@ -58,7 +59,7 @@ export class RedisEmbeddingCache implements EmbeddingCache {
 
   async getMany(keys: EmbeddingCacheKey[]): Promise<(Float32Array | undefined)[]> {
     if (keys.length === 0) return [];
-    const values = await this.redis.mgetBuffer(...keys.map((key) => this.redisKey(key)));
+    const values = await Promise.all(keys.map((key) => this.redis.getBuffer(this.redisKey(key))));
     return keys.map((key, index) => {
       const value = values[index];
       if (!value || value.byteLength !== key.dimensions * 4) return undefined;
@@ -71,14 +72,14 @@ export class RedisEmbeddingCache implements EmbeddingCache {
 
   async setMany(entries: { key: EmbeddingCacheKey; vector: Float32Array }[]): Promise<void> {
     if (entries.length === 0) return;
-    const transaction = this.redis.multi();
-    for (const { key, vector } of entries) {
-      const bytes = Buffer.alloc(vector.length * 4);
-      vector.forEach((value, offset) => {
-        bytes.writeFloatLE(value, offset * 4);
-      });
-      transaction.set(this.redisKey(key), bytes, 'EX', this.ttlSeconds);
-    }
-    await transaction.exec();
+    await Promise.all(
+      entries.map(({ key, vector }) => {
+        const bytes = Buffer.alloc(vector.length * 4);
+        vector.forEach((value, offset) => {
+          bytes.writeFloatLE(value, offset * 4);
+        });
+        return this.redis.set(this.redisKey(key), bytes, 'EX', this.ttlSeconds);
+      }),
+    );
   }
 }
