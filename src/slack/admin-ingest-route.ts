@@ -9,7 +9,9 @@
  *   nothing of the body is read.
  * - Bounded: a body over `maxBodyBytes` (the upload limit, base64-encoded, plus 64 KiB) is 413 without being
  *   buffered; at most `maxConcurrent` requests (default 2) are worked on at once in this process — more are 429
- *   with `retry-after`, as is a workspace whose ingestion cap (shared with Slack shares) is reached.
+ *   with `retry-after`, as is a workspace whose ingestion cap (shared with Slack shares) is reached; a passing
+ *   failure (the embedder unavailable, a work thread that died under the request) is 503 with `retry-after`, one
+ *   retrying cannot mend (the model provider's quota) 502.
  * - Bad input (not JSON, a bad workspace id, scope, source or file name) is 400 with the reason; a refused
  *   document (too large, binary, encrypted…) is 422 with the reason shown to a Slack user; an answer of 200 means
  *   the document is durable in the index. Nothing here throws into the server.
@@ -100,20 +102,26 @@ async function handle(
   } catch (error) {
     const code = isDeskhandError(error) ? error.code : 'internal';
     const message = isDeskhandError(error) ? error.userMessage : 'The document could not be ingested.';
-    const status = statusOf(code);
+    const status = statusOf(code, isDeskhandError(error) && error.retryable);
     if (status >= 500) logger.error({ err: error, code, requestId }, 'admin ingest failed');
     else logger.warn({ code, requestId, message }, 'admin ingest refused');
-    send(response, status, { error: code, message }, status === 429 ? { 'retry-after': '2' } : {});
+    send(response, status, { error: code, message }, status === 429 || status === 503 ? { 'retry-after': '2' } : {});
   }
 }
 
-function statusOf(code: string): number {
+/**
+ * 429 and 503 (both with `retry-after`) mean "try again" and the CLI does; 502 is an upstream failure retrying
+ * cannot mend (the provider's quota is exhausted), so the CLI reports it at once instead of spending its window.
+ */
+function statusOf(code: string, retryable: boolean): number {
   if (code === 'not_available_yet' || code === 'upstream_rate_limited') return 429;
   if (code === 'input_too_large') return 413;
   if (code === 'invalid_input' || code === 'unsupported_input') return 422;
   if (code === 'deadline_exceeded') return 504;
-  if (code.startsWith('upstream') || code === 'cancelled') return 503;
-  return 500;
+  if (code === 'upstream_quota_exhausted' || code === 'upstream_invalid_response') return 502;
+  if (code.startsWith('upstream') || code === 'cancelled' || code === 'budget_unenforceable') return 503;
+  // A retryable failure (a work thread that died under the request) is worth another attempt.
+  return retryable ? 503 : 500;
 }
 
 /** The body, or undefined once it passes `limit` (the rest is drained, not kept). */
