@@ -38,16 +38,18 @@ import { createLogger } from '../src/observability/logger.ts';
 import { createMetricsRegistry } from '../src/observability/metrics.ts';
 import type { Embedder } from '../src/ports/embedder.ts';
 import type { DocumentScope, VectorIndex } from '../src/ports/vector-index.ts';
-import { ingestRemotely } from './ingest-remote.ts';
+import { ingestFilesRemotely } from './ingest-remote.ts';
 
-const usage = `Usage: npm run ingest -- <file-or-directory>… --workspace T0123ABCD [--scope workspace|channel:C0123ABCD] [--remove] [--app-url http://host:PORT]
+const usage = `Usage: npm run ingest -- <file-or-directory>… --workspace T0123ABCD [--scope workspace|channel:C0123ABCD] [--remove] [--app-url http://host:PORT] [--wait SECONDS]
 
   --workspace  the Slack workspace (team) id the documents belong to (required)
   --scope      who may see them: the whole workspace (default) or one channel
   --remove     remove the documents at these paths instead of ingesting them
   --app-url    hand the files to the running app (POST /admin/ingest, ADMIN_API_TOKEN in the environment) instead
                of opening the index; chosen by itself (http://127.0.0.1:PORT) when a running app holds the
-               embedded index and ADMIN_API_TOKEN is set`;
+               embedded index and ADMIN_API_TOKEN is set
+  --wait       with the app: how long one file keeps being retried while the app is busy or not answering
+               (default 60); once the app stopped answering, the remaining files get one attempt each`;
 
 function fail(message: string): never {
   console.error(`${message}\n\n${usage}`);
@@ -61,6 +63,7 @@ function parseCommandLine() {
     scope: { type: 'string', default: 'workspace' },
     remove: { type: 'boolean', default: false },
     'app-url': { type: 'string' },
+    wait: { type: 'string', default: '60' },
     help: { type: 'boolean', short: 'h', default: false },
   } as const;
   try {
@@ -83,12 +86,17 @@ function parseCommandLine() {
   if (parsed.positionals.length === 0) fail('Give at least one file or directory.');
   const appUrl = parsed.values['app-url'];
   if (appUrl !== undefined && !URL.canParse(appUrl)) fail(`--app-url must be a URL such as http://127.0.0.1:3000.`);
+  const wait = Number(parsed.values.wait);
+  if (!Number.isFinite(wait) || wait < 0 || wait > 3_600) {
+    fail(`--wait must be a number of seconds from 0 to 3600, not "${parsed.values.wait}".`);
+  }
   return {
     workspaceId,
     scope: scope as DocumentScope,
     remove: parsed.values.remove,
     paths: parsed.positionals,
     appUrl,
+    maxWaitMs: wait * 1_000,
   };
 }
 
@@ -379,14 +387,18 @@ async function ingestThroughApp(
   let problems = missing.length;
   for (const path of missing) console.log(`missing   ${path}: no such file or directory`);
   for (const { path, reason } of skipped) console.log(`skipped   ${path}: ${reason}`);
-  const counts: Record<string, number> = {};
-  const options = { appUrl, token, workspaceId: command.workspaceId, scope: command.scope, remove: command.remove };
-  for (const file of files) {
-    const outcome = await ingestRemotely(file, relative(process.cwd(), file) || file, options);
-    counts[outcome.kind] = (counts[outcome.kind] ?? 0) + 1;
-    if (outcome.problem) problems += 1;
-    console.log(outcome.line);
-  }
+  const { workspaceId, scope, remove, maxWaitMs } = command;
+  const sent = await ingestFilesRemotely(
+    files.map((file) => ({ file, shown: relative(process.cwd(), file) || file })),
+    { appUrl, token, workspaceId, scope, remove, maxWaitMs },
+    (line) => console.log(line),
+  );
+  problems += sent.problems;
+  const counts = {
+    ...(missing.length > 0 ? { missing: missing.length } : {}),
+    ...(skipped.length > 0 ? { skipped: skipped.length } : {}),
+    ...sent.counts,
+  };
   const summary = Object.entries(counts)
     .map(([kind, count]) => `${count} ${kind}`)
     .join(', ');
