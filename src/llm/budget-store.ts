@@ -234,7 +234,9 @@ export class BudgetStore {
       )) as string[];
     }
     if (reply[0] === 'hit') return { kind: 'cache_hit', value: reply[1] ?? '', savedMicroUsd: Number(reply[2] ?? 0) };
-    if (reply[0] === 'reserved') {
+    // An earlier attempt of this same call holds the reservation: one that timed out while Redis failed over, still
+    // queued in the client, ran on the new master before this retry (retryBudgetOutage reuses the request id).
+    if (reply[0] === 'reserved' || (reply[0] === 'duplicate' && reply[1] === 'reserved')) {
       return {
         requestId: input.requestId,
         workspaceId: input.workspaceId,

@@ -1,0 +1,164 @@
+/**
+ * Redis under Sentinel, as an operator runs it: a master (port 7110), one replica (7111) and three sentinels
+ * (7120–7122, quorum 2, `down-after-milliseconds` 1000) started locally. The app's own factory connects through
+ * the sentinels (`REDIS_SENTINELS`, `REDIS_SENTINEL_NAME` → createRedis), budget reservations (Lua scripts) are
+ * written, the master is killed with SIGKILL, and:
+ * - calls in flight reserve through the gateway's own path (`retryBudgetOutage` around `reserve`, the same request
+ *   id on every attempt): each is either reserved once on the new master or refused with a reason
+ *   (`budget_unenforceable`), never a conflict with its own earlier attempt — an attempt that timed out while the
+ *   client was reconnecting stays queued in ioredis and runs on the new master before the retry does;
+ * - the client follows the failover to the promoted replica by itself and writes again within a few seconds
+ *   (printed: time from the kill to the sentinels' switch and to the first write on the new master);
+ * - what was settled before the kill (and replicated) is still there, and no reservation is left holding budget.
+ * Skipped only when `redis-server` is missing.
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import { loadConfiguration } from '../../src/composition/config.ts';
+import { createRedis, type RedisClient } from '../../src/composition/create-redis.ts';
+import { isDeskhandError } from '../../src/errors.ts';
+import { retryBudgetOutage } from '../../src/llm/budget-outage-retry.ts';
+import { BudgetStore, type Reservation } from '../../src/llm/budget-store.ts';
+import { createSilentLogger } from '../../src/observability/logger.ts';
+import {
+  type LocalRedisProcesses,
+  type LocalServer,
+  redisServerMissing,
+  startLocalSentinels,
+} from './local-redis-topology.ts';
+
+const name = 'deskhand-test';
+const masterPort = 7110;
+const replicaPort = 7111;
+const sentinelPorts = [7120, 7121, 7122];
+const missing = redisServerMissing();
+const keyPrefix = `test:${randomUUID().slice(0, 8)}:`;
+const workspaceId = 'T0SENTINEL';
+
+let processes: LocalRedisProcesses | undefined;
+let master: LocalServer;
+let redis: RedisClient;
+let budgets: BudgetStore;
+
+function input() {
+  return { requestId: randomUUID(), workspaceId, channelId: 'C1', amountMicroUsd: 2_000 };
+}
+
+type Outcome =
+  | { kind: 'reserved'; reservation: Reservation; attempts: number; startAfterMs: number }
+  | { kind: 'refused'; error: unknown; attempts: number; startAfterMs: number };
+
+/** The master the sentinels name now, as host:port. */
+async function masterOfSentinels(): Promise<string> {
+  const sentinel = new Redis({ port: sentinelPorts[0] as number, host: '127.0.0.1', maxRetriesPerRequest: 1 });
+  try {
+    const [host, port] = (await sentinel.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name)) as [string, string];
+    return `${host}:${port}`;
+  } finally {
+    sentinel.disconnect();
+  }
+}
+
+describe('Redis under Sentinel: a master killed mid-operation', { skip: missing }, () => {
+  before(async () => {
+    const started = await startLocalSentinels({ name, masterPort, replicaPort, sentinelPorts });
+    processes = started.processes;
+    master = started.master;
+    const loaded = loadConfiguration({
+      SLACK_BOT_TOKEN: 'xoxb-1-2-abc',
+      SLACK_SIGNING_SECRET: 'secret-123456',
+      REDIS_SENTINELS: sentinelPorts.map((port) => `127.0.0.1:${port}`).join(','),
+      REDIS_SENTINEL_NAME: name,
+    });
+    assert.ok(loaded.ok, loaded.ok ? '' : loaded.problems.join('\n'));
+    redis = createRedis(loaded.configuration, { logger: createSilentLogger() });
+    budgets = new BudgetStore({
+      redis,
+      keyPrefix,
+      timeZone: 'UTC',
+      defaults: {
+        channelDailyMicroUsd: 10_000_000,
+        channelMonthlyMicroUsd: 10_000_000,
+        workspaceDailyMicroUsd: 10_000_000,
+      },
+      reservationTtlMs: 600_000,
+    });
+  });
+
+  after(async () => {
+    await redis?.quit().catch(() => {});
+    redis?.disconnect();
+    await processes?.stop();
+  });
+
+  test('calls in flight when the master dies are retried onto the new master, each reserved once; nothing is left half-applied', async () => {
+    assert.equal(await masterOfSentinels(), `127.0.0.1:${masterPort}`);
+    const before = await budgets.reserve(input());
+    await budgets.settle(before, 1_000);
+    // Replicated before the kill (asynchronous replication would otherwise lose the last write, by design).
+    assert.equal(await (redis as Redis).wait(1, 2_000), 1);
+
+    const killedAt = Date.now();
+    processes?.kill(master);
+
+    // The gateway's own path: reserve, asked again with backoff while Redis is unreachable (same request id).
+    const outcomes: Outcome[] = [];
+    let firstWriteMs = Number.NaN;
+    const call = async (startAfterMs: number) => {
+      await sleep(startAfterMs);
+      const started = Date.now();
+      const reserveInput = input();
+      let attempts = 0;
+      try {
+        const reservation = await retryBudgetOutage(
+          () => {
+            attempts += 1;
+            return budgets.reserve(reserveInput);
+          },
+          { deadline: started + 15_000 },
+        );
+        const atMs = Date.now() - killedAt;
+        if (!(firstWriteMs <= atMs)) firstWriteMs = atMs;
+        outcomes.push({ kind: 'reserved', reservation, attempts, startAfterMs });
+      } catch (error) {
+        outcomes.push({ kind: 'refused', error, attempts, startAfterMs });
+      }
+    };
+    const watchSentinels = async () => {
+      while (Date.now() - killedAt < 20_000) {
+        if ((await masterOfSentinels()) === `127.0.0.1:${replicaPort}`) return Date.now() - killedAt;
+        await sleep(50);
+      }
+      return Number.NaN;
+    };
+    const [switchedMs] = await Promise.all([watchSentinels(), ...[0, 0, 200, 400, 600, 800, 1_000, 1_200].map(call)]);
+
+    const refused = outcomes.filter((outcome) => outcome.kind === 'refused');
+    const reserved = outcomes.filter((outcome) => outcome.kind === 'reserved');
+    console.log(
+      `sentinel failover: sentinels promoted the replica ${switchedMs} ms after SIGKILL of the master; the first ` +
+        `write on the new master landed ${firstWriteMs} ms after it; of ${outcomes.length} calls in flight, ` +
+        `${reserved.length} were reserved (attempts: ${reserved.map((outcome) => outcome.attempts).join(', ')}) and ` +
+        `${refused.length} refused${refused.map((outcome) => ` (${(outcome.error as Error).message})`).join('')}`,
+    );
+    assert.equal(await masterOfSentinels(), `127.0.0.1:${replicaPort}`, 'the replica was promoted');
+    assert.ok(firstWriteMs < 10_000, `wrote again ${firstWriteMs} ms after the kill (expected within a few seconds)`);
+    for (const outcome of refused) {
+      // Refused only for the outage, with a message for the person asking: never a conflict with its own retry.
+      assert.ok(isDeskhandError(outcome.error), String(outcome.error));
+      assert.equal(outcome.error.code, 'budget_unenforceable', outcome.error.message);
+      assert.ok(outcome.error.userMessage);
+    }
+    assert.equal(refused.length, 0, 'with 15 s to spare, every call waited out the failover');
+
+    // Each call's reservation is held once; settled, the spend is exact and no reservation is left behind.
+    for (const outcome of reserved) await budgets.settle(outcome.reservation, 2_000);
+    const status = await budgets.status(workspaceId, 'C1');
+    const daily = status.windows.find((window) => window.window === 'channel_daily');
+    assert.equal(daily?.spentMicroUsd, 1_000 + 2_000 * reserved.length);
+    assert.equal(daily?.reservedMicroUsd, 0, 'no reservation of an abandoned attempt is left holding budget');
+  });
+});
