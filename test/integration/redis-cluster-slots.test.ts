@@ -14,7 +14,12 @@ import { Cluster, Redis } from 'ioredis';
 import { ApprovalStore } from '../../src/capabilities/agent/approval-store.ts';
 import { FeedbackStore } from '../../src/capabilities/answers/feedback-store.ts';
 import { RedisEmbeddingCache } from '../../src/capabilities/documents/ingestion/embedding-cache.ts';
+import { ActivityStore } from '../../src/capabilities/report/activity-store.ts';
 import { SettingsStore } from '../../src/capabilities/settings/settings-store.ts';
+import { ticketExampleOf } from '../../src/capabilities/tickets/learning/ticket-example.ts';
+import { TicketExampleStore } from '../../src/capabilities/tickets/learning/ticket-example-store.ts';
+import { emptyTicket } from '../../src/capabilities/tickets/ticket-schema.ts';
+import { TicketStore } from '../../src/capabilities/tickets/ticket-store.ts';
 import { loadConfiguration } from '../../src/composition/config.ts';
 import { createQueueConnection, createRedis, type RedisClient } from '../../src/composition/create-redis.ts';
 import { BudgetStore } from '../../src/llm/budget-store.ts';
@@ -345,6 +350,70 @@ describe('multi-key scripts and transactions on a Redis Cluster', { skip: missin
         read.map((vector) => vector?.[0]),
         [0, 1, 2, 3],
       );
+    });
+  });
+
+  test('tickets: a draft created, updated, filed under a lease with its deliveries, and discarded', async () => {
+    await withoutServerErrors(async () => {
+      const tickets = new TicketStore(redis, { keyPrefix });
+      const draft = {
+        id: `DH-${randomUUID().slice(0, 10)}`,
+        workspaceId,
+        channelId: 'C1',
+        messageTs: '1700000000.000100',
+        requestedBy: 'U1',
+        createdAt: new Date().toISOString(),
+        ticket: emptyTicket({ summary: 'printer on fire' }),
+        flags: [],
+        mode: 'rules' as const,
+      };
+      assert.equal(await tickets.create(draft), true);
+      assert.deepEqual(await tickets.claimSource(draft), { claimed: true });
+      await tickets.update(workspaceId, draft.id, (current) => ({ ...current, editedBy: 'U2' }));
+      const lease = await tickets.acquireFilingLease(workspaceId, draft.id, 10_000);
+      assert.ok(lease);
+      await tickets.recordDelivery(workspaceId, draft.id, { sink: 'triage', at: new Date().toISOString() });
+      assert.ok((await tickets.deliveries(workspaceId, draft.id)).triage);
+      const delivered = { sink: 'triage', at: new Date().toISOString() };
+      const filed = { by: 'U2', at: delivered.at, reference: draft.id, deliveries: { triage: delivered } };
+      assert.equal((await tickets.markFiled(workspaceId, draft.id, lease, filed)).ok, true);
+      await tickets.releaseFilingLease(workspaceId, draft.id, lease);
+      await tickets.recentDrafts(workspaceId, 'U1', 5);
+      const other = { ...draft, id: `DH-${randomUUID().slice(0, 10)}`, messageTs: '1700000000.000200' };
+      await tickets.create(other);
+      await tickets.discard(workspaceId, other.id, 'U1');
+    });
+  });
+
+  test('ticket examples: record with eviction, snapshot, read, delete, clear', async () => {
+    await withoutServerErrors(async () => {
+      const examples = new TicketExampleStore(redis, { keyPrefix, cap: 2 });
+      const example = (id: string) =>
+        ticketExampleOf({
+          id,
+          text: `text ${id}`,
+          ticket: emptyTicket({ summary: id }),
+          messageTs: '1795510800.000000',
+          timeZone: 'UTC',
+          origin: 'corrected',
+          recordedBy: 'U1',
+          recordedAt: '2026-12-05T00:00:00.000Z',
+        });
+      for (const id of ['e1', 'e2', 'e3']) await examples.record(workspaceId, example(id));
+      const { ids } = await examples.snapshot(workspaceId);
+      assert.equal(ids.length, 2);
+      assert.equal((await examples.read(workspaceId, ids)).length, 2);
+      assert.equal(await examples.delete(workspaceId, ids[0] as string), true);
+      assert.equal(await examples.clear(workspaceId), 1);
+    });
+  });
+
+  test("weekly report activity: an event counted in the day's counters and lists, and read back", async () => {
+    await withoutServerErrors(async () => {
+      const activity = new ActivityStore(redis, { keyPrefix, timeZone: 'UTC' });
+      await activity.record({ kind: 'ticket_drafted', workspaceId, category: 'billing' });
+      await activity.record({ kind: 'vote', workspaceId, helpful: true });
+      await activity.totals(workspaceId, activity.lastDays(7), 5);
     });
   });
 
