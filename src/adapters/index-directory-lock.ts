@@ -1,10 +1,12 @@
 /**
- * The embedded index's single-writer lock: `index.lock` in the index directory, holding the owning process's pid.
+ * The embedded index's single-writer lock: `index.lock` in the index directory, holding the owning process's pid
+ * and, where `/proc` exists (Linux), that process's start time.
  *
  * Guarantees: while a live process other than this one holds the lock, `acquireIndexLock` refuses with a
  * `configuration` error naming the pid (so `npm run ingest` cannot write next to a running app, and a second app
  * cannot open the same directory). A lock left by a process that died (kill -9) is taken over: its pid no longer
- * exists. A lock held by this same process is taken over too — the threads of one process (an index thread
+ * exists, or it now belongs to another process (pids are reused — after a restart, by the next app's own helper
+ * processes — which the start time tells apart; without `/proc` the pid alone decides). A lock held by this same process is taken over too — the threads of one process (an index thread
  * restarted after it died, a test reopening a directory to simulate a crash) are one writer at a time by
  * construction, and the pid cannot tell them apart. Creation is `O_EXCL`; a stale lock is removed and the
  * creation retried once, so of two processes racing for a stale lock one wins and the other is refused.
@@ -30,9 +32,26 @@ export function readIndexLock(directory: string): IndexLockHolder | undefined {
   } catch {
     return undefined;
   }
-  const pid = Number.parseInt(text.slice(0, 20).trim(), 10);
+  const [first = '', recordedStart] = text.slice(0, 100).split('\n');
+  const pid = Number.parseInt(first.trim(), 10);
   if (!Number.isSafeInteger(pid) || pid <= 0) return { pid: 0, live: false };
-  return { pid, live: pid !== process.pid && processAlive(pid) };
+  if (pid === process.pid || !processAlive(pid)) return { pid, live: false };
+  // Alive — but is it still the process that wrote the lock? Only a start time on both sides can say it is not.
+  const start = startTimeOf(pid);
+  return { pid, live: !recordedStart || start === undefined || start === recordedStart.trim() };
+}
+
+/**
+ * When the process started (clock ticks since boot: field 22 of `/proc/<pid>/stat`), or undefined without
+ * `/proc`. The command name (field 2) is in parentheses and may hold spaces, so fields are counted after its `)`.
+ */
+function startTimeOf(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
 }
 
 function processAlive(pid: number): boolean {
@@ -64,7 +83,7 @@ export function acquireIndexLock(directory: string): () => void {
     try {
       const fd = openSync(path, 'wx', 0o644);
       try {
-        writeSync(fd, `${process.pid}\n`);
+        writeSync(fd, `${process.pid}\n${startTimeOf(process.pid) ?? ''}\n`);
       } finally {
         closeSync(fd);
       }

@@ -40,12 +40,21 @@ function directory(): string {
 
 const lockText = (path: string) => readFileSync(join(path, indexLockFileName), 'utf8');
 
+/** Field 22 of /proc/<pid>/stat: when the process started, in clock ticks since boot. */
+function startTimeOf(pid: number): string {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] as string;
+}
+
+/** What this process writes into the lock. */
+const ownLock = () => `${process.pid}\n${startTimeOf(process.pid)}\n`;
+
 describe('index directory lock', () => {
   test('takes a free lock, naming this process, and releases it', () => {
     const path = directory();
     assert.equal(readIndexLock(path), undefined);
     const release = acquireIndexLock(path);
-    assert.equal(lockText(path), `${process.pid}\n`);
+    assert.equal(lockText(path), ownLock());
     assert.deepEqual(readIndexLock(path), { pid: process.pid, live: false });
     release();
     assert.equal(existsSync(join(path, indexLockFileName)), false);
@@ -77,9 +86,22 @@ describe('index directory lock', () => {
       writeFileSync(join(path, indexLockFileName), stale);
       assert.equal(readIndexLock(path)?.live, false);
       const release = acquireIndexLock(path);
-      assert.equal(lockText(path), `${process.pid}\n`, JSON.stringify(stale));
+      assert.equal(lockText(path), ownLock(), JSON.stringify(stale));
       release();
     }
+  });
+
+  test('a live pid that is not the process which wrote the lock (pid reused) is taken over; the writer is refused', () => {
+    const start = startTimeOf(process.ppid);
+    const reused = directory();
+    writeFileSync(join(reused, indexLockFileName), `${process.ppid}\n${Number(start) - 1}\n`);
+    assert.deepEqual(readIndexLock(reused), { pid: process.ppid, live: false });
+    acquireIndexLock(reused)();
+
+    const same = directory();
+    writeFileSync(join(same, indexLockFileName), `${process.ppid}\n${start}\n`);
+    assert.deepEqual(readIndexLock(same), { pid: process.ppid, live: true });
+    assert.throws(() => acquireIndexLock(same), IndexLockedError);
   });
 
   test('a release leaves a lock that another process has taken since', () => {
