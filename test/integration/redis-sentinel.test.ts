@@ -1,8 +1,9 @@
 /**
  * Redis under Sentinel, as an operator runs it: a master (port 7110), one replica (7111) and three sentinels
  * (7120–7122, quorum 2, `down-after-milliseconds` 1000) started locally. The app's own factory connects through
- * the sentinels (`REDIS_SENTINELS`, `REDIS_SENTINEL_NAME` → createRedis), budget reservations (Lua scripts) are
- * written, the master is killed with SIGKILL, and:
+ * the sentinels (`REDIS_SENTINELS`, `REDIS_SENTINEL_NAME` → createRedis) and writes budget reservations (Lua
+ * scripts) without pause while the master is first demoted by a switchover (`SENTINEL FAILOVER`: the old master
+ * lives on as a replica and would answer READONLY; no caller sees an error), then killed with SIGKILL, and:
  * - calls in flight reserve through the gateway's own path (`retryBudgetOutage` around `reserve`, the same request
  *   id on every attempt): each is either reserved once on the new master or refused with a reason
  *   (`budget_unenforceable`), never a conflict with its own earlier attempt — an attempt that timed out while the
@@ -23,12 +24,7 @@ import { isDeskhandError } from '../../src/errors.ts';
 import { retryBudgetOutage } from '../../src/llm/budget-outage-retry.ts';
 import { BudgetStore, type Reservation } from '../../src/llm/budget-store.ts';
 import { createSilentLogger } from '../../src/observability/logger.ts';
-import {
-  type LocalRedisProcesses,
-  type LocalServer,
-  redisServerMissing,
-  startLocalSentinels,
-} from './local-redis-topology.ts';
+import { type LocalRedisProcesses, redisServerMissing, startLocalSentinels } from './local-redis-topology.ts';
 
 const name = 'deskhand-test';
 const masterPort = 7110;
@@ -39,7 +35,6 @@ const keyPrefix = `test:${randomUUID().slice(0, 8)}:`;
 const workspaceId = 'T0SENTINEL';
 
 let processes: LocalRedisProcesses | undefined;
-let master: LocalServer;
 let redis: RedisClient;
 let budgets: BudgetStore;
 
@@ -62,11 +57,10 @@ async function masterOfSentinels(): Promise<string> {
   }
 }
 
-describe('Redis under Sentinel: a master killed mid-operation', { skip: missing }, () => {
+describe('Redis under Sentinel: a switchover, then the master killed mid-operation', { skip: missing }, () => {
   before(async () => {
     const started = await startLocalSentinels({ name, masterPort, replicaPort, sentinelPorts });
     processes = started.processes;
-    master = started.master;
     const loaded = loadConfiguration({
       SLACK_BOT_TOKEN: 'xoxb-1-2-abc',
       SLACK_SIGNING_SECRET: 'secret-123456',
@@ -94,15 +88,92 @@ describe('Redis under Sentinel: a master killed mid-operation', { skip: missing 
     await processes?.stop();
   });
 
-  test('calls in flight when the master dies are retried onto the new master, each reserved once; nothing is left half-applied', async () => {
+  test('a switchover (SENTINEL FAILOVER) moves the client to the new master at once, before the old one is demoted', async () => {
     assert.equal(await masterOfSentinels(), `127.0.0.1:${masterPort}`);
+    const errors: string[] = [];
+    let writes = 0;
+    let writing = true;
+    const writer = (async () => {
+      while (writing) {
+        try {
+          const reservation = await retryBudgetOutage(() => budgets.reserve(input()), {
+            deadline: Date.now() + 15_000,
+          });
+          await budgets.release(reservation);
+          writes += 1;
+        } catch (error) {
+          errors.push((error as Error).message);
+        }
+        await sleep(20);
+      }
+    })();
+    const old = new Redis({ port: masterPort, host: '127.0.0.1', maxRetriesPerRequest: 1 });
+    const promoted = new Redis({ port: replicaPort, host: '127.0.0.1', maxRetriesPerRequest: 1 });
+    try {
+      await sleep(200);
+      const startedAt = Date.now();
+      const sentinel = new Redis({ port: sentinelPorts[0] as number, host: '127.0.0.1', maxRetriesPerRequest: 1 });
+      await sentinel.call('SENTINEL', 'FAILOVER', name).finally(() => sentinel.disconnect());
+      while ((await masterOfSentinels()) !== `127.0.0.1:${replicaPort}`) {
+        assert.ok(Date.now() - startedAt < 15_000, 'the sentinels promoted the replica within 15 s');
+        await sleep(50);
+      }
+      const switchedMs = Date.now() - startedAt;
+      const writesAtSwitch = writes;
+      // For several seconds the old master still believes it is one (Sentinel converts it on its next 10 s check):
+      // a client left on it would write where every write is lost at the conversion, then be answered READONLY.
+      await sleep(300);
+      const marker = `${keyPrefix}marker:${randomUUID()}`;
+      await redis.set(marker, 'after the switch');
+      assert.equal(((await old.call('ROLE')) as string[])[0], 'master', 'the old master is not yet demoted');
+      assert.equal(await promoted.get(marker), 'after the switch', 'written on the new master');
+      assert.equal(await old.get(marker), null, 'not on the old one (+switch-master moved the client at once)');
+      let demotedMs = Number.NaN;
+      while (Date.now() - startedAt < 25_000) {
+        if (((await old.call('ROLE')) as string[])[0] === 'slave') {
+          demotedMs = Date.now() - startedAt;
+          break;
+        }
+        await sleep(100);
+      }
+      await sleep(500);
+      writing = false;
+      await writer;
+      console.log(
+        `sentinel switchover: replica promoted ${switchedMs} ms after SENTINEL FAILOVER, old master demoted after ` +
+          `${demotedMs} ms; ${writes} reservations written and released meanwhile ` +
+          `(${writes - writesAtSwitch} after the switch), ${errors.length} failed`,
+      );
+      assert.deepEqual(errors, [], 'no caller saw READONLY or any other error');
+      assert.ok(writes > writesAtSwitch, 'writes continued on the new master');
+      assert.ok(demotedMs > 0, 'the old master became a replica');
+    } finally {
+      writing = false;
+      await writer;
+      old.disconnect();
+      promoted.disconnect();
+    }
+  });
+
+  test('calls in flight when the master dies are retried onto the new master, each reserved once; nothing is left half-applied', async () => {
+    // After the switchover above the master is the first replica; the old master, now its replica, is promoted.
+    const current = await masterOfSentinels();
+    const victim = processes?.servers.find((server) => `127.0.0.1:${server.port}` === current);
+    assert.ok(victim, `the current master ${current} is one of ours`);
+    const survivor = victim.port === masterPort ? replicaPort : masterPort;
+    const spentBefore = (await budgets.status(workspaceId, 'C1')).windows.find(
+      (window) => window.window === 'channel_daily',
+    )?.spentMicroUsd as number;
     const before = await budgets.reserve(input());
     await budgets.settle(before, 1_000);
     // Replicated before the kill (asynchronous replication would otherwise lose the last write, by design).
-    assert.equal(await (redis as Redis).wait(1, 2_000), 1);
+    // (After the switchover the demoted master resynchronises from the new one first: wait until it acknowledges.)
+    let acknowledged = 0;
+    for (let tries = 0; tries < 50 && acknowledged < 1; tries += 1) acknowledged = await (redis as Redis).wait(1, 200);
+    assert.equal(acknowledged, 1, 'the replica acknowledged the writes before the kill');
 
     const killedAt = Date.now();
-    processes?.kill(master);
+    processes?.kill(victim);
 
     // The gateway's own path: reserve, asked again with backoff while Redis is unreachable (same request id).
     const outcomes: Outcome[] = [];
@@ -129,7 +200,7 @@ describe('Redis under Sentinel: a master killed mid-operation', { skip: missing 
     };
     const watchSentinels = async () => {
       while (Date.now() - killedAt < 20_000) {
-        if ((await masterOfSentinels()) === `127.0.0.1:${replicaPort}`) return Date.now() - killedAt;
+        if ((await masterOfSentinels()) === `127.0.0.1:${survivor}`) return Date.now() - killedAt;
         await sleep(50);
       }
       return Number.NaN;
@@ -144,7 +215,7 @@ describe('Redis under Sentinel: a master killed mid-operation', { skip: missing 
         `${reserved.length} were reserved (attempts: ${reserved.map((outcome) => outcome.attempts).join(', ')}) and ` +
         `${refused.length} refused${refused.map((outcome) => ` (${(outcome.error as Error).message})`).join('')}`,
     );
-    assert.equal(await masterOfSentinels(), `127.0.0.1:${replicaPort}`, 'the replica was promoted');
+    assert.equal(await masterOfSentinels(), `127.0.0.1:${survivor}`, 'the replica was promoted');
     assert.ok(firstWriteMs < 10_000, `wrote again ${firstWriteMs} ms after the kill (expected within a few seconds)`);
     for (const outcome of refused) {
       // Refused only for the outage, with a message for the person asking: never a conflict with its own retry.
@@ -158,7 +229,7 @@ describe('Redis under Sentinel: a master killed mid-operation', { skip: missing 
     for (const outcome of reserved) await budgets.settle(outcome.reservation, 2_000);
     const status = await budgets.status(workspaceId, 'C1');
     const daily = status.windows.find((window) => window.window === 'channel_daily');
-    assert.equal(daily?.spentMicroUsd, 1_000 + 2_000 * reserved.length);
+    assert.equal(daily?.spentMicroUsd, spentBefore + 1_000 + 2_000 * reserved.length);
     assert.equal(daily?.reservedMicroUsd, 0, 'no reservation of an abandoned attempt is left holding budget');
   });
 });
