@@ -4,8 +4,9 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { Cluster, Redis } from 'ioredis';
 import { loadConfiguration } from '../../src/composition/config.ts';
-import { reconnectDelayMs } from '../../src/composition/create-redis.ts';
+import { createQueueConnection, createRedis, reconnectDelayMs } from '../../src/composition/create-redis.ts';
 import { parseRedisAddresses } from '../../src/composition/redis-config.ts';
 
 const minimal = { SLACK_BOT_TOKEN: 'xoxb-1-2-abc', SLACK_SIGNING_SECRET: 'secret-123456' };
@@ -123,6 +124,75 @@ describe('Redis topology', () => {
     assert.match(problems, /^REDIS_URL is invalid: must start with redis:\/\/ or rediss:\/\//m);
     assert.deepEqual(parseRedisAddresses(' , '), { ok: false, problem: 'lists no host:port' });
     assert.equal(parseRedisAddresses('h:70000').ok, false);
+  });
+});
+
+describe('createRedis options per topology (lazy: nothing connects)', () => {
+  const open = (environment: Record<string, string>) => {
+    const result = loadConfiguration({ ...minimal, ...environment });
+    assert.ok(result.ok, result.ok ? '' : result.problems.join('\n'));
+    return createRedis(result.configuration, { lazyConnect: true });
+  };
+
+  test('Sentinel: sentinels, master name, both passwords, database, TLS to both, failover detection', async () => {
+    const client = open({
+      REDIS_SENTINELS: 's1:26379,s2:26380',
+      REDIS_SENTINEL_NAME: 'mymaster',
+      REDIS_SENTINEL_PASSWORD: 'sentinel-secret',
+      REDIS_URL: 'rediss://app:master-secret@sentinel/2',
+    });
+    assert.ok(client instanceof Redis);
+    const { options } = client;
+    assert.deepEqual(options.sentinels, [
+      { host: 's1', port: 26379 },
+      { host: 's2', port: 26380 },
+    ]);
+    assert.equal(options.name, 'mymaster');
+    assert.equal(options.sentinelPassword, 'sentinel-secret');
+    assert.equal(options.username, 'app');
+    assert.equal(options.password, 'master-secret');
+    assert.equal(options.db, 2);
+    assert.deepEqual([options.tls, options.sentinelTLS, options.enableTLSForSentinelMode], [{}, {}, true]);
+    assert.equal(options.failoverDetector, true);
+    assert.equal(options.maxRetriesPerRequest, 2);
+    assert.equal(options.reconnectOnError?.(new Error('READONLY You can’t write against a read only replica.')), 2);
+    assert.equal(options.reconnectOnError?.(new Error('ERR wrong number of arguments')), false);
+    client.disconnect();
+  });
+
+  test('Cluster: the seed nodes, and credentials and TLS for every node', async () => {
+    const client = open({ REDIS_CLUSTER_NODES: 'n1:7000,n2:7001', REDIS_PASSWORD: 'secret', REDIS_TLS: '1' });
+    assert.ok(client instanceof Cluster);
+    assert.deepEqual(
+      (client as unknown as { startupNodes: unknown[] }).startupNodes.map((node) => JSON.stringify(node)),
+      [JSON.stringify({ host: 'n1', port: 7000 }), JSON.stringify({ host: 'n2', port: 7001 })],
+    );
+    assert.equal(client.options.redisOptions?.password, 'secret');
+    assert.deepEqual(client.options.redisOptions?.tls, {});
+    client.disconnect();
+  });
+
+  test('BullMQ gets the same topology: options for one server and Sentinel, waiting through reconnections', () => {
+    const single = loadConfiguration({ ...minimal, REDIS_URL: 'redis://cache:6380/1' });
+    assert.ok(single.ok);
+    assert.deepEqual(
+      {
+        ...(createQueueConnection(single.configuration) as Record<string, unknown>),
+        retryStrategy: 'f',
+        reconnectOnError: 'f',
+      },
+      {
+        url: 'redis://cache:6380/1',
+        maxRetriesPerRequest: null,
+        connectTimeout: 5_000,
+        retryStrategy: 'f',
+        reconnectOnError: 'f',
+      },
+    );
+    const sentinel = loadConfiguration({ ...minimal, REDIS_SENTINELS: 's1:26379', REDIS_SENTINEL_NAME: 'm' });
+    assert.ok(sentinel.ok);
+    const options = createQueueConnection(sentinel.configuration) as Record<string, unknown>;
+    assert.deepEqual([options.name, options.maxRetriesPerRequest], ['m', null]);
   });
 });
 
