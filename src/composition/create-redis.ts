@@ -99,7 +99,11 @@ export function createRedis(
   if (topology.kind === 'single') {
     client = new Redis(topology.url, connectionOptions(configuration, options));
   } else if (topology.kind === 'sentinel') {
-    client = new Redis(sentinelOptions(configuration, options));
+    const sentinelClient = new Redis(sentinelOptions(configuration, options));
+    // quit() ends the connection to the master but not the failover detector's subscriptions to the sentinels, which
+    // would keep a script's process alive: once ended, close those too.
+    sentinelClient.once('end', () => sentinelClient.disconnect());
+    client = sentinelClient;
   } else {
     const { retryStrategy: _perNode, ...redisOptions } = connectionOptions(configuration, options);
     client = new Cluster(topology.nodes, {

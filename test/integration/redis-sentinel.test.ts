@@ -18,8 +18,8 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import { loadConfiguration } from '../../src/composition/config.ts';
-import { createRedis, type RedisClient } from '../../src/composition/create-redis.ts';
+import { type Configuration, loadConfiguration } from '../../src/composition/config.ts';
+import { createQueueConnection, createRedis, type RedisClient } from '../../src/composition/create-redis.ts';
 import { isDeskhandError } from '../../src/errors.ts';
 import { retryBudgetOutage } from '../../src/llm/budget-outage-retry.ts';
 import { BudgetStore, type Reservation } from '../../src/llm/budget-store.ts';
@@ -37,6 +37,7 @@ const workspaceId = 'T0SENTINEL';
 let processes: LocalRedisProcesses | undefined;
 let redis: RedisClient;
 let budgets: BudgetStore;
+let configuration: Configuration;
 
 function input() {
   return { requestId: randomUUID(), workspaceId, channelId: 'C1', amountMicroUsd: 2_000 };
@@ -68,7 +69,8 @@ describe('Redis under Sentinel: a switchover, then the master killed mid-operati
       REDIS_SENTINEL_NAME: name,
     });
     assert.ok(loaded.ok, loaded.ok ? '' : loaded.problems.join('\n'));
-    redis = createRedis(loaded.configuration, { logger: createSilentLogger() });
+    configuration = loaded.configuration;
+    redis = createRedis(configuration, { logger: createSilentLogger() });
     budgets = new BudgetStore({
       redis,
       keyPrefix,
@@ -83,8 +85,8 @@ describe('Redis under Sentinel: a switchover, then the master killed mid-operati
   });
 
   after(async () => {
+    // quit() alone, as the app and the scripts close it: nothing may keep the process alive (the runner checks).
     await redis?.quit().catch(() => {});
-    redis?.disconnect();
     await processes?.stop();
   });
 
@@ -231,5 +233,36 @@ describe('Redis under Sentinel: a switchover, then the master killed mid-operati
     const daily = status.windows.find((window) => window.window === 'channel_daily');
     assert.equal(daily?.spentMicroUsd, spentBefore + 1_000 + 2_000 * reserved.length);
     assert.equal(daily?.reservedMicroUsd, 0, 'no reservation of an abandoned attempt is left holding budget');
+  });
+
+  test('BullMQ (the agent queue) runs through the sentinels on the promoted master', async () => {
+    const { Queue, Worker } = await import('bullmq');
+    // The app's queue options, but for ioredis's failover detector: BullMQ closes its connections with quit(), which
+    // leaves the detector subscribed to the sentinels and would keep this test's process alive (the app's process
+    // exits after closing, work threads are terminated). Following the failover is the first test's subject.
+    const connection = { ...(createQueueConnection(configuration) as object), failoverDetector: false };
+    const prefix = `${keyPrefix}{agent}`;
+    const queue = new Queue('sentinel-check', { connection, prefix });
+    let resolveProcessed: (value: string) => void = () => {};
+    const processed = new Promise<string>((resolve) => {
+      resolveProcessed = resolve;
+    });
+    const worker = new Worker('sentinel-check', async (job) => resolveProcessed(String(job.data.value)), {
+      connection,
+      prefix,
+    });
+    worker.on('error', () => {});
+    try {
+      await queue.add('check', { value: 'ok' });
+      assert.equal(await processed, 'ok');
+      const survivor = await masterOfSentinels();
+      const port = Number(survivor.split(':')[1]);
+      const direct = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 1 });
+      assert.ok((await direct.keys(`${prefix}:sentinel-check:*`)).length > 0, `the queue lives on ${survivor}`);
+      direct.disconnect();
+    } finally {
+      await worker.close();
+      await queue.close();
+    }
   });
 });
