@@ -96,10 +96,12 @@ async function buildWithModel(
     });
   await reseedBudgetCounters(parts, logger);
   // A workspace new to this Redis (nothing in the ledger) is seeded quietly; lost spend found again is a warning.
-  reseedFromLedgerWhenMissing(parts.budgets, parts.ledger.directory, (workspaceId, rebuilt) =>
-    logger[rebuilt.entries > 0 ? 'warn' : 'info'](
+  reseedFromLedgerWhenMissing(parts.budgets, parts.ledger, (workspaceId, rebuilt) =>
+    logger[rebuilt.caps === 'unknown' ? 'error' : rebuilt.entries > 0 ? 'warn' : 'info'](
       { code: 'budget_counters_reseeded', workspaceId, ...rebuilt },
-      'budget counters were missing in Redis; reseeded the workspace from the ledger',
+      rebuilt.caps === 'unknown'
+        ? 'budget caps were lost in Redis and not recorded anywhere: calls are refused until an admin sets them'
+        : 'budget counters were missing in Redis; restored the workspace from the spend record',
     ),
   );
   return {

@@ -80,8 +80,7 @@ export function budgetKeys(
     channelsByMonthSpend: channelsByMonthSpendKey(keyPrefix, workspaceId, windows.month),
     /** The workspace's channels with spend that day, scored by it (what the weekly report sums over seven days). */
     channelsByDaySpend: channelsByDaySpendKey(keyPrefix, workspaceId, windows.day),
-    /** Set once the workspace's counters were seeded from the ledger; gone with the counters when Redis loses them. */
-    seeded: `${base}seeded`,
+    ...workspaceRecordKeys(keyPrefix, workspaceId),
     warnChannelDay: `${base}warn:ch:${channelId}:d:${windows.day}`,
     warnChannelMonth: `${base}warn:ch:${channelId}:m:${windows.month}`,
     warnWorkspaceDay: `${base}warn:ws:d:${windows.day}`,
@@ -89,6 +88,29 @@ export function budgetKeys(
     reservedFields: [`ch:${channelId}:d:${windows.day}`, `ch:${channelId}:m:${windows.month}`, `ws:d:${windows.day}`],
     request: (requestId: string) => `${base}req:${requestId}`,
   };
+}
+
+/**
+ * The workspace's spend record and restore state (`spend-record.ts`, `budget-restore.ts`), all in its hash slot:
+ * - `seeded`: the sentinel written together with the restored counters (JSON: when, from what, caps state); gone
+ *   with the counters when Redis loses them, which is how a reservation notices the loss;
+ * - `record`: the spend stream; `config`: the caps/settings stream; `rebuilding`: the lock of the one rebuilder.
+ */
+export function workspaceRecordKeys(keyPrefix: string, workspaceId: string) {
+  assertId(workspaceId, 'workspace');
+  const base = `${keyPrefix}{${workspaceId}}:budget:`;
+  return {
+    seeded: `${base}seeded`,
+    record: `${base}record`,
+    config: `${base}config`,
+    rebuilding: `${base}rebuilding`,
+  };
+}
+
+/** The workspace settings hash (`SettingsStore`), which a restore writes back when Redis lost it. */
+export function workspaceSettingsKey(keyPrefix: string, workspaceId: string): string {
+  assertId(workspaceId, 'workspace');
+  return `${keyPrefix}{${workspaceId}}:settings`;
 }
 
 /** The workspace's channels with spend in `month`, scored by it (written by the settle script). */

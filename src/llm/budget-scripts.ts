@@ -11,6 +11,8 @@
  * - `settle` replaces a reservation by the actual cost once per request id, counts the call's tokens, stores a
  *   cache entry and reports each window's 80 % warning once — all in the same script. `release` frees a
  *   reservation without charging it and is a no-op once the request was settled.
+ * - `settle` also appends the call to the workspace's spend record (a Redis Stream, `spend-record.ts`) in the same
+ *   step; `setCap` changes a channel's cap and appends the workspace's caps snapshot to its config stream.
  * - The `*ScriptCall` builders are the only place that lays out KEYS and ARGV, next to the scripts that read them.
  * - Scripts are registered with `defineCommand` and sent synchronously by `sendScript` (see below).
  */
@@ -24,6 +26,7 @@ import {
   resetOf,
 } from './budget-keys.ts';
 import type { BudgetDefaults, BudgetWarning, CacheStore, Reservation } from './budget-types.ts';
+import { appendConfigLua, configRecordLength, recordRetentionMs } from './spend-record.ts';
 import { type SettledTokens, tokenArguments, tokenCountersLua } from './token-usage.ts';
 
 // Shared Lua: parse a reservation record "amount|field1|field2|field3[|field4]" (a fourth field is the person's day)
@@ -53,7 +56,7 @@ end
  * (a placeholder without a person's window), 15 the workspace's cache hits that day.
  * ARGV: 1 request id, 2 amount µ$, 3 reservation ttl ms, 4-6 default caps, 7-9 reserved-hash fields, 10 state ttl ms,
  * 11 '1' to look the cache entry up first, 12 day ttl s, 13 month ttl s, 14 '1' to answer 'unseeded' without the
- * sentinel, 15 the person's daily cap µ$ ('' for no person's window), 16 the person's reserved-hash field.
+ * sentinel (and 'caps_lost' while it says the caps could not be restored, budget-restore.ts), 15 the person's daily cap µ$ ('' for no person's window), 16 the person's reserved-hash field.
  * A cache hit returns the entry, counts its cost (field costMicroUsd) as savings and the hit itself in the day's
  * hit counter; nothing is reserved.
  * A refusal names its window by its index in `budgetWindows` (4: the person's day).
@@ -85,7 +88,11 @@ local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, 20
 for _, id in ipairs(expired) do drop_reservation(KEYS[1], KEYS[2], KEYS[3], id) end
 local state = redis.call('GET', KEYS[8])
 if state then return {'duplicate', state} end
-if ARGV[14] == '1' and redis.call('EXISTS', KEYS[13]) == 0 then return {'unseeded'} end
+if ARGV[14] == '1' then
+  local seeded = redis.call('GET', KEYS[13])
+  if not seeded then return {'unseeded'} end
+  if string.find(seeded, '"caps":"unknown"', 1, true) then return {'caps_lost'} end
+end
 local amount = tonumber(ARGV[2])
 local caps = {
   tonumber(redis.call('HGET', KEYS[7], 'daily') or ARGV[4]),
@@ -117,10 +124,13 @@ return {'reserved'}
  * KEYS: 1-3 as reserve, 4-6 spent, 7 cap overrides, 8 request state, 9-11 warning markers, 12 response-cache entry,
  * 13-16 token counters (token-usage.ts), 17 the person's spent today, 18 the person's warning marker (17-18 are
  * placeholders without a person's window), 19 the workspace's channels by this month's spend, 20 the workspace's
- * channels by the day's spend (a channel is added only once it spent something that day).
+ * channels by the day's spend (a channel is added only once it spent something that day), 21 the spend record
+ * stream (spend-record.ts).
  * ARGV: 1 request id, 2 actual µ$, 3-5 default caps, 6 day ttl s, 7 month ttl s, 8 state ttl ms, 9 warning ratio ‰,
  * 10 cache value ('' for none), 11 cache ttl s, 12 model ('' counts no tokens), 13 input tokens, 14 output tokens,
- * 15 unpriced reason, 16 the person's daily cap µ$ ('' for no person's window), 17 the channel id.
+ * 15 unpriced reason, 16 the person's daily cap µ$ ('' for no person's window), 17 the channel id, 18 the user id
+ * ('' when unknown), 19 day, 20 month (the reservation's windows), 21 purpose, 22 record retention ms.
+ * The record entry is appended in this script, so it exists exactly when the counters moved (one slot: Cluster-safe).
  */
 const settleLua = `${dropReservationLua}${tokenCountersLua}
 if redis.call('GET', KEYS[8]) == 'settled' then return {'duplicate'} end
@@ -147,6 +157,11 @@ for i = 1, #spent_keys do
   redis.call('EXPIRE', spent_keys[i], ttls[i])
 end
 redis.call('SET', KEYS[8], 'settled', 'PX', ARGV[8])
+local clock = redis.call('TIME')
+local oldest = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000) - tonumber(ARGV[22])
+redis.call('XADD', KEYS[21], 'MINID', '~', tostring(oldest), '*', 'kind', 'settle', 'request', ARGV[1],
+  'channel', ARGV[17], 'user', ARGV[18], 'day', ARGV[19], 'month', ARGV[20], 'cost', ARGV[2], 'model', ARGV[12],
+  'in', ARGV[13], 'out', ARGV[14], 'unpriced', ARGV[15], 'purpose', ARGV[21])
 redis.call('ZADD', KEYS[19], spent[2], ARGV[17])
 redis.call('EXPIRE', KEYS[19], ARGV[7])
 if actual > 0 then
@@ -163,6 +178,33 @@ for i = 1, #spent_keys do
   end
 end
 return out
+`;
+
+/*
+ * KEYS: 1 the channel's cap overrides hash, 2 the config stream, 3 the seeded sentinel. ARGV: 1 channel id, 2 window
+ * ('daily' | 'monthly'), 3 cap µ$ ('' removes the override), 4 config stream length. Sets the override and appends
+ * the workspace's full caps snapshot in one step (spend-record.ts); answers the snapshot's caps JSON.
+ */
+const setCapLua = `${appendConfigLua}
+if ARGV[3] == '' then redis.call('HDEL', KEYS[1], ARGV[2]) else redis.call('HSET', KEYS[1], ARGV[2], ARGV[3]) end
+local newest = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)[1]
+local caps = {}
+if newest then
+  for i = 1, #newest[2], 2 do
+    if newest[2][i] == 'caps' then
+      local ok, decoded = pcall(cjson.decode, newest[2][i + 1])
+      if ok and type(decoded) == 'table' then caps = decoded end
+    end
+  end
+end
+local channel = caps[ARGV[1]]
+if type(channel) ~= 'table' then channel = {} end
+if ARGV[3] == '' then channel[ARGV[2]] = nil else channel[ARGV[2]] = tonumber(ARGV[3]) end
+if next(channel) == nil then caps[ARGV[1]] = nil else caps[ARGV[1]] = channel end
+local text = '{}'
+if next(caps) ~= nil then text = cjson.encode(caps) end
+append_config(KEYS[2], KEYS[3], 'caps', text, ARGV[4])
+return text
 `;
 
 /* KEYS: 1-3 as reserve, 4 request state. ARGV: 1 request id, 2 state ttl ms. */
@@ -183,8 +225,13 @@ export const budgetScripts = {
   reserve: { command: 'deskhandBudgetReserve', lua: reserveLua },
   settle: { command: 'deskhandBudgetSettle', lua: settleLua },
   release: { command: 'deskhandBudgetRelease', lua: releaseLua },
+  setCap: { command: 'deskhandBudgetSetCap', lua: setCapLua },
 } as const;
-export type BudgetScript = (typeof budgetScripts)[keyof typeof budgetScripts];
+/** A script registered by `defineCommand` (the budget scripts and the restore's apply step). */
+export interface BudgetScript {
+  command: string;
+  lua: string;
+}
 type ScriptCommand = (numberOfKeys: number, ...keysAndArgs: Array<string | number>) => Promise<unknown>;
 
 /** Raises one counter to at least ARGV[1] (never lowers it), with TTL ARGV[2] s. KEYS: 1 counter. */
@@ -198,8 +245,8 @@ export interface ScriptCall {
 }
 
 /** Registers the scripts on a connection (EVAL on first use per connection, then EVALSHA). */
-export function defineBudgetScripts(redis: RedisClient): void {
-  for (const { command, lua } of Object.values(budgetScripts)) redis.defineCommand(command, { lua });
+export function defineBudgetScripts(redis: RedisClient, extra: readonly BudgetScript[] = []): void {
+  for (const { command, lua } of [...Object.values(budgetScripts), ...extra]) redis.defineCommand(command, { lua });
 }
 
 /** Sends a script now (synchronously, on this connection) and returns its reply. */
@@ -282,6 +329,10 @@ export function settleScriptCall(
     actualMicroUsd: number;
     cacheStore: CacheStore | undefined;
     tokens: SettledTokens | undefined;
+    /** Who the call was for and its windows, as the spend record keeps them. */
+    userId: string | undefined;
+    windows: { day: string; month: string };
+    purpose: string | undefined;
   },
   defaults: BudgetDefaults,
   warningPermille: number,
@@ -300,6 +351,7 @@ export function settleScriptCall(
       keys.user?.warn ?? keys.request(requestId),
       keys.channelsByMonthSpend,
       keys.channelsByDaySpend,
+      keys.record,
     ],
     args: [
       requestId,
@@ -316,7 +368,24 @@ export function settleScriptCall(
       ...tokenArguments(settlement.tokens),
       userCapArgument(keys, defaults),
       keys.channelId,
+      settlement.userId ?? '',
+      settlement.windows.day,
+      settlement.windows.month,
+      settlement.purpose ?? '',
+      recordRetentionMs,
     ],
+  };
+}
+
+/** `setCap`'s KEYS and ARGV (layout above `setCapLua`). */
+export function setCapScriptCall(
+  keys: BudgetKeys,
+  window: 'daily' | 'monthly',
+  capMicroUsd: number | null,
+): ScriptCall {
+  return {
+    keys: [keys.channelCaps, keys.config, keys.seeded],
+    args: [keys.channelId, window, capMicroUsd === null ? '' : capMicroUsd, configRecordLength],
   };
 }
 

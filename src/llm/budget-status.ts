@@ -11,6 +11,7 @@ import type { RedisClient } from '../adapters/redis-client.ts';
 import { DeskhandError } from '../errors.ts';
 import { type BudgetKeys, type BudgetWindows, budgetWindows, resetOf } from './budget-keys.ts';
 import type { BudgetDefaults, BudgetStatus, WindowStatus } from './budget-types.ts';
+import { parseTokenUsage, type TokenUsageReport } from './token-usage.ts';
 
 /** Reads one channel's (and optionally one person's) budget windows; `guard` maps Redis failures (fail closed). */
 export async function readBudgetStatus(
@@ -80,4 +81,20 @@ export async function readChannelsBySpend(
   const count = Math.max(1, Math.min(50, Math.floor(limit)));
   const [total, channelIds] = await Promise.all([redis.zcard(key), redis.zrevrange(key, 0, count - 1)]);
   return { channelIds, total };
+}
+
+/** Tokens counted per model in the channel's and the workspace's day and month (`token-usage.ts`); never writes. */
+export async function readTokenUsage(
+  redis: RedisClient,
+  request: { workspaceId: string; channelId: string; tokenKeys: readonly string[] },
+  guard: <T>(operation: Promise<T>) => Promise<T>,
+): Promise<TokenUsageReport> {
+  const pipeline = redis.pipeline();
+  for (const key of request.tokenKeys) pipeline.hgetall(key);
+  const results = (await guard(pipeline.exec())) ?? [];
+  const hashes = results.map(([error, value]) => {
+    if (error) throw new DeskhandError('budget_unenforceable', 'Could not read token counters', { cause: error });
+    return value as Record<string, string>;
+  });
+  return parseTokenUsage(request.workspaceId, request.channelId, hashes);
 }

@@ -18,11 +18,14 @@
  * - Every key of a workspace carries the hash tag `{workspaceId}`, so each script touches one hash slot and runs
  *   on Redis Cluster.
  * - Any Redis failure or timeout becomes `budget_unenforceable`: the gateway refuses the call (fail closed).
+ * - Every settlement is also appended to the workspace's spend record (a Redis Stream every replica reads, in the
+ *   same script, `spend-record.ts`); every cap change appends the workspace's caps snapshot to its config stream.
  * - Counters lost while the app runs (a Redis restart without persistence, a failover) are noticed by the next
- *   reservation, not only at the next start: with a reseeder installed (`reseedWhenMissing`), `reserve` checks the
- *   workspace's seeded sentinel (written by the ledger rebuild, lost with the counters) in the same script; when it
- *   is gone the workspace is rebuilt from the ledger once (one rebuild in flight per workspace and process) and the
- *   reservation runs again. Settling never writes the sentinel, so a settle after the loss cannot hide it.
+ *   reservation or `/budget`, not only at the next start: `reserve` checks the workspace's seeded sentinel (written
+ *   with the restored counters, lost with them) in the same script; when it is gone the workspace is restored from
+ *   the spend record — and the local ledger export (`restoreFrom`) when Redis lost the record too — by one replica
+ *   (`budget-restore.ts`) before anything is admitted, and the reservation runs again. Caps that cannot be restored
+ *   refuse every call (`caps_lost`) until an admin sets them again, rather than fall back to looser defaults.
  *
  * - Per-workspace settings (issue 15): with `policyOf`, each call reads its workspace's default caps and admins before
  *   the script runs and passes them to it as arguments, so the reservation stays one atomic script; a channel's own
@@ -36,7 +39,7 @@
  * here).
  */
 import type { RedisClient } from '../adapters/redis-client.ts';
-import { DeskhandError, isDeskhandError } from '../errors.ts';
+import { DeskhandError } from '../errors.ts';
 import { guardBudgetOperation } from './budget-guard.ts';
 import {
   type BudgetWindows,
@@ -46,21 +49,25 @@ import {
   monthTtlSeconds,
   resetOf,
   WindowCalendar,
+  workspaceRecordKeys,
 } from './budget-keys.ts';
+import { CounterRaise } from './budget-raise.ts';
 import { overBudgetError } from './budget-refusals.ts';
+import { caplessRefusal, exportedConfig, parseRestoreNote, WorkspaceRestorer } from './budget-restore.ts';
+import { applyRestoreScript } from './budget-restore-script.ts';
 import {
   type BudgetScript,
   budgetScripts,
   defineBudgetScripts,
-  raiseCounterLua,
   releaseScriptCall,
   reserveScriptCall,
   type ScriptCall,
   sendScript,
+  setCapScriptCall,
   settleScriptCall,
   settleWarnings,
 } from './budget-scripts.ts';
-import { readBudgetStatus } from './budget-status.ts';
+import { readBudgetStatus, readTokenUsage } from './budget-status.ts';
 import type {
   BudgetDefaults,
   BudgetStatus,
@@ -68,18 +75,12 @@ import type {
   CacheStore,
   Reservation,
   ReserveInput,
+  RestoreNote,
   SettleResult,
+  SpendExport,
 } from './budget-types.ts';
-import {
-  type ModelTokens,
-  parseTokenUsage,
-  raiseTokenArguments,
-  raiseTokenCountersLua,
-  type SettledTokens,
-  type TokenUsageReport,
-  type TokenWindow,
-  tokenWindows,
-} from './token-usage.ts';
+import { readConfigRecord } from './spend-record.ts';
+import type { SettledTokens, TokenUsageReport } from './token-usage.ts';
 
 export { type BudgetWindow, type BudgetWindows, budgetWindows } from './budget-keys.ts';
 export type {
@@ -90,7 +91,9 @@ export type {
   CacheStore,
   Reservation,
   ReserveInput,
+  RestoreNote,
   SettleResult,
+  SpendExport,
   WindowStatus,
 } from './budget-types.ts';
 
@@ -134,8 +137,10 @@ export class BudgetStore {
   private readonly warningPermille: number;
   private readonly now: () => number;
   private readonly calendar: WindowCalendar;
-  private reseeder: ((workspaceId: string) => Promise<void>) | undefined;
-  private readonly reseeding = new Map<string, Promise<void>>();
+  /** Raises counters to totals rebuilt from the ledger at start-up (never lowers one, `budget-raise.ts`). */
+  readonly raise: CounterRaise;
+  private restorer: WorkspaceRestorer;
+  private spendExport: SpendExport | undefined;
   private readonly policyOfWorkspace: ((workspaceId: string) => Promise<WorkspaceBudgetPolicy>) | undefined;
 
   constructor(options: BudgetStoreOptions) {
@@ -150,7 +155,9 @@ export class BudgetStore {
     this.now = options.now ?? Date.now;
     this.calendar = new WindowCalendar(options.timeZone);
     this.policyOfWorkspace = options.policyOf;
-    defineBudgetScripts(this.redis);
+    defineBudgetScripts(this.redis, [applyRestoreScript]);
+    this.restorer = this.newRestorer(undefined, undefined);
+    this.raise = new CounterRaise(this.redis, (operation) => this.guard(operation), this);
   }
 
   /** The workspace's default caps and admins (`policyOf`), or the store's own; a failure is `budget_unenforceable`. */
@@ -172,17 +179,29 @@ export class BudgetStore {
   }
 
   /**
-   * Installs what rebuilds one workspace's counters from the ledger (and then calls `markSeeded`); from now on a
-   * reservation that finds the workspace's counters lost runs it once before reserving again.
+   * Restores a workspace whose counters Redis lost from the spend record and, when Redis lost the record too, from
+   * `spendExport` (this replica's ledger files); `onRestored` hears of each restore. Without it, only the record.
    */
-  reseedWhenMissing(reseed: (workspaceId: string) => Promise<void>): void {
-    this.reseeder = reseed;
+  restoreFrom(
+    spendExport: SpendExport | undefined,
+    onRestored?: (workspaceId: string, note: RestoreNote) => void,
+  ): void {
+    this.spendExport = spendExport;
+    this.restorer = this.newRestorer(spendExport, onRestored);
   }
 
-  /** Records that a workspace's counters hold the ledger's spend (after a rebuild). */
-  async markSeeded(workspaceId: string): Promise<void> {
-    const keys = this.keys(workspaceId, '_', this.windowsAt());
-    await this.guard(this.redis.set(keys.seeded, '1', 'EX', monthTtlSeconds));
+  private newRestorer(
+    spendExport: SpendExport | undefined,
+    onRestored: ((workspaceId: string, note: RestoreNote) => void) | undefined,
+  ): WorkspaceRestorer {
+    return new WorkspaceRestorer({
+      redis: this.redis,
+      keyPrefix: this.keyPrefix,
+      windowsAt: () => this.windowsAt(),
+      guard: (operation) => this.guard(operation),
+      spendExport,
+      onRestored,
+    });
   }
 
   /**
@@ -221,17 +240,14 @@ export class BudgetStore {
     const windows = this.windowsAt();
     const keys = this.keys(input.workspaceId, input.channelId, windows, input.userId, policy.defaults);
     const ttlMs = Math.max(this.reservationTtlMs, input.ttlMs ?? 0);
-    const reseeder = this.reseeder;
-    let reply = (await this.run(
-      budgetScripts.reserve,
-      reserveScriptCall(keys, input, ttlMs, policy.defaults, reseeder !== undefined),
-    )) as string[];
-    if (reply[0] === 'unseeded' && reseeder) {
-      await this.reseedOnce(input.workspaceId, reseeder);
-      reply = (await this.run(
-        budgetScripts.reserve,
-        reserveScriptCall(keys, input, ttlMs, policy.defaults),
-      )) as string[];
+    const call = reserveScriptCall(keys, input, ttlMs, policy.defaults, true);
+    let reply = (await this.run(budgetScripts.reserve, call)) as string[];
+    if (reply[0] === 'unseeded') {
+      await this.restorer.ensure(input.workspaceId);
+      reply = (await this.run(budgetScripts.reserve, call)) as string[];
+    }
+    if (reply[0] === 'unseeded' || reply[0] === 'caps_lost') {
+      throw caplessRefusal(reply[0], input.workspaceId, policy.adminUserIds);
     }
     if (reply[0] === 'hit') return { kind: 'cache_hit', value: reply[1] ?? '', savedMicroUsd: Number(reply[2] ?? 0) };
     // An earlier attempt of this same call holds the reservation: one that timed out while Redis failed over, still
@@ -270,7 +286,7 @@ export class BudgetStore {
     reservation: Reservation,
     actualMicroUsd: number,
     cacheStore?: CacheStore,
-    tokens?: SettledTokens,
+    tokens?: SettledTokens & { purpose?: string | undefined },
   ): Promise<SettleResult> {
     assertAmount(actualMicroUsd);
     const { defaults } = await this.policy(reservation.workspaceId);
@@ -285,7 +301,15 @@ export class BudgetStore {
       budgetScripts.settle,
       settleScriptCall(
         keys,
-        { requestId: reservation.requestId, actualMicroUsd, cacheStore, tokens },
+        {
+          requestId: reservation.requestId,
+          actualMicroUsd,
+          cacheStore,
+          tokens,
+          userId: reservation.userId,
+          windows: reservation.windows,
+          purpose: tokens?.purpose,
+        },
         defaults,
         this.warningPermille,
       ),
@@ -325,11 +349,11 @@ export class BudgetStore {
     capMicroUsd: number | null,
   ): Promise<void> {
     const keys = this.keys(workspaceId, channelId, this.windowsAt());
-    if (capMicroUsd === null) await this.guard(this.redis.hdel(keys.channelCaps, window));
-    else {
-      assertAmount(capMicroUsd);
-      await this.guard(this.redis.hset(keys.channelCaps, window, String(capMicroUsd)));
-    }
+    if (capMicroUsd !== null) assertAmount(capMicroUsd);
+    await this.run(budgetScripts.setCap, setCapScriptCall(keys, window, capMicroUsd));
+    // The local export keeps the snapshot too: the last resort if Redis loses the config stream with everything else.
+    const snapshot = this.spendExport && (await this.guard(readConfigRecord(this.redis, keys.config)));
+    if (snapshot) await this.spendExport?.appendConfig(workspaceId, exportedConfig(snapshot));
   }
 
   /**
@@ -340,95 +364,32 @@ export class BudgetStore {
     const { defaults } = await this.policy(workspaceId);
     const windows = this.windowsAt();
     const keys = this.keys(workspaceId, channelId, windows, userId, defaults);
+    // Figures Redis lost are restored before they are shown, as a reservation would.
+    let sentinel = await this.guard(this.redis.get(keys.seeded));
+    if (sentinel === null) {
+      await this.restorer.ensure(workspaceId);
+      sentinel = await this.guard(this.redis.get(keys.seeded));
+    }
     const request = { workspaceId, channelId, timeZone: this.timeZone, keys, windows };
-    return readBudgetStatus(this.redis, request, defaults, (operation) => this.guard(operation));
+    const status = await readBudgetStatus(this.redis, request, defaults, (operation) => this.guard(operation));
+    const restored = parseRestoreNote(sentinel);
+    return restored && restored.source !== 'new' ? { ...status, restored } : status;
+  }
+
+  /** How the workspace's figures were last restored after Redis lost them (undefined: never, or a new workspace). */
+  async restoreNote(workspaceId: string): Promise<RestoreNote | undefined> {
+    const note = parseRestoreNote(
+      await this.guard(this.redis.get(workspaceRecordKeys(this.keyPrefix, workspaceId).seeded)),
+    );
+    return note && note.source !== 'new' ? note : undefined;
   }
 
   /** Tokens counted per model in the channel's and the workspace's day and month (`token-usage.ts`). */
   async tokenUsage(workspaceId: string, channelId: string): Promise<TokenUsageReport> {
-    const keys = this.keys(workspaceId, channelId, this.windowsAt());
-    const pipeline = this.redis.pipeline();
-    for (const key of keys.tokens) pipeline.hgetall(key);
-    const results = (await this.guard(pipeline.exec())) ?? [];
-    const hashes = results.map(([error, value]) => {
-      if (error) throw new DeskhandError('budget_unenforceable', 'Could not read token counters', { cause: error });
-      return value as Record<string, string>;
-    });
-    return parseTokenUsage(workspaceId, channelId, hashes);
-  }
-
-  /**
-   * Raises settled-spend counters to at least the given totals (used by the ledger rebuild after Redis lost them).
-   * Never lowers a counter: Redis may already hold spend the ledger has not seen.
-   */
-  async raiseSpent(
-    workspaceId: string,
-    channelId: string,
-    windows: Pick<BudgetWindows, 'day' | 'month'>,
-    totals: { channelDay?: number; channelMonth?: number; workspaceDay?: number },
-  ): Promise<void> {
-    const keys = this.keys(workspaceId, channelId, windows);
-    const pairs: Array<[string, number | undefined, number]> = [
-      [keys.spentChannelDay, totals.channelDay, dayTtlSeconds],
-      [keys.spentChannelMonth, totals.channelMonth, monthTtlSeconds],
-      [keys.spentWorkspaceDay, totals.workspaceDay, dayTtlSeconds],
-    ];
-    for (const [key, total, ttl] of pairs) {
-      if (total === undefined) continue;
-      await this.guard(this.redis.eval(raiseCounterLua, 1, key, total, ttl));
-    }
-  }
-
-  /** Raises a person's spent-today counter to at least `total` (the ledger rebuild); a no-op without a per-user cap. */
-  async raiseUserSpent(
-    workspaceId: string,
-    userId: string,
-    windows: Pick<BudgetWindows, 'day' | 'month'>,
-    total: number,
-  ): Promise<void> {
-    const { defaults } = await this.policy(workspaceId);
-    const user = this.keys(workspaceId, '_', windows, userId, defaults).user;
-    if (!user) return;
-    await this.guard(this.redis.eval(raiseCounterLua, 1, user.spent, total, dayTtlSeconds));
-  }
-
-  /**
-   * Raises token counters to at least the given per-model totals, per window (`tokenWindows` order: channel day and
-   * month, workspace day and month; the ledger rebuild after Redis lost them). Never lowers a counter; an unpriced
-   * reason is only set where none is recorded.
-   */
-  async raiseTokens(
-    workspaceId: string,
-    channelId: string,
-    windows: Pick<BudgetWindows, 'day' | 'month'>,
-    totals: Partial<Record<TokenWindow, Iterable<ModelTokens>>>,
-  ): Promise<void> {
-    const keys = this.keys(workspaceId, channelId, windows);
-    for (const [index, window] of tokenWindows.entries()) {
-      const pairs = raiseTokenArguments(totals[window] ?? []);
-      const key = keys.tokens[index];
-      if (pairs.length === 0 || key === undefined) continue;
-      const ttl = window.endsWith('monthly') ? monthTtlSeconds : dayTtlSeconds;
-      await this.guard(this.redis.eval(raiseTokenCountersLua, 1, key, ttl, ...pairs));
-    }
-  }
-
-  /** Rebuilds a workspace's counters, sharing a rebuild already in flight; a failure refuses (fail closed). */
-  private async reseedOnce(workspaceId: string, reseed: (workspaceId: string) => Promise<void>): Promise<void> {
-    let pending = this.reseeding.get(workspaceId);
-    if (!pending) {
-      pending = reseed(workspaceId).finally(() => this.reseeding.delete(workspaceId));
-      this.reseeding.set(workspaceId, pending);
-    }
-    try {
-      await pending;
-    } catch (error) {
-      if (isDeskhandError(error)) throw error;
-      throw new DeskhandError('budget_unenforceable', `Could not reseed budget counters: ${(error as Error).message}`, {
-        cause: error,
-        retryable: true,
-      });
-    }
+    const { tokens } = this.keys(workspaceId, channelId, this.windowsAt());
+    return readTokenUsage(this.redis, { workspaceId, channelId, tokenKeys: tokens }, (operation) =>
+      this.guard(operation),
+    );
   }
 
   private async run(target: BudgetScript, call: ScriptCall): Promise<unknown> {

@@ -3,6 +3,7 @@
  * refusals, and their callers. Types only, no logic. All amounts are integer micro-dollars (µ$).
  */
 import type { BudgetWindow, BudgetWindows } from './budget-keys.ts';
+import type { RecordedSpend } from './spend-totals.ts';
 
 export interface BudgetDefaults {
   channelDailyMicroUsd: number;
@@ -84,4 +85,45 @@ export interface BudgetStatus {
   timeZone: string;
   /** The channel's and workspace's windows, then `user_daily` when a user was asked about and a per-user cap is set. */
   windows: WindowStatus[];
+  /** Set when Redis had lost the workspace's figures and they were restored (`/budget` says when, from what). */
+  restored?: RestoreNote | undefined;
+}
+
+/** How a workspace's counters were last restored, as its seeded sentinel records it (`budget-restore.ts`). */
+export interface RestoreNote {
+  /** When the counters were written (ms, the replica's clock). */
+  at: number;
+  /**
+   * `new`: nothing was recorded anywhere (a workspace new to this Redis); `record`: the spend record in Redis;
+   * `export`: a replica's local ledger export (Redis had lost the record too); `record+export`: both.
+   */
+  source: 'new' | 'record' | 'export' | 'record+export';
+  /** Distinct settled calls the counters were rebuilt from. */
+  entries: number;
+  /**
+   * `restored`: caps and settings came back from the config record; `none`: none were ever recorded (defaults);
+   * `unknown`: spend was recorded but no caps — reservations are refused until an admin sets them (`reset`).
+   */
+  caps: 'restored' | 'none' | 'unknown' | 'reset';
+}
+
+/** A config snapshot as a local export line holds it (see `spend-record.ts` for the fields). */
+export interface ExportedConfig {
+  at: string;
+  caps: Record<string, { daily?: number; monthly?: number }>;
+  settings?: { json: string; version: number };
+}
+
+/**
+ * The local, per-replica export of the spend record (the ledger's JSONL files): the last resort when Redis lost the
+ * record itself. Only what this replica (or, with a shared `DATA_DIR`, every replica) wrote is in it.
+ */
+export interface SpendExport {
+  /** One workspace's exported calls and its newest exported config snapshot. */
+  read(workspaceId: string): Promise<{
+    entries: Array<RecordedSpend & { purpose?: string | undefined }>;
+    config?: ExportedConfig | undefined;
+  }>;
+  /** Appends a config snapshot (resolves once it is on disk). */
+  appendConfig(workspaceId: string, config: ExportedConfig): Promise<void>;
 }

@@ -1,16 +1,22 @@
 /**
- * The durable record of settled spend: one JSON line per settled call, appended and fsynced (group commit) to a file
- * of its own per process (`DATA_DIR/ledger/<host>-<pid>-<start>.jsonl`), so processes never interleave writes. Redis holds the
- * live counters; when it loses them (restart without persistence, failover), `rebuildCounters` reseeds them — spend
- * and tokens per model — from every ledger file, so caps stay enforced and `/budget` still shows the use.
+ * The local export of the spend record: one JSON line per settled call (and one per caps/settings snapshot, `kind:
+ * "config"`), appended and fsynced (group commit) to a file of its own per process
+ * (`DATA_DIR/ledger/<host>-<pid>-<start>.jsonl`), so processes never interleave writes.
+ *
+ * The record every replica shares is in Redis (`spend-record.ts`: a stream appended by the settle script). This
+ * export is the last resort when Redis lost the record too (a restart without persistence): `LedgerExport` hands a
+ * workspace's lines to the restore (`budget-restore.ts`), which copies what the stream lacks back into it. Each
+ * replica's export holds only what that replica wrote, unless `DATA_DIR/ledger` is a volume every replica shares (the
+ * file names never collide). `rebuildCounters` raises counters from every file at start-up.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdir, open, readdir, readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { isBudgetId } from './budget-keys.ts';
 import type { BudgetStore } from './budget-store.ts';
-import { type ModelTokens, tokenArguments } from './token-usage.ts';
+import type { ExportedConfig, RestoreNote, SpendExport } from './budget-types.ts';
+import { parseCaps } from './spend-record.ts';
+import { spendTotals } from './spend-totals.ts';
 
 export interface LedgerEntry {
   at: string;
@@ -29,6 +35,12 @@ export interface LedgerEntry {
   outputTokens: number;
   /** Present when the model was charged $0 without a known price (e.g. "local server"); the tokens are real use. */
   unpriced?: string;
+}
+
+/** A caps/settings snapshot line of the export (see `ExportedConfig`). */
+export interface LedgerConfigLine extends ExportedConfig {
+  kind: 'config';
+  workspaceId: string;
 }
 
 export class Ledger {
@@ -58,6 +70,15 @@ export class Ledger {
   append(entry: LedgerEntry): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.pending.push({ line: `${JSON.stringify(entry)}\n`, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  /** Appends a workspace's caps/settings snapshot line; resolves once it is on disk. */
+  appendConfig(workspaceId: string, config: ExportedConfig): Promise<void> {
+    const line: LedgerConfigLine = { kind: 'config', workspaceId, ...config };
+    return new Promise<void>((resolve, reject) => {
+      this.pending.push({ line: `${JSON.stringify(line)}\n`, resolve, reject });
       this.schedule();
     });
   }
@@ -102,39 +123,94 @@ export class Ledger {
   }
 }
 
-/** Every entry in every ledger file of a directory (lines that do not parse are skipped and counted). */
-export async function readLedger(directory: string): Promise<{ entries: LedgerEntry[]; badLines: number }> {
+/**
+ * Every entry and config snapshot in every ledger file of a directory (lines that do not parse are skipped and
+ * counted).
+ */
+export async function readLedger(
+  directory: string,
+): Promise<{ entries: LedgerEntry[]; configs: LedgerConfigLine[]; badLines: number }> {
   let names: string[];
   try {
     names = (await readdir(directory)).filter((name) => name.endsWith('.jsonl'));
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { entries: [], badLines: 0 };
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { entries: [], configs: [], badLines: 0 };
     throw error;
   }
   const entries: LedgerEntry[] = [];
+  const configs: LedgerConfigLine[] = [];
   let badLines = 0;
   for (const name of names.sort()) {
     const text = await readFile(join(directory, name), 'utf8');
     for (const line of text.split('\n')) {
       if (!line.trim()) continue;
       try {
-        const entry = JSON.parse(line) as LedgerEntry;
-        if (typeof entry.requestId === 'string' && Number.isSafeInteger(entry.costMicroUsd)) entries.push(entry);
-        else badLines += 1;
+        const entry = JSON.parse(line) as LedgerEntry | LedgerConfigLine;
+        if ('kind' in entry && entry.kind === 'config') {
+          const config = configLine(entry);
+          if (config) configs.push(config);
+          else badLines += 1;
+        } else if (
+          'requestId' in entry &&
+          typeof entry.requestId === 'string' &&
+          Number.isSafeInteger(entry.costMicroUsd)
+        ) {
+          entries.push(entry);
+        } else badLines += 1;
       } catch {
         badLines += 1;
       }
     }
   }
-  return { entries, badLines };
+  return { entries, configs, badLines };
+}
+
+/** A config line whose fields check out, or undefined. */
+function configLine(line: LedgerConfigLine): LedgerConfigLine | undefined {
+  const caps = parseCaps(line.caps);
+  if (!caps || typeof line.workspaceId !== 'string' || typeof line.at !== 'string') return undefined;
+  const settings = line.settings;
+  const settingsValid = settings && typeof settings.json === 'string' && Number.isSafeInteger(settings.version);
+  return { kind: 'config', workspaceId: line.workspaceId, at: line.at, caps, ...(settingsValid ? { settings } : {}) };
+}
+
+/**
+ * The ledger directory as the restore's `SpendExport`: a workspace's calls and its newest snapshot (by time), read
+ * from every file; snapshots are appended through `ledger` (without one, e.g. a read-only directory, they are not).
+ */
+export class LedgerExport implements SpendExport {
+  readonly #directory: string;
+  readonly #ledger: Ledger | undefined;
+
+  constructor(directory: string, ledger?: Ledger) {
+    this.#directory = directory;
+    this.#ledger = ledger;
+  }
+
+  async read(workspaceId: string) {
+    const { entries, configs } = await readLedger(this.#directory);
+    const own = configs.filter((config) => config.workspaceId === workspaceId);
+    const newest = own.sort((first, second) => first.at.localeCompare(second.at)).at(-1);
+    return {
+      entries: entries.filter((entry) => entry.workspaceId === workspaceId),
+      config: newest
+        ? { at: newest.at, caps: newest.caps, ...(newest.settings ? { settings: newest.settings } : {}) }
+        : undefined,
+    };
+  }
+
+  async appendConfig(workspaceId: string, config: ExportedConfig): Promise<void> {
+    await this.#ledger?.appendConfig(workspaceId, config);
+  }
 }
 
 /**
  * Reseeds Redis spend and token counters from the ledger for the current day and month (the windows caps are enforced
  * on and `/budget` shows), after Redis lost them. Entries are de-duplicated by request id; counters are only ever
  * raised, never lowered: Redis may hold settlements the ledger has not seen. Each person's spend today is restored too
- * (entries with a `userId`; a no-op without a per-user cap). With `workspaceId`, only that
- * workspace. Each rebuilt workspace (and the one asked for, even without entries) is then marked seeded.
+ * (entries with a `userId`; a no-op without a per-user cap). With `workspaceId`, only that workspace.
+ * It does not mark workspaces seeded: a workspace whose sentinel is gone is still restored in full (the spend record,
+ * caps and settings) by its next reservation or `/budget` (`budget-restore.ts`).
  */
 export async function rebuildCounters(
   store: BudgetStore,
@@ -149,15 +225,15 @@ export async function rebuildCounters(
       ? read.entries
       : read.entries.filter((entry) => entry.workspaceId === only.workspaceId);
   const current = store.windowsAt(at);
-  const { seen, channelTotals, workspaceTotals, userTotals } = totalsOf(entries, current);
+  const { seen, channelTotals, workspaceTotals, userTotals } = spendTotals(entries, current);
   for (const totals of channelTotals.values()) {
     const workspace = workspaceTotals.get(totals.workspaceId);
-    await store.raiseSpent(totals.workspaceId, totals.channelId, current, {
+    await store.raise.spent(totals.workspaceId, totals.channelId, current, {
       channelDay: totals.day,
       channelMonth: totals.month,
       workspaceDay: workspace?.day ?? 0,
     });
-    await store.raiseTokens(totals.workspaceId, totals.channelId, current, {
+    await store.raise.tokens(totals.workspaceId, totals.channelId, current, {
       channel_daily: totals.dayTokens.values(),
       channel_monthly: totals.monthTokens.values(),
       workspace_daily: workspace?.dayTokens.values() ?? [],
@@ -165,109 +241,22 @@ export async function rebuildCounters(
     });
   }
   for (const user of userTotals.values()) {
-    await store.raiseUserSpent(user.workspaceId, user.userId, current, user.day);
+    await store.raise.userSpent(user.workspaceId, user.userId, current, user.day);
   }
-  const seeded = new Set(workspaceTotals.keys());
-  if (only.workspaceId !== undefined) seeded.add(only.workspaceId);
-  for (const workspaceId of seeded) await store.markSeeded(workspaceId);
   return { entries: seen.size, channels: channelTotals.size, badLines };
 }
 
 /**
- * Makes `store` reseed a workspace from the ledger as soon as a reservation finds its counters lost (not only at the
- * next start); `onReseeded` hears of each rebuild (for a log line).
+ * Makes `store` restore a workspace whose counters Redis lost from the spend record and, when Redis lost the record
+ * too, from this ledger (a `Ledger`, which also receives caps snapshots, or a directory read only); `onRestored`
+ * hears of each restore (for a log line).
  */
 export function reseedFromLedgerWhenMissing(
   store: BudgetStore,
-  ledgerDirectory: string,
-  onReseeded?: (workspaceId: string, rebuilt: Awaited<ReturnType<typeof rebuildCounters>>) => void,
+  ledger: Ledger | string,
+  onRestored?: (workspaceId: string, restored: RestoreNote) => void,
 ): void {
-  store.reseedWhenMissing(async (workspaceId) => {
-    const rebuilt = await rebuildCounters(store, ledgerDirectory, Date.now(), { workspaceId });
-    onReseeded?.(workspaceId, rebuilt);
-  });
-}
-
-/** Adds up de-duplicated entries of the current month per channel, workspace and (today's) person. */
-function totalsOf(entries: readonly LedgerEntry[], current: { day: string; month: string }) {
-  const seen = new Set<string>();
-  const channelTotals = new Map<string, ChannelTotals>();
-  const workspaceTotals = new Map<string, WorkspaceTotals>();
-  const userTotals = new Map<string, UserTotals>();
-  for (const entry of entries) {
-    if (seen.has(entry.requestId)) continue;
-    seen.add(entry.requestId);
-    if (entry.month !== current.month) continue;
-    const key = `${entry.workspaceId}\u0000${entry.channelId}`;
-    const totals = channelTotals.get(key) ?? {
-      workspaceId: entry.workspaceId,
-      channelId: entry.channelId,
-      day: 0,
-      month: 0,
-      dayTokens: new Map(),
-      monthTokens: new Map(),
-    };
-    const workspace = workspaceTotals.get(entry.workspaceId) ?? {
-      day: 0,
-      dayTokens: new Map(),
-      monthTokens: new Map(),
-    };
-    totals.month += entry.costMicroUsd;
-    addTokens(totals.monthTokens, entry);
-    addTokens(workspace.monthTokens, entry);
-    if (entry.day === current.day) {
-      totals.day += entry.costMicroUsd;
-      workspace.day += entry.costMicroUsd;
-      addTokens(totals.dayTokens, entry);
-      addTokens(workspace.dayTokens, entry);
-      if (typeof entry.userId === 'string' && isBudgetId(entry.userId)) {
-        const userKey = `${entry.workspaceId}\u0000${entry.userId}`;
-        const user = userTotals.get(userKey) ?? { workspaceId: entry.workspaceId, userId: entry.userId, day: 0 };
-        user.day += entry.costMicroUsd;
-        userTotals.set(userKey, user);
-      }
-    }
-    channelTotals.set(key, totals);
-    workspaceTotals.set(entry.workspaceId, workspace);
-  }
-  return { seen, channelTotals, workspaceTotals, userTotals };
-}
-
-/** A person's spend today in one workspace. */
-interface UserTotals {
-  workspaceId: string;
-  userId: string;
-  day: number;
-}
-
-/** A channel's spend and tokens per model in the current day and month. */
-interface ChannelTotals {
-  workspaceId: string;
-  channelId: string;
-  day: number;
-  month: number;
-  dayTokens: Map<string, ModelTokens>;
-  monthTokens: Map<string, ModelTokens>;
-}
-
-/** A workspace's spend in the current day, and its tokens per model in the current day and month. */
-interface WorkspaceTotals {
-  day: number;
-  dayTokens: Map<string, ModelTokens>;
-  monthTokens: Map<string, ModelTokens>;
-}
-
-/** Adds an entry's tokens to its model's totals, counted as the settle script counts them (clamped, whole). */
-function addTokens(models: Map<string, ModelTokens>, entry: LedgerEntry): void {
-  if (typeof entry.model !== 'string' || entry.model === '') return;
-  const [, input, output] = tokenArguments({
-    model: entry.model,
-    inputTokens: Number(entry.inputTokens),
-    outputTokens: Number(entry.outputTokens),
-  });
-  const totals = models.get(entry.model) ?? { model: entry.model, inputTokens: 0, outputTokens: 0 };
-  totals.inputTokens += Number(input);
-  totals.outputTokens += Number(output);
-  if (entry.unpriced) totals.unpriced = entry.unpriced;
-  models.set(entry.model, totals);
+  const spendExport =
+    typeof ledger === 'string' ? new LedgerExport(ledger) : new LedgerExport(ledger.directory, ledger);
+  store.restoreFrom(spendExport, onRestored);
 }

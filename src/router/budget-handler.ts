@@ -3,8 +3,12 @@
  * counts tokens (`BudgetStore.tokenUsage`), the status reply also shows the tokens used in each window and a note per
  * unpriced model (charged $0 because no price is known, e.g. on a local server), so a $0 spend never reads as
  * "nothing used". If the token counters cannot be read, the money figures are still answered.
+ * When Redis had lost the workspace's figures and they were restored (issue 17), the status reply says when and from
+ * what ("Figures restored from the spend record at 14:05"), and that calls are refused while the caps are unknown.
  */
+import { DateTime } from 'luxon';
 import { type BudgetCommandDependencies, handleBudgetCommand } from '../capabilities/budget/handle-budget-command.ts';
+import type { RestoreNote } from '../llm/budget-types.ts';
 import type { TokenUsageReport, TokenWindow } from '../llm/token-usage.ts';
 import type { CapabilityHandler, CapabilityRequest } from '../ports/capability.ts';
 import type { Block } from '../ports/messenger.ts';
@@ -14,9 +18,33 @@ export interface TokenUsageSource {
   tokenUsage(workspaceId: string, channelId: string): Promise<TokenUsageReport>;
 }
 
+/** What the handler reads the last restore from (`BudgetStore` satisfies it). */
+export interface RestoreNoteSource {
+  restoreNote(workspaceId: string): Promise<RestoreNote | undefined>;
+}
+
 export interface BudgetHandlerDependencies extends BudgetCommandDependencies {
-  /** The budget store; token lines are shown when it can report token usage. */
-  budgets: BudgetCommandDependencies['budgets'] & Partial<TokenUsageSource>;
+  /** The budget store; token lines are shown when it can report token usage, a restore line when it notes restores. */
+  budgets: BudgetCommandDependencies['budgets'] & Partial<TokenUsageSource> & Partial<RestoreNoteSource>;
+}
+
+/**
+ * The `/budget` line about a restore, e.g. "Figures restored from the spend record at 14:05 (Redis had lost them)."
+ * in the workspace's time zone; with the caps unknown, that model calls are refused until an admin sets them.
+ */
+export function restoredText(note: RestoreNote, timeZone: string): string {
+  const at = DateTime.fromMillis(note.at, { zone: timeZone }).toFormat('HH:mm');
+  const from =
+    note.source === 'export'
+      ? `this instance's local ledger export at ${at} (Redis had lost the spend record too; calls other instances recorded may be missing)`
+      : note.source === 'record+export'
+        ? `the spend record and this instance's local ledger export at ${at} (Redis had lost them)`
+        : `the spend record at ${at} (Redis had lost them)`;
+  const caps =
+    note.caps === 'unknown'
+      ? ' :no_entry: The caps could not be restored: model calls are refused until an admin sets them again (`/budget set <usd> daily`).'
+      : '';
+  return `:information_source: Figures restored from ${from}.${caps}`;
 }
 
 const labels: Record<TokenWindow, string> = {
@@ -72,6 +100,27 @@ export function budgetHandler(
     let blocks: Block[] | undefined = reply.blocks;
     const verb = request.text.trim().split(/\s+/)[0]?.toLowerCase() || 'show';
     const tokenUsage = dependencies.budgets.tokenUsage?.bind(dependencies.budgets);
+    const restoreNote = dependencies.budgets.restoreNote?.bind(dependencies.budgets);
+    if (restoreNote && (verb === 'show' || verb === 'status')) {
+      try {
+        const note = await restoreNote(request.workspaceId);
+        if (note) {
+          const line = restoredText(note, dependencies.budgets.timeZone);
+          text = `${text}\n${line}`;
+          if (blocks) {
+            // Right after the spend figures it qualifies, before the trailing context block (who can change caps).
+            const footer = blocks.at(-1)?.type === 'context' ? blocks.slice(-1) : [];
+            const body = blocks.slice(0, blocks.length - footer.length);
+            blocks = [...body, { type: 'section', text: { type: 'mrkdwn', text: line } }, ...footer];
+          }
+        }
+      } catch (error) {
+        dependencies.logger?.warn(
+          { err: error, workspaceId: request.workspaceId },
+          '/budget could not read the restore note',
+        );
+      }
+    }
     if (tokenUsage && (verb === 'show' || verb === 'status')) {
       try {
         const tokens = tokenUsageText(await tokenUsage(request.workspaceId, request.channelId));

@@ -1,6 +1,7 @@
 /**
- * Budget counters Redis loses while the app runs (a restart without persistence, a failover) are reseeded from the
- * ledger by the next reservation, without restarting the app: a cap that was nearly used still refuses.
+ * Budget counters Redis loses while the app runs (a restart without persistence, a failover) are restored by the next
+ * reservation or `/budget`, without restarting the app: here Redis lost the spend record too, so the local ledger
+ * export restores them, and a cap that was nearly used still refuses.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -22,7 +23,7 @@ describe('budget counters lost while the app runs', () => {
   const reseeded: Array<{ workspaceId: string; entries: number }> = [];
   before(async () => {
     harness = await createHarness();
-    reseedFromLedgerWhenMissing(harness.budgets, harness.ledger.directory, (workspaceId, rebuilt) => {
+    reseedFromLedgerWhenMissing(harness.budgets, harness.ledger, (workspaceId, rebuilt) => {
       reseeded.push({ workspaceId, entries: rebuilt.entries });
     });
   });
@@ -38,9 +39,13 @@ describe('budget counters lost while the app runs', () => {
     const spent = first.costMicroUsd + second.costMicroUsd;
     assert.equal((await harness.budgets.status('T9', 'C9')).windows[0]?.spentMicroUsd, spent);
 
-    // Redis loses everything under the prefix, as a restart without persistence would.
+    // Redis loses everything under the prefix, as a restart without persistence would: `/budget` restores the
+    // figures from the ledger export before showing them, and says so.
     await deleteKeys(harness.redis, harness.keyPrefix);
-    assert.equal((await harness.budgets.status('T9', 'C9')).windows[0]?.spentMicroUsd, 0);
+    const shown = await harness.budgets.status('T9', 'C9');
+    assert.equal(shown.windows[0]?.spentMicroUsd, spent);
+    assert.equal(shown.restored?.source, 'export');
+    assert.equal(shown.restored?.caps, 'restored');
     // Nearly used: one more µ$ than was spent. Without the spent counters the next call would fit under it.
     await harness.budgets.setChannelCap('T9', 'C9', 'daily', spent + 1);
     const third = request(1);

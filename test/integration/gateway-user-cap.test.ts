@@ -159,12 +159,16 @@ describe('per-user daily caps', () => {
     );
   });
 
-  test('a person’s spend lost with the counters is reseeded from the ledger by the next reservation', async () => {
-    reseedFromLedgerWhenMissing(harness.budgets, harness.ledger.directory);
+  test('a person’s spend lost with the counters is restored from the ledger export before anything is admitted', async () => {
+    reseedFromLedgerWhenMissing(harness.budgets, harness.ledger);
+    // The caps snapshot this replica exports when a workspace is first seeded (the export is installed only now).
+    await harness.ledger.appendConfig('T0USERCAP', { at: new Date().toISOString(), caps: {} });
     await harness.gateway.flush();
     await deleteKeys(harness.redis, harness.keyPrefix);
-    const lost = await harness.budgets.status('T0USERCAP', 'C0CAP', 'U0ALICE');
-    assert.equal(lost.windows.find((window) => window.window === 'user_daily')?.spentMicroUsd, 0);
+    // `/budget` restores the figures before showing them, as a reservation does.
+    const shown = await harness.budgets.status('T0USERCAP', 'C0CAP', 'U0ALICE');
+    assert.equal(shown.windows.find((window) => window.window === 'user_daily')?.spentMicroUsd, allowed * perCall);
+    assert.equal(shown.restored?.source, 'export');
     const error = await refusal(harness.gateway.chat(request, as('U0ALICE', 'C0NEW')));
     assert.equal(error.details?.window, 'user_daily');
     const restored = await harness.budgets.status('T0USERCAP', 'C0NEW', 'U0ALICE');

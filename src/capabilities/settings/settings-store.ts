@@ -11,10 +11,15 @@
  *   (the second learns `stale`). Versions start from the Redis clock (ms) when a workspace has none, so a workspace
  *   purged and set up again never reuses a version a modal opened before the purge still carries.
  * - Every save appends its audit entry in the same script; the list keeps the newest `auditLength` entries.
+ * - Every save also appends the workspace's config snapshot (the new settings beside its channel caps) to its config
+ *   stream in the same script (`src/llm/spend-record.ts`), so settings are durable like caps: when Redis loses them
+ *   the budget restore writes them back from that stream or from a replica's local export (`budget-restore.ts`).
  * - Workspace ids are checked (`T…`/`E…`) before they become part of a key; any Redis failure or a reply slower than
  *   `commandTimeoutMs` is `upstream_unavailable`.
  */
 import { DeskhandError, isDeskhandError } from '../../errors.ts';
+import { workspaceRecordKeys } from '../../llm/budget-keys.ts';
+import { appendConfigLua, configRecordLength } from '../../llm/spend-record.ts';
 import { type WorkspaceSettingsOverrides, workspaceSettingsOverridesSchema } from '../../ports/workspace-settings.ts';
 
 /** The Redis commands the store uses (an ioredis client satisfies it; capabilities do not import ioredis). */
@@ -42,7 +47,7 @@ export const maxStoredSettingsBytes = 64 * 1024;
 
 const tenantIdPattern = /^[TE][A-Z0-9]{1,40}$/;
 
-const saveScript = `
+const saveScript = `${appendConfigLua}
 local current = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
 if ARGV[1] ~= '' and tonumber(ARGV[1]) ~= current then return {'stale', current} end
 local version = current + 1
@@ -53,6 +58,7 @@ end
 redis.call('HSET', KEYS[1], 'json', ARGV[2], 'version', version)
 redis.call('LPUSH', KEYS[2], ARGV[3])
 redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[4]) - 1)
+append_config(KEYS[3], KEYS[4], 'settings', cjson.encode({json = ARGV[2], version = version}), ARGV[5])
 return {'saved', version}
 `;
 
@@ -106,16 +112,20 @@ export class SettingsStore {
     if (Buffer.byteLength(json) > maxStoredSettingsBytes) {
       throw new DeskhandError('input_too_large', `Settings of ${workspaceId} exceed ${maxStoredSettingsBytes} bytes`);
     }
+    const record = workspaceRecordKeys(this.#prefix, workspaceId);
     const reply = (await this.#guard(
       this.#redis.eval(
         saveScript,
-        2,
+        4,
         this.key(workspaceId),
         this.auditKey(workspaceId),
+        record.config,
+        record.seeded,
         expectedVersion === undefined ? '' : String(expectedVersion),
         json,
         JSON.stringify(auditEntry),
         this.#auditLength,
+        configRecordLength,
       ),
     )) as [string, number];
     return { kind: reply[0] === 'saved' ? 'saved' : 'stale', version: Number(reply[1]) };
