@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Cluster, Redis } from 'ioredis';
 import { ApprovalStore } from '../../src/capabilities/agent/approval-store.ts';
 import { FeedbackStore } from '../../src/capabilities/answers/feedback-store.ts';
@@ -30,6 +31,7 @@ import { BackgroundJobs } from '../../src/work/background-jobs.ts';
 import { DeliveryDeduplicator } from '../../src/work/dedupe.ts';
 import { DurableWork } from '../../src/work/durable-work.ts';
 import type { Work } from '../../src/work/work.ts';
+import { WorkInterruptedError } from '../../src/work/work-errors.ts';
 import { MemoryVectorIndex } from '../fakes/memory-vector-index.ts';
 import { type LocalRedisProcesses, redisServerMissing, startLocalCluster } from './local-redis-topology.ts';
 
@@ -182,7 +184,7 @@ describe('multi-key scripts and transactions on a Redis Cluster', { skip: missin
     });
   });
 
-  test('durable work: dispatch stores the item and its pending entry in one MULTI and deletes both when done', async () => {
+  test('durable work: dispatch stores item and pending entry in one MULTI; an interrupted run is re-run by the sweep', async () => {
     await withoutServerErrors(async () => {
       const logger = createSilentLogger();
       const registry = createMetricsRegistry();
@@ -191,6 +193,8 @@ describe('multi-key scripts and transactions on a Redis Cluster', { skip: missin
       const work = {
         route: async () => {
           runs += 1;
+          // The first run's work thread "dies": the item stays stored for the sweeper, as after a crash.
+          if (runs === 1) throw new WorkInterruptedError('work thread exited with code 1');
           return { status: 'done', route: 'question', classified: true };
         },
       } as unknown as Work;
@@ -221,9 +225,12 @@ describe('multi-key scripts and transactions on a Redis Cluster', { skip: missin
       const { finished } = await durable.dispatch(deliveryId, 'mention', { kind: 'route', request }, claimed.claim);
       await finished;
       assert.equal(runs, 1);
+      assert.ok(await durable.stored(deliveryId), 'kept for a retry');
+      assert.equal(await durable.sweep(), 1, 'the sweep claims it again and re-runs it');
+      for (let tries = 0; tries < 100 && (await durable.stored(deliveryId)); tries += 1) await sleep(20);
+      assert.equal(runs, 2);
       assert.equal(await durable.stored(deliveryId), undefined, 'done: item and pending entry deleted together');
       assert.equal(await durable.sweep(), 0);
-      await durable.stop?.();
     });
   });
 
