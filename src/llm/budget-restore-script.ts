@@ -14,7 +14,9 @@ import type { ScriptCall } from './budget-scripts.ts';
  * KEYS: 1 seeded sentinel, 2 spend record, 3 restore lock, 4 config stream, 5 settings hash, then `n` counters,
  * `m` channel cap hashes, `z` sorted sets.
  * ARGV: 1 newest record id read ('' for an empty record), 2 lock token, 3 sentinel text, 4 sentinel ttl s, 5 settings
- * JSON ('' none), 6 settings version, 7 caps JSON of a first snapshot to append ('' appends none), 8 config length,
+ * JSON ('' none), 6 settings version, 7 caps JSON of a snapshot to append with the
+ * settings hash as written ('' appends none: a new workspace's first snapshot, or the export's when Redis lost the
+ * config stream), 8 config length,
  * 9 n, 10 m, 11 z, then per counter total and ttl s, per cap hash daily and monthly ('' keeps the field), per sorted
  * set member, score and ttl s.
  */
@@ -73,8 +75,8 @@ export interface RestoreWrite {
   sentinel: string;
   sentinelTtlSeconds: number;
   settings: { json: string; version: number } | undefined;
-  /** Caps JSON of a first config snapshot (a workspace with nothing recorded), or undefined. */
-  firstSnapshotCaps: string | undefined;
+  /** Caps JSON of a snapshot to append to the config stream (with the settings hash as it is then), or undefined. */
+  appendSnapshotCaps: string | undefined;
   configLength: number;
   counters: Array<{ key: string; total: number; ttlSeconds: number }>;
   caps: Array<{ key: string; daily: number | undefined; monthly: number | undefined }>;
@@ -102,7 +104,7 @@ export function applyRestoreCall(write: RestoreWrite): ScriptCall {
       write.sentinelTtlSeconds,
       write.settings?.json ?? '',
       write.settings?.version ?? 0,
-      write.firstSnapshotCaps ?? '',
+      write.appendSnapshotCaps ?? '',
       write.configLength,
       write.counters.length,
       write.caps.length,

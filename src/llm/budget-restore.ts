@@ -151,7 +151,7 @@ export class WorkspaceRestorer {
       const totals = spendTotals(entries, current);
       const note: RestoreNote = { at: Date.now(), source, entries: totals.seen.size, caps };
       await this.#raiseTokens(workspaceId, current, totals);
-      const write = this.#write(workspaceId, { keys, token, newestId, note, snapshot, totals, current });
+      const write = this.#write(workspaceId, { keys, token, newestId, note, snapshot, recorded, totals, current });
       const reply = await guard(sendScript(redis, applyRestoreScript, applyRestoreCall(write)));
       if (reply === 'ok') {
         // The export keeps the snapshot in force (a first one included), for a loss of the config stream itself.
@@ -222,6 +222,8 @@ export class WorkspaceRestorer {
       newestId: string;
       note: RestoreNote;
       snapshot: ConfigSnapshot | undefined;
+      /** The snapshot read from the config stream (undefined: it came from the export, or there is none). */
+      recorded: ConfigSnapshot | undefined;
       totals: ReturnType<typeof spendTotals>;
       current: BudgetWindows;
     },
@@ -270,7 +272,9 @@ export class WorkspaceRestorer {
       sentinel: JSON.stringify(parts.note),
       sentinelTtlSeconds: monthTtlSeconds,
       settings: snapshot?.settings,
-      firstSnapshotCaps: parts.note.caps === 'none' ? '{}' : undefined,
+      // A first snapshot for a new workspace; the export's snapshot copied back when Redis lost the config stream.
+      appendSnapshotCaps:
+        parts.note.caps === 'none' ? '{}' : snapshot && !parts.recorded ? JSON.stringify(snapshot.caps) : undefined,
       configLength: configRecordLength,
       counters: counters.filter((counter) => counter.total > 0),
       caps,
