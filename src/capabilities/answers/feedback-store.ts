@@ -19,10 +19,16 @@
  * ioredis client satisfies as is.
  */
 import type { AnswerOutcome } from './answer-outcome.ts';
+import {
+  adoptLegacyFeedback,
+  adoptLegacyVoted,
+  type FeedbackKeys,
+  type LegacyFeedbackRedis,
+} from './feedback-legacy-keys.ts';
 import type { FeedbackReason, GivenReason } from './feedback-reason.ts';
 
 /** The Redis commands the store uses (an ioredis `Redis` instance fits). */
-export interface FeedbackRedis {
+export interface FeedbackRedis extends LegacyFeedbackRedis {
   set(key: string, value: string, expiryMode: 'EX', seconds: number): Promise<unknown>;
   get(key: string): Promise<string | null>;
   hgetall(key: string): Promise<Record<string, string>>;
@@ -149,6 +155,31 @@ export class FeedbackStore {
   #votedKey(workspaceId: string): string {
     return `${this.#keyPrefix}{${workspaceId}}:answers:voted`;
   }
+  #keysOf(workspaceId: string, answerId: string): FeedbackKeys {
+    return {
+      answer: this.#answerKey(workspaceId, answerId),
+      votes: this.#votesKey(workspaceId, answerId),
+      voted: this.#votedKey(workspaceId),
+    };
+  }
+  /** Moves an answer's feedback kept under the keys of before the workspace tag (feedback-legacy-keys.ts). */
+  #adoptLegacy(answerId: string, workspaceId: string): Promise<boolean> {
+    return adoptLegacyFeedback(this.#redis, {
+      keyPrefix: this.#keyPrefix,
+      answerId,
+      workspaceId,
+      target: this.#keysOf(workspaceId, answerId),
+      ttlSeconds: this.#ttlSeconds,
+    });
+  }
+  #adoptLegacyVoted(workspaceId: string): Promise<number> {
+    return adoptLegacyVoted(this.#redis, {
+      keyPrefix: this.#keyPrefix,
+      workspaceId,
+      targetOf: (answerId) => this.#keysOf(workspaceId, answerId),
+      ttlSeconds: this.#ttlSeconds,
+    });
+  }
   #tallyKey(workspaceId: string): string {
     return `${this.#keyPrefix}{${workspaceId}}:answers:feedback-tally`;
   }
@@ -171,7 +202,10 @@ export class FeedbackStore {
   /** The recorded answer of this workspace, if it exists and has not expired. */
   async answer(answerId: string, workspaceId: string): Promise<AnswerRecord | undefined> {
     if (!answerIdPattern.test(answerId) || !workspaceIdPattern.test(workspaceId)) return undefined;
-    const raw = await this.#redis.get(this.#answerKey(workspaceId, answerId));
+    let raw = await this.#redis.get(this.#answerKey(workspaceId, answerId));
+    if (!raw && (await this.#adoptLegacy(answerId, workspaceId))) {
+      raw = await this.#redis.get(this.#answerKey(workspaceId, answerId));
+    }
     return raw ? (JSON.parse(raw) as AnswerRecord) : undefined;
   }
 
@@ -179,6 +213,14 @@ export class FeedbackStore {
   async vote(vote: Vote, now: number = Date.now()): Promise<VoteResult> {
     if (!answerIdPattern.test(vote.answerId)) return 'unknown_answer';
     if (!workspaceIdPattern.test(vote.workspaceId)) return 'wrong_channel';
+    const result = await this.#vote(vote, now);
+    if (result === 'unknown_answer' && (await this.#adoptLegacy(vote.answerId, vote.workspaceId))) {
+      return this.#vote(vote, now);
+    }
+    return result;
+  }
+
+  async #vote(vote: Vote, now: number): Promise<VoteResult> {
     const result = await this.#redis.eval(
       voteScript,
       5,
@@ -209,20 +251,23 @@ export class FeedbackStore {
     if (!answerIdPattern.test(input.answerId) || !workspaceIdPattern.test(input.workspaceId)) return 'unknown_answer';
     const text = (input.text ?? '').slice(0, 500);
     const stored: StoredReason = { reason: input.reason, ...(text ? { text } : {}), at: now };
-    const result = await this.#redis.eval(
-      reasonScript,
-      3,
-      this.#answerKey(input.workspaceId, input.answerId),
-      this.#votesKey(input.workspaceId, input.answerId),
-      this.#reasonsKey(input.workspaceId, input.answerId),
-      input.workspaceId,
-      input.userId,
-      input.reason,
-      text,
-      JSON.stringify(stored),
-      this.#ttlSeconds,
-    );
-    return result as ReasonResult;
+    const send = () =>
+      this.#redis.eval(
+        reasonScript,
+        3,
+        this.#answerKey(input.workspaceId, input.answerId),
+        this.#votesKey(input.workspaceId, input.answerId),
+        this.#reasonsKey(input.workspaceId, input.answerId),
+        input.workspaceId,
+        input.userId,
+        input.reason,
+        text,
+        JSON.stringify(stored),
+        this.#ttlSeconds,
+      ) as Promise<ReasonResult>;
+    const result = await send();
+    if (result === 'unknown_answer' && (await this.#adoptLegacy(input.answerId, input.workspaceId))) return send();
+    return result;
   }
 
   /** The voter's current vote on an answer of this workspace: what the reason picker may be opened for. */
@@ -264,6 +309,7 @@ export class FeedbackStore {
     pageSize = 200,
   ): AsyncGenerator<string[]> {
     if (!workspaceIdPattern.test(workspaceId)) return;
+    await this.#adoptLegacyVoted(workspaceId);
     let min = sinceMs;
     let seenAtMin = 0;
     for (;;) {
@@ -325,6 +371,7 @@ export class FeedbackStore {
   /** A workspace's answers voted on since `sinceMs`, with their votes: the input of an offline evaluation. */
   async export(workspaceId: string, sinceMs = 0): Promise<FeedbackEntry[]> {
     if (!workspaceIdPattern.test(workspaceId)) return [];
+    await this.#adoptLegacyVoted(workspaceId);
     const ids = await this.#redis.zrangebyscore(this.#votedKey(workspaceId), sinceMs, '+inf');
     const entries: FeedbackEntry[] = [];
     for (const answerId of ids) {
