@@ -7,9 +7,14 @@
  * replaces the lease when the work finishes. A redelivery while the lease is live or after the done marker is
  * acknowledged without work. A worker that dies after claiming stops renewing, its lease expires, and the next
  * redelivery is processed — a permanent SETNX would lose that event.
+ *
+ * A lease names the replica that holds it (`lease:<replica>:<uuid>`), and each replica keeps a heartbeat
+ * (replica-heartbeat.ts, started by its first claim): `claimOrTakeOver`, which the durable-work sweeper uses, takes
+ * over a lease whose replica stopped beating (about 5 s) instead of waiting for the lease itself to expire (30 s).
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { RedisClient } from '../adapters/redis-client.ts';
+import { ReplicaHeartbeat } from './replica-heartbeat.ts';
 
 const DONE = 'done';
 
@@ -34,6 +39,14 @@ if value == ARGV[1] or value == false then
 end
 return 0`;
 
+// Takes a lease over only if it is still the one that was judged dead (its holder may have completed it since).
+const takeOverScript = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  return 1
+end
+return 0`;
+
 const releaseScript = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`;
@@ -43,6 +56,7 @@ interface DedupeScripts {
   renew(key: string, token: string, leaseMs: string): Promise<unknown>;
   complete(key: string, token: string, doneTtlMs: string): Promise<unknown>;
   release(key: string, token: string): Promise<unknown>;
+  takeOver(key: string, expected: string, token: string, leaseMs: string): Promise<unknown>;
 }
 
 /**
@@ -55,6 +69,7 @@ function defineScripts(redis: RedisClient): DedupeScripts {
     dhDedupeRenew: renewScript,
     dhDedupeComplete: completeScript,
     dhDedupeRelease: releaseScript,
+    dhDedupeTakeOver: takeOverScript,
   };
   for (const [name, lua] of Object.entries(scripts)) {
     if (!(name in redis)) redis.defineCommand(name, { numberOfKeys: 1, lua });
@@ -70,6 +85,7 @@ function defineScripts(redis: RedisClient): DedupeScripts {
     renew: command('dhDedupeRenew'),
     complete: command('dhDedupeComplete'),
     release: command('dhDedupeRelease'),
+    takeOver: command('dhDedupeTakeOver'),
   };
 }
 
@@ -96,29 +112,66 @@ export interface DeliveryDeduplicatorOptions {
   leaseMs?: number;
   /** How long the done marker is kept; longer than Slack's last retry (~5 min) and Socket Mode redelivery. */
   doneTtlMs?: number;
+  /** This replica's heartbeat (default: one of its own, 5 s TTL renewed every second). */
+  heartbeat?: ReplicaHeartbeat;
 }
 
 /** Claims deliveries by id so that each is worked on once across retries, redeliveries and instances. */
 export class DeliveryDeduplicator {
   readonly leaseMs: number;
   readonly doneTtlMs: number;
+  readonly heartbeat: ReplicaHeartbeat;
   readonly #scripts: DedupeScripts;
   readonly #keyPrefix: string;
+  readonly #redis: RedisClient;
 
   constructor(options: DeliveryDeduplicatorOptions) {
     this.#scripts = defineScripts(options.redis);
+    this.#redis = options.redis;
     this.#keyPrefix = options.keyPrefix;
     this.leaseMs = options.leaseMs ?? 30_000;
     this.doneTtlMs = options.doneTtlMs ?? 24 * 60 * 60 * 1000;
+    this.heartbeat = options.heartbeat ?? new ReplicaHeartbeat({ redis: options.redis, keyPrefix: options.keyPrefix });
   }
 
   /** Tries to claim a delivery. Exactly one concurrent caller gets `claimed` for the same id. */
   async claim(deliveryId: string): Promise<ClaimOutcome> {
-    const key = `${this.#keyPrefix}delivery:${deliveryId}`;
-    const token = `lease:${randomUUID()}`;
+    // Before the first lease names this replica, its heartbeat exists (one SET, once per process).
+    await this.heartbeat.start();
+    const key = this.#key(deliveryId);
+    const token = this.#newToken();
     const result = await this.#scripts.claim(key, token, String(this.leaseMs));
     if (result === 'claimed') return { status: 'claimed', claim: this.#claim(key, token) };
     return { status: 'duplicate', reason: result === 'done' ? 'done' : 'in_progress' };
+  }
+
+  /**
+   * As `claim`, and when the delivery is in progress under a lease whose replica's heartbeat has expired, takes
+   * the lease over (`takenOverFrom`: that replica's id): it died or froze, and its work would otherwise wait for the lease
+   * to expire. A live holder, this replica's own leases, and any lease while this replica may not judge others
+   * (its own heartbeat is failing or has just recovered: replica-heartbeat.ts) stay `in_progress`.
+   */
+  async claimOrTakeOver(deliveryId: string): Promise<ClaimOutcome & { takenOverFrom?: string }> {
+    const outcome = await this.claim(deliveryId);
+    if (outcome.status === 'claimed' || outcome.reason !== 'in_progress') return outcome;
+    if (!this.heartbeat.mayJudgeOthers()) return outcome;
+    const key = this.#key(deliveryId);
+    const lease = await this.#redis.get(key);
+    const holder = lease ? holderOf(lease) : undefined;
+    if (!lease || !holder || holder === this.heartbeat.replicaId || (await this.heartbeat.alive(holder))) {
+      return outcome;
+    }
+    const token = this.#newToken();
+    if ((await this.#scripts.takeOver(key, lease, token, String(this.leaseMs))) !== 1) return outcome;
+    return { status: 'claimed', claim: this.#claim(key, token), takenOverFrom: holder };
+  }
+
+  #key(deliveryId: string): string {
+    return `${this.#keyPrefix}delivery:${deliveryId}`;
+  }
+
+  #newToken(): string {
+    return `lease:${this.heartbeat.replicaId}:${randomUUID()}`;
   }
 
   #claim(key: string, token: string): DeliveryClaim {
@@ -132,6 +185,14 @@ export class DeliveryDeduplicator {
       release: async () => (await scripts.release(key, token)) === 1,
     };
   }
+}
+
+/** The replica of a lease token `lease:<replica>:<uuid>`; undefined for the done marker or an older token. */
+function holderOf(lease: string): string | undefined {
+  if (!lease.startsWith('lease:')) return undefined;
+  const rest = lease.slice('lease:'.length);
+  const end = rest.lastIndexOf(':');
+  return end > 0 ? rest.slice(0, end) : undefined;
 }
 
 /** Longer event ids than this are hashed into the key (Slack's are about a dozen characters). */

@@ -7,16 +7,18 @@
  *
  * Redis layout (under the configured key prefix):
  * - `{work}:item:<deliveryId>`: a hash `{ kind, name, request, attempts }`, expiring after `itemTtlMs`;
- * - `{work}:pending`: a ZSET of delivery ids scored by the time the item should be looked at again (its lease
- *   expiry).
+ * - `{work}:pending`: a ZSET of delivery ids scored by the time the item should be looked at again.
  * Both carry the `{work}` hash tag: an item and its pending entry are written and deleted in one MULTI, which a
  * Redis Cluster accepts only for keys of one slot (test/integration/redis-cluster-slots.test.ts).
  *
  * The delivery claim (dedupe.ts) stays the single source of truth for who works on an item: the job renews the
- * claim while it runs; a sweeper (every `sweepIntervalMs`, in every replica) takes due items and re-claims each
- * through the same `DeliveryDeduplicator`, so only one replica re-runs an item whose worker died. An item that has
- * already been tried `maxAttempts` times is given up: logged with code `deadline_exceeded` and message
- * `durable work abandoned`, and the user is told in the channel/thread — never silently dropped.
+ * claim while it runs; a sweeper (every `sweepIntervalMs`, default 1 s, in every replica) takes due items and
+ * re-claims each through the same `DeliveryDeduplicator`, so only one replica re-runs an item whose worker died.
+ * A worker is judged dead by its replica's heartbeat (replica-heartbeat.ts: 5 s without a renewal), not by its
+ * 30 s lease: an item is looked at every `lookAgainMs` (2 s) while it runs, and the sweeper takes over the lease of
+ * a replica whose heartbeat expired (`claimOrTakeOver`), so a killed replica's work is re-run within about 8 s.
+ * An item that has already been tried `maxAttempts` times is given up: logged with code `deadline_exceeded` and
+ * message `durable work abandoned`, and the user is told in the channel/thread — never silently dropped.
  *
  * When the work side itself fails a call (src/work/work-errors.ts): an interrupted call (its work thread died)
  * releases the claim and leaves the item due at once, so the sweeper re-runs it like the work of a dead process —
@@ -68,11 +70,11 @@ export interface DurableWorkOptions {
   work: Work;
   logger: Logger;
   registry: Registry;
-  /** Delivery lease (as the deduplicator's); an item is looked at again this long after it was (re)started. */
+  /** Delivery lease (as the deduplicator's); a job renews its claim every third of it. */
   leaseMs: number;
   /** How many times an item is started before it is given up (default 3). */
   maxAttempts?: number;
-  /** Sweep period (default 5 s). */
+  /** Sweep period (default 1 s). */
   sweepIntervalMs?: number;
   /** How long an item is kept at most, whatever happens (default 24 h). */
   itemTtlMs?: number;
@@ -91,6 +93,8 @@ export class DurableWork {
   readonly #options: DurableWorkOptions;
   readonly #pendingKey: string;
   readonly #itemTtlMs: number;
+  /** How soon a running item is looked at again: two heartbeat intervals, or the lease when that is shorter. */
+  readonly #lookAgainMs: number;
   readonly #outcomes;
   #timer: NodeJS.Timeout | undefined;
   #sweeping: Promise<number> | undefined;
@@ -100,6 +104,7 @@ export class DurableWork {
     this.maxAttempts = options.maxAttempts ?? 3;
     this.#itemTtlMs = options.itemTtlMs ?? 24 * 60 * 60 * 1000;
     this.#pendingKey = `${options.keyPrefix}{work}:pending`;
+    this.#lookAgainMs = Math.min(options.leaseMs, 2 * options.dedupe.heartbeat.intervalMs);
     this.#outcomes = counter(
       options.registry,
       'deskhand_durable_work_total',
@@ -170,13 +175,15 @@ export class DurableWork {
   /** Sweeps now and every `sweepIntervalMs` until `stop`. */
   start(): void {
     if (this.#timer) return;
+    // This replica judges others only once its own heartbeat has held for a while: start it now, not at the first claim.
+    void this.#options.dedupe.heartbeat.start();
     const run = () => {
       this.sweep().catch((error: unknown) => {
         this.#options.logger.warn({ err: error, code: 'upstream_unavailable' }, 'durable work sweep failed');
       });
     };
     run();
-    this.#timer = setInterval(run, this.#options.sweepIntervalMs ?? 5_000);
+    this.#timer = setInterval(run, this.#options.sweepIntervalMs ?? 1_000);
     this.#timer.unref();
   }
 
@@ -194,7 +201,7 @@ export class DurableWork {
       .hset(key, { kind: unit.kind, name, request: JSON.stringify(unit.request) })
       .hincrby(key, 'attempts', 1)
       .pexpire(key, this.#itemTtlMs)
-      .zadd(this.#pendingKey, Date.now() + this.#options.leaseMs, deliveryId)
+      .zadd(this.#pendingKey, Date.now() + this.#lookAgainMs, deliveryId)
       .exec();
     if (!results) throw new Error('work item transaction was discarded');
     for (const [error] of results) if (error) throw error;
@@ -268,18 +275,18 @@ export class DurableWork {
   }
 
   async #sweepOnce(): Promise<number> {
-    const { redis, dedupe, leaseMs, logger } = this.#options;
+    const { redis, dedupe, logger } = this.#options;
     const due = await redis.zrangebyscore(this.#pendingKey, '-inf', Date.now(), 'LIMIT', 0, 100);
     let handled = 0;
     for (const deliveryId of due) {
-      const outcome = await dedupe.claim(deliveryId);
+      const outcome = await dedupe.claimOrTakeOver(deliveryId);
       if (outcome.status === 'duplicate') {
         if (outcome.reason === 'done') await this.#delete(deliveryId);
-        // A live worker holds it: look again when its lease could have expired.
-        else await redis.zadd(this.#pendingKey, 'XX', Date.now() + leaseMs, deliveryId);
+        // A live replica holds it: look again soon, in case that replica stops beating.
+        else await redis.zadd(this.#pendingKey, 'XX', Date.now() + this.#lookAgainMs, deliveryId);
         continue;
       }
-      const { claim } = outcome;
+      const { claim, takenOverFrom } = outcome;
       let item: StoredWork | undefined;
       try {
         item = await this.stored(deliveryId);
@@ -297,10 +304,10 @@ export class DurableWork {
         continue;
       }
       const attempts = await redis.hincrby(this.itemKey(deliveryId), 'attempts', 1);
-      await redis.zadd(this.#pendingKey, Date.now() + leaseMs, deliveryId);
+      await redis.zadd(this.#pendingKey, Date.now() + this.#lookAgainMs, deliveryId);
       this.#outcomes.inc({ event: 'recovered' });
       logger.warn(
-        { code: 'ok', deliveryId, kind: item.kind, attempt: attempts },
+        { code: 'ok', deliveryId, kind: item.kind, attempt: attempts, ...(takenOverFrom ? { takenOverFrom } : {}) },
         'durable work re-dispatched after its worker stopped',
       );
       void this.#start({ ...item, attempts }, claim);
