@@ -15,9 +15,8 @@ import type { ScriptCall } from './budget-scripts.ts';
  * `m` channel cap hashes, `z` sorted sets.
  * ARGV: 1 newest record id read ('' for an empty record), 2 lock token, 3 sentinel text, 4 sentinel ttl s, 5 settings
  * JSON ('' none), 6 settings version, 7 caps JSON of a snapshot to append with the
- * settings hash as written ('' appends none: a new workspace's first snapshot, or the export's when Redis lost the
- * config stream), 8 config length,
- * 9 n, 10 m, 11 z, then per counter total and ttl s, per cap hash daily and monthly ('' keeps the field), per sorted
+ * settings hash as written (a new workspace's first snapshot, or the export's when Redis lost the config stream; ''
+ * appends none), 8 config length, 9 n, 10 m, 11 z, then per counter total and ttl s, per cap hash daily and monthly ('' keeps the field), per sorted
  * set member, score and ttl s.
  */
 const applyRestoreLua = `

@@ -64,7 +64,8 @@ export interface WorkspaceRestorerOptions {
   onRestored?: ((workspaceId: string, note: RestoreNote) => void) | undefined;
   /** How long the restore lock lives if its holder dies (default 30 s). */
   lockMs?: number;
-  /** How long a caller waits for another replica's restore before being refused (default 5 s). */
+  /** How long a caller waits for another replica's restore before being refused (default 5 s; a dead holder's lock
+   * expires after `lockMs`, and a waiter then restores itself). */
   waitMs?: number;
 }
 
@@ -89,12 +90,12 @@ export class WorkspaceRestorer {
     return pending;
   }
 
-  async #restoreOrWait(workspaceId: string): Promise<void> {
+  async #restoreOrWait(workspaceId: string, deadline = Date.now() + (this.#options.waitMs ?? 5_000)): Promise<void> {
     const { redis, guard } = this.#options;
     const keys = workspaceRecordKeys(this.#options.keyPrefix, workspaceId);
     const token = randomUUID();
     const locked = await guard(redis.set(keys.rebuilding, token, 'PX', this.#options.lockMs ?? 30_000, 'NX'));
-    if (locked !== 'OK') return this.#waitForOther(workspaceId, keys.seeded);
+    if (locked !== 'OK') return this.#waitForOther(workspaceId, keys, deadline);
     try {
       if ((await guard(redis.exists(keys.seeded))) === 1) return;
       const note = await this.#restore(workspaceId, token);
@@ -104,11 +105,17 @@ export class WorkspaceRestorer {
     }
   }
 
-  async #waitForOther(workspaceId: string, seededKey: string): Promise<void> {
-    const deadline = Date.now() + (this.#options.waitMs ?? 5_000);
+  /** Waits for the replica holding the lock; if it died (its lock expired without a sentinel), restores itself. */
+  async #waitForOther(
+    workspaceId: string,
+    keys: ReturnType<typeof workspaceRecordKeys>,
+    deadline: number,
+  ): Promise<void> {
+    const { redis, guard } = this.#options;
     while (Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 50));
-      if ((await this.#options.guard(this.#options.redis.exists(seededKey))) === 1) return;
+      if ((await guard(redis.exists(keys.seeded))) === 1) return;
+      if ((await guard(redis.exists(keys.rebuilding))) === 0) return this.#restoreOrWait(workspaceId, deadline);
     }
     throw new DeskhandError('budget_unenforceable', `Budget counters of ${workspaceId} are still being restored`, {
       retryable: true,

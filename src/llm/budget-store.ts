@@ -116,6 +116,8 @@ export interface BudgetStoreOptions {
   policyOf?: (workspaceId: string) => Promise<WorkspaceBudgetPolicy>;
   /** Share of a cap at which a one-time warning is raised (default 0.8). */
   warningRatio?: number;
+  /** How long a reservation waits for another replica's restore of lost counters before it is refused (5 s). */
+  restoreWaitMs?: number;
   /** Clock for window boundaries (tests); reservation expiry uses the Redis clock. */
   now?: () => number;
 }
@@ -140,6 +142,7 @@ export class BudgetStore {
   /** Raises counters to totals rebuilt from the ledger at start-up (never lowers one, `budget-raise.ts`). */
   readonly raise: CounterRaise;
   private restorer: WorkspaceRestorer;
+  private readonly restoreWaitMs: number | undefined;
   private spendExport: SpendExport | undefined;
   private readonly policyOfWorkspace: ((workspaceId: string) => Promise<WorkspaceBudgetPolicy>) | undefined;
 
@@ -155,6 +158,7 @@ export class BudgetStore {
     this.now = options.now ?? Date.now;
     this.calendar = new WindowCalendar(options.timeZone);
     this.policyOfWorkspace = options.policyOf;
+    this.restoreWaitMs = options.restoreWaitMs;
     defineBudgetScripts(this.redis, [applyRestoreScript]);
     this.restorer = this.newRestorer(undefined, undefined);
     this.raise = new CounterRaise(this.redis, (operation) => this.guard(operation), this);
@@ -201,6 +205,7 @@ export class BudgetStore {
       guard: (operation) => this.guard(operation),
       spendExport,
       onRestored,
+      ...(this.restoreWaitMs === undefined ? {} : { waitMs: this.restoreWaitMs }),
     });
   }
 
