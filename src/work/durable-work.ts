@@ -215,6 +215,16 @@ export class DurableWork {
   #start(item: StoredWork, claim: DeliveryClaim | undefined): Promise<void> {
     const { jobs, leaseMs, logger } = this.#options;
     let interrupted = false;
+    // False when the claim could not be marked done because another replica took it over (this one was judged dead
+    // while it froze): the item is that replica's now, and is not deleted here.
+    let completed: boolean | undefined;
+    const ownClaim = claim && {
+      ...claim,
+      complete: async () => {
+        completed = await claim.complete();
+        return completed;
+      },
+    };
     const run = async () => {
       try {
         await this.#run(item);
@@ -231,7 +241,7 @@ export class DurableWork {
       }
     };
     return jobs.run(item.name, run, {
-      ...(claim ? { claim } : {}),
+      ...(ownClaim ? { claim: ownClaim } : {}),
       leaseMs,
       logFields: { deliveryId: item.deliveryId, attempt: item.attempts },
       releaseClaim: () => interrupted,
@@ -240,6 +250,13 @@ export class DurableWork {
       afterEnd: async () => {
         if (interrupted) {
           await this.#options.redis.zadd(this.#pendingKey, 'XX', Date.now(), item.deliveryId).catch(() => {});
+          return;
+        }
+        if (completed === false) {
+          logger.warn(
+            { code: 'conflict', deliveryId: item.deliveryId },
+            'durable work finished after another replica took it over; its item is left to that replica',
+          );
           return;
         }
         await this.#delete(item.deliveryId).catch((error: unknown) => {

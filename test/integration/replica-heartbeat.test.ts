@@ -103,6 +103,48 @@ test('a replica that stops heartbeating has its work re-run by another within 10
   }
 });
 
+test('a replica judged dead that finishes after the takeover leaves the item to the replica that took it over', async () => {
+  let releaseA: () => void = () => {};
+  let releaseB: () => void = () => {};
+  const runs: string[] = [];
+  const gated = (name: string, gate: Promise<void>) => ({
+    route: async () => {
+      runs.push(name);
+      await gate;
+      return { status: 'done' as const, route: 'question' as const, classified: false };
+    },
+  });
+  const a = replica('zombie-a', gated('a', new Promise<void>((resolve) => (releaseA = resolve))));
+  const b = replica('survivor-b', gated('b', new Promise<void>((resolve) => (releaseB = resolve))));
+  // B has been beating for a whole TTL before it may judge A (replica-heartbeat.ts).
+  b.durable.start();
+  try {
+    const deliveryId = `event:Ev${randomUUID()}`;
+    const claimed = await a.dedupe.claim(deliveryId);
+    assert.equal(claimed.status, 'claimed');
+    if (claimed.status !== 'claimed') return;
+    await a.durable.dispatch(deliveryId, 'mention', { kind: 'route', request: mention(deliveryId) }, claimed.claim);
+    a.heartbeat.stop(); // A freezes: no heartbeat, its job still running
+    await waitUntil(() => runs.includes('b'), 15_000, 50);
+
+    // A wakes up and finishes: its claim is no longer its own, so it must not delete B's item.
+    releaseA();
+    assert.equal(await a.jobs.drain(5_000), true);
+    assert.notEqual(await b.durable.stored(deliveryId), undefined, 'the item survives the zombie finishing');
+
+    releaseB();
+    assert.equal(await b.jobs.drain(5_000), true);
+    assert.equal(await b.durable.stored(deliveryId), undefined, 'deleted by the replica that finished it');
+    assert.deepEqual(runs, ['a', 'b']);
+  } finally {
+    releaseA();
+    releaseB();
+    await b.durable.stop();
+    a.heartbeat.stop();
+    b.heartbeat.stop();
+  }
+});
+
 test('a replica whose own heartbeat fails does not judge others', async () => {
   const closed = new Redis({ port: 7206, host: '127.0.0.1', maxRetriesPerRequest: 0, retryStrategy: () => null });
   closed.on('error', () => {});
