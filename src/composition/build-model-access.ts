@@ -96,13 +96,21 @@ async function buildWithModel(
     });
   await reseedBudgetCounters(parts, logger);
   // A workspace new to this Redis (nothing in the ledger) is seeded quietly; lost spend found again is a warning.
-  reseedFromLedgerWhenMissing(parts.budgets, parts.ledger, (workspaceId, rebuilt) =>
-    logger[rebuilt.caps === 'unknown' ? 'error' : rebuilt.entries > 0 ? 'warn' : 'info'](
-      { code: 'budget_counters_reseeded', workspaceId, ...rebuilt },
-      rebuilt.caps === 'unknown'
-        ? 'budget caps were lost in Redis and not recorded anywhere: calls are refused until an admin sets them'
-        : 'budget counters were missing in Redis; restored the workspace from the spend record',
-    ),
+  reseedFromLedgerWhenMissing(
+    parts.budgets,
+    parts.ledger,
+    (workspaceId, rebuilt) =>
+      logger[rebuilt.caps === 'unknown' ? 'error' : rebuilt.entries > 0 ? 'warn' : 'info'](
+        { code: 'budget_counters_reseeded', workspaceId, ...rebuilt },
+        rebuilt.caps === 'unknown'
+          ? 'budget caps were lost in Redis and not recorded anywhere: calls are refused until an admin sets them'
+          : 'budget counters were missing in Redis; restored the workspace from the spend record',
+      ),
+    (workspaceId, error) =>
+      logger.warn(
+        { err: error, code: 'budget_unenforceable', workspaceId },
+        'could not export the caps and settings snapshot to the ledger',
+      ),
   );
   return {
     modelConfigured: true,

@@ -79,6 +79,7 @@ import type {
   SettleResult,
   SpendExport,
 } from './budget-types.ts';
+import { ConfigExportFollower } from './config-export.ts';
 import { readConfigRecord } from './spend-record.ts';
 import type { SettledTokens, TokenUsageReport } from './token-usage.ts';
 
@@ -143,6 +144,7 @@ export class BudgetStore {
   readonly raise: CounterRaise;
   private restorer: WorkspaceRestorer;
   private readonly restoreWaitMs: number | undefined;
+  private configExport: ConfigExportFollower | undefined;
   private spendExport: SpendExport | undefined;
   private readonly policyOfWorkspace: ((workspaceId: string) => Promise<WorkspaceBudgetPolicy>) | undefined;
 
@@ -168,7 +170,9 @@ export class BudgetStore {
   async policy(workspaceId: string): Promise<WorkspaceBudgetPolicy> {
     if (!this.policyOfWorkspace) return { defaults: this.defaults, adminUserIds: this.adminUserIds };
     try {
-      return await this.policyOfWorkspace(workspaceId);
+      const policy = await this.policyOfWorkspace(workspaceId);
+      this.configExport?.observe(workspaceId, policy);
+      return policy;
     } catch (error) {
       throw new DeskhandError('budget_unenforceable', `Could not read the caps of ${workspaceId}`, {
         cause: error,
@@ -184,14 +188,18 @@ export class BudgetStore {
 
   /**
    * Restores a workspace whose counters Redis lost from the spend record and, when Redis lost the record too, from
-   * `spendExport` (this replica's ledger files); `onRestored` hears of each restore. Without it, only the record.
+   * `spendExport` (this replica's ledger files), which also receives the caps/settings snapshots this replica
+   * enforces (`config-export.ts`); `onRestored` hears of each restore, `onExportError` of a snapshot not exported.
    */
   restoreFrom(
     spendExport: SpendExport | undefined,
     onRestored?: (workspaceId: string, note: RestoreNote) => void,
+    onExportError?: (workspaceId: string, error: unknown) => void,
   ): void {
     this.spendExport = spendExport;
     this.restorer = this.newRestorer(spendExport, onRestored);
+    this.configExport =
+      spendExport && new ConfigExportFollower(this.redis, this.keyPrefix, spendExport, onExportError ?? (() => {}));
   }
 
   private newRestorer(
@@ -241,15 +249,19 @@ export class BudgetStore {
    */
   async reserveOrServeCached(input: ReserveInput & { cacheKey?: string }): Promise<Reservation | CacheHit> {
     assertAmount(input.amountMicroUsd);
-    const policy = await this.policy(input.workspaceId);
     const windows = this.windowsAt();
-    const keys = this.keys(input.workspaceId, input.channelId, windows, input.userId, policy.defaults);
     const ttlMs = Math.max(this.reservationTtlMs, input.ttlMs ?? 0);
-    const call = reserveScriptCall(keys, input, ttlMs, policy.defaults, true);
-    let reply = (await this.run(budgetScripts.reserve, call)) as string[];
+    const attempt = async () => {
+      const policy = await this.policy(input.workspaceId);
+      const keys = this.keys(input.workspaceId, input.channelId, windows, input.userId, policy.defaults);
+      const call = reserveScriptCall(keys, input, ttlMs, policy.defaults, true);
+      return { policy, reply: (await this.run(budgetScripts.reserve, call)) as string[] };
+    };
+    let { policy, reply } = await attempt();
     if (reply[0] === 'unseeded') {
+      // The restore may write the workspace's settings back: its caps and admins are read again.
       await this.restorer.ensure(input.workspaceId);
-      reply = (await this.run(budgetScripts.reserve, call)) as string[];
+      ({ policy, reply } = await attempt());
     }
     if (reply[0] === 'unseeded' || reply[0] === 'caps_lost') {
       throw caplessRefusal(reply[0], input.workspaceId, policy.adminUserIds);
@@ -366,15 +378,16 @@ export class BudgetStore {
    * the workspace when given and a per-user cap is configured (`budget-status.ts`).
    */
   async status(workspaceId: string, channelId: string, userId?: string): Promise<BudgetStatus> {
+    // Figures Redis lost (settings included) are restored before they are shown, as a reservation would.
+    const { seeded } = workspaceRecordKeys(this.keyPrefix, workspaceId);
+    let sentinel = await this.guard(this.redis.get(seeded));
+    if (sentinel === null) {
+      await this.restorer.ensure(workspaceId);
+      sentinel = await this.guard(this.redis.get(seeded));
+    }
     const { defaults } = await this.policy(workspaceId);
     const windows = this.windowsAt();
     const keys = this.keys(workspaceId, channelId, windows, userId, defaults);
-    // Figures Redis lost are restored before they are shown, as a reservation would.
-    let sentinel = await this.guard(this.redis.get(keys.seeded));
-    if (sentinel === null) {
-      await this.restorer.ensure(workspaceId);
-      sentinel = await this.guard(this.redis.get(keys.seeded));
-    }
     const request = { workspaceId, channelId, timeZone: this.timeZone, keys, windows };
     const status = await readBudgetStatus(this.redis, request, defaults, (operation) => this.guard(operation));
     const restored = parseRestoreNote(sentinel);

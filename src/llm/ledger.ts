@@ -255,8 +255,9 @@ export function reseedFromLedgerWhenMissing(
   store: BudgetStore,
   ledger: Ledger | string,
   onRestored?: (workspaceId: string, restored: RestoreNote) => void,
+  onExportError?: (workspaceId: string, error: unknown) => void,
 ): void {
   const spendExport =
     typeof ledger === 'string' ? new LedgerExport(ledger) : new LedgerExport(ledger.directory, ledger);
-  store.restoreFrom(spendExport, onRestored);
+  store.restoreFrom(spendExport, onRestored, onExportError);
 }
