@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { describe, test } from 'node:test';
 import { Redis } from 'ioredis';
+import { workspaceSettingsKey } from '../../src/llm/budget-keys.ts';
 import { BudgetStore } from '../../src/llm/budget-store.ts';
 import { ResponseCache } from '../../src/llm/response-cache.ts';
 
@@ -41,6 +42,12 @@ describe('Redis Cluster compatibility', () => {
         keys.warnWorkspaceDay,
         keys.request('request-1'),
         ...keys.tokens,
+        // The spend record, config stream, restore lock and sentinel, and the settings hash a restore writes back.
+        keys.record,
+        keys.config,
+        keys.rebuilding,
+        keys.seeded,
+        workspaceSettingsKey('dh:', workspaceId),
       ];
       assert.equal(keys.tokens.length, 4);
       const slots = new Set(names.map(keySlot));
