@@ -4,10 +4,15 @@
  * reservation TTL and the admins named in refusals. The gateway (`createGateway`) and the no-model `/budget`
  * (`buildModelAccess`) both use it, so the store that enforces budgets and the one that reports them can never
  * disagree. With the workspace settings (`settings`), each workspace's caps and admins come from them instead.
+ *
+ * Every store reads the local ledger export (`DATA_DIR/ledger`) when it restores a workspace whose figures Redis lost
+ * (`budget-restore.ts`) — also the read-only ones (App Home, `/budget` without a model): a store that could not see
+ * the export would take a workspace whose spend record Redis lost for a new one and seed it empty. The gateway's
+ * store replaces it with one that also writes caps snapshots (`reseedFromLedgerWhenMissing`).
  */
-
 import type { RedisClient } from '../adapters/redis-client.ts';
 import { type BudgetDefaults, BudgetStore } from '../llm/budget-store.ts';
+import { LedgerExport, ledgerDirectory } from '../llm/ledger.ts';
 import type { WorkspaceSettings, WorkspaceSettingsSource } from '../ports/workspace-settings.ts';
 import type { Configuration } from './config.ts';
 
@@ -28,7 +33,7 @@ export function buildBudgetStore(
   redis: RedisClient,
   settings?: WorkspaceSettingsSource,
 ): BudgetStore {
-  return new BudgetStore({
+  const store = new BudgetStore({
     redis,
     keyPrefix: configuration.redis.keyPrefix,
     timeZone: configuration.budgets.timeZone,
@@ -51,4 +56,6 @@ export function buildBudgetStore(
         }
       : {}),
   });
+  store.restoreFrom(new LedgerExport(ledgerDirectory(configuration.dataDir)));
+  return store;
 }

@@ -37,6 +37,11 @@ export interface LedgerEntry {
   unpriced?: string;
 }
 
+/** Where every process's ledger files live under `DATA_DIR` (one file each). */
+export function ledgerDirectory(dataDir: string): string {
+  return join(dataDir, 'ledger');
+}
+
 /** A caps/settings snapshot line of the export (see `ExportedConfig`). */
 export interface LedgerConfigLine extends ExportedConfig {
   kind: 'config';
@@ -57,7 +62,7 @@ export class Ledger {
    * per window instead of one per call (on a VM every fsync stalls the machine for milliseconds).
    */
   constructor(dataDir: string, options: { flushDelayMs?: number } = {}) {
-    this.directory = join(dataDir, 'ledger');
+    this.directory = ledgerDirectory(dataDir);
     this.flushDelayMs = options.flushDelayMs ?? 20;
     const safeHost = hostname().replace(/[^A-Za-z0-9_.-]/g, '_');
     this.file = join(this.directory, `${safeHost}-${process.pid}-${Date.now()}-${randomUUID().slice(0, 8)}.jsonl`);

@@ -33,7 +33,9 @@ let dataDir: string;
 
 before(async () => {
   redis = new Redis('redis://127.0.0.1:6379', { maxRetriesPerRequest: 1 });
+  dataDir = await mkdtemp(join(tmpdir(), 'deskhand-settings-durable-'));
   const loaded = loadConfiguration({
+    DATA_DIR: dataDir,
     SLACK_BOT_TOKEN: 'xoxb-1',
     SLACK_SIGNING_SECRET: 'secret-secret',
     REDIS_KEY_PREFIX: prefix,
@@ -44,7 +46,6 @@ before(async () => {
   configuration = loaded.configuration;
   settings = buildWorkspaceSettings(configuration, { redis, logger: createSilentLogger() });
   budgets = buildBudgetStore(configuration, redis, settings);
-  dataDir = await mkdtemp(join(tmpdir(), 'deskhand-settings-durable-'));
   ledger = new Ledger(dataDir, { flushDelayMs: 5 });
   reseedFromLedgerWhenMissing(budgets, ledger);
 });
@@ -106,5 +107,23 @@ describe('workspace settings across a full Redis loss', () => {
     const status = await budgets.status(workspaceId, 'C1');
     assert.equal(status.windows[0]?.spentMicroUsd, 40_000);
     assert.equal(status.restored?.caps, 'restored');
+  });
+
+  test('a read-only store (App Home, /budget without a model) asked first after a loss restores from the export too', async () => {
+    // Built like the App Home's: no writer of its own. Before it read DATA_DIR/ledger, it took the workspace for a
+    // new one, seeded it empty with the default caps, and the gateway's store then never restored it.
+    const home = buildBudgetStore(configuration, redis, settings);
+    await deleteKeys(redis, prefix);
+    const status = await home.status(workspaceId, 'C1');
+    assert.equal(status.restored?.source, 'export');
+    assert.equal(status.windows[0]?.spentMicroUsd, 40_000);
+    assert.equal(status.windows[0]?.capMicroUsd, 50_000);
+    const refusal = await budgets
+      .reserve({ requestId: 'd-3', workspaceId, channelId: 'C1', amountMicroUsd: 20_000 })
+      .then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+    assert.ok(isDeskhandError(refusal) && refusal.code === 'over_budget', String(refusal));
   });
 });
