@@ -3,11 +3,13 @@
  * exiting 1 when there are any), builds the ingress's Redis connection and the work side — in a pool of
  * `WORK_THREADS` worker threads by default (`WORK_THREAD`; src/composition/worker/work-pool.ts), where the
  * Messenger, the model gateway, the vector index and the capabilities live (src/composition/) — creates the app and
- * starts it. SIGTERM/SIGINT stop it gracefully: stop accepting, finish in-flight work, drain the messenger, close
- * the stores.
+ * starts it. With the embedded index it first registers as that index's one replica in Redis
+ * (claim-embedded-index.ts: a second replica is refused). SIGTERM/SIGINT stop it gracefully: stop accepting, finish
+ * in-flight work, drain the messenger, close the stores.
  */
 import { createApp, type DeskhandApp } from './composition/app.ts';
 import { buildWorkSide } from './composition/build-work-side.ts';
+import { claimEmbeddedIndex, type EmbeddedIndexClaim } from './composition/claim-embedded-index.ts';
 import { type Configuration, loadConfiguration } from './composition/config.ts';
 import { createRedis, type RedisClient } from './composition/create-redis.ts';
 import { startWorkThreads } from './composition/worker/start-work-threads.ts';
@@ -27,6 +29,7 @@ async function main(): Promise<void> {
   const registry = createMetricsRegistry({ collectDefaults: true });
   process.on('unhandledRejection', (reason) => logger.error({ err: reason, code: 'internal' }, 'unhandled rejection'));
 
+  const indexClaim = await claimEmbeddedIndexOrExit(configuration, logger);
   const { work, pool } = await buildWorkOrExit(configuration, logger, registry);
   const redis = createRedis(configuration, { logger });
   const app = createApp({
@@ -39,13 +42,14 @@ async function main(): Promise<void> {
     // With OAuth distribution each workspace has its own bot, authorised per request: no one identity to learn.
     ...(configuration.slack.oauth ? {} : { resolveIdentity: identityResolver(configuration, logger) }),
   });
-  stopOnSignals(app, redis, logger);
+  stopOnSignals(app, redis, logger, indexClaim);
 
   try {
     await app.start();
   } catch (error) {
     logger.fatal({ err: error, code: 'configuration' }, 'could not start (is SLACK_BOT_TOKEN valid and PORT free?)');
     await work.close(1_000).catch(() => {});
+    await indexClaim?.release();
     await redis.quit().catch(() => {});
     process.exit(1);
   }
@@ -60,6 +64,24 @@ function configurationOrExit(): Configuration {
     process.exit(1);
   }
   return loaded.configuration;
+}
+
+/**
+ * With the embedded index, this replica registered as its one user in Redis before the index is opened; exit 1 when
+ * another replica uses it (several replicas need Qdrant) or Redis cannot be reached.
+ */
+async function claimEmbeddedIndexOrExit(
+  configuration: Configuration,
+  logger: Logger,
+): Promise<EmbeddedIndexClaim | undefined> {
+  try {
+    return await claimEmbeddedIndex(configuration, logger);
+  } catch (error) {
+    const coded = toDeskhandError(error, 'configuration');
+    console.error(`Deskhand cannot start: ${coded.userMessage}`);
+    logger.fatal({ err: error, code: coded.code }, 'could not claim the embedded index');
+    process.exit(1);
+  }
 }
 
 /**
@@ -99,7 +121,12 @@ function identityResolver(configuration: Configuration, logger: Logger): () => P
 }
 
 /** SIGTERM/SIGINT: one graceful stop (app, then Redis), exit 0; exit 1 when it fails or takes over 30 s. */
-function stopOnSignals(app: DeskhandApp, redis: RedisClient, logger: Logger): void {
+function stopOnSignals(
+  app: DeskhandApp,
+  redis: RedisClient,
+  logger: Logger,
+  indexClaim: EmbeddedIndexClaim | undefined,
+): void {
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
@@ -112,6 +139,7 @@ function stopOnSignals(app: DeskhandApp, redis: RedisClient, logger: Logger): vo
     force.unref();
     try {
       await app.stop();
+      await indexClaim?.release();
       await redis.quit();
       process.exit(0);
     } catch (error) {

@@ -1,7 +1,8 @@
 /**
  * A process that acknowledged an event and is then SIGKILLed while the work runs: another instance's sweeper
  * finishes it. Two real `node src/main.ts` processes share the fake Slack, the fake OpenAI server and Redis.
- * The delivery lease is main.ts's default (30 s), so this test takes about 35–40 s.
+ * The delivery lease is main.ts's default (30 s), so this test takes about 35–40 s. Two replicas on one Redis need
+ * Qdrant (the embedded index takes one replica: embedded-index-owner.ts), so both use the fake Qdrant.
  */
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
@@ -13,6 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { FakeOpenAIServer } from '../fakes/openai-server.ts';
+import { FakeQdrantServer } from '../fakes/qdrant-server.ts';
 import { SlackDriver, slackPayloads } from '../fakes/slack-driver.ts';
 import { FakeSlackWebApi } from '../fakes/slack-web-api.ts';
 import { exited, fakesEnvironment, freePort, startMain, waitUntilReady } from './main-process-support.ts';
@@ -22,6 +24,8 @@ const keyPrefix = `test:${randomUUID()}:`;
 
 let slack: FakeSlackWebApi;
 let openai: FakeOpenAIServer;
+let qdrant: FakeQdrantServer;
+let qdrantUrl: string;
 let redis: Redis;
 const dataDirs: string[] = [];
 const children: ChildProcess[] = [];
@@ -29,6 +33,8 @@ const children: ChildProcess[] = [];
 before(async () => {
   slack = await FakeSlackWebApi.start();
   openai = await FakeOpenAIServer.start({ whenEmpty: 'error' });
+  qdrant = new FakeQdrantServer();
+  qdrantUrl = await qdrant.start();
   redis = new Redis();
 });
 
@@ -36,6 +42,7 @@ after(async () => {
   for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   await slack.close();
   await openai.close();
+  await qdrant.close();
   for (const dir of dataDirs) rmSync(dir, { recursive: true, force: true });
   const keys = await redis.keys(`${keyPrefix}*`);
   if (keys.length > 0) await redis.del(...keys);
@@ -52,7 +59,10 @@ async function startInstance(): Promise<Instance> {
   const port = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), 'deskhand-durable-'));
   dataDirs.push(dataDir);
-  const main = startMain(fakesEnvironment({ port, slack, openai, signingSecret, keyPrefix, dataDir }));
+  const main = startMain({
+    ...fakesEnvironment({ port, slack, openai, signingSecret, keyPrefix, dataDir }),
+    QDRANT_URL: qdrantUrl,
+  });
   children.push(main.child);
   await waitUntilReady(port, main);
   return { child: main.child, port, output: main.output };
