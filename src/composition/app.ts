@@ -324,7 +324,10 @@ function registerListeners(
   });
 }
 
-/** Stop taking requests first, then let the work already accepted finish and its messages go out. */
+/**
+ * Stop taking requests first, then let the work already accepted finish and its messages go out. Over HTTP the
+ * server stays up meanwhile, answering new requests 503 (`refuseNewRequests`) and `/readyz` 503, and closes last.
+ */
 async function drainAndClose(
   parts: {
     receiver: AppReceiver;
@@ -336,10 +339,14 @@ async function drainAndClose(
   timeoutMs: number,
 ): Promise<void> {
   const { receiver, deliveries, jobs, work, logger } = parts;
-  await receiver.stop(timeoutMs);
+  const http = receiver instanceof DeskhandReceiver;
+  if (http) receiver.refuseNewRequests();
+  else await receiver.stop(timeoutMs);
   const deadline = Date.now() + timeoutMs;
   while (deliveries.inFlight() > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
   const finished = await jobs.drain(timeoutMs);
   if (!finished) logger.warn({ inFlight: jobs.inFlight, code: 'deadline_exceeded' }, 'stopped with work running');
+  // Requests still running (an admin ingestion) get what is left of the deadline, as they did before the drain.
+  if (http) await receiver.stop(Math.max(deadline - Date.now(), 1_000));
   await work.close(timeoutMs);
 }

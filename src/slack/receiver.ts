@@ -5,7 +5,9 @@
  *   would stay replayable for longer than 5 minutes (docs/platform-facts.md, "Signatures");
  * - `GET /healthz`, `GET /readyz`, `GET /metrics`;
  * - request metrics, whose duration for `POST /slack/events` is the ack latency;
- * - a graceful stop (stop accepting, let in-flight requests finish).
+ * - a graceful stop: first `refuseNewRequests` (while work already accepted drains, every request but the GET routes
+ *   is answered 503 with retry-after and `connection: close` — a delivery is not acknowledged, so Slack retries it and
+ *   a load balancer can send the retry to another replica — and `/readyz` keeps answering, 503), then `stop`.
  *
  * The ack waits for the listeners (`processBeforeResponse: true`), because listeners store their work item in
  * Redis before returning (durable-work.ts): a 200 then means the work survives a process death. Verified in
@@ -86,6 +88,7 @@ export class DeskhandReceiver implements Receiver {
   readonly #requests;
   readonly #duration;
   #server: Server | undefined;
+  #refusing = false;
 
   constructor(options: DeskhandReceiverOptions) {
     this.#options = options;
@@ -155,6 +158,11 @@ export class DeskhandReceiver implements Receiver {
     return address && typeof address === 'object' ? (address as AddressInfo).port : undefined;
   }
 
+  /** First step of a graceful stop (see the header): new requests other than the GET routes are answered 503. */
+  refuseNewRequests(): void {
+    this.#refusing = true;
+  }
+
   /**
    * Stops accepting connections and waits for in-flight requests, up to `timeoutMs`; then closes what is left.
    */
@@ -183,6 +191,12 @@ export class DeskhandReceiver implements Receiver {
       this.#duration.observe({ path: label }, (performance.now() - started) / 1000);
     });
 
+    if (this.#refusing && !(request.method === 'GET' && path in this.#options.routes)) {
+      request.resume();
+      response.writeHead(503, { 'content-type': 'text/plain', 'retry-after': '5', connection: 'close' });
+      response.end('shutting down: retry later');
+      return;
+    }
     if (ownMethodRoute) {
       ownMethodRoute(request, response);
       return;
