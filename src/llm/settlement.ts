@@ -6,8 +6,10 @@
  *   commands in order, so any later reservation or cache lookup from this process sees the settled spend and the
  *   stored cache entry; other processes see the reservation's worst case a little longer, which only makes them more
  *   cautious.
- * - A settlement the budget store cannot record is still appended to the ledger (the call happened, so a rebuild
- *   must restore its spend); the reservation expires on its own.
+ * - The settle script also appends the call to the workspace's spend record in Redis (`spend-record.ts`), which
+ *   every replica restores lost counters from; the ledger line is this process's local export of it.
+ * - A settlement the budget store cannot record is still appended to the ledger (the call happened, so a restore
+ *   copies it back into the record and counts it); the reservation expires on its own.
  * - Ledger appends (group-committed fsync) and budget warnings run off the caller's path; a warning callback that
  *   throws is logged, never propagated.
  * - `flush()` waits for every settlement started so far and for the ledger; `whenSettled()` for Redis only.
