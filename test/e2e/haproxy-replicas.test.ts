@@ -20,7 +20,7 @@ import { FakeOpenAIServer } from '../fakes/openai-server.ts';
 import { FakeQdrantServer } from '../fakes/qdrant-server.ts';
 import { SlackDriver, slackPayloads } from '../fakes/slack-driver.ts';
 import { FakeSlackWebApi } from '../fakes/slack-web-api.ts';
-import { readRepositoryFile } from '../unit/deploy-test-support.ts';
+import { readRepositoryFile } from '../support/deployment-files.ts';
 import {
   exited,
   fakesEnvironment,

@@ -7,7 +7,13 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { test } from 'node:test';
-import { readRepositoryFile, readYaml, record, replicaConfiguration, repositoryRoot } from './deploy-test-support.ts';
+import {
+  readRepositoryFile,
+  readYaml,
+  record,
+  replicaConfiguration,
+  repositoryRoot,
+} from '../support/deployment-files.ts';
 
 const compose = record(readYaml('docker-compose.ha.yml')[0], 'docker-compose.ha.yml');
 const services = record(compose.services, 'services');

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { test } from 'node:test';
-import { readYaml, record, replicaConfiguration, repositoryRoot } from './deploy-test-support.ts';
+import { readYaml, record, replicaConfiguration, repositoryRoot } from '../support/deployment-files.ts';
 
 const directory = 'deploy/kubernetes/';
 const files = readdirSync(new URL(directory, repositoryRoot)).filter((name) => name.endsWith('.yaml'));
