@@ -25,6 +25,7 @@ import type { BotIdentity } from '../router/thread-context.ts';
 import { RedisThreadMemory } from '../router/thread-memory.ts';
 import { boltLogger } from '../slack/bolt-logger.ts';
 import { createSlackWebClient, SlackMessenger } from '../slack/outbound/slack-messenger.ts';
+import { RedisReplyAnchors } from '../work/reply-anchors.ts';
 import { createInProcessWork, type Work } from '../work/work.ts';
 import { buildAdminIngest } from './build-admin-ingest.ts';
 import { buildAgent } from './build-agent.ts';
@@ -93,6 +94,7 @@ export async function buildWorkSide(
     messenger,
     gateway,
     threads: new RedisThreadMemory({ redis, keyPrefix: configuration.redis.keyPrefix }),
+    replyAnchors: new RedisReplyAnchors({ redis, keyPrefix: configuration.redis.keyPrefix, logger }),
     logger,
     registry,
     capabilities: {

@@ -4,6 +4,7 @@
  * knows where the answer goes, used by the capability and by the router alike.
  */
 import type { Block, MessageStream, PostedMessage, ThreadMessage } from './messenger.ts';
+import type { ReplyAnchor } from './reply-anchor.ts';
 
 export const routes = ['ticket', 'question', 'task', 'help', 'budget', 'docs'] as const;
 export type Route = (typeof routes)[number];
@@ -41,6 +42,11 @@ export interface IncomingRequest {
    * could be established (fail closed: no documents at all). Absent: `channelId` decides, as everywhere else.
    */
   documentScope?: DocumentScopeOverride;
+  /**
+   * Set by the durable work side (src/work/durable-work.ts): the item this run belongs to and the message an earlier,
+   * interrupted run started, which the reply continues (src/ports/reply-anchor.ts). Absent: the reply starts anew.
+   */
+  replyAnchor?: ReplyAnchor;
 }
 
 /** See `IncomingRequest.documentScope`. The budget and answer cache follow the documents' channel. */

@@ -144,6 +144,17 @@ export interface StreamOptions {
   recipientTeamId?: string;
   /** How task updates are shown: one by one (`timeline`, Slack's default) or grouped (`plan`). */
   taskDisplayMode?: 'timeline' | 'plan';
+  /**
+   * A message an earlier, interrupted run of the same request started (streamed or posted): the reply continues
+   * in it with `chat.update` (a stream it left open is stopped first) instead of starting a second message. When
+   * Slack refuses to edit it, the reply is posted anew.
+   */
+  resumeTs?: string;
+  /**
+   * Called once with the reply's first message, as soon as it exists in Slack (the stream started, or the
+   * fallback message posted), so that the caller can keep it for a re-run. Awaited; must not reject.
+   */
+  onFirstMessage?: (ts: string) => Promise<void>;
 }
 
 export type StreamTaskStatus = 'pending' | 'in_progress' | 'complete' | 'error';

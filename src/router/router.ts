@@ -21,6 +21,7 @@ import type {
 } from '../ports/capability.ts';
 import type { LanguageModelGateway } from '../ports/language-model.ts';
 import type { Messenger } from '../ports/messenger.ts';
+import type { ReplyAnchors } from '../ports/reply-anchor.ts';
 import { messageShortcuts } from '../slack-kit/ids.ts';
 import { type ChannelAdmission, routeOfMentionDefault } from './channel-policy.ts';
 import { classifyRoute } from './classify-route.ts';
@@ -50,6 +51,8 @@ export interface RouterDependencies {
    * channel, `auto` mentions.
    */
   channels?: { admit(request: IncomingRequest): Promise<ChannelAdmission> };
+  /** Keeps each reply's first message with its durable work item (src/ports/reply-anchor.ts). Absent: not kept. */
+  replyAnchors?: ReplyAnchors;
 }
 
 export type RouterOutcome =
@@ -96,7 +99,7 @@ export class Router {
     });
     let route: Route | undefined;
     let classified = false;
-    const reply = new RequestReply(request, this.#dependencies.messenger);
+    const reply = new RequestReply(request, this.#dependencies.messenger, this.#dependencies.replyAnchors);
     try {
       const thread = this.#threadKey(request);
       const threadRoute = thread ? await this.#dependencies.threads.recall(thread) : undefined;

@@ -6,7 +6,8 @@
  * then it runs in the background as before.
  *
  * Redis layout (under the configured key prefix):
- * - `{work}:item:<deliveryId>`: a hash `{ kind, name, request, attempts }`, expiring after `itemTtlMs`;
+ * - `{work}:item:<deliveryId>`: a hash `{ kind, name, request, attempts, replyTs? }`, expiring after `itemTtlMs`;
+ *   `replyTs` is the first message the run posted (reply-anchors.ts), which a re-run of a routed request continues;
  * - `{work}:pending`: a ZSET of delivery ids scored by the time the item should be looked at again.
  * Both carry the `{work}` hash tag: an item and its pending entry are written and deleted in one MULTI, which a
  * Redis Cluster accepts only for keys of one slot (test/integration/redis-cluster-slots.test.ts).
@@ -47,7 +48,12 @@ export type WorkUnit =
   | { kind: 'homeOpened'; request: HomeOpenedRequest };
 
 /** A stored unit of work: what to run, for which delivery, and how many times it has been started. */
-export type StoredWork = WorkUnit & { deliveryId: string; name: string; attempts: number };
+export type StoredWork = WorkUnit & { deliveryId: string; name: string; attempts: number; replyTs?: string };
+
+/** The Redis key of a delivery's stored item. */
+export function workItemKey(keyPrefix: string, deliveryId: string): string {
+  return `${keyPrefix}{work}:item:${deliveryId}`;
+}
 
 /** Where and to whom to say that a request could not be completed. */
 export interface UndeliverableNotice {
@@ -115,7 +121,7 @@ export class DurableWork {
 
   /** The Redis key of a delivery's stored item. */
   itemKey(deliveryId: string): string {
-    return `${this.#options.keyPrefix}{work}:item:${deliveryId}`;
+    return workItemKey(this.#options.keyPrefix, deliveryId);
   }
 
   /**
@@ -156,6 +162,7 @@ export class DurableWork {
       request: JSON.parse(fields.request),
       deliveryId,
       attempts: Number(fields.attempts ?? 0),
+      ...(fields.replyTs ? { replyTs: fields.replyTs } : {}),
     } as StoredWork;
   }
 
@@ -270,9 +277,12 @@ export class DurableWork {
   async #run(item: StoredWork): Promise<void> {
     const { work } = this.#options;
     switch (item.kind) {
-      case 'route':
-        await work.route(item.request);
+      case 'route': {
+        // The reply keeps its first message with this item, and a re-run continues the one an earlier run started.
+        const replyAnchor = { deliveryId: item.deliveryId, ...(item.replyTs ? { replyTs: item.replyTs } : {}) };
+        await work.route({ ...item.request, replyAnchor });
         return;
+      }
       case 'reaction':
         await work.reaction(item.request);
         return;

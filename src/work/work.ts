@@ -100,6 +100,8 @@ export interface InProcessWorkDependencies {
    * shared in a channel it refuses is not added (logged), and a mention sharing one gets the explanation.
    */
   channels?: RouterDependencies['channels'];
+  /** Keeps each reply's first message with its durable work item (src/work/reply-anchors.ts). */
+  replyAnchors?: RouterDependencies['replyAnchors'];
 }
 
 /** The work side on the current event loop (tests, and `WORK_THREAD=false`). */
@@ -123,6 +125,7 @@ export function createInProcessWork(dependencies: InProcessWorkDependencies): Wo
     encoding: dependencies.encoding,
     identity: () => dependencies.identity?.() ?? identity,
     ...(dependencies.channels ? { channels: dependencies.channels } : {}),
+    ...(dependencies.replyAnchors ? { replyAnchors: dependencies.replyAnchors } : {}),
   });
   const interactions = dependencies.interactions ?? {};
   const adminIngest = dependencies.adminIngest;

@@ -17,7 +17,7 @@ import type { StreamTask } from '../../ports/messenger.ts';
 import { composeReply, taskChunk } from './compose-reply.ts';
 import { flushUpdate, switchToUpdate } from './flush-update.ts';
 import { openFenceAtEnd, splitMessage } from './split-message.ts';
-import { type FinalContent, pendingChars, type StreamReply } from './stream-reply.ts';
+import { type FinalContent, noteFirstMessage, pendingChars, type StreamReply } from './stream-reply.ts';
 
 type SendOutcome =
   | { kind: 'ok'; result: Record<string, unknown> }
@@ -138,7 +138,7 @@ async function startStream(reply: StreamReply, content: Record<string, unknown>)
       return { kind: 'uncertain', error: new DeskhandError('upstream_invalid_response', 'startStream gave no ts') };
     }
     reply.streamTs = ts;
-    reply.firstTs ??= ts;
+    await noteFirstMessage(reply, ts);
   }
   return outcome;
 }

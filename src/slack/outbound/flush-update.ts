@@ -14,7 +14,7 @@ import { DeskhandError } from '../../errors.ts';
 import type { OutgoingMessage } from '../../ports/messenger.ts';
 import { composeReply } from './compose-reply.ts';
 import { splitMessage } from './split-message.ts';
-import { type FinalContent, type StreamReply, throwIfLost } from './stream-reply.ts';
+import { type FinalContent, noteFirstMessage, type StreamReply, throwIfLost } from './stream-reply.ts';
 
 export function switchToUpdate(
   reply: StreamReply,
@@ -60,6 +60,7 @@ async function deliver(reply: StreamReply, part: Pick<OutgoingMessage, 'text' | 
   const message = { ...part, channel: reply.options.channel, threadTs: reply.options.threadTs };
   const ts = reply.updateTs;
   if (ts !== undefined) {
+    if (reply.resuming) await stopStaleStream(reply, ts);
     try {
       await reply.transport.update({ ...message, ts });
       return;
@@ -75,15 +76,34 @@ async function deliver(reply: StreamReply, part: Pick<OutgoingMessage, 'text' | 
       reply.logger.warn({ err: error, ts }, 'Slack refused to edit the streamed message: posting the reply anew');
       reply.updateTs = undefined;
       reply.updatingStreamMessage = false;
+      // The earlier run's message cannot be continued: the new one is the reply's first message.
+      if (reply.firstTs === ts && reply.options.resumeTs === ts) reply.firstTs = undefined;
     }
   }
   try {
     const posted = await reply.transport.post(message);
     reply.updateTs = posted.ts;
-    reply.firstTs ??= posted.ts;
+    await noteFirstMessage(reply, posted.ts);
   } catch (error) {
     // Unknown or refused: never post again (a second copy could appear).
     reply.lost = error;
+  }
+}
+
+/**
+ * An interrupted run may have left its stream open: stopped first, so that the edit replaces it (Slack answers
+ * `message_not_in_streaming_state` for a stopped, expired or ordinary message — expected, not logged as a failure).
+ */
+async function stopStaleStream(reply: StreamReply, ts: string): Promise<void> {
+  reply.resuming = false;
+  try {
+    await reply.transport.call('chat.stopStream', { channel: reply.options.channel, ts });
+    reply.logger.info({ ts }, 'stopped the stream an interrupted run left open');
+  } catch (error) {
+    const slackError = error instanceof DeskhandError ? error.details.slackError : undefined;
+    if (slackError !== 'message_not_in_streaming_state') {
+      reply.logger.warn({ err: error, ts }, 'could not stop the stream an interrupted run left');
+    }
   }
 }
 

@@ -70,7 +70,20 @@ export class SlackMessageStream implements MessageStream {
       dirty: false,
       lost: undefined,
       firstTs: undefined,
+      resuming: false,
     };
+    if (options.resumeTs !== undefined) this.#resume(options.resumeTs);
+  }
+
+  /** Continues the message an interrupted run started: edited with everything this run writes (see the port). */
+  #resume(ts: string): void {
+    const reply = this.#reply;
+    reply.mode = 'update';
+    reply.updateTs = ts;
+    reply.updatingStreamMessage = true;
+    reply.firstTs = ts;
+    reply.resuming = true;
+    reply.logger.info({ ts }, 'resuming the reply an interrupted run started');
   }
 
   get mode(): 'stream' | 'update' {

@@ -47,6 +47,11 @@ export interface StreamReply {
   /** The reply can no longer be delivered (a post with an unknown or failed outcome). */
   lost: unknown;
   firstTs: string | undefined;
+  /**
+   * Resuming an interrupted reply (`StreamOptions.resumeTs`): `updateTs` is a message an earlier run left, maybe a
+   * stream still open, which is stopped (best effort) before its first edit.
+   */
+  resuming: boolean;
 }
 
 /** Characters of text waiting in the stream-mode queue. */
@@ -63,5 +68,14 @@ export function throwIfLost(reply: StreamReply): void {
   throw new DeskhandError('upstream_unavailable', 'The streamed reply could not be delivered', {
     cause: reply.lost,
     userMessage: 'Slack did not take my reply. Please check the thread before trying again.',
+  });
+}
+
+/** Records the reply's first message and tells the caller (`StreamOptions.onFirstMessage`) once. */
+export async function noteFirstMessage(reply: StreamReply, ts: string): Promise<void> {
+  if (reply.firstTs !== undefined) return;
+  reply.firstTs = ts;
+  await reply.options.onFirstMessage?.(ts).catch((error: unknown) => {
+    reply.logger.warn({ err: error, ts }, 'could not keep the reply anchor');
   });
 }
