@@ -20,6 +20,7 @@ import { InstallationTokens } from '../slack/installations/installation-tokens.t
 import { RedisInstallationStore } from '../slack/installations/redis-installation-store.ts';
 import { parseKeyRing } from '../slack/installations/token-cipher.ts';
 import { WorkspacePurger } from '../slack/installations/workspace-purge.ts';
+import { RedisSharedPacing } from '../slack/outbound/shared-pacing.ts';
 import { createSlackWebClient, SlackMessenger } from '../slack/outbound/slack-messenger.ts';
 import { WorkspaceMessenger } from '../slack/outbound/workspace-messenger.ts';
 import type { ReceiverOAuthOptions } from '../slack/receiver.ts';
@@ -63,6 +64,8 @@ export function buildWorkspaceSlack(
   const { redis, logger, registry } = parts;
   const store = createInstallationStore(oauth, { redis, keyPrefix: configuration.redis.keyPrefix, logger });
   const tokens = new InstallationTokens({ store });
+  // Posts per channel paced across replicas in Redis (channel ids are unique across workspaces).
+  const sharedPacing = new RedisSharedPacing({ redis, keyPrefix: configuration.redis.keyPrefix, logger });
   const messenger = new WorkspaceMessenger({
     tokenOf: async (workspaceId) => (await tokens.botOf(workspaceId)).token,
     client: (token) =>
@@ -73,7 +76,7 @@ export function buildWorkspaceSlack(
         clientLogger: boltLogger(logger),
       }),
     // Metrics are registered once: every workspace's messenger shares the registry's series.
-    create: (client) => new SlackMessenger({ client, logger, metrics: registry }),
+    create: (client) => new SlackMessenger({ client, logger, metrics: registry, sharedPacing }),
     logger,
   });
   const identity = () => {

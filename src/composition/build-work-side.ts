@@ -14,6 +14,7 @@
  * `/budget` and `/docs` work from Redis and the index, and `/agent` says it needs a model.
  */
 import type { WebClient } from '@slack/web-api';
+import type { RedisClient } from '../adapters/redis-client.ts';
 import { encodingForModel } from '../llm/tokenizer.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Registry } from '../observability/metrics.ts';
@@ -24,6 +25,7 @@ import { createHelpHandler } from '../router/default-handlers.ts';
 import type { BotIdentity } from '../router/thread-context.ts';
 import { RedisThreadMemory } from '../router/thread-memory.ts';
 import { boltLogger } from '../slack/bolt-logger.ts';
+import { RedisSharedPacing } from '../slack/outbound/shared-pacing.ts';
 import { createSlackWebClient, SlackMessenger } from '../slack/outbound/slack-messenger.ts';
 import { RedisReplyAnchors } from '../work/reply-anchors.ts';
 import { createInProcessWork, type Work } from '../work/work.ts';
@@ -51,7 +53,7 @@ export async function buildWorkSide(
   // OAuth distribution: each workspace's calls with its own token (build-installations.ts); else the one token.
   const oauth = configuration.slack.oauth;
   const workspaces = oauth ? buildWorkspaceSlack(configuration, oauth, { redis, logger, registry }) : undefined;
-  const { messenger, webClient } = workspaces ?? singleWorkspaceSlack(configuration, logger, registry);
+  const { messenger, webClient } = workspaces ?? singleWorkspaceSlack(configuration, { redis, logger, registry });
 
   // Each workspace's settings (admins, approvers, caps, model, tickets, channels) over the environment's defaults.
   const settings = buildWorkspaceSettings(configuration, { redis, logger });
@@ -147,14 +149,17 @@ export async function buildWorkSide(
 /** Single-token mode: one messenger and one client on `SLACK_BOT_TOKEN`. */
 function singleWorkspaceSlack(
   configuration: Configuration,
-  logger: Logger,
-  registry: Registry,
+  parts: { redis: RedisClient; logger: Logger; registry: Registry },
 ): { messenger: Messenger; webClient: () => Promise<WebClient> } {
+  const { redis, logger, registry } = parts;
   const client = createSlackWebClient({
     token: configuration.slack.botToken,
     apiUrl: configuration.slack.apiUrl,
     timeoutMs: configuration.slack.requestTimeoutMs,
     clientLogger: boltLogger(logger),
   });
-  return { messenger: new SlackMessenger({ client, logger, metrics: registry }), webClient: async () => client };
+  // Posts per channel paced across replicas (and this replica's work threads) in Redis.
+  const sharedPacing = new RedisSharedPacing({ redis, keyPrefix: configuration.redis.keyPrefix, logger });
+  const messenger = new SlackMessenger({ client, logger, metrics: registry, sharedPacing });
+  return { messenger, webClient: async () => client };
 }

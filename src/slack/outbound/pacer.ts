@@ -33,18 +33,31 @@ interface KeyState {
 export type Turn = () => Promise<void>;
 
 /**
+ * A pacing budget shared with other processes (shared-pacing.ts: in Redis, across replicas). `reserve` books the
+ * key's next free slot, at least `intervalMs` after the previous one booked by anyone, and resolves with how long
+ * to wait for it (ms). Never rejects and never waits long: when the shared budget cannot be reached it resolves 0
+ * and the caller paces alone.
+ */
+export interface SharedPacing {
+  reserve(key: string, intervalMs: number): Promise<number>;
+}
+
+/**
  * Serial queues per key. Tasks of one key run one at a time, each starting at least `intervalMs` after the
- * previous start and not before a pause set with `pause()`. Keys never wait for each other.
+ * previous start and not before a pause set with `pause()`. Keys never wait for each other. With `shared`, each
+ * start also takes a slot of the key's budget shared with other processes (other replicas' posts count too).
  */
 export class KeyedPacer {
   readonly intervalMs: number;
   #clock: Clock;
+  #shared: SharedPacing | undefined;
   #keys = new Map<string, KeyState>();
   #idleWaiters: (() => void)[] = [];
 
-  constructor(options: { intervalMs: number; clock?: Clock }) {
+  constructor(options: { intervalMs: number; clock?: Clock; shared?: SharedPacing }) {
     this.intervalMs = options.intervalMs;
     this.#clock = options.clock ?? systemClock;
+    this.#shared = options.shared;
   }
 
   /**
@@ -59,7 +72,7 @@ export class KeyedPacer {
     }
     const current = state;
     current.pending += 1;
-    const turn: Turn = () => this.#turn(current);
+    const turn: Turn = () => this.#turn(key, current);
     const result = current.tail.then(async () => {
       await turn();
       return task(turn);
@@ -88,11 +101,15 @@ export class KeyedPacer {
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
-  async #turn(state: KeyState): Promise<void> {
+  async #turn(key: string, state: KeyState): Promise<void> {
     for (;;) {
       const wait = Math.max(state.lastStart + this.intervalMs, state.blockedUntil) - this.#clock.now();
       if (wait <= 0) break;
       await this.#clock.sleep(wait);
+    }
+    if (this.#shared) {
+      const sharedWait = await this.#shared.reserve(key, this.intervalMs);
+      if (sharedWait > 0) await this.#clock.sleep(sharedWait);
     }
     state.lastStart = this.#clock.now();
   }

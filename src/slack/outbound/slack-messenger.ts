@@ -7,7 +7,8 @@
  *   then the call is retried — Slack did not apply it, so that is safe;
  * - `chat.postMessage` is never retried after a timeout, network error or 5xx (the outcome is unknown and a
  *   retry could post twice); idempotent reads and `chat.update` are retried once;
- * - about one message per second per channel (posts and ephemerals), each channel in its own queue;
+ * - about one message per second per channel (posts and ephemerals), each channel in its own queue, and across
+ *   replicas when the pacing is shared (shared-pacing.ts: the channel's next slot reserved in Redis);
  * - `chat.update` through a workspace-wide token bucket (Tier 3, ~50/min) with updates to the same message
  *   coalesced to the latest content and at least `messageUpdateIntervalMs` apart — the only pacing of edits:
  *   capabilities hand over every change and never throttle themselves;
@@ -44,7 +45,7 @@ import * as assistantCalls from './assistant-calls.ts';
 import { CoalescedUpdates } from './coalesced-updates.ts';
 import { toConversationSharing, toFileDetails } from './file-details.ts';
 import { SlackMessageStream } from './message-stream.ts';
-import { type Clock, KeyedPacer, systemClock, TokenBucket, type Turn } from './pacer.ts';
+import { type Clock, KeyedPacer, type SharedPacing, systemClock, TokenBucket, type Turn } from './pacer.ts';
 import { noTurn, SlackApiCaller } from './slack-api-caller.ts';
 import { type MessageLimits, slackMessageLimits, splitMessage } from './split-message.ts';
 import type { MessageStreamTuning } from './stream-transport.ts';
@@ -59,6 +60,11 @@ export interface SlackMessengerOptions {
   clock?: Clock;
   /** Minimum gap between posts in one channel (default 1000 ms). */
   postIntervalMs?: number;
+  /**
+   * The channels' post pacing shared with the other replicas (shared-pacing.ts); absent: this process paces alone
+   * (one replica, or tests).
+   */
+  sharedPacing?: SharedPacing;
   /** Workspace-wide `chat.update` rate (default 50 per minute) and burst (default 5). */
   updatesPerMinute?: number;
   updateBurst?: number;
@@ -97,7 +103,11 @@ export class SlackMessenger implements Messenger {
   constructor(options: SlackMessengerOptions) {
     this.#logger = options.logger.child({ component: 'slack-messenger' });
     this.#clock = options.clock ?? systemClock;
-    this.#channels = new KeyedPacer({ intervalMs: options.postIntervalMs ?? 1000, clock: this.#clock });
+    this.#channels = new KeyedPacer({
+      intervalMs: options.postIntervalMs ?? 1000,
+      clock: this.#clock,
+      ...(options.sharedPacing ? { shared: options.sharedPacing } : {}),
+    });
     const updateBudget = new TokenBucket({
       capacity: options.updateBurst ?? 5,
       refillPerMinute: options.updatesPerMinute ?? 50,
