@@ -87,10 +87,11 @@ export class ReplicaFleet {
     return [...replica.earlierOutput, replica.main.output()].join('\n');
   }
 
-  /** Writes every replica's output (all its processes) to `<directory>/<name>.log`. */
+  /** Writes every replica's output (all its processes) to `<directory>/<name>.log`, and the taps' calls. */
   saveLogs(directory: string): void {
     for (const replica of this.replicas)
       writeFileSync(join(directory, `${replica.name}.log`), this.output(replica.name));
+    writeFileSync(join(directory, 'slack-egress.jsonl'), this.egress.map((call) => JSON.stringify(call)).join('\n'));
   }
 
   /** Polls every replica's `/readyz` every 250 ms until `stopPolling`, recording each change of status. */
