@@ -111,7 +111,8 @@ describe('OAuth distribution: the response cache and feedback buttons per worksp
       );
       return eventually(() => harness.slack.ephemeralMessages.slice(before)[0], `the vote reply in ${teamId}`);
     };
-    assert.match((await replyTo(teamB)).text, /does not belong to an answer in this channel/);
+    // Feedback is kept per workspace, so B finds no such answer at all (A's answer id is unknown to B).
+    assert.match((await replyTo(teamB)).text, /belongs to no answer of this workspace/);
     assert.equal(harness.slack.callsTo('chat.postEphemeral').at(-1)?.token, tokenB);
     assert.match((await replyTo(teamA)).text, /noted as helpful/);
     assert.equal(harness.slack.callsTo('chat.postEphemeral').at(-1)?.token, tokenA);

@@ -61,7 +61,8 @@ function tellUsWhy(text: string, answerId: string): CapabilityOutcome {
 }
 
 const refusedReasons: Record<Exclude<ReasonResult, 'recorded' | 'updated' | 'unchanged'>, string> = {
-  unknown_answer: 'This answer is too old to rate (feedback is kept for 90 days).',
+  unknown_answer:
+    'This feedback button belongs to no answer of this workspace that can still be rated: the answer was given in another workspace, or more than 90 days ago (feedback is kept that long).',
   not_your_vote: 'Only people whose vote on this answer is 👎 can say why. Click 👎 Not helpful first.',
 };
 

@@ -438,7 +438,7 @@ export function voteAcknowledgement(result: VoteResult, helpful: boolean): strin
     case 'unchanged':
       return 'Your vote on this answer was already recorded.';
     case 'unknown_answer':
-      return 'This answer is too old to rate (feedback is kept for 90 days).';
+      return 'This feedback button belongs to no answer of this workspace that can still be rated: the answer was given in another workspace, or more than 90 days ago (feedback is kept that long).';
     case 'wrong_channel':
       return 'This feedback button does not belong to an answer in this channel.';
   }
