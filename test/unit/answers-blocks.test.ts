@@ -122,6 +122,37 @@ describe('answer blocks', () => {
     assert.match(json, /no model-written answer/);
   });
 
+  test('an over-budget reply mentions the admins who can raise the cap, and escapes everything else', () => {
+    const message = buildAnswerMessage({
+      kind: 'over_budget',
+      code: 'over_budget',
+      answerId,
+      question: 'refunds',
+      standaloneQuestion: 'refunds',
+      rewritten: false,
+      usage: { ...usage, modelCalls: 0, costMicroUsd: 0 },
+      userMessage: 'This channel has used $0.01 of its daily model budget. <@W0ADMIN>, <@U0BOSS> can raise it <!here>.',
+    });
+    const json = allText(message);
+    assert.match(json, /<@W0ADMIN>, <@U0BOSS> can raise it/);
+    assert.match(json, /&lt;!here&gt;/);
+    assert.doesNotMatch(json, /&lt;@W0ADMIN&gt;/);
+  });
+
+  test('an outage reply keeps every mention-like text escaped', () => {
+    const message = buildAnswerMessage({
+      kind: 'upstream_unavailable',
+      code: 'upstream_unavailable',
+      answerId,
+      question: 'refunds',
+      standaloneQuestion: 'refunds',
+      rewritten: false,
+      usage: { ...usage, modelCalls: 0, costMicroUsd: 0 },
+      userMessage: 'The model is unavailable <@U0SOMEONE>.',
+    });
+    assert.match(allText(message), /&lt;@U0SOMEONE&gt;/);
+  });
+
   test('a rewritten follow-up shows how it was understood', () => {
     const message = buildAnswerMessage(
       answered('Cards take longer [1].', {

@@ -11,7 +11,7 @@ import { answerActionIds, answerFeedbackBlockId } from '../../slack-kit/answer-i
 import { context, section } from '../../slack-kit/blocks.ts';
 import { handOverActions, handOverButton } from '../../slack-kit/hand-over-ids.ts';
 import { formatMicroUsd } from '../../slack-kit/money.ts';
-import { escapeMrkdwn } from '../../slack-kit/mrkdwn.ts';
+import { escapeMrkdwn, escapeMrkdwnKeepingMentions } from '../../slack-kit/mrkdwn.ts';
 import type { AnswerOutcome } from './answer-outcome.ts';
 import type { ClosestDocument } from './answer-source.ts';
 import type { AnswerUsage } from './answer-usage.ts';
@@ -182,7 +182,11 @@ export function buildAnswerMessage(outcome: AnswerOutcome, options: AnswerMessag
     }
     case 'over_budget':
     case 'upstream_unavailable': {
-      const reason = escapeMrkdwn(outcome.userMessage);
+      // A budget refusal is Deskhand's own text and names the admins who can raise the cap: their mentions stay.
+      const reason =
+        outcome.kind === 'over_budget'
+          ? escapeMrkdwnKeepingMentions(outcome.userMessage)
+          : escapeMrkdwn(outcome.userMessage);
       if (outcome.extractive) {
         blocks.push(
           section(`:warning: ${reason}\nHere are the most relevant passages instead (quoted, not summarised):`),
