@@ -96,6 +96,20 @@ describe('SlackMessenger streamed replies', () => {
     slack.expectNoViolations();
   });
 
+  test('each chat.*Stream method has its own budget: a start that used up one does not hold the stop', async () => {
+    // One token per method, refilled every 10 s: with one bucket shared by the three methods the stop waits ~10 s.
+    const outbound = messenger({ streamCallBurst: 1, streamCallsPerMinute: 6 });
+    const stream = await outbound.startStream(streamOptions('C215'));
+    stream.append('first part ');
+    await slack.waitForCalls('chat.startStream', 1);
+    const started = performance.now();
+    await stream.stop({ markdown: 'done', text: 'done' });
+    const stopMs = performance.now() - started;
+    assert.ok(stopMs < 3000, `the stop waited ${Math.round(stopMs)} ms for the start's budget`);
+    assert.equal(slack.messages('C215')[0]?.streaming?.stopped, true);
+    slack.expectNoViolations();
+  });
+
   test('sends as soon as the size threshold is reached instead of waiting for the interval', async () => {
     const outbound = messenger({ stream: { flushIntervalMs: 60_000, flushChars: 100 } });
     const stream = await outbound.startStream(streamOptions('C202'));

@@ -3,6 +3,9 @@
  * - `KeyedPacer`: one serial queue per channel, at most one start per interval, and a per-channel pause for
  *   429s — so a backlog or a rate limit in one channel never delays another.
  * - `TokenBucket`: a workspace-wide budget (for `chat.update`, Tier 3, ~50 per minute).
+ * - `MethodBuckets`: one `TokenBucket` per Web API method, because Slack counts tiers "per API method per app per
+ *   workspace" (api.slack.com/apis/rate-limits): `chat.startStream`, `chat.appendStream` and `chat.stopStream` each
+ *   have their own Tier 4 budget, and one shared bucket held streamed replies to a third of what Slack allows.
  * - `Coalescer`: pending writes to the same key collapse to the latest value.
  *
  * Hand-written because the usual libraries do not fit: p-queue/bottleneck pace one queue globally (the very
@@ -181,6 +184,25 @@ export class TokenBucket {
       }
       await this.#clock.sleep(Math.ceil(((1 - this.#tokens) * 60_000) / this.refillPerMinute));
     }
+  }
+}
+
+/** One token bucket per Web API method, made on first use with the same capacity and rate. */
+export class MethodBuckets {
+  readonly #options: { capacity: number; refillPerMinute: number; clock?: Clock };
+  readonly #buckets = new Map<string, TokenBucket>();
+
+  constructor(options: { capacity: number; refillPerMinute: number; clock?: Clock }) {
+    this.#options = options;
+  }
+
+  bucket(method: string): TokenBucket {
+    let bucket = this.#buckets.get(method);
+    if (!bucket) {
+      bucket = new TokenBucket(this.#options);
+      this.#buckets.set(method, bucket);
+    }
+    return bucket;
   }
 }
 

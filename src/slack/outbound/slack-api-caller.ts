@@ -14,7 +14,7 @@ import type { WebAPICallResult, WebClient } from '@slack/web-api';
 import type { Counter, Histogram } from 'prom-client';
 import type { Logger } from '../../observability/logger.ts';
 import { counter, histogram, type Registry } from '../../observability/metrics.ts';
-import type { Clock, KeyedPacer, TokenBucket, Turn } from './pacer.ts';
+import type { Clock, KeyedPacer, MethodBuckets, TokenBucket, Turn } from './pacer.ts';
 import {
   platformError,
   platformErrorCode,
@@ -25,7 +25,7 @@ import {
 } from './slack-call-errors.ts';
 
 /**
- * `stream`: chat.*Stream calls (Tier 4 bucket; never retried on an unknown outcome: an append could show
+ * `stream`: chat.*Stream calls (a Tier 4 bucket per method; never retried on an unknown outcome: an append could show
  * twice). `status`: best-effort assistant status (one retry; a 429 is not waited out).
  */
 export type CallKind = 'post' | 'update' | 'read' | 'view' | 'stream' | 'status';
@@ -42,10 +42,10 @@ export interface SlackApiCallerOptions {
   maxRateLimitRetries: number;
   /** Longest Retry-After honoured; longer waits fail fast as `upstream_rate_limited`. */
   maxRetryAfterMs: number;
-  /** What a 429 pauses: the per-channel post queue, the `chat.update` budget, the `chat.*Stream` budget. */
+  /** What a 429 pauses: the per-channel post queue, the `chat.update` budget, the `chat.*Stream` method's budget. */
   channels: KeyedPacer;
   updates: TokenBucket;
-  streamCalls: TokenBucket;
+  streamCalls: MethodBuckets;
 }
 
 export class SlackApiCaller {
@@ -56,7 +56,7 @@ export class SlackApiCaller {
   #maxRetryAfterMs: number;
   #channels: KeyedPacer;
   #updates: TokenBucket;
-  #streamCalls: TokenBucket;
+  #streamCalls: MethodBuckets;
   #calls: Counter<'method' | 'outcome'> | undefined;
   #latency: Histogram<'method'> | undefined;
 
@@ -113,7 +113,7 @@ export class SlackApiCaller {
           this.#logger.info({ ...log, retryAfterMs }, 'slack rate limit: pausing this channel only');
           const until = this.#clock.now() + retryAfterMs;
           if (kind === 'update') this.#updates.pause(until);
-          else if (kind === 'stream') this.#streamCalls.pause(until);
+          else if (kind === 'stream') this.#streamCalls.bucket(method).pause(until);
           else if (channel !== undefined && kind === 'post') this.#channels.pause(channel, until);
           else await this.#clock.sleep(retryAfterMs);
           await turn();

@@ -15,7 +15,7 @@
  * - content split into valid messages (split-message.ts); `unfurl_links`/`unfurl_media` false and a `text`
  *   fallback on every post;
  * - thread history (conversations.replies, paginated) cached per thread for a short TTL and single-flight;
- * - streamed replies (`chat.*Stream`, Tier 4 bucket) falling back to the coalesced update path
+ * - streamed replies (`chat.*Stream`, a Tier 4 bucket per method: Slack counts each method separately) falling back to the coalesced update path
  *   (message-stream.ts), and a best-effort assistant status.
  *
  * This file is the facade: it owns the pacing state and wires the parts together. The parts: the client's
@@ -45,7 +45,15 @@ import * as assistantCalls from './assistant-calls.ts';
 import { CoalescedUpdates } from './coalesced-updates.ts';
 import { toConversationSharing, toFileDetails } from './file-details.ts';
 import { SlackMessageStream } from './message-stream.ts';
-import { type Clock, KeyedPacer, type SharedPacing, systemClock, TokenBucket, type Turn } from './pacer.ts';
+import {
+  type Clock,
+  KeyedPacer,
+  MethodBuckets,
+  type SharedPacing,
+  systemClock,
+  TokenBucket,
+  type Turn,
+} from './pacer.ts';
 import { noTurn, SlackApiCaller } from './slack-api-caller.ts';
 import { type MessageLimits, slackMessageLimits, splitMessage } from './split-message.ts';
 import type { MessageStreamTuning } from './stream-transport.ts';
@@ -79,7 +87,7 @@ export interface SlackMessengerOptions {
   /** Most messages fetched for one thread (default 1000). */
   maxThreadMessages?: number;
   limits?: MessageLimits;
-  /** Workspace-wide `chat.*Stream` rate (Tier 4: default 100 per minute) and burst (default 10). */
+  /** Workspace-wide rate of each `chat.*Stream` method (Tier 4: default 100 per minute) and burst (default 10). */
   streamCallsPerMinute?: number;
   streamCallBurst?: number;
   /** How streamed replies buffer: flush interval (default 1000 ms) and size (default 1000 characters). */
@@ -91,7 +99,7 @@ export class SlackMessenger implements Messenger {
   #logger: Logger;
   #clock: Clock;
   #channels: KeyedPacer;
-  #streamCalls: TokenBucket;
+  #streamCalls: MethodBuckets;
   #streamTuning: MessageStreamTuning;
   #streamFallbacks: Counter<'reason'> | undefined;
   #caller: SlackApiCaller;
@@ -113,7 +121,7 @@ export class SlackMessenger implements Messenger {
       refillPerMinute: options.updatesPerMinute ?? 50,
       clock: this.#clock,
     });
-    this.#streamCalls = new TokenBucket({
+    this.#streamCalls = new MethodBuckets({
       capacity: options.streamCallBurst ?? 10,
       refillPerMinute: options.streamCallsPerMinute ?? 100,
       clock: this.#clock,
@@ -305,11 +313,12 @@ export class SlackMessenger implements Messenger {
    * unknown-outcome guarantees). Nothing is sent until the first content; never rejects.
    */
   async startStream(options: StreamOptions): Promise<MessageStream> {
-    const turn: Turn = () => this.#streamCalls.take();
     const stream = new SlackMessageStream(
       options,
       {
         call: async (method, parameters) => {
+          // Each chat.*Stream method has its own Tier 4 budget (Slack counts per method per workspace).
+          const turn: Turn = () => this.#streamCalls.bucket(method).take();
           await turn();
           return this.#caller.call(method, 'stream', options.channel, turn, parameters);
         },
