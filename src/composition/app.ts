@@ -208,7 +208,18 @@ function createReceiver(
             ...Object.entries(routes).map(([path, handler]) => ({ path, method: 'GET', handler })),
             ...Object.entries(extra.adminRoutes).map(([path, handler]) => ({ path, method: 'POST', handler })),
           ],
-          installerOptions: { port: configuration.port },
+          // A half-open socket (closed by a NAT or proxy without a FIN) still looks open: only the heartbeat
+          // notices it. The client drops the socket when a pong or Slack's ping is overdue and, with
+          // reconnection on, opens a new one through `apps.connections.open` (test/e2e/socket-mode-half-open).
+          clientPingTimeout: configuration.slack.socketMode.clientPingTimeoutMs,
+          serverPingTimeout: configuration.slack.socketMode.serverPingTimeoutMs,
+          autoReconnectEnabled: true,
+          // `clientOptions` is the Socket Mode client's own Web API client (`apps.connections.open`): without
+          // it, it would ignore SLACK_API_URL and always ask slack.com.
+          installerOptions: {
+            port: configuration.port,
+            clientOptions: { slackApiUrl: configuration.slack.apiUrl, timeout: configuration.slack.requestTimeoutMs },
+          },
         }),
         { logger, registry, notifyStale },
       )

@@ -114,6 +114,10 @@ const hints: Record<string, string> = {
   SLACK_SIGNING_SECRET: 'the Signing Secret from your Slack app’s "Basic Information" page',
   SLACK_APP_TOKEN: 'an app-level token (xapp-…) with connections:write, only for Socket Mode; leave unset for HTTP',
   SLACK_API_URL: 'the Web API base URL ending in /api/, e.g. https://slack.com/api/',
+  SOCKET_MODE_CLIENT_PING_TIMEOUT_MS:
+    'milliseconds (1000–60000) Socket Mode waits for the pong to its ping before it drops the connection; also the wait before reconnecting',
+  SOCKET_MODE_SERVER_PING_TIMEOUT_MS:
+    'milliseconds (1000–600000) Socket Mode waits for Slack’s next ping before it drops the connection and reconnects',
   ...oauthHints,
   PORT: 'a TCP port number between 1 and 65535',
   ADMIN_API_TOKEN:
@@ -160,6 +164,9 @@ export const configurationSchema = z.object({
   SLACK_API_URL: urlWithDefault('https://slack.com/api/'),
   SLACK_REQUEST_TIMEOUT_MS: integerWithDefault(10_000, 100),
   SLACK_MAX_FUTURE_SKEW_SECONDS: integerWithDefault(60, 0, 300),
+  // A half-open WebSocket (a NAT or proxy that dropped it silently) is only noticed by these (app.ts).
+  SOCKET_MODE_CLIENT_PING_TIMEOUT_MS: integerWithDefault(5_000, 1_000, 60_000),
+  SOCKET_MODE_SERVER_PING_TIMEOUT_MS: integerWithDefault(30_000, 1_000, 600_000),
   PORT: integerWithDefault(3000, 1, 65535),
   ADMIN_API_TOKEN: z.preprocess(emptyAsUnset, z.string().min(32, 'looks too short').optional()),
 
@@ -244,6 +251,8 @@ export interface Configuration {
     apiUrl: string;
     requestTimeoutMs: number;
     maxFutureSkewSeconds: number;
+    /** How long Socket Mode waits for a pong, or for Slack's next ping, before it drops and reopens the socket. */
+    socketMode: { clientPingTimeoutMs: number; serverPingTimeoutMs: number };
   };
   port: number;
   /** `ADMIN_API_TOKEN`: the bearer token of `POST /admin/ingest`; unset, the endpoint does not exist. */
@@ -363,6 +372,10 @@ function toConfiguration(raw: RawConfiguration): Configuration {
       apiUrl: raw.SLACK_API_URL.endsWith('/') ? raw.SLACK_API_URL : `${raw.SLACK_API_URL}/`,
       requestTimeoutMs: raw.SLACK_REQUEST_TIMEOUT_MS,
       maxFutureSkewSeconds: raw.SLACK_MAX_FUTURE_SKEW_SECONDS,
+      socketMode: {
+        clientPingTimeoutMs: raw.SOCKET_MODE_CLIENT_PING_TIMEOUT_MS,
+        serverPingTimeoutMs: raw.SOCKET_MODE_SERVER_PING_TIMEOUT_MS,
+      },
     },
     port: raw.PORT,
     adminApiToken: raw.ADMIN_API_TOKEN,

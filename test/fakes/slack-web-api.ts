@@ -43,6 +43,10 @@
  * - OAuth: `issueInstallCode({ teamId })` mints a one-time code as Slack's authorize page would; `oauth.v2.access`
  *   (client credentials, no token) exchanges it for a bot token distinct per team, which every later call may
  *   use; `auth.test` then answers for that token's team. `calls[i].token` shows which token each call used.
+ * - Socket Mode: `serveSocketMode(() => url)` makes `apps.connections.open` answer `{ok:true, url}` with each URL the
+ *   provider mints (test/fakes/socket-mode-server.ts `issueUrl`). Only the app-level token (`appToken`, xapp-…) may
+ *   call it, and it may call nothing else: either way round Slack answers `not_allowed_token_type` (an `auth`
+ *   violation here).
  * - Faults are matched by method and optionally by channel (`channel` or `channel_id` parameter), consumed
  *   `times` times (default 1, `Infinity` allowed), in the order injected. A faulted call is still recorded.
  */
@@ -153,6 +157,8 @@ export interface FakeSlackOptions {
   /** The app's OAuth client credentials `oauth.v2.access` accepts (default `fake-client-id` / `fake-client-secret`). */
   clientId?: string;
   clientSecret?: string;
+  /** The app-level token `apps.connections.open` accepts (default `xapp-1-A111-1-test`). */
+  appToken?: string;
 }
 
 /** A workspace (or org-wide) installation made through the fake's OAuth exchange. */
@@ -179,6 +185,9 @@ const triggerLifetimeMs = 3000;
 const supplementSpec = new OpenApiValidator({
   swagger: '2.0',
   paths: {
+    // docs.slack.dev/reference/methods/apps.connections.open (missing from the 2021 spec): no arguments; the
+    // app-level token is the only credential.
+    '/apps.connections.open': { post: { parameters: [] } },
     '/assistant.threads.setStatus': {
       post: {
         parameters: [
@@ -306,6 +315,7 @@ export class FakeSlackWebApi {
   readonly botUserId: string;
   readonly botId: string;
   readonly teamId: string;
+  readonly appToken: string;
   /** Every request received, in order. */
   readonly calls: RecordedCall[] = [];
   /** Every spec, limit, policy and auth violation, in order. */
@@ -336,12 +346,14 @@ export class FakeSlackWebApi {
   #installCodes = new Map<string, FakeInstallation>();
   #installationsByToken = new Map<string, FakeInstallation>();
   #tokenOfCall: string | undefined;
+  #socketModeUrl: (() => string) | undefined;
 
   private constructor(options: FakeSlackOptions) {
     this.token = options.token ?? 'xoxb-test-token';
     this.botUserId = options.botUserId ?? 'U0BOT';
     this.botId = options.botId ?? 'B0BOT';
     this.teamId = options.teamId ?? 'T111';
+    this.appToken = options.appToken ?? 'xapp-1-A111-1-test';
     this.#now = options.now ?? Date.now;
     this.#clientId = options.clientId ?? 'fake-client-id';
     this.#clientSecret = options.clientSecret ?? 'fake-client-secret';
@@ -373,6 +385,11 @@ export class FakeSlackWebApi {
   async close(): Promise<void> {
     this.#server.closeAllConnections();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+
+  /** Turns Socket Mode on: `apps.connections.open` answers with the URL `mint` returns (one per call). */
+  serveSocketMode(mint: () => string): void {
+    this.#socketModeUrl = mint;
   }
 
   /** Calls of one method, in order. */
@@ -650,9 +667,12 @@ export class FakeSlackWebApi {
     } else if (token === undefined || token === '') {
       violation('auth', 'not_authed', 'no Authorization: Bearer header and no token parameter');
       return send(200, { ok: false, error: 'not_authed' });
-    } else if (token !== this.token && !this.#installationsByToken.has(String(token))) {
+    } else if (token !== this.appToken && token !== this.token && !this.#installationsByToken.has(String(token))) {
       violation('auth', 'invalid_auth', 'the token is neither the one the fake was started with nor an issued one');
       return send(200, { ok: false, error: 'invalid_auth' });
+    } else if ((token === this.appToken) !== (method === 'apps.connections.open')) {
+      violation('auth', 'not_allowed_token_type', 'the app-level token opens Socket Mode connections and nothing else');
+      return send(200, { ok: false, error: 'not_allowed_token_type' });
     }
 
     const handler = this.#handlers[method];
@@ -919,6 +939,10 @@ export class FakeSlackWebApi {
 
     return {
       'oauth.v2.access': (params) => this.#exchangeInstallCode(params),
+      'apps.connections.open': () => {
+        if (!this.#socketModeUrl) throw new Error('apps.connections.open called but serveSocketMode() was not');
+        return { ok: true, url: this.#socketModeUrl() };
+      },
       'auth.test': () => {
         const installation = this.#installationsByToken.get(this.#tokenOfCall ?? '');
         if (!installation) return this.#authTestOfStartToken();

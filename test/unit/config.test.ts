@@ -176,6 +176,46 @@ describe('REDACT', () => {
   });
 });
 
+describe('Socket Mode heartbeat', () => {
+  test('defaults to the Socket Mode client’s own timeouts: 5 s for a pong, 30 s for Slack’s ping', () => {
+    const result = loadConfiguration(minimal);
+    assert.ok(result.ok);
+    assert.deepEqual(result.configuration.slack.socketMode, { clientPingTimeoutMs: 5000, serverPingTimeoutMs: 30000 });
+  });
+
+  test('takes both in milliseconds', () => {
+    const result = loadConfiguration({
+      ...minimal,
+      SOCKET_MODE_CLIENT_PING_TIMEOUT_MS: '1000',
+      SOCKET_MODE_SERVER_PING_TIMEOUT_MS: '600000',
+    });
+    assert.ok(result.ok, result.ok ? '' : result.problems.join('\n'));
+    assert.deepEqual(result.configuration.slack.socketMode, { clientPingTimeoutMs: 1000, serverPingTimeoutMs: 600000 });
+  });
+
+  test('refuses values out of bounds or not whole numbers, saying what they must be', () => {
+    const cases: [Record<string, string>, RegExp][] = [
+      [
+        { SOCKET_MODE_CLIENT_PING_TIMEOUT_MS: '500' },
+        /^SOCKET_MODE_CLIENT_PING_TIMEOUT_MS is invalid: .* — set it to milliseconds \(1000–60000\) Socket Mode waits for the pong to its ping before it drops the connection; also the wait before reconnecting\.$/,
+      ],
+      [{ SOCKET_MODE_CLIENT_PING_TIMEOUT_MS: '120000' }, /^SOCKET_MODE_CLIENT_PING_TIMEOUT_MS is invalid: /],
+      [{ SOCKET_MODE_CLIENT_PING_TIMEOUT_MS: '2.5' }, /^SOCKET_MODE_CLIENT_PING_TIMEOUT_MS is invalid: /],
+      [
+        { SOCKET_MODE_SERVER_PING_TIMEOUT_MS: 'soon' },
+        /^SOCKET_MODE_SERVER_PING_TIMEOUT_MS is invalid: .* — set it to milliseconds \(1000–600000\) Socket Mode waits for Slack’s next ping/,
+      ],
+      [{ SOCKET_MODE_SERVER_PING_TIMEOUT_MS: '999' }, /^SOCKET_MODE_SERVER_PING_TIMEOUT_MS is invalid: /],
+    ];
+    for (const [environment, pattern] of cases) {
+      const result = loadConfiguration({ ...minimal, ...environment });
+      const problems = result.ok ? [] : result.problems;
+      assert.equal(problems.length, 1, `${JSON.stringify(environment)}: ${problems.join('\n')}`);
+      assert.match(problems[0] ?? '', pattern);
+    }
+  });
+});
+
 describe('configuration documentation', () => {
   const variables = Object.keys(configurationSchema.shape);
   const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
