@@ -31,7 +31,9 @@ import { identityFromAuthTest } from '../slack/tenancy.ts';
 import { BackgroundJobs } from '../work/background-jobs.ts';
 import { DeliveryDeduplicator } from '../work/dedupe.ts';
 import { DurableWork, isWorkNotStoredError, type UndeliverableNotice } from '../work/durable-work.ts';
+import { workJournalDirectory } from '../work/journal-files.ts';
 import type { Work } from '../work/work.ts';
+import { WorkJournal } from '../work/work-journal.ts';
 import { type IngressInstallations, ingressInstallations } from './build-installations.ts';
 import type { Configuration } from './config.ts';
 
@@ -168,6 +170,7 @@ export function createApp(dependencies: AppDependencies): DeskhandApp {
       accepting = false;
       await durable.stop();
       await drainAndClose({ receiver, deliveries, jobs, work, logger }, dependencies.shutdownTimeoutMs ?? 25_000);
+      await durable.close();
       logger.info('deskhand stopped');
     },
   };
@@ -306,6 +309,8 @@ function createDurableWork(
     registry,
     leaseMs,
     notify,
+    // This replica's own record of its work in DATA_DIR, put back when Redis loses its data (work-journal.ts).
+    journal: new WorkJournal({ directory: workJournalDirectory(configuration.dataDir), logger }),
     ...(dependencies.sweepIntervalMs ? { sweepIntervalMs: dependencies.sweepIntervalMs } : {}),
     ...(dependencies.maxWorkAttempts ? { maxAttempts: dependencies.maxWorkAttempts } : {}),
   });

@@ -27,6 +27,7 @@ import { RedisThreadMemory } from '../router/thread-memory.ts';
 import { boltLogger } from '../slack/bolt-logger.ts';
 import { RedisSharedPacing } from '../slack/outbound/shared-pacing.ts';
 import { createSlackWebClient, SlackMessenger } from '../slack/outbound/slack-messenger.ts';
+import { anchorsDirectory, workJournalDirectory } from '../work/journal-files.ts';
 import { RedisReplyAnchors } from '../work/reply-anchors.ts';
 import { createInProcessWork, type Work } from '../work/work.ts';
 import { buildAdminIngest } from './build-admin-ingest.ts';
@@ -96,7 +97,13 @@ export async function buildWorkSide(
     messenger,
     gateway,
     threads: new RedisThreadMemory({ redis, keyPrefix: configuration.redis.keyPrefix }),
-    replyAnchors: new RedisReplyAnchors({ redis, keyPrefix: configuration.redis.keyPrefix, logger }),
+    replyAnchors: new RedisReplyAnchors({
+      redis,
+      keyPrefix: configuration.redis.keyPrefix,
+      logger,
+      // Beside this replica's work journal, which the ingress thread opened (nothing written without it).
+      anchorsDirectory: anchorsDirectory(workJournalDirectory(configuration.dataDir)),
+    }),
     logger,
     registry,
     capabilities: {

@@ -7,7 +7,7 @@
 import { toDeskhandError } from '../errors.ts';
 import type { Logger } from '../observability/logger.ts';
 import { counter, gauge, histogram, type Registry } from '../observability/metrics.ts';
-import type { DeliveryClaim } from './dedupe.ts';
+import type { DeliveryClaim, RenewOutcome } from './dedupe.ts';
 
 export interface BackgroundJobOptions {
   /** The delivery this job works on: renewed while running, completed at the end. */
@@ -59,15 +59,11 @@ export class BackgroundJobs {
     const endTimer = this.#duration.startTimer({ job: name });
     const { claim } = options;
     const leaseMs = options.leaseMs ?? 30_000;
+    const renewal = claim && renewalReporter(logger, claim.key);
     const heartbeat = claim
       ? setInterval(
           () => {
-            claim.renew().then(
-              (held) => {
-                if (!held) logger.warn({ code: 'conflict', key: claim.key }, 'delivery lease lost while working');
-              },
-              (error: unknown) => logger.warn({ err: error, key: claim.key }, 'delivery lease renewal failed'),
-            );
+            claim.renew().then(renewal?.outcome, renewal?.failure);
           },
           Math.max(50, Math.floor(leaseMs / 3)),
         )
@@ -121,4 +117,36 @@ export class BackgroundJobs {
     }
     return true;
   }
+}
+
+const renewalMessages: Record<Exclude<RenewOutcome, 'held'>, { code: string; message: string }> = {
+  restored: {
+    code: 'upstream_unavailable',
+    message: 'delivery lease had vanished from Redis (data lost, or expired unclaimed): re-created for this job',
+  },
+  taken: { code: 'conflict', message: 'delivery lease is held by another replica while this job still runs' },
+  done: { code: 'conflict', message: 'delivery was marked done elsewhere while this job still runs' },
+};
+
+/**
+ * Logs what a job's renewals find once per kind (issue 17: a lease lost for good was logged at every renewal,
+ * ~1,500 lines per replica), and a renewal failure once per outage (again after a renewal succeeded).
+ */
+function renewalReporter(logger: Logger, key: string) {
+  const reported = new Set<RenewOutcome>();
+  let failing = false;
+  return {
+    outcome: (outcome: RenewOutcome) => {
+      failing = false;
+      if (outcome === 'held' || reported.has(outcome)) return;
+      reported.add(outcome);
+      const { code, message } = renewalMessages[outcome];
+      logger.warn({ code, key, outcome }, message);
+    },
+    failure: (error: unknown) => {
+      if (failing) return;
+      failing = true;
+      logger.warn({ err: error, code: 'upstream_unavailable', key }, 'delivery lease renewal failed');
+    },
+  };
 }

@@ -6,7 +6,8 @@
  * A delivery is claimed with a lease (`SET NX PX`), the lease is renewed while work runs, and a done marker
  * replaces the lease when the work finishes. A redelivery while the lease is live or after the done marker is
  * acknowledged without work. A worker that dies after claiming stops renewing, its lease expires, and the next
- * redelivery is processed — a permanent SETNX would lose that event.
+ * redelivery is processed — a permanent SETNX would lose that event. A renewal that finds no lease at all (Redis lost
+ * its data, issue 17) re-creates it rather than leave the delivery unclaimed while its work still runs.
  *
  * A lease names the replica that holds it (`lease:<replica>:<uuid>`), and each replica keeps a heartbeat
  * (replica-heartbeat.ts, started by its first claim): `claimOrTakeOver`, which the durable-work sweeper uses, takes
@@ -27,9 +28,20 @@ local value = redis.call('GET', KEYS[1])
 if value == '${DONE}' then return 'done' end
 return 'in_progress'`;
 
+// A lease that vanished (Redis lost its data, or the lease expired while nobody claimed it) is re-created for the
+// worker still running it: otherwise a sweeper elsewhere would claim the delivery and run it a second time.
 const renewScript = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0`;
+local value = redis.call('GET', KEYS[1])
+if value == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 'held'
+end
+if value == false then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 'restored'
+end
+if value == '${DONE}' then return 'done' end
+return 'taken'`;
 
 const completeScript = `
 local value = redis.call('GET', KEYS[1])
@@ -89,11 +101,17 @@ function defineScripts(redis: RedisClient): DedupeScripts {
   };
 }
 
+/**
+ * What a renewal found: its own lease (`held`); no lease at all, so it was re-created (`restored`: Redis lost it, or
+ * it expired unclaimed); another worker's lease (`taken`: this one was judged dead); the done marker (`done`).
+ */
+export type RenewOutcome = 'held' | 'restored' | 'taken' | 'done';
+
 /** A live claim on one delivery. */
 export interface DeliveryClaim {
   readonly key: string;
-  /** Extends the lease; false when it was lost (expired and claimed by someone else). */
-  renew(): Promise<boolean>;
+  /** Extends the lease, re-creating it when it vanished; see `RenewOutcome`. */
+  renew(): Promise<RenewOutcome>;
   /** Replaces the lease with the done marker, unless another worker has claimed the delivery since. */
   complete(): Promise<boolean>;
   /** Drops the lease so that a redelivery is processed (used when the work must be retried). */
@@ -166,6 +184,25 @@ export class DeliveryDeduplicator {
     return { status: 'claimed', claim: this.#claim(key, token), takenOverFrom: holder };
   }
 
+  /**
+   * What Redis holds for a delivery: the done marker, a lease, or nothing (work-reassertion.ts asks before
+   * re-creating a work item that Redis lost).
+   */
+  async state(deliveryId: string): Promise<'done' | 'leased' | 'none'> {
+    const value = await this.#redis.get(this.#key(deliveryId));
+    if (value === null) return 'none';
+    return value === DONE ? 'done' : 'leased';
+  }
+
+  /**
+   * Writes the done marker of a delivery finished here unless Redis holds something for it (after Redis lost its
+   * data: a retry of the delivery must stay a duplicate). Resolves whether it was written.
+   */
+  async restoreDone(deliveryId: string, ttlMs: number): Promise<boolean> {
+    const written = await this.#redis.set(this.#key(deliveryId), DONE, 'PX', Math.max(1, Math.round(ttlMs)), 'NX');
+    return written === 'OK';
+  }
+
   #key(deliveryId: string): string {
     return `${this.#keyPrefix}delivery:${deliveryId}`;
   }
@@ -180,7 +217,7 @@ export class DeliveryDeduplicator {
     const doneTtlMs = String(this.doneTtlMs);
     return {
       key,
-      renew: async () => (await scripts.renew(key, token, leaseMs)) === 1,
+      renew: async () => (await scripts.renew(key, token, leaseMs)) as RenewOutcome,
       complete: async () => (await scripts.complete(key, token, doneTtlMs)) === 1,
       release: async () => (await scripts.release(key, token)) === 1,
     };

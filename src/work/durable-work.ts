@@ -25,47 +25,36 @@
  * releases the claim and leaves the item due at once, so the sweeper re-runs it like the work of a dead process —
  * the user is not told, so a successful retry is the only answer they see; a refused call (the work pool is busy
  * for that channel) never started, so the user is told why and the item is finished.
+ *
+ * When Redis loses its data (restarted without persistence: issue 17), items, pending entries and claims vanish
+ * together. With a `journal` (work-journal.ts, in the replica's DATA_DIR) each item stored or taken over here is also
+ * recorded on disk before `dispatch` resolves, i.e. before the ack, and its end after it; each sweep first reads the
+ * work epoch, and after a loss (and on start) puts back from the journal what Redis lost (work-reassertion.ts, which
+ * also states the window left). A running job whose lease vanished re-creates it at its next renewal and its item
+ * with it, logging that once (background-jobs.ts).
  */
 
 import type { RedisClient } from '../adapters/redis-client.ts';
 import { type DeskhandError, toDeskhandError } from '../errors.ts';
 import type { Logger } from '../observability/logger.ts';
 import { counter, type Registry } from '../observability/metrics.ts';
-import type { IncomingRequest } from '../ports/capability.ts';
 import type { BackgroundJobs } from './background-jobs.ts';
 import type { DeliveryClaim, DeliveryDeduplicator } from './dedupe.ts';
-import type { ActionRequest, AssistantThreadRequest, FileSharedRequest, HomeOpenedRequest } from './requests.ts';
-import type { ReactionRequest, Work } from './work.ts';
+import type { Work } from './work.ts';
 import { isWorkInterrupted, isWorkRefused, WorkNotStoredError } from './work-errors.ts';
+import {
+  noticeFor,
+  type StoredWork,
+  type UndeliverableNotice,
+  type WorkUnit,
+  workItemKey,
+  workPendingKey,
+} from './work-item.ts';
+import type { WorkJournal } from './work-journal.ts';
+import { type RunningWork, WorkReassertion } from './work-reassertion.ts';
 
-/** One unit of post-ack work, as plain data. */
-export type WorkUnit =
-  | { kind: 'route'; request: IncomingRequest }
-  | { kind: 'reaction'; request: ReactionRequest }
-  | { kind: 'action'; request: ActionRequest }
-  | { kind: 'fileShared'; request: FileSharedRequest }
-  | { kind: 'assistantThread'; request: AssistantThreadRequest }
-  | { kind: 'homeOpened'; request: HomeOpenedRequest };
-
-/** A stored unit of work: what to run, for which delivery, and how many times it has been started. */
-export type StoredWork = WorkUnit & { deliveryId: string; name: string; attempts: number; replyTs?: string };
-
-/** The Redis key of a delivery's stored item. */
-export function workItemKey(keyPrefix: string, deliveryId: string): string {
-  return `${keyPrefix}{work}:item:${deliveryId}`;
-}
-
-/** Where and to whom to say that a request could not be completed. */
-export interface UndeliverableNotice {
-  /** The request's tenant: with OAuth distribution, whose token tells the user. */
-  workspaceId?: string;
-  channelId: string;
-  /** Set when the request came from a message: the reply goes in its thread. */
-  threadTs?: string;
-  /** Set when only this user should see it (commands, clicks, files). */
-  userId?: string;
-  text: string;
-}
+export type { StoredWork, UndeliverableNotice, WorkUnit } from './work-item.ts';
+export { noticeFor, workItemKey } from './work-item.ts';
 
 export interface DurableWorkOptions {
   redis: RedisClient;
@@ -86,13 +75,14 @@ export interface DurableWorkOptions {
   itemTtlMs?: number;
   /** Tells the user that their request was given up. */
   notify: (notice: UndeliverableNotice) => Promise<void>;
+  /** This replica's work journal (see the header); without it, only work running here is put back after a loss. */
+  journal?: WorkJournal;
+  /** How often journal items not running here are compared with Redis without a loss (default 30 s). */
+  reconcileEveryMs?: number;
 }
 
 // Thrown by `dispatch` when the item could not be stored (defined beside the other work errors).
 export { isWorkNotStoredError, WorkNotStoredError } from './work-errors.ts';
-
-const givenUpText =
-  'Sorry, I could not complete this request: the work was interrupted several times. Please try again.';
 
 export class DurableWork {
   readonly maxAttempts: number;
@@ -102,6 +92,9 @@ export class DurableWork {
   /** How soon a running item is looked at again: two heartbeat intervals, or the lease when that is shorter. */
   readonly #lookAgainMs: number;
   readonly #outcomes;
+  /** Items running here, by delivery id: what a loss of Redis data puts back first. */
+  readonly #running = new Map<string, RunningWork>();
+  readonly #reassertion: WorkReassertion;
   #timer: NodeJS.Timeout | undefined;
   #sweeping: Promise<number> | undefined;
 
@@ -109,12 +102,24 @@ export class DurableWork {
     this.#options = options;
     this.maxAttempts = options.maxAttempts ?? 3;
     this.#itemTtlMs = options.itemTtlMs ?? 24 * 60 * 60 * 1000;
-    this.#pendingKey = `${options.keyPrefix}{work}:pending`;
+    this.#pendingKey = workPendingKey(options.keyPrefix);
     this.#lookAgainMs = Math.min(options.leaseMs, 2 * options.dedupe.heartbeat.intervalMs);
+    const { redis, keyPrefix, dedupe, journal, logger } = options;
+    this.#reassertion = new WorkReassertion({
+      redis,
+      keyPrefix,
+      dedupe,
+      ...(journal ? { journal } : {}),
+      logger,
+      itemTtlMs: this.#itemTtlMs,
+      lookAgainMs: this.#lookAgainMs,
+      running: this.#running,
+      ...(options.reconcileEveryMs ? { reconcileEveryMs: options.reconcileEveryMs } : {}),
+    });
     this.#outcomes = counter(
       options.registry,
       'deskhand_durable_work_total',
-      'Durable work items by event (stored, completed, recovered, abandoned, store_failed, interrupted, refused)',
+      'Durable work items by event (stored, completed, recovered, abandoned, store_failed, interrupted, refused, reasserted)',
       ['event'],
     );
   }
@@ -149,7 +154,9 @@ export class DurableWork {
       });
     }
     this.#outcomes.inc({ event: 'stored' });
-    return { finished: this.#start({ ...unit, deliveryId, name, attempts } as StoredWork, claim) };
+    const item = { ...unit, deliveryId, name, attempts } as StoredWork;
+    await this.#journalRecord(item);
+    return { finished: this.#start(item, claim) };
   }
 
   /** Reads a stored item (undefined when there is none). */
@@ -201,6 +208,31 @@ export class DurableWork {
     await this.#sweeping?.catch(() => {});
   }
 
+  /** After `stop` and once running jobs have drained: closes the journal (its last records synced). */
+  async close(): Promise<void> {
+    await this.#options.journal?.close();
+  }
+
+  /** Records an item stored or taken over here in the journal; a failure is logged there and does not stop the work. */
+  async #journalRecord(item: StoredWork, storedAt = Date.now()): Promise<void> {
+    const { journal } = this.#options;
+    if (!journal) return;
+    const { deliveryId, kind, name, request, attempts, replyTs } = item;
+    await journal
+      .record({ deliveryId, kind, name, request, attempts, storedAt, ...(replyTs ? { replyTs } : {}) })
+      .catch(() => {});
+  }
+
+  /** The journal's end of an item: `finished` here, or `forget` when another replica has it now. */
+  async #journalEnd(deliveryId: string, how: 'finished' | 'forget'): Promise<void> {
+    await this.#options.journal?.[how](deliveryId).catch((error: unknown) => {
+      this.#options.logger.warn(
+        { err: error, code: 'internal', deliveryId },
+        'could not record the end in the journal',
+      );
+    });
+  }
+
   async #store(deliveryId: string, name: string, unit: WorkUnit): Promise<number> {
     const key = this.itemKey(deliveryId);
     const results = await this.#options.redis
@@ -225,11 +257,26 @@ export class DurableWork {
     // False when the claim could not be marked done because another replica took it over (this one was judged dead
     // while it froze): the item is that replica's now, and is not deleted here.
     let completed: boolean | undefined;
+    const running: RunningWork = { item, ...(claim ? { claim } : {}) };
+    this.#running.set(item.deliveryId, running);
     const ownClaim = claim && {
       ...claim,
       complete: async () => {
         completed = await claim.complete();
         return completed;
+      },
+      // A lease that vanished is re-created by the renewal; its item went with it (Redis lost its data): put it back.
+      renew: async () => {
+        const outcome = await claim.renew();
+        if (outcome === 'restored') {
+          await this.#reassertion.reassertRunning(item.deliveryId).catch((error: unknown) => {
+            logger.warn(
+              { err: error, code: 'upstream_unavailable', deliveryId: item.deliveryId },
+              'could not put back',
+            );
+          });
+        }
+        return outcome;
       },
     };
     const run = async () => {
@@ -245,6 +292,8 @@ export class DurableWork {
           );
         } else if (isWorkRefused(error)) await this.#tellRefused(item, error);
         else throw error;
+      } finally {
+        running.ended = interrupted ? 'interrupted' : 'done';
       }
     };
     return jobs.run(item.name, run, {
@@ -255,23 +304,35 @@ export class DurableWork {
       // After the claim is marked done, so that a death in between leaves a done delivery, which the sweeper
       // recognises and deletes, rather than a deleted item with a live lease.
       afterEnd: async () => {
-        if (interrupted) {
-          await this.#options.redis.zadd(this.#pendingKey, 'XX', Date.now(), item.deliveryId).catch(() => {});
-          return;
+        try {
+          await this.#afterEnd(item.deliveryId, interrupted, completed);
+        } finally {
+          if (this.#running.get(item.deliveryId) === running) this.#running.delete(item.deliveryId);
         }
-        if (completed === false) {
-          logger.warn(
-            { code: 'conflict', deliveryId: item.deliveryId },
-            'durable work finished after another replica took it over; its item is left to that replica',
-          );
-          return;
-        }
-        await this.#delete(item.deliveryId).catch((error: unknown) => {
-          logger.warn({ err: error, deliveryId: item.deliveryId }, 'could not delete a finished work item');
-        });
-        this.#outcomes.inc({ event: 'completed' });
       },
     });
+  }
+
+  async #afterEnd(deliveryId: string, interrupted: boolean, completed: boolean | undefined): Promise<void> {
+    const { logger, redis } = this.#options;
+    if (interrupted) {
+      // Still this replica's to put back (journal unchanged) until a sweeper here or elsewhere re-runs it.
+      await redis.zadd(this.#pendingKey, 'XX', Date.now(), deliveryId).catch(() => {});
+      return;
+    }
+    if (completed === false) {
+      logger.warn(
+        { code: 'conflict', deliveryId },
+        'durable work finished after another replica took it over; its item is left to that replica',
+      );
+      await this.#journalEnd(deliveryId, 'forget');
+      return;
+    }
+    await this.#delete(deliveryId).catch((error: unknown) => {
+      logger.warn({ err: error, deliveryId }, 'could not delete a finished work item');
+    });
+    await this.#journalEnd(deliveryId, 'finished');
+    this.#outcomes.inc({ event: 'completed' });
   }
 
   async #run(item: StoredWork): Promise<void> {
@@ -303,6 +364,9 @@ export class DurableWork {
 
   async #sweepOnce(): Promise<number> {
     const { redis, dedupe, logger } = this.#options;
+    // First whether Redis lost its data since the last sweep (and, on the first sweep, this replica's journal).
+    const reasserted = await this.#reassertion.check();
+    if (reasserted) this.#outcomes.inc({ event: 'reasserted' }, reasserted.counts.items);
     const due = await redis.zrangebyscore(this.#pendingKey, '-inf', Date.now(), 'LIMIT', 0, 100);
     let handled = 0;
     for (const deliveryId of due) {
@@ -333,6 +397,7 @@ export class DurableWork {
       const attempts = await redis.hincrby(this.itemKey(deliveryId), 'attempts', 1);
       await redis.zadd(this.#pendingKey, Date.now() + this.#lookAgainMs, deliveryId);
       this.#outcomes.inc({ event: 'recovered' });
+      await this.#journalRecord({ ...item, attempts });
       logger.warn(
         { code: 'ok', deliveryId, kind: item.kind, attempt: attempts, ...(takenOverFrom ? { takenOverFrom } : {}) },
         'durable work re-dispatched after its worker stopped',
@@ -377,35 +442,6 @@ export class DurableWork {
     }
     await claim.complete();
     await this.#delete(item.deliveryId);
-  }
-}
-
-/** Where to tell the user about a given-up item; undefined when the request names no channel. */
-export function noticeFor(item: StoredWork): UndeliverableNotice | undefined {
-  const notice = placeOfNotice(item);
-  return notice && { workspaceId: item.request.workspaceId, ...notice };
-}
-
-function placeOfNotice(item: StoredWork): UndeliverableNotice | undefined {
-  switch (item.kind) {
-    case 'route': {
-      const { channelId, userId, threadTs, messageTs } = item.request;
-      const thread = threadTs ?? messageTs;
-      // Commands have no message to thread on: only the user who ran it sees the notice.
-      return thread ? { channelId, threadTs: thread, text: givenUpText } : { channelId, userId, text: givenUpText };
-    }
-    case 'reaction':
-      return { channelId: item.request.channelId, threadTs: item.request.messageTs, text: givenUpText };
-    case 'action':
-    case 'fileShared':
-      return item.request.channelId
-        ? { channelId: item.request.channelId, userId: item.request.userId, text: givenUpText }
-        : undefined;
-    case 'assistantThread':
-      // Nothing the user asked for was lost (prompts and context only): no notice in their assistant thread.
-      return undefined;
-    case 'homeOpened':
-      // The Home is published again the next time it is opened: nothing to tell.
-      return undefined;
+    await this.#journalEnd(item.deliveryId, 'finished');
   }
 }

@@ -10,7 +10,8 @@
  *   renewal (5 s by default, renewed every second, so four renewals can be lost before it is judged dead);
  * - `mayJudgeOthers` is false until this replica's own heartbeat has been renewed without a failure for `ttlMs`:
  *   after a Redis outage (or a restart without persistence) every replica's key is missing at once, and a replica
- *   that judged its peers then would take over work that is still running;
+ *   that judged its peers then would take over work that is still running; a replica that sees that Redis lost its
+ *   data (work-reassertion.ts) starts that wait again (`suspendJudging`);
  * - the heartbeat is started by the first claim and keeps beating while the process lives (its timer does not
  *   keep the process alive), so that work still draining during a graceful shutdown is not taken over; `stop`
  *   ends it (tests; a process about to exit).
@@ -70,6 +71,19 @@ export class ReplicaHeartbeat {
     this.#timer = undefined;
     this.#started = undefined;
     this.#healthySince = undefined;
+  }
+
+  /** Renews now, off the timer: before this replica re-creates leases after Redis lost its data (work-reassertion.ts). */
+  beatNow(): Promise<void> {
+    return this.#beat();
+  }
+
+  /**
+   * Starts the TTL before this replica may judge others again from now (Redis lost its data: every replica's key is
+   * missing until its next renewal, and a lease re-created by a live replica must not look like a dead one's).
+   */
+  suspendJudging(now = Date.now()): void {
+    if (this.#healthySince !== undefined) this.#healthySince = now;
   }
 
   /** Whether `replicaId` renewed its heartbeat within its TTL. */

@@ -123,7 +123,7 @@ async function dispatchAndDie(deliveryId: string, unit: WorkUnit): Promise<void>
     leaseMs: 300,
     notify: async () => {},
   });
-  await dead.dispatch(deliveryId, 'mention', unit, { ...outcome.claim, renew: async () => true });
+  await dead.dispatch(deliveryId, 'mention', unit, { ...outcome.claim, renew: async () => 'held' as const });
 }
 
 function mentionUnit(request: ReturnType<typeof slackPayloads.appMention>): WorkUnit {

@@ -8,7 +8,10 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Cluster, Redis } from 'ioredis';
@@ -27,11 +30,14 @@ import { BudgetStore } from '../../src/llm/budget-store.ts';
 import { createSilentLogger } from '../../src/observability/logger.ts';
 import { createMetricsRegistry } from '../../src/observability/metrics.ts';
 import { requestPurge, WorkspacePurger } from '../../src/slack/installations/workspace-purge.ts';
+import { RedisSharedPacing } from '../../src/slack/outbound/shared-pacing.ts';
 import { BackgroundJobs } from '../../src/work/background-jobs.ts';
 import { DeliveryDeduplicator } from '../../src/work/dedupe.ts';
 import { DurableWork } from '../../src/work/durable-work.ts';
+import { RedisReplyAnchors } from '../../src/work/reply-anchors.ts';
 import type { Work } from '../../src/work/work.ts';
 import { WorkInterruptedError } from '../../src/work/work-errors.ts';
+import { WorkJournal } from '../../src/work/work-journal.ts';
 import { MemoryVectorIndex } from '../fakes/memory-vector-index.ts';
 import { type LocalRedisProcesses, redisServerMissing, startLocalCluster } from './local-redis-topology.ts';
 
@@ -174,7 +180,7 @@ describe('multi-key scripts and transactions on a Redis Cluster', { skip: missin
       const claimed = await dedupe.claim(`Ev-${randomUUID()}`);
       assert.equal(claimed.status, 'claimed');
       if (claimed.status !== 'claimed') return;
-      assert.equal(await claimed.claim.renew(), true);
+      assert.equal(await claimed.claim.renew(), 'held');
       assert.equal(await claimed.claim.complete(), true);
       const other = `Ev-${randomUUID()}`;
       const once = await dedupe.claim(other);
@@ -231,6 +237,81 @@ describe('multi-key scripts and transactions on a Redis Cluster', { skip: missin
       assert.equal(runs, 2);
       assert.equal(await durable.stored(deliveryId), undefined, 'done: item and pending entry deleted together');
       assert.equal(await durable.sweep(), 0);
+    });
+  });
+
+  test('durable work after Redis lost its data: the epoch, the put-back item and pending entry, lease and anchor', async () => {
+    const journalDirectory = mkdtempSync(join(tmpdir(), 'deskhand-cluster-journal-'));
+    try {
+      await withoutServerErrors(async () => {
+        const logger = createSilentLogger();
+        const registry = createMetricsRegistry();
+        const dedupe = new DeliveryDeduplicator({ redis, keyPrefix, leaseMs: 30_000 });
+        let release: () => void = () => {};
+        const gate = new Promise<void>((resolve) => {
+          release = resolve;
+        });
+        const work = {
+          route: async () => {
+            await gate;
+            return { status: 'done', route: 'question', classified: true };
+          },
+        } as unknown as Work;
+        const journal = new WorkJournal({ directory: journalDirectory, logger });
+        const durable = new DurableWork({
+          redis,
+          keyPrefix,
+          dedupe,
+          jobs: new BackgroundJobs({ logger, registry }),
+          work,
+          logger,
+          registry,
+          leaseMs: 30_000,
+          notify: async () => {},
+          journal,
+        });
+        const anchors = new RedisReplyAnchors({ redis, keyPrefix, logger, anchorsDirectory: journal.anchors });
+        assert.equal(await durable.sweep(), 0, 'first sweep: the epoch is created, the empty journal put back');
+        const deliveryId = `Ev-${randomUUID()}`;
+        const claimed = await dedupe.claim(deliveryId);
+        if (claimed.status !== 'claimed') throw new Error('not claimed');
+        const request = {
+          origin: 'mention' as const,
+          workspaceId,
+          channelId: 'C1',
+          userId: 'U1',
+          text: 'where is my order',
+          messageTs: '1700000000.000100',
+          requestId: deliveryId,
+        };
+        const { finished } = await durable.dispatch(deliveryId, 'mention', { kind: 'route', request }, claimed.claim);
+        await anchors.save(deliveryId, '1700000000.000200');
+        const workKeys = [durable.itemKey(deliveryId), `${keyPrefix}{work}:pending`, `${keyPrefix}{work}:epoch`];
+        assert.equal(new Set(workKeys.map(keySlot)).size, 1, 'item, pending entry and epoch share the {work} slot');
+        // The loss, key by key (each key's own node, as a restarted master would have lost them).
+        for (const key of [...workKeys, claimed.claim.key]) await redis.del(key);
+        await durable.sweep();
+        const back = await durable.stored(deliveryId);
+        assert.equal(back?.attempts, 1);
+        assert.equal(back?.replyTs, '1700000000.000200');
+        assert.equal(await dedupe.state(deliveryId), 'leased', 'the running job’s lease is back');
+        release();
+        await finished;
+        assert.equal(await durable.stored(deliveryId), undefined);
+        await durable.close();
+      });
+    } finally {
+      rmSync(journalDirectory, { recursive: true, force: true });
+    }
+  });
+
+  test('shared Slack pacing: a channel’s slot reserved on its own key <prefix>pace:{channel}', async () => {
+    await withoutServerErrors(async () => {
+      const pacing = new RedisSharedPacing({ redis, keyPrefix, logger: createSilentLogger(), timeoutMs: 2_000 });
+      const channel = `C${randomUUID().slice(0, 8).toUpperCase()}`;
+      assert.equal(await pacing.reserve(channel, 1_000), 0);
+      assert.ok((await pacing.reserve(channel, 1_000)) > 0, 'the second post waits for the next slot');
+      assert.match(pacing.key(channel), /pace:\{C[0-9A-F]{8}\}$/);
     });
   });
 

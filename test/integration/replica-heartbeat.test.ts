@@ -76,7 +76,7 @@ test('a replica that stops heartbeating has its work re-run by another within 10
     assert.equal(claimed.status, 'claimed');
     if (claimed.status !== 'claimed') return;
     // A's job hangs and never renews its 30 s lease, as in a frozen or killed process.
-    const frozenClaim = { ...claimed.claim, renew: async () => true };
+    const frozenClaim = { ...claimed.claim, renew: async () => 'held' as const };
     await a.durable.dispatch(deliveryId, 'mention', { kind: 'route', request: mention(deliveryId) }, frozenClaim);
 
     // A is alive (heartbeating): B looks at the item every 2 s but leaves it alone.

@@ -63,7 +63,7 @@ describe('DeliveryDeduplicator', () => {
     if (first.status !== 'claimed') assert.fail('expected a claim');
     for (let round = 0; round < 4; round += 1) {
       await sleep(100);
-      assert.equal(await first.claim.renew(), true);
+      assert.equal(await first.claim.renew(), 'held');
     }
     assert.deepEqual(await dedupe.claim(id), { status: 'duplicate', reason: 'in_progress' });
   });
@@ -76,12 +76,38 @@ describe('DeliveryDeduplicator', () => {
     await sleep(200);
     const fresh = await dedupe.claim(id);
     if (fresh.status !== 'claimed') assert.fail('expected a second claim after expiry');
-    assert.equal(await stale.claim.renew(), false);
+    assert.equal(await stale.claim.renew(), 'taken');
     assert.equal(await stale.claim.release(), false);
     assert.equal(await stale.claim.complete(), false);
     assert.deepEqual(await dedupe.claim(id), { status: 'duplicate', reason: 'in_progress' });
     assert.equal(await fresh.claim.complete(), true);
     assert.deepEqual(await dedupe.claim(id), { status: 'duplicate', reason: 'done' });
+    assert.equal(await stale.claim.renew(), 'done', 'a renewal never turns a done marker back into a lease');
+  });
+
+  test('a renewal that finds no lease at all (Redis lost it) re-creates it with its own token', async () => {
+    const dedupe = deduplicator(30_000);
+    const id = `event:${randomUUID()}`;
+    const running = await dedupe.claim(id);
+    if (running.status !== 'claimed') assert.fail('expected a claim');
+    await redis.del(running.claim.key);
+    assert.equal(await dedupe.state(id), 'none');
+    assert.equal(await running.claim.renew(), 'restored');
+    assert.deepEqual(await dedupe.claim(id), { status: 'duplicate', reason: 'in_progress' });
+    assert.equal(await running.claim.renew(), 'held', 'the re-created lease is its own');
+    assert.equal(await running.claim.complete(), true);
+    assert.equal(await dedupe.state(id), 'done');
+  });
+
+  test('restoreDone writes the done marker only where Redis holds nothing for the delivery', async () => {
+    const dedupe = deduplicator(30_000);
+    const leased = `event:${randomUUID()}`;
+    assert.equal((await dedupe.claim(leased)).status, 'claimed');
+    assert.equal(await dedupe.restoreDone(leased, 60_000), false);
+    assert.equal(await dedupe.state(leased), 'leased');
+    const lost = `event:${randomUUID()}`;
+    assert.equal(await dedupe.restoreDone(lost, 60_000), true);
+    assert.deepEqual(await dedupe.claim(lost), { status: 'duplicate', reason: 'done' });
   });
 
   test('release lets a redelivery be processed at once', async () => {
