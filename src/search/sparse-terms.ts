@@ -26,7 +26,7 @@ export function chunkTermFrequencies(
   const titleWeight = options.titleWeight ?? defaultTitleWeight;
   const frequencies = analyzer.termFrequencies(chunk.text);
   const heading = [chunk.title, ...chunk.sectionPath.filter((section) => section !== chunk.title)].join('\n');
-  for (const term of analyzer.analyze(heading)) frequencies.set(term, (frequencies.get(term) ?? 0) + titleWeight);
+  for (const term of analyzer.indexTerms(heading)) frequencies.set(term, (frequencies.get(term) ?? 0) + titleWeight);
   return frequencies;
 }
 

@@ -47,6 +47,39 @@ describe('Analyzer', () => {
     assert.deepEqual(defaultAnalyzer.analyze(`--- !!! ${'x'.repeat(300)} ok`), ['ok']);
   });
 
+  test('the sparse representation adds the letter and digit runs of mixed tokens, so "IL6" meets "IL-6"', () => {
+    assert.deepEqual(
+      [...defaultAnalyzer.termFrequencies('IL6 and GATA3 cells')],
+      [
+        ['il6', 1],
+        ['il', 1],
+        ['6', 1],
+        ['gata3', 1],
+        ['gata', 1],
+        ['3', 1],
+        ['cell', 1],
+      ],
+    );
+    // UAX #29 already splits the hyphenated form; the joined form now shares both of its terms.
+    const hyphenated = defaultAnalyzer.termFrequencies('IL-6 signalling');
+    assert.deepEqual([...hyphenated.keys()], ['il', '6', 'signal']);
+    const joined = [...defaultAnalyzer.termFrequencies('IL6').keys()];
+    assert.deepEqual(
+      joined.filter((term) => hyphenated.has(term)),
+      ['il', '6'],
+    );
+  });
+
+  test('analyze keeps one term per word; runs that are stop words are not added; the option turns the runs off', () => {
+    assert.deepEqual(defaultAnalyzer.analyze('IL6 in the 1990s'), ['il6', '1990']);
+    assert.deepEqual(defaultAnalyzer.indexTerms('HbA1c'), ['hba1c', 'hba', '1', 'c']);
+    assert.deepEqual(defaultAnalyzer.indexTerms('a1'), ['a1', '1']);
+    assert.deepEqual(defaultAnalyzer.indexTerms('3.5 mg'), ['3.5', 'mg']);
+    const plain = new Analyzer({ letterDigitParts: false });
+    assert.deepEqual([...plain.termFrequencies('IL6 cells').keys()], ['il6', 'cell']);
+    assert.deepEqual(new Analyzer({ stem: false }).indexTerms('CD4s'), ['cd4s', 'cd', '4', 's']);
+  });
+
   test('counts term frequencies', () => {
     assert.deepEqual(
       [...defaultAnalyzer.termFrequencies('cell cells Cell division')],

@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { uuidV5 } from '../../src/adapters/vector-index-shared.ts';
-import { chunkTermFrequencies, documentChunkTermFrequencies, termId } from '../../src/search/sparse-terms.ts';
+import {
+  chunkTermFrequencies,
+  documentChunkTermFrequencies,
+  queryTermFrequencies,
+  termId,
+} from '../../src/search/sparse-terms.ts';
 
 const chunk = (chunkIndex: number, text: string) => ({ title: 'Vaccine study', sectionPath: [], text, chunkIndex });
 
@@ -27,6 +32,13 @@ describe('sparse terms', () => {
     assert.equal(second?.get('mortal'), 0.3);
     assert.equal(second?.get('placebo'), 1);
     assert.equal(third?.get('antibodi'), undefined);
+  });
+
+  test('a heading, a text and a query all carry the letter and digit runs of mixed tokens', () => {
+    const terms = chunkTermFrequencies({ title: 'IL6 review', sectionPath: ['GATA3'], text: 'TP53 loss' });
+    for (const term of ['il6', 'il', '6', 'gata3', 'gata', '3', 'tp53', 'tp', '53']) assert.equal(terms.get(term), 1);
+    assert.deepEqual([...queryTermFrequencies('Does IL-6 bind?').keys()], ['doe', 'il', '6', 'bind']);
+    assert.deepEqual([...queryTermFrequencies('Does IL6 bind?').keys()], ['doe', 'il6', 'il', '6', 'bind']);
   });
 
   test('with neighbour weight 0 each chunk stands alone', () => {

@@ -84,12 +84,25 @@ describe('sparse cross-validation', () => {
     assert.ok(summary.baselineMean > 0.8, `baseline ${summary.baselineMean}`);
   });
 
+  test('eval:sparse-variants --family analyzer on the sample: the shipped analyzer is the "letter/digit split 1" variant', async () => {
+    const { stdout } = await run(process.execPath, ['scripts/eval-sparse-variants.ts', '--family', 'analyzer'], {
+      timeout: 60_000,
+    });
+    const ndcg = (name: string) => stdout.match(new RegExp(`^  ${name}\\s+nDCG@10 (\\d\\.\\d{4})$`, 'm'))?.[1];
+    assert.ok(ndcg('baseline k1=0\\.9 b=0\\.4'));
+    assert.equal(ndcg('analyzer letter/digit split 1 \\(= shipped default\\)'), ndcg('baseline k1=0\\.9 b=0\\.4'));
+    assert.match(stdout, /^Adoptable \(mean ≥ \+0\.004/m);
+  });
+
   test('a bad option is refused with a clear message', async () => {
     await assert.rejects(
       run(process.execPath, ['scripts/eval-sparse-variants.ts', '--family', 'magic'], { timeout: 30_000 }),
       (error: { stderr?: string; code?: number }) => {
         assert.equal(error.code, 2);
-        assert.match(error.stderr ?? '', /--family must be all or k1b, proximity, bm25f, rm3/);
+        assert.match(
+          error.stderr ?? '',
+          /--family must be all or k1b, proximity, bm25f, rm3, analyzer, length, query, combo/,
+        );
         return true;
       },
     );
