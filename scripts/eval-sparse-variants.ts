@@ -2,7 +2,7 @@
  * Sparse ranking variants under nested k-fold cross-validation (issue 18, item 3):
  *
  *   npm run eval:sparse-variants -- [--corpus <file.jsonl>… --queries <file.jsonl> --qrels <file.tsv>]
- *     [--family all|k1b|proximity|bm25f|rm3|analyzer|length|query|combo] [--folds 5]
+ *     [--family all|k1b|proximity|bm25f|rm3|analyzer|length|query|combo|analyzer-bm25f] [--folds 5]
  *
  * Each abstract is one document (title + text, Pyserini's "flat" setting, the README's whole-abstract row), so the
  * variants differ only in ranking. The baseline is the shipped `Bm25Index` with the shipped defaults over the shipped

@@ -101,7 +101,7 @@ describe('sparse cross-validation', () => {
         assert.equal(error.code, 2);
         assert.match(
           error.stderr ?? '',
-          /--family must be all or k1b, proximity, bm25f, rm3, analyzer, length, query, combo/,
+          /--family must be all or k1b, proximity, bm25f, rm3, analyzer, length, query, combo, analyzer-bm25f/,
         );
         return true;
       },
