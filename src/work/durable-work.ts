@@ -44,6 +44,7 @@ import type { Work } from './work.ts';
 import { isWorkInterrupted, isWorkRefused, WorkNotStoredError } from './work-errors.ts';
 import {
   noticeFor,
+  runWorkUnit,
   type StoredWork,
   type UndeliverableNotice,
   type WorkUnit,
@@ -186,25 +187,32 @@ export class DurableWork {
     return this.#sweeping;
   }
 
-  /** Sweeps now and every `sweepIntervalMs` until `stop`. */
+  /**
+   * Sweeps now and every `sweepIntervalMs` until `stop`, and as soon as the connection to Redis is ready again: a
+   * Redis that restarted empty is then noticed before the next tick (fewer deliveries claimed before the done
+   * markers and leases are back).
+   */
   start(): void {
     if (this.#timer) return;
     // This replica judges others only once its own heartbeat has held for a while: start it now, not at the first claim.
     void this.#options.dedupe.heartbeat.start();
-    const run = () => {
-      this.sweep().catch((error: unknown) => {
-        this.#options.logger.warn({ err: error, code: 'upstream_unavailable' }, 'durable work sweep failed');
-      });
-    };
-    run();
-    this.#timer = setInterval(run, this.#options.sweepIntervalMs ?? 1_000);
+    this.#sweepNow();
+    this.#timer = setInterval(this.#sweepNow, this.#options.sweepIntervalMs ?? 1_000);
     this.#timer.unref();
+    this.#options.redis.on('ready', this.#sweepNow);
   }
+
+  readonly #sweepNow = () => {
+    this.sweep().catch((error: unknown) => {
+      this.#options.logger.warn({ err: error, code: 'upstream_unavailable' }, 'durable work sweep failed');
+    });
+  };
 
   /** Stops sweeping and waits for a sweep in progress. */
   async stop(): Promise<void> {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = undefined;
+    this.#options.redis.off('ready', this.#sweepNow);
     await this.#sweeping?.catch(() => {});
   }
 
@@ -281,7 +289,7 @@ export class DurableWork {
     };
     const run = async () => {
       try {
-        await this.#run(item);
+        await runWorkUnit(this.#options.work, item);
       } catch (error) {
         if (isWorkInterrupted(error)) {
           interrupted = true;
@@ -333,33 +341,6 @@ export class DurableWork {
     });
     await this.#journalEnd(deliveryId, 'finished');
     this.#outcomes.inc({ event: 'completed' });
-  }
-
-  async #run(item: StoredWork): Promise<void> {
-    const { work } = this.#options;
-    switch (item.kind) {
-      case 'route': {
-        // The reply keeps its first message with this item, and a re-run continues the one an earlier run started.
-        const replyAnchor = { deliveryId: item.deliveryId, ...(item.replyTs ? { replyTs: item.replyTs } : {}) };
-        await work.route({ ...item.request, replyAnchor });
-        return;
-      }
-      case 'reaction':
-        await work.reaction(item.request);
-        return;
-      case 'action':
-        await work.action(item.request);
-        return;
-      case 'fileShared':
-        await work.fileShared(item.request);
-        return;
-      case 'assistantThread':
-        await work.assistantThread(item.request);
-        return;
-      case 'homeOpened':
-        await work.homeOpened(item.request);
-        return;
-    }
   }
 
   async #sweepOnce(): Promise<number> {

@@ -1,11 +1,11 @@
 /**
- * A durable work item as plain data, the Redis keys it lives under (layout in durable-work.ts), and where to tell the
- * user when it is given up. Apart from durable-work.ts so that the reply anchors (reply-anchors.ts) and the
+ * A durable work item as plain data, the Redis keys it lives under (layout in durable-work.ts), how it is run, and
+ * where to tell the user when it is given up. Apart from durable-work.ts so that the reply anchors (reply-anchors.ts) and the
  * re-assertion after Redis lost its data (work-reassertion.ts) share the keys without importing the sweeper.
  */
 import type { IncomingRequest } from '../ports/capability.ts';
 import type { ActionRequest, AssistantThreadRequest, FileSharedRequest, HomeOpenedRequest } from './requests.ts';
-import type { ReactionRequest } from './work.ts';
+import type { ReactionRequest, Work } from './work.ts';
 
 /** One unit of post-ack work, as plain data. */
 export type WorkUnit =
@@ -51,6 +51,33 @@ export function workEpochKey(keyPrefix: string): string {
 
 /** The item hash's field that holds the reply's first message (reply-anchors.ts). */
 export const replyTsField = 'replyTs';
+
+/** Runs a stored item on the work side. */
+export async function runWorkUnit(work: Work, item: StoredWork): Promise<void> {
+  switch (item.kind) {
+    case 'route': {
+      // The reply keeps its first message with this item, and a re-run continues the one an earlier run started.
+      const replyAnchor = { deliveryId: item.deliveryId, ...(item.replyTs ? { replyTs: item.replyTs } : {}) };
+      await work.route({ ...item.request, replyAnchor });
+      return;
+    }
+    case 'reaction':
+      await work.reaction(item.request);
+      return;
+    case 'action':
+      await work.action(item.request);
+      return;
+    case 'fileShared':
+      await work.fileShared(item.request);
+      return;
+    case 'assistantThread':
+      await work.assistantThread(item.request);
+      return;
+    case 'homeOpened':
+      await work.homeOpened(item.request);
+      return;
+  }
+}
 
 const givenUpText =
   'Sorry, I could not complete this request: the work was interrupted several times. Please try again.';

@@ -5,7 +5,8 @@
  * (12 of 300 mentions without a reply), and live replicas kept working on items Redis no longer knew.
  *
  * How a loss is noticed: the work epoch (`{work}:epoch`, work-item.ts), a random value created by whichever replica
- * finds it missing, read by every replica at each sweep (one script per second). A replica that finds another value
+ * finds it missing, read by every replica at each sweep (one script per second, and at once when the connection is
+ * ready again after a break: durable-work.ts). A replica that finds another value
  * than the one it knew (or none, then creating one) knows Redis lost its data since, and every replica then sees the
  * new value once. An epoch rather than each replica's heartbeat key: it lives in the `{work}` slot, so on a Cluster
  * it is lost exactly when the node holding the items is, and a freeze longer than the heartbeat TTL is not a loss.
@@ -29,8 +30,8 @@
  * What stays uncovered (the honest window): a delivery finished by another replica (after it took the item over from
  * this one) whose done marker is lost while this replica is down is put back by this replica's journal and run a
  * second time — the finishing replica's journal knows it is done, this one's does not; a Slack retry arriving after
- * the loss but before the replica that finished the delivery puts its done marker back (≤ one sweep interval) runs
- * it again; so does a renewal restoring a lease in the ~ms between a job's end and its done marker; a replica whose
+ * the loss but before the replica that finished (or is running) the delivery puts its done marker (or lease) back
+ * runs it again — that replica sweeps as soon as its connection is ready again and at least once a second; so does a renewal restoring a lease in the ~ms between a job's end and its done marker; a replica whose
  * sweeps are slower than `graceMs` may find its running item claimed by another; and without fsync of new anchor
  * directory entries a power loss (not a process kill) can lose an anchor written just before it.
  */

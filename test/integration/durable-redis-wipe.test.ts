@@ -9,6 +9,8 @@
  * - The same with the restarted replica up before the wipe: it notices the loss through the work epoch.
  * - A running job whose claim vanishes (claim deleted; then everything wiped): the renewal re-creates the lease,
  *   logging that once, the item is put back, and another replica's sweeper never runs it a second time.
+ * - A real redis-server of the test's own (port 7330) killed and started empty: the replica notices as soon as its
+ *   connection is ready again, not at its next sweep, and a Slack retry of a delivery it finished stays a duplicate.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -29,7 +31,8 @@ import { ReplicaHeartbeat } from '../../src/work/replica-heartbeat.ts';
 import { RedisReplyAnchors } from '../../src/work/reply-anchors.ts';
 import type { Work } from '../../src/work/work.ts';
 import { WorkJournal } from '../../src/work/work-journal.ts';
-import { waitUntil } from '../support/redis-process.ts';
+import { RedisProcess, waitUntil } from '../support/redis-process.ts';
+import { redisServerMissing } from './local-redis-topology.ts';
 
 const redis = new Redis('redis://127.0.0.1:6379', { maxRetriesPerRequest: 1 });
 const directories: string[] = [];
@@ -287,5 +290,64 @@ describe('durable work after Redis lost its data', () => {
     assert.equal(leaseLines[0]?.outcome, 'restored');
     const putBack = lines.filter((line) => line.msg === 'durable work put back into Redis');
     assert.ok(putBack.length >= 1, 'the wipe is logged with what was put back');
+  });
+});
+
+describe('a Redis restarted empty under a live replica', { skip: redisServerMissing() }, () => {
+  test('is noticed when the connection is ready again: the done marker is back before any sweep tick', async () => {
+    const server = new RedisProcess(7330);
+    await server.start();
+    const connection = new Redis(server.url, { maxRetriesPerRequest: 1 });
+    connection.on('error', () => {});
+    const keyPrefix = `test:${randomUUID()}:`;
+    const logger = createSilentLogger();
+    const registry = createMetricsRegistry();
+    const heartbeat = new ReplicaHeartbeat({ redis: connection, keyPrefix, replicaId: 'replica-live' });
+    const dedupe = new DeliveryDeduplicator({ redis: connection, keyPrefix, heartbeat });
+    const journal = new WorkJournal({ directory: temporaryDirectory(), logger });
+    const durable = new DurableWork({
+      redis: connection,
+      keyPrefix,
+      dedupe,
+      jobs: new BackgroundJobs({ logger, registry }),
+      work: { route: async () => answered } as unknown as Work,
+      logger,
+      registry,
+      leaseMs: dedupe.leaseMs,
+      // No tick within the test: only the connection's `ready` can trigger the sweep that notices the loss.
+      sweepIntervalMs: 600_000,
+      notify: async () => {},
+      journal,
+    });
+    try {
+      durable.start();
+      const deliveryId = `event:Ev${randomUUID()}`;
+      const claimed = await dedupe.claim(deliveryId);
+      if (claimed.status !== 'claimed') throw new Error('not claimed');
+      const { finished } = await durable.dispatch(
+        deliveryId,
+        'mention',
+        { kind: 'route', request: mention(deliveryId) },
+        claimed.claim,
+      );
+      await finished;
+      assert.equal(await dedupe.state(deliveryId), 'done');
+
+      await server.restart();
+      const restartedAt = performance.now();
+      await waitUntil(async () => (await dedupe.state(deliveryId).catch(() => 'none')) === 'done', 5_000, 20);
+      console.log(`done marker back ${Math.round(performance.now() - restartedAt)} ms after Redis answered again`);
+      assert.deepEqual(
+        await dedupe.claim(deliveryId),
+        { status: 'duplicate', reason: 'done' },
+        'a retry stays a duplicate',
+      );
+    } finally {
+      await durable.stop();
+      heartbeat.stop();
+      await journal.close();
+      connection.disconnect();
+      await server.stop();
+    }
   });
 });
