@@ -3,10 +3,14 @@
  * `/budget` handler, built from the configuration.
  *
  * - With `OPENAI_API_KEY` set: the OpenAI client (with `baseURL`), the gateway and its stores (`createGateway`),
- *   budget warnings posted once per window to the channel, and today's and this month's budget counters reseeded
- *   from the durable ledger before any handler exists (a failed reseed is logged as `budget_unenforceable`, not
- *   fatal); while the app runs, a workspace whose counters Redis lost is reseeded by its next reservation
- *   (`reseedFromLedgerWhenMissing`, logged as `budget_counters_reseeded`).
+ *   budget warnings posted once per window to the channel, and this replica's ledger export handed back to Redis
+ *   before any handler exists — every call of the month the spend record lacks is counted once (a failure is
+ *   logged as `budget_unenforceable`, not fatal, and tried again every second). While the app runs the replica
+ *   keeps contributing (`coordinateRestores`, logged as `budget_spend_contributed`), and a workspace whose counters
+ *   Redis lost is restored by its next reservation from the union of every live replica's export
+ *   (`reseedFromLedgerWhenMissing`, logged as `budget_counters_reseeded`). The start-up contribution replaces the
+ *   old raise of the counters from the ledger, which could count a call the record lacked in the counters only —
+ *   and then a second time when the call was contributed.
  * - Without it: no OpenAI client is ever constructed and no request reaches a model server. The gateway is
  *   `createNoModelGateway` (refuses and counts any call), there is no embedder nor cost estimate, and `/budget`
  *   still shows the caps and any earlier spend from Redis.
@@ -28,7 +32,7 @@ import { budgetHandler } from '../router/budget-handler.ts';
 import { buildBudgetStore } from './build-budget-store.ts';
 import { buildWeeklyReport } from './build-weekly-report.ts';
 import type { Configuration } from './config.ts';
-import { createGateway, type GatewayParts } from './create-gateway.ts';
+import { createGateway } from './create-gateway.ts';
 
 export interface ModelAccess {
   /** Whether `OPENAI_API_KEY` is set: every capability that needs a model checks this. */
@@ -94,7 +98,6 @@ async function buildWithModel(
       inputTokens: request.inputTokens ?? parts.gateway.countChatTokens(request),
       outputTokens: request.maxOutputTokens,
     });
-  await reseedBudgetCounters(parts, logger);
   // A workspace new to this Redis (nothing in the ledger) is seeded quietly; lost spend found again is a warning.
   reseedFromLedgerWhenMissing(
     parts.budgets,
@@ -112,6 +115,18 @@ async function buildWithModel(
         'could not export the caps and settings snapshot to the ledger',
       ),
   );
+  const contributing = await parts.budgets.coordinateRestores({
+    onContributed: (workspaceId, added) =>
+      logger.warn(
+        { code: 'budget_spend_contributed', workspaceId, added },
+        'calls in this replica’s ledger were missing from the spend record; counted them now',
+      ),
+    onError: (error) =>
+      logger.warn(
+        { err: error, code: 'budget_unenforceable' },
+        'could not hand this replica’s ledger back to the spend record; trying again every second',
+      ),
+  });
   return {
     modelConfigured: true,
     gateway: parts.gateway,
@@ -124,7 +139,10 @@ async function buildWithModel(
       weeklyReport: buildWeeklyReport(configuration, { redis, logger }),
       logger,
     }),
-    close: parts.close,
+    close: async () => {
+      contributing.stop();
+      await parts.close();
+    },
   };
 }
 
@@ -135,19 +153,6 @@ function adminsFrom(
 ): (workspaceId: string) => Promise<readonly string[]> {
   return async (workspaceId) =>
     settings ? (await settings.get(workspaceId)).admins : configuration.people.adminUserIds;
-}
-
-/**
- * Counters are only ever raised from the durable ledger, so this is safe on every start and restores caps after
- * Redis lost its data (restart without persistence, failover).
- */
-async function reseedBudgetCounters(parts: GatewayParts, logger: Logger): Promise<void> {
-  try {
-    const rebuilt = await parts.rebuildCounters();
-    logger.info({ code: 'ok', ...rebuilt }, 'budget counters reseeded from the ledger');
-  } catch (error) {
-    logger.warn({ err: error, code: 'budget_unenforceable' }, 'could not reseed budget counters from the ledger');
-  }
 }
 
 function buildWithoutModel(

@@ -94,7 +94,8 @@ export function budgetKeys(
  * The workspace's spend record and restore state (`spend-record.ts`, `budget-restore.ts`), all in its hash slot:
  * - `seeded`: the sentinel written together with the restored counters (JSON: when, from what, caps state); gone
  *   with the counters when Redis loses them, which is how a reservation notices the loss;
- * - `record`: the spend stream; `config`: the caps/settings stream; `rebuilding`: the lock of the one rebuilder.
+ * - `record`: the spend stream; `config`: the caps/settings stream; `rebuilding`: the lock of the one rebuilder;
+ * - `contributed`: which replicas handed their local export back since Redis last lost it (`spend-contribution.ts`).
  */
 export function workspaceRecordKeys(keyPrefix: string, workspaceId: string) {
   assertId(workspaceId, 'workspace');
@@ -104,6 +105,7 @@ export function workspaceRecordKeys(keyPrefix: string, workspaceId: string) {
     record: `${base}record`,
     config: `${base}config`,
     rebuilding: `${base}rebuilding`,
+    contributed: `${base}contributed`,
   };
 }
 

@@ -8,9 +8,11 @@
  * - One rebuilder across replicas: a lock key (SET NX PX) in the workspace's slot. Other callers — in this process
  *   they share the same promise — wait for the sentinel (polling, up to `waitMs`), then reserve again; if it does
  *   not come they are refused `budget_unenforceable` (retryable) with the reason, never admitted.
- * - Source: the spend record (Redis Stream written by the settle script). When the stream lacks calls this
- *   replica's local export has (the stream was lost too), they are appended back as `restored` entries first, so the
- *   record is whole again for every replica. Totals are de-duplicated by request id.
+ * - Source: the spend record (Redis Stream written by the settle script). When the stream lacks calls the local
+ *   exports have (the stream was lost too), every caller first contributes its own export's missing calls
+ *   (`spend-contribution.ts`: counted and appended as `restored` entries, once per request id), and with
+ *   coordination the lock holder waits (bounded) until every live replica has contributed before it seeds: the
+ *   record is then the union of every live replica's export. Totals are de-duplicated by request id.
  * - Exactness: the apply script (budget-restore-script.ts) refuses (`moved`) when a call settled after the record was
  *   read; that call is read and added, and the step runs again.
  * - Caps and settings: the newest config snapshot (config stream, else the export) restores every channel's cap
@@ -42,13 +44,13 @@ import {
 } from './budget-restore-script.ts';
 import { sendScript } from './budget-scripts.ts';
 import type { ExportedConfig, RestoreNote, SpendExport } from './budget-types.ts';
+import { SpendContributor } from './spend-contribution.ts';
 import {
   type ConfigSnapshot,
   configRecordLength,
   readConfigRecord,
   readSpendRecord,
   type SpendRecordEntry,
-  spendEntryFields,
 } from './spend-record.ts';
 import { type RecordedSpend, spendTotals } from './spend-totals.ts';
 
@@ -75,16 +77,24 @@ const maxApplyAttempts = 8;
 export class WorkspaceRestorer {
   readonly #options: WorkspaceRestorerOptions;
   readonly #inFlight = new Map<string, Promise<void>>();
+  /** Hands this replica's export back to Redis; when coordinated, a restore waits for the other replicas' too. */
+  readonly contributor: SpendContributor | undefined;
 
   constructor(options: WorkspaceRestorerOptions) {
     this.#options = options;
+    const { redis, keyPrefix, spendExport, windowsAt, guard } = options;
+    this.contributor = spendExport && new SpendContributor({ redis, keyPrefix, spendExport, windowsAt, guard });
   }
 
   /** Restores a workspace whose sentinel is missing, or waits for the replica doing it; shares a restore in flight. */
   ensure(workspaceId: string): Promise<void> {
     let pending = this.#inFlight.get(workspaceId);
     if (!pending) {
-      pending = this.#restoreOrWait(workspaceId).finally(() => this.#inFlight.delete(workspaceId));
+      // Every replica that learns of the loss contributes its export first, whether it restores or waits.
+      const contributed = this.contributor?.contribute(workspaceId) ?? Promise.resolve(0);
+      pending = contributed
+        .then(() => this.#restoreOrWait(workspaceId))
+        .finally(() => this.#inFlight.delete(workspaceId));
       this.#inFlight.set(workspaceId, pending);
     }
     return pending;
@@ -98,7 +108,8 @@ export class WorkspaceRestorer {
     if (locked !== 'OK') return this.#waitForOther(workspaceId, keys, deadline);
     try {
       if ((await guard(redis.exists(keys.seeded))) === 1) return;
-      const note = await this.#restore(workspaceId, token);
+      const missing = (await this.contributor?.awaitPeers(workspaceId)) ?? [];
+      const note = await this.#restore(workspaceId, token, missing.length);
       this.#options.onRestored?.(workspaceId, note);
     } finally {
       await guard(redis.eval(releaseRestoreLockLua, 1, keys.rebuilding, token)).catch(() => {});
@@ -125,7 +136,7 @@ export class WorkspaceRestorer {
     });
   }
 
-  async #restore(workspaceId: string, token: string): Promise<RestoreNote> {
+  async #restore(workspaceId: string, token: string, missingReplicas: number): Promise<RestoreNote> {
     const { redis, guard, keyPrefix } = this.#options;
     const keys = workspaceRecordKeys(keyPrefix, workspaceId);
     const current = this.#options.windowsAt();
@@ -133,30 +144,28 @@ export class WorkspaceRestorer {
       ? await this.#options.spendExport.read(workspaceId)
       : { entries: [], config: undefined };
     const read = await guard(readSpendRecord(redis, keys.record));
-    const inRecord = new Set(read.entries.map((entry) => entry.requestId));
-    const missing = dedupe(exported.entries.filter((entry) => !inRecord.has(entry.requestId))).filter(
-      (entry) => entry.month === current.month,
-    );
     let newestId = read.lastId;
-    if (missing.length > 0) newestId = await this.#appendRestored(keys.record, missing);
-    const entries: RecordedSpend[] = [...read.entries.map((entry) => withWorkspace(entry, workspaceId)), ...missing];
+    const entries: RecordedSpend[] = read.entries.map((entry) => withWorkspace(entry, workspaceId));
 
     const recorded = await guard(readConfigRecord(redis, keys.config));
     const snapshot: ConfigSnapshot | undefined = recorded ?? exported.config;
     const hadSpend = read.entries.length > 0 || exported.entries.length > 0;
     const caps: RestoreNote['caps'] = snapshot ? 'restored' : hadSpend ? 'unknown' : 'none';
+    // What the replicas contributed from their exports since the loss; the rest was already in the record.
+    const restored = Math.min(read.entries.length, (await this.contributor?.contributedCount(workspaceId)) ?? 0);
+    const settled = read.entries.length - restored;
     const source: RestoreNote['source'] =
-      read.entries.length > 0 && missing.length > 0
-        ? 'record+export'
-        : read.entries.length > 0
-          ? 'record'
-          : missing.length > 0
-            ? 'export'
-            : 'new';
+      settled > 0 && restored > 0 ? 'record+export' : settled > 0 ? 'record' : restored > 0 ? 'export' : 'new';
 
     for (let attempt = 1; ; attempt += 1) {
       const totals = spendTotals(entries, current);
-      const note: RestoreNote = { at: Date.now(), source, entries: totals.seen.size, caps };
+      const note: RestoreNote = {
+        at: Date.now(),
+        source,
+        entries: totals.seen.size,
+        caps,
+        ...(missingReplicas > 0 ? { missingReplicas } : {}),
+      };
       await this.#raiseTokens(workspaceId, current, totals);
       const write = this.#write(workspaceId, { keys, token, newestId, note, snapshot, recorded, totals, current });
       const reply = await guard(sendScript(redis, applyRestoreScript, applyRestoreCall(write)));
@@ -180,23 +189,6 @@ export class WorkspaceRestorer {
       entries.push(...delta.entries.map((entry) => withWorkspace(entry, workspaceId)));
       newestId = delta.lastId;
     }
-  }
-
-  /** Appends calls found only in the local export back to the record; answers the newest id written. */
-  async #appendRestored(recordKey: string, missing: readonly RecordedSpend[]): Promise<string> {
-    let newest = '';
-    for (let start = 0; start < missing.length; start += 500) {
-      const pipeline = this.#options.redis.pipeline();
-      for (const entry of missing.slice(start, start + 500)) {
-        pipeline.xadd(recordKey, '*', ...spendEntryFields({ ...entry, kind: 'restored' }));
-      }
-      const results = (await this.#options.guard(pipeline.exec())) ?? [];
-      for (const [error, id] of results) {
-        if (error) throw error;
-        newest = String(id);
-      }
-    }
-    return newest;
   }
 
   /** Token counters are use, not enforcement: raised (never lowered) before the apply step, idempotently. */
@@ -342,13 +334,4 @@ function sameConfig(snapshot: ConfigSnapshot, exported: ExportedConfig | undefin
     JSON.stringify(exportedConfig(snapshot, new Date(0)).caps) === JSON.stringify(rest.caps) &&
     JSON.stringify(snapshot.settings ?? null) === JSON.stringify(rest.settings ?? null)
   );
-}
-
-function dedupe<T extends { requestId: string }>(entries: readonly T[]): T[] {
-  const seen = new Set<string>();
-  return entries.filter((entry) => {
-    if (seen.has(entry.requestId)) return false;
-    seen.add(entry.requestId);
-    return true;
-  });
 }

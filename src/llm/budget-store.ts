@@ -9,7 +9,8 @@
  * - A call with a known user (`ReserveInput.userId`) while a per-user cap is configured reserves that person's day
  *   in the same script as the others; settle and release treat it like the others. A call without a user (e.g.
  *   document ingestion) is not user-capped.
- * - `settle` replaces the reservation by the actual cost, once per request id (a second settle is a no-op).
+ * - `settle` replaces the reservation by the actual cost, once per request id (a second settle is a no-op). It uses
+ *   the caps the reservation was admitted under (`Reservation.defaults`), so it never needs the settings store.
  * - `release` drops a reservation without charging (error, timeout, cancellation).
  * - A call reserving $0 (an unpriced model) is still refused once a window is used up, so a cap of $0 stops all calls.
  * - `settle` also counts the call's tokens per model and window, in the same script (`token-usage.ts`).
@@ -26,6 +27,7 @@
  *   the spend record — and the local ledger export (`restoreFrom`) when Redis lost the record too — by one replica
  *   (`budget-restore.ts`) before anything is admitted, and the reservation runs again. Caps that cannot be restored
  *   refuse every call (`caps_lost`) until an admin sets them again, rather than fall back to looser defaults.
+ *   With `coordinateRestores`, the restore is the union of every live replica's export (`spend-contribution.ts`).
  *
  * - Per-workspace settings (issue 15): with `policyOf`, each call reads its workspace's default caps and admins before
  *   the script runs and passes them to it as arguments, so the reservation stays one atomic script; a channel's own
@@ -80,6 +82,8 @@ import type {
   SpendExport,
 } from './budget-types.ts';
 import { ConfigExportFollower } from './config-export.ts';
+import type { ReplicaCoordination, SpendContributor } from './spend-contribution.ts';
+import { contributionScripts } from './spend-contribution-script.ts';
 import { readConfigRecord } from './spend-record.ts';
 import type { SettledTokens, TokenUsageReport } from './token-usage.ts';
 
@@ -161,7 +165,7 @@ export class BudgetStore {
     this.calendar = new WindowCalendar(options.timeZone);
     this.policyOfWorkspace = options.policyOf;
     this.restoreWaitMs = options.restoreWaitMs;
-    defineBudgetScripts(this.redis, [applyRestoreScript]);
+    defineBudgetScripts(this.redis, [applyRestoreScript, ...Object.values(contributionScripts)]);
     this.restorer = this.newRestorer(undefined, undefined);
     this.raise = new CounterRaise(this.redis, (operation) => this.guard(operation), this);
   }
@@ -197,9 +201,26 @@ export class BudgetStore {
     onExportError?: (workspaceId: string, error: unknown) => void,
   ): void {
     this.spendExport = spendExport;
+    this.restorer.contributor?.stop();
     this.restorer = this.newRestorer(spendExport, onRestored);
     this.configExport =
       spendExport && new ConfigExportFollower(this.redis, this.keyPrefix, spendExport, onExportError ?? (() => {}));
+  }
+
+  /**
+   * Makes this replica's export part of every restore (`spend-contribution.ts`: registered, contributing every
+   * second; its restores wait for the other live replicas). Needs `restoreFrom` with an export; after the first round.
+   */
+  async coordinateRestores(coordination: ReplicaCoordination = {}): Promise<{ stop: () => void }> {
+    const contributor = this.contributor;
+    if (!contributor) throw new DeskhandError('internal', 'coordinateRestores() needs restoreFrom() with an export');
+    await contributor.coordinate(coordination);
+    return { stop: () => contributor.stop() };
+  }
+
+  /** Hands this replica's export back to Redis (with `restoreFrom` and an export): the settlement's after-care. */
+  get contributor(): SpendContributor | undefined {
+    return this.restorer.contributor;
   }
 
   private newRestorer(
@@ -277,6 +298,7 @@ export class BudgetStore {
         ...(input.userId ? { userId: input.userId } : {}),
         amountMicroUsd: input.amountMicroUsd,
         windows,
+        defaults: policy.defaults,
       };
     }
     if (reply[0] === 'duplicate') {
@@ -306,7 +328,7 @@ export class BudgetStore {
     tokens?: SettledTokens & { purpose?: string | undefined },
   ): Promise<SettleResult> {
     assertAmount(actualMicroUsd);
-    const { defaults } = await this.policy(reservation.workspaceId);
+    const defaults = reservation.defaults ?? (await this.policy(reservation.workspaceId)).defaults;
     const keys = this.keys(
       reservation.workspaceId,
       reservation.channelId,

@@ -21,6 +21,11 @@ export interface Reservation {
   userId?: string | undefined;
   amountMicroUsd: number;
   windows: BudgetWindows;
+  /**
+   * The caps the reservation was admitted under: its settlement uses them (which windows to charge, when to warn)
+   * rather than read the settings again, so a settlement never fails because the settings cannot be read.
+   */
+  defaults?: BudgetDefaults | undefined;
 }
 
 /** A response-cache entry served by `reserveOrServeCached` instead of a reservation. */
@@ -105,6 +110,11 @@ export interface RestoreNote {
    * `unknown`: spend was recorded but no caps — reservations are refused until an admin sets them (`reset`).
    */
   caps: 'restored' | 'none' | 'unknown' | 'reset';
+  /**
+   * Live replicas that had not contributed their export when the restorer stopped waiting for them
+   * (`spend-contribution.ts`): their calls are counted when they contribute, after the seed. Absent: none.
+   */
+  missingReplicas?: number;
 }
 
 /** A config snapshot as a local export line holds it (see `spend-record.ts` for the fields). */
@@ -126,4 +136,8 @@ export interface SpendExport {
   }>;
   /** Appends a config snapshot (resolves once it is on disk). */
   appendConfig(workspaceId: string, config: ExportedConfig): Promise<void>;
+  /** Resolves once every line queued so far is on disk (read before contributing, `spend-contribution.ts`). */
+  sync?(): Promise<void>;
+  /** The workspaces with exported calls in `month` (cheap to call every second: files are read incrementally). */
+  workspaceIds?(month: string): Promise<string[]>;
 }

@@ -10,7 +10,7 @@
  * file names never collide). `rebuildCounters` raises counters from every file at start-up.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdir, open, readdir, readFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { BudgetStore } from './budget-store.ts';
@@ -115,6 +115,16 @@ export class Ledger {
     this.flushing = undefined;
   }
 
+  /** Resolves once every line queued before this call is on disk (committed now rather than after the window). */
+  async sync(): Promise<void> {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+      this.flushing ??= this.flush();
+    }
+    while (this.flushing) await this.flushing;
+  }
+
   /** Commits every pending entry now, waits until it is on disk, then closes the file. */
   async close(): Promise<void> {
     if (this.timer) {
@@ -186,6 +196,8 @@ function configLine(line: LedgerConfigLine): LedgerConfigLine | undefined {
 export class LedgerExport implements SpendExport {
   readonly #directory: string;
   readonly #ledger: Ledger | undefined;
+  /** Per file: bytes already scanned, a torn last line kept for the next scan, workspaces per month. */
+  readonly #scanned = new Map<string, { offset: number; carry: string; months: Map<string, Set<string>> }>();
 
   constructor(directory: string, ledger?: Ledger) {
     this.#directory = directory;
@@ -206,6 +218,57 @@ export class LedgerExport implements SpendExport {
 
   async appendConfig(workspaceId: string, config: ExportedConfig): Promise<void> {
     await this.#ledger?.appendConfig(workspaceId, config);
+  }
+
+  async sync(): Promise<void> {
+    await this.#ledger?.sync();
+  }
+
+  /** Reads only what each file gained since the last call, so a replica can ask every second. */
+  async workspaceIds(month: string): Promise<string[]> {
+    let names: string[];
+    try {
+      names = (await readdir(this.#directory)).filter((name) => name.endsWith('.jsonl'));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw error;
+    }
+    const found = new Set<string>();
+    for (const name of names) {
+      const path = join(this.#directory, name);
+      const scan = this.#scanned.get(name) ?? { offset: 0, carry: '', months: new Map<string, Set<string>>() };
+      this.#scanned.set(name, scan);
+      const { size } = await stat(path);
+      if (size > scan.offset) {
+        const handle = await open(path, 'r');
+        try {
+          const buffer = Buffer.alloc(size - scan.offset);
+          const { bytesRead } = await handle.read(buffer, 0, buffer.length, scan.offset);
+          scan.offset += bytesRead;
+          const lines = (scan.carry + buffer.subarray(0, bytesRead).toString('utf8')).split('\n');
+          scan.carry = lines.pop() ?? '';
+          for (const line of lines) noteWorkspace(scan.months, line);
+        } finally {
+          await handle.close();
+        }
+      }
+      for (const workspaceId of scan.months.get(month) ?? []) found.add(workspaceId);
+    }
+    return [...found];
+  }
+}
+
+/** Notes the workspace and month of one exported call (other lines are skipped). */
+function noteWorkspace(months: Map<string, Set<string>>, line: string): void {
+  if (!line.trim()) return;
+  try {
+    const entry = JSON.parse(line) as Partial<LedgerEntry> & { kind?: string };
+    if (entry.kind === 'config' || typeof entry.workspaceId !== 'string' || typeof entry.month !== 'string') return;
+    const workspaces = months.get(entry.month) ?? new Set<string>();
+    workspaces.add(entry.workspaceId);
+    months.set(entry.month, workspaces);
+  } catch {
+    // A torn or damaged line: `readLedger` counts those.
   }
 }
 

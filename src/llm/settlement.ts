@@ -8,15 +8,24 @@
  *   cautious.
  * - The settle script also appends the call to the workspace's spend record in Redis (`spend-record.ts`), which
  *   every replica restores lost counters from; the ledger line is this process's local export of it.
- * - A settlement the budget store cannot record is still appended to the ledger (the call happened, so a restore
- *   copies it back into the record and counts it); the reservation expires on its own.
+ * - The ledger line is queued in the same tick as the settle script is sent (before Redis answers), so a call
+ *   settled in Redis is always in this replica's export by the time a contribution reads it after a loss
+ *   (`spend-contribution.ts`, which waits for the queued lines); lines are de-duplicated by request id on every read.
+ * - The call happened, so its cost must be counted: a settlement Redis cannot take (an outage, a failover) is sent
+ *   again with backoff for a bounded time (`settleRetryDelaysMs`, about 23 s), with the same request id — the settle
+ *   script counts a request once, so a retry after one that applied but whose reply was lost is a no-op. Past that,
+ *   the budget store is told (`noteUnsettled`) and its contributor counts the ledger line once Redis answers again.
+ *   Until then the reservation holds the worst case (600 s by default, far beyond the retries).
+ * - A settled call is checked once more a few seconds later (`SpendContributor.recheckLater`): a failover to a
+ *   replica that lagged can lose a settlement the old master acknowledged.
  * - Ledger appends (group-committed fsync) and budget warnings run off the caller's path; a warning callback that
  *   throws is logged, never propagated.
  * - `flush()` waits for every settlement started so far and for the ledger; `whenSettled()` for Redis only.
  */
 import type { Logger } from 'pino';
+import { retryBudgetOutage } from './budget-outage-retry.ts';
 import type { BudgetStore, BudgetWarning, CacheStore, Reservation } from './budget-store.ts';
-import type { Ledger } from './ledger.ts';
+import type { Ledger, LedgerEntry } from './ledger.ts';
 import type { PriceTable } from './prices.ts';
 
 /** What a settled call used: recorded in the token counters and the ledger. */
@@ -33,7 +42,12 @@ export interface SettlementOptions {
   logger: Logger;
   ledger?: Ledger | undefined;
   onBudgetWarning?: ((warning: BudgetWarning) => void | Promise<void>) | undefined;
+  /** Waits between attempts of a settlement Redis could not take; one attempt more than there are delays. */
+  settleRetryDelaysMs?: readonly number[];
 }
+
+/** About 23 s: longer than a Sentinel failover, far shorter than a reservation's lifetime. */
+export const defaultSettleRetryDelaysMs: readonly number[] = [200, 400, 800, 1_600, 3_200, 6_400, 10_000];
 
 export class Settlement {
   private readonly options: SettlementOptions;
@@ -89,37 +103,32 @@ export class Settlement {
     let settled: Awaited<ReturnType<BudgetStore['settle']>>;
     // The call's workspace's table: a model it prices is not "unpriced" even when the process's table lacks it.
     const unpriced = prices.unpricedReason(details.model);
+    const { budgets, logger } = this.options;
+    // The first attempt is sent synchronously, before the ledger line is queued (see the header).
+    const settling = retryBudgetOutage(
+      () => budgets.settle(reservation, costMicroUsd, cacheStore, { ...details, unpriced }),
+      {
+        delaysMs: this.options.settleRetryDelaysMs ?? defaultSettleRetryDelaysMs,
+        onRetry: ({ attempt, delayMs, error }) =>
+          logger.warn(
+            { err: error, code: 'budget_unenforceable', requestId: reservation.requestId, attempt, delayMs },
+            'could not settle a model call yet; trying again',
+          ),
+      },
+    );
+    const line = this.appendToLedger(reservation, costMicroUsd, details, unpriced);
     try {
-      settled = await this.options.budgets.settle(reservation, costMicroUsd, cacheStore, { ...details, unpriced });
+      settled = await settling;
+      // Checked once more a few seconds later: a failover may promote a replica that never got this settlement.
+      budgets.contributor?.recheckLater(line);
     } catch (error) {
-      // The call already happened: keep the ledger right so a rebuild restores the spend; the reservation expires.
-      this.options.logger.error(
-        { err: error, requestId: reservation.requestId, costMicroUsd },
-        'could not settle a model call in the budget store',
+      // Counted later from the ledger line by the store's contributor, once Redis answers again.
+      budgets.contributor?.markUnsettled(reservation.workspaceId);
+      logger.error(
+        { err: error, code: 'budget_unenforceable', requestId: reservation.requestId, costMicroUsd },
+        'could not settle a model call in the budget store; it is counted from the ledger when Redis is back',
       );
-      settled = { charged: true, warnings: [] };
-    }
-    if (settled.charged && this.options.ledger) {
-      // The ledger is the backup of Redis's counters, not the enforcement: its fsync (group-committed) runs off the
-      // reply path. `flush()` (and `Ledger.close()`) wait for it; a crash loses at most the last group commit.
-      const appended = this.options.ledger
-        .append({
-          at: new Date().toISOString(),
-          requestId: reservation.requestId,
-          workspaceId: reservation.workspaceId,
-          channelId: reservation.channelId,
-          ...(reservation.userId !== undefined ? { userId: reservation.userId } : {}),
-          day: reservation.windows.day,
-          month: reservation.windows.month,
-          costMicroUsd,
-          ...details,
-          ...(unpriced ? { unpriced } : {}),
-        })
-        .catch((error: unknown) => {
-          this.options.logger.error({ err: error, requestId: reservation.requestId }, 'could not append to the ledger');
-        })
-        .finally(() => this.pendingLedger.delete(appended));
-      this.pendingLedger.add(appended);
+      settled = { charged: false, warnings: [] };
     }
     for (const warning of settled.warnings) {
       try {
@@ -128,6 +137,42 @@ export class Settlement {
         this.options.logger.warn({ err: error, warning }, 'budget warning callback failed');
       }
     }
+  }
+
+  /**
+   * Queues the call's ledger line (group-committed fsync, off the caller's path). `flush()` (and `Ledger.close()`)
+   * wait for it; a crash loses at most the last group commit.
+   */
+  private appendToLedger(
+    reservation: Reservation,
+    costMicroUsd: number,
+    details: SettledCall,
+    unpriced: string | undefined,
+  ): LedgerEntry {
+    const line: LedgerEntry = {
+      at: new Date().toISOString(),
+      requestId: reservation.requestId,
+      workspaceId: reservation.workspaceId,
+      channelId: reservation.channelId,
+      ...(reservation.userId !== undefined ? { userId: reservation.userId } : {}),
+      day: reservation.windows.day,
+      month: reservation.windows.month,
+      costMicroUsd,
+      ...details,
+      ...(unpriced ? { unpriced } : {}),
+    };
+    if (!this.options.ledger) return line;
+    const appended = this.options.ledger
+      .append(line)
+      .catch((error: unknown) => {
+        this.options.logger.error(
+          { err: error, code: 'internal', requestId: reservation.requestId },
+          'could not append to the ledger',
+        );
+      })
+      .finally(() => this.pendingLedger.delete(appended));
+    this.pendingLedger.add(appended);
+    return line;
   }
 
   /** Drops a reservation without charging it; a failure is logged (the reservation expires on its own). */
