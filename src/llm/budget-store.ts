@@ -9,8 +9,8 @@
  * - A call with a known user (`ReserveInput.userId`) while a per-user cap is configured reserves that person's day
  *   in the same script as the others; settle and release treat it like the others. A call without a user (e.g.
  *   document ingestion) is not user-capped.
- * - `settle` replaces the reservation by the actual cost, once per request id (a second settle is a no-op). It uses
- *   the caps the reservation was admitted under (`Reservation.defaults`), so it never needs the settings store.
+ * - `settle` replaces the reservation by the actual cost, once per request id (a second settle is a no-op), under the
+ *   caps the reservation was admitted with (`Reservation.defaults`): it never needs the settings store.
  * - `release` drops a reservation without charging (error, timeout, cancellation).
  * - A call reserving $0 (an unpriced model) is still refused once a window is used up, so a cap of $0 stops all calls.
  * - `settle` also counts the call's tokens per model and window, in the same script (`token-usage.ts`).
@@ -212,10 +212,8 @@ export class BudgetStore {
    * second; its restores wait for the other live replicas). Needs `restoreFrom` with an export; after the first round.
    */
   async coordinateRestores(coordination: ReplicaCoordination = {}): Promise<{ stop: () => void }> {
-    const contributor = this.contributor;
-    if (!contributor) throw new DeskhandError('internal', 'coordinateRestores() needs restoreFrom() with an export');
-    await contributor.coordinate(coordination);
-    return { stop: () => contributor.stop() };
+    if (!this.contributor) throw new DeskhandError('internal', 'coordinateRestores() without an export');
+    return this.contributor.coordinate(coordination);
   }
 
   /** Hands this replica's export back to Redis (with `restoreFrom` and an export): the settlement's after-care. */
@@ -291,7 +289,7 @@ export class BudgetStore {
     // An earlier attempt of this same call holds the reservation: one that timed out while Redis failed over, still
     // queued in the client, ran on the new master before this retry (retryBudgetOutage reuses the request id).
     if (reply[0] === 'reserved' || (reply[0] === 'duplicate' && reply[1] === 'reserved')) {
-      return {
+      const held = {
         requestId: input.requestId,
         workspaceId: input.workspaceId,
         channelId: input.channelId,
@@ -300,6 +298,7 @@ export class BudgetStore {
         windows,
         defaults: policy.defaults,
       };
+      return this.contributor ? this.contributor.hold(held, ttlMs) : held;
     }
     if (reply[0] === 'duplicate') {
       throw new DeskhandError('conflict', `Budget request id ${input.requestId} was already used (${reply[1]})`, {
@@ -353,6 +352,7 @@ export class BudgetStore {
         this.warningPermille,
       ),
     )) as string[];
+    this.contributor?.unhold(reservation.requestId);
     if (reply[0] === 'duplicate') return { charged: false, warnings: [] };
     return { charged: true, warnings: settleWarnings(reply, reservation) };
   }
@@ -361,6 +361,7 @@ export class BudgetStore {
   async release(reservation: Reservation): Promise<void> {
     const keys = this.keys(reservation.workspaceId, reservation.channelId, reservation.windows);
     await this.run(budgetScripts.release, releaseScriptCall(keys, reservation.requestId));
+    this.contributor?.unhold(reservation.requestId);
   }
 
   /** Counts what a cache hit saved, for `/budget`. */

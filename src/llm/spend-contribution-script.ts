@@ -9,6 +9,9 @@
  *   against the record by the caller before the script runs). Counters are incremented, not raised: the record
  *   entry and the counters move together, so `counters == record` holds before and after, seeded or not (a restore
  *   running meanwhile sees the record move and reads it again, `budget-restore-script.ts`).
+ * - `reassertReservation` puts back a reservation this replica still holds (its call is in flight) after Redis lost
+ *   it, without a cap check — it was admitted before the loss — so the room it holds is not admitted twice; a no-op
+ *   when the request has any state (reserved, settled or released).
  * - `contributeConfig` copies an exported caps/settings snapshot into the config stream only when Redis has none
  *   (Redis lost the stream with everything else); the first contributor's snapshot wins.
  * - `registerReplica` keeps this replica in the set of live contributors (`<prefix>{budget-replicas}:members`, one
@@ -73,6 +76,26 @@ end
 return 1
 `;
 
+/*
+ * KEYS: 1 reservations zset, 2 reservation records, 3 reserved totals, 4 request state. ARGV: 1 request id,
+ * 2 amount µ$, 3 time left ms, 4 state ttl ms, 5.. the reserved-hash fields. Answers 1 when put back.
+ */
+const reassertReservationLua = `
+if redis.call('EXISTS', KEYS[4]) == 1 then return 0 end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local amount = tonumber(ARGV[2])
+local fields = {}
+for i = 5, #ARGV do
+  fields[#fields + 1] = ARGV[i]
+  if amount > 0 then redis.call('HINCRBY', KEYS[3], ARGV[i], amount) end
+end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2] .. '|' .. table.concat(fields, '|'))
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
+redis.call('SET', KEYS[4], 'reserved', 'PX', ARGV[4])
+return 1
+`;
+
 /* KEYS: 1 config stream. ARGV: 1 caps JSON, 2 settings JSON ('' none), 3 stream length. Answers 1 when appended. */
 const contributeConfigLua = `
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
@@ -131,6 +154,7 @@ return 1
 `;
 
 export const contributionScripts = {
+  reassert: { command: 'deskhandSpendReassertReservation', lua: reassertReservationLua },
   markRoundComplete: { command: 'deskhandSpendMarkRoundComplete', lua: markRoundCompleteLua },
   begin: { command: 'deskhandSpendBeginContribution', lua: beginContributionLua },
   markContributed: { command: 'deskhandSpendMarkContributed', lua: markContributedLua },
@@ -138,6 +162,19 @@ export const contributionScripts = {
   config: { command: 'deskhandSpendContributeConfig', lua: contributeConfigLua },
   register: { command: 'deskhandSpendRegisterReplica', lua: registerReplicaLua },
 } as const;
+
+/** `reassertReservation`'s KEYS and ARGV; `keys` are the reservation's (its person's day only with a per-user cap). */
+export function reassertReservationCall(
+  keys: BudgetKeys,
+  reservation: { requestId: string; amountMicroUsd: number },
+  timeLeftMs: number,
+): ScriptCall {
+  const fields = keys.user ? [...keys.reservedFields, keys.user.reservedField] : keys.reservedFields;
+  return {
+    keys: [keys.reservations, keys.reservationRecords, keys.reserved, keys.request(reservation.requestId)],
+    args: [reservation.requestId, reservation.amountMicroUsd, timeLeftMs, requestStateTtlMs, ...fields],
+  };
+}
 
 /** `contributeEntry`'s KEYS and ARGV; `keys` are the entry's own windows (its day and month, its person). */
 export function contributeEntryCall(

@@ -28,7 +28,9 @@
  *
  * After-care of single calls (`settlement.ts`): a call whose settlement gave up is contributed at the next round;
  * every settled call is checked once more `recheckAfterMs` (5 s) later, because Redis replicates asynchronously and a
- * failover can promote a replica that never got a settlement the old master acknowledged.
+ * failover can promote a replica that never got a settlement the old master acknowledged. Reservations this replica
+ * holds (calls in flight) are put back with every contribution, after its calls (`reassertReservation`, no cap check:
+ * they were admitted), so the room they hold is not admitted a second time after a loss.
  *
  * Guarantee: once a workspace is seeded after a loss, its counters equal its spend record, which holds every call of
  * the month that any replica alive within the wait exported, each once (by request id, across settles, retries and
@@ -36,8 +38,7 @@
  * (or stalled past `peerWaitMs`) at the restore contributes when it comes back, raising the counters by exactly
  * what it adds, never twice — reservations admitted in between did not see those calls; likewise a settlement lost
  * in a failover is counted only at its recheck (≤ 5 s + one round), and one that gave up when Redis answers again.
- * Reservations in flight when Redis lost its data are gone with it: their calls are counted when they settle but
- * held no room meanwhile. A replica whose ledger write failed cannot contribute that call. On Redis Cluster the
+ * A reservation of a replica that has not contributed yet holds no room until it does. A replica whose ledger write failed cannot contribute that call. On Redis Cluster the
  * registry lives in one slot: a loss of only a workspace's node does not reset the epoch (no grace), but the
  * round-completion check still requires a round started after that workspace's loss.
  */
@@ -47,8 +48,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { RedisClient } from '../adapters/redis-client.ts';
 import { type BudgetWindows, budgetKeys, isBudgetId, monthTtlSeconds, workspaceRecordKeys } from './budget-keys.ts';
 import { sendScript } from './budget-scripts.ts';
-import type { SpendExport } from './budget-types.ts';
-import { contributeEntryCall, contributionScripts } from './spend-contribution-script.ts';
+import type { Reservation, SpendExport } from './budget-types.ts';
+import { contributeEntryCall, contributionScripts, reassertReservationCall } from './spend-contribution-script.ts';
 import { configRecordLength, readSpendRecord } from './spend-record.ts';
 import type { RecordedSpend } from './spend-totals.ts';
 
@@ -96,6 +97,8 @@ export class SpendContributor {
   readonly #inFlight = new Map<string, Promise<number>>();
   /** Workspaces with a call this replica could not settle: contributed at the next tick whatever the marker says. */
   readonly #dirty = new Set<string>();
+  /** Reservations this replica holds (calls in flight), with when each expires: put back if Redis loses them. */
+  readonly #held = new Map<string, { reservation: Reservation; expiresAt: number }>();
   /** This replica's settled calls, each checked once more `recheckAfterMs` after its settlement (oldest first). */
   readonly #rechecks: Array<{ dueAt: number; entry: ExportedCall }> = [];
   #coordination: (Required<Omit<ReplicaCoordination, 'onContributed' | 'onError'>> & ReplicaCoordination) | undefined;
@@ -131,7 +134,7 @@ export class SpendContributor {
   }
 
   /** Registers this replica, contributes proactively every `intervalMs`; resolves after the first tick. */
-  async coordinate(coordination: ReplicaCoordination = {}): Promise<void> {
+  async coordinate(coordination: ReplicaCoordination = {}): Promise<{ stop: () => void }> {
     const intervalMs = coordination.intervalMs ?? 1_000;
     this.#replicaId = coordination.replicaId ?? this.#replicaId;
     this.#coordination = {
@@ -146,6 +149,7 @@ export class SpendContributor {
     await this.tick();
     this.#timer ??= setInterval(() => void this.tick(), intervalMs);
     this.#timer.unref();
+    return { stop: () => this.stop() };
   }
 
   /** Stops the proactive ticks (its registration expires by itself, as a dead replica's does). */
@@ -157,6 +161,18 @@ export class SpendContributor {
   /** A call of this workspace could not be settled in Redis: its ledger line is contributed at the next tick. */
   markUnsettled(workspaceId: string): void {
     this.#dirty.add(workspaceId);
+  }
+
+  /** A reservation this replica now holds (until `unhold`, or its expiry); answers it. */
+  hold(reservation: Reservation, ttlMs: number): Reservation {
+    if (this.#held.size >= maxRechecks) this.#held.delete(this.#held.keys().next().value ?? '');
+    this.#held.set(reservation.requestId, { reservation, expiresAt: Date.now() + ttlMs });
+    return reservation;
+  }
+
+  /** The reservation was settled or released (Redis answered). */
+  unhold(requestId: string): void {
+    this.#held.delete(requestId);
   }
 
   /**
@@ -283,6 +299,22 @@ export class SpendContributor {
     }
   }
 
+  /** Puts back the workspace's reservations this replica holds that Redis lost (after its calls were contributed). */
+  async #reassertHeld(workspaceId: string): Promise<void> {
+    const { redis, guard, keyPrefix } = this.#options;
+    const now = Date.now();
+    const sends: Promise<unknown>[] = [];
+    for (const [requestId, { reservation, expiresAt }] of this.#held) {
+      if (expiresAt <= now) this.#held.delete(requestId);
+      if (expiresAt <= now || reservation.workspaceId !== workspaceId) continue;
+      const perUser = reservation.defaults?.userDailyMicroUsd !== undefined ? reservation.userId : undefined;
+      const keys = budgetKeys(keyPrefix, workspaceId, reservation.channelId, reservation.windows, perUser);
+      const call = reassertReservationCall(keys, reservation, expiresAt - now);
+      sends.push(guard(sendScript(redis, contributionScripts.reassert, call)));
+    }
+    await Promise.all(sends);
+  }
+
   /** `contributeEntry` for one exported call, with the keys of its own windows and person. */
   #sendEntry(workspaceId: string, entry: ExportedCall): Promise<unknown> {
     const { redis, guard, keyPrefix } = this.#options;
@@ -366,6 +398,7 @@ export class SpendContributor {
         added += replies.filter((reply) => Number(reply) === 1).length;
       }
     }
+    await this.#reassertHeld(workspaceId);
     return added;
   }
 }

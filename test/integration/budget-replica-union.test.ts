@@ -10,7 +10,10 @@
  *   the sum of the exports and the spend record — before, the restorer merged its own export only and admitted
  *   twice the room that was left;
  * - a fourth replica that was down during the restore contributes when it starts: the counters rise by exactly its
- *   calls, and never a second time.
+ *   calls, and never a second time;
+ * - a settlement acknowledged and then lost in a failover is found by its recheck and counted once;
+ * - a reservation in flight during the wipe is put back by its replica before anything else is admitted.
+ * Each fails without its part of the change (checked by disabling that part).
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -349,5 +352,38 @@ describe('three replicas and a Redis wipe', () => {
     assert.equal((await recordTotal(connections[0] as Redis, workspaceId)).total, final, 'record == counters');
     d.stop?.();
     await d.ledger.close();
+  });
+});
+
+describe('a reservation in flight when Redis lost everything', () => {
+  test('is put back by the replica holding it before anything else is admitted: its room is not given twice', async () => {
+    const [a, b] = [await replica('HA', { coordinate: true }), await replica('HB', { coordinate: true })];
+    try {
+      await a.budgets.setChannelCap('T0HELD', 'C1', 'daily', 100_000);
+      await spend(a, 'T0HELD', 'C1', 1);
+      const inFlight = await a.budgets.reserve({
+        requestId: 'held-1',
+        workspaceId: 'T0HELD',
+        channelId: 'C1',
+        amountMicroUsd: 60_000,
+      });
+      await deleteKeys(connections[0] as Redis, keyPrefix); // the wipe, while the call is with the model
+      const reserve = (requestId: string, amountMicroUsd: number) =>
+        b.budgets.reserve({ requestId, workspaceId: 'T0HELD', channelId: 'C1', amountMicroUsd });
+      assert.equal(await outcome(reserve('after-held-1', 40_000)), 'over_budget', '10 000 spent + 60 000 held');
+      const admitted = await reserve('after-held-2', 30_000);
+      await a.settlement.settle(inFlight, 55_000, call);
+      await b.settlement.settle(admitted, 30_000, call);
+      for (const each of [a, b]) await each.settlement.flush();
+      const window = (await b.budgets.status('T0HELD', 'C1')).windows[0];
+      assert.equal(window?.spentMicroUsd, 95_000);
+      assert.equal(window?.reservedMicroUsd, 0, 'the put-back reservation was freed by its settlement');
+      assert.equal((await recordTotal(connections[0] as Redis, 'T0HELD')).total, 95_000);
+    } finally {
+      for (const each of [a, b]) {
+        each.stop?.();
+        await each.ledger.close();
+      }
+    }
   });
 });
