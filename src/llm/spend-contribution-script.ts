@@ -104,19 +104,24 @@ return 1
 `;
 
 /*
- * KEYS: 1 members zset, 2 epoch. ARGV: 1 replica id, 2 registration ttl ms.
- * Answers {epoch age ms, epoch, now (Redis clock, ms), live replica ids…}.
+ * KEYS: 1 members zset, 2 epoch. ARGV: 1 replica id ('' only reads: a store that does not contribute proactively),
+ * 2 registration ttl ms. Answers {epoch age ms (-1: no epoch, only when reading), epoch, now (Redis clock, ms), live
+ * replica ids…}.
  */
 const registerReplicaLua = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local epoch = tonumber(redis.call('GET', KEYS[2]) or '')
-if not epoch then
-  epoch = now
-  redis.call('SET', KEYS[2], tostring(now))
+if ARGV[1] == '' then
+  if not epoch then return {'-1', '', tostring(now)} end
+else
+  if not epoch then
+    epoch = now
+    redis.call('SET', KEYS[2], tostring(now))
+  end
+  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 end
-redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 local live = redis.call('ZRANGEBYSCORE', KEYS[1], now, '+inf')
 local out = {tostring(now - epoch), tostring(epoch), tostring(now)}
 for _, id in ipairs(live) do out[#out + 1] = id end

@@ -38,7 +38,9 @@
  * (or stalled past `peerWaitMs`) at the restore contributes when it comes back, raising the counters by exactly
  * what it adds, never twice — reservations admitted in between did not see those calls; likewise a settlement lost
  * in a failover is counted only at its recheck (≤ 5 s + one round), and one that gave up when Redis answers again.
- * A reservation of a replica that has not contributed yet holds no room until it does. A replica whose ledger write failed cannot contribute that call. On Redis Cluster the
+ * A reservation of a replica that has not contributed yet holds no room until it does. A store that does not
+ * contribute proactively (App Home, `/budget` without a model) waits like the others once the registry exists, but
+ * seeds at once in the moment after a loss before any replica re-registered (≤ one interval). A replica whose ledger write failed cannot contribute that call. On Redis Cluster the
  * registry lives in one slot: a loss of only a workspace's node does not reset the epoch (no grace), but the
  * round-completion check still requires a round started after that workspace's loss.
  */
@@ -200,16 +202,18 @@ export class SpendContributor {
 
   /**
    * Waits (until `deadline`, or `peerWaitMs` from now) until every registered replica has contributed the workspace;
-   * answers the replicas that had not (empty when all had, or without coordination).
+   * answers the replicas that had not (empty when all had). A store that does not contribute proactively (the App
+   * Home's, `/budget` without a model) waits the same way, without registering, once the registry shows replicas
+   * coordinating; with no registry at all (none does, or none re-registered yet after a loss) it does not wait.
    */
   async awaitPeers(workspaceId: string, deadline?: number): Promise<string[]> {
-    const coordination = this.#coordination;
-    if (!coordination) return [];
+    const coordination = this.#coordination ?? { graceMs: 2_000, peerWaitMs: 3_000 };
     const until = deadline ?? Date.now() + coordination.peerWaitMs;
     const { contributed } = workspaceRecordKeys(this.#options.keyPrefix, workspaceId);
     const { redis, guard } = this.#options;
     for (;;) {
       const { ageMs, live } = await this.#register();
+      if (ageMs < 0) return [];
       // Done: contributed this workspace, or completed a round over its whole export that STARTED after the
       // workspace's keys were lost (then it has nothing of this workspace that Redis lacks).
       const markers = await guard(redis.hgetall(contributed));
@@ -323,14 +327,14 @@ export class SpendContributor {
     return guard(sendScript(redis, contributionScripts.entry, contributeEntryCall(keys, entry)));
   }
 
+  /** Renews this replica's registration (only reads the registry without coordination). */
   async #register(): Promise<{ ageMs: number; epoch: string; now: number; live: string[] }> {
     const coordination = this.#coordination;
-    if (!coordination) return { ageMs: Number.POSITIVE_INFINITY, epoch: '', now: 0, live: [] };
     const { members, epoch } = this.registryKeys;
     const reply = (await this.#options.guard(
       sendScript(this.#options.redis, contributionScripts.register, {
         keys: [members, epoch],
-        args: [coordination.replicaId, coordination.ttlMs],
+        args: coordination ? [coordination.replicaId, coordination.ttlMs] : ['', 0],
       }),
     )) as string[];
     return { ageMs: Number(reply[0] ?? 0), epoch: String(reply[1] ?? ''), now: Number(reply[2]), live: reply.slice(3) };

@@ -387,3 +387,30 @@ describe('a reservation in flight when Redis lost everything', () => {
     }
   });
 });
+
+describe('a store that does not contribute proactively (the App Home’s, /budget without a model)', () => {
+  test('waits like the others for every live replica before it seeds, when it is the first to notice the loss', async () => {
+    const a = await replica('WA', { coordinate: false });
+    const b = await replica('WB', { coordinate: false });
+    for (const each of [a, b]) {
+      each.stop = (await each.budgets.coordinateRestores({ replicaId: each.name, intervalMs: 1_000 })).stop;
+    }
+    const home = store(connection());
+    const homeDir = await mkdtemp(join(tmpdir(), 'deskhand-home-'));
+    directories.push(homeDir);
+    reseedFromLedgerWhenMissing(home, homeDir);
+    try {
+      await spend(a, 'T0HOME', 'C1', 2);
+      await spend(b, 'T0HOME', 'C1', 3);
+      await deleteKeys(connections[0] as Redis, keyPrefix);
+      await a.budgets.contributor?.tick(); // A is back first: the registry exists again, B has not re-registered yet
+      const shown = (await home.status('T0HOME', 'C1')).windows[0]?.spentMicroUsd;
+      assert.equal(shown, 5 * perCall, 'B’s calls were merged before the seed, not after');
+    } finally {
+      for (const each of [a, b]) {
+        each.stop?.();
+        await each.ledger.close();
+      }
+    }
+  });
+});
