@@ -359,9 +359,9 @@ export class BudgetStore {
 
   /** Frees a reservation without charging it. A no-op once the request was settled. */
   async release(reservation: Reservation): Promise<void> {
+    this.contributor?.unhold(reservation.requestId); // even if Redis does not answer: never put back after a loss
     const keys = this.keys(reservation.workspaceId, reservation.channelId, reservation.windows);
     await this.run(budgetScripts.release, releaseScriptCall(keys, reservation.requestId));
-    this.contributor?.unhold(reservation.requestId);
   }
 
   /** Counts what a cache hit saved, for `/budget`. */
