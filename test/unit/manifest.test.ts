@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { describe, test } from 'node:test';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
 import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { Redis } from 'ioredis';
@@ -50,6 +52,9 @@ function validator() {
 }
 
 const keyPrefix = `test:${randomUUID()}:`;
+// The app journals the work its listeners hand off (src/work/work-journal.ts): in a directory of this test's own.
+const dataDir = mkdtempSync(join(tmpdir(), 'deskhand-manifest-'));
+after(() => rmSync(dataDir, { recursive: true, force: true }));
 
 /** The real app, wired exactly as in production but with recording stand-ins for Slack and the model. */
 async function createInspectableApp(redis: Redis) {
@@ -57,6 +62,7 @@ async function createInspectableApp(redis: Redis) {
     SLACK_BOT_TOKEN: 'xoxb-1-2-abc',
     SLACK_SIGNING_SECRET: 'secret-123456',
     REDIS_KEY_PREFIX: keyPrefix,
+    DATA_DIR: dataDir,
   });
   assert.ok(configuration.ok);
   const messenger = {
