@@ -45,7 +45,7 @@ export function readIndexLock(directory: string): IndexLockHolder | undefined {
  * When the process started (clock ticks since boot: field 22 of `/proc/<pid>/stat`), or undefined without
  * `/proc`. The command name (field 2) is in parentheses and may hold spaces, so fields are counted after its `)`.
  */
-function startTimeOf(pid: number): string | undefined {
+export function startTimeOf(pid: number): string | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
@@ -54,7 +54,7 @@ function startTimeOf(pid: number): string | undefined {
   }
 }
 
-function processAlive(pid: number): boolean {
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

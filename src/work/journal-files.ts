@@ -18,6 +18,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { open, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { processAlive, startTimeOf } from '../adapters/index-directory-lock.ts';
 
 /** The journal's directory in a replica's DATA_DIR. */
 export function workJournalDirectory(dataDir: string): string {
@@ -76,25 +77,6 @@ function lockHolder(path: string): { pid: number; live: boolean } | undefined {
   // Alive — but still the process that wrote the lock? Only a start time on both sides can say it is not.
   const start = startTimeOf(pid);
   return { pid, live: !recordedStart?.trim() || start === undefined || start === recordedStart.trim() };
-}
-
-/** Clock ticks since boot when the process started (field 22 of /proc/<pid>/stat), undefined without /proc. */
-function startTimeOf(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {
-    return undefined;
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 function anchorFile(directory: string, deliveryId: string): string {
